@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"net/http"
+	"time"
+)
+
+// Config is an immutable Engine.IO server configuration. Zero fields take the
+// defaults of the reference server, noted on each field.
+type Config struct {
+	// PingInterval is how often the server pings (25s).
+	PingInterval time.Duration
+	// PingTimeout is how long a ping may go unanswered (20s).
+	PingTimeout time.Duration
+	// UpgradeTimeout bounds an unfinished upgrade to WebSocket (10s).
+	UpgradeTimeout time.Duration
+	// MaxPayload is the largest polling body or WebSocket message accepted,
+	// in bytes, and is advertised to clients (1,000,000).
+	MaxPayload int64
+	// MaxBufferedBytes bounds a session's queue of outgoing frames; a session
+	// that falls further behind is closed (16 MiB).
+	MaxBufferedBytes int
+	// WriteTimeout bounds one write to a client (10s).
+	WriteTimeout time.Duration
+	// DisablePolling and DisableWebSocket turn a transport off.
+	DisablePolling   bool
+	DisableWebSocket bool
+	// DisableUpgrades stops polling sessions from moving to WebSocket.
+	DisableUpgrades bool
+	// CORS, when set, answers cross-origin polling requests.
+	CORS *CORS
+	// AllowRequest, when set, vets every handshake; a non-nil error refuses
+	// it with 403 and the error's text.
+	AllowRequest func(r *http.Request) error
+	// CheckOrigin vets the Origin of WebSocket handshakes (all allowed).
+	CheckOrigin func(r *http.Request) bool
+	// OnConnection is called for every new session, before any of its
+	// messages are delivered. It must set the session's handler.
+	OnConnection func(c *Conn, r *http.Request)
+}
+
+// CORS holds the cross-origin settings applied to polling requests.
+type CORS struct {
+	// Origins lists the allowed origins; "*" allows any. An empty list
+	// echoes the request's origin.
+	Origins []string
+	// Methods answered to preflights (GET,HEAD,PUT,PATCH,POST,DELETE).
+	Methods string
+	// Headers allowed in requests (the preflight's request headers).
+	Headers string
+	// Credentials allows cookies and authorization headers.
+	Credentials bool
+	// MaxAge of a preflight answer, in seconds (0: not sent).
+	MaxAge int
+}
+
+func (c Config) withDefaults() Config {
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 20 * time.Second
+	}
+	if c.UpgradeTimeout <= 0 {
+		c.UpgradeTimeout = 10 * time.Second
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = 1_000_000
+	}
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = 16 << 20
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.CheckOrigin == nil {
+		c.CheckOrigin = func(*http.Request) bool { return true }
+	}
+	return c
+}

@@ -1,0 +1,307 @@
+package engine
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hubd/hubd/hub/internal/eio"
+)
+
+// Handler receives a session's messages and its end. OnMessage runs on the
+// goroutine that read the message, one call at a time per session, in the
+// order the client sent them; data is owned by the handler.
+type Handler interface {
+	OnMessage(data []byte, binary bool)
+	OnClose(reason string)
+}
+
+// Close reasons, as the reference server names them.
+const (
+	ReasonTransportClose = "transport close"
+	ReasonTransportError = "transport error"
+	ReasonPingTimeout    = "ping timeout"
+	ReasonParseError     = "parse error"
+	ReasonForcedClose    = "forced close"
+)
+
+// ErrClosed is returned when sending on a closed session.
+var ErrClosed = errors.New("engine: session closed")
+
+type state uint8
+
+const (
+	stateOpen state = iota
+	stateClosing
+	stateClosed
+)
+
+// pollWait is a pending long-polling GET.
+type pollWait struct {
+	ready chan struct{} // receives when the GET should answer
+	reply []Frame       // frames to add after the queue (noop or close)
+	done  bool          // the session ends with this answer
+}
+
+// Conn is one Engine.IO session.
+type Conn struct {
+	id      string
+	srv     *Server
+	handler Handler
+
+	mu           sync.Mutex
+	state        state
+	ws           *websocket.Conn // the current transport when not nil
+	netConn      net.Conn
+	queue        []Frame
+	queued       int  // bytes in queue
+	writing      bool // a WebSocket writer goroutine is running
+	poll         *pollWait
+	posting      bool
+	upgrading    bool
+	probed       bool
+	probe        *websocket.Conn
+	awaitingPong bool
+	timer        *time.Timer
+	closeTimer   *time.Timer
+}
+
+// ID returns the session id.
+func (c *Conn) ID() string { return c.id }
+
+// SetHandler sets the receiver of the session's messages. It must be called
+// from Config.OnConnection.
+func (c *Conn) SetHandler(h Handler) { c.handler = h }
+
+// Transport returns "websocket" or "polling".
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ws != nil {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// Send queues frames to go out together, in order. Frames must not be
+// modified afterwards. With volatile set, the frames are dropped unless the
+// transport can write at once. It reports whether the frames were queued.
+func (c *Conn) Send(frames []Frame, volatile bool) bool {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return false
+	}
+	if volatile && !c.writableLocked() {
+		c.mu.Unlock()
+		return false
+	}
+	n := 0
+	for i := range frames {
+		n += len(frames[i].Data)
+	}
+	if c.queued+n > c.srv.cfg.MaxBufferedBytes {
+		c.mu.Unlock()
+		// The caller may hold locks the close path needs.
+		go c.closeNow(ReasonTransportError, nil)
+		return false
+	}
+	c.queue = append(c.queue, frames...)
+	c.queued += n
+	c.kickLocked()
+	c.mu.Unlock()
+	return true
+}
+
+func (c *Conn) writableLocked() bool {
+	if c.ws != nil {
+		return !c.writing && len(c.queue) == 0
+	}
+	return c.poll != nil && len(c.queue) == 0
+}
+
+// kickLocked makes queued frames move: it starts a WebSocket writer or
+// releases a pending GET.
+func (c *Conn) kickLocked() {
+	if c.ws != nil {
+		if !c.writing && len(c.queue) > 0 {
+			c.writing = true
+			go c.writeLoop(c.netConn)
+		}
+		return
+	}
+	if c.poll != nil {
+		c.releasePollLocked(nil, false)
+	}
+}
+
+func (c *Conn) releasePollLocked(reply []Frame, done bool) {
+	p := c.poll
+	c.poll = nil
+	p.reply = reply
+	p.done = done
+	p.ready <- struct{}{}
+}
+
+// takeLocked empties the queue.
+func (c *Conn) takeLocked() []Frame {
+	q := c.queue
+	c.queue = nil
+	c.queued = 0
+	return q
+}
+
+func (c *Conn) writeLoop(nc net.Conn) {
+	for {
+		c.mu.Lock()
+		if c.state == stateClosed || len(c.queue) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		batch := c.takeLocked()
+		c.mu.Unlock()
+		if err := writeFrames(nc, batch, c.srv.cfg.WriteTimeout); err != nil {
+			c.closeNow(ReasonTransportError, nil)
+			return
+		}
+		if last := batch[len(batch)-1]; last.op == opClose {
+			c.closeNow(ReasonForcedClose, nil)
+			return
+		}
+	}
+}
+
+// Close ends the session from the server side: queued frames are flushed
+// first, then the transport is closed.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosing
+	switch {
+	case c.ws != nil:
+		c.queue = append(c.queue, Frame{Data: closeNormal, op: opClose})
+		if !c.writing {
+			c.writing = true
+			go c.writeLoop(c.netConn)
+		}
+		c.mu.Unlock()
+	case c.poll != nil:
+		c.releasePollLocked([]Frame{{Data: []byte("1")}}, true)
+		c.mu.Unlock()
+	default:
+		// The next GET carries the close; give up waiting after a while.
+		c.closeTimer = time.AfterFunc(30*time.Second, func() { c.closeNow(ReasonForcedClose, nil) })
+		c.mu.Unlock()
+	}
+}
+
+var closeNormal = []byte{0x03, 0xe8} // status 1000
+
+// closeNow ends the session at once. A pending GET is answered with reply
+// (close when nil). The handler's OnClose runs once, after the session left
+// the server's table.
+func (c *Conn) closeNow(reason string, reply []Frame) {
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosed
+	if c.poll != nil {
+		if reply == nil {
+			reply = []Frame{{Data: []byte("1")}}
+		}
+		c.releasePollLocked(reply, true)
+	}
+	c.queue = nil
+	c.queued = 0
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.closeTimer != nil {
+		c.closeTimer.Stop()
+	}
+	nc := c.netConn
+	probe := c.upgradingConnLocked()
+	c.mu.Unlock()
+
+	c.srv.remove(c)
+	if nc != nil {
+		_ = nc.Close()
+	}
+	if probe != nil {
+		_ = probe.Close()
+	}
+	if c.handler != nil {
+		c.handler.OnClose(reason)
+	}
+}
+
+// upgradingConnLocked is the probe WebSocket of an upgrade in progress, kept
+// so that closing the session also ends the probe.
+func (c *Conn) upgradingConnLocked() net.Conn {
+	if c.upgrading && c.probe != nil {
+		return c.probe.NetConn()
+	}
+	return nil
+}
+
+// onPacket handles one decoded packet from the client. It reports whether
+// the session goes on.
+func (c *Conn) onPacket(p eio.Packet) bool {
+	switch p.Type {
+	case eio.Message:
+		if c.handler != nil {
+			c.handler.OnMessage(p.Data, p.Binary)
+		}
+	case eio.Pong:
+		c.mu.Lock()
+		if c.awaitingPong && c.state == stateOpen {
+			c.awaitingPong = false
+			c.timer.Reset(c.srv.cfg.PingInterval)
+		}
+		c.mu.Unlock()
+	case eio.Close:
+		c.closeNow(ReasonTransportClose, []Frame{noopFrame})
+		return false
+	case eio.Ping:
+		// Version 4 clients do not ping: invalid heartbeat direction.
+		c.closeNow(ReasonTransportError, nil)
+		return false
+	}
+	return true
+}
+
+// startHeartbeat arms the ping timer.
+func (c *Conn) startHeartbeat() {
+	c.mu.Lock()
+	c.timer = time.AfterFunc(c.srv.cfg.PingInterval, c.onHeartbeat)
+	c.mu.Unlock()
+}
+
+func (c *Conn) onHeartbeat() {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitingPong {
+		c.mu.Unlock()
+		c.closeNow(ReasonPingTimeout, nil)
+		return
+	}
+	c.awaitingPong = true
+	// The timeout runs from the moment the ping is queued.
+	c.timer.Reset(c.srv.cfg.PingTimeout)
+	c.queue = append(c.queue, pingFrame)
+	c.queued++
+	c.kickLocked()
+	c.mu.Unlock()
+}

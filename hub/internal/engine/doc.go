@@ -1,0 +1,11 @@
+// Package engine is the Engine.IO v4 server: sessions over HTTP long-polling
+// and WebSocket, the upgrade from one to the other, the server heartbeat,
+// payload limits, CORS and the reference server's HTTP errors.
+//
+// A session (Conn) hands each incoming message to its Handler on the
+// goroutine that read it, in order. Outgoing frames go into a bounded
+// per-session queue; a writer goroutine exists only while that queue is
+// non-empty, so an idle WebSocket session costs one parked reader goroutine
+// and an idle polling session none. A WebSocket writer drains the whole queue
+// and hands it to the kernel in one write.
+package engine

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/hubd/hubd/hub/internal/eio"
+)
+
+// serveGet answers a long-polling GET with everything queued, waiting for
+// something to be queued if there is nothing yet.
+func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	switch {
+	case c.state == stateClosed:
+		c.mu.Unlock()
+		writeError(w, codeUnknownSID, "")
+		return
+	case c.poll != nil:
+		// Only one GET at a time: refuse this one and end the session,
+		// which answers the first with a close packet.
+		c.mu.Unlock()
+		writeError(w, codeBadRequest, "")
+		c.closeNow(ReasonTransportError, nil)
+		return
+	case c.state == stateClosing:
+		frames := append(c.takeLocked(), Frame{Data: []byte("1")})
+		c.mu.Unlock()
+		writePayload(w, frames)
+		c.closeNow(ReasonForcedClose, nil)
+		return
+	case len(c.queue) > 0:
+		frames := c.takeLocked()
+		c.mu.Unlock()
+		writePayload(w, frames)
+		return
+	case c.upgrading && c.probed:
+		c.mu.Unlock()
+		writePayload(w, []Frame{noopFrame})
+		return
+	}
+	p := &pollWait{ready: make(chan struct{}, 1)}
+	c.poll = p
+	c.mu.Unlock()
+
+	select {
+	case <-p.ready:
+	case <-r.Context().Done():
+		c.mu.Lock()
+		abandoned := c.poll == p
+		if abandoned {
+			c.poll = nil
+		}
+		c.mu.Unlock()
+		if abandoned {
+			// The client gave up its GET: the session is lost.
+			c.closeNow(ReasonTransportError, nil)
+			return
+		}
+		<-p.ready
+	}
+	c.mu.Lock()
+	frames := c.takeLocked()
+	c.mu.Unlock()
+	frames = append(frames, p.reply...)
+	writePayload(w, frames)
+	if p.done {
+		c.closeNow(ReasonForcedClose, nil)
+	}
+}
+
+func writePayload(w http.ResponseWriter, frames []Frame) {
+	n := 0
+	for i := range frames {
+		n += len(frames[i].Data)*4/3 + 4
+	}
+	body := appendPayload(make([]byte, 0, n), frames)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// servePost reads a payload, hands every packet to the handler and only
+// then answers "ok", so replies are queued before the client polls again.
+func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.state == stateClosed {
+		c.mu.Unlock()
+		writeError(w, codeUnknownSID, "")
+		return
+	}
+	if c.posting {
+		c.mu.Unlock()
+		writeError(w, codeBadRequest, "")
+		c.closeNow(ReasonTransportError, nil)
+		return
+	}
+	c.posting = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.posting = false
+		c.mu.Unlock()
+	}()
+
+	if r.Header.Get("Content-Type") == "application/octet-stream" {
+		// Version 4 polling bodies are always text.
+		writeError(w, codeBadRequest, "")
+		c.closeNow(ReasonTransportError, nil)
+		return
+	}
+	limit := c.srv.cfg.MaxPayload
+	if r.ContentLength > limit {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		c.closeNow(ReasonTransportError, nil)
+		return
+	}
+	if int64(len(body)) > limit {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	}
+	err = eio.DecodePayload(body, func(p eio.Packet) error {
+		if !c.onPacket(p) {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && err != errStop {
+		writeError(w, codeBadRequest, "")
+		c.closeNow(ReasonParseError, nil)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", "2")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "ok")
+}

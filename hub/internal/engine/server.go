@@ -1,0 +1,246 @@
+package engine
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/gorilla/websocket"
+)
+
+// Server is an Engine.IO server. It is an http.Handler for the requests of
+// its path; the caller routes them to it.
+type Server struct {
+	cfg      Config
+	upgrader websocket.Upgrader
+
+	mu       sync.RWMutex
+	sessions map[string]*Conn
+}
+
+// NewServer returns a server with cfg; zero fields take their defaults.
+func NewServer(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, sessions: make(map[string]*Conn)}
+	s.upgrader = websocket.Upgrader{
+		// Zero sizes reuse the buffers of the hijacked HTTP connection;
+		// writes bypass gorilla's writer (see writeFrames).
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     cfg.CheckOrigin,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			writeError(w, codeBadRequest, "")
+		},
+	}
+	return s
+}
+
+// Config returns the server's configuration, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Len returns the number of open sessions.
+func (s *Server) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.sessions)
+}
+
+// CloseAll closes every session from the server side.
+func (s *Server) CloseAll() {
+	s.mu.RLock()
+	all := make([]*Conn, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		all = append(all, c)
+	}
+	s.mu.RUnlock()
+	for _, c := range all {
+		c.Close()
+	}
+}
+
+func (s *Server) lookup(id string) *Conn {
+	s.mu.RLock()
+	c := s.sessions[id]
+	s.mu.RUnlock()
+	return c
+}
+
+func (s *Server) remove(c *Conn) {
+	s.mu.Lock()
+	if s.sessions[c.id] == c {
+		delete(s.sessions, c.id)
+	}
+	s.mu.Unlock()
+}
+
+// ServeHTTP serves one Engine.IO request, checking it in the reference
+// server's order: transport, session, method, upgrade, AllowRequest, version.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	switch {
+	case transport == "polling" && !s.cfg.DisablePolling:
+	case transport == "websocket" && !s.cfg.DisableWebSocket:
+	default:
+		writeError(w, codeUnknownTransport, "")
+		return
+	}
+	if s.cfg.CORS != nil && transport == "polling" {
+		if s.applyCORS(w, r) {
+			return
+		}
+	}
+	isUpgrade := websocket.IsWebSocketUpgrade(r)
+	if sid := q.Get("sid"); sid != "" {
+		c := s.lookup(sid)
+		if c == nil {
+			writeError(w, codeUnknownSID, "")
+			return
+		}
+		if transport == "websocket" {
+			if !isUpgrade {
+				writeError(w, codeBadRequest, "")
+				return
+			}
+			s.serveUpgrade(c, w, r)
+			return
+		}
+		if c.Transport() != "polling" {
+			writeError(w, codeBadRequest, "")
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			c.serveGet(w, r)
+		case http.MethodPost:
+			c.servePost(w, r)
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeError(w, codeBadHandshakeMethod, "")
+		return
+	}
+	if transport == "websocket" && !isUpgrade {
+		writeError(w, codeBadRequest, "")
+		return
+	}
+	if s.cfg.AllowRequest != nil {
+		if err := s.cfg.AllowRequest(r); err != nil {
+			writeError(w, codeForbidden, err.Error())
+			return
+		}
+	}
+	if q.Get("EIO") != "4" {
+		writeError(w, codeUnsupportedVersion, "")
+		return
+	}
+	if transport == "websocket" {
+		s.serveWebSocket(w, r)
+		return
+	}
+	s.servePollingHandshake(w, r)
+}
+
+// newConn registers a session and queues its open packet.
+func (s *Server) newConn(upgrades bool) *Conn {
+	c := &Conn{srv: s}
+	s.mu.Lock()
+	for {
+		c.id = NewID()
+		if _, taken := s.sessions[c.id]; !taken {
+			break
+		}
+	}
+	s.sessions[c.id] = c
+	s.mu.Unlock()
+	c.queue = append(c.queue, s.openFrame(c.id, upgrades))
+	return c
+}
+
+func (s *Server) openFrame(id string, upgrades bool) Frame {
+	b := make([]byte, 0, 128)
+	b = append(b, `0{"sid":"`...)
+	b = append(b, id...)
+	if upgrades {
+		b = append(b, `","upgrades":["websocket"],"pingInterval":`...)
+	} else {
+		b = append(b, `","upgrades":[],"pingInterval":`...)
+	}
+	b = strconv.AppendInt(b, s.cfg.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, s.cfg.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, s.cfg.MaxPayload, 10)
+	b = append(b, '}')
+	return Frame{Data: b}
+}
+
+func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
+	upgrades := !s.cfg.DisableUpgrades && !s.cfg.DisableWebSocket
+	c := s.newConn(upgrades)
+	if s.cfg.OnConnection != nil {
+		s.cfg.OnConnection(c, r)
+	}
+	c.startHeartbeat()
+	c.serveGet(w, r)
+}
+
+// applyCORS sets the CORS headers; it reports whether the request was a
+// preflight and has been answered.
+func (s *Server) applyCORS(w http.ResponseWriter, r *http.Request) bool {
+	cors := s.cfg.CORS
+	origin := r.Header.Get("Origin")
+	h := w.Header()
+	allowed := ""
+	switch {
+	case len(cors.Origins) == 0:
+		allowed = origin
+	default:
+		for _, o := range cors.Origins {
+			if o == "*" {
+				allowed = "*"
+				if cors.Credentials && origin != "" {
+					allowed = origin
+				}
+				break
+			}
+			if o == origin {
+				allowed = origin
+				break
+			}
+		}
+	}
+	if allowed != "" {
+		h.Set("Access-Control-Allow-Origin", allowed)
+	}
+	if allowed != "*" {
+		h.Add("Vary", "Origin")
+	}
+	if cors.Credentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	methods := cors.Methods
+	if methods == "" {
+		methods = "GET,HEAD,PUT,PATCH,POST,DELETE"
+	}
+	h.Set("Access-Control-Allow-Methods", methods)
+	headers := cors.Headers
+	if headers == "" {
+		headers = r.Header.Get("Access-Control-Request-Headers")
+		h.Add("Vary", "Access-Control-Request-Headers")
+	}
+	if headers != "" {
+		h.Set("Access-Control-Allow-Headers", headers)
+	}
+	if cors.MaxAge > 0 {
+		h.Set("Access-Control-Max-Age", strconv.Itoa(cors.MaxAge))
+	}
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}

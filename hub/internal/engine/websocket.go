@@ -1,0 +1,187 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hubd/hubd/hub/internal/eio"
+)
+
+var errStop = errors.New("engine: stop")
+
+// serveWebSocket opens a session directly over WebSocket.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
+	}
+	c := s.newConn(false)
+	c.watchControl(ws)
+	c.ws = ws
+	c.netConn = ws.NetConn()
+	if s.cfg.OnConnection != nil {
+		s.cfg.OnConnection(c, r)
+	}
+	c.mu.Lock()
+	c.kickLocked()
+	c.mu.Unlock()
+	c.startHeartbeat()
+	c.readLoop(ws)
+}
+
+// watchControl installs control-frame handlers that never write on their
+// own: every write goes through the session's writer.
+func (c *Conn) watchControl(ws *websocket.Conn) {
+	ws.SetCloseHandler(func(int, string) error { return nil })
+	ws.SetPingHandler(func(data string) error {
+		c.mu.Lock()
+		if c.ws == ws && c.state == stateOpen {
+			c.queue = append(c.queue, Frame{Data: []byte(data), op: opPong})
+			c.kickLocked()
+		}
+		c.mu.Unlock()
+		return nil
+	})
+}
+
+// serveUpgrade runs the upgrade of a polling session to WebSocket: probe,
+// then the switch on the client's upgrade packet.
+func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
+	if s.cfg.DisableUpgrades {
+		writeError(w, codeBadRequest, "")
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	c.watchControl(ws)
+	c.mu.Lock()
+	if c.state != stateOpen || c.upgrading || c.ws != nil {
+		// The reference accepts a second WebSocket and closes it at once.
+		c.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
+	c.upgrading = true
+	c.probe = ws
+	c.mu.Unlock()
+
+	if !c.probeUpgrade(ws) {
+		c.mu.Lock()
+		if c.probe == ws {
+			c.upgrading, c.probed, c.probe = false, false, nil
+		}
+		c.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
+	c.readLoop(ws)
+}
+
+// probeUpgrade answers the probe and waits for the upgrade packet; it
+// reports whether the session now runs over ws.
+func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
+	_ = ws.SetReadDeadline(time.Now().Add(c.srv.cfg.UpgradeTimeout))
+	for {
+		p, err := c.readPacket(ws)
+		if err != nil {
+			return false
+		}
+		switch {
+		case p.Type == eio.Ping && string(p.Data) == "probe":
+			if err := writeFrames(ws.NetConn(), []Frame{{Data: []byte("3probe")}}, c.srv.cfg.WriteTimeout); err != nil {
+				return false
+			}
+			c.mu.Lock()
+			c.probed = true
+			if c.poll != nil && len(c.queue) == 0 {
+				// Release the paused poll so the client can send the upgrade.
+				c.releasePollLocked([]Frame{noopFrame}, false)
+			}
+			c.mu.Unlock()
+		case p.Type == eio.Upgrade:
+			_ = ws.SetReadDeadline(time.Time{})
+			c.mu.Lock()
+			if c.state != stateOpen {
+				c.mu.Unlock()
+				return false
+			}
+			if c.poll != nil {
+				c.releasePollLocked([]Frame{noopFrame}, false)
+			}
+			c.ws = ws
+			c.netConn = ws.NetConn()
+			c.upgrading, c.probed, c.probe = false, false, nil
+			c.kickLocked()
+			c.mu.Unlock()
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// readPacket reads one WebSocket message as an Engine.IO packet.
+func (c *Conn) readPacket(ws *websocket.Conn) (eio.Packet, error) {
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		return eio.Packet{}, err
+	}
+	limit := c.srv.cfg.MaxPayload
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return eio.Packet{}, err
+	}
+	if int64(len(data)) > limit {
+		return eio.Packet{}, errTooBig
+	}
+	if mt == websocket.BinaryMessage {
+		return eio.Packet{Type: eio.Message, Data: data, Binary: true}, nil
+	}
+	return eio.DecodeText(data)
+}
+
+var errTooBig = errors.New("engine: message too big")
+
+// readLoop reads the session's WebSocket until it ends.
+func (c *Conn) readLoop(ws *websocket.Conn) {
+	for {
+		p, err := c.readPacket(ws)
+		switch {
+		case err == nil:
+			if !c.onPacket(p) {
+				return
+			}
+			continue
+		case errors.Is(err, eio.ErrParse):
+			c.closeNow(ReasonParseError, nil)
+		case errors.Is(err, errTooBig):
+			c.closeWith(websocket.CloseMessageTooBig)
+			c.closeNow(ReasonTransportClose, nil)
+		default:
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				c.closeNow(ReasonTransportClose, nil)
+			} else {
+				c.closeNow(ReasonTransportError, nil)
+			}
+		}
+		return
+	}
+}
+
+// closeWith writes a close frame with code before the session ends.
+func (c *Conn) closeWith(code int) {
+	c.mu.Lock()
+	nc := c.netConn
+	c.mu.Unlock()
+	if nc != nil {
+		body := websocket.FormatCloseMessage(code, "")
+		_ = writeFrames(nc, []Frame{{Data: body, op: opClose}}, time.Second)
+	}
+}

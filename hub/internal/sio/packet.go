@@ -1,0 +1,307 @@
+// Package sio holds the Socket.IO v5 packet codec (the default text parser):
+//
+//	<type>[<attachments>-][<nsp>,][<ack id>][<JSON payload>]
+//
+// Payloads stay raw JSON: the decoder validates them and finds the event name
+// and the argument list without building values, so an event can be relayed
+// byte for byte.
+package sio
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// Type is a Socket.IO packet type.
+type Type byte
+
+// The Socket.IO v5 packet types.
+const (
+	Connect Type = iota
+	Disconnect
+	Event
+	Ack
+	ConnectError
+	BinaryEvent
+	BinaryAck
+)
+
+// NoID marks a packet that carries no ack id.
+const NoID = -1
+
+// Errors returned by Decode.
+var (
+	ErrUnknownType      = errors.New("sio: unknown packet type")
+	ErrIllegalAttach    = errors.New("sio: illegal attachments")
+	ErrTooManyAttach    = errors.New("sio: too many attachments")
+	ErrInvalidPayload   = errors.New("sio: invalid payload")
+	ErrReservedEvent    = errors.New("sio: reserved event name")
+	ErrIllegalNamespace = errors.New("sio: illegal namespace")
+)
+
+// reserved holds the event names a client may not send (and the server may
+// not emit).
+var reserved = map[string]bool{
+	"connect":        true,
+	"connect_error":  true,
+	"disconnect":     true,
+	"disconnecting":  true,
+	"newListener":    true,
+	"removeListener": true,
+}
+
+// Reserved reports whether name is one of Socket.IO's reserved event names.
+func Reserved(name string) bool { return reserved[name] }
+
+// Packet is a decoded Socket.IO packet. Byte slices alias the decoded input.
+type Packet struct {
+	Type        Type
+	Nsp         string
+	ID          int64 // NoID when absent
+	Attachments int   // only for BinaryEvent and BinaryAck
+	// Data is the raw JSON payload, nil when there is none.
+	Data []byte
+	// Event is the event name of an Event or BinaryEvent (a number is kept
+	// in its JSON text form).
+	Event string
+	// Args is the argument list of an event or ack: the elements of the JSON
+	// array, comma-separated, without the brackets (and without the event
+	// name for events).
+	Args []byte
+}
+
+// Decode decodes a text packet. maxAttachments bounds the attachment count of
+// binary packets (0 means no bound).
+func Decode(b []byte, maxAttachments int) (Packet, error) {
+	p := Packet{ID: NoID, Nsp: "/"}
+	if len(b) == 0 || b[0] < '0' || b[0] > '6' {
+		return p, ErrUnknownType
+	}
+	p.Type = Type(b[0] - '0')
+	i := 1
+	if p.Type == BinaryEvent || p.Type == BinaryAck {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		if j == i || j >= len(b) || b[j] != '-' || j-i > 9 {
+			return p, ErrIllegalAttach
+		}
+		n, _ := strconv.Atoi(string(b[i:j]))
+		if maxAttachments > 0 && n > maxAttachments {
+			return p, ErrTooManyAttach
+		}
+		p.Attachments = n
+		i = j + 1
+	}
+	if i < len(b) && b[i] == '/' {
+		j := bytes.IndexByte(b[i:], ',')
+		if j < 0 {
+			p.Nsp = string(b[i:])
+			i = len(b)
+		} else {
+			p.Nsp = string(b[i : i+j])
+			i += j + 1
+		}
+	}
+	if i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		id, err := strconv.ParseInt(string(b[i:j]), 10, 64)
+		if err != nil || id > 1<<53 {
+			return p, ErrInvalidPayload
+		}
+		p.ID = id
+		i = j
+	}
+	if i < len(b) {
+		p.Data = b[i:]
+	}
+	return p, p.validate()
+}
+
+func (p *Packet) validate() error {
+	d := p.Data
+	switch p.Type {
+	case Connect:
+		if d != nil && !isObject(d) {
+			return ErrInvalidPayload
+		}
+	case Disconnect:
+		if d != nil {
+			return ErrInvalidPayload
+		}
+	case ConnectError:
+		if d == nil || !(isObject(d) || isString(d)) {
+			return ErrInvalidPayload
+		}
+	case Event, BinaryEvent:
+		if d == nil || d[0] != '[' || !json.Valid(d) {
+			return ErrInvalidPayload
+		}
+		first, rest, ok := splitFirst(d)
+		if !ok || len(first) == 0 {
+			return ErrInvalidPayload
+		}
+		switch {
+		case first[0] == '"':
+			var name string
+			if err := json.Unmarshal(first, &name); err != nil {
+				return ErrInvalidPayload
+			}
+			if reserved[name] {
+				return ErrReservedEvent
+			}
+			p.Event = name
+		case first[0] == '-' || (first[0] >= '0' && first[0] <= '9'):
+			p.Event = string(first)
+		default:
+			return ErrInvalidPayload
+		}
+		p.Args = rest
+	case Ack, BinaryAck:
+		if d == nil || d[0] != '[' || !json.Valid(d) {
+			return ErrInvalidPayload
+		}
+		p.Args = trimSpace(d[1 : len(d)-1])
+	}
+	if p.Type == BinaryEvent || p.Type == BinaryAck {
+		return checkPlaceholders(d, p.Attachments)
+	}
+	return nil
+}
+
+func isObject(d []byte) bool { return len(d) > 0 && d[0] == '{' && json.Valid(d) }
+func isString(d []byte) bool { return len(d) > 0 && d[0] == '"' && json.Valid(d) }
+
+func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
+
+// splitFirst splits a valid JSON array into its first element and the
+// remaining elements (comma-separated, without brackets).
+func splitFirst(arr []byte) (first, rest []byte, ok bool) {
+	inner := trimSpace(arr[1 : len(arr)-1])
+	if len(inner) == 0 {
+		return nil, nil, false
+	}
+	end := elementEnd(inner)
+	first = inner[:end]
+	rest = trimSpace(inner[end:])
+	if len(rest) > 0 {
+		if rest[0] != ',' {
+			return nil, nil, false
+		}
+		rest = trimSpace(rest[1:])
+	}
+	return trimSpace(first), rest, true
+}
+
+// elementEnd returns the index just past the first element of a valid JSON
+// element list.
+func elementEnd(b []byte) int {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			i++
+			for i < len(b) && b[i] != '"' {
+				if b[i] == '\\' {
+					i++
+				}
+				i++
+			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return len(b)
+}
+
+// SplitArgs returns the elements of a comma-separated list of valid JSON
+// values, as found in Packet.Args.
+func SplitArgs(list []byte) [][]byte {
+	var out [][]byte
+	for len(list) > 0 {
+		end := elementEnd(list)
+		out = append(out, trimSpace(list[:end]))
+		if end == len(list) {
+			break
+		}
+		list = trimSpace(list[end+1:])
+	}
+	return out
+}
+
+var placeholderKey = []byte(`"_placeholder"`)
+
+// checkPlaceholders verifies that every binary placeholder in d points at one
+// of n attachments.
+func checkPlaceholders(d []byte, n int) error {
+	if !bytes.Contains(d, placeholderKey) {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(d, &v); err != nil {
+		return ErrInvalidPayload
+	}
+	if !placeholdersValid(v, n) {
+		return ErrIllegalAttach
+	}
+	return nil
+}
+
+func placeholdersValid(v any, n int) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if !placeholdersValid(e, n) {
+				return false
+			}
+		}
+	case map[string]any:
+		if ph, _ := x["_placeholder"].(bool); ph {
+			num, ok := x["num"].(float64)
+			return ok && num >= 0 && num < float64(n) && num == float64(int(num))
+		}
+		for _, e := range x {
+			if !placeholdersValid(e, n) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Header is what precedes the payload of an encoded packet.
+type Header struct {
+	Type        Type
+	Nsp         string
+	ID          int64 // NoID for none
+	Attachments int
+}
+
+// AppendHeader appends the encoded header of a packet to dst.
+func AppendHeader(dst []byte, h Header) []byte {
+	dst = append(dst, byte('0'+h.Type))
+	if h.Type == BinaryEvent || h.Type == BinaryAck {
+		dst = strconv.AppendInt(dst, int64(h.Attachments), 10)
+		dst = append(dst, '-')
+	}
+	if h.Nsp != "" && h.Nsp != "/" {
+		dst = append(dst, h.Nsp...)
+		dst = append(dst, ',')
+	}
+	if h.ID >= 0 {
+		dst = strconv.AppendInt(dst, h.ID, 10)
+	}
+	return dst
+}
