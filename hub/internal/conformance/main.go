@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/internal/engine"
 )
 
@@ -20,6 +21,7 @@ func main() {
 
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/", echoServer())
+	mux.Handle("/socket.io/", socketServer())
 	log.Printf("conformance server on %s", *addr)
 	log.Fatal(http.ListenAndServe(*addr, mux))
 }
@@ -49,3 +51,29 @@ func (e echo) OnMessage(data []byte, binary bool) {
 }
 
 func (echo) OnClose(string) {}
+
+// socketServer is the Socket.IO suite's server: "auth" echoes the CONNECT
+// payload on "/" and "/custom", "message" comes back as "message-back" and
+// "message-with-ack" is acknowledged with its own arguments.
+func socketServer() *hub.Server {
+	s := hub.New(hub.Options{
+		PingInterval:   300 * time.Millisecond,
+		PingTimeout:    200 * time.Millisecond,
+		ConnectTimeout: time.Second,
+		MaxPayload:     1_000_000,
+		CORS:           &hub.CORS{Origins: []string{"*"}},
+	})
+	s.OnConnection(func(sock *hub.Socket) {
+		_ = sock.Emit("auth", sock.Handshake().Auth)
+		sock.On("message", func(ev *hub.Event) {
+			_ = sock.Emit("message-back", ev.Args)
+		})
+		sock.On("message-with-ack", func(ev *hub.Event) {
+			_ = ev.Ack(ev.Args)
+		})
+	})
+	s.Of("/custom").OnConnection(func(sock *hub.Socket) {
+		_ = sock.Emit("auth", sock.Handshake().Auth)
+	})
+	return s
+}

@@ -1,0 +1,390 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"hash/maphash"
+	"slices"
+	"sync"
+)
+
+// shardCount spreads rooms over locks so that joins and broadcasts to
+// unrelated rooms do not contend.
+const shardCount = 32
+
+type shard struct {
+	mu      sync.RWMutex
+	rooms   map[string]map[*Socket]struct{}
+	sockets map[string]*Socket // by id, for the sockets whose id hashes here
+	_       [40]byte           // keep shards on separate cache lines
+}
+
+// MemoryAdapter is the in-memory adapter: the rooms of one node's sockets.
+// Cluster adapters wrap it for local delivery.
+type MemoryAdapter struct {
+	nsp    *Namespace
+	seed   maphash.Seed
+	shards [shardCount]shard
+
+	eventsMu sync.RWMutex
+	events   RoomEvents
+}
+
+// RoomEvents are the adapter's listeners, called after the change, outside
+// the adapter's locks. CreateRoom fires before the first JoinRoom of a room
+// and DeleteRoom after its last LeaveRoom; a socket's own room counts.
+type RoomEvents struct {
+	CreateRoom func(room string)
+	DeleteRoom func(room string)
+	JoinRoom   func(room, id string)
+	LeaveRoom  func(room, id string)
+}
+
+// NewMemoryAdapter returns the in-memory adapter of nsp.
+func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
+	a := &MemoryAdapter{nsp: nsp, seed: maphash.MakeSeed()}
+	for i := range a.shards {
+		a.shards[i].rooms = make(map[string]map[*Socket]struct{})
+		a.shards[i].sockets = make(map[string]*Socket)
+	}
+	return a
+}
+
+// SetRoomEvents replaces the adapter's listeners.
+func (a *MemoryAdapter) SetRoomEvents(ev RoomEvents) {
+	a.eventsMu.Lock()
+	a.events = ev
+	a.eventsMu.Unlock()
+}
+
+func (a *MemoryAdapter) shardOf(key string) *shard {
+	return &a.shards[maphash.String(a.seed, key)%shardCount]
+}
+
+// roomChange is one membership change to report to the listeners.
+type roomChange struct {
+	room    string
+	join    bool
+	edge bool // the room was created or deleted
+}
+
+func (a *MemoryAdapter) report(id string, changes []roomChange) {
+	if len(changes) == 0 {
+		return
+	}
+	a.eventsMu.RLock()
+	ev := a.events
+	a.eventsMu.RUnlock()
+	for _, c := range changes {
+		if c.join {
+			if c.edge && ev.CreateRoom != nil {
+				ev.CreateRoom(c.room)
+			}
+			if ev.JoinRoom != nil {
+				ev.JoinRoom(c.room, id)
+			}
+		} else {
+			if ev.LeaveRoom != nil {
+				ev.LeaveRoom(c.room, id)
+			}
+			if c.edge && ev.DeleteRoom != nil {
+				ev.DeleteRoom(c.room)
+			}
+		}
+	}
+}
+
+func (a *MemoryAdapter) hasListeners() bool {
+	a.eventsMu.RLock()
+	defer a.eventsMu.RUnlock()
+	ev := a.events
+	return ev.CreateRoom != nil || ev.DeleteRoom != nil || ev.JoinRoom != nil || ev.LeaveRoom != nil
+}
+
+// register makes a socket known by id.
+func (a *MemoryAdapter) register(s *Socket) {
+	sh := a.shardOf(s.id)
+	sh.mu.Lock()
+	sh.sockets[s.id] = s
+	sh.mu.Unlock()
+}
+
+// Lookup returns the local socket with id, or nil.
+func (a *MemoryAdapter) Lookup(id string) *Socket {
+	sh := a.shardOf(id)
+	sh.mu.RLock()
+	s := sh.sockets[id]
+	sh.mu.RUnlock()
+	return s
+}
+
+// AddAll adds s to rooms.
+func (a *MemoryAdapter) AddAll(s *Socket, rooms []string) {
+	var changes []roomChange
+	track := a.hasListeners()
+	s.mu.Lock()
+	if s.gone {
+		s.mu.Unlock()
+		return
+	}
+	if s.rooms == nil {
+		s.rooms = make(map[string]struct{}, len(rooms))
+	}
+	for _, r := range rooms {
+		if _, in := s.rooms[r]; in {
+			continue
+		}
+		s.rooms[r] = struct{}{}
+		sh := a.shardOf(r)
+		sh.mu.Lock()
+		members := sh.rooms[r]
+		created := members == nil
+		if created {
+			members = make(map[*Socket]struct{}, 1)
+			sh.rooms[r] = members
+		}
+		members[s] = struct{}{}
+		sh.mu.Unlock()
+		if track {
+			changes = append(changes, roomChange{room: r, join: true, edge: created})
+		}
+	}
+	s.mu.Unlock()
+	a.report(s.id, changes)
+}
+
+// Del removes s from room.
+func (a *MemoryAdapter) Del(s *Socket, room string) {
+	s.mu.Lock()
+	if _, in := s.rooms[room]; !in {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.rooms, room)
+	deleted := a.removeMember(s, room)
+	s.mu.Unlock()
+	if a.hasListeners() {
+		a.report(s.id, []roomChange{{room: room, edge: deleted}})
+	}
+}
+
+// removeMember takes s out of room's member set; s.mu is held.
+func (a *MemoryAdapter) removeMember(s *Socket, room string) (deleted bool) {
+	sh := a.shardOf(room)
+	sh.mu.Lock()
+	if members := sh.rooms[room]; members != nil {
+		delete(members, s)
+		if len(members) == 0 {
+			delete(sh.rooms, room)
+			deleted = true
+		}
+	}
+	sh.mu.Unlock()
+	return deleted
+}
+
+// DelAll removes s from every room and forgets it.
+func (a *MemoryAdapter) DelAll(s *Socket) {
+	var changes []roomChange
+	track := a.hasListeners()
+	s.mu.Lock()
+	s.gone = true
+	for r := range s.rooms {
+		deleted := a.removeMember(s, r)
+		if track {
+			changes = append(changes, roomChange{room: r, edge: deleted})
+		}
+	}
+	s.rooms = nil
+	s.mu.Unlock()
+	sh := a.shardOf(s.id)
+	sh.mu.Lock()
+	if sh.sockets[s.id] == s {
+		delete(sh.sockets, s.id)
+	}
+	sh.mu.Unlock()
+	a.report(s.id, changes)
+}
+
+// apply calls fn for every local socket opts targets, each once. fn runs
+// under a read lock of the adapter and must not change memberships.
+func (a *MemoryAdapter) apply(opts BroadcastOptions, fn func(*Socket)) {
+	var except map[*Socket]struct{}
+	if len(opts.Except) > 0 {
+		except = make(map[*Socket]struct{})
+		for _, r := range opts.Except {
+			sh := a.shardOf(r)
+			sh.mu.RLock()
+			for s := range sh.rooms[r] {
+				except[s] = struct{}{}
+			}
+			sh.mu.RUnlock()
+		}
+	}
+	switch len(opts.Rooms) {
+	case 0:
+		for i := range a.shards {
+			sh := &a.shards[i]
+			sh.mu.RLock()
+			for _, s := range sh.sockets {
+				if _, skip := except[s]; !skip {
+					fn(s)
+				}
+			}
+			sh.mu.RUnlock()
+		}
+	case 1:
+		sh := a.shardOf(opts.Rooms[0])
+		sh.mu.RLock()
+		for s := range sh.rooms[opts.Rooms[0]] {
+			if _, skip := except[s]; !skip {
+				fn(s)
+			}
+		}
+		sh.mu.RUnlock()
+	default:
+		seen := make(map[*Socket]struct{})
+		for _, r := range opts.Rooms {
+			sh := a.shardOf(r)
+			sh.mu.RLock()
+			for s := range sh.rooms[r] {
+				if _, skip := except[s]; skip {
+					continue
+				}
+				if _, dup := seen[s]; dup {
+					continue
+				}
+				seen[s] = struct{}{}
+				fn(s)
+			}
+			sh.mu.RUnlock()
+		}
+	}
+}
+
+// targets returns the local sockets opts targets.
+func (a *MemoryAdapter) targets(opts BroadcastOptions) []*Socket {
+	var out []*Socket
+	a.apply(opts, func(s *Socket) { out = append(out, s) })
+	return out
+}
+
+// Broadcast delivers p to the local sockets opts targets.
+func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
+	frames := p.wire()
+	volatile := opts.Flags.Volatile
+	a.apply(opts, func(s *Socket) { s.client.conn.Send(frames, volatile) })
+	return nil
+}
+
+// BroadcastWithAck delivers p to the local sockets opts targets, each asked
+// for an ack, and reports their count.
+func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clientCount func(int), ack func(Args)) error {
+	id := a.nsp.nextAckID()
+	frames := p.encode(id)
+	volatile := opts.Flags.Volatile
+	n := 0
+	on := func(args Args, err error) {
+		if err == nil {
+			ack(args)
+		}
+	}
+	a.apply(opts, func(s *Socket) {
+		s.addAck(id, on)
+		if s.client.conn.Send(frames, volatile) {
+			n++
+		} else {
+			s.takeAck(id)
+		}
+	})
+	clientCount(n)
+	return nil
+}
+
+// ServerCount is 1: the memory adapter knows only this node.
+func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
+
+// FetchSockets describes the local sockets opts targets.
+func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]*RemoteSocket, error) {
+	sockets := a.targets(opts)
+	out := make([]*RemoteSocket, 0, len(sockets))
+	for _, s := range sockets {
+		out = append(out, s.describe())
+	}
+	return out, nil
+}
+
+// AddSockets makes the local sockets opts targets join rooms.
+func (a *MemoryAdapter) AddSockets(opts BroadcastOptions, rooms []string) error {
+	for _, s := range a.targets(opts) {
+		a.AddAll(s, rooms)
+	}
+	return nil
+}
+
+// DelSockets makes the local sockets opts targets leave rooms.
+func (a *MemoryAdapter) DelSockets(opts BroadcastOptions, rooms []string) error {
+	for _, s := range a.targets(opts) {
+		for _, r := range rooms {
+			a.Del(s, r)
+		}
+	}
+	return nil
+}
+
+// DisconnectSockets disconnects the local sockets opts targets.
+func (a *MemoryAdapter) DisconnectSockets(opts BroadcastOptions, close bool) error {
+	for _, s := range a.targets(opts) {
+		s.Disconnect(close)
+	}
+	return nil
+}
+
+// Rooms lists the local rooms, sockets' own rooms included.
+func (a *MemoryAdapter) Rooms(context.Context) ([]string, error) {
+	var out []string
+	for i := range a.shards {
+		sh := &a.shards[i]
+		sh.mu.RLock()
+		for r := range sh.rooms {
+			out = append(out, r)
+		}
+		sh.mu.RUnlock()
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// ServerSideEmit has no other node to reach.
+func (a *MemoryAdapter) ServerSideEmit(context.Context, string, Args, bool) ([]Args, error) {
+	return nil, nil
+}
+
+// Close does nothing: the memory adapter holds no outside resource.
+func (a *MemoryAdapter) Close() error { return nil }
+
+// socketRooms returns a socket's rooms.
+func socketRooms(s *Socket) []string {
+	s.mu.Lock()
+	out := make([]string, 0, len(s.rooms))
+	for r := range s.rooms {
+		out = append(out, r)
+	}
+	s.mu.Unlock()
+	slices.Sort(out)
+	return out
+}
+
+func marshalData(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}

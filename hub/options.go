@@ -1,0 +1,66 @@
+package hub
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hubd/hubd/hub/internal/engine"
+)
+
+// CORS holds the cross-origin settings for long-polling requests. CORS is
+// off unless Options.CORS is set.
+type CORS = engine.CORS
+
+// Options configure a Server. The zero value serves the reference server's
+// defaults, noted on each field.
+type Options struct {
+	// Path is where the server answers ("/socket.io/").
+	Path string
+	// PingInterval is how often the server pings a connection (25s).
+	PingInterval time.Duration
+	// PingTimeout is how long a ping may go unanswered (20s).
+	PingTimeout time.Duration
+	// UpgradeTimeout bounds an unfinished upgrade to WebSocket (10s).
+	UpgradeTimeout time.Duration
+	// ConnectTimeout closes a connection that joins no namespace (45s).
+	ConnectTimeout time.Duration
+	// MaxPayload is the largest message or polling body a client may send,
+	// in bytes (1,000,000).
+	MaxPayload int64
+	// MaxAttachments bounds the binary attachments of one packet (10).
+	MaxAttachments int
+	// MaxBufferedBytes bounds what may wait to be written to one client; a
+	// client further behind is disconnected (16 MiB).
+	MaxBufferedBytes int
+	// DisablePolling and DisableWebSocket turn a transport off;
+	// DisableUpgrades keeps polling clients on polling.
+	DisablePolling   bool
+	DisableWebSocket bool
+	DisableUpgrades  bool
+	// CORS, when set, answers cross-origin polling requests.
+	CORS *CORS
+	// AllowRequest vets each new connection's first request; an error
+	// refuses it with HTTP 403 and the error's text.
+	AllowRequest func(r *http.Request) error
+	// CheckOrigin vets the Origin of WebSocket connections (all allowed).
+	CheckOrigin func(r *http.Request) bool
+	// Adapter makes each namespace's adapter; local is the namespace's
+	// in-memory adapter, for a cluster adapter to wrap. Nil uses local.
+	Adapter func(nsp *Namespace, local *MemoryAdapter) Adapter
+	// CleanupEmptyChildNamespaces drops a dynamic namespace's child when
+	// its last socket leaves.
+	CleanupEmptyChildNamespaces bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Path == "" {
+		o.Path = "/socket.io/"
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 45 * time.Second
+	}
+	if o.MaxAttachments <= 0 {
+		o.MaxAttachments = 10
+	}
+	return o
+}

@@ -1,0 +1,86 @@
+package hub
+
+import (
+	"sync"
+
+	"github.com/hubd/hubd/hub/internal/engine"
+	"github.com/hubd/hubd/hub/internal/sio"
+)
+
+// Packet is an event on its way to one or many sockets. Its wire form is
+// built once and the same bytes are queued for every recipient.
+type Packet struct {
+	Nsp   string
+	Event string
+	Args  Args
+
+	once   sync.Once
+	frames []engine.Frame
+}
+
+// NewPacket returns the packet for event with args in namespace nsp.
+func NewPacket(nsp, event string, args Args) *Packet {
+	return &Packet{Nsp: nsp, Event: event, Args: args}
+}
+
+// wire returns the frames of the packet without an ack id, building them on
+// first use.
+func (p *Packet) wire() []engine.Frame {
+	p.once.Do(func() { p.frames = p.encode(sio.NoID) })
+	return p.frames
+}
+
+// encode builds the frames of the packet with ack id id (sio.NoID for none).
+func (p *Packet) encode(id int64) []engine.Frame {
+	return encodeEvent(p.Nsp, id, p.Event, p.Args)
+}
+
+func encodeEvent(nsp string, id int64, event string, args Args) []engine.Frame {
+	h := sio.Header{Type: sio.Event, Nsp: nsp, ID: id}
+	if n := len(args.attachments); n > 0 {
+		h.Type, h.Attachments = sio.BinaryEvent, n
+	}
+	b := make([]byte, 0, 16+len(nsp)+len(event)+len(args.list))
+	b = append(b, '4')
+	b = sio.AppendHeader(b, h)
+	b = append(b, '[')
+	b = appendString(b, event)
+	if len(args.list) > 0 {
+		b = append(b, ',')
+		b = append(b, args.list...)
+	}
+	b = append(b, ']')
+	return withAttachments(b, args.attachments)
+}
+
+func encodeAck(nsp string, id int64, args Args) []engine.Frame {
+	h := sio.Header{Type: sio.Ack, Nsp: nsp, ID: id}
+	if n := len(args.attachments); n > 0 {
+		h.Type, h.Attachments = sio.BinaryAck, n
+	}
+	b := make([]byte, 0, 16+len(nsp)+len(args.list))
+	b = append(b, '4')
+	b = sio.AppendHeader(b, h)
+	b = append(b, '[')
+	b = append(b, args.list...)
+	b = append(b, ']')
+	return withAttachments(b, args.attachments)
+}
+
+// encodeControl builds a CONNECT, DISCONNECT or CONNECT_ERROR packet.
+func encodeControl(t sio.Type, nsp string, data []byte) []engine.Frame {
+	b := make([]byte, 0, 8+len(nsp)+len(data))
+	b = append(b, '4')
+	b = sio.AppendHeader(b, sio.Header{Type: t, Nsp: nsp, ID: sio.NoID})
+	b = append(b, data...)
+	return []engine.Frame{{Data: b}}
+}
+
+func withAttachments(text []byte, atts [][]byte) []engine.Frame {
+	frames := make([]engine.Frame, 1+len(atts))
+	frames[0] = engine.Frame{Data: text}
+	for i, a := range atts {
+		frames[1+i] = engine.Frame{Data: a, Binary: true}
+	}
+	return frames
+}
