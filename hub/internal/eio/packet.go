@@ -75,15 +75,13 @@ func DecodePayload(b []byte, fn func(Packet) error) error {
 	}
 	for len(b) > 0 {
 		var part []byte
+		trailing := false
 		i := indexByte(b, Separator)
 		if i < 0 {
 			part, b = b, nil
 		} else {
 			part, b = b[:i], b[i+1:]
-			if len(b) == 0 {
-				// A trailing separator leaves an empty packet.
-				return ErrParse
-			}
+			trailing = len(b) == 0
 		}
 		p, err := DecodeText(part)
 		if err != nil {
@@ -91,6 +89,9 @@ func DecodePayload(b []byte, fn func(Packet) error) error {
 		}
 		if err := fn(p); err != nil {
 			return err
+		}
+		if trailing {
+			return ErrParse
 		}
 	}
 	return nil

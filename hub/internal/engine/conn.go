@@ -41,9 +41,10 @@ const (
 
 // pollWait is a pending long-polling GET.
 type pollWait struct {
-	ready chan struct{} // receives when the GET should answer
-	reply []Frame       // frames to add after the queue (noop or close)
-	done  bool          // the session ends with this answer
+	ready   chan struct{} // receives when the GET should answer
+	reply   []Frame       // frames to add after the queue (noop or close)
+	done    bool          // the session ends with this answer
+	refused bool          // the transport changed: answer 400
 }
 
 // Conn is one Engine.IO session.
@@ -65,7 +66,9 @@ type Conn struct {
 	probed       bool
 	probe        *websocket.Conn
 	awaitingPong bool
+	pingAt       time.Time // when the current ping is (or was) due
 	timer        *time.Timer
+	noopTimer    *time.Timer // answers GETs parked during an upgrade
 	closeTimer   *time.Timer
 }
 
@@ -228,6 +231,9 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 	if c.closeTimer != nil {
 		c.closeTimer.Stop()
 	}
+	if c.noopTimer != nil {
+		c.noopTimer.Stop()
+	}
 	nc := c.netConn
 	probe := c.upgradingConnLocked()
 	c.mu.Unlock()
@@ -265,6 +271,7 @@ func (c *Conn) onPacket(p eio.Packet) bool {
 		c.mu.Lock()
 		if c.awaitingPong && c.state == stateOpen {
 			c.awaitingPong = false
+			c.pingAt = time.Now().Add(c.srv.cfg.PingInterval)
 			c.timer.Reset(c.srv.cfg.PingInterval)
 		}
 		c.mu.Unlock()
@@ -279,9 +286,16 @@ func (c *Conn) onPacket(p eio.Packet) bool {
 	return true
 }
 
+// heartbeatExpiredLocked reports whether the last ping went unanswered
+// past its timeout, even if the timer has not fired yet.
+func (c *Conn) heartbeatExpiredLocked() bool {
+	return !c.pingAt.IsZero() && time.Now().After(c.pingAt.Add(c.srv.cfg.PingTimeout))
+}
+
 // startHeartbeat arms the ping timer.
 func (c *Conn) startHeartbeat() {
 	c.mu.Lock()
+	c.pingAt = time.Now().Add(c.srv.cfg.PingInterval)
 	c.timer = time.AfterFunc(c.srv.cfg.PingInterval, c.onHeartbeat)
 	c.mu.Unlock()
 }
@@ -298,8 +312,9 @@ func (c *Conn) onHeartbeat() {
 		return
 	}
 	c.awaitingPong = true
-	// The timeout runs from the moment the ping is queued.
-	c.timer.Reset(c.srv.cfg.PingTimeout)
+	// The timeout runs from the moment the ping is queued (or was due, if
+	// the timer fired late).
+	c.timer.Reset(time.Until(c.pingAt.Add(c.srv.cfg.PingTimeout)))
 	c.queue = append(c.queue, pingFrame)
 	c.queued++
 	c.kickLocked()

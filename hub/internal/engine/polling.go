@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/hubd/hubd/hub/internal/eio"
 )
@@ -12,6 +13,11 @@ import (
 // something to be queued if there is nothing yet.
 func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
+	if c.state == stateOpen && c.heartbeatExpiredLocked() {
+		c.mu.Unlock()
+		c.closeNow(ReasonPingTimeout, nil)
+		c.mu.Lock()
+	}
 	switch {
 	case c.state == stateClosed:
 		c.mu.Unlock()
@@ -35,13 +41,14 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 		writePayload(w, frames)
 		return
-	case c.upgrading && c.probed:
-		c.mu.Unlock()
-		writePayload(w, []Frame{noopFrame})
-		return
 	}
 	p := &pollWait{ready: make(chan struct{}, 1)}
 	c.poll = p
+	if c.upgrading && c.probed {
+		// As the reference does, answer a poll parked during an upgrade
+		// with a noop a little later, unless the upgrade completes first.
+		c.armNoopLocked()
+	}
 	c.mu.Unlock()
 
 	select {
@@ -59,6 +66,10 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		<-p.ready
+	}
+	if p.refused {
+		writeError(w, codeBadRequest, "")
+		return
 	}
 	c.mu.Lock()
 	frames := c.takeLocked()
@@ -88,6 +99,11 @@ func writePayload(w http.ResponseWriter, frames []Frame) {
 // then answers "ok", so replies are queued before the client polls again.
 func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
+	if c.state == stateOpen && c.heartbeatExpiredLocked() {
+		c.mu.Unlock()
+		c.closeNow(ReasonPingTimeout, nil)
+		c.mu.Lock()
+	}
 	if c.state == stateClosed {
 		c.mu.Unlock()
 		writeError(w, codeUnknownSID, "")
@@ -144,4 +160,21 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, "ok")
+}
+
+// noopDelay is how long a poll parked during an upgrade waits for a noop.
+const noopDelay = 100 * time.Millisecond
+
+func (c *Conn) armNoopLocked() {
+	if c.noopTimer != nil {
+		c.noopTimer.Reset(noopDelay)
+		return
+	}
+	c.noopTimer = time.AfterFunc(noopDelay, func() {
+		c.mu.Lock()
+		if c.poll != nil && c.upgrading && len(c.queue) == 0 {
+			c.releasePollLocked([]Frame{noopFrame}, false)
+		}
+		c.mu.Unlock()
+	})
 }

@@ -112,7 +112,10 @@ func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
 				return false
 			}
 			if c.poll != nil {
-				c.releasePollLocked([]Frame{noopFrame}, false)
+				// The client polls no more once it upgrades; a poll still
+				// parked here belongs to the old transport.
+				c.poll.refused = true
+				c.releasePollLocked(nil, false)
 			}
 			c.ws = ws
 			c.netConn = ws.NetConn()

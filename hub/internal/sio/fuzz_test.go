@@ -179,7 +179,9 @@ func checkDecoded(t *testing.T, in []byte, p Packet) {
 	}
 }
 
+// firstByte returns the first byte of a JSON text after any whitespace.
 func firstByte(b []byte) byte {
+	b = bytes.TrimLeft(b, " \t\r\n")
 	if len(b) == 0 {
 		return 0
 	}

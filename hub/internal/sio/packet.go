@@ -86,10 +86,20 @@ func Decode(b []byte, maxAttachments int) (Packet, error) {
 		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 			j++
 		}
-		if j == i || j >= len(b) || b[j] != '-' || j-i > 9 {
+		if j == i || j >= len(b) || b[j] != '-' {
 			return p, ErrIllegalAttach
 		}
-		n, _ := strconv.Atoi(string(b[i:j]))
+		k := i
+		for k < j-1 && b[k] == '0' {
+			k++
+		}
+		if j-k > 9 {
+			if maxAttachments > 0 {
+				return p, ErrTooManyAttach
+			}
+			return p, ErrIllegalAttach
+		}
+		n, _ := strconv.Atoi(string(b[k:j]))
 		if maxAttachments > 0 && n > maxAttachments {
 			return p, ErrTooManyAttach
 		}
@@ -125,7 +135,10 @@ func Decode(b []byte, maxAttachments int) (Packet, error) {
 }
 
 func (p *Packet) validate() error {
-	d := p.Data
+	d := bytes.TrimRight(p.Data, " \t\r\n")
+	if p.Data != nil && len(d) == 0 {
+		return ErrInvalidPayload
+	}
 	switch p.Type {
 	case Connect:
 		if d != nil && !isObject(d) {
@@ -246,7 +259,7 @@ var placeholderKey = []byte(`"_placeholder"`)
 // checkPlaceholders verifies that every binary placeholder in d points at one
 // of n attachments.
 func checkPlaceholders(d []byte, n int) error {
-	if !bytes.Contains(d, placeholderKey) {
+	if !bytes.Contains(d, placeholderKey) && !bytes.Contains(d, []byte(`\u`)) {
 		return nil
 	}
 	var v any
