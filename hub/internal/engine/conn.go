@@ -69,6 +69,7 @@ type Conn struct {
 	pingAt       time.Time // when the current ping is (or was) due
 	timer        *time.Timer
 	noopTimer    *time.Timer // answers GETs parked during an upgrade
+	lingerNoop   bool        // closed by the client: a racing GET gets a noop
 	closeTimer   *time.Timer
 }
 
@@ -207,6 +208,10 @@ func (c *Conn) Close() {
 
 var closeNormal = []byte{0x03, 0xe8} // status 1000
 
+// lingerTime is how long a session closed by its client still answers one
+// racing GET.
+const lingerTime = time.Second
+
 // closeNow ends the session at once. A pending GET is answered with reply
 // (close when nil). The handler's OnClose runs once, after the session left
 // the server's table.
@@ -217,6 +222,10 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 		return
 	}
 	c.state = stateClosed
+	// A client that closes a polling session while its GET is still on the
+	// way gets the noop it would have got had the GET arrived first.
+	linger := reply != nil && c.ws == nil && c.poll == nil
+	c.lingerNoop = linger
 	if c.poll != nil {
 		if reply == nil {
 			reply = []Frame{{Data: []byte("1")}}
@@ -238,7 +247,11 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 	probe := c.upgradingConnLocked()
 	c.mu.Unlock()
 
-	c.srv.remove(c)
+	if linger {
+		time.AfterFunc(lingerTime, func() { c.srv.remove(c) })
+	} else {
+		c.srv.remove(c)
+	}
 	if nc != nil {
 		_ = nc.Close()
 	}

@@ -19,6 +19,12 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 	}
 	switch {
+	case c.state == stateClosed && c.lingerNoop:
+		c.lingerNoop = false
+		c.mu.Unlock()
+		c.srv.remove(c)
+		writePayload(w, []Frame{noopFrame})
+		return
 	case c.state == stateClosed:
 		c.mu.Unlock()
 		writeError(w, codeUnknownSID, "")
