@@ -1,0 +1,27 @@
+// Package hub is a Socket.IO server: the official socket.io-client (v4) and
+// every other Socket.IO v4 client connect to it unchanged, over WebSocket or
+// HTTP long-polling with the upgrade between them.
+//
+// A Server is an http.Handler. It holds namespaces; a client opens a Socket
+// in each namespace it connects to, and sockets join rooms. Broadcasts pick
+// sockets by room through each namespace's Adapter: the MemoryAdapter for
+// one node, a cluster adapter (Redis, in a sub-package) for many.
+//
+//	srv := hub.New(hub.Options{})
+//	srv.OnConnection(func(s *hub.Socket) {
+//		s.On("chat", func(ev *hub.Event) {
+//			s.To("lobby").EmitArgs("chat", ev.Args)
+//		})
+//	})
+//	http.Handle("/socket.io/", srv)
+//
+// The data path is walked once: a frame is decoded, handed to the socket's
+// hooks and listeners on the connection's reading goroutine, and a
+// broadcast is encoded once and queued as the same bytes for every
+// recipient. Each connection has one bounded write queue; a writer
+// goroutine exists only while the queue holds something.
+//
+// Hooks (Server.SetHooks) are the interception points of a plugin host:
+// connect, join, leave, event and disconnect. With none set they cost
+// nothing.
+package hub
