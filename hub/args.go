@@ -86,6 +86,23 @@ func (a Args) At(i int) json.RawMessage {
 	return all[i]
 }
 
+// From returns the arguments from index i on, e.g. the payload after a
+// leading room name. Attachments are kept whole, so placeholders still
+// point at them.
+func (a Args) From(i int) Args {
+	if i <= 0 || len(a.list) == 0 {
+		return a
+	}
+	all := sio.SplitArgs(a.list)
+	if i >= len(all) {
+		return Args{}
+	}
+	// all[i] is a sub-slice of a.list: its offset is the difference of
+	// their capacities.
+	start := cap(a.list) - cap(all[i])
+	return Args{list: a.list[start:], attachments: a.attachments}
+}
+
 // Attachments returns the binary attachments, in placeholder order.
 func (a Args) Attachments() [][]byte { return a.attachments }
 

@@ -1,0 +1,51 @@
+// Command hub is the benchmark server for cmd/hubbench built on package hub:
+// the same contract as bench/node/server.js (the Node reference) and
+// bench/bare (the bare gorilla yardstick), on namespace "/":
+//
+//   - "join" (room) with an ack: join the room, ack with no arguments;
+//   - "publish" (room, payload): broadcast "msg" with payload to the room;
+//   - "echo" (x) with an ack: ack with x.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+
+	"github.com/hubd/hubd/hub"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3000", "listen address")
+	flag.Parse()
+
+	srv := hub.New(hub.Options{})
+	srv.OnConnection(func(s *hub.Socket) {
+		s.On("join", func(ev *hub.Event) {
+			var room string
+			if err := ev.Args.Bind(&room); err == nil && room != "" {
+				_ = s.Join(room)
+			}
+			_ = ev.Ack()
+		})
+		s.On("publish", func(ev *hub.Event) {
+			var room string
+			if err := ev.Args.Bind(&room); err != nil || room == "" {
+				return
+			}
+			_ = srv.To(room).EmitArgs("msg", ev.Args.From(1))
+		})
+		s.On("echo", func(ev *hub.Event) {
+			_ = ev.Ack(ev.Args)
+		})
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("listening %s\n", ln.Addr())
+	log.Fatal(http.Serve(ln, srv))
+}
