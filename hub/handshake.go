@@ -4,57 +4,109 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
 
-// Handshake is what a client sent when it connected, shaped as the
-// reference server's socket.handshake (and serialised the same way in
-// cluster requests).
+// Handshake is what a client sent when it connected. It is serialised to
+// JSON as the reference server's socket.handshake (header names in lower
+// case, one value per query parameter), as cluster requests carry it.
 type Handshake struct {
-	// Headers of the first HTTP request, keys in lower case.
-	Headers map[string]string `json:"headers"`
+	// Headers of the first HTTP request.
+	Headers http.Header
 	// Time of the connection, in JavaScript's Date.toString form.
-	Time string `json:"time"`
+	Time string
 	// Address is the client's IP address.
-	Address string `json:"address"`
+	Address string
 	// XDomain is set when the request carried an Origin header.
-	XDomain bool `json:"xdomain"`
+	XDomain bool
 	// Secure is set for TLS connections.
-	Secure bool `json:"secure"`
+	Secure bool
 	// Issued is the connection time in Unix milliseconds.
-	Issued int64 `json:"issued"`
+	Issued int64
 	// URL is the request URI of the first request.
-	URL string `json:"url"`
+	URL string
 	// Query holds the first request's query parameters.
-	Query map[string]string `json:"query"`
+	Query url.Values
 	// Auth is the payload of the client's CONNECT ({} when it sent none).
-	Auth json.RawMessage `json:"auth"`
+	Auth json.RawMessage
+}
+
+// handshakeJSON is the reference server's shape of a handshake.
+type handshakeJSON struct {
+	Headers map[string]string `json:"headers"`
+	Time    string            `json:"time"`
+	Address string            `json:"address"`
+	XDomain bool              `json:"xdomain"`
+	Secure  bool              `json:"secure"`
+	Issued  int64             `json:"issued"`
+	URL     string            `json:"url"`
+	Query   map[string]string `json:"query"`
+	Auth    json.RawMessage   `json:"auth"`
+}
+
+// MarshalJSON writes the handshake in the reference server's shape.
+func (h Handshake) MarshalJSON() ([]byte, error) {
+	j := handshakeJSON{
+		Headers: make(map[string]string, len(h.Headers)),
+		Time:    h.Time, Address: h.Address, XDomain: h.XDomain, Secure: h.Secure,
+		Issued: h.Issued, URL: h.URL,
+		Query: make(map[string]string, len(h.Query)),
+		Auth:  h.Auth,
+	}
+	for k, v := range h.Headers {
+		j.Headers[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	for k, v := range h.Query {
+		if len(v) > 0 {
+			j.Query[k] = v[0]
+		}
+	}
+	if len(j.Auth) == 0 {
+		j.Auth = json.RawMessage("{}")
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads the reference server's shape.
+func (h *Handshake) UnmarshalJSON(b []byte) error {
+	var j handshakeJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*h = Handshake{
+		Headers: make(http.Header, len(j.Headers)),
+		Time:    j.Time, Address: j.Address, XDomain: j.XDomain, Secure: j.Secure,
+		Issued: j.Issued, URL: j.URL,
+		Query: make(url.Values, len(j.Query)),
+		Auth:  j.Auth,
+	}
+	for k, v := range j.Headers {
+		h.Headers.Set(k, v)
+	}
+	for k, v := range j.Query {
+		h.Query.Set(k, v)
+	}
+	return nil
 }
 
 func newHandshake(r *http.Request) Handshake {
 	now := time.Now()
 	h := Handshake{
-		Headers: make(map[string]string, len(r.Header)+1),
+		Headers: r.Header,
 		Time:    now.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
 		XDomain: r.Header.Get("Origin") != "",
 		Secure:  r.TLS != nil,
 		Issued:  now.UnixMilli(),
 		URL:     r.URL.RequestURI(),
-		Query:   make(map[string]string),
+		Query:   r.URL.Query(),
+		Address: r.RemoteAddr,
 	}
-	for k, v := range r.Header {
-		h.Headers[strings.ToLower(k)] = strings.Join(v, ", ")
+	if r.Host != "" && h.Headers.Get("Host") == "" {
+		h.Headers = h.Headers.Clone()
+		h.Headers.Set("Host", r.Host)
 	}
-	if r.Host != "" {
-		h.Headers["host"] = r.Host
-	}
-	for k, v := range r.URL.Query() {
-		if len(v) > 0 {
-			h.Query[k] = v[0]
-		}
-	}
-	h.Address = r.RemoteAddr
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		h.Address = host
 	}

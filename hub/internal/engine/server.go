@@ -18,13 +18,20 @@ type Server struct {
 	sessions map[string]*Conn
 }
 
+// readBufferSize is the WebSocket read buffer of a session. Larger frames
+// are read through it in pieces.
+const readBufferSize = 512
+
 // NewServer returns a server with cfg; zero fields take their defaults.
 func NewServer(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, sessions: make(map[string]*Conn)}
 	s.upgrader = websocket.Upgrader{
-		// Zero sizes reuse the buffers of the hijacked HTTP connection;
-		// writes bypass gorilla's writer (see writeFrames).
+		// A small read buffer of its own lets the hijacked HTTP
+		// connection's 4 KiB buffers go; writes bypass gorilla's writer
+		// (see writeFrames), so its write buffer comes from a pool that is
+		// never used.
+		ReadBufferSize:  readBufferSize,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     cfg.CheckOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {

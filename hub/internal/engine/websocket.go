@@ -30,7 +30,9 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c.kickLocked()
 	c.mu.Unlock()
 	c.startHeartbeat()
-	c.readLoop(ws)
+	// Read on a goroutine of our own so that the HTTP server's goroutine,
+	// and the buffers it holds, go away.
+	go c.readLoop(ws)
 }
 
 // watchControl installs control-frame handlers that never write on their
@@ -80,7 +82,7 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
-	c.readLoop(ws)
+	go c.readLoop(ws)
 }
 
 // probeUpgrade answers the probe and waits for the upgrade packet; it
