@@ -13,8 +13,10 @@ import (
 // JSON as the reference server's socket.handshake (header names in lower
 // case, one value per query parameter), as cluster requests carry it.
 type Handshake struct {
-	// Headers of the first HTTP request.
+	// Headers of the first HTTP request (without Host, as net/http keeps it).
 	Headers http.Header
+	// Host is the Host header of the first request.
+	Host string
 	// Time of the connection, in JavaScript's Date.toString form.
 	Time string
 	// Address is the client's IP address.
@@ -58,6 +60,9 @@ func (h Handshake) MarshalJSON() ([]byte, error) {
 	for k, v := range h.Headers {
 		j.Headers[strings.ToLower(k)] = strings.Join(v, ", ")
 	}
+	if h.Host != "" {
+		j.Headers["host"] = h.Host
+	}
 	for k, v := range h.Query {
 		if len(v) > 0 {
 			j.Query[k] = v[0]
@@ -83,6 +88,10 @@ func (h *Handshake) UnmarshalJSON(b []byte) error {
 		Auth:  j.Auth,
 	}
 	for k, v := range j.Headers {
+		if k == "host" {
+			h.Host = v
+			continue
+		}
 		h.Headers.Set(k, v)
 	}
 	for k, v := range j.Query {
@@ -95,6 +104,7 @@ func newHandshake(r *http.Request) Handshake {
 	now := time.Now()
 	h := Handshake{
 		Headers: r.Header,
+		Host:    r.Host,
 		Time:    now.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
 		XDomain: r.Header.Get("Origin") != "",
 		Secure:  r.TLS != nil,
@@ -102,10 +112,6 @@ func newHandshake(r *http.Request) Handshake {
 		URL:     r.URL.RequestURI(),
 		Query:   r.URL.Query(),
 		Address: r.RemoteAddr,
-	}
-	if r.Host != "" && h.Headers.Get("Host") == "" {
-		h.Headers = h.Headers.Clone()
-		h.Headers.Set("Host", r.Host)
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		h.Address = host
