@@ -162,8 +162,8 @@ func (p *Packet) validate() error {
 		}
 		switch {
 		case first[0] == '"':
-			var name string
-			if err := json.Unmarshal(first, &name); err != nil {
+			name, ok := unquote(first)
+			if !ok {
 				return ErrInvalidPayload
 			}
 			if reserved[name] {
@@ -317,4 +317,18 @@ func AppendHeader(dst []byte, h Header) []byte {
 		dst = strconv.AppendInt(dst, h.ID, 10)
 	}
 	return dst
+}
+
+// unquote returns the value of a valid JSON string, without going through
+// encoding/json when it has no escapes.
+func unquote(q []byte) (string, bool) {
+	inner := q[1 : len(q)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner), true
+	}
+	var s string
+	if err := json.Unmarshal(q, &s); err != nil {
+		return "", false
+	}
+	return s, true
 }
