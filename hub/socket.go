@@ -328,10 +328,21 @@ type Event struct {
 	// listeners see the change.
 	Name string
 	Args Args
+	// Route, when a hook sets it, says where a relaying listener should
+	// send the event instead of its default targets.
+	Route *Route
 
 	socket *Socket
 	id     int64
 	acked  atomic.Bool
+}
+
+// Route is where an event should be relayed: the sockets in any of Rooms
+// and in none of Except, the sender included only with ToSender.
+type Route struct {
+	Rooms    []string
+	Except   []string
+	ToSender bool
 }
 
 // Socket returns the socket the event came from.
