@@ -1,0 +1,226 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// loaded is a plugin in a chain table, with its counters and breaker.
+type loaded struct {
+	m       Manifest
+	p       Plugin
+	stats   [len(hookIndex)]*hookStats
+	breaker breaker
+}
+
+// hookIndex maps hooks to array slots.
+var hookIndex = [...]Hook{HookConnect, HookJoin, HookLeave, HookEvent, HookDisconnect}
+
+func slot(h Hook) int {
+	for i, x := range hookIndex {
+		if x == h {
+			return i
+		}
+	}
+	return -1
+}
+
+func newLoaded(m Manifest, p Plugin) *loaded {
+	l := &loaded{m: m, p: p}
+	for i := range l.stats {
+		l.stats[i] = newHookStats()
+	}
+	return l
+}
+
+// table is an immutable set of loaded plugins, ordered, with the plugins
+// of each hook listed apart so that a hook nobody handles costs nothing.
+type table struct {
+	plugins []*loaded
+	byHook  [len(hookIndex)][]*loaded
+}
+
+func newTable(plugins []*loaded) *table {
+	slices.SortFunc(plugins, func(a, b *loaded) int {
+		if a.m.Priority != b.m.Priority {
+			return a.m.Priority - b.m.Priority
+		}
+		return strings.Compare(a.m.Name, b.m.Name)
+	})
+	t := &table{plugins: plugins}
+	for _, l := range plugins {
+		for _, h := range l.m.Hooks {
+			if i := slot(h); i >= 0 {
+				t.byHook[i] = append(t.byHook[i], l)
+			}
+		}
+	}
+	return t
+}
+
+// subscribed reports whether any plugin handles hook in namespace ns for
+// event.
+func (t *table) subscribed(hook Hook, ns, event string) bool {
+	for _, l := range t.byHook[slot(hook)] {
+		if l.m.handles(hook, ns, event) {
+			return true
+		}
+	}
+	return false
+}
+
+// Budgets bound the total time of one hook's chain.
+var budgets = [len(hookIndex)]time.Duration{
+	time.Second,            // connect
+	time.Second,            // join
+	500 * time.Millisecond, // leave
+	250 * time.Millisecond, // event
+	500 * time.Millisecond, // disconnect
+}
+
+// unavailable is the decision of a plugin that fails closed.
+var unavailable = Decision{Action: Deny, Reason: "plugin unavailable", Data: json.RawMessage(`{"temporary":true}`)}
+
+// run calls the chain of hook for env. Each plugin sees env as the plugins
+// before it changed it; the returned decision gathers their changes and
+// carries the action that ended the chain (or allow).
+func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
+	var out Decision
+	i := slot(hook)
+	chain := t.byHook[i]
+	if len(chain) == 0 {
+		return out
+	}
+	start := time.Now()
+	budgetEnd := start.Add(budgets[i])
+	for _, l := range chain {
+		if !l.m.handles(hook, env.Namespace, env.Event) {
+			continue
+		}
+		now := time.Now()
+		if !l.breaker.allow(now) {
+			l.stats[i].observe(OutcomeCircuitOpen, 0)
+			if l.m.failClosed(hook) {
+				out.merge(&unavailable)
+				return out
+			}
+			continue
+		}
+		deadline := now.Add(time.Duration(l.m.Timeout))
+		if deadline.After(budgetEnd) {
+			deadline = budgetEnd
+		}
+		d, err := l.p.Handle(WithDeadline(ctx, deadline), env)
+		took := time.Since(now)
+		if err == nil && d != nil {
+			err = d.check()
+		}
+		l.breaker.done(err == nil, now.Add(took))
+		if err != nil {
+			o := OutcomeError
+			if errors.Is(err, ErrTimeout) {
+				o = OutcomeTimeout
+			}
+			l.stats[i].observe(o, took)
+			if l.m.failClosed(hook) {
+				out.merge(&unavailable)
+				return out
+			}
+			continue
+		}
+		if d == nil {
+			d = &Decision{}
+		}
+		l.stats[i].observe(d.outcome(), took)
+		out.merge(d)
+		env.apply(hook, d)
+		if d.final() {
+			return out
+		}
+	}
+	return out
+}
+
+func (d *Decision) outcome() Outcome {
+	switch d.Action {
+	case Deny:
+		return OutcomeDeny
+	case Drop:
+		return OutcomeDrop
+	case Reply:
+		return OutcomeReply
+	case Disconnect:
+		return OutcomeDisconnect
+	}
+	return OutcomeAllow
+}
+
+// merge folds a later plugin's decision into the chain's: later changes
+// replace earlier ones, socket data merges key by key, joins add up.
+func (d *Decision) merge(n *Decision) {
+	if n.Action != "" && n.Action != Allow {
+		d.Action, d.Reason, d.Data = n.Action, n.Reason, n.Data
+	}
+	if n.Event != "" {
+		d.Event = n.Event
+	}
+	if n.Args != nil {
+		d.Args = n.Args
+	}
+	if n.Rooms != nil {
+		d.Rooms = n.Rooms
+	}
+	if n.Except != nil {
+		d.Except = n.Except
+	}
+	if n.ToSender != nil {
+		d.ToSender = n.ToSender
+	}
+	if n.Reply != nil {
+		d.Reply = n.Reply
+	}
+	if n.SocketData != nil {
+		d.SocketData = mergeData(d.SocketData, n.SocketData)
+	}
+	d.Join = append(d.Join, n.Join...)
+}
+
+// apply shows a plugin's changes to the plugins after it.
+func (e *Envelope) apply(hook Hook, d *Decision) {
+	if d.Event != "" {
+		e.Event = d.Event
+	}
+	if d.Args != nil {
+		e.Args = d.Args
+	}
+	if d.Rooms != nil {
+		e.Rooms = d.Rooms
+	}
+	if d.SocketData != nil {
+		e.Socket.Data = mergeData(e.Socket.Data, d.SocketData)
+	}
+}
+
+// mergeData merges two JSON objects key by key (b wins); anything but two
+// objects yields b.
+func mergeData(a, b json.RawMessage) json.RawMessage {
+	if len(a) == 0 {
+		return b
+	}
+	var ma, mb map[string]json.RawMessage
+	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil || ma == nil || mb == nil {
+		return b
+	}
+	for k, v := range mb {
+		ma[k] = v
+	}
+	out, err := json.Marshal(ma)
+	if err != nil {
+		return b
+	}
+	return out
+}

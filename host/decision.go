@@ -1,0 +1,114 @@
+package host
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Action is what a decision asks for.
+type Action string
+
+// The actions. The empty action is Allow.
+const (
+	Allow      Action = "allow"
+	Deny       Action = "deny"
+	Drop       Action = "drop"
+	Reply      Action = "reply"
+	Disconnect Action = "disconnect"
+)
+
+// Decision is a plugin's answer to one hook call. Every field is optional;
+// the zero Decision allows the call unchanged.
+type Decision struct {
+	Action Action `json:"action,omitempty"`
+	// Reason and Data explain a deny: a refused connect reaches the client
+	// as connect_error {message: Reason, data: Data}.
+	Reason string          `json:"reason,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
+	// Event and Args replace the event's name and arguments (event hook).
+	Event string          `json:"event,omitempty"`
+	Args  json.RawMessage `json:"args,omitempty"`
+	// Rooms replaces the rooms being joined (join hook) or routes the event
+	// to these rooms (event hook).
+	Rooms []string `json:"rooms,omitempty"`
+	// Except and ToSender complete an event's route.
+	Except   []string `json:"except,omitempty"`
+	ToSender *bool    `json:"to_sender,omitempty"`
+	// Reply answers the client's ack with these arguments (a JSON array).
+	// With the reply action the event then stops; with allow it goes on.
+	Reply json.RawMessage `json:"reply,omitempty"`
+	// SocketData is attached to the socket (connect hook) and seen by every
+	// later hook call for that socket.
+	SocketData json.RawMessage `json:"socket_data,omitempty"`
+	// Join lists rooms the socket joins on connect.
+	Join []string `json:"join,omitempty"`
+}
+
+// Limits of a decision; a plugin exceeding them returns garbage.
+const (
+	maxReason = 256
+	maxRooms  = 256
+)
+
+// ErrGarbage reports a decision that is not valid: malformed JSON, an
+// unknown action, fields out of bounds.
+var ErrGarbage = errors.New("host: invalid decision")
+
+// ParseDecision decodes and checks a decision's JSON. An empty input is the
+// zero Decision.
+func ParseDecision(b []byte) (*Decision, error) {
+	d := &Decision{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return d, nil
+	}
+	if err := json.Unmarshal(b, d); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrGarbage, err)
+	}
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// check bounds a decision's fields.
+func (d *Decision) check() error {
+	switch d.Action {
+	case "", Allow, Deny, Drop, Reply, Disconnect:
+	default:
+		return fmt.Errorf("%w: unknown action %q", ErrGarbage, d.Action)
+	}
+	if len(d.Reason) > maxReason {
+		return fmt.Errorf("%w: reason longer than %d bytes", ErrGarbage, maxReason)
+	}
+	if len(d.Rooms) > maxRooms || len(d.Except) > maxRooms || len(d.Join) > maxRooms {
+		return fmt.Errorf("%w: more than %d rooms", ErrGarbage, maxRooms)
+	}
+	for _, list := range [][]string{d.Rooms, d.Except, d.Join} {
+		for _, r := range list {
+			if r == "" {
+				return fmt.Errorf("%w: empty room name", ErrGarbage)
+			}
+		}
+	}
+	for name, raw := range map[string]json.RawMessage{"args": d.Args, "reply": d.Reply} {
+		if len(raw) > 0 && bytes.TrimSpace(raw)[0] != '[' {
+			return fmt.Errorf("%w: %s must be a JSON array", ErrGarbage, name)
+		}
+	}
+	if d.Action == Reply && len(d.Reply) == 0 {
+		d.Reply = json.RawMessage("[]")
+	}
+	return nil
+}
+
+// final reports whether the decision ends the chain.
+func (d *Decision) final() bool {
+	switch d.Action {
+	case Deny, Drop, Reply, Disconnect:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,247 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/hubd/hubd/hub"
+)
+
+// DenyError is a plugin's refusal, as the hub's hooks return it.
+type DenyError struct {
+	Reason string
+	Data   json.RawMessage
+}
+
+func (e *DenyError) Error() string { return e.Reason }
+
+// Hooks returns the hub hooks that run the host's plugins. They read the
+// current plugin table on every call, so a Load takes effect at once.
+//
+// On the event hook, the client's ack is always answered when a plugin
+// ends the event: deny and drop answer {ok:false, error}, reply answers
+// with the plugin's arguments. A route (rooms, except, to_sender) is left
+// in hub.Event.Route for the listener that relays.
+func (h *Host) Hooks() *hub.Hooks {
+	return &hub.Hooks{
+		Connect:    h.onConnect,
+		Join:       h.onJoin,
+		Leave:      h.onLeave,
+		Event:      h.onEvent,
+		Disconnect: h.onDisconnect,
+	}
+}
+
+// socketEnvelope fills the socket part of an envelope.
+func socketEnvelope(hook Hook, s *hub.Socket) Envelope {
+	return Envelope{
+		Hook:      hook,
+		Namespace: s.Namespace().Name(),
+		Socket:    Socket{ID: s.ID(), Rooms: joinedRooms(s), Data: socketData(s)},
+	}
+}
+
+// joinedRooms lists the socket's rooms without its own.
+func joinedRooms(s *hub.Socket) []string {
+	all := s.Rooms()
+	out := all[:0]
+	for _, r := range all {
+		if r != s.ID() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func socketData(s *hub.Socket) json.RawMessage {
+	switch v := s.Data().(type) {
+	case nil:
+		return nil
+	case json.RawMessage:
+		return v
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+}
+
+func (h *Host) onConnect(s *hub.Socket) error {
+	t := h.current.Load()
+	ns := s.Namespace().Name()
+	if !t.subscribed(HookConnect, ns, "") {
+		return nil
+	}
+	env := socketEnvelope(HookConnect, s)
+	hs := s.Handshake()
+	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
+	d := t.run(context.Background(), HookConnect, &env)
+	switch d.Action {
+	case Deny, Drop, Disconnect, Reply:
+		return connectError(&d)
+	}
+	if d.SocketData != nil {
+		s.SetData(d.SocketData)
+	}
+	if len(d.Join) > 0 {
+		// Rooms a connect decision grants are not put to the join hook.
+		s.Namespace().Adapter().AddAll(s, d.Join)
+	}
+	return nil
+}
+
+func connectError(d *Decision) error {
+	ce := &hub.ConnectError{Message: d.Reason}
+	if ce.Message == "" {
+		ce.Message = "Forbidden"
+	}
+	if len(d.Data) > 0 {
+		ce.Data = d.Data
+	}
+	return ce
+}
+
+func (h *Host) onJoin(s *hub.Socket, rooms []string) ([]string, error) {
+	t := h.current.Load()
+	if !t.subscribed(HookJoin, s.Namespace().Name(), "") {
+		return rooms, nil
+	}
+	env := socketEnvelope(HookJoin, s)
+	env.Rooms = rooms
+	d := t.run(context.Background(), HookJoin, &env)
+	switch d.Action {
+	case Deny, Drop, Disconnect, Reply:
+		return nil, &DenyError{Reason: reasonOr(d.Reason, "join refused"), Data: d.Data}
+	}
+	if d.Rooms != nil {
+		return d.Rooms, nil
+	}
+	return rooms, nil
+}
+
+func (h *Host) onLeave(s *hub.Socket, rooms []string) {
+	t := h.current.Load()
+	if !t.subscribed(HookLeave, s.Namespace().Name(), "") {
+		return
+	}
+	env := socketEnvelope(HookLeave, s)
+	env.Rooms = rooms
+	t.run(context.Background(), HookLeave, &env)
+}
+
+func (h *Host) onDisconnect(s *hub.Socket, reason hub.DisconnectReason) {
+	t := h.current.Load()
+	if !t.subscribed(HookDisconnect, s.Namespace().Name(), "") {
+		return
+	}
+	env := socketEnvelope(HookDisconnect, s)
+	env.Reason = string(reason)
+	t.run(context.Background(), HookDisconnect, &env)
+}
+
+// ErrDenied is wrapped by the errors an event hook returns for a denied
+// event.
+var ErrDenied = errors.New("host: event denied")
+
+func (h *Host) onEvent(ev *hub.Event) error {
+	t := h.current.Load()
+	s := ev.Socket()
+	if !t.subscribed(HookEvent, s.Namespace().Name(), ev.Name) {
+		return nil
+	}
+	env := socketEnvelope(HookEvent, s)
+	env.Event = ev.Name
+	env.Args = ev.Args.JSON()
+	env.Attachments = ev.Args.Attachments()
+	env.Ack = ev.WantsAck()
+	env.Rooms = env.Socket.Rooms
+	d := t.run(context.Background(), HookEvent, &env)
+	switch d.Action {
+	case Deny:
+		reason := reasonOr(d.Reason, "denied")
+		answer(ev, reason)
+		return &DenyError{Reason: reason, Data: d.Data}
+	case Drop:
+		answer(ev, reasonOr(d.Reason, "dropped"))
+		return hub.ErrDrop
+	case Disconnect:
+		s.Disconnect(false)
+		return hub.ErrDrop
+	case Reply:
+		reply(ev, d.Reply)
+		return hub.ErrDrop
+	}
+	if d.Event != "" {
+		ev.Name = d.Event
+	}
+	if d.Args != nil {
+		args, err := hub.RawArgs(d.Args, ev.Args.Attachments())
+		if err != nil {
+			// A transform that broke the arguments fails open.
+			h.logger.Warn("plugin returned bad args", "event", ev.Name, "err", err)
+		} else {
+			ev.Args = args
+		}
+	}
+	if d.Rooms != nil || d.Except != nil || d.ToSender != nil {
+		ev.Route = &hub.Route{Rooms: d.Rooms, Except: d.Except}
+		if ev.Route.Rooms == nil {
+			ev.Route.Rooms = env.Socket.Rooms
+		}
+		if d.ToSender != nil {
+			ev.Route.ToSender = *d.ToSender
+		}
+	}
+	if d.Reply != nil {
+		reply(ev, d.Reply)
+	}
+	return nil
+}
+
+func reasonOr(reason, fallback string) string {
+	if reason == "" {
+		return fallback
+	}
+	return reason
+}
+
+// answer tells a client that waits for an ack that its event went nowhere.
+func answer(ev *hub.Event, reason string) {
+	if ev.WantsAck() {
+		_ = ev.Ack(map[string]any{"ok": false, "error": reason})
+	}
+}
+
+func reply(ev *hub.Event, args json.RawMessage) {
+	if !ev.WantsAck() {
+		return
+	}
+	a, err := hub.RawArgs(args, nil)
+	if err != nil {
+		answer(ev, "plugin returned a bad reply")
+		return
+	}
+	_ = ev.Ack(a)
+}
+
+func firstValues(q map[string][]string) map[string]string {
+	out := make(map[string]string, len(q))
+	for k, v := range q {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
+func lowerHeaders(h map[string][]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	return out
+}

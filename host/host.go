@@ -1,0 +1,147 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+)
+
+// Host runs plugins. Create it with New, register the runtimes, load
+// plugins with Load (or LoadDir), and install Hooks on a hub.Server.
+type Host struct {
+	logger *slog.Logger
+
+	mu       sync.Mutex // serialises loads
+	runtimes map[string]Runtime
+	current  atomic.Pointer[table]
+}
+
+// New returns a host with no plugins. A nil logger discards.
+func New(logger *slog.Logger) *Host {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Host{logger: logger, runtimes: make(map[string]Runtime)}
+	h.current.Store(newTable(nil))
+	return h
+}
+
+// Register makes a runtime available under name ("js", "wasm", "process").
+func (h *Host) Register(name string, rt Runtime) {
+	h.mu.Lock()
+	h.runtimes[name] = rt
+	h.mu.Unlock()
+}
+
+// Logger returns the host's logger.
+func (h *Host) Logger() *slog.Logger { return h.logger }
+
+// Load replaces the loaded plugins with specs. Every plugin is loaded aside
+// first; if any fails, nothing changes and the errors are returned
+// together. On success the new set is swapped in atomically (calls in
+// flight finish on the old plugins) and the old plugins are closed.
+func (h *Host) Load(ctx context.Context, specs []Spec) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fresh, err := h.loadAll(ctx, specs)
+	if err != nil {
+		return err
+	}
+	old := h.current.Swap(newTable(fresh))
+	for _, l := range old.plugins {
+		if err := l.p.Close(); err != nil {
+			h.logger.Warn("closing plugin", "plugin", l.m.Name, "err", err)
+		}
+	}
+	return nil
+}
+
+func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
+	var errs []error
+	var out []*loaded
+	seen := make(map[string]bool)
+	for _, s := range specs {
+		m := s.Manifest
+		if err := m.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("plugin %q: %w", m.Name, err))
+			continue
+		}
+		if seen[m.Name] {
+			errs = append(errs, fmt.Errorf("plugin %q: loaded twice", m.Name))
+			continue
+		}
+		seen[m.Name] = true
+		rt := h.runtimes[m.Runtime]
+		if rt == nil {
+			errs = append(errs, fmt.Errorf("plugin %q: runtime %q is not available", m.Name, m.Runtime))
+			continue
+		}
+		s.Manifest = m
+		if s.Logger == nil {
+			s.Logger = h.logger.With("plugin", m.Name, "runtime", m.Runtime)
+		}
+		p, err := rt.Load(ctx, s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("plugin %q: %w", m.Name, err))
+			continue
+		}
+		out = append(out, newLoaded(m, p))
+	}
+	if err := errors.Join(errs...); err != nil {
+		for _, l := range out {
+			_ = l.p.Close()
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// Plugins returns the names of the loaded plugins, in chain order.
+func (h *Host) Plugins() []string {
+	t := h.current.Load()
+	out := make([]string, len(t.plugins))
+	for i, l := range t.plugins {
+		out[i] = l.m.Name
+	}
+	return out
+}
+
+// Subscribed reports whether any plugin handles hook in namespace ns (for
+// event, on the event hook).
+func (h *Host) Subscribed(hook Hook, ns, event string) bool {
+	return h.current.Load().subscribed(hook, ns, event)
+}
+
+// Run calls the chain of env.Hook and returns the gathered decision. env
+// is changed as the plugins see it.
+func (h *Host) Run(ctx context.Context, env *Envelope) Decision {
+	return h.current.Load().run(ctx, env.Hook, env)
+}
+
+// Stats returns the counters of every loaded plugin for every hook it
+// handles.
+func (h *Host) Stats() []HookStats {
+	t := h.current.Load()
+	var out []HookStats
+	for _, l := range t.plugins {
+		for _, hook := range l.m.Hooks {
+			out = append(out, l.stats[slot(hook)].snapshot(l.m.Name, l.m.Runtime, hook))
+		}
+	}
+	return out
+}
+
+// Close closes every plugin.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.current.Swap(newTable(nil))
+	var errs []error
+	for _, l := range old.plugins {
+		errs = append(errs, l.p.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,57 @@
+package host
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Plugin is a loaded plugin as its runtime provides it. Handle is called
+// from many goroutines at once.
+//
+// ctx carries the call's deadline (ctx.Deadline), which the runtime must
+// enforce itself: to keep calls cheap, ctx's Done channel may be nil.
+// Handle returns an error when the plugin threw, trapped, timed out
+// (ErrTimeout), returned garbage (ErrGarbage) or could not be reached; the
+// plugin's failure policy then decides.
+type Plugin interface {
+	Handle(ctx context.Context, env *Envelope) (*Decision, error)
+	Close() error
+}
+
+// Runtime loads plugins of one kind ("js", "wasm", "process").
+type Runtime interface {
+	Load(ctx context.Context, spec Spec) (Plugin, error)
+}
+
+// Spec is everything a runtime gets to load a plugin.
+type Spec struct {
+	// Manifest is validated, defaults filled in.
+	Manifest Manifest
+	// Entry is the path of the file to run.
+	Entry string
+	// Logger is the plugin's logger (console, log host calls, stderr).
+	Logger *slog.Logger
+}
+
+// ErrTimeout is returned by a runtime whose plugin ran past its deadline.
+var ErrTimeout = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "host: plugin timed out" }
+
+// deadlineContext is a context that carries a deadline without a timer.
+type deadlineContext struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c deadlineContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// WithDeadline returns ctx with the deadline, without a timer: its Done
+// channel is the parent's. Runtimes that need a real Done channel (a remote
+// call) derive one with context.WithDeadline.
+func WithDeadline(ctx context.Context, d time.Time) context.Context {
+	return deadlineContext{Context: ctx, deadline: d}
+}
