@@ -13,6 +13,7 @@ import (
 type loaded struct {
 	m       Manifest
 	p       Plugin
+	version string // content hash, for directory reloads
 	stats   [len(hookIndex)]*hookStats
 	breaker breaker
 }

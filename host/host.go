@@ -88,6 +88,13 @@ func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
 			errs = append(errs, fmt.Errorf("plugin %q: %w", m.Name, err))
 			continue
 		}
+		if len(m.Hooks) == 0 {
+			if hl, ok := p.(HookLister); ok {
+				m.Hooks = hl.Hooks()
+			} else {
+				m.Hooks = append([]Hook(nil), Hooks...)
+			}
+		}
 		out = append(out, newLoaded(m, p))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -20,8 +20,8 @@ type Manifest struct {
 	Runtime string `json:"runtime"`
 	// Entry is the file to run, relative to the plugin's folder.
 	Entry string `json:"entry"`
-	// Hooks the plugin handles (default: every hook its code registers, or
-	// all for runtimes that cannot tell).
+	// Hooks the plugin handles (default: the hooks its code registers, for
+	// runtimes that can tell, else all).
 	Hooks []Hook `json:"hooks"`
 	// Namespaces the plugin applies to, as globs (default: all).
 	Namespaces []string `json:"namespaces"`
@@ -120,9 +120,6 @@ func (m *Manifest) Validate() error {
 	}
 	if m.MaxMemoryPages == 0 {
 		m.MaxMemoryPages = DefaultMemoryPages
-	}
-	if len(m.Hooks) == 0 {
-		m.Hooks = append([]Hook(nil), Hooks...)
 	}
 	return errors.Join(errs...)
 }

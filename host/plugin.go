@@ -19,6 +19,12 @@ type Plugin interface {
 	Close() error
 }
 
+// HookLister is implemented by plugins that can tell which hooks their
+// code handles; a manifest that lists no hooks then takes these.
+type HookLister interface {
+	Hooks() []Hook
+}
+
 // Runtime loads plugins of one kind ("js", "wasm", "process").
 type Runtime interface {
 	Load(ctx context.Context, spec Spec) (Plugin, error)

@@ -1,0 +1,259 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// ManifestFile is the name of a plugin folder's manifest.
+const ManifestFile = "plugin.json"
+
+// found is a plugin found in a directory, before it is loaded.
+type found struct {
+	spec    Spec
+	version string // hash of the manifest and the entry file
+	err     error
+}
+
+// scanDir lists the plugins of dir: each *.js and *.wasm file, and each
+// folder holding a plugin.json.
+func scanDir(dir string) ([]found, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("plugin directory %s does not exist", dir)
+		}
+		return nil, fmt.Errorf("reading plugin directory: %w", err)
+	}
+	var out []found
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		switch {
+		case e.IsDir():
+			if _, err := os.Stat(filepath.Join(path, ManifestFile)); err != nil {
+				continue
+			}
+			out = append(out, scanFolder(path))
+		case strings.HasSuffix(name, ".js"):
+			out = append(out, scanFile(path, strings.TrimSuffix(name, ".js"), "js"))
+		case strings.HasSuffix(name, ".wasm"):
+			out = append(out, scanFile(path, strings.TrimSuffix(name, ".wasm"), "wasm"))
+		}
+	}
+	return out, nil
+}
+
+func scanFile(path, name, runtime string) found {
+	f := found{spec: Spec{Manifest: Manifest{Name: name, Runtime: runtime, Entry: filepath.Base(path)}, Entry: path}}
+	f.version, f.err = hashFiles(path)
+	if f.err == nil {
+		f.err = f.spec.Manifest.Validate()
+	}
+	return f
+}
+
+func scanFolder(dir string) found {
+	f := found{spec: Spec{Manifest: Manifest{Name: filepath.Base(dir)}}}
+	mpath := filepath.Join(dir, ManifestFile)
+	raw, err := os.ReadFile(mpath)
+	if err != nil {
+		f.err = err
+		return f
+	}
+	m := Manifest{}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		f.err = fmt.Errorf("%s: %w", mpath, err)
+		return f
+	}
+	if m.Name == "" {
+		m.Name = filepath.Base(dir)
+	}
+	if m.Entry == "" {
+		f.spec.Manifest = m
+		f.err = fmt.Errorf("%s: entry is missing", mpath)
+		return f
+	}
+	if m.Runtime == "" {
+		switch filepath.Ext(m.Entry) {
+		case ".js":
+			m.Runtime = "js"
+		case ".wasm":
+			m.Runtime = "wasm"
+		default:
+			m.Runtime = "process"
+		}
+	}
+	f.spec = Spec{Manifest: m, Entry: filepath.Join(dir, m.Entry)}
+	if err := m.Validate(); err != nil {
+		f.err = fmt.Errorf("%s: %w", mpath, err)
+		return f
+	}
+	f.spec.Manifest = m
+	f.version, f.err = hashFiles(mpath, f.spec.Entry)
+	return f
+}
+
+func hashFiles(paths ...string) (string, error) {
+	h := sha256.New()
+	for _, p := range paths {
+		fh, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))[:16], nil
+}
+
+// LoadDir loads the plugins of dir, replacing what was loaded before.
+// Plugins whose files did not change are kept as they are. A plugin that
+// fails to load is reported in the returned error and, if an older version
+// of it was loaded, that version stays. Plugins whose files are gone are
+// unloaded. The new set is swapped in atomically.
+func (h *Host) LoadDir(ctx context.Context, dir string) error {
+	list, err := scanDir(dir)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.current.Load()
+	byName := make(map[string]*loaded, len(old.plugins))
+	for _, l := range old.plugins {
+		byName[l.m.Name] = l
+	}
+	var errs []error
+	var next []*loaded
+	kept := make(map[*loaded]bool)
+	for _, f := range list {
+		name := f.spec.Manifest.Name
+		prev := byName[name]
+		if f.err == nil && prev != nil && prev.version == f.version {
+			next = append(next, prev)
+			kept[prev] = true
+			continue
+		}
+		var l *loaded
+		if f.err == nil {
+			var fresh []*loaded
+			fresh, f.err = h.loadAll(ctx, []Spec{f.spec})
+			if f.err == nil {
+				l = fresh[0]
+				l.version = f.version
+			}
+		}
+		if f.err != nil {
+			errs = append(errs, fmt.Errorf("plugin %q: %w", name, unwrapPlugin(f.err)))
+			if prev != nil {
+				h.logger.Error("plugin failed to load; keeping the loaded version", "plugin", name, "err", f.err)
+				next = append(next, prev)
+				kept[prev] = true
+			} else {
+				h.logger.Error("plugin failed to load", "plugin", name, "err", f.err)
+			}
+			continue
+		}
+		h.logger.Info("plugin loaded", "plugin", name, "runtime", l.m.Runtime, "version", l.version)
+		next = append(next, l)
+	}
+	h.current.Store(newTable(next))
+	for _, l := range old.plugins {
+		if !kept[l] {
+			if err := l.p.Close(); err != nil {
+				h.logger.Warn("closing plugin", "plugin", l.m.Name, "err", err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unwrapPlugin drops the "plugin %q:" prefix loadAll adds.
+func unwrapPlugin(err error) error {
+	if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), "plugin ") {
+		return u
+	}
+	return err
+}
+
+// Watch reloads dir whenever it changes (after a short quiet period), until
+// ctx ends. Errors of each reload go to the host's logger; the first load
+// is the caller's (LoadDir).
+func (h *Host) Watch(ctx context.Context, dir string) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	if err := w.Add(dir); err != nil {
+		w.Close()
+		return err
+	}
+	// Folders of plugins are watched too.
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				_ = w.Add(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	go func() {
+		defer w.Close()
+		var timer *time.Timer
+		fire := make(chan struct{}, 1)
+		for {
+			select {
+			case <-ctx.Done():
+				if timer != nil {
+					timer.Stop()
+				}
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if ev.Op&fsnotify.Create != 0 {
+					if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
+						_ = w.Add(ev.Name)
+					}
+				}
+				if timer == nil {
+					timer = time.AfterFunc(debounce, func() { fire <- struct{}{} })
+				} else {
+					timer.Reset(debounce)
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				h.logger.Warn("watching plugin directory", "err", err)
+			case <-fire:
+				if err := h.LoadDir(ctx, dir); err != nil {
+					h.logger.Error("reloading plugins", "dir", dir, "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// debounce is the quiet period before a changed directory is reloaded.
+const debounce = 250 * time.Millisecond
