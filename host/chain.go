@@ -21,6 +21,9 @@ type loaded struct {
 // hookIndex maps hooks to array slots.
 var hookIndex = [...]Hook{HookConnect, HookJoin, HookLeave, HookEvent, HookDisconnect}
 
+// slotEvent is the event hook's slot, checked first on the hot path.
+var slotEvent = slot(HookEvent)
+
 func slot(h Hook) int {
 	for i, x := range hookIndex {
 		if x == h {

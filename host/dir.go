@@ -177,13 +177,13 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 		next = append(next, l)
 	}
 	h.current.Store(newTable(next))
+	var gone []*loaded
 	for _, l := range old.plugins {
 		if !kept[l] {
-			if err := l.p.Close(); err != nil {
-				h.logger.Warn("closing plugin", "plugin", l.m.Name, "err", err)
-			}
+			gone = append(gone, l)
 		}
 	}
+	h.retire(gone)
 	return errors.Join(errs...)
 }
 

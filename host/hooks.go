@@ -149,6 +149,9 @@ var ErrDenied = errors.New("host: event denied")
 
 func (h *Host) onEvent(ev *hub.Event) error {
 	t := h.current.Load()
+	if len(t.byHook[slotEvent]) == 0 {
+		return nil
+	}
 	s := ev.Socket()
 	if !t.subscribed(HookEvent, s.Namespace().Name(), ev.Name) {
 		return nil

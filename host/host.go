@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Host runs plugins. Create it with New, register the runtimes, load
@@ -51,12 +54,35 @@ func (h *Host) Load(ctx context.Context, specs []Spec) error {
 		return err
 	}
 	old := h.current.Swap(newTable(fresh))
-	for _, l := range old.plugins {
-		if err := l.p.Close(); err != nil {
-			h.logger.Warn("closing plugin", "plugin", l.m.Name, "err", err)
-		}
-	}
+	h.retire(old.plugins)
 	return nil
+}
+
+// drainGrace is how long replaced plugins stay open for the calls that
+// started before the swap; no chain runs longer than its budget.
+const drainGrace = 2 * time.Second
+
+// retire closes replaced plugins once the calls in flight are done.
+func (h *Host) retire(plugins []*loaded) {
+	if len(plugins) == 0 {
+		return
+	}
+	time.AfterFunc(drainGrace, func() {
+		for _, l := range plugins {
+			if err := l.p.Close(); err != nil {
+				h.logger.Warn("closing plugin", "plugin", l.m.Name, "err", err)
+			}
+		}
+	})
+}
+
+func (h *Host) runtimeNames() string {
+	names := make([]string, 0, len(h.runtimes))
+	for n := range h.runtimes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
@@ -65,7 +91,11 @@ func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
 	seen := make(map[string]bool)
 	for _, s := range specs {
 		m := s.Manifest
-		if err := m.Validate(); err != nil {
+		err := m.Validate()
+		if m.Runtime != "" && h.runtimes[m.Runtime] == nil {
+			err = errors.Join(err, fmt.Errorf("unknown runtime %q (available: %s)", m.Runtime, h.runtimeNames()))
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("plugin %q: %w", m.Name, err))
 			continue
 		}
@@ -75,10 +105,6 @@ func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
 		}
 		seen[m.Name] = true
 		rt := h.runtimes[m.Runtime]
-		if rt == nil {
-			errs = append(errs, fmt.Errorf("plugin %q: runtime %q is not available", m.Name, m.Runtime))
-			continue
-		}
 		s.Manifest = m
 		if s.Logger == nil {
 			s.Logger = h.logger.With("plugin", m.Name, "runtime", m.Runtime)

@@ -87,12 +87,8 @@ func (m *Manifest) Validate() error {
 	if m.Name == "" {
 		errs = append(errs, errors.New("name is missing"))
 	}
-	switch m.Runtime {
-	case "js", "wasm", "process":
-	case "":
+	if m.Runtime == "" {
 		errs = append(errs, errors.New("runtime is missing (js, wasm or process)"))
-	default:
-		errs = append(errs, fmt.Errorf("unknown runtime %q (js, wasm or process)", m.Runtime))
 	}
 	for _, h := range m.Hooks {
 		if !h.valid() {

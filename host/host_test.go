@@ -1,0 +1,543 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeRuntime loads plugins written in Go for the tests: the entry's base
+// name picks the function.
+type fakeRuntime struct {
+	mu    sync.Mutex
+	funcs map[string]func(ctx context.Context, env *Envelope) (*Decision, error)
+	fail  map[string]error // load errors by entry base name
+	loads atomic.Int32
+}
+
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{funcs: map[string]func(context.Context, *Envelope) (*Decision, error){}, fail: map[string]error{}}
+}
+
+func (r *fakeRuntime) set(name string, fn func(context.Context, *Envelope) (*Decision, error)) {
+	r.mu.Lock()
+	r.funcs[name] = fn
+	r.mu.Unlock()
+}
+
+func (r *fakeRuntime) Load(_ context.Context, s Spec) (Plugin, error) {
+	r.loads.Add(1)
+	base := strings.TrimSuffix(filepath.Base(s.Entry), filepath.Ext(s.Entry))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.fail[base]; err != nil {
+		return nil, err
+	}
+	if s.Entry != "" {
+		if b, err := os.ReadFile(s.Entry); err == nil && strings.Contains(string(b), "syntax error") {
+			return nil, errors.New("syntax error in " + base)
+		}
+	}
+	fn := r.funcs[base]
+	if fn == nil {
+		return nil, fmt.Errorf("no fake plugin %q", base)
+	}
+	return &fakePlugin{fn: fn}, nil
+}
+
+type fakePlugin struct {
+	fn     func(context.Context, *Envelope) (*Decision, error)
+	closed atomic.Bool
+}
+
+func (p *fakePlugin) Handle(ctx context.Context, env *Envelope) (*Decision, error) {
+	if p.closed.Load() {
+		return nil, errors.New("closed")
+	}
+	return p.fn(ctx, env)
+}
+
+func (p *fakePlugin) Close() error { p.closed.Store(true); return nil }
+
+func spec(name string, prio int, hooks ...Hook) Spec {
+	return Spec{Manifest: Manifest{Name: name, Runtime: "fake", Priority: prio, Hooks: hooks}, Entry: name}
+}
+
+func newTestHost(t *testing.T) (*Host, *fakeRuntime) {
+	t.Helper()
+	h := New(nil)
+	rt := newFakeRuntime()
+	h.Register("fake", rt)
+	t.Cleanup(func() { _ = h.Close() })
+	return h, rt
+}
+
+func eventEnv(event string, args string) *Envelope {
+	return &Envelope{Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "s1", Rooms: []string{"r"}}, Event: event, Args: json.RawMessage(args)}
+}
+
+func TestChainOrderAndFirstFinalWins(t *testing.T) {
+	h, rt := newTestHost(t)
+	var order []string
+	var mu sync.Mutex
+	record := func(name string, d *Decision) func(context.Context, *Envelope) (*Decision, error) {
+		return func(_ context.Context, env *Envelope) (*Decision, error) {
+			mu.Lock()
+			order = append(order, name+":"+env.Event+":"+string(env.Args))
+			mu.Unlock()
+			return d, nil
+		}
+	}
+	rt.set("a", record("a", &Decision{Event: "renamed"}))
+	rt.set("b", record("b", &Decision{Args: json.RawMessage(`["B"]`)}))
+	rt.set("c", record("c", &Decision{Action: Deny, Reason: "no"}))
+	rt.set("d", record("d", nil))
+	// Priority first, then name: b(−1), a(0), c(0), d(5).
+	if err := h.Load(context.Background(), []Spec{spec("d", 5), spec("c", 0), spec("a", 0), spec("b", -1)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(h.Plugins(), ","), "b,a,c,d"; got != want {
+		t.Fatalf("chain order %s, want %s", got, want)
+	}
+	d := h.Run(context.Background(), eventEnv("chat", `["x"]`))
+	if d.Action != Deny || d.Reason != "no" {
+		t.Fatalf("decision %+v, want deny", d)
+	}
+	if d.Event != "renamed" || string(d.Args) != `["B"]` {
+		t.Fatalf("gathered changes %+v", d)
+	}
+	want := []string{"b:chat:[\"x\"]", "a:chat:[\"B\"]", "c:renamed:[\"B\"]"}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Fatalf("calls %v, want %v", order, want)
+	}
+}
+
+func TestScopeByHookNamespaceAndEvent(t *testing.T) {
+	h, rt := newTestHost(t)
+	var calls atomic.Int32
+	rt.set("p", func(context.Context, *Envelope) (*Decision, error) { calls.Add(1); return nil, nil })
+	s := spec("p", 0, HookEvent)
+	s.Manifest.Namespaces = []string{"/chat", "/team-*"}
+	s.Manifest.Events = []string{"msg:*"}
+	if err := h.Load(context.Background(), []Spec{s}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		hook      Hook
+		ns, event string
+		want      bool
+	}{
+		{HookEvent, "/chat", "msg:new", true},
+		{HookEvent, "/team-a", "msg:edit", true},
+		{HookEvent, "/chat", "typing", false},
+		{HookEvent, "/", "msg:new", false},
+		{HookConnect, "/chat", "", false},
+	}
+	for _, c := range cases {
+		if got := h.Subscribed(c.hook, c.ns, c.event); got != c.want {
+			t.Errorf("Subscribed(%s, %s, %s) = %v, want %v", c.hook, c.ns, c.event, got, c.want)
+		}
+		env := &Envelope{Hook: c.hook, Namespace: c.ns, Event: c.event}
+		before := calls.Load()
+		h.Run(context.Background(), env)
+		if called := calls.Load() > before; called != c.want {
+			t.Errorf("%s %s %s: called %v, want %v", c.hook, c.ns, c.event, called, c.want)
+		}
+	}
+}
+
+func TestFailurePolicy(t *testing.T) {
+	boom := func(context.Context, *Envelope) (*Decision, error) { return nil, errors.New("boom") }
+	cases := []struct {
+		name     string
+		hook     Hook
+		onError  string
+		wantDeny bool
+	}{
+		{"connect fails closed by default", HookConnect, "", true},
+		{"join fails closed by default", HookJoin, "", true},
+		{"event fails open by default", HookEvent, "", false},
+		{"event set to deny", HookEvent, "deny", true},
+		{"connect set to allow", HookConnect, "allow", false},
+		{"disconnect never denies", HookDisconnect, "deny", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, rt := newTestHost(t)
+			rt.set("p", boom)
+			s := spec("p", 0)
+			s.Manifest.OnError = c.onError
+			if err := h.Load(context.Background(), []Spec{s}); err != nil {
+				t.Fatal(err)
+			}
+			d := h.Run(context.Background(), &Envelope{Hook: c.hook, Namespace: "/"})
+			if got := d.Action == Deny; got != c.wantDeny {
+				t.Fatalf("deny = %v, want %v (%+v)", got, c.wantDeny, d)
+			}
+			if c.wantDeny && (d.Reason != "plugin unavailable" || string(d.Data) != `{"temporary":true}`) {
+				t.Fatalf("fail-closed decision %+v", d)
+			}
+		})
+	}
+}
+
+func TestGarbageDecisionIsAFailure(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("p", func(context.Context, *Envelope) (*Decision, error) {
+		return &Decision{Action: "explode"}, nil
+	})
+	if err := h.Load(context.Background(), []Spec{spec("p", 0, HookConnect)}); err != nil {
+		t.Fatal(err)
+	}
+	d := h.Run(context.Background(), &Envelope{Hook: HookConnect, Namespace: "/"})
+	if d.Action != Deny {
+		t.Fatalf("garbage on connect should fail closed, got %+v", d)
+	}
+	st := h.Stats()
+	if len(st) != 1 || st[0].Outcomes["error"] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestDeadlineIsPassed(t *testing.T) {
+	h, rt := newTestHost(t)
+	var got time.Duration
+	rt.set("p", func(ctx context.Context, _ *Envelope) (*Decision, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			return nil, errors.New("no deadline")
+		}
+		got = time.Until(dl)
+		return nil, ErrTimeout
+	})
+	s := spec("p", 0, HookEvent)
+	s.Manifest.Timeout = Duration(30 * time.Millisecond)
+	if err := h.Load(context.Background(), []Spec{s}); err != nil {
+		t.Fatal(err)
+	}
+	h.Run(context.Background(), eventEnv("e", `[]`))
+	if got <= 0 || got > 30*time.Millisecond {
+		t.Fatalf("time left %v, want within the 30ms timeout", got)
+	}
+	if n := h.Stats()[0].Outcomes["timeout"]; n != 1 {
+		t.Fatalf("timeouts counted %d, want 1", n)
+	}
+}
+
+func TestBreakerOpensAfterRepeatedFailures(t *testing.T) {
+	h, rt := newTestHost(t)
+	var calls atomic.Int32
+	rt.set("p", func(context.Context, *Envelope) (*Decision, error) {
+		calls.Add(1)
+		return nil, errors.New("down")
+	})
+	if err := h.Load(context.Background(), []Spec{spec("p", 0, HookConnect)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if d := h.Run(context.Background(), &Envelope{Hook: HookConnect, Namespace: "/"}); d.Action != Deny {
+			t.Fatalf("want deny, got %+v", d)
+		}
+	}
+	if n := calls.Load(); n != breakerThreshold {
+		t.Fatalf("plugin called %d times, want %d before the breaker opened", n, breakerThreshold)
+	}
+	if n := h.Stats()[0].Outcomes["circuit_open"]; n != 20-breakerThreshold {
+		t.Fatalf("circuit_open counted %d", n)
+	}
+}
+
+func TestBreakerProbesAndCloses(t *testing.T) {
+	var b breaker
+	now := time.Now()
+	for range breakerThreshold {
+		b.done(false, now)
+	}
+	if b.allow(now) {
+		t.Fatal("breaker should be open")
+	}
+	later := now.Add(breakerMinBackoff + time.Millisecond)
+	if !b.allow(later) {
+		t.Fatal("breaker should let a probe through after the backoff")
+	}
+	if b.allow(later) {
+		t.Fatal("only one probe at a time")
+	}
+	b.done(true, later)
+	if !b.allow(later) {
+		t.Fatal("a good probe closes the breaker")
+	}
+}
+
+func TestSocketDataMergesAndJoinsAddUp(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) {
+		return &Decision{SocketData: json.RawMessage(`{"user":"ann","role":"guest"}`), Join: []string{"user:ann"}}, nil
+	})
+	rt.set("b", func(_ context.Context, env *Envelope) (*Decision, error) {
+		if !strings.Contains(string(env.Socket.Data), `"user":"ann"`) {
+			return nil, fmt.Errorf("b does not see a's data: %s", env.Socket.Data)
+		}
+		return &Decision{SocketData: json.RawMessage(`{"role":"admin"}`), Join: []string{"admins"}}, nil
+	})
+	if err := h.Load(context.Background(), []Spec{spec("a", 0, HookConnect), spec("b", 1, HookConnect)}); err != nil {
+		t.Fatal(err)
+	}
+	d := h.Run(context.Background(), &Envelope{Hook: HookConnect, Namespace: "/"})
+	if d.Action != "" {
+		t.Fatalf("want allow, got %+v", d)
+	}
+	if string(d.SocketData) != `{"role":"admin","user":"ann"}` {
+		t.Fatalf("socket data %s", d.SocketData)
+	}
+	if strings.Join(d.Join, ",") != "user:ann,admins" {
+		t.Fatalf("join %v", d.Join)
+	}
+}
+
+func TestLoadIsAllOrNothing(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("good", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	if err := h.Load(context.Background(), []Spec{spec("good", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	bad := Spec{Manifest: Manifest{Name: "bad", Runtime: "lua", OnError: "maybe", Hooks: []Hook{"boot"}}}
+	err := h.Load(context.Background(), []Spec{spec("good", 0), bad})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{`unknown runtime "lua"`, `on_error is "maybe"`, `unknown hook "boot"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if got := strings.Join(h.Plugins(), ","); got != "good" {
+		t.Fatalf("plugins after a failed load: %s", got)
+	}
+}
+
+func TestParseDecision(t *testing.T) {
+	cases := []struct {
+		in      string
+		wantErr bool
+	}{
+		{``, false},
+		{`null`, false},
+		{`{}`, false},
+		{`{"action":"deny","reason":"x","data":{"a":1}}`, false},
+		{`{"action":"reply"}`, false},
+		{`{"action":"nope"}`, true},
+		{`{"args":{"a":1}}`, true},
+		{`{"rooms":[""]}`, true},
+		{`{"reason":"` + strings.Repeat("x", 300) + `"}`, true},
+		{`[1,2]`, true},
+		{`{"action":`, true},
+	}
+	for _, c := range cases {
+		d, err := ParseDecision([]byte(c.in))
+		if (err != nil) != c.wantErr {
+			t.Errorf("ParseDecision(%.40q): err %v, want error %v", c.in, err, c.wantErr)
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrGarbage) {
+			t.Errorf("error %v is not ErrGarbage", err)
+		}
+		if err == nil && d.Action == Reply && string(d.Reply) != "[]" {
+			t.Errorf("reply without args should answer [], got %s", d.Reply)
+		}
+	}
+}
+
+func TestEnvelopeJSON(t *testing.T) {
+	env := &Envelope{
+		Hook: HookConnect, Namespace: "/chat",
+		Socket:    Socket{ID: "abc", Rooms: []string{"a\"b", "c"}, Data: json.RawMessage(`{"u":1}`)},
+		Handshake: &Handshake{Auth: json.RawMessage(`{"token":"t"}`), Query: map[string]string{"x": "1"}, Headers: map[string]string{"user-agent": "ua\n"}, Address: "127.0.0.1"},
+		Event:     "msg", Args: json.RawMessage(`["hi",{"n":1}]`), Ack: true, Rooms: []string{}, Reason: "why\t",
+	}
+	b := env.AppendJSON(nil)
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("invalid JSON %s: %v", b, err)
+	}
+	want := `{"v":1,"hook":"connect","ns":"/chat","socket":{"id":"abc","rooms":["a\"b","c"],"data":{"u":1}},"handshake":{"auth":{"token":"t"},"query":{"x":"1"},"headers":{"user-agent":"ua\n"},"address":"127.0.0.1"},"event":"msg","args":["hi",{"n":1}],"ack":true,"rooms":[],"reason":"why\t"}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dirHost is a host whose "js" and "wasm" runtimes are fakes.
+func dirHost(t *testing.T) (*Host, *fakeRuntime) {
+	h, rt := newTestHost(t)
+	h.Register("js", rt)
+	h.Register("wasm", rt)
+	h.Register("process", rt)
+	return h, rt
+}
+
+func TestLoadDir(t *testing.T) {
+	h, rt := dirHost(t)
+	allow := func(context.Context, *Envelope) (*Decision, error) { return nil, nil }
+	for _, n := range []string{"alpha", "beta", "gamma"} {
+		rt.set(n, allow)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "alpha.js"), "// v1")
+	writeFile(t, filepath.Join(dir, "beta.wasm"), "\x00asm")
+	writeFile(t, filepath.Join(dir, "gamma", "plugin.json"), `{"entry":"gamma.js","priority":-1,"hooks":["event"],"events":["chat"]}`)
+	writeFile(t, filepath.Join(dir, "gamma", "gamma.js"), "// v1")
+	writeFile(t, filepath.Join(dir, "README.md"), "not a plugin")
+	if err := h.LoadDir(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(h.Plugins(), ","); got != "gamma,alpha,beta" {
+		t.Fatalf("plugins %s", got)
+	}
+	if h.Subscribed(HookConnect, "/", "") != true || !h.Subscribed(HookEvent, "/", "chat") {
+		t.Fatal("subscriptions wrong")
+	}
+	loads := rt.loads.Load()
+
+	// Unchanged: nothing reloaded.
+	if err := h.LoadDir(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if n := rt.loads.Load(); n != loads {
+		t.Fatalf("unchanged plugins reloaded: %d loads, want %d", n, loads)
+	}
+
+	// Broken new version: reported, the old version stays.
+	writeFile(t, filepath.Join(dir, "alpha.js"), "syntax error")
+	err := h.LoadDir(context.Background(), dir)
+	if err == nil || !strings.Contains(err.Error(), `plugin "alpha"`) {
+		t.Fatalf("want an error naming alpha, got %v", err)
+	}
+	if got := strings.Join(h.Plugins(), ","); got != "gamma,alpha,beta" {
+		t.Fatalf("plugins after a broken update %s", got)
+	}
+
+	// Deleted: unloaded. Bad manifest: reported.
+	if err := os.Remove(filepath.Join(dir, "beta.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "alpha.js"), "// v2")
+	writeFile(t, filepath.Join(dir, "delta", "plugin.json"), `{"entry":"d.js","runtime":"cobol","colour":"red"}`)
+	err = h.LoadDir(context.Background(), dir)
+	if err == nil || !strings.Contains(err.Error(), `unknown field "colour"`) {
+		t.Fatalf("want the bad manifest reported, got %v", err)
+	}
+	if got := strings.Join(h.Plugins(), ","); got != "gamma,alpha" {
+		t.Fatalf("plugins %s", got)
+	}
+}
+
+func TestLoadDirMissing(t *testing.T) {
+	h, _ := dirHost(t)
+	err := h.LoadDir(context.Background(), filepath.Join(t.TempDir(), "nope"))
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestWatchReloads(t *testing.T) {
+	h, rt := dirHost(t)
+	rt.set("one", func(context.Context, *Envelope) (*Decision, error) {
+		return &Decision{Action: Deny, Reason: "one"}, nil
+	})
+	rt.set("two", func(context.Context, *Envelope) (*Decision, error) {
+		return &Decision{Action: Deny, Reason: "two"}, nil
+	})
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "one.js"), "//")
+	if err := h.LoadDir(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := h.Watch(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "one.js")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "two.js"), "//")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d := h.Run(context.Background(), &Envelope{Hook: HookConnect, Namespace: "/"})
+		if d.Reason == "two" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reload not seen; plugins %v", h.Plugins())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestReloadUnderLoadFailsNoCall(t *testing.T) {
+	h, rt := dirHost(t)
+	rt.set("p", func(context.Context, *Envelope) (*Decision, error) { return &Decision{Event: "seen"}, nil })
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "p.js"), "// 0")
+	if err := h.LoadDir(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if d := h.Run(context.Background(), eventEnv("e", `[]`)); d.Event != "seen" {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	for i := range 30 {
+		writeFile(t, filepath.Join(dir, "p.js"), fmt.Sprintf("// %d", i+1))
+		if err := h.LoadDir(context.Background(), dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if n := bad.Load(); n != 0 {
+		t.Fatalf("%d calls missed the plugin during reloads", n)
+	}
+}
+
+func BenchmarkUnsubscribedHook(b *testing.B) {
+	h := New(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if h.Subscribed(HookEvent, "/", "chat") {
+			b.Fatal("subscribed")
+		}
+	}
+}
