@@ -214,7 +214,7 @@ func appendValue(dst []byte, v any, atts *[][]byte) ([]byte, error) {
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return append(dst, "null"...), nil // as JSON.stringify does
 		}
-		return strconv.AppendFloat(dst, x, 'g', -1, 64), nil
+		return appendFloat(dst, x), nil
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range x {
@@ -309,4 +309,23 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendFloat writes f as JSON.stringify does: plain decimals from 1e-6 up
+// to 1e21, exponents without leading zeros outside.
+func appendFloat(dst []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// e-07 → e-7
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
 }

@@ -63,8 +63,8 @@ func (a *MemoryAdapter) shardOf(key string) *shard {
 
 // roomChange is one membership change to report to the listeners.
 type roomChange struct {
-	room    string
-	join    bool
+	room string
+	join bool
 	edge bool // the room was created or deleted
 }
 

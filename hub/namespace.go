@@ -19,8 +19,9 @@ type Namespace struct {
 	local   *MemoryAdapter
 	adapter Adapter
 
-	ackID atomic.Int64
-	count atomic.Int64
+	ackID   atomic.Int64
+	count   atomic.Int64 // connected sockets
+	pending atomic.Int64 // sockets resolved to this namespace, not yet through add
 
 	mu           sync.Mutex
 	middlewares  []func(*Socket) error
@@ -245,6 +246,7 @@ func (n *Namespace) connectionListeners() []func(*Socket) {
 func (n *Namespace) add(s *Socket) error {
 	s.connected.Store(true)
 	fail := func(err error) error {
+		n.pending.Add(-1)
 		s.connected.Store(false)
 		n.adapter.DelAll(s)
 		return err
@@ -263,6 +265,7 @@ func (n *Namespace) add(s *Socket) error {
 		return fail(errors.New("connection closed"))
 	}
 	n.count.Add(1)
+	n.pending.Add(-1)
 	n.local.register(s)
 	n.adapter.AddAll(s, []string{s.id})
 	payload := appendString([]byte(`{"sid":`), s.id)

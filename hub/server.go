@@ -119,6 +119,11 @@ func (s *Server) Namespaces() []*Namespace {
 func (s *Server) resolve(name string, auth json.RawMessage) *Namespace {
 	s.mu.RLock()
 	n := s.nsps[name]
+	if n != nil {
+		// Counted while the lock is held, so that an empty child is not
+		// dropped under a socket on its way in.
+		n.pending.Add(1)
+	}
 	parents := s.parents
 	s.mu.RUnlock()
 	if n != nil {
@@ -130,14 +135,15 @@ func (s *Server) resolve(name string, auth json.RawMessage) *Namespace {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if n := s.nsps[name]; n != nil {
-			return n
+		n := s.nsps[name]
+		if n == nil {
+			n = newNamespace(s, name, p)
+			s.nsps[name] = n
+			p.mu.Lock()
+			p.children[name] = n
+			p.mu.Unlock()
 		}
-		n := newNamespace(s, name, p)
-		s.nsps[name] = n
-		p.mu.Lock()
-		p.children[name] = n
-		p.mu.Unlock()
+		n.pending.Add(1)
 		return n
 	}
 	return nil
@@ -145,7 +151,7 @@ func (s *Server) resolve(name string, auth json.RawMessage) *Namespace {
 
 func (s *Server) dropChild(n *Namespace) {
 	s.mu.Lock()
-	if s.nsps[n.name] == n && n.count.Load() == 0 {
+	if s.nsps[n.name] == n && n.count.Load() == 0 && n.pending.Load() == 0 {
 		delete(s.nsps, n.name)
 		n.parent.mu.Lock()
 		delete(n.parent.children, n.name)

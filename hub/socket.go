@@ -295,7 +295,7 @@ func (s *Socket) onEvent(ev *Event) {
 		}
 	}
 	s.mu.Lock()
-	anys, mws, fn := s.anyHandlers, s.middlewares, s.handlers[ev.Name]
+	anys, mws := s.anyHandlers, s.middlewares
 	s.mu.Unlock()
 	for _, any := range anys {
 		any(ev)
@@ -306,6 +306,10 @@ func (s *Socket) onEvent(ev *Event) {
 			return
 		}
 	}
+	// The listener is picked after the middlewares, which may rename.
+	s.mu.Lock()
+	fn := s.handlers[ev.Name]
+	s.mu.Unlock()
 	if fn != nil && s.connected.Load() {
 		fn(ev)
 	}
