@@ -417,21 +417,20 @@ func (e SocketEmitter) Emit(event string, args ...any) error {
 		return nil
 	}
 	id := s.nsp.nextAckID()
+	if !s.connected.Load() {
+		ack(Args{}, ErrDisconnected)
+		return nil
+	}
+	s.addAck(id, ack)
 	if e.timeout > 0 {
-		var once sync.Once
-		inner := ack
-		ack = func(args Args, err error) { once.Do(func() { inner(args, err) }) }
+		// Whichever comes first takes the ack out of the table: the
+		// answer, the disconnect or this timer.
 		time.AfterFunc(e.timeout, func() {
 			if fn := s.takeAck(id); fn != nil {
 				fn(Args{}, ErrTimeout)
 			}
 		})
 	}
-	if !s.connected.Load() {
-		ack(Args{}, ErrDisconnected)
-		return nil
-	}
-	s.addAck(id, ack)
 	if !s.client.conn.Send(encodeEvent(s.nsp.name, id, event, a), e.volatile) {
 		if fn := s.takeAck(id); fn != nil {
 			fn(Args{}, ErrDisconnected)
