@@ -13,7 +13,10 @@ import (
 
 // Handler receives a session's messages and its end. OnMessage runs on the
 // goroutine that read the message, one call at a time per session, in the
-// order the client sent them; data is owned by the handler.
+// order the client sent them; data is owned by the handler. Messages that
+// arrive once the session is closing or closed are dropped, as the
+// reference does. OnClose runs once; it may overlap an OnMessage call that
+// began before the session ended.
 type Handler interface {
 	OnMessage(data []byte, binary bool)
 	OnClose(reason string)
@@ -70,6 +73,7 @@ type Conn struct {
 	timer        *time.Timer
 	noopTimer    *time.Timer // answers GETs parked during an upgrade
 	lingerNoop   bool        // closed by the client: a racing GET gets a noop
+	closeSent    bool        // the WebSocket close frame is being written
 	closeTimer   *time.Timer
 }
 
@@ -167,6 +171,9 @@ func (c *Conn) writeLoop(nc net.Conn) {
 			return
 		}
 		batch := c.takeLocked()
+		if batch[len(batch)-1].op == opClose {
+			c.closeSent = true
+		}
 		c.mu.Unlock()
 		if err := writeFrames(nc, batch, c.srv.cfg.WriteTimeout); err != nil {
 			c.closeNow(ReasonTransportError, nil)
@@ -196,11 +203,16 @@ func (c *Conn) Close() {
 			go c.writeLoop(c.netConn)
 		}
 		c.mu.Unlock()
-	case c.poll != nil:
+	case c.poll != nil && len(c.queue) == 0:
 		c.releasePollLocked([]Frame{{Data: []byte("1")}}, true)
 		c.mu.Unlock()
 	default:
-		// The next GET carries the close; give up waiting after a while.
+		if c.poll != nil {
+			// The pending GET takes what is queued; the close goes in
+			// the next one, never in the same payload (see serveGet).
+			c.releasePollLocked(nil, false)
+		}
+		// Give up waiting for that GET after a while.
 		c.closeTimer = time.AfterFunc(30*time.Second, func() { c.closeNow(ReasonForcedClose, nil) })
 		c.mu.Unlock()
 	}
@@ -220,6 +232,12 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 	if c.state == stateClosed {
 		c.mu.Unlock()
 		return
+	}
+	if c.closeSent {
+		// The server's close is under way: that is why the session ends,
+		// even if the client's answer to the close frame (or its hang-up)
+		// is seen before the writer is done.
+		reason = ReasonForcedClose
 	}
 	c.state = stateClosed
 	// A client that closes a polling session while its GET is still on the
@@ -273,8 +291,16 @@ func (c *Conn) upgradingConnLocked() net.Conn {
 }
 
 // onPacket handles one decoded packet from the client. It reports whether
-// the session goes on.
+// the session goes on. As in the reference, a session that is no longer
+// open ignores what it receives, so no message read after Close or after
+// the session ended reaches the handler.
 func (c *Conn) onPacket(p eio.Packet) bool {
+	c.mu.Lock()
+	st := c.state
+	c.mu.Unlock()
+	if st != stateOpen {
+		return st != stateClosed
+	}
 	switch p.Type {
 	case eio.Message:
 		if c.handler != nil {
@@ -305,9 +331,13 @@ func (c *Conn) heartbeatExpiredLocked() bool {
 	return !c.pingAt.IsZero() && time.Now().After(c.pingAt.Add(c.srv.cfg.PingTimeout))
 }
 
-// startHeartbeat arms the ping timer.
+// startHeartbeat arms the ping timer of an open session.
 func (c *Conn) startHeartbeat() {
 	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
 	c.pingAt = time.Now().Add(c.srv.cfg.PingInterval)
 	c.timer = time.AfterFunc(c.srv.cfg.PingInterval, c.onHeartbeat)
 	c.mu.Unlock()
@@ -322,6 +352,13 @@ func (c *Conn) onHeartbeat() {
 	if c.awaitingPong {
 		c.mu.Unlock()
 		c.closeNow(ReasonPingTimeout, nil)
+		return
+	}
+	if time.Now().Before(c.pingAt) {
+		// A pong re-armed the timer while this call, from the timeout
+		// that fired just before it, waited for the lock: the next ping
+		// is not due yet. (A timer never fires before pingAt.)
+		c.mu.Unlock()
 		return
 	}
 	c.awaitingPong = true

@@ -36,10 +36,18 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeBadRequest, "")
 		c.closeNow(ReasonTransportError, nil)
 		return
-	case c.state == stateClosing:
-		frames := append(c.takeLocked(), Frame{Data: []byte("1")})
+	case c.state == stateClosing && len(c.queue) > 0:
+		// Flush first; the close goes in the next GET, as the reference
+		// waits for the drain. A client handles a close at once but the
+		// packets before it a tick later, so sharing a payload would
+		// reorder them.
+		frames := c.takeLocked()
 		c.mu.Unlock()
 		writePayload(w, frames)
+		return
+	case c.state == stateClosing:
+		c.mu.Unlock()
+		writePayload(w, []Frame{{Data: []byte("1")}})
 		c.closeNow(ReasonForcedClose, nil)
 		return
 	case len(c.queue) > 0:
@@ -147,6 +155,15 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	if int64(len(body)) > limit {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	}
+	c.mu.Lock()
+	closed := c.state == stateClosed
+	c.mu.Unlock()
+	if closed {
+		// The session ended while the body was on its way (an overlapping
+		// POST, a ping timeout): none of it is delivered.
+		writeError(w, codeUnknownSID, "")
 		return
 	}
 	err = eio.DecodePayload(body, func(p eio.Packet) error {

@@ -80,8 +80,17 @@ func (s *Server) remove(c *Conn) {
 }
 
 // ServeHTTP serves one Engine.IO request, checking it in the reference
-// server's order: transport, session, method, upgrade, AllowRequest, version.
+// server's order: CORS, transport, session, method, upgrade, AllowRequest,
+// version.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The reference runs CORS as a middleware before any check, so a
+	// preflight is answered whatever its query and error answers carry the
+	// headers too (a browser can read them).
+	if s.cfg.CORS != nil {
+		if s.applyCORS(w, r) {
+			return
+		}
+	}
 	q := r.URL.Query()
 	transport := q.Get("transport")
 	switch {
@@ -91,16 +100,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeUnknownTransport, "")
 		return
 	}
-	if s.cfg.CORS != nil && transport == "polling" {
-		if s.applyCORS(w, r) {
-			return
-		}
-	}
 	isUpgrade := websocket.IsWebSocketUpgrade(r)
 	if sid := q.Get("sid"); sid != "" {
 		c := s.lookup(sid)
 		if c == nil {
 			writeError(w, codeUnknownSID, "")
+			return
+		}
+		if q.Get("EIO") != "4" {
+			// A session keeps its protocol revision (the reference's
+			// PROTOCOL_MISMATCH).
+			writeError(w, codeBadRequest, "")
 			return
 		}
 		if transport == "websocket" {
@@ -150,20 +160,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.servePollingHandshake(w, r)
 }
 
-// newConn registers a session and queues its open packet.
+// newConn makes a session with its open packet queued. It is not yet in
+// the server's table: publish puts it there once it is fully set up, so
+// that nothing (CloseAll, a request naming its id) reaches a half-built
+// session.
 func (s *Server) newConn(upgrades bool) *Conn {
 	c := &Conn{srv: s}
-	s.mu.Lock()
+	s.mu.RLock()
 	for {
+		// 120 random bits: the check against live sessions is a formality.
 		c.id = NewID()
 		if _, taken := s.sessions[c.id]; !taken {
 			break
 		}
 	}
-	s.sessions[c.id] = c
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	c.queue = append(c.queue, s.openFrame(c.id, upgrades))
 	return c
+}
+
+// publish adds a set-up session to the server's table, unless it already
+// ended (OnConnection may close it).
+func (s *Server) publish(c *Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateClosed {
+		return
+	}
+	s.mu.Lock()
+	s.sessions[c.id] = c
+	s.mu.Unlock()
 }
 
 func (s *Server) openFrame(id string, upgrades bool) Frame {
@@ -190,6 +216,7 @@ func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.OnConnection != nil {
 		s.cfg.OnConnection(c, r)
 	}
+	s.publish(c)
 	c.startHeartbeat()
 	c.serveGet(w, r)
 }

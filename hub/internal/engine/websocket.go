@@ -26,6 +26,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.OnConnection != nil {
 		s.cfg.OnConnection(c, r)
 	}
+	s.publish(c)
 	c.mu.Lock()
 	c.kickLocked()
 	c.mu.Unlock()
@@ -109,7 +110,7 @@ func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
 		case p.Type == eio.Upgrade:
 			_ = ws.SetReadDeadline(time.Time{})
 			c.mu.Lock()
-			if c.state != stateOpen {
+			if c.state == stateClosed {
 				c.mu.Unlock()
 				return false
 			}
@@ -122,6 +123,16 @@ func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
 			c.ws = ws
 			c.netConn = ws.NetConn()
 			c.upgrading, c.probed, c.probe = false, false, nil
+			if c.state == stateClosing {
+				// Close was called during the upgrade, with no GET to
+				// carry it: finish it over the new transport, as the
+				// reference does, rather than wait for a GET that the
+				// upgraded client will never send.
+				if c.closeTimer != nil {
+					c.closeTimer.Stop()
+				}
+				c.queue = append(c.queue, Frame{Data: closeNormal, op: opClose})
+			}
 			c.kickLocked()
 			c.mu.Unlock()
 			return true
@@ -167,6 +178,11 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 			c.closeNow(ReasonParseError, nil)
 		case errors.Is(err, errTooBig):
 			c.closeWith(websocket.CloseMessageTooBig)
+			// As the reference (ws) does, read and drop what the client
+			// still sends until it answers the close: closing a socket
+			// with unread input resets the connection, and the client
+			// would lose the 1009.
+			drain(ws, time.Second)
 			c.closeNow(ReasonTransportClose, nil)
 		default:
 			var ce *websocket.CloseError
@@ -180,13 +196,34 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 	}
 }
 
-// closeWith writes a close frame with code before the session ends.
+// closeWith writes a close frame with code before the session ends. The
+// session stops sending: queued frames are dropped and no more are taken.
 func (c *Conn) closeWith(code int) {
 	c.mu.Lock()
 	nc := c.netConn
+	if c.state == stateOpen {
+		c.state = stateClosing
+	}
+	c.queue = nil
+	c.queued = 0
 	c.mu.Unlock()
 	if nc != nil {
 		body := websocket.FormatCloseMessage(code, "")
 		_ = writeFrames(nc, []Frame{{Data: body, op: opClose}}, time.Second)
+	}
+}
+
+// drain reads and drops messages until the peer's close frame, an error or
+// the timeout.
+func drain(ws *websocket.Conn, timeout time.Duration) {
+	_ = ws.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		_, r, err := ws.NextReader()
+		if err != nil {
+			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return
+		}
 	}
 }
