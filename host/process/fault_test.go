@@ -1,0 +1,417 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hubd/hubd/host"
+)
+
+func TestEcho(t *testing.T) {
+	p, _ := load(t, &Runtime{}, faultyBin, nil)
+	d, err := call(p, event("s9", "echo", `["a",{"b":[1,2]}]`), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Event != "echo:s9" || string(d.Args) != `["a",{"b":[1,2]}]` {
+		t.Fatalf("got %+v", d)
+	}
+}
+
+// TestAttachments: binary values travel beside the JSON, untouched.
+func TestAttachments(t *testing.T) {
+	p, _ := load(t, &Runtime{}, faultyBin, nil)
+	env := event("s1", "attachments", `["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
+	env.Attachments = [][]byte{[]byte("first"), {0xff, 0x00, 'z'}}
+	d, err := call(p, env, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[["first","\ufffd\u0000z"],["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]]`
+	if string(d.Reply) != want {
+		t.Fatalf("reply %s\nwant  %s", d.Reply, want)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	p, _ := load(t, &Runtime{}, faultyBin, nil)
+	pid := p.pid()
+	start := time.Now()
+	_, err := call(p, event("s1", "sleep", `[1000]`), 100*time.Millisecond)
+	took := time.Since(start)
+	if !errors.Is(err, host.ErrTimeout) {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if took > 500*time.Millisecond {
+		t.Errorf("the timeout took %v", took)
+	}
+	// The next call works, on the same process.
+	d, err := call(p, event("s1", "echo", `["next"]`), time.Second)
+	if err != nil || string(d.Args) != `["next"]` {
+		t.Fatalf("after a timeout: %+v, %v", d, err)
+	}
+	if p.pid() != pid {
+		t.Errorf("a timeout restarted the process")
+	}
+}
+
+// TestTimeoutWithoutDeadline: a ctx without a deadline gets the manifest's
+// timeout.
+func TestTimeoutWithoutDeadline(t *testing.T) {
+	p, _ := load(t, &Runtime{}, faultyBin, func(m *host.Manifest) { m.Timeout = host.Duration(100 * time.Millisecond) })
+	_, err := p.Handle(context.Background(), event("s1", "sleep", `[1000]`))
+	if !errors.Is(err, host.ErrTimeout) {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+}
+
+func TestPanic(t *testing.T) {
+	p, logs := load(t, &Runtime{}, faultyBin, nil)
+	pid := p.pid()
+	_, err := call(p, event("s1", "panic", `[]`), 5*time.Second)
+	if err == nil || errors.Is(err, host.ErrTimeout) {
+		t.Fatalf("err = %v, want a failed call", err)
+	}
+	t.Logf("panic: %v", err)
+	waitBack(t, p)
+	if p.pid() == pid || p.restarts.Load() != 1 {
+		t.Errorf("pid %d → %d, %d restarts; want a new process", pid, p.pid(), p.restarts.Load())
+	}
+	logs.wait(t, "ERROR", "boom: the plugin panicked")
+	logs.wait(t, "WARN", "exited")
+}
+
+func TestExit(t *testing.T) {
+	p, logs := load(t, &Runtime{}, faultyBin, nil)
+	_, err := call(p, event("s1", "exit", `[]`), 5*time.Second)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	waitBack(t, p)
+	logs.wait(t, "exit status 3")
+}
+
+func TestGarbage(t *testing.T) {
+	p, _ := load(t, &Runtime{}, faultyBin, nil)
+	pid := p.pid()
+	for _, name := range []string{"garbage", "badaction", "oversize"} {
+		t.Run(name, func(t *testing.T) {
+			d, err := call(p, event("s1", name, `[]`), 5*time.Second)
+			if !errors.Is(err, host.ErrGarbage) {
+				t.Fatalf("got %+v, %v; want ErrGarbage", d, err)
+			}
+			t.Log(err)
+		})
+	}
+	if _, err := call(p, event("s1", "echo", `[]`), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if p.pid() != pid {
+		t.Errorf("garbage restarted the process")
+	}
+}
+
+// TestDecisionCap: the cap is the runtime's; the in-band check reports
+// the size.
+func TestDecisionCap(t *testing.T) {
+	p, _ := load(t, &Runtime{MaxDecisionBytes: 100}, faultyBin, nil)
+	if _, err := call(p, event("s1", "echo", `["short"]`), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, err := call(p, event("s1", "echo", `["`+strings.Repeat("x", 200)+`"]`), time.Second)
+	if !errors.Is(err, host.ErrGarbage) || !strings.Contains(err.Error(), "more than 100") {
+		t.Fatalf("err = %v, want ErrGarbage for the size", err)
+	}
+	_, err = call(p, event("s1", "echo", `["`+strings.Repeat("x", 2000)+`"]`), time.Second)
+	if !errors.Is(err, host.ErrGarbage) {
+		t.Fatalf("err = %v, want ErrGarbage past the gRPC limit", err)
+	}
+}
+
+func TestPluginError(t *testing.T) {
+	p, _ := load(t, &Runtime{}, faultyBin, nil)
+	_, err := call(p, event("s1", "error", `[]`), time.Second)
+	if err == nil || !strings.Contains(err.Error(), "the plugin refused") ||
+		errors.Is(err, host.ErrTimeout) || errors.Is(err, host.ErrGarbage) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("err = %v, want the plugin's error", err)
+	}
+}
+
+func TestKilledMidCall(t *testing.T) {
+	p, logs := load(t, &Runtime{}, faultyBin, nil)
+	pid := p.pid()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := call(p, event("s1", "sleep", `[5000]`), 10*time.Second)
+		errc <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("the call in flight: %v, want ErrUnavailable", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the call in flight did not fail")
+	}
+	waitBack(t, p)
+	if p.pid() == pid {
+		t.Errorf("same pid after a kill")
+	}
+	logs.wait(t, "signal: killed")
+	for range 20 {
+		if _, err := call(p, event("s1", "echo", `[1]`), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRestartBackoff: a process that keeps dying young is started again
+// after a delay that doubles up to RestartMax.
+func TestRestartBackoff(t *testing.T) {
+	rt := &Runtime{RestartMin: 20 * time.Millisecond, RestartMax: 80 * time.Millisecond}
+	p, logs := load(t, rt, faultyBin, nil)
+	for _, delay := range []string{"20ms", "40ms", "80ms", "80ms"} {
+		pid := p.pid()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		logs.wait(t, "WARN", fmt.Sprintf("pid=%d", pid), "delay="+delay)
+		waitBack(t, p)
+	}
+	if n := p.restarts.Load(); n != 4 {
+		t.Errorf("%d restarts, want 4", n)
+	}
+}
+
+func TestUnavailableWhileRestarting(t *testing.T) {
+	p, _ := load(t, &Runtime{RestartMin: time.Second}, faultyBin, nil)
+	if err := syscall.Kill(p.pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for p.cur.Load() != nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	_, err := call(p, event("s1", "echo", `[]`), time.Second)
+	if !errors.Is(err, ErrUnavailable) || time.Since(start) > 50*time.Millisecond {
+		t.Fatalf("err = %v after %v, want ErrUnavailable at once", err, time.Since(start))
+	}
+}
+
+// TestConcurrent: many callers at once, more than the calls allowed in
+// flight, each getting its own answer.
+func TestConcurrent(t *testing.T) {
+	p, _ := load(t, &Runtime{MaxInFlight: 4}, faultyBin, nil)
+	const callers, calls = 16, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range calls {
+				socket := fmt.Sprintf("s%d", c)
+				arg := fmt.Sprintf(`["%d-%d",{"n":%d}]`, c, i, i)
+				d, err := call(p, event(socket, "echo", arg), 5*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if d.Event != "echo:"+socket || string(d.Args) != arg {
+					errs <- fmt.Errorf("caller %d call %d got %s %s", c, i, d.Event, d.Args)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestInFlightCap: a call that finds no slot before its deadline times
+// out without reaching the process.
+func TestInFlightCap(t *testing.T) {
+	p, _ := load(t, &Runtime{MaxInFlight: 1}, faultyBin, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := call(p, event("s1", "sleep", `[400]`), 2*time.Second)
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	_, err := call(p, event("s2", "echo", `[]`), 100*time.Millisecond)
+	if !errors.Is(err, host.ErrTimeout) || !strings.Contains(err.Error(), "in flight") {
+		t.Fatalf("err = %v, want a timeout waiting for a slot", err)
+	}
+	if took := time.Since(start); took > 300*time.Millisecond {
+		t.Errorf("took %v", took)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(p, event("s2", "echo", `[]`), time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestObserve(t *testing.T) {
+	p, logs := load(t, &Runtime{}, faultyBin, nil)
+	for i := range 100 {
+		env := &host.Envelope{Hook: host.HookDisconnect, Namespace: "/", Socket: host.Socket{ID: fmt.Sprintf("gone%d", i)}, Reason: "transport close"}
+		start := time.Now()
+		d, err := call(p, env, time.Second)
+		if err != nil || d != nil {
+			t.Fatalf("observe: %+v, %v", d, err)
+		}
+		if took := time.Since(start); took > 50*time.Millisecond {
+			t.Errorf("an observed call waited %v", took)
+		}
+	}
+	logs.wait(t, "observed disconnect", "socket=gone0")
+	logs.wait(t, "observed disconnect", "socket=gone99")
+}
+
+func TestLogs(t *testing.T) {
+	p, logs := load(t, &Runtime{}, faultyBin, nil)
+	if _, err := call(p, event("s7", "log", `[]`), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	logs.wait(t, "INFO", "hello from the plugin", "socket=s7")
+	logs.wait(t, "INFO", "a plain line on stdout", "stream=stdout")
+}
+
+func TestEnvironmentAndConfig(t *testing.T) {
+	t.Setenv("HUBD_TEST_SECRET", "s3cret")
+	manifest := func(caps ...string) func(*host.Manifest) {
+		return func(m *host.Manifest) {
+			m.Name = "cfg"
+			m.Config = json.RawMessage(`{"greeting":"hi"}`)
+			m.Capabilities = caps
+		}
+	}
+	for _, c := range []struct {
+		caps []string
+		want string
+	}{
+		{nil, `[{"greeting":"hi"},"cfg",""]`},
+		{[]string{"env"}, `[{"greeting":"hi"},"cfg","s3cret"]`},
+	} {
+		p, _ := load(t, &Runtime{}, faultyBin, manifest(c.caps...))
+		d, err := call(p, event("s1", "config", `[]`), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(d.Reply) != c.want {
+			t.Errorf("capabilities %v: reply %s, want %s", c.caps, d.Reply, c.want)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	notPlugin := write("hello", "#!/bin/sh\necho hello\n", 0o755)
+	silent := write("silent", "#!/bin/sh\nexec sleep 60\n", 0o755)
+	plain := write("plain", "data", 0o644)
+	rt := &Runtime{StartTimeout: 500 * time.Millisecond}
+	for _, c := range []struct {
+		name, entry, want string
+	}{
+		{"missing", filepath.Join(dir, "nothing"), "no such file"},
+		{"directory", dir, "is a directory"},
+		{"not executable", plain, "not executable"},
+		{"not a plugin", notPlugin, "hello"},
+		{"silent", silent, "timeout"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := host.Manifest{Name: c.name, Runtime: "process"}
+			_ = m.Validate()
+			start := time.Now()
+			p, err := rt.Load(context.Background(), host.Spec{Manifest: m, Entry: c.entry})
+			if err == nil {
+				p.Close()
+				t.Fatal("loaded")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want it to say %q", err, c.want)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("took %v", took)
+			}
+		})
+	}
+}
+
+func TestClose(t *testing.T) {
+	p, _ := load(t, &Runtime{}, faultyBin, nil)
+	pid := p.pid()
+	// A call in flight finishes before the process is stopped.
+	done := make(chan error, 1)
+	go func() {
+		_, err := call(p, event("s1", "sleep", `[150]`), time.Second)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the call in flight: %v", err)
+	}
+	if _, err := call(p, event("s1", "echo", `[]`), time.Second); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("after Close: %v, want ErrUnavailable", err)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the process %d is still there: %v", pid, err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestCloseWhileDying: Close as the process exits, or while it waits to be
+// started again, returns promptly and leaves nothing running.
+func TestCloseWhileDying(t *testing.T) {
+	for i := range 5 {
+		p, _ := load(t, &Runtime{RestartMin: time.Duration(i) * 20 * time.Millisecond}, faultyBin, nil)
+		pid := p.pid()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i) * 10 * time.Millisecond)
+		start := time.Now()
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("Close took %v", took)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if now := p.cur.Load(); now != nil {
+			t.Errorf("an instance is left after Close")
+		}
+	}
+}

@@ -1,0 +1,181 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hubd/hubd/host"
+)
+
+// The plugins the tests run, built by TestMain.
+var (
+	policyBin string // examples/process/policy
+	faultyBin string // testdata/faulty
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "hubd-process-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	gotool := "go"
+	if root := os.Getenv("GOROOT"); root != "" {
+		gotool = filepath.Join(root, "bin", "go")
+	}
+	cmd := exec.Command(gotool, "build", "-o", dir+string(filepath.Separator),
+		"github.com/hubd/hubd/examples/process/policy",
+		"github.com/hubd/hubd/host/process/testdata/faulty")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the test plugins: %v\n%s", err, out)
+		return 1
+	}
+	policyBin = filepath.Join(dir, "policy")
+	faultyBin = filepath.Join(dir, "faulty")
+	return m.Run()
+}
+
+// logSink keeps the records a plugin logs.
+type logSink struct {
+	mu      sync.Mutex
+	records []string
+}
+
+func (s *logSink) Enabled(context.Context, slog.Level) bool { return true }
+
+func (s *logSink) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	s.mu.Lock()
+	s.records = append(s.records, b.String())
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *logSink) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &childSink{s, attrs}
+}
+
+func (s *logSink) WithGroup(string) slog.Handler { return s }
+
+type childSink struct {
+	*logSink
+	attrs []slog.Attr
+}
+
+func (c *childSink) Handle(ctx context.Context, r slog.Record) error {
+	r.AddAttrs(c.attrs...)
+	return c.logSink.Handle(ctx, r)
+}
+
+func (c *childSink) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &childSink{c.logSink, append(c.attrs[:len(c.attrs):len(c.attrs)], attrs...)}
+}
+
+// find returns the first record holding every part.
+func (s *logSink) find(parts ...string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+next:
+	for _, r := range s.records {
+		for _, p := range parts {
+			if !strings.Contains(r, p) {
+				continue next
+			}
+		}
+		return r, true
+	}
+	return "", false
+}
+
+// wait waits for a record holding every part.
+func (s *logSink) wait(t testing.TB, parts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if r, ok := s.find(parts...); ok {
+			return r
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.Fatalf("no log record with %q; got:\n%s", parts, strings.Join(s.records, "\n"))
+	return ""
+}
+
+// load loads a plugin the way host.Host does: manifest validated first.
+func load(t testing.TB, rt *Runtime, entry string, edit func(*host.Manifest)) (*plugin, *logSink) {
+	t.Helper()
+	m := host.Manifest{Name: filepath.Base(entry), Runtime: "process"}
+	if edit != nil {
+		edit(&m)
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sink := &logSink{}
+	hp, err := rt.Load(context.Background(), host.Spec{Manifest: m, Entry: entry, Logger: slog.New(sink)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hp.Close() })
+	return hp.(*plugin), sink
+}
+
+// call calls the plugin with a deadline, as the chain does.
+func call(p host.Plugin, env *host.Envelope, timeout time.Duration) (*host.Decision, error) {
+	return p.Handle(host.WithDeadline(context.Background(), time.Now().Add(timeout)), env)
+}
+
+func event(socket, name string, args string) *host.Envelope {
+	return &host.Envelope{
+		Hook:      host.HookEvent,
+		Namespace: "/",
+		Socket:    host.Socket{ID: socket, Rooms: []string{"lobby"}},
+		Event:     name,
+		Args:      []byte(args),
+		Rooms:     []string{"lobby"},
+	}
+}
+
+// pid is the pid of the plugin's process now (0 while restarting).
+func (p *plugin) pid() int {
+	if inst := p.cur.Load(); inst != nil {
+		return inst.runner.pid
+	}
+	return 0
+}
+
+// waitBack waits until the plugin answers an echo again.
+func waitBack(t testing.TB, p *plugin) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		var d *host.Decision
+		d, err = call(p, event("s1", "echo", `["back"]`), time.Second)
+		if err == nil && d != nil && string(d.Args) == `["back"]` {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the plugin did not come back: %v", err)
+}
