@@ -18,7 +18,7 @@ type breaker struct {
 
 const (
 	breakerThreshold  = 5
-	breakerMinBackoff = time.Second
+	breakerMinBackoff = 250 * time.Millisecond
 	breakerMaxBackoff = 30 * time.Second
 )
 

@@ -4,18 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // loaded is a plugin in a chain table, with its counters and breaker.
 type loaded struct {
-	m       Manifest
-	p       Plugin
-	version string // content hash, for directory reloads
-	stats   [len(hookIndex)]*hookStats
-	breaker breaker
+	m        Manifest
+	p        Plugin
+	lastWarn atomic.Int64 // unix nanos of the last failure logged
+	version  string       // content hash, for directory reloads
+	stats    [len(hookIndex)]*hookStats
+	breaker  breaker
 }
 
 // hookIndex maps hooks to array slots.
@@ -46,16 +49,38 @@ func newLoaded(m Manifest, p Plugin) *loaded {
 type table struct {
 	plugins []*loaded
 	byHook  [len(hookIndex)][]*loaded
+	logger  *slog.Logger
 }
 
-func newTable(plugins []*loaded) *table {
+// warnEvery bounds how often one plugin's failures are logged.
+const warnEvery = time.Second
+
+// warn logs a failed call, at most once per warnEvery per plugin; the
+// counters have them all.
+func (t *table) warn(l *loaded, hook Hook, err error) {
+	if t.logger == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := l.lastWarn.Load()
+	if now-last < int64(warnEvery) || !l.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	policy := "allow"
+	if l.m.failClosed(hook) {
+		policy = "deny"
+	}
+	t.logger.Warn("plugin call failed", "plugin", l.m.Name, "runtime", l.m.Runtime, "hook", string(hook), "policy", policy, "err", err)
+}
+
+func newTable(plugins []*loaded, logger *slog.Logger) *table {
 	slices.SortFunc(plugins, func(a, b *loaded) int {
 		if a.m.Priority != b.m.Priority {
 			return a.m.Priority - b.m.Priority
 		}
 		return strings.Compare(a.m.Name, b.m.Name)
 	})
-	t := &table{plugins: plugins}
+	t := &table{plugins: plugins, logger: logger}
 	for _, l := range plugins {
 		for _, h := range l.m.Hooks {
 			if i := slot(h); i >= 0 {
@@ -130,6 +155,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 				o = OutcomeTimeout
 			}
 			l.stats[i].observe(o, took)
+			t.warn(l, hook, err)
 			if l.m.failClosed(hook) {
 				out.merge(&unavailable)
 				return out

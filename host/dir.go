@@ -176,7 +176,7 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 		h.logger.Info("plugin loaded", "plugin", name, "runtime", l.m.Runtime, "version", l.version)
 		next = append(next, l)
 	}
-	h.current.Store(newTable(next))
+	h.current.Store(newTable(next, h.logger))
 	var gone []*loaded
 	for _, l := range old.plugins {
 		if !kept[l] {

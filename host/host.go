@@ -28,7 +28,7 @@ func New(logger *slog.Logger) *Host {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Host{logger: logger, runtimes: make(map[string]Runtime)}
-	h.current.Store(newTable(nil))
+	h.current.Store(newTable(nil, h.logger))
 	return h
 }
 
@@ -53,7 +53,7 @@ func (h *Host) Load(ctx context.Context, specs []Spec) error {
 	if err != nil {
 		return err
 	}
-	old := h.current.Swap(newTable(fresh))
+	old := h.current.Swap(newTable(fresh, h.logger))
 	h.retire(old.plugins)
 	return nil
 }
@@ -171,7 +171,7 @@ func (h *Host) Stats() []HookStats {
 func (h *Host) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	old := h.current.Swap(newTable(nil))
+	old := h.current.Swap(newTable(nil, h.logger))
 	var errs []error
 	for _, l := range old.plugins {
 		errs = append(errs, l.p.Close())
