@@ -191,13 +191,7 @@ func (h *Host) onEvent(ev *hub.Event) error {
 		}
 	}
 	if d.Rooms != nil || d.Except != nil || d.ToSender != nil {
-		ev.Route = &hub.Route{Rooms: d.Rooms, Except: d.Except}
-		if ev.Route.Rooms == nil {
-			ev.Route.Rooms = env.Socket.Rooms
-		}
-		if d.ToSender != nil {
-			ev.Route.ToSender = *d.ToSender
-		}
+		ev.Route = &hub.Route{Rooms: d.Rooms, Except: d.Except, ToSender: d.ToSender}
 	}
 	if d.Reply != nil {
 		reply(ev, d.Reply)

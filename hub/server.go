@@ -86,6 +86,14 @@ func (s *Server) Of(name string) *Namespace {
 	return n
 }
 
+// Namespace returns the namespace name if it exists now, else nil; unlike
+// Of it never creates one.
+func (s *Server) Namespace(name string) *Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.nsps[name]
+}
+
 // OfFunc adds a dynamic namespace: a client asking for a namespace that
 // does not exist gets a new child of the returned parent when match accepts
 // the name and the client's auth. Matchers are tried in the order added.

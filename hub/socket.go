@@ -342,11 +342,13 @@ type Event struct {
 }
 
 // Route is where an event should be relayed: the sockets in any of Rooms
-// and in none of Except, the sender included only with ToSender.
+// and in none of Except. Nil Rooms keeps the relay's default targets (an
+// empty, non-nil list reaches nobody); nil ToSender keeps its default on
+// sending the event back to its sender.
 type Route struct {
 	Rooms    []string
 	Except   []string
-	ToSender bool
+	ToSender *bool
 }
 
 // Socket returns the socket the event came from.

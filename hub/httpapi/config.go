@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultPrefix  = "/api/"
+	DefaultMaxBody = 1 << 20 // 1 MiB
+	DefaultTimeout = 5 * time.Second
+)
+
+// Config configures the API. Key is required; the zero value of every
+// other field means its default.
+type Config struct {
+	// Prefix is the path the API is mounted at, with a slash at each end
+	// (DefaultPrefix, "/api/").
+	Prefix string `json:"prefix"`
+	// Key is the secret callers send as "Authorization: Bearer <key>".
+	Key string `json:"key"`
+	// MaxBody is the largest request body accepted, in bytes
+	// (DefaultMaxBody, 1 MiB); a larger one gets 413.
+	MaxBody int64 `json:"max_body"`
+	// Timeout bounds the requests to the other nodes behind rooms, sockets
+	// and disconnect (DefaultTimeout, 5s).
+	Timeout time.Duration `json:"timeout"`
+}
+
+// Validate reports every problem of the Config at once, joined in one
+// error; nil means New will accept it.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("httpapi: "+format, args...)) }
+	if c.Key == "" {
+		bad("key is empty: set the API key callers must send as a bearer token")
+	} else if strings.ContainsAny(c.Key, " \t\r\n") {
+		bad("key holds white space, which no Authorization header can carry")
+	}
+	if c.Prefix != "" && (!strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/")) {
+		bad("prefix %q must start and end with /", c.Prefix)
+	}
+	if c.MaxBody < 0 {
+		bad("max_body is %d: it must be positive (0 for the default, %d)", c.MaxBody, DefaultMaxBody)
+	}
+	if c.Timeout < 0 {
+		bad("timeout is %v: it must be positive (0 for the default, %v)", c.Timeout, DefaultTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return c
+}

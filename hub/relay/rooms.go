@@ -1,0 +1,200 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hubd/hubd/hub"
+)
+
+// idCheckTimeout bounds the cluster request that tells whether a room name
+// is another node's socket id.
+const idCheckTimeout = 5 * time.Second
+
+// join runs hub:join: every room or none.
+func (r *relay) join(ev *hub.Event) {
+	s := ev.Socket()
+	req, msg := r.parseRooms(ev.Args, "join")
+	if msg != "" {
+		fail(ev, msg)
+		return
+	}
+	rooms := req.names
+	n := len(joined(s))
+	for _, room := range rooms {
+		if !s.In(room) {
+			n++
+		}
+	}
+	if n > r.limits.perSocket {
+		fail(ev, fmt.Sprintf("too many rooms: a socket may be in at most %d", r.limits.perSocket))
+		return
+	}
+	for i, room := range rooms {
+		isID, err := isSocketID(s, room)
+		if err != nil {
+			r.log.Error("socket id check failed", "namespace", s.Namespace().Name(), "socket", s.ID(), "err", err)
+			fail(ev, req.label(i)+"could not check the room name, try again")
+			return
+		}
+		if isID {
+			fail(ev, req.label(i)+"a socket id cannot be joined")
+			return
+		}
+	}
+	if len(rooms) > 0 {
+		// One call: the join hook sees every room and refuses them together.
+		if err := s.Join(rooms...); err != nil {
+			fail(ev, err.Error())
+			return
+		}
+	}
+	answerRooms(ev)
+}
+
+// leave runs hub:leave; leaving a room the socket is not in succeeds.
+func (r *relay) leave(ev *hub.Event) {
+	s := ev.Socket()
+	req, msg := r.parseRooms(ev.Args, "leave")
+	if msg != "" {
+		fail(ev, msg)
+		return
+	}
+	rooms := req.names
+	for i, room := range rooms {
+		if room == s.ID() {
+			fail(ev, req.label(i)+"a socket cannot leave its own id room")
+			return
+		}
+	}
+	if len(rooms) > 0 {
+		_ = s.Leave(rooms...)
+	}
+	answerRooms(ev)
+}
+
+// answerRooms acks {ok: true, rooms: [...]}.
+func answerRooms(ev *hub.Event) {
+	if ev.WantsAck() && !ev.Acked() {
+		_ = ev.Ack(membership{OK: true, Rooms: joined(ev.Socket())})
+	}
+}
+
+// roomRequest is the rooms a command names, without duplicates.
+type roomRequest struct {
+	names []string
+	// index is the position of each name in the client's list; nil when
+	// the client gave one name.
+	index []int
+}
+
+// label prefixes a message about names[i] with its place in the client's
+// list.
+func (q roomRequest) label(i int) string {
+	if q.index == nil {
+		return ""
+	}
+	return fmt.Sprintf("rooms[%d]: ", q.index[i])
+}
+
+// parseRooms reads the first argument of a command: a room name or a list
+// of them. It returns the rooms, or a message for the client.
+func (r *relay) parseRooms(args hub.Args, verb string) (roomRequest, string) {
+	raw := args.At(0)
+	if raw == nil {
+		return roomRequest{}, fmt.Sprintf("hub:%s needs a room name or a list of room names", verb)
+	}
+	switch raw[0] {
+	case '"':
+		var room string
+		if err := json.Unmarshal(raw, &room); err != nil {
+			return roomRequest{}, "room name is not a valid string"
+		}
+		if msg := r.checkName(room); msg != "" {
+			return roomRequest{}, msg
+		}
+		return roomRequest{names: []string{room}}, ""
+	case '[':
+		var list []json.RawMessage
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return roomRequest{}, "room list is not a valid array"
+		}
+		if len(list) > r.limits.perCall {
+			return roomRequest{}, fmt.Sprintf("too many rooms: at most %d in one call", r.limits.perCall)
+		}
+		q := roomRequest{names: make([]string, 0, len(list)), index: make([]int, 0, len(list))}
+		seen := make(map[string]bool, len(list))
+		for i, e := range list {
+			var room string
+			if len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &room) != nil {
+				return roomRequest{}, fmt.Sprintf("rooms[%d]: room name must be a string", i)
+			}
+			if msg := r.checkName(room); msg != "" {
+				return roomRequest{}, fmt.Sprintf("rooms[%d]: %s", i, msg)
+			}
+			if !seen[room] {
+				seen[room] = true
+				q.names = append(q.names, room)
+				q.index = append(q.index, i)
+			}
+		}
+		return q, ""
+	}
+	return roomRequest{}, "room must be a string or a list of strings"
+}
+
+// checkName returns why room is not an acceptable name, or "".
+func (r *relay) checkName(room string) string {
+	switch {
+	case room == "":
+		return "room name must not be empty"
+	case len(room) > r.limits.room:
+		return fmt.Sprintf("room name is longer than %d bytes", r.limits.room)
+	}
+	return ""
+}
+
+// isSocketID reports whether room is the id of a socket of s's namespace:
+// s itself, a socket on this node, or, with a cluster adapter, a socket on
+// another node.
+func isSocketID(s *hub.Socket, room string) (bool, error) {
+	if room == s.ID() {
+		return true, nil
+	}
+	nsp := s.Namespace()
+	if nsp.Socket(room) != nil {
+		return true, nil
+	}
+	if !idShaped(room) || nsp.Adapter() == hub.Adapter(nsp.LocalAdapter()) {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), idCheckTimeout)
+	defer cancel()
+	found, err := nsp.In(room).FetchSockets(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, rs := range found {
+		if rs.ID == room {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// idShaped reports whether name could be a socket id: 20 characters of
+// URL-safe base64.
+func idShaped(name string) bool {
+	if len(name) != 20 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
