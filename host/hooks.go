@@ -78,7 +78,7 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	}
 	env := socketEnvelope(HookConnect, s)
 	hs := s.Handshake()
-	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
+	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
 	d := t.run(context.Background(), HookConnect, &env)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:

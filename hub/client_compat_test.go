@@ -66,7 +66,7 @@ func TestCompatBasic(t *testing.T) {
 						}
 					}
 				}
-				if err := s.Emit("welcome", map[string]any{"id": s.ID(), "auth": h.Auth, "query": h.Query, "nsp": s.Namespace().Name()}); err != nil {
+				if err := s.Emit("welcome", map[string]any{"id": s.ID(), "auth": h.Auth, "query": h.Query(), "nsp": s.Namespace().Name()}); err != nil {
 					rec.add("emit-err", err.Error())
 				}
 			})
@@ -81,15 +81,15 @@ func TestCompatBasic(t *testing.T) {
 				t.Errorf("server: Handshake().Headers X-Custom = %q, want the client's extraHeaders value %q", got, "yes")
 			}
 			for k, v := range map[string]string{"q1": "v1", "empty": "", "EIO": "4"} {
-				if got := h.Query[k]; len(got) != 1 || got[0] != v {
-					t.Errorf("server: Handshake().Query[%q] = %q, want [%q]; query %v", k, got, v, h.Query)
+				if got := h.Query()[k]; len(got) != 1 || got[0] != v {
+					t.Errorf("server: Handshake().Query[%q] = %q, want [%q]; query %v", k, got, v, h.Query())
 				}
 			}
 			firstTransport := "polling"
 			if tr.name == "websocket" {
 				firstTransport = "websocket"
 			}
-			if got := h.Query.Get("transport"); got != firstTransport {
+			if got := h.Query().Get("transport"); got != firstTransport {
 				t.Errorf("server: Handshake().Query[transport] = %q, want %q", got, firstTransport)
 			}
 			if got := rec.get("reserved-failure"); len(got) > 0 {
@@ -105,7 +105,7 @@ func TestCompatBasic(t *testing.T) {
 			}
 			welcome := run.one(t, "welcome")["value"].(map[string]any)
 			compatWant(t, "client: welcome.auth", welcome["auth"], map[string]any{"token": "tok-123", "n": 7})
-			compatWant(t, "client: welcome.query", welcome["query"], h.Query)
+			compatWant(t, "client: welcome.query", welcome["query"], h.Query())
 			compatWant(t, "client: welcome.id", welcome["id"], s.ID())
 			compatWant(t, "client: echo ack (callback)", run.one(t, "echo-ack")["args"], []any{"hello", 42, map[string]any{"a": []any{1, "x", nil}, "b": true}})
 			compatWant(t, "client: echo ack (emitWithAck)", run.one(t, "echo-ack2")["value"], "é✓😀 <&>")

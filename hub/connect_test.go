@@ -76,8 +76,8 @@ func TestHandshakeAuth(t *testing.T) {
 	if string(h.Auth) != "{}" {
 		t.Errorf("Auth without payload = %s, want {}", h.Auth)
 	}
-	if h.Query.Get("room") != "lobby" || h.Query.Get("EIO") != "4" || h.Query.Get("transport") != "websocket" {
-		t.Errorf("Query = %v", h.Query)
+	if h.Query().Get("room") != "lobby" || h.Query().Get("EIO") != "4" || h.Query().Get("transport") != "websocket" {
+		t.Errorf("Query = %v", h.Query())
 	}
 	if h.Address != "127.0.0.1" || h.Secure || h.XDomain || h.Issued == 0 || h.Time == "" || !strings.HasPrefix(h.URL, ioPath+"?") {
 		t.Errorf("handshake = %+v", h)

@@ -29,8 +29,8 @@ type Handshake struct {
 	Issued int64
 	// URL is the request URI of the first request.
 	URL string
-	// Query holds the first request's query parameters.
-	Query url.Values
+	// RawQuery is the first request's query string; Query parses it.
+	RawQuery string
 	// Auth is the payload of the client's CONNECT ({} when it sent none).
 	Auth json.RawMessage
 }
@@ -54,7 +54,7 @@ func (h Handshake) MarshalJSON() ([]byte, error) {
 		Headers: make(map[string]string, len(h.Headers)),
 		Time:    h.Time, Address: h.Address, XDomain: h.XDomain, Secure: h.Secure,
 		Issued: h.Issued, URL: h.URL,
-		Query: make(map[string]string, len(h.Query)),
+		Query: make(map[string]string),
 		Auth:  h.Auth,
 	}
 	for k, v := range h.Headers {
@@ -63,7 +63,7 @@ func (h Handshake) MarshalJSON() ([]byte, error) {
 	if h.Host != "" {
 		j.Headers["host"] = h.Host
 	}
-	for k, v := range h.Query {
+	for k, v := range h.Query() {
 		if len(v) > 0 {
 			j.Query[k] = v[0]
 		}
@@ -84,8 +84,7 @@ func (h *Handshake) UnmarshalJSON(b []byte) error {
 		Headers: make(http.Header, len(j.Headers)),
 		Time:    j.Time, Address: j.Address, XDomain: j.XDomain, Secure: j.Secure,
 		Issued: j.Issued, URL: j.URL,
-		Query: make(url.Values, len(j.Query)),
-		Auth:  j.Auth,
+		Auth: j.Auth,
 	}
 	for k, v := range j.Headers {
 		if k == "host" {
@@ -94,24 +93,33 @@ func (h *Handshake) UnmarshalJSON(b []byte) error {
 		}
 		h.Headers.Set(k, v)
 	}
+	q := make(url.Values, len(j.Query))
 	for k, v := range j.Query {
-		h.Query.Set(k, v)
+		q.Set(k, v)
 	}
+	h.RawQuery = q.Encode()
 	return nil
+}
+
+// Query returns the first request's query parameters. (They are kept as
+// the raw string: parsed maps would cost every idle connection memory.)
+func (h Handshake) Query() url.Values {
+	q, _ := url.ParseQuery(h.RawQuery)
+	return q
 }
 
 func newHandshake(r *http.Request) Handshake {
 	now := time.Now()
 	h := Handshake{
-		Headers: r.Header,
-		Host:    r.Host,
-		Time:    now.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
-		XDomain: r.Header.Get("Origin") != "",
-		Secure:  r.TLS != nil,
-		Issued:  now.UnixMilli(),
-		URL:     r.URL.RequestURI(),
-		Query:   r.URL.Query(),
-		Address: r.RemoteAddr,
+		Headers:  r.Header,
+		Host:     r.Host,
+		Time:     now.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
+		XDomain:  r.Header.Get("Origin") != "",
+		Secure:   r.TLS != nil,
+		Issued:   now.UnixMilli(),
+		URL:      r.URL.RequestURI(),
+		RawQuery: r.URL.RawQuery,
+		Address:  r.RemoteAddr,
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		h.Address = host

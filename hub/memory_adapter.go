@@ -110,6 +110,18 @@ func (a *MemoryAdapter) register(s *Socket) {
 	sh.mu.Unlock()
 }
 
+// each calls fn for every member of room r; sh is r's shard, read-locked.
+func (sh *shard) each(r string, fn func(*Socket)) {
+	for s := range sh.rooms[r] {
+		fn(s)
+	}
+	// Sockets and rooms hash to shards alike, so a socket's own room is
+	// found in the same shard.
+	if s := sh.sockets[r]; s != nil && s.ownRoom.Load() {
+		fn(s)
+	}
+}
+
 // Lookup returns the local socket with id, or nil.
 func (a *MemoryAdapter) Lookup(id string) *Socket {
 	sh := a.shardOf(id)
@@ -136,16 +148,23 @@ func (a *MemoryAdapter) AddAll(s *Socket, rooms []string) {
 			continue
 		}
 		s.rooms[r] = struct{}{}
-		sh := a.shardOf(r)
-		sh.mu.Lock()
-		members := sh.rooms[r]
-		created := members == nil
-		if created {
-			members = make(map[*Socket]struct{}, 1)
-			sh.rooms[r] = members
+		created := true
+		if r == s.id {
+			// A socket's own room is implicit: its entry in the shard's
+			// socket table, not a set of one.
+			s.ownRoom.Store(true)
+		} else {
+			sh := a.shardOf(r)
+			sh.mu.Lock()
+			members := sh.rooms[r]
+			created = members == nil
+			if created {
+				members = make(map[*Socket]struct{}, 1)
+				sh.rooms[r] = members
+			}
+			members[s] = struct{}{}
+			sh.mu.Unlock()
 		}
-		members[s] = struct{}{}
-		sh.mu.Unlock()
 		if track {
 			changes = append(changes, roomChange{room: r, join: true, edge: created})
 		}
@@ -171,6 +190,10 @@ func (a *MemoryAdapter) Del(s *Socket, room string) {
 
 // removeMember takes s out of room's member set; s.mu is held.
 func (a *MemoryAdapter) removeMember(s *Socket, room string) (deleted bool) {
+	if room == s.id {
+		s.ownRoom.Store(false)
+		return true
+	}
 	sh := a.shardOf(room)
 	sh.mu.Lock()
 	if members := sh.rooms[room]; members != nil {
@@ -216,9 +239,7 @@ func (a *MemoryAdapter) apply(opts BroadcastOptions, fn func(*Socket)) {
 		for _, r := range opts.Except {
 			sh := a.shardOf(r)
 			sh.mu.RLock()
-			for s := range sh.rooms[r] {
-				except[s] = struct{}{}
-			}
+			sh.each(r, func(s *Socket) { except[s] = struct{}{} })
 			sh.mu.RUnlock()
 		}
 	}
@@ -237,27 +258,27 @@ func (a *MemoryAdapter) apply(opts BroadcastOptions, fn func(*Socket)) {
 	case 1:
 		sh := a.shardOf(opts.Rooms[0])
 		sh.mu.RLock()
-		for s := range sh.rooms[opts.Rooms[0]] {
+		sh.each(opts.Rooms[0], func(s *Socket) {
 			if _, skip := except[s]; !skip {
 				fn(s)
 			}
-		}
+		})
 		sh.mu.RUnlock()
 	default:
 		seen := make(map[*Socket]struct{})
 		for _, r := range opts.Rooms {
 			sh := a.shardOf(r)
 			sh.mu.RLock()
-			for s := range sh.rooms[r] {
+			sh.each(r, func(s *Socket) {
 				if _, skip := except[s]; skip {
-					continue
+					return
 				}
 				if _, dup := seen[s]; dup {
-					continue
+					return
 				}
 				seen[s] = struct{}{}
 				fn(s)
-			}
+			})
 			sh.mu.RUnlock()
 		}
 	}
@@ -349,6 +370,11 @@ func (a *MemoryAdapter) Rooms(context.Context) ([]string, error) {
 		sh.mu.RLock()
 		for r := range sh.rooms {
 			out = append(out, r)
+		}
+		for id, s := range sh.sockets {
+			if s.ownRoom.Load() {
+				out = append(out, id)
+			}
 		}
 		sh.mu.RUnlock()
 	}

@@ -22,6 +22,7 @@ type Socket struct {
 	handshake Handshake
 
 	connected atomic.Bool
+	ownRoom   atomic.Bool // in the room named by its id (see MemoryAdapter)
 
 	mu          sync.Mutex
 	rooms       map[string]struct{} // kept by the MemoryAdapter

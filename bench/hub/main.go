@@ -13,13 +13,37 @@ import (
 	"log"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"os/signal"
+	"runtime/pprof"
 
 	"github.com/hubd/hubd/hub"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:3000", "listen address")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until SIGINT")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address")
 	flag.Parse()
+
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		go func() {
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, os.Interrupt)
+			<-sig
+			pprof.StopCPUProfile()
+			_ = f.Close()
+			os.Exit(0)
+		}()
+	}
 
 	srv := hub.New(hub.Options{})
 	srv.OnConnection(func(s *hub.Socket) {
@@ -41,6 +65,10 @@ func main() {
 			_ = ev.Ack(ev.Args)
 		})
 	})
+
+	if *pprofAddr != "" {
+		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
