@@ -1,0 +1,352 @@
+package js
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/dop251/goja"
+)
+
+// decoder turns JSON into JS values directly (goja's JSON.parse goes
+// through encoding/json's token reader and costs several times more).
+// Objects get their keys as own data properties, like JSON.parse.
+type decoder struct {
+	in    *instance
+	b     []byte
+	i     int
+	depth int
+	stack []goja.Value // array items being collected, shared by nesting levels
+	// plain makes goja arrays instead of valueArrays (for the config,
+	// which is frozen).
+	plain bool
+	buf   []byte
+}
+
+const maxDepth = 256
+
+type syntaxError struct{ msg string }
+
+func (e *syntaxError) Error() string { return e.msg }
+
+func (d *decoder) fail(format string, args ...any) {
+	panic(&syntaxError{fmt.Sprintf(format, args...) + " at offset " + strconv.Itoa(d.i)})
+}
+
+// parse decodes one JSON value.
+func (d *decoder) parse(b []byte) (v goja.Value, err error) {
+	d.b, d.i, d.depth = b, 0, 0
+	defer func() {
+		d.b = nil
+		clear(d.stack) // left over only after a syntax error
+		d.stack = d.stack[:0]
+		if cap(d.stack) > 4096 {
+			d.stack = nil
+		}
+		if cap(d.buf) > 64<<10 {
+			d.buf = nil
+		}
+		if x := recover(); x != nil {
+			se, ok := x.(*syntaxError)
+			if !ok {
+				panic(x)
+			}
+			v, err = nil, errors.New(se.msg)
+		}
+	}()
+	v = d.value()
+	d.space()
+	if d.i != len(d.b) {
+		d.fail("unexpected data after the value")
+	}
+	return v, nil
+}
+
+func (d *decoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) value() goja.Value {
+	d.space()
+	if d.i >= len(d.b) {
+		d.fail("unexpected end of JSON")
+	}
+	rt := d.in.rt
+	switch c := d.b[d.i]; c {
+	case '"':
+		return rt.ToValue(d.str())
+	case '[':
+		return d.array()
+	case '{':
+		return d.object()
+	case 't':
+		d.literal("true")
+		return d.in.trueValue
+	case 'f':
+		d.literal("false")
+		return d.in.falseValue
+	case 'n':
+		d.literal("null")
+		return goja.Null()
+	default:
+		if c == '-' || c >= '0' && c <= '9' {
+			return d.number()
+		}
+		d.fail("unexpected character %q", c)
+	}
+	return nil
+}
+
+func (d *decoder) literal(s string) {
+	if len(d.b)-d.i < len(s) || string(d.b[d.i:d.i+len(s)]) != s {
+		d.fail("invalid literal")
+	}
+	d.i += len(s)
+}
+
+func (d *decoder) nest() {
+	d.depth++
+	if d.depth > maxDepth {
+		d.fail("nested deeper than %d levels", maxDepth)
+	}
+}
+
+func (d *decoder) array() goja.Value {
+	d.nest()
+	d.i++ // [
+	base := len(d.stack)
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+	} else {
+		for {
+			d.stack = append(d.stack, d.value())
+			d.space()
+			if d.i >= len(d.b) {
+				d.fail("unexpected end of JSON")
+			}
+			if d.b[d.i] == ',' {
+				d.i++
+				continue
+			}
+			if d.b[d.i] == ']' {
+				d.i++
+				break
+			}
+			d.fail("expected , or ]")
+		}
+	}
+	var arr *goja.Object
+	if d.plain {
+		items := make([]any, len(d.stack)-base)
+		for i, v := range d.stack[base:] {
+			items[i] = v
+		}
+		arr = d.in.rt.NewArray(items...)
+	} else {
+		arr = d.in.newArray(d.stack[base:])
+	}
+	clear(d.stack[base:])
+	d.stack = d.stack[:base]
+	d.depth--
+	return arr
+}
+
+func (d *decoder) object() goja.Value {
+	d.nest()
+	d.i++ // {
+	obj := d.in.rt.NewObject()
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		d.depth--
+		return obj
+	}
+	for {
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			d.fail("expected a string key")
+		}
+		k := d.str()
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			d.fail("expected :")
+		}
+		d.i++
+		d.in.define(obj, k, d.value())
+		d.space()
+		if d.i >= len(d.b) {
+			d.fail("unexpected end of JSON")
+		}
+		if d.b[d.i] == ',' {
+			d.i++
+			continue
+		}
+		if d.b[d.i] == '}' {
+			d.i++
+			break
+		}
+		d.fail("expected , or }")
+	}
+	d.depth--
+	return obj
+}
+
+// str reads a JSON string; d.b[d.i] is its opening quote.
+func (d *decoder) str() string {
+	d.i++
+	start := d.i
+	for d.i < len(d.b) {
+		switch c := d.b[d.i]; {
+		case c == '"':
+			s := string(d.b[start:d.i])
+			d.i++
+			return s
+		case c == '\\':
+			return d.escaped(start)
+		case c < 0x20:
+			d.fail("control character in a string")
+		}
+		d.i++
+	}
+	d.fail("unterminated string")
+	return ""
+}
+
+// escaped finishes a string that has escapes, from start.
+func (d *decoder) escaped(start int) string {
+	buf := append(d.buf[:0], d.b[start:d.i]...)
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			d.buf = buf
+			return string(buf)
+		case c < 0x20:
+			d.fail("control character in a string")
+		case c != '\\':
+			buf = append(buf, c)
+			d.i++
+			continue
+		}
+		if d.i+1 >= len(d.b) {
+			break
+		}
+		e := d.b[d.i+1]
+		d.i += 2
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r := d.hex4()
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
+					save := d.i
+					d.i += 2
+					r2 = d.hex4()
+					if utf16.DecodeRune(r, r2) == utf8.RuneError {
+						d.i, r2 = save, -1
+					}
+				}
+				if r2 < 0 {
+					r = utf8.RuneError
+				} else {
+					r = utf16.DecodeRune(r, r2)
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			d.fail("invalid escape")
+		}
+	}
+	d.fail("unterminated string")
+	return ""
+}
+
+func (d *decoder) hex4() rune {
+	if len(d.b)-d.i < 4 {
+		d.fail("invalid \\u escape")
+	}
+	var r rune
+	for _, c := range d.b[d.i : d.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			d.fail("invalid \\u escape")
+		}
+	}
+	d.i += 4
+	return r
+}
+
+func (d *decoder) number() goja.Value {
+	start := d.i
+	neg := d.b[d.i] == '-'
+	if neg {
+		d.i++
+	}
+	var n int64
+	digits := 0
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		n = n*10 + int64(d.b[d.i]-'0')
+		d.i++
+		digits++
+	}
+	if digits == 0 {
+		d.fail("invalid number")
+	}
+	if d.i == len(d.b) || d.b[d.i] != '.' && d.b[d.i] != 'e' && d.b[d.i] != 'E' {
+		if digits <= 15 {
+			if neg {
+				if n == 0 {
+					return d.in.rt.ToValue(math.Copysign(0, -1))
+				}
+				n = -n
+			}
+			return d.in.rt.ToValue(n)
+		}
+	}
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		if c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-' {
+			d.i++
+			continue
+		}
+		break
+	}
+	f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if !errors.As(err, &ne) || ne.Err != strconv.ErrRange {
+			d.fail("invalid number")
+		}
+	}
+	return d.in.rt.ToValue(f)
+}

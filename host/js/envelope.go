@@ -1,0 +1,470 @@
+package js
+
+import (
+	"slices"
+
+	"github.com/dop251/goja"
+
+	"github.com/hubd/hubd/host"
+)
+
+// The envelope a handler gets is a goja dynamic object: each field is
+// converted from the host.Envelope the first time the script reads it and
+// kept, so identity holds (env.args === env.args) and writes stick. When the
+// call ends the object is detached: the fields never read are gone, so an
+// envelope a script keeps can never show a later call's data.
+
+// Envelope fields, in the order of the envelope's JSON form.
+const (
+	envV = iota
+	envHook
+	envNS
+	envSocket
+	envHandshake
+	envEvent
+	envArgs
+	envAck
+	envRooms
+	envReason
+	envAttachments
+	numEnvFields
+)
+
+var envNames = [numEnvFields]string{"v", "hook", "ns", "socket", "handshake", "event", "args", "ack", "rooms", "reason", "attachments"}
+
+func envField(key string) int {
+	switch key {
+	case "v":
+		return envV
+	case "hook":
+		return envHook
+	case "ns":
+		return envNS
+	case "socket":
+		return envSocket
+	case "handshake":
+		return envHandshake
+	case "event":
+		return envEvent
+	case "args":
+		return envArgs
+	case "ack":
+		return envAck
+	case "rooms":
+		return envRooms
+	case "reason":
+		return envReason
+	case "attachments":
+		return envAttachments
+	}
+	return -1
+}
+
+// Socket fields.
+const (
+	socketID = iota
+	socketRooms
+	socketData
+	numSocketFields
+)
+
+var socketNames = [numSocketFields]string{"id", "rooms", "data"}
+
+func socketField(key string) int {
+	switch key {
+	case "id":
+		return socketID
+	case "rooms":
+		return socketRooms
+	case "data":
+		return socketData
+	}
+	return -1
+}
+
+// fieldState tells a lazy field apart from one that is set or gone.
+type fieldState uint8
+
+const (
+	fieldLazy fieldState = iota
+	fieldSet
+	fieldGone
+)
+
+// extraProps holds properties a script adds, in insertion order.
+type extraProps struct {
+	keys []string
+	vals map[string]goja.Value
+}
+
+func (x *extraProps) get(k string) goja.Value {
+	if x == nil {
+		return nil
+	}
+	return x.vals[k]
+}
+
+func (x *extraProps) set(k string, v goja.Value) {
+	if _, ok := x.vals[k]; !ok {
+		x.keys = append(x.keys, k)
+	}
+	x.vals[k] = v
+}
+
+func (x *extraProps) delete(k string) {
+	if x == nil {
+		return
+	}
+	if _, ok := x.vals[k]; ok {
+		delete(x.vals, k)
+		x.keys = slices.DeleteFunc(x.keys, func(s string) bool { return s == k })
+	}
+}
+
+func (x *extraProps) appendKeys(dst []string) []string {
+	if x == nil {
+		return dst
+	}
+	return append(dst, x.keys...)
+}
+
+// envObject is the envelope as the script sees it (goja.DynamicObject).
+type envObject struct {
+	in     *instance
+	env    *host.Envelope // nil once detached
+	hi     int
+	vals   [numEnvFields]goja.Value
+	state  [numEnvFields]fieldState
+	socket *socketObject
+	extra  *extraProps
+}
+
+func newEnvelope(in *instance, env *host.Envelope, hi int) *envObject {
+	return &envObject{in: in, env: env, hi: hi}
+}
+
+// detach ends the object's view of the host envelope.
+func (o *envObject) detach() {
+	o.env = nil
+	if o.socket != nil {
+		o.socket.env = nil
+	}
+}
+
+// present reports whether a lazy field exists.
+func (o *envObject) present(i int) bool {
+	e := o.env
+	if e == nil {
+		return false
+	}
+	switch i {
+	case envHandshake:
+		return e.Handshake != nil
+	case envEvent:
+		return e.Event != ""
+	case envArgs:
+		return len(e.Args) > 0
+	case envAck:
+		return e.Ack
+	case envRooms:
+		return e.Rooms != nil
+	case envReason:
+		return e.Reason != ""
+	case envAttachments:
+		return len(e.Attachments) > 0
+	}
+	return true
+}
+
+// make converts field i from the host envelope (nil if absent).
+func (o *envObject) make(i int) goja.Value {
+	if !o.present(i) {
+		return nil
+	}
+	in, e := o.in, o.env
+	switch i {
+	case envV:
+		return in.one
+	case envHook:
+		return in.hookNames[o.hi]
+	case envNS:
+		return in.rt.ToValue(e.Namespace)
+	case envSocket:
+		o.socket = &socketObject{in: in, env: e}
+		return in.rt.NewDynamicObject(o.socket)
+	case envHandshake:
+		return in.handshake(e.Handshake)
+	case envEvent:
+		return in.rt.ToValue(e.Event)
+	case envArgs:
+		return in.parseInput(e.Args, "args")
+	case envAck:
+		return in.trueValue
+	case envRooms:
+		return in.strings(e.Rooms)
+	case envReason:
+		return in.rt.ToValue(e.Reason)
+	case envAttachments:
+		items := make([]goja.Value, len(e.Attachments))
+		for j, b := range e.Attachments {
+			items[j] = in.rt.ToValue(in.rt.NewArrayBuffer(slices.Clone(b)))
+		}
+		return in.newArray(items)
+	}
+	return nil
+}
+
+func (o *envObject) Get(key string) goja.Value {
+	i := envField(key)
+	if i < 0 {
+		return o.extra.get(key)
+	}
+	switch o.state[i] {
+	case fieldSet:
+		return o.vals[i]
+	case fieldGone:
+		return nil
+	}
+	v := o.make(i)
+	if v == nil {
+		o.state[i] = fieldGone
+	} else {
+		o.state[i], o.vals[i] = fieldSet, v
+	}
+	return v
+}
+
+func (o *envObject) Set(key string, v goja.Value) bool {
+	if i := envField(key); i >= 0 {
+		o.state[i], o.vals[i] = fieldSet, v
+		return true
+	}
+	if o.extra == nil {
+		o.extra = &extraProps{vals: make(map[string]goja.Value)}
+	}
+	o.extra.set(key, v)
+	return true
+}
+
+func (o *envObject) Has(key string) bool {
+	i := envField(key)
+	if i < 0 {
+		return o.extra.get(key) != nil
+	}
+	switch o.state[i] {
+	case fieldSet:
+		return true
+	case fieldGone:
+		return false
+	}
+	return o.present(i)
+}
+
+func (o *envObject) Delete(key string) bool {
+	if i := envField(key); i >= 0 {
+		o.state[i], o.vals[i] = fieldGone, nil
+		return true
+	}
+	o.extra.delete(key)
+	return true
+}
+
+func (o *envObject) Keys() []string {
+	var keys []string
+	for i, name := range envNames {
+		if o.state[i] == fieldSet || o.state[i] == fieldLazy && o.present(i) {
+			keys = append(keys, name)
+		}
+	}
+	return o.extra.appendKeys(keys)
+}
+
+// socketObject is env.socket (goja.DynamicObject).
+type socketObject struct {
+	in    *instance
+	env   *host.Envelope // nil once detached
+	vals  [numSocketFields]goja.Value
+	state [numSocketFields]fieldState
+	extra *extraProps
+}
+
+func (o *socketObject) present(i int) bool {
+	if o.env == nil {
+		return false
+	}
+	if i == socketData {
+		return len(o.env.Socket.Data) > 0
+	}
+	return true
+}
+
+func (o *socketObject) make(i int) goja.Value {
+	if !o.present(i) {
+		return nil
+	}
+	s := &o.env.Socket
+	switch i {
+	case socketID:
+		return o.in.rt.ToValue(s.ID)
+	case socketRooms:
+		return o.in.strings(s.Rooms)
+	case socketData:
+		return o.in.parseInput(s.Data, "socket data")
+	}
+	return nil
+}
+
+func (o *socketObject) Get(key string) goja.Value {
+	i := socketField(key)
+	if i < 0 {
+		return o.extra.get(key)
+	}
+	switch o.state[i] {
+	case fieldSet:
+		return o.vals[i]
+	case fieldGone:
+		return nil
+	}
+	v := o.make(i)
+	if v == nil {
+		o.state[i] = fieldGone
+	} else {
+		o.state[i], o.vals[i] = fieldSet, v
+	}
+	return v
+}
+
+func (o *socketObject) Set(key string, v goja.Value) bool {
+	if i := socketField(key); i >= 0 {
+		o.state[i], o.vals[i] = fieldSet, v
+		return true
+	}
+	if o.extra == nil {
+		o.extra = &extraProps{vals: make(map[string]goja.Value)}
+	}
+	o.extra.set(key, v)
+	return true
+}
+
+func (o *socketObject) Has(key string) bool {
+	i := socketField(key)
+	if i < 0 {
+		return o.extra.get(key) != nil
+	}
+	switch o.state[i] {
+	case fieldSet:
+		return true
+	case fieldGone:
+		return false
+	}
+	return o.present(i)
+}
+
+func (o *socketObject) Delete(key string) bool {
+	if i := socketField(key); i >= 0 {
+		o.state[i], o.vals[i] = fieldGone, nil
+		return true
+	}
+	o.extra.delete(key)
+	return true
+}
+
+func (o *socketObject) Keys() []string {
+	var keys []string
+	for i, name := range socketNames {
+		if o.state[i] == fieldSet || o.state[i] == fieldLazy && o.present(i) {
+			keys = append(keys, name)
+		}
+	}
+	return o.extra.appendKeys(keys)
+}
+
+// strings makes a JS array of strings.
+func (in *instance) strings(ss []string) goja.Value {
+	items := make([]goja.Value, len(ss))
+	for i, s := range ss {
+		items[i] = in.rt.ToValue(s)
+	}
+	return in.newArray(items)
+}
+
+// handshake makes env.handshake: {auth, query, headers, address}.
+func (in *instance) handshake(h *host.Handshake) goja.Value {
+	obj := in.rt.NewObject()
+	var auth goja.Value
+	if len(h.Auth) > 0 {
+		auth = in.parseInput(h.Auth, "handshake auth")
+	} else {
+		auth = in.rt.NewObject()
+	}
+	in.define(obj, "auth", auth)
+	in.define(obj, "query", in.stringMap(h.Query))
+	in.define(obj, "headers", in.stringMap(h.Headers))
+	in.define(obj, "address", in.rt.ToValue(h.Address))
+	return obj
+}
+
+func (in *instance) stringMap(m map[string]string) goja.Value {
+	obj := in.rt.NewObject()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		in.define(obj, k, in.rt.ToValue(m[k]))
+	}
+	return obj
+}
+
+// define sets an own data property, as JSON.parse does (a "__proto__" key
+// is a property, not the prototype).
+func (in *instance) define(obj *goja.Object, k string, v goja.Value) {
+	if err := obj.DefineDataProperty(k, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE); err != nil {
+		panic(err)
+	}
+}
+
+// parseInput parses raw JSON from the envelope; bad JSON throws in the
+// script.
+func (in *instance) parseInput(raw []byte, what string) goja.Value {
+	v, err := in.dec.parse(raw)
+	if err != nil {
+		panic(in.rt.NewTypeError("hubd: invalid JSON in the envelope's %s: %v", what, err))
+	}
+	return v
+}
+
+// inputSize returns the size of env's JSON form plus its attachments, or a
+// lower bound of it once that passes limit.
+func inputSize(env *host.Envelope, limit int) int {
+	n := 64 + len(env.Hook) + len(env.Namespace) + len(env.Socket.ID) + len(env.Socket.Data) +
+		len(env.Event) + len(env.Args) + len(env.Reason)
+	for _, r := range env.Socket.Rooms {
+		n += len(r) + 3
+	}
+	for _, r := range env.Rooms {
+		n += len(r) + 3
+	}
+	if h := env.Handshake; h != nil {
+		n += 64 + len(h.Auth) + len(h.Address)
+		for k, v := range h.Query {
+			n += len(k) + len(v) + 6
+		}
+		for k, v := range h.Headers {
+			n += len(k) + len(v) + 6
+		}
+	}
+	for _, a := range env.Attachments {
+		n += len(a)
+	}
+	// Escaping grows a string at most six times; count exactly when that
+	// could cross the limit.
+	if n > limit/6 && n <= limit {
+		n = len(env.AppendJSON(nil))
+		for _, a := range env.Attachments {
+			n += len(a)
+		}
+	}
+	return n
+}

@@ -1,0 +1,101 @@
+package js
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hubd/hubd/host"
+)
+
+// logBuffer captures a plugin's log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type loadOpt func(*host.Spec, *Runtime)
+
+func withTimeout(d time.Duration) loadOpt {
+	return func(s *host.Spec, _ *Runtime) { s.Manifest.Timeout = host.Duration(d) }
+}
+
+func withConfig(cfg string) loadOpt {
+	return func(s *host.Spec, _ *Runtime) { s.Manifest.Config = json.RawMessage(cfg) }
+}
+
+func withPool(n int) loadOpt {
+	return func(s *host.Spec, _ *Runtime) { s.Manifest.PoolSize = n }
+}
+
+func withLogger(l *slog.Logger) loadOpt {
+	return func(s *host.Spec, _ *Runtime) { s.Logger = l }
+}
+
+func withRuntime(f func(*Runtime)) loadOpt {
+	return func(_ *host.Spec, r *Runtime) { f(r) }
+}
+
+func loadSource(t testing.TB, src string, opts ...loadOpt) *Plugin {
+	t.Helper()
+	p, err := tryLoad(src, opts...)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func tryLoad(src string, opts ...loadOpt) (*Plugin, error) {
+	spec := host.Spec{Manifest: host.Manifest{Name: "test", Runtime: "js", PoolSize: 2, Timeout: host.Duration(200 * time.Millisecond)}}
+	var r Runtime
+	for _, o := range opts {
+		o(&spec, &r)
+	}
+	return r.LoadSource(context.Background(), spec, "test.js", src)
+}
+
+func eventEnv(id, event, args string) *host.Envelope {
+	return &host.Envelope{
+		Hook:      host.HookEvent,
+		Namespace: "/",
+		Socket:    host.Socket{ID: id, Rooms: []string{"lobby"}},
+		Event:     event,
+		Args:      json.RawMessage(args),
+		Rooms:     []string{"lobby"},
+	}
+}
+
+func call(t testing.TB, p *Plugin, env *host.Envelope) (*host.Decision, error) {
+	t.Helper()
+	return p.Handle(context.Background(), env)
+}
+
+func mustDecide(t testing.TB, p *Plugin, env *host.Envelope) *host.Decision {
+	t.Helper()
+	d, err := call(t, p, env)
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	return d
+}

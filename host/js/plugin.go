@@ -1,0 +1,177 @@
+package js
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/hubd/hubd/host"
+)
+
+// Plugin is a loaded JavaScript plugin: a compiled script and a pool of
+// runtimes that ran it. It is safe for concurrent use.
+type Plugin struct {
+	prog      *goja.Program
+	logger    *slog.Logger
+	timeout   time.Duration
+	maxIn     int
+	maxOut    int
+	maxLog    int
+	loadLimit time.Duration
+	config    json.RawMessage
+	hooks     hookSet
+
+	pool  chan *instance
+	slots []slot // the runtime of each pool position, for the watchdog
+
+	// Watchdog state (watchdog.go).
+	epoch    time.Time
+	tick     time.Duration
+	active   atomic.Int64 // calls and loads in flight
+	sleeping atomic.Bool
+	wake     chan struct{}
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+var _ host.HookLister = (*Plugin)(nil)
+
+// hookSet is a set of hooks, one bit per hook.
+type hookSet uint8
+
+const numHooks = 5
+
+// hookIndex maps a hook to its bit and handler slot, -1 if unknown.
+func hookIndex(h host.Hook) int {
+	switch h {
+	case host.HookConnect:
+		return 0
+	case host.HookJoin:
+		return 1
+	case host.HookLeave:
+		return 2
+	case host.HookEvent:
+		return 3
+	case host.HookDisconnect:
+		return 4
+	}
+	return -1
+}
+
+var hookOrder = [numHooks]host.Hook{host.HookConnect, host.HookJoin, host.HookLeave, host.HookEvent, host.HookDisconnect}
+
+// globalNames are the top-level function names a script may define instead
+// of calling hubd.on.
+var globalNames = [numHooks]string{"onConnect", "onJoin", "onLeave", "onEvent", "onDisconnect"}
+
+// Hooks returns the hooks the script registered, in lifecycle order
+// (host.HookLister: a manifest that lists no hooks takes these).
+func (p *Plugin) Hooks() []host.Hook {
+	var out []host.Hook
+	for i, h := range hookOrder {
+		if p.hooks&(1<<i) != 0 {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Handle runs the script's handler for env.Hook. A hook the script did not
+// register is allowed unchanged. The call ends by ctx's deadline (or the
+// manifest timeout when ctx has none), with host.ErrTimeout.
+func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision, error) {
+	hi := hookIndex(env.Hook)
+	if hi < 0 || p.hooks&(1<<hi) == 0 {
+		return &host.Decision{}, nil
+	}
+	if n := inputSize(env, p.maxIn); n > p.maxIn {
+		return nil, fmt.Errorf("js: envelope of %d bytes is over the %d-byte input limit", n, p.maxIn)
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(p.timeout)
+	}
+	if !p.enter() {
+		return nil, ErrClosed
+	}
+	defer p.leave()
+	in, err := p.acquire(deadline)
+	if err != nil {
+		return nil, err
+	}
+	d, err := in.handle(hi, env, deadline)
+	if in.broken {
+		p.replace(in)
+	} else {
+		p.pool <- in
+	}
+	return d, err
+}
+
+// acquire takes a runtime from the pool, waiting until deadline.
+func (p *Plugin) acquire(deadline time.Time) (*instance, error) {
+	select {
+	case in := <-p.pool:
+		return in, nil
+	default:
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return nil, fmt.Errorf("%w: every runtime of the pool is busy", host.ErrTimeout)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case in := <-p.pool:
+		return in, nil
+	case <-t.C:
+		return nil, fmt.Errorf("%w: every runtime of the pool is busy", host.ErrTimeout)
+	case <-p.done:
+		return nil, ErrClosed
+	}
+}
+
+// replace discards a runtime that timed out or failed and fills its pool
+// position with a fresh one in the background.
+func (p *Plugin) replace(old *instance) {
+	go func() {
+		backoff := 100 * time.Millisecond
+		for {
+			in, err := p.newInstance(old.slot)
+			if err == nil {
+				p.pool <- in
+				return
+			}
+			if errors.Is(err, ErrClosed) {
+				return
+			}
+			p.logger.Error("js: replacing a runtime failed; the pool is one smaller until it succeeds", "err", err)
+			select {
+			case <-time.After(backoff):
+				backoff = min(2*backoff, 10*time.Second)
+			case <-p.done:
+				return
+			}
+		}
+	}()
+}
+
+// Close stops the plugin: later calls fail with ErrClosed, calls in flight
+// finish (their deadlines still hold).
+func (p *Plugin) Close() error {
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		close(p.done)
+		p.wakeWatchdog()
+	})
+	return nil
+}

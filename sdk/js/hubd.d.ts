@@ -1,0 +1,193 @@
+// Type declarations for hubd JavaScript plugins (the goja runtime in
+// host/js). They describe exactly what a plugin script sees: the `hubd`
+// global, `console`, the envelope a handler gets and the decision it
+// returns. Everything else a script uses is standard ECMAScript (ES2020+
+// without modules): there is no require, no timers, no I/O.
+//
+// Use from TypeScript:  /// <reference path="hubd.d.ts" />
+// Use from JavaScript:  // @ts-check  with this file in the same project.
+
+declare namespace hubd {
+  /** The moments of a socket's life a plugin can handle. */
+  type Hook = "connect" | "join" | "leave" | "event" | "disconnect";
+
+  /** A value that has a JSON form. */
+  type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
+
+  /** The socket a call is about. */
+  interface Socket {
+    /** The socket's id: 20 characters of URL-safe base64. */
+    id: string;
+    /** The rooms the socket is in, without its own id room. */
+    rooms: string[];
+    /**
+     * What the connect hook attached (a decision's `socket_data`), parsed
+     * from JSON; absent when nothing was attached. This is where per-socket
+     * state lives: plugins are stateless per call.
+     */
+    data?: any;
+  }
+
+  /** What the client sent when it connected (connect hook only). */
+  interface Handshake {
+    /** The client's `auth` payload (`{}` when it sent none). */
+    auth: any;
+    /** Query parameters, the first value of each. */
+    query: Record<string, string>;
+    /** Request headers, names in lower case, repeated values joined by ", ". */
+    headers: Record<string, string>;
+    /** The client's remote address ("ip:port"). */
+    address: string;
+  }
+
+  /**
+   * A binary argument in `args`: the Socket.IO placeholder object. Its bytes
+   * are `env.attachments[num]`.
+   */
+  interface Placeholder {
+    _placeholder: true;
+    num: number;
+  }
+
+  /** Fields every envelope has. */
+  interface BaseEnvelope {
+    /** The version of the envelope and decision schema. */
+    v: 1;
+    hook: Hook;
+    /** The namespace, e.g. "/" or "/chat". */
+    ns: string;
+    socket: Socket;
+  }
+
+  /** A client connects to a namespace. */
+  interface ConnectEnvelope extends BaseEnvelope {
+    hook: "connect";
+    handshake: Handshake;
+  }
+
+  /** A socket is about to join rooms. */
+  interface JoinEnvelope extends BaseEnvelope {
+    hook: "join";
+    /** The rooms being joined. */
+    rooms: string[];
+  }
+
+  /** A socket is about to leave rooms (observe only). */
+  interface LeaveEnvelope extends BaseEnvelope {
+    hook: "leave";
+    /** The rooms being left. */
+    rooms: string[];
+  }
+
+  /** A client emitted an event. */
+  interface EventEnvelope extends BaseEnvelope {
+    hook: "event";
+    /** The event name. */
+    event: string;
+    /**
+     * The event's arguments, parsed from the packet's JSON. Binary values
+     * are Placeholder objects; keep them as they are when you rewrite args.
+     * Absent when the event has no arguments.
+     */
+    args?: any[];
+    /** True when the client waits for an ack; absent otherwise. */
+    ack?: true;
+    /** The rooms the event goes to by default (the sender's rooms). */
+    rooms?: string[];
+    /** The bytes of the binary arguments (copies), by placeholder number. */
+    attachments?: ArrayBuffer[];
+  }
+
+  /** A socket disconnected (observe only). */
+  interface DisconnectEnvelope extends BaseEnvelope {
+    hook: "disconnect";
+    /** Why, e.g. "transport close", "client namespace disconnect". */
+    reason: string;
+  }
+
+  type Envelope = ConnectEnvelope | JoinEnvelope | LeaveEnvelope | EventEnvelope | DisconnectEnvelope;
+
+  /**
+   * What a decision asks for. "allow" (or no action) lets the call go on
+   * with the decision's changes; the others end the chain of plugins.
+   */
+  type Action = "allow" | "deny" | "drop" | "reply" | "disconnect";
+
+  /**
+   * A handler's answer. Every field is optional; absent (or undefined, or
+   * null) means unchanged. Other fields are ignored. Values are read as
+   * JSON.stringify would write them; binary values (ArrayBuffer, typed
+   * arrays) and BigInts are refused. The decision's JSON form is capped
+   * (1 MiB by default).
+   */
+  interface Decision {
+    action?: Action;
+    /** Why (deny, drop, disconnect): at most 256 bytes. A denied connect gets it as connect_error's message. */
+    reason?: string;
+    /** Sent with a deny: connect_error's `data`, or in the deny ack. */
+    data?: any;
+    /** event hook: rename the event. */
+    event?: string;
+    /** event hook: replace the arguments (a full array). */
+    args?: any[];
+    /**
+     * join hook: replace the rooms being joined. event hook: route the
+     * event to these rooms. A single name stands for a one-element list; at
+     * most 256 non-empty names.
+     */
+    rooms?: string | string[];
+    /** event hook: rooms or socket ids the event must not reach. */
+    except?: string | string[];
+    /** event hook: whether the sender gets its own event back. */
+    to_sender?: boolean;
+    /**
+     * event hook: answer the client's ack with these arguments. With
+     * action "reply" the event then stops; with allow it also goes on.
+     */
+    reply?: any[];
+    /** connect hook: attach this to the socket; every later call sees it as `socket.data`. */
+    socket_data?: any;
+    /** connect hook: rooms the socket joins at once. */
+    join?: string | string[];
+  }
+
+  /**
+   * What a handler may return: a decision or nothing (allow unchanged). An
+   * async handler is fine if its promise has settled when the handler
+   * returns; a promise still pending is an error (there is nothing to wait
+   * for: no timers, no I/O).
+   */
+  type Result = Decision | void | null | undefined | Promise<Decision | void | null | undefined>;
+
+  type Handler<E extends Envelope = Envelope> = (env: E) => Result;
+
+  /**
+   * Registers the handler of a hook, once per hook, while the script loads
+   * (at its top level). Defining a top-level function onConnect, onJoin,
+   * onLeave, onEvent or onDisconnect does the same.
+   */
+  function on(hook: "connect", handler: Handler<ConnectEnvelope>): void;
+  function on(hook: "join", handler: Handler<JoinEnvelope>): void;
+  function on(hook: "leave", handler: Handler<LeaveEnvelope>): void;
+  function on(hook: "event", handler: Handler<EventEnvelope>): void;
+  function on(hook: "disconnect", handler: Handler<DisconnectEnvelope>): void;
+
+  /** The manifest's `config`, deep-frozen; `{}` when the manifest has none. */
+  const config: { readonly [key: string]: any };
+
+  /**
+   * Writes a line to the plugin's log at a level: strings as they are,
+   * other values as JSON. Output per call is capped (16 KiB by default);
+   * lines past the cap are dropped and counted.
+   */
+  function log(level: "debug" | "info" | "warn" | "error", ...values: unknown[]): void;
+}
+
+/** console.* writes to the plugin's log, like hubd.log (log and info at info level). */
+declare const console: {
+  log(...values: unknown[]): void;
+  info(...values: unknown[]): void;
+  debug(...values: unknown[]): void;
+  warn(...values: unknown[]): void;
+  error(...values: unknown[]): void;
+};
