@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/hubd/hubd/hub/internal/eio"
 )
 
@@ -58,7 +56,7 @@ type Conn struct {
 
 	mu           sync.Mutex
 	state        state
-	ws           *websocket.Conn // the current transport when not nil
+	ws           *wsConn // the current transport when not nil
 	netConn      net.Conn
 	queue        []Frame
 	queued       int  // bytes in queue
@@ -67,7 +65,7 @@ type Conn struct {
 	posting      bool
 	upgrading    bool
 	probed       bool
-	probe        *websocket.Conn
+	probe        *wsConn
 	awaitingPong bool
 	pingAt       time.Time // when the current ping is (or was) due
 	timer        *time.Timer
@@ -285,7 +283,7 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 // so that closing the session also ends the probe.
 func (c *Conn) upgradingConnLocked() net.Conn {
 	if c.upgrading && c.probe != nil {
-		return c.probe.NetConn()
+		return c.probe.nc
 	}
 	return nil
 }

@@ -34,6 +34,7 @@ const (
 	opText   = 1
 	opBinary = 2
 	opClose  = 8
+	opPing   = 9
 	opPong   = 10
 )
 

@@ -15,14 +15,14 @@ var errStop = errors.New("engine: stop")
 
 // serveWebSocket opens a session directly over WebSocket.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	ws, err := s.upgrade(w, r)
 	if err != nil {
 		return // the upgrader answered
 	}
 	c := s.newConn(false)
 	c.watchControl(ws)
 	c.ws = ws
-	c.netConn = ws.NetConn()
+	c.netConn = ws.nc
 	if s.cfg.OnConnection != nil {
 		s.cfg.OnConnection(c, r)
 	}
@@ -33,22 +33,32 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c.startHeartbeat()
 	// Read on a goroutine of our own so that the HTTP server's goroutine,
 	// and the buffers it holds, go away.
-	go c.readLoop(ws)
+	go c.readLoop(ws, 0)
 }
 
-// watchControl installs control-frame handlers that never write on their
-// own: every write goes through the session's writer.
-func (c *Conn) watchControl(ws *websocket.Conn) {
-	ws.SetCloseHandler(func(int, string) error { return nil })
-	ws.SetPingHandler(func(data string) error {
+// upgrade answers the WebSocket handshake (gorilla does that well) and
+// keeps only the network connection: reading is wsConn's, writing
+// writeFrames'. gorilla refuses a client that sent data before the
+// handshake completed, so nothing is left in its buffer.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newWSConn(ws.NetConn(), s.cfg.MaxPayload), nil
+}
+
+// watchControl answers a client's pings through the session's writer, the
+// only one that writes.
+func (c *Conn) watchControl(ws *wsConn) {
+	ws.onPing = func(data []byte) {
 		c.mu.Lock()
 		if c.ws == ws && c.state == stateOpen {
-			c.queue = append(c.queue, Frame{Data: []byte(data), op: opPong})
+			c.queue = append(c.queue, Frame{Data: data, op: opPong})
 			c.kickLocked()
 		}
 		c.mu.Unlock()
-		return nil
-	})
+	}
 }
 
 // serveUpgrade runs the upgrade of a polling session to WebSocket: probe,
@@ -58,7 +68,7 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeBadRequest, "")
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	ws, err := s.upgrade(w, r)
 	if err != nil {
 		return
 	}
@@ -67,7 +77,7 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	if c.state != stateOpen || c.upgrading || c.ws != nil {
 		// The reference accepts a second WebSocket and closes it at once.
 		c.mu.Unlock()
-		_ = ws.Close()
+		_ = ws.nc.Close()
 		return
 	}
 	c.upgrading = true
@@ -80,16 +90,16 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 			c.upgrading, c.probed, c.probe = false, false, nil
 		}
 		c.mu.Unlock()
-		_ = ws.Close()
+		_ = ws.nc.Close()
 		return
 	}
-	go c.readLoop(ws)
+	go c.readLoop(ws, 0)
 }
 
 // probeUpgrade answers the probe and waits for the upgrade packet; it
 // reports whether the session now runs over ws.
-func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
-	_ = ws.SetReadDeadline(time.Now().Add(c.srv.cfg.UpgradeTimeout))
+func (c *Conn) probeUpgrade(ws *wsConn) bool {
+	_ = ws.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.UpgradeTimeout))
 	for {
 		p, err := c.readPacket(ws)
 		if err != nil {
@@ -97,7 +107,7 @@ func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
 		}
 		switch {
 		case p.Type == eio.Ping && string(p.Data) == "probe":
-			if err := writeFrames(ws.NetConn(), []Frame{{Data: []byte("3probe")}}, c.srv.cfg.WriteTimeout); err != nil {
+			if err := writeFrames(ws.nc, []Frame{{Data: []byte("3probe")}}, c.srv.cfg.WriteTimeout); err != nil {
 				return false
 			}
 			c.mu.Lock()
@@ -108,7 +118,7 @@ func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
 			}
 			c.mu.Unlock()
 		case p.Type == eio.Upgrade:
-			_ = ws.SetReadDeadline(time.Time{})
+			_ = ws.nc.SetReadDeadline(time.Time{})
 			c.mu.Lock()
 			if c.state == stateClosed {
 				c.mu.Unlock()
@@ -121,7 +131,7 @@ func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
 				c.releasePollLocked(nil, false)
 			}
 			c.ws = ws
-			c.netConn = ws.NetConn()
+			c.netConn = ws.nc
 			c.upgrading, c.probed, c.probe = false, false, nil
 			if c.state == stateClosing {
 				// Close was called during the upgrade, with no GET to
@@ -143,34 +153,40 @@ func (c *Conn) probeUpgrade(ws *websocket.Conn) bool {
 }
 
 // readPacket reads one WebSocket message as an Engine.IO packet.
-func (c *Conn) readPacket(ws *websocket.Conn) (eio.Packet, error) {
-	mt, r, err := ws.NextReader()
+func (c *Conn) readPacket(ws *wsConn) (eio.Packet, error) {
+	binary, data, err := ws.next()
 	if err != nil {
 		return eio.Packet{}, err
 	}
-	limit := c.srv.cfg.MaxPayload
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return eio.Packet{}, err
-	}
-	if int64(len(data)) > limit {
-		return eio.Packet{}, errTooBig
-	}
-	if mt == websocket.BinaryMessage {
+	if binary {
 		return eio.Packet{Type: eio.Message, Data: data, Binary: true}, nil
 	}
 	return eio.DecodeText(data)
 }
 
-var errTooBig = errors.New("engine: message too big")
+// maxHandoffs bounds how many times a session's reading moves to a fresh
+// goroutine (see readLoop).
+const maxHandoffs = 8
 
-// readLoop reads the session's WebSocket until it ends.
-func (c *Conn) readLoop(ws *websocket.Conn) {
+// readLoop reads the session's WebSocket until it ends; handoffs counts
+// the goroutines that read it before this one.
+func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 	for {
 		p, err := c.readPacket(ws)
 		switch {
 		case err == nil:
 			if !c.onPacket(p) {
+				return
+			}
+			if handoffs < maxHandoffs && ws.br.Buffered() == 0 {
+				// About to wait for the client after one of its first
+				// messages (namespace connects, joins): wait on a fresh
+				// goroutine, whose small stack is then all an idle
+				// connection costs; handling those messages grew this
+				// one's, and a parked goroutine's stack rarely shrinks.
+				// Busy connections stop handing over, since a fresh stack
+				// grows again on their next message.
+				go c.readLoop(ws, handoffs+1)
 				return
 			}
 			continue
@@ -182,11 +198,10 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 			// still sends until it answers the close: closing a socket
 			// with unread input resets the connection, and the client
 			// would lose the 1009.
-			drain(ws, time.Second)
+			ws.drain(time.Second)
 			c.closeNow(ReasonTransportClose, nil)
 		default:
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if errors.Is(err, errPeerClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				c.closeNow(ReasonTransportClose, nil)
 			} else {
 				c.closeNow(ReasonTransportError, nil)
@@ -210,20 +225,5 @@ func (c *Conn) closeWith(code int) {
 	if nc != nil {
 		body := websocket.FormatCloseMessage(code, "")
 		_ = writeFrames(nc, []Frame{{Data: body, op: opClose}}, time.Second)
-	}
-}
-
-// drain reads and drops messages until the peer's close frame, an error or
-// the timeout.
-func drain(ws *websocket.Conn, timeout time.Duration) {
-	_ = ws.SetReadDeadline(time.Now().Add(timeout))
-	for {
-		_, r, err := ws.NextReader()
-		if err != nil {
-			return
-		}
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return
-		}
 	}
 }
