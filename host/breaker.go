@@ -2,6 +2,7 @@ package host
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -9,6 +10,9 @@ import (
 // consecutive failures it opens for a backoff that doubles up to max, then
 // lets one call through to probe.
 type breaker struct {
+	// healthy is set while the last call succeeded and the breaker is
+	// closed: the common case then takes no lock.
+	healthy   atomic.Bool
 	mu        sync.Mutex
 	failures  int
 	openUntil time.Time
@@ -24,6 +28,9 @@ const (
 
 // allow reports whether a call may go to the plugin now.
 func (b *breaker) allow(now time.Time) bool {
+	if b.healthy.Load() {
+		return true
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.openUntil.IsZero() {
@@ -38,13 +45,18 @@ func (b *breaker) allow(now time.Time) bool {
 
 // done records a call's result.
 func (b *breaker) done(ok bool, now time.Time) {
+	if ok && b.healthy.Load() {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.probing = false
 	if ok {
 		b.failures, b.openUntil, b.backoff = 0, time.Time{}, 0
+		b.healthy.Store(true)
 		return
 	}
+	b.healthy.Store(false)
 	b.failures++
 	if b.failures < breakerThreshold {
 		return

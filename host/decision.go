@@ -93,10 +93,11 @@ func (d *Decision) check() error {
 			}
 		}
 	}
-	for name, raw := range map[string]json.RawMessage{"args": d.Args, "reply": d.Reply} {
-		if len(raw) > 0 && bytes.TrimSpace(raw)[0] != '[' {
-			return fmt.Errorf("%w: %s must be a JSON array", ErrGarbage, name)
-		}
+	if !isArray(d.Args) {
+		return fmt.Errorf("%w: args must be a JSON array", ErrGarbage)
+	}
+	if !isArray(d.Reply) {
+		return fmt.Errorf("%w: reply must be a JSON array", ErrGarbage)
 	}
 	if d.Action == Reply && len(d.Reply) == 0 {
 		d.Reply = json.RawMessage("[]")
@@ -111,4 +112,10 @@ func (d *Decision) final() bool {
 		return true
 	}
 	return false
+}
+
+// isArray reports whether raw is absent or starts a JSON array.
+func isArray(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || raw[0] == '['
 }
