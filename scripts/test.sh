@@ -27,6 +27,10 @@ for dir in $(git ls-files '*package-lock.json' | xargs -r -n1 dirname); do
   fi
 done
 
+# clang, lld and wasi-libc for the C WebAssembly guests the tests compile.
+echo "== wasm toolchain"
+bash scripts/wasm-toolchain.sh
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
@@ -37,6 +41,8 @@ fi
 
 echo "== go vet"
 go vet ./...
+# The Wasm guests and their SDK build for wasip1 only in part.
+GOOS=wasip1 GOARCH=wasm go vet ./sdk/wasm/... ./examples/wasm/... ./host/wasm/testdata/faults
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...

@@ -1,0 +1,441 @@
+package wasm
+
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/hubd/hubd/host"
+)
+
+// The envelope index (sdk/wasm/ABI.md, "Envelope index"): after the
+// envelope JSON, at the next multiple of 4, the host writes where each
+// field's value lies in the JSON, so that a guest finds the event name or
+// the arguments without scanning the whole envelope (scanning costs 1 to
+// 4 ns per byte in Wasm, several times what it costs natively). Guests may
+// ignore it.
+//
+// Layout, little-endian uint32 words:
+//
+//	magic (indexMagic), field count N, escape bits, then N pairs
+//	(start, end): the value's bytes in the JSON, end exclusive, strings
+//	with their quotes; (0, 0) when the field is absent. Escape bit i is
+//	set when string field i holds a backslash escape.
+const (
+	indexMagic = 0x58444968 // "hIDX"
+)
+
+// Field ids of the index. New fields are only ever appended.
+const (
+	fieldV = iota
+	fieldHook
+	fieldNs
+	fieldSocket
+	fieldSocketID
+	fieldSocketRooms
+	fieldSocketData
+	fieldHandshake
+	fieldAuth
+	fieldQuery
+	fieldHeaders
+	fieldAddress
+	fieldEvent
+	fieldArgs
+	fieldAck
+	fieldRooms
+	fieldReason
+	numFields
+)
+
+// indexSize is the size of the index in bytes.
+const indexSize = 12 + 8*numFields
+
+// appendIndex pads js, env's JSON as AppendJSON wrote it, to a multiple
+// of 4 and appends its index. If js is not a well-formed object the index
+// is left empty (every field absent) and guests fall back to scanning.
+func appendIndex(js []byte, env *host.Envelope) []byte {
+	n := len(js)
+	for len(js)%4 != 0 {
+		js = append(js, 0)
+	}
+	start := len(js)
+	js = append(js, make([]byte, indexSize)...)
+	idx := js[start:]
+	binary.LittleEndian.PutUint32(idx[0:], indexMagic)
+	binary.LittleEndian.PutUint32(idx[4:], numFields)
+	x := indexer{b: js[:n], idx: idx}
+	if !x.layout(env) {
+		clear(idx[8:])
+		x.esc = 0
+		if i := ws(js, 0); x.object(i, topKey) < 0 {
+			clear(idx[8:])
+		}
+	}
+	return js
+}
+
+// layout indexes the JSON by walking the layout Envelope.AppendJSON
+// writes, taking the lengths of the values it copies verbatim (args,
+// socket data, auth) from env instead of scanning them. Every key and
+// every copied value is checked; at the first surprise it reports false
+// and the caller scans instead.
+func (x *indexer) layout(env *host.Envelope) bool {
+	if env == nil {
+		return false
+	}
+	b := x.b
+	i := 0
+	lit := func(s string) bool {
+		if len(b)-i >= len(s) && string(b[i:i+len(s)]) == s {
+			i += len(s)
+			return true
+		}
+		return false
+	}
+	str := func(id int) bool {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		e, esc := skipString(b, i)
+		if e < 0 {
+			return false
+		}
+		x.set(id, i, e, esc)
+		i = e
+		return true
+	}
+	raw := func(id int, v []byte) bool {
+		if len(b)-i < len(v) || string(b[i:i+len(v)]) != string(v) {
+			return false
+		}
+		x.set(id, i, i+len(v), false)
+		i += len(v)
+		return true
+	}
+	// known checks that a string value is s, unescaped (equal bytes mean
+	// nothing was escaped), else scans it.
+	known := func(id int, v string) bool {
+		if e := i + 1 + len(v); e < len(b) && b[i] == '"' && b[e] == '"' && string(b[i+1:e]) == v {
+			x.set(id, i, e+1, false)
+			i = e + 1
+			return true
+		}
+		return str(id)
+	}
+	// knownList is known for an array of strings.
+	knownList := func(id int, list []string) bool {
+		start := i
+		if i < len(b) && b[i] == '[' {
+			j := i + 1
+			ok := true
+			for k, r := range list {
+				if k > 0 {
+					if j >= len(b) || b[j] != ',' {
+						ok = false
+						break
+					}
+					j++
+				}
+				if e := j + 1 + len(r); e < len(b) && b[j] == '"' && b[e] == '"' && string(b[j+1:e]) == r {
+					j = e + 1
+				} else {
+					ok = false
+					break
+				}
+			}
+			if ok && j < len(b) && b[j] == ']' {
+				x.set(id, start, j+1, false)
+				i = j + 1
+				return true
+			}
+		}
+		e, _ := skipJSON(b, i)
+		if e < 0 {
+			return false
+		}
+		x.set(id, i, e, false)
+		i = e
+		return true
+	}
+	val := func(id int) bool {
+		e, esc := skipJSON(b, i)
+		if e < 0 {
+			return false
+		}
+		x.set(id, i, e, esc)
+		i = e
+		return true
+	}
+	if !lit(`{"v":`) || !val(fieldV) || !lit(`,"hook":`) || !known(fieldHook, string(env.Hook)) ||
+		!lit(`,"ns":`) || !known(fieldNs, env.Namespace) || !lit(`,"socket":`) {
+		return false
+	}
+	sock := i
+	if !lit(`{"id":`) || !known(fieldSocketID, env.Socket.ID) || !lit(`,"rooms":`) || !knownList(fieldSocketRooms, env.Socket.Rooms) {
+		return false
+	}
+	if len(env.Socket.Data) > 0 && (!lit(`,"data":`) || !raw(fieldSocketData, env.Socket.Data)) {
+		return false
+	}
+	if !lit(`}`) {
+		return false
+	}
+	x.set(fieldSocket, sock, i, false)
+	if h := env.Handshake; h != nil {
+		hs := i + len(`,"handshake":`)
+		auth := []byte(h.Auth)
+		if len(auth) == 0 {
+			auth = []byte("{}")
+		}
+		if !lit(`,"handshake":{"auth":`) || !raw(fieldAuth, auth) ||
+			!lit(`,"query":`) || !val(fieldQuery) || !lit(`,"headers":`) || !val(fieldHeaders) ||
+			!lit(`,"address":`) || !known(fieldAddress, h.Address) || !lit(`}`) {
+			return false
+		}
+		x.set(fieldHandshake, hs, i, false)
+	}
+	if env.Event != "" && (!lit(`,"event":`) || !known(fieldEvent, env.Event)) {
+		return false
+	}
+	if len(env.Args) > 0 && (!lit(`,"args":`) || !raw(fieldArgs, env.Args)) {
+		return false
+	}
+	if env.Ack {
+		if !lit(`,"ack":`) {
+			return false
+		}
+		x.set(fieldAck, i, i+4, false)
+		if !lit("true") {
+			return false
+		}
+	}
+	if env.Rooms != nil && (!lit(`,"rooms":`) || !knownList(fieldRooms, env.Rooms)) {
+		return false
+	}
+	if env.Reason != "" && (!lit(`,"reason":`) || !known(fieldReason, env.Reason)) {
+		return false
+	}
+	return lit(`}`) && i == len(b)
+}
+
+type indexer struct {
+	b   []byte
+	idx []byte
+	esc uint32
+}
+
+// Key tables: the field id of each key of the top-level object, of
+// "socket" and of "handshake" (-1: not indexed).
+func topKey(k []byte) int {
+	switch string(k) {
+	case "v":
+		return fieldV
+	case "hook":
+		return fieldHook
+	case "ns":
+		return fieldNs
+	case "socket":
+		return fieldSocket
+	case "handshake":
+		return fieldHandshake
+	case "event":
+		return fieldEvent
+	case "args":
+		return fieldArgs
+	case "ack":
+		return fieldAck
+	case "rooms":
+		return fieldRooms
+	case "reason":
+		return fieldReason
+	}
+	return -1
+}
+
+func socketKey(k []byte) int {
+	switch string(k) {
+	case "id":
+		return fieldSocketID
+	case "rooms":
+		return fieldSocketRooms
+	case "data":
+		return fieldSocketData
+	}
+	return -1
+}
+
+func handshakeKey(k []byte) int {
+	switch string(k) {
+	case "auth":
+		return fieldAuth
+	case "query":
+		return fieldQuery
+	case "headers":
+		return fieldHeaders
+	case "address":
+		return fieldAddress
+	}
+	return -1
+}
+
+func (x *indexer) set(id, start, end int, esc bool) {
+	o := 12 + 8*id
+	p := x.idx[o : o+8]
+	binary.LittleEndian.PutUint32(p, uint32(start))
+	binary.LittleEndian.PutUint32(p[4:], uint32(end))
+	if esc {
+		x.esc |= 1 << id
+		binary.LittleEndian.PutUint32(x.idx[8:], x.esc)
+	}
+}
+
+// object indexes the object at b[i] whose keys keyOf maps and returns
+// the index after it, or -1 if the JSON is not well formed.
+func (x *indexer) object(i int, keyOf func([]byte) int) int {
+	b := x.b
+	if i >= len(b) || b[i] != '{' {
+		return -1
+	}
+	i = ws(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for i < len(b) && b[i] == '"' {
+		ke, kesc := skipString(b, i)
+		if ke < 0 {
+			return -1
+		}
+		id := -1
+		if !kesc {
+			id = keyOf(b[i+1 : ke-1])
+		}
+		i = ws(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		vs := ws(b, i+1)
+		var ve int
+		var vesc bool
+		switch {
+		case id == fieldSocket && vs < len(b) && b[vs] == '{':
+			ve = x.object(vs, socketKey)
+		case id == fieldHandshake && vs < len(b) && b[vs] == '{':
+			ve = x.object(vs, handshakeKey)
+		default:
+			ve, vesc = skipJSON(b, vs)
+		}
+		if ve < 0 {
+			return -1
+		}
+		if id >= 0 {
+			x.set(id, vs, ve, vesc)
+		}
+		i = ws(b, ve)
+		if i < len(b) && b[i] == ',' {
+			i = ws(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return i + 1
+		}
+		return -1
+	}
+	return -1
+}
+
+func ws(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string at b[i] == '"' and
+// whether it holds escapes; -1 if it does not end. It looks at eight bytes
+// at a time.
+func skipString(b []byte, i int) (int, bool) {
+	esc := false
+	j := i + 1
+	for {
+		j = nextQuoteOrBackslash(b, j)
+		if j >= len(b) {
+			return -1, esc
+		}
+		if b[j] == '"' {
+			return j + 1, esc
+		}
+		esc = true
+		j += 2
+	}
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// nextQuoteOrBackslash returns the index of the first '"' or '\\' in b
+// from j on, or len(b).
+func nextQuoteOrBackslash(b []byte, j int) int {
+	for j+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[j:])
+		q := x ^ ('"' * ones)
+		s := x ^ ('\\' * ones)
+		// A zero byte in q or s is a match; the lowest flagged byte is exact.
+		if m := ((q - ones) &^ q & highs) | ((s - ones) &^ s & highs); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	for j < len(b) && b[j] != '"' && b[j] != '\\' {
+		j++
+	}
+	return j
+}
+
+// jsonClass marks the bytes that matter when skipping a nested value.
+var jsonClass = [256]byte{'"': 1, '{': 2, '[': 2, '}': 3, ']': 3}
+
+// skipJSON returns the index after the value at b[i] (-1 if malformed)
+// and, for a string, whether it holds escapes.
+func skipJSON(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return -1, false
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch jsonClass[b[j]] {
+			case 0:
+			case 1:
+				e, _ := skipString(b, j)
+				if e < 0 {
+					return -1, false
+				}
+				j = e - 1
+			case 2:
+				depth++
+			case 3:
+				depth--
+				if depth == 0 {
+					return j + 1, false
+				}
+			}
+		}
+		return -1, false
+	}
+	j := i
+	for j < len(b) {
+		c := b[j]
+		if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			break
+		}
+		j++
+	}
+	if j == i {
+		return -1, false
+	}
+	return j, false
+}
