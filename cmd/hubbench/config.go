@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config holds the command-line settings shared by all scenarios. Fields
+// that a scenario does not use are ignored by it.
+type Config struct {
+	Scenario    string
+	URL         string
+	Path        string
+	Duration    time.Duration
+	Drain       time.Duration
+	Hold        time.Duration
+	Timeout     time.Duration
+	Clients     int // -n: fanout receivers, idle connections
+	Concurrency int // -c: ack clients, connect workers
+	Ramp        int // handshakes in flight during ramp-up
+	Rate        int // fanout publish rate, messages/s; 0 = as fast as the window allows
+	Window      int // fanout publishes in flight when Rate is 0
+	Inflight    int // ack: emits in flight per client
+	Size        int // padding bytes in each payload
+	PID         int
+	JSON        bool
+	AllowRemote bool
+}
+
+// defaultClients is the -n default per scenario.
+var defaultClients = map[string]int{"fanout": 1000, "idle": 5000}
+
+// validate fills scenario-dependent defaults and checks the settings.
+func (c *Config) validate() error {
+	if c.Clients == 0 {
+		c.Clients = defaultClients[c.Scenario]
+	}
+	switch {
+	case c.Clients < 0, c.Concurrency < 1, c.Ramp < 1, c.Inflight < 1, c.Window < 1:
+		return errors.New("-n must be >= 0; -c, -ramp, -inflight and -window must be >= 1")
+	case c.Rate < 0 || c.Size < 0 || c.PID < 0:
+		return errors.New("-rate, -size and -pid must be >= 0")
+	case c.Duration <= 0 || c.Timeout <= 0 || c.Drain < 0 || c.Hold < 0:
+		return errors.New("-duration and -timeout must be > 0; -drain and -hold >= 0")
+	}
+	if _, err := c.wsURL(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// wsURL returns the Engine.IO WebSocket endpoint for the target, refusing
+// hosts other than loopback ones unless AllowRemote is set.
+func (c *Config) wsURL() (string, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "", fmt.Errorf("-url: %w", err)
+	}
+	switch u.Scheme {
+	case "http", "ws":
+		u.Scheme = "ws"
+	case "https", "wss":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("-url: unsupported scheme %q", u.Scheme)
+	}
+	if !c.AllowRemote && !isLoopback(u.Hostname()) {
+		return "", fmt.Errorf("-url: %q is not a loopback address (use -allow-remote to override)", u.Hostname())
+	}
+	u.Path = "/" + strings.Trim(c.Path, "/") + "/"
+	u.RawQuery = "EIO=4&transport=websocket"
+	return u.String(), nil
+}
+
+// isLoopback accepts "localhost" and literal loopback IPs. Other names are
+// not resolved: what they point at can change between check and use.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,44 @@
+package main
+
+import "testing"
+
+func TestWSURL(t *testing.T) {
+	tests := []struct {
+		url, path string
+		remote    bool
+		want      string
+		ok        bool
+	}{
+		{"http://127.0.0.1:3000", "/socket.io/", false, "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket", true},
+		{"http://localhost:3001/", "socket.io", false, "ws://localhost:3001/socket.io/?EIO=4&transport=websocket", true},
+		{"https://[::1]:8443", "/x/", false, "wss://[::1]:8443/x/?EIO=4&transport=websocket", true},
+		{"http://10.0.0.1:3000", "/socket.io/", false, "", false},
+		{"http://example.com", "/socket.io/", false, "", false},
+		{"http://10.0.0.1:3000", "/socket.io/", true, "ws://10.0.0.1:3000/socket.io/?EIO=4&transport=websocket", true},
+		{"ftp://127.0.0.1", "/socket.io/", false, "", false},
+	}
+	for _, tt := range tests {
+		c := &Config{URL: tt.url, Path: tt.path, AllowRemote: tt.remote}
+		got, err := c.wsURL()
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("wsURL(%q, %q, remote=%v) = %q, %v; want %q, ok=%v", tt.url, tt.path, tt.remote, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"idle", "-pid", "0"})
+	if err != nil || cfg.Scenario != "idle" || cfg.Clients != 5000 {
+		t.Fatalf("idle defaults: %+v, %v", cfg, err)
+	}
+	cfg, err = parseFlags([]string{"-scenario", "fanout", "-n", "10"})
+	if err != nil || cfg.Scenario != "fanout" || cfg.Clients != 10 {
+		t.Fatalf("fanout: %+v, %v", cfg, err)
+	}
+	if _, err := parseFlags([]string{"bogus"}); err == nil {
+		t.Fatal("unknown scenario accepted")
+	}
+	if _, err := parseFlags([]string{"ack", "-url", "http://192.0.2.1:3000"}); err == nil {
+		t.Fatal("remote target accepted without -allow-remote")
+	}
+}
