@@ -61,6 +61,7 @@ type Conn struct {
 	queue        []Frame
 	queued       int  // bytes in queue
 	writing      bool // a WebSocket writer goroutine is running
+	dispatching  bool // the WebSocket reader is in the handler
 	poll         *pollWait
 	posting      bool
 	upgrading    bool
@@ -133,7 +134,10 @@ func (c *Conn) writableLocked() bool {
 // releases a pending GET.
 func (c *Conn) kickLocked() {
 	if c.ws != nil {
-		if !c.writing && len(c.queue) > 0 {
+		// While the reading goroutine hands a message to the handler, it
+		// writes what was queued itself once the handler returns (see
+		// dispatch): replies then cost no goroutine.
+		if !c.writing && len(c.queue) > 0 && !c.dispatching {
 			c.writing = true
 			go c.writeLoop(c.netConn)
 		}

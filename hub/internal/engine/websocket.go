@@ -175,7 +175,7 @@ func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 		p, err := c.readPacket(ws)
 		switch {
 		case err == nil:
-			if !c.onPacket(p) {
+			if !c.dispatch(ws, p) {
 				return
 			}
 			if handoffs < maxHandoffs && ws.br.Buffered() == 0 {
@@ -209,6 +209,29 @@ func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 		}
 		return
 	}
+}
+
+// dispatch hands one packet from the WebSocket to the session and then
+// writes, on this goroutine, what was queued meanwhile (typically the
+// handler's replies), unless a writer already runs. A handler that blocks
+// thus also holds up what others send to this client, as it holds up the
+// client's own later messages.
+func (c *Conn) dispatch(ws *wsConn, p eio.Packet) bool {
+	c.mu.Lock()
+	c.dispatching = true
+	c.mu.Unlock()
+	ok := c.onPacket(p)
+	c.mu.Lock()
+	c.dispatching = false
+	if c.ws == ws && !c.writing && len(c.queue) > 0 && c.state != stateClosed {
+		c.writing = true
+		nc := c.netConn
+		c.mu.Unlock()
+		c.writeLoop(nc)
+		return ok
+	}
+	c.mu.Unlock()
+	return ok
 }
 
 // closeWith writes a close frame with code before the session ends. The
