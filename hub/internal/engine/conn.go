@@ -54,26 +54,30 @@ type Conn struct {
 	srv     *Server
 	handler Handler
 
-	mu           sync.Mutex
-	state        state
-	ws           *wsConn // the current transport when not nil
-	netConn      net.Conn
-	queue        []Frame
-	queued       int  // bytes in queue
-	writing      bool // a WebSocket writer goroutine is running
-	dispatching  bool // the WebSocket reader is in the handler
-	poll         *pollWait
-	posting      bool
-	upgrading    bool
-	probed       bool
-	probe        *wsConn
-	awaitingPong bool
-	pingAt       time.Time // when the current ping is (or was) due
-	timer        *time.Timer
-	noopTimer    *time.Timer // answers GETs parked during an upgrade
-	lingerNoop   bool        // closed by the client: a racing GET gets a noop
-	closeSent    bool        // the WebSocket close frame is being written
-	closeTimer   *time.Timer
+	mu          sync.Mutex
+	state       state
+	ws          *wsConn // the current transport when not nil
+	netConn     net.Conn
+	queue       []Frame
+	queued      int  // bytes in queue
+	writing     bool // a WebSocket writer goroutine is running
+	dispatching bool // the WebSocket reader is in the handler
+
+	// Owned by the goroutine that writes (writing is set).
+	deadlineConn  net.Conn
+	writeDeadline time.Time
+	poll          *pollWait
+	posting       bool
+	upgrading     bool
+	probed        bool
+	probe         *wsConn
+	awaitingPong  bool
+	pingAt        time.Time // when the current ping is (or was) due
+	timer         *time.Timer
+	noopTimer     *time.Timer // answers GETs parked during an upgrade
+	lingerNoop    bool        // closed by the client: a racing GET gets a noop
+	closeSent     bool        // the WebSocket close frame is being written
+	closeTimer    *time.Timer
 }
 
 // ID returns the session id.
@@ -177,7 +181,11 @@ func (c *Conn) writeLoop(nc net.Conn) {
 			c.closeSent = true
 		}
 		c.mu.Unlock()
-		if err := writeFrames(nc, batch, c.srv.cfg.WriteTimeout); err != nil {
+		if err := c.armWriteDeadline(nc); err != nil {
+			c.closeNow(ReasonTransportError, nil)
+			return
+		}
+		if err := writeFrames(nc, batch, 0); err != nil {
 			c.closeNow(ReasonTransportError, nil)
 			return
 		}
@@ -186,6 +194,20 @@ func (c *Conn) writeLoop(nc net.Conn) {
 			return
 		}
 	}
+}
+
+// armWriteDeadline keeps a write deadline between half and all of
+// WriteTimeout ahead, moving it only when less than half is left: setting
+// a deadline costs a timer update, and most batches are small and quick.
+// Only the goroutine that writes (see writing) calls it.
+func (c *Conn) armWriteDeadline(nc net.Conn) error {
+	now := time.Now()
+	timeout := c.srv.cfg.WriteTimeout
+	if nc == c.deadlineConn && c.writeDeadline.Sub(now) >= timeout/2 {
+		return nil
+	}
+	c.deadlineConn, c.writeDeadline = nc, now.Add(timeout)
+	return nc.SetWriteDeadline(c.writeDeadline)
 }
 
 // Close ends the session from the server side: queued frames are flushed

@@ -70,9 +70,12 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, copyLimit); ret
 
 // writeFrames writes frames as WebSocket frames in as few system calls as it
 // can: small batches are copied into one buffer, large ones go to writev.
+// A zero timeout leaves the connection's write deadline as it is.
 func writeFrames(c net.Conn, frames []Frame, timeout time.Duration) error {
-	if err := c.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return err
+	if timeout > 0 {
+		if err := c.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+			return err
+		}
 	}
 	total := 0
 	for i := range frames {
