@@ -495,6 +495,7 @@ func TestWatchReloads(t *testing.T) {
 func TestReloadUnderLoadFailsNoCall(t *testing.T) {
 	h, rt := dirHost(t)
 	rt.set("p", func(context.Context, *Envelope) (*Decision, error) { return &Decision{Event: "seen"}, nil })
+	rt.set("q", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "p.js"), "// 0")
 	if err := h.LoadDir(context.Background(), dir); err != nil {
@@ -520,7 +521,26 @@ func TestReloadUnderLoadFailsNoCall(t *testing.T) {
 		}()
 	}
 	for i := range 30 {
-		writeFile(t, filepath.Join(dir, "p.js"), fmt.Sprintf("// %d", i+1))
+		switch i % 3 {
+		case 0, 1: // replace
+			writeFile(t, filepath.Join(dir, "p.js"), fmt.Sprintf("// %d", i+1))
+			if err := h.LoadDir(context.Background(), dir); err != nil {
+				t.Fatal(err)
+			}
+		case 2: // break: the loaded version must stay
+			writeFile(t, filepath.Join(dir, "p.js"), "syntax error")
+			if err := h.LoadDir(context.Background(), dir); err == nil {
+				t.Fatal("a broken plugin loaded")
+			}
+		}
+		// A plugin added and deleted beside it changes nothing for p.
+		writeFile(t, filepath.Join(dir, "q.js"), "//")
+		if err := h.LoadDir(context.Background(), dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, "q.js")); err != nil {
+			t.Fatal(err)
+		}
 		if err := h.LoadDir(context.Background(), dir); err != nil {
 			t.Fatal(err)
 		}
