@@ -154,16 +154,18 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 			continue
 		}
 		var l *loaded
-		if f.err == nil {
+		if f.err != nil {
+			f.err = fmt.Errorf("plugin %q: %w", name, f.err)
+		} else {
 			var fresh []*loaded
-			fresh, f.err = h.loadAll(ctx, []Spec{f.spec})
+			fresh, f.err = h.loadAll(ctx, []Spec{f.spec}) // names the plugin
 			if f.err == nil {
 				l = fresh[0]
 				l.version = f.version
 			}
 		}
 		if f.err != nil {
-			errs = append(errs, fmt.Errorf("plugin %q: %w", name, unwrapPlugin(f.err)))
+			errs = append(errs, f.err)
 			if prev != nil {
 				h.logger.Error("plugin failed to load; keeping the loaded version", "plugin", name, "err", f.err)
 				next = append(next, prev)
@@ -185,14 +187,6 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 	}
 	h.retire(gone)
 	return errors.Join(errs...)
-}
-
-// unwrapPlugin drops the "plugin %q:" prefix loadAll adds.
-func unwrapPlugin(err error) error {
-	if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), "plugin ") {
-		return u
-	}
-	return err
 }
 
 // Watch reloads dir whenever it changes (after a short quiet period), until
