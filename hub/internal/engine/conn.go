@@ -391,6 +391,16 @@ func (c *Conn) onHeartbeat() {
 	c.timer.Reset(time.Until(c.pingAt.Add(c.srv.cfg.PingTimeout)))
 	c.queue = append(c.queue, pingFrame)
 	c.queued++
+	if c.ws != nil && !c.writing && !c.dispatching {
+		// This timer's goroutine is ours: write the ping on it rather
+		// than start a writer, so a ping round over thousands of idle
+		// connections does not start thousands of goroutines.
+		c.writing = true
+		nc := c.netConn
+		c.mu.Unlock()
+		c.writeLoop(nc)
+		return
+	}
 	c.kickLocked()
 	c.mu.Unlock()
 }
