@@ -3,6 +3,8 @@ package host
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // Version is the version of the envelope and decision schema (the "v"
@@ -77,11 +79,11 @@ func (e *Envelope) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"v":`...)
 	dst = strconv.AppendInt(dst, Version, 10)
 	dst = append(dst, `,"hook":`...)
-	dst = appendString(dst, string(e.Hook))
+	dst = jsonstr.Append(dst, string(e.Hook))
 	dst = append(dst, `,"ns":`...)
-	dst = appendString(dst, e.Namespace)
+	dst = jsonstr.Append(dst, e.Namespace)
 	dst = append(dst, `,"socket":{"id":`...)
-	dst = appendString(dst, e.Socket.ID)
+	dst = jsonstr.Append(dst, e.Socket.ID)
 	dst = append(dst, `,"rooms":`...)
 	dst = appendStrings(dst, e.Socket.Rooms)
 	if len(e.Socket.Data) > 0 {
@@ -101,12 +103,12 @@ func (e *Envelope) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"headers":`...)
 		dst = appendMap(dst, h.Headers)
 		dst = append(dst, `,"address":`...)
-		dst = appendString(dst, h.Address)
+		dst = jsonstr.Append(dst, h.Address)
 		dst = append(dst, '}')
 	}
 	if e.Event != "" {
 		dst = append(dst, `,"event":`...)
-		dst = appendString(dst, e.Event)
+		dst = jsonstr.Append(dst, e.Event)
 	}
 	if len(e.Args) > 0 {
 		dst = append(dst, `,"args":`...)
@@ -121,7 +123,7 @@ func (e *Envelope) AppendJSON(dst []byte) []byte {
 	}
 	if e.Reason != "" {
 		dst = append(dst, `,"reason":`...)
-		dst = appendString(dst, e.Reason)
+		dst = jsonstr.Append(dst, e.Reason)
 	}
 	return append(dst, '}')
 }
@@ -132,7 +134,7 @@ func appendStrings(dst []byte, ss []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, s)
+		dst = jsonstr.Append(dst, s)
 	}
 	return append(dst, ']')
 }
@@ -143,34 +145,4 @@ func appendMap(dst []byte, m map[string]string) []byte {
 		b = []byte("{}")
 	}
 	return append(dst, b...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -7,9 +7,9 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/hubd/hubd/hub/internal/sio"
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // Args is a list of Socket.IO arguments as they travel: JSON values, with
@@ -199,7 +199,7 @@ func appendValue(dst []byte, v any, atts *[][]byte) ([]byte, error) {
 		}
 		return append(dst, x...), nil
 	case string:
-		return appendString(dst, x), nil
+		return jsonstr.Append(dst, x), nil
 	case bool:
 		return strconv.AppendBool(dst, x), nil
 	case int:
@@ -238,7 +238,7 @@ func appendValue(dst []byte, v any, atts *[][]byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = jsonstr.Append(dst, k)
 			dst = append(dst, ':')
 			var err error
 			if dst, err = appendValue(dst, x[k], atts); err != nil {
@@ -261,54 +261,6 @@ func appendPlaceholder(dst, b []byte, atts *[][]byte) []byte {
 	dst = strconv.AppendInt(dst, int64(len(*atts)), 10)
 	*atts = append(*atts, b)
 	return append(dst, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string the way JSON.stringify writes it.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // appendFloat writes f as JSON.stringify does: plain decimals from 1e-6 up

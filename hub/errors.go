@@ -3,6 +3,8 @@ package hub
 import (
 	"encoding/json"
 	"errors"
+
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // Errors callers can test for.
@@ -40,7 +42,7 @@ func connectErrorPayload(err error) []byte {
 	if errors.As(err, &ce) {
 		msg, data = ce.Message, ce.Data
 	}
-	b := appendString([]byte(`{"message":`), msg)
+	b := jsonstr.Append([]byte(`{"message":`), msg)
 	if data != nil {
 		raw, merr := json.Marshal(data)
 		if merr == nil {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // Namespace is a Socket.IO namespace: a named channel that clients connect
@@ -268,7 +270,7 @@ func (n *Namespace) add(s *Socket) error {
 	n.pending.Add(-1)
 	n.local.register(s)
 	n.adapter.AddAll(s, []string{s.id})
-	payload := appendString([]byte(`{"sid":`), s.id)
+	payload := jsonstr.Append([]byte(`{"sid":`), s.id)
 	payload = append(payload, '}')
 	s.client.conn.Send(encodeControl(0, n.name, payload), false)
 	for _, fn := range n.connectionListeners() {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hubd/hubd/hub/internal/engine"
 	"github.com/hubd/hubd/hub/internal/sio"
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // Packet is an event on its way to one or many sockets. Its wire form is
@@ -44,7 +45,7 @@ func encodeEvent(nsp string, id int64, event string, args Args) []engine.Frame {
 	b = append(b, '4')
 	b = sio.AppendHeader(b, h)
 	b = append(b, '[')
-	b = appendString(b, event)
+	b = jsonstr.Append(b, event)
 	if len(args.list) > 0 {
 		b = append(b, ',')
 		b = append(b, args.list...)

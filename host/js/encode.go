@@ -10,6 +10,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // encoder writes JS values as JSON, as JSON.stringify does (toJSON is
@@ -75,7 +76,7 @@ func (e *encoder) value(v goja.Value, depth int) bool {
 		e.buf = append(e.buf, "false"...)
 		return true
 	case goja.IsString(v):
-		e.buf = appendString(e.buf, v.String())
+		e.buf = jsonstr.Append(e.buf, v.String())
 		return true
 	case goja.IsNumber(v):
 		e.buf = appendNumber(e.buf, v.ToFloat())
@@ -99,7 +100,7 @@ func (e *encoder) value(v goja.Value, depth int) bool {
 		e.array(obj, depth)
 		return true
 	case "String":
-		e.buf = appendString(e.buf, obj.String())
+		e.buf = jsonstr.Append(e.buf, obj.String())
 		return true
 	case "Number":
 		e.buf = appendNumber(e.buf, obj.ToFloat())
@@ -164,7 +165,7 @@ func (e *encoder) object(obj *goja.Object, depth int) {
 		if !first {
 			e.buf = append(e.buf, ',')
 		}
-		e.buf = appendString(e.buf, k)
+		e.buf = jsonstr.Append(e.buf, k)
 		e.buf = append(e.buf, ':')
 		if e.value(obj.Get(k), depth+1) {
 			first = false
@@ -199,36 +200,6 @@ func appendNumber(dst []byte, f float64) []byte {
 		return strconv.AppendFloat(dst, f, 'f', -1, 64)
 	}
 	return strconv.AppendFloat(dst, f, 'g', -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // garbage makes an host.ErrGarbage error.
