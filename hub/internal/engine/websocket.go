@@ -172,6 +172,12 @@ const maxHandoffs = 8
 // the goroutines that read it before this one.
 func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 	for {
+		if ws.br.Buffered() == 0 {
+			// Wait for the next frame here, at the shallowest point, so
+			// that an idle connection's goroutine fits its smallest stack;
+			// an error shows again in the read below.
+			_, _ = ws.br.Peek(1)
+		}
 		p, err := c.readPacket(ws)
 		switch {
 		case err == nil:
