@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hubd/hubd/hub/relay"
+)
+
+// Config is hubd's whole configuration: one struct per scope, each field
+// with its default noted.
+//
+// The config file is JSON, decoded with DisallowUnknownFields so that a
+// misspelt key is an error rather than a silently ignored setting. JSON keeps
+// hubd at zero new dependencies (encoding/json is in the standard library),
+// where YAML or TOML would need a third-party module.
+//
+// Sources, highest precedence first: flags, environment variables
+// (HUBD_LISTEN, HUBD_API_KEY, HUBD_PLUGINS, HUBD_STATIC, HUBD_LOG_FORMAT),
+// the config file (-config), the defaults.
+type Config struct {
+	// Listen is the address to listen on (":3000").
+	Listen string `json:"listen"`
+	// TLS, when both files are set, serves HTTPS and WSS (off).
+	TLS TLSConfig `json:"tls"`
+	// SocketIO tunes the Socket.IO endpoint.
+	SocketIO SocketIOConfig `json:"socketio"`
+	// Namespaces are the namespaces clients may connect to ([{"name": "/"}]).
+	Namespaces []NamespaceConfig `json:"namespaces"`
+	// Plugins is the plugin directory (none).
+	Plugins PluginsConfig `json:"plugins"`
+	// API is the HTTP publish API under /api/ (off unless a key is set).
+	API APIConfig `json:"api"`
+	// Static serves a directory of files at "/" (off).
+	Static StaticConfig `json:"static"`
+	// Log configures the structured logs on stderr.
+	Log LogConfig `json:"log"`
+}
+
+// TLSConfig names the certificate and key files (PEM). Both or neither.
+type TLSConfig struct {
+	// CertFile is the certificate chain file ("").
+	CertFile string `json:"cert_file"`
+	// KeyFile is the private key file ("").
+	KeyFile string `json:"key_file"`
+}
+
+// SocketIOConfig tunes the Socket.IO endpoint.
+type SocketIOConfig struct {
+	// Path is where Socket.IO is served ("/socket.io/").
+	Path string `json:"path"`
+	// CORSOrigins lists the origins allowed for cross-origin polling
+	// requests; "*" allows any. When set, a WebSocket connection whose
+	// Origin header is not listed is refused too (one without Origin, a
+	// non-browser client, is allowed). Empty: CORS off, any Origin allowed.
+	CORSOrigins []string `json:"cors_origins"`
+	// PingInterval is how often a connection is pinged ("25s").
+	PingInterval Duration `json:"ping_interval"`
+	// PingTimeout is how long a ping may go unanswered ("20s").
+	PingTimeout Duration `json:"ping_timeout"`
+	// MaxPayload is the largest message a client may send, in bytes
+	// (1000000).
+	MaxPayload int64 `json:"max_payload"`
+}
+
+// NamespaceConfig is one namespace, or a family of namespaces by pattern.
+// Exactly one of Name and Pattern is set.
+type NamespaceConfig struct {
+	// Name is a namespace name, e.g. "/chat".
+	Name string `json:"name,omitempty"`
+	// Pattern is an RE2 expression matching whole namespace names.
+	Pattern string `json:"pattern,omitempty"`
+	// Route is "rooms" (default), "namespace" or "none".
+	Route string `json:"route,omitempty"`
+	// Echo sends a client's event back to it too (false).
+	Echo bool `json:"echo,omitempty"`
+}
+
+// PluginsConfig is the plugin directory.
+type PluginsConfig struct {
+	// Dir holds the plugins (*.js, *.wasm, folders with plugin.json); it
+	// must exist when set. It is watched for changes and reloaded on
+	// SIGHUP. Empty: no plugins.
+	Dir string `json:"dir"`
+}
+
+// APIConfig is the HTTP publish API.
+type APIConfig struct {
+	// Key is the bearer key callers send; empty turns the API off.
+	Key string `json:"key"`
+	// MaxBody is the largest request body, in bytes (1 MiB).
+	MaxBody int64 `json:"max_body"`
+}
+
+// StaticConfig serves files at "/".
+type StaticConfig struct {
+	// Dir is the directory served; it must exist when set. Empty: off.
+	Dir string `json:"dir"`
+}
+
+// LogConfig configures the logs.
+type LogConfig struct {
+	// Format is "text" (default) or "json".
+	Format string `json:"format"`
+	// Level is "debug", "info" (default), "warn" or "error".
+	Level string `json:"level"`
+}
+
+// Duration is a time.Duration written in JSON as a string ("25s", "1m").
+type Duration time.Duration
+
+// UnmarshalJSON reads "25s"-style strings.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"25s\", not %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Listen: ":3000",
+		SocketIO: SocketIOConfig{
+			Path:         "/socket.io/",
+			PingInterval: Duration(25 * time.Second),
+			PingTimeout:  Duration(20 * time.Second),
+			MaxPayload:   1_000_000,
+		},
+		Namespaces: []NamespaceConfig{{Name: "/"}},
+		API:        APIConfig{MaxBody: 1 << 20},
+		Log:        LogConfig{Format: "text", Level: "info"},
+	}
+}
+
+// ConfigError lists every problem found in a configuration.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// Load builds the configuration from the command line, the environment
+// (getenv) and the config file named by -config, then validates it. A
+// *ConfigError lists every problem at once.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("hubd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		configFile = fs.String("config", "", "config file (JSON)")
+		listen     = fs.String("listen", "", "address to listen on (default \":3000\"; env HUBD_LISTEN)")
+		apiKey     = fs.String("api-key", "", "bearer key of the HTTP API; empty turns it off (env HUBD_API_KEY)")
+		plugins    = fs.String("plugins", "", "plugin directory (env HUBD_PLUGINS)")
+		static     = fs.String("static", "", "directory served at / (env HUBD_STATIC)")
+		logFormat  = fs.String("log-format", "", "log format: text or json (env HUBD_LOG_FORMAT)")
+		logLevel   = fs.String("log-level", "", "log level: debug, info, warn, error")
+		path       = fs.String("path", "", "Socket.IO path (default \"/socket.io/\")")
+		tlsCert    = fs.String("tls-cert", "", "TLS certificate file")
+		tlsKey     = fs.String("tls-key", "", "TLS key file")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, errHelp
+		}
+		return Config{}, &ConfigError{Problems: []string{err.Error()}}
+	}
+	if fs.NArg() > 0 {
+		return Config{}, &ConfigError{Problems: []string{fmt.Sprintf("unexpected arguments: %q", fs.Args())}}
+	}
+
+	cfg := Defaults()
+	if *configFile != "" {
+		if err := readFile(*configFile, &cfg); err != nil {
+			return Config{}, &ConfigError{Problems: []string{err.Error()}}
+		}
+	}
+
+	// Environment over the file.
+	for _, e := range []struct {
+		name string
+		dst  *string
+	}{
+		{"HUBD_LISTEN", &cfg.Listen},
+		{"HUBD_API_KEY", &cfg.API.Key},
+		{"HUBD_PLUGINS", &cfg.Plugins.Dir},
+		{"HUBD_STATIC", &cfg.Static.Dir},
+		{"HUBD_LOG_FORMAT", &cfg.Log.Format},
+	} {
+		if v := getenv(e.name); v != "" {
+			*e.dst = v
+		}
+	}
+
+	// Flags over everything, when given.
+	set := map[string]*string{
+		"listen": &cfg.Listen, "api-key": &cfg.API.Key, "plugins": &cfg.Plugins.Dir,
+		"static": &cfg.Static.Dir, "log-format": &cfg.Log.Format, "log-level": &cfg.Log.Level,
+		"path": &cfg.SocketIO.Path, "tls-cert": &cfg.TLS.CertFile, "tls-key": &cfg.TLS.KeyFile,
+	}
+	vals := map[string]*string{
+		"listen": listen, "api-key": apiKey, "plugins": plugins, "static": static,
+		"log-format": logFormat, "log-level": logLevel, "path": path, "tls-cert": tlsCert, "tls-key": tlsKey,
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if dst, ok := set[f.Name]; ok {
+			*dst = *vals[f.Name]
+		}
+	})
+
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func readFile(name string, cfg *Config) error {
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("config file %s does not exist", name)
+		}
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return fmt.Errorf("config file %s: %w", name, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("config file %s: extra data after the JSON object", name)
+	}
+	return nil
+}
+
+// Validate reports every problem of the configuration at once, as a
+// *ConfigError, or nil.
+func (c *Config) Validate() error {
+	var p []string
+	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	if c.Listen == "" {
+		bad("listen: empty; give an address such as \":3000\"")
+	} else if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: %v", c.Listen, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("listen %q: port %q is not a number from 0 to 65535", c.Listen, port)
+	}
+
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls: set both cert_file and key_file, or neither")
+	}
+	for _, f := range []struct{ what, name string }{{"tls.cert_file", c.TLS.CertFile}, {"tls.key_file", c.TLS.KeyFile}} {
+		if f.name == "" {
+			continue
+		}
+		if st, err := os.Stat(f.name); err != nil {
+			bad("%s %s: %v", f.what, f.name, errText(err))
+		} else if st.IsDir() {
+			bad("%s %s: is a directory", f.what, f.name)
+		}
+	}
+
+	s := c.SocketIO
+	switch {
+	case !strings.HasPrefix(s.Path, "/") || !strings.HasSuffix(s.Path, "/") || len(s.Path) < 2:
+		bad("socketio.path %q: it must start and end with a slash, e.g. \"/socket.io/\"", s.Path)
+	case s.Path == "/api/" || s.Path == "/healthz/" || s.Path == "/readyz/":
+		bad("socketio.path %q: reserved by hubd", s.Path)
+	}
+	if s.PingInterval <= 0 {
+		bad("socketio.ping_interval %v: it must be positive", time.Duration(s.PingInterval))
+	}
+	if s.PingTimeout <= 0 {
+		bad("socketio.ping_timeout %v: it must be positive", time.Duration(s.PingTimeout))
+	}
+	if s.MaxPayload <= 0 {
+		bad("socketio.max_payload %d: it must be positive", s.MaxPayload)
+	}
+	for i, o := range s.CORSOrigins {
+		if o == "" {
+			bad("socketio.cors_origins[%d]: empty", i)
+		}
+	}
+
+	if len(c.Namespaces) == 0 {
+		bad("namespaces: empty; list at least one, e.g. [{\"name\": \"/\"}]")
+	}
+	if err := c.relayConfig().Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			bad("%s", strings.TrimPrefix(e.Error(), "relay: "))
+		}
+	}
+
+	if c.Plugins.Dir != "" {
+		checkDir(bad, "plugin directory", c.Plugins.Dir)
+	}
+	if c.Static.Dir != "" {
+		checkDir(bad, "static directory", c.Static.Dir)
+	}
+	if c.API.MaxBody <= 0 {
+		bad("api.max_body %d: it must be positive", c.API.MaxBody)
+	}
+
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format %q: it must be text or json", c.Log.Format)
+	}
+	if _, ok := parseLevel(c.Log.Level); !ok {
+		bad("log.level %q: it must be debug, info, warn or error", c.Log.Level)
+	}
+
+	if len(p) > 0 {
+		return &ConfigError{Problems: p}
+	}
+	return nil
+}
+
+func checkDir(bad func(string, ...any), what, dir string) {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		bad("%s %s does not exist", what, dir)
+	case err != nil:
+		bad("%s %s: %v", what, dir, errText(err))
+	case !st.IsDir():
+		bad("%s %s is not a directory", what, dir)
+	}
+}
+
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// relayConfig is the namespaces part of the configuration, for relay.Attach.
+func (c *Config) relayConfig() relay.Config {
+	var rc relay.Config
+	for _, n := range c.Namespaces {
+		rc.Namespaces = append(rc.Namespaces, relay.Namespace{
+			Name: n.Name, Pattern: n.Pattern, Route: relay.Route(n.Route), Echo: n.Echo,
+		})
+	}
+	return rc
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":3000" || cfg.SocketIO.Path != "/socket.io/" ||
+		time.Duration(cfg.SocketIO.PingInterval) != 25*time.Second ||
+		time.Duration(cfg.SocketIO.PingTimeout) != 20*time.Second ||
+		cfg.SocketIO.MaxPayload != 1_000_000 || cfg.Log.Format != "text" || cfg.Log.Level != "info" ||
+		len(cfg.Namespaces) != 1 || cfg.Namespaces[0].Name != "/" || cfg.API.Key != "" || cfg.Plugins.Dir != "" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "hubd.json", `{
+		"listen": "127.0.0.1:4000",
+		"socketio": {"path": "/rt/", "cors_origins": ["https://a.example"], "ping_interval": "5s", "ping_timeout": "3s", "max_payload": 5000},
+		"namespaces": [{"name": "/"}, {"pattern": "/team-\\d+", "route": "namespace", "echo": true}],
+		"plugins": {"dir": "`+dir+`"},
+		"api": {"key": "k", "max_body": 100},
+		"static": {"dir": "`+dir+`"},
+		"log": {"format": "json", "level": "debug"}
+	}`)
+	cfg, err := Load([]string{"-config", f}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:4000" || cfg.SocketIO.Path != "/rt/" || cfg.SocketIO.CORSOrigins[0] != "https://a.example" ||
+		time.Duration(cfg.SocketIO.PingInterval) != 5*time.Second || time.Duration(cfg.SocketIO.PingTimeout) != 3*time.Second ||
+		cfg.SocketIO.MaxPayload != 5000 || len(cfg.Namespaces) != 2 || cfg.Namespaces[1].Route != "namespace" || !cfg.Namespaces[1].Echo ||
+		cfg.Plugins.Dir != dir || cfg.API.Key != "k" || cfg.API.MaxBody != 100 || cfg.Static.Dir != dir ||
+		cfg.Log.Format != "json" || cfg.Log.Level != "debug" {
+		t.Fatalf("file config: %+v", cfg)
+	}
+	rc := cfg.relayConfig()
+	if rc.Namespaces[1].Pattern != `/team-\d+` || rc.Namespaces[1].Route != "namespace" || !rc.Namespaces[1].Echo {
+		t.Fatalf("relay config: %+v", rc)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	envDir := filepath.Join(dir, "env")
+	flagDir := filepath.Join(dir, "flag")
+	for _, d := range []string{envDir, flagDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := writeFile(t, dir, "hubd.json", `{"listen": ":1111", "api": {"key": "file"}, "plugins": {"dir": "`+dir+`"},
+		"static": {"dir": "`+dir+`"}, "log": {"format": "json", "level": "warn"}}`)
+
+	// file only
+	cfg, err := Load([]string{"-config", f}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":1111" || cfg.API.Key != "file" || cfg.Plugins.Dir != dir || cfg.Log.Format != "json" {
+		t.Fatalf("file: %+v", cfg)
+	}
+
+	// env over file
+	e := env(map[string]string{
+		"HUBD_LISTEN": ":2222", "HUBD_API_KEY": "env", "HUBD_PLUGINS": envDir,
+		"HUBD_STATIC": envDir, "HUBD_LOG_FORMAT": "text",
+	})
+	cfg, err = Load([]string{"-config", f}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":2222" || cfg.API.Key != "env" || cfg.Plugins.Dir != envDir || cfg.Static.Dir != envDir ||
+		cfg.Log.Format != "text" || cfg.Log.Level != "warn" {
+		t.Fatalf("env over file: %+v", cfg)
+	}
+
+	// flags over env over file
+	cfg, err = Load([]string{"-config", f, "-listen", ":3333", "-api-key", "flag", "-plugins", flagDir,
+		"-static", flagDir, "-log-format", "json", "-log-level", "error"}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":3333" || cfg.API.Key != "flag" || cfg.Plugins.Dir != flagDir || cfg.Static.Dir != flagDir ||
+		cfg.Log.Format != "json" || cfg.Log.Level != "error" {
+		t.Fatalf("flags over env: %+v", cfg)
+	}
+
+	// A flag given explicitly as empty still wins: -api-key "" turns the API off.
+	cfg, err = Load([]string{"-config", f, "-api-key", ""}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.API.Key != "" {
+		t.Fatalf("empty flag: key %q", cfg.API.Key)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	dir := t.TempDir()
+	aFile := writeFile(t, dir, "file.txt", "x")
+	cases := []struct {
+		name string
+		args []string
+		file string
+		want []string // every one must be reported
+	}{
+		{"all at once", []string{"-listen", "nope", "-plugins", "/does/not/exist", "-log-format", "xml",
+			"-log-level", "loud", "-path", "rt", "-static", aFile, "-tls-cert", "/no/cert"},
+			"", []string{`listen "nope"`, "plugin directory /does/not/exist does not exist", `log.format "xml"`,
+				`log.level "loud"`, `socketio.path "rt"`, "static directory " + aFile + " is not a directory",
+				"tls: set both", "tls.cert_file /no/cert"}},
+		{"file values", nil, `{"socketio": {"ping_interval": "-1s", "ping_timeout": "0s", "max_payload": 0, "cors_origins": [""]},
+			"namespaces": [{"name": "chat"}, {"pattern": "(", "route": "everywhere"}, {}, {"name": "/a", "pattern": "/b"}],
+			"api": {"max_body": -1}}`,
+			[]string{"socketio.ping_interval", "socketio.ping_timeout", "socketio.max_payload", "socketio.cors_origins[0]",
+				`namespaces[0]: name "chat" must start with /`, `namespaces[1]: pattern "("`, `namespaces[1]: route "everywhere"`,
+				"namespaces[2]: set a name or a pattern", "namespaces[3]: set a name or a pattern, not both", "api.max_body"}},
+		{"no namespaces", nil, `{"namespaces": []}`, []string{"namespaces: empty"}},
+		{"bad port", []string{"-listen", ":99999"}, "", []string{`port "99999"`}},
+		{"reserved path", []string{"-path", "/api/"}, "", []string{"reserved"}},
+		{"unknown field", nil, `{"listen": ":1", "plugin_dir": "x"}`, []string{`unknown field "plugin_dir"`}},
+		{"bad duration", nil, `{"socketio": {"ping_interval": 25}}`, []string{"a duration is a string"}},
+		{"missing config file", []string{"-config", filepath.Join(dir, "none.json")}, "", []string{"none.json does not exist"}},
+		{"bad flag", []string{"-no-such-flag"}, "", []string{"flag provided but not defined"}},
+		{"extra argument", []string{"serve"}, "", []string{"unexpected arguments"}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			if c.file != "" {
+				f := writeFile(t, t.TempDir(), "c.json", c.file)
+				args = append([]string{"-config", f}, args...)
+			}
+			_, err := Load(args, env(nil), io.Discard)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("case %d: want a *ConfigError, got %v", i, err)
+			}
+			msg := err.Error()
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("missing %q in:\n%s", w, msg)
+				}
+			}
+			if len(ce.Problems) != len(c.want) {
+				t.Errorf("want %d problems, got %d:\n%s", len(c.want), len(ce.Problems), msg)
+			}
+		})
+	}
+}
+
+func TestRunBadConfigExitsTwo(t *testing.T) {
+	var out strings.Builder
+	code := run([]string{"-plugins", "/does/not/exist", "-log-format", "xml"}, env(nil), &out)
+	if code != exitConfig {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(out.String(), "plugin directory /does/not/exist does not exist") ||
+		!strings.Contains(out.String(), `log.format "xml"`) {
+		t.Fatalf("stderr: %s", out.String())
+	}
+}

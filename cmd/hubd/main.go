@@ -1,0 +1,335 @@
+// Command hubd is the Socket.IO-compatible real-time hub as a daemon
+// (PRODUCT.md §5 and §8): the hub with hubd's client contract (hub/relay),
+// the HTTP publish API (hub/httpapi) when a key is set, the plugin host
+// (JavaScript, WebAssembly and process plugins) when a plugin directory is
+// set, health and readiness endpoints, optional static files, structured
+// logs, and graceful shutdown.
+//
+// Usage:
+//
+//	hubd [-config hubd.json] [-listen :3000] [-api-key KEY] [-plugins DIR]
+//	     [-static DIR] [-log-format text|json] [-log-level info]
+//	     [-path /socket.io/] [-tls-cert FILE -tls-key FILE]
+//
+// See Config for the config file (JSON) and the environment variables.
+//
+// Endpoints: Socket.IO at socketio.path, the API under /api/, GET /healthz
+// (200 "ok" while the process runs), GET /readyz (200 "ready" once listening
+// with the plugins loaded, 503 before and while shutting down), static files
+// at "/".
+//
+// Signals: SIGTERM and SIGINT shut down gracefully (stop accepting, tell
+// every client the server is going away so that it reconnects elsewhere,
+// close the plugins; bounded by 10 s); SIGHUP reloads the plugin directory
+// without dropping connections.
+//
+// Exit codes: 0 after a graceful shutdown, 1 for a runtime failure (a plugin
+// that fails to load at start, a port in use), 2 for an invalid
+// configuration (every problem is listed on stderr).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/host/process"
+	"github.com/hubd/hubd/host/wasm"
+	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/httpapi"
+	"github.com/hubd/hubd/hub/relay"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitConfig  = 2
+)
+
+// shutdownTimeout bounds a graceful shutdown.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+}
+
+// run is hubd from the parsed command line to the exit code.
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := Load(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, errHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "hubd: %v\n", err)
+		return exitConfig
+	}
+	logger := newLogger(cfg.Log, stderr)
+	if err := serve(cfg, logger, nil); err != nil {
+		logger.Error("hubd failed", "error", err)
+		fmt.Fprintf(stderr, "hubd: %v\n", err)
+		return exitRuntime
+	}
+	return exitOK
+}
+
+var errHelp = errors.New("help requested")
+
+func parseLevel(s string) (slog.Level, bool) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, true
+	case "info", "":
+		return slog.LevelInfo, true
+	case "warn", "warning":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.Level)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs hubd until a SIGTERM or SIGINT (or stop, when not nil, is
+// closed) and shuts it down gracefully. It returns an error for what keeps
+// hubd from starting.
+func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var ready atomic.Bool
+
+	// Signals first, so that a SIGTERM during the start is not fatal.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	// Plugins.
+	var plugins *host.Host
+	if cfg.Plugins.Dir != "" {
+		plugins = host.New(logger.With("component", "host"))
+		plugins.Register("js", js.Runtime{})
+		plugins.Register("wasm", wasm.New())
+		plugins.Register("process", &process.Runtime{})
+		if err := plugins.LoadDir(ctx, cfg.Plugins.Dir); err != nil {
+			_ = plugins.Close()
+			return fmt.Errorf("loading plugins from %s: %w", cfg.Plugins.Dir, err)
+		}
+		logger.Info("plugins loaded", "dir", cfg.Plugins.Dir, "plugins", plugins.Plugins())
+		if err := plugins.Watch(ctx, cfg.Plugins.Dir); err != nil {
+			_ = plugins.Close()
+			return fmt.Errorf("watching plugin directory %s: %w", cfg.Plugins.Dir, err)
+		}
+	}
+	closePlugins := func() {
+		if plugins != nil {
+			if err := plugins.Close(); err != nil {
+				logger.Warn("closing plugins", "error", err)
+			}
+		}
+	}
+
+	// The hub.
+	opts := hub.Options{
+		Path:         cfg.SocketIO.Path,
+		PingInterval: time.Duration(cfg.SocketIO.PingInterval),
+		PingTimeout:  time.Duration(cfg.SocketIO.PingTimeout),
+		MaxPayload:   cfg.SocketIO.MaxPayload,
+	}
+	if len(cfg.SocketIO.CORSOrigins) > 0 {
+		opts.CORS = &hub.CORS{Origins: cfg.SocketIO.CORSOrigins, Credentials: true}
+		opts.CheckOrigin = originChecker(cfg.SocketIO.CORSOrigins)
+	}
+	srv := hub.New(opts)
+	if plugins != nil {
+		srv.SetHooks(plugins.Hooks())
+	}
+	rc := cfg.relayConfig()
+	rc.Logger = logger.With("component", "relay")
+	if err := relay.Attach(srv, rc); err != nil {
+		_ = srv.Close()
+		closePlugins()
+		return fmt.Errorf("namespaces: %w", err)
+	}
+
+	// Routes.
+	mux := http.NewServeMux()
+	mux.Handle(cfg.SocketIO.Path, srv)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready")
+			return
+		}
+		_, _ = io.WriteString(w, "ready")
+	})
+	if cfg.API.Key != "" {
+		api, err := httpapi.New(srv, httpapi.Config{Key: cfg.API.Key, MaxBody: cfg.API.MaxBody})
+		if err != nil {
+			_ = srv.Close()
+			closePlugins()
+			return fmt.Errorf("api: %w", err)
+		}
+		mux.Handle(httpapi.DefaultPrefix, api)
+	}
+	if cfg.Static.Dir != "" {
+		mux.Handle("/", http.FileServer(http.Dir(cfg.Static.Dir)))
+	}
+
+	// TLS: the pair is loaded before listening, so that a bad one stops
+	// hubd before it says it is ready.
+	var tlsConf *tls.Config
+	if cfg.TLS.CertFile != "" {
+		pair, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			_ = srv.Close()
+			closePlugins()
+			return fmt.Errorf("tls: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
+
+	// Listen.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = srv.Close()
+		closePlugins()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen %s: address already in use", cfg.Listen)
+		}
+		return fmt.Errorf("listen %s: %w", cfg.Listen, unwrapOp(err))
+	}
+	httpSrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConf,
+	}
+	served := make(chan error, 1)
+	tlsOn := tlsConf != nil
+	go func() {
+		if tlsOn {
+			served <- httpSrv.ServeTLS(ln, "", "")
+		} else {
+			served <- httpSrv.Serve(ln)
+		}
+	}()
+	ready.Store(true)
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsOn, "path", cfg.SocketIO.Path,
+		"api", cfg.API.Key != "", "plugins", cfg.Plugins.Dir, "static", cfg.Static.Dir)
+
+	// Run until told to stop.
+	var serveErr error
+loop:
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(ctx, plugins, cfg.Plugins.Dir, logger)
+				continue
+			}
+			logger.Info("shutting down", "signal", sig.String())
+			break loop
+		case <-stop:
+			logger.Info("shutting down")
+			break loop
+		case err := <-served:
+			serveErr = err
+			break loop
+		}
+	}
+
+	// Graceful shutdown: stop accepting, tell the clients, close plugins.
+	ready.Store(false)
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer shutCancel()
+	shut := make(chan error, 1)
+	go func() { shut <- httpSrv.Shutdown(shutCtx) }()
+	// Closing the hub ends the long-polling requests Shutdown would wait
+	// for, and tells every client (WebSocket ones too) to go elsewhere.
+	if err := srv.Close(); err != nil {
+		logger.Warn("closing the hub", "error", err)
+	}
+	if err := <-shut; err != nil {
+		logger.Warn("http shutdown", "error", err)
+		_ = httpSrv.Close()
+	}
+	cancel() // stops Watch
+	if plugins != nil {
+		// Until metrics exist, the plugins' counters are logged once.
+		for _, st := range plugins.Stats() {
+			logger.Info("plugin stats", "plugin", st.Plugin, "runtime", st.Runtime, "hook", string(st.Hook),
+				"outcomes", st.Outcomes, "time", st.Sum.String())
+		}
+	}
+	closePlugins()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", serveErr)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// originChecker vets the Origin of WebSocket connections against the CORS
+// origins, so that cors_origins restricts browsers on both transports (a
+// browser does not apply CORS to WebSocket). Requests without an Origin
+// (non-browser clients) and "*" are allowed.
+func originChecker(origins []string) func(r *http.Request) bool {
+	allowed := make(map[string]bool, len(origins))
+	for _, o := range origins {
+		allowed[strings.TrimSuffix(o, "/")] = true
+	}
+	return func(r *http.Request) bool {
+		o := r.Header.Get("Origin")
+		return o == "" || allowed["*"] || allowed[o]
+	}
+}
+
+// reload loads the plugin directory again (SIGHUP).
+func reload(ctx context.Context, plugins *host.Host, dir string, logger *slog.Logger) {
+	if plugins == nil {
+		logger.Info("SIGHUP: no plugin directory configured, nothing to reload")
+		return
+	}
+	if err := plugins.LoadDir(ctx, dir); err != nil {
+		logger.Error("SIGHUP: plugin reload failed; the plugins that loaded before stay", "dir", dir, "error", err)
+		return
+	}
+	logger.Info("SIGHUP: plugins reloaded", "dir", dir, "plugins", plugins.Plugins())
+}
+
+// unwrapOp drops the "listen tcp addr:" prefix of a *net.OpError, which
+// the caller's message already states.
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
