@@ -27,9 +27,16 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.cfg.OnConnection(c, r)
 	}
 	s.publish(c)
+	// The open packet (and whatever OnConnection queued) goes out from
+	// this goroutine, which is done with the request anyway.
 	c.mu.Lock()
-	c.kickLocked()
-	c.mu.Unlock()
+	if c.ws == ws && !c.writing && len(c.queue) > 0 {
+		c.writing = true
+		c.mu.Unlock()
+		c.writeLoop(ws.nc)
+	} else {
+		c.mu.Unlock()
+	}
 	c.startHeartbeat()
 	// Read on a goroutine of our own so that the HTTP server's goroutine,
 	// and the buffers it holds, go away.
