@@ -31,6 +31,19 @@ done
 echo "== wasm toolchain"
 bash scripts/wasm-toolchain.sh
 
+# Debian's chromium for the chat example's browser test.
+echo "== chromium"
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "test.sh: /usr/bin/chromium is missing; as root run: apt-get install -y chromium" >&2
+    exit 2
+  fi
+fi
+/usr/bin/chromium --version
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then

@@ -1,0 +1,165 @@
+// Package chat_test runs the chat example in a real browser: it builds and
+// starts hubd with examples/chat/hubd.json, then browser.mjs (playwright-core
+// driving Debian's chromium) opens the page as Ann and Bob, Ann sends a
+// message, and the test checks what Bob's page showed and the screenshot.
+//
+// Needs /usr/bin/chromium, node, and `npm ci` run in examples/chat (which also
+// copies the socket.io-client bundle into public/vendor): examples/chat/setup.sh
+// does all of it.
+package chat_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const chromium = "/usr/bin/chromium"
+
+func TestChatInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("%s is missing: install it with `apt-get install -y chromium` (or run examples/chat/setup.sh)", chromium)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is missing: it runs examples/chat/browser.mjs")
+	}
+	here, err := os.Getwd() // go test runs in the package directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(here, "..", "..")
+	for _, f := range []string{"node_modules/playwright-core/package.json", "public/vendor/socket.io.min.js"} {
+		if _, err := os.Stat(filepath.Join(here, f)); err != nil {
+			t.Fatalf("examples/chat/%s is missing: run `npm ci` in examples/chat (or examples/chat/setup.sh)", f)
+		}
+	}
+
+	// Build and start hubd from the repo root, where hubd.json's paths are relative to.
+	bin := filepath.Join(t.TempDir(), "hubd")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hubd")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/hubd: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	var hubLog bytes.Buffer
+	hub := exec.Command(bin, "-config", "examples/chat/hubd.json", "-listen", addr)
+	hub.Dir = root
+	hub.Stdout, hub.Stderr = &hubLog, &hubLog
+	if err := hub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { hub.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		hub.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			hub.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("hubd log:\n%s", hubLog.String())
+		}
+	})
+	url := "http://" + addr + "/"
+	waitServing(t, url, exited)
+
+	// Drive two browser pages.
+	shot := filepath.Join(root, "test-artifacts", "chat.png")
+	if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(shot)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	browser := exec.CommandContext(ctx, node, filepath.Join(here, "browser.mjs"), url, shot)
+	browser.Dir = here
+	var stdout, stderr bytes.Buffer
+	browser.Stdout, browser.Stderr = &stdout, &stderr
+	if err := browser.Run(); err != nil {
+		t.Fatalf("browser.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("Bob saw: %s", strings.TrimSpace(stdout.String()))
+
+	var seen struct {
+		Name, Time, Text, Sent string
+	}
+	if err := json.Unmarshal(lastLine(stdout.Bytes()), &seen); err != nil {
+		t.Fatalf("browser.mjs printed no JSON: %v\n%s", err, stdout.String())
+	}
+	if seen.Name != "Ann" {
+		t.Errorf("name = %q, want Ann (stamped by plugins/chat.js)", seen.Name)
+	}
+	if seen.Sent == "" || seen.Text != seen.Sent {
+		t.Errorf("text = %q, want %q", seen.Text, seen.Sent)
+	}
+	stamp, err := time.Parse(time.RFC3339Nano, seen.Time)
+	if err != nil {
+		t.Errorf("time = %q, want an ISO time (stamped by plugins/chat.js): %v", seen.Time, err)
+	} else if d := time.Since(stamp); d < -time.Minute || d > 5*time.Minute {
+		t.Errorf("time = %s, %v from now", seen.Time, d)
+	}
+	st, err := os.Stat(shot)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if st.Size() == 0 {
+		t.Fatalf("screenshot %s is empty", shot)
+	}
+	png, _ := os.ReadFile(shot)
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("screenshot %s is not a PNG", shot)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitServing waits until hubd serves the page, failing early if it exits.
+func waitServing(t *testing.T, url string, exited <-chan struct{}) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		select {
+		case <-exited:
+			t.Fatalf("hubd exited before serving %s", url)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hubd did not serve %s: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func lastLine(b []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	return lines[len(lines)-1]
+}
