@@ -44,6 +44,8 @@ type Config struct {
 	Static StaticConfig `json:"static"`
 	// Log configures the structured logs on stderr.
 	Log LogConfig `json:"log"`
+	// Metrics serves Prometheus metrics at /metrics (on).
+	Metrics MetricsConfig `json:"metrics"`
 }
 
 // TLSConfig names the certificate and key files (PEM). Both or neither.
@@ -115,6 +117,20 @@ type LogConfig struct {
 	Level string `json:"level"`
 }
 
+// MetricsConfig is the Prometheus endpoint, GET /metrics on hubd's
+// listener (see the metrics type for the list).
+//
+// /metrics asks for no API key: it is read-only and tells no message
+// content, but it does tell plugin names, namespace names and load.
+// Operators who expose hubd directly should restrict /metrics at their
+// reverse proxy (or turn it off here) so that only the Prometheus
+// server reaches it.
+type MetricsConfig struct {
+	// Enabled serves /metrics (true). Set it to false to turn the
+	// endpoint, and the per-event counter behind it, off.
+	Enabled bool `json:"enabled"`
+}
+
 // Duration is a time.Duration written in JSON as a string ("25s", "1m").
 type Duration time.Duration
 
@@ -150,6 +166,7 @@ func Defaults() Config {
 		Namespaces: []NamespaceConfig{{Name: "/"}},
 		API:        APIConfig{MaxBody: 1 << 20},
 		Log:        LogConfig{Format: "text", Level: "info"},
+		Metrics:    MetricsConfig{Enabled: true},
 	}
 }
 
@@ -286,7 +303,7 @@ func (c *Config) Validate() error {
 	switch {
 	case !strings.HasPrefix(s.Path, "/") || !strings.HasSuffix(s.Path, "/") || len(s.Path) < 2:
 		bad("socketio.path %q: it must start and end with a slash, e.g. \"/socket.io/\"", s.Path)
-	case s.Path == "/api/" || s.Path == "/healthz/" || s.Path == "/readyz/":
+	case s.Path == "/api/" || s.Path == "/healthz/" || s.Path == "/readyz/" || s.Path == metricsPath+"/":
 		bad("socketio.path %q: reserved by hubd", s.Path)
 	}
 	if s.PingInterval <= 0 {

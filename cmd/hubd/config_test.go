@@ -32,7 +32,8 @@ func TestDefaults(t *testing.T) {
 		time.Duration(cfg.SocketIO.PingInterval) != 25*time.Second ||
 		time.Duration(cfg.SocketIO.PingTimeout) != 20*time.Second ||
 		cfg.SocketIO.MaxPayload != 1_000_000 || cfg.Log.Format != "text" || cfg.Log.Level != "info" ||
-		len(cfg.Namespaces) != 1 || cfg.Namespaces[0].Name != "/" || cfg.API.Key != "" || cfg.Plugins.Dir != "" {
+		len(cfg.Namespaces) != 1 || cfg.Namespaces[0].Name != "/" || cfg.API.Key != "" || cfg.Plugins.Dir != "" ||
+		!cfg.Metrics.Enabled {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 }
@@ -46,7 +47,8 @@ func TestConfigFile(t *testing.T) {
 		"plugins": {"dir": "`+dir+`"},
 		"api": {"key": "k", "max_body": 100},
 		"static": {"dir": "`+dir+`"},
-		"log": {"format": "json", "level": "debug"}
+		"log": {"format": "json", "level": "debug"},
+		"metrics": {"enabled": false}
 	}`)
 	cfg, err := Load([]string{"-config", f}, env(nil), io.Discard)
 	if err != nil {
@@ -58,6 +60,9 @@ func TestConfigFile(t *testing.T) {
 		cfg.Plugins.Dir != dir || cfg.API.Key != "k" || cfg.API.MaxBody != 100 || cfg.Static.Dir != dir ||
 		cfg.Log.Format != "json" || cfg.Log.Level != "debug" {
 		t.Fatalf("file config: %+v", cfg)
+	}
+	if cfg.Metrics.Enabled {
+		t.Fatalf("metrics.enabled false in the file, true in the config")
 	}
 	rc := cfg.relayConfig()
 	if rc.Namespaces[1].Pattern != `/team-\d+` || rc.Namespaces[1].Route != "namespace" || !rc.Namespaces[1].Echo {
@@ -144,6 +149,7 @@ func TestValidation(t *testing.T) {
 		{"no namespaces", nil, `{"namespaces": []}`, []string{"namespaces: empty"}},
 		{"bad port", []string{"-listen", ":99999"}, "", []string{`port "99999"`}},
 		{"reserved path", []string{"-path", "/api/"}, "", []string{"reserved"}},
+		{"reserved metrics path", []string{"-path", "/metrics/"}, "", []string{"reserved"}},
 		{"unknown field", nil, `{"listen": ":1", "plugin_dir": "x"}`, []string{`unknown field "plugin_dir"`}},
 		{"bad duration", nil, `{"socketio": {"ping_interval": 25}}`, []string{"a duration is a string"}},
 		{"missing config file", []string{"-config", filepath.Join(dir, "none.json")}, "", []string{"none.json does not exist"}},

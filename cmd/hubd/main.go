@@ -15,8 +15,9 @@
 //
 // Endpoints: Socket.IO at socketio.path, the API under /api/, GET /healthz
 // (200 "ok" while the process runs), GET /readyz (200 "ready" once listening
-// with the plugins loaded, 503 before and while shutting down), static files
-// at "/".
+// with the plugins loaded, 503 before and while shutting down), GET /metrics
+// (Prometheus metrics, unless metrics.enabled is false; no key is asked, so
+// restrict it at the reverse proxy), static files at "/".
 //
 // Signals: SIGTERM and SIGINT shut down gracefully (stop accepting, tell
 // every client the server is going away so that it reconnects elsewhere,
@@ -162,8 +163,18 @@ func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
 		opts.CheckOrigin = originChecker(cfg.SocketIO.CORSOrigins)
 	}
 	srv := hub.New(opts)
+	var hooks *hub.Hooks
 	if plugins != nil {
-		srv.SetHooks(plugins.Hooks())
+		hooks = plugins.Hooks()
+	}
+	var met *metrics
+	if cfg.Metrics.Enabled {
+		met = newMetrics(srv, plugins)
+		// The event counter runs before the plugins' Event hook.
+		hooks = met.hooks(hooks)
+	}
+	if hooks != nil {
+		srv.SetHooks(hooks)
 	}
 	rc := cfg.relayConfig()
 	rc.Logger = logger.With("component", "relay")
@@ -196,7 +207,14 @@ func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
 			closePlugins()
 			return fmt.Errorf("api: %w", err)
 		}
-		mux.Handle(httpapi.DefaultPrefix, api)
+		var h http.Handler = api
+		if met != nil {
+			h = met.instrumentAPI(h)
+		}
+		mux.Handle(httpapi.DefaultPrefix, h)
+	}
+	if met != nil {
+		mux.Handle("GET "+metricsPath, met.handler())
 	}
 	if cfg.Static.Dir != "" {
 		mux.Handle("/", http.FileServer(http.Dir(cfg.Static.Dir)))
@@ -242,7 +260,7 @@ func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
 	}()
 	ready.Store(true)
 	logger.Info("listening", "addr", ln.Addr().String(), "tls", tlsOn, "path", cfg.SocketIO.Path,
-		"api", cfg.API.Key != "", "plugins", cfg.Plugins.Dir, "static", cfg.Static.Dir)
+		"api", cfg.API.Key != "", "plugins", cfg.Plugins.Dir, "static", cfg.Static.Dir, "metrics", cfg.Metrics.Enabled)
 
 	// Run until told to stop.
 	var serveErr error
@@ -282,7 +300,8 @@ loop:
 	}
 	cancel() // stops Watch
 	if plugins != nil {
-		// Until metrics exist, the plugins' counters are logged once.
+		// The plugins' counters are logged once too (they are also at
+		// /metrics while hubd runs).
 		for _, st := range plugins.Stats() {
 			logger.Info("plugin stats", "plugin", st.Plugin, "runtime", st.Runtime, "hook", string(st.Hook),
 				"outcomes", st.Outcomes, "time", st.Sum.String())

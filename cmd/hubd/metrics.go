@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/hub"
+)
+
+// metricsPath is where the Prometheus metrics are served when
+// metrics.enabled is set (the default).
+const metricsPath = "/metrics"
+
+// metrics is hubd's Prometheus registry and the few instruments updated on
+// the hot path. Everything else (connections, sockets, rooms, plugin
+// statistics) is read when scraped, so that it costs nothing in between.
+//
+// The metrics, all prefixed hubd_:
+//
+//	hubd_connections                       gauge    engine connections (every transport)
+//	hubd_sockets{namespace}                gauge    sockets connected to a namespace on this node
+//	hubd_rooms{namespace}                  gauge    rooms of a namespace, sockets' own rooms not counted
+//	hubd_events_received_total             counter  events sent by clients (before any hook decides)
+//	hubd_plugin_hook_calls_total{plugin,runtime,hook,outcome}
+//	                                       counter  plugin calls by outcome (allow, deny, drop, reply,
+//	                                                disconnect, error, timeout, circuit_open)
+//	hubd_plugin_hook_duration_seconds{plugin,runtime,hook}
+//	                                       histogram time spent in plugin calls (calls refused by an
+//	                                                open circuit breaker are not timed)
+//	hubd_api_requests_total{code,method}   counter  requests to the HTTP API under /api/
+//
+// plus the Go runtime's go_* and the process's process_* metrics.
+//
+// The plugin counters are those of the loaded plugin set: a reload (SIGHUP
+// or a change in the plugin directory) starts them again from zero, which
+// Prometheus's rate() and increase() treat as a counter reset.
+type metrics struct {
+	reg    *prometheus.Registry
+	events prometheus.Counter
+	api    *prometheus.CounterVec
+}
+
+// newMetrics registers hubd's metrics for srv and, when not nil, plugins.
+func newMetrics(srv *hub.Server, plugins *host.Host) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hubd_events_received_total",
+			Help: "Events sent by clients, counted before the hooks and listeners see them.",
+		}),
+		api: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hubd_api_requests_total",
+			Help: "Requests to the HTTP API, by status code and method.",
+		}, []string{"code", "method"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.events,
+		m.api,
+		&hubCollector{srv: srv},
+	)
+	if plugins != nil {
+		m.reg.MustRegister(&pluginCollector{stats: plugins.Stats})
+	}
+	return m
+}
+
+// handler serves the metrics in the Prometheus text (or OpenMetrics)
+// format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// instrumentAPI counts the requests h serves.
+func (m *metrics) instrumentAPI(h http.Handler) http.Handler {
+	return promhttp.InstrumentHandlerCounter(m.api, h)
+}
+
+// hooks returns base (which may be nil) with an Event hook that counts the
+// event and then runs base's Event, if any. The other hooks are base's.
+func (m *metrics) hooks(base *hub.Hooks) *hub.Hooks {
+	var h hub.Hooks
+	if base != nil {
+		h = *base
+	}
+	next := h.Event
+	events := m.events
+	if next == nil {
+		h.Event = func(*hub.Event) error {
+			events.Inc()
+			return nil
+		}
+	} else {
+		h.Event = func(ev *hub.Event) error {
+			events.Inc()
+			return next(ev)
+		}
+	}
+	return &h
+}
+
+// hubCollector reads the hub's gauges when scraped.
+type hubCollector struct {
+	srv *hub.Server
+}
+
+var (
+	connectionsDesc = prometheus.NewDesc("hubd_connections",
+		"Engine connections open, on every transport.", nil, nil)
+	socketsDesc = prometheus.NewDesc("hubd_sockets",
+		"Sockets connected to a namespace on this node.", []string{"namespace"}, nil)
+	roomsDesc = prometheus.NewDesc("hubd_rooms",
+		"Rooms of a namespace on this node, not counting each socket's own room.", []string{"namespace"}, nil)
+)
+
+func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- connectionsDesc
+	ch <- socketsDesc
+	ch <- roomsDesc
+}
+
+func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(c.srv.Connections()))
+	for _, n := range c.srv.Namespaces() {
+		ch <- prometheus.MustNewConstMetric(socketsDesc, prometheus.GaugeValue, float64(n.Len()), n.Name())
+		ch <- prometheus.MustNewConstMetric(roomsDesc, prometheus.GaugeValue, float64(namedRooms(n)), n.Name())
+	}
+}
+
+// namedRooms counts the namespace's rooms on this node without the
+// sockets' own rooms (named after the socket id), which Namespace.Rooms
+// lists too. A room is taken for a socket's own when a local socket has
+// its name, which is exact for the local adapter hubd uses.
+func namedRooms(n *hub.Namespace) int {
+	rooms, err := n.LocalAdapter().Rooms(context.Background())
+	if err != nil {
+		return 0
+	}
+	count := 0
+	for _, r := range rooms {
+		if n.Socket(r) == nil {
+			count++
+		}
+	}
+	return count
+}
+
+// pluginCollector converts the plugin host's statistics (host.Host.Stats)
+// when scraped.
+type pluginCollector struct {
+	stats func() []host.HookStats
+}
+
+var (
+	pluginCallsDesc = prometheus.NewDesc("hubd_plugin_hook_calls_total",
+		"Plugin hook calls, by outcome.", []string{"plugin", "runtime", "hook", "outcome"}, nil)
+	pluginDurationDesc = prometheus.NewDesc("hubd_plugin_hook_duration_seconds",
+		"Time spent in plugin hook calls (calls refused by an open circuit breaker are not timed).",
+		[]string{"plugin", "runtime", "hook"}, nil)
+)
+
+// latencyBounds are host.LatencyBuckets in seconds.
+var latencyBounds = func() []float64 {
+	out := make([]float64, len(host.LatencyBuckets))
+	for i, b := range host.LatencyBuckets {
+		out[i] = b.Seconds()
+	}
+	return out
+}()
+
+func (c *pluginCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pluginCallsDesc
+	ch <- pluginDurationDesc
+}
+
+func (c *pluginCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.stats() {
+		hook := string(st.Hook)
+		for outcome, n := range st.Outcomes {
+			ch <- prometheus.MustNewConstMetric(pluginCallsDesc, prometheus.CounterValue, float64(n),
+				st.Plugin, st.Runtime, hook, outcome)
+		}
+		// Stats counts each bucket alone, the last one for the calls slower
+		// than every bound; Prometheus wants cumulative counts, with the
+		// total as the count (its +Inf bucket).
+		buckets := make(map[float64]uint64, len(latencyBounds))
+		var total uint64
+		for i, n := range st.Buckets {
+			total += n
+			if i < len(latencyBounds) {
+				buckets[latencyBounds[i]] = total
+			}
+		}
+		ch <- prometheus.MustNewConstHistogram(pluginDurationDesc, total, st.Sum.Seconds(), buckets,
+			st.Plugin, st.Runtime, hook)
+	}
+}

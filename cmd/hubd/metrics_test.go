@@ -1,0 +1,239 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hubd/hubd/host"
+)
+
+const metricsJS = `hubd.on("event", (env) => {
+  if (env.event === "ping") return { action: "reply", reply: ["pong"] };
+});
+`
+
+// metricValue finds the sample of name whose labels include every one of
+// labels (each written as key="value") and returns its value.
+func metricValue(t *testing.T, body, name string, labels ...string) (float64, bool) {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		sp := strings.LastIndexByte(rest, ' ')
+		if sp < 0 {
+			continue
+		}
+		lbls := rest[:sp]
+		match := true
+		for _, l := range labels {
+			if !strings.Contains(lbls, l) {
+				match = false
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		v, err := strconv.ParseFloat(rest[sp+1:], 64)
+		if err != nil {
+			t.Fatalf("bad sample %q: %v", line, err)
+		}
+		return v, true
+	}
+	return 0, false
+}
+
+// readUntil reads WebSocket messages, answering pings, until one is want.
+func readUntil(t *testing.T, c *websocket.Conn, want string) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		switch string(msg) {
+		case "2":
+			_ = c.WriteMessage(websocket.TextMessage, []byte("3"))
+		case want:
+			return
+		default:
+			t.Fatalf("got %s, want %s", msg, want)
+		}
+	}
+}
+
+func TestDaemonMetrics(t *testing.T) {
+	plugins := t.TempDir()
+	writeFile(t, plugins, "metrics.js", metricsJS)
+	cfgFile := writeFile(t, t.TempDir(), "hubd.json", `{
+		"listen": "127.0.0.1:0",
+		"plugins": {"dir": "`+plugins+`"},
+		"api": {"key": "secret"}
+	}`)
+	d := start(t, "-config", cfgFile)
+	base := "http://" + d.addr
+
+	conn, ans := sioConnect(t, d.addr, "")
+	if !strings.HasPrefix(ans, `40{"sid"`) {
+		t.Fatalf("connect: %s", ans)
+	}
+	// A room, then an event that the plugin answers.
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`421["hub:join","lobby"]`)); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, conn, `431[{"ok":true,"rooms":["lobby"]}]`)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`422["ping"]`)); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, conn, `432["pong"]`)
+
+	// One API request, counted.
+	req, _ := http.NewRequest("POST", base+"/api/emit", strings.NewReader(`{"event":"news","args":["hello"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer secret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("emit: %d", res.StatusCode)
+	}
+
+	// /metrics needs no key.
+	res, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	body := string(raw)
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+
+	check := func(name string, ok func(float64) bool, want string, labels ...string) {
+		t.Helper()
+		v, found := metricValue(t, body, name, labels...)
+		if !found {
+			t.Errorf("no %s%v in /metrics:\n%s", name, labels, body)
+			return
+		}
+		if !ok(v) {
+			t.Errorf("%s%v = %v, want %s", name, labels, v, want)
+		}
+	}
+	eq := func(n float64) func(float64) bool { return func(v float64) bool { return v == n } }
+	ge := func(n float64) func(float64) bool { return func(v float64) bool { return v >= n } }
+	plugin := []string{`plugin="metrics"`, `runtime="js"`, `hook="event"`}
+
+	check("hubd_connections", eq(1), "1")
+	check("hubd_sockets", eq(1), "1", `namespace="/"`)
+	check("hubd_rooms", eq(1), "1 (lobby; the socket's own room not counted)", `namespace="/"`)
+	check("hubd_events_received_total", ge(2), ">= 2")
+	check("hubd_plugin_hook_calls_total", ge(1), ">= 1", append(plugin, `outcome="reply"`)...)
+	check("hubd_plugin_hook_calls_total", ge(1), ">= 1", append(plugin, `outcome="allow"`)...)
+	check("hubd_plugin_hook_duration_seconds_bucket", ge(2), ">= 2", append(plugin, `le="+Inf"`)...)
+	check("hubd_plugin_hook_duration_seconds_bucket", ge(0), ">= 0", append(plugin, `le="1e-06"`)...)
+	check("hubd_plugin_hook_duration_seconds_count", ge(2), ">= 2", plugin...)
+	check("hubd_plugin_hook_duration_seconds_sum", func(v float64) bool { return v > 0 }, "> 0", plugin...)
+	check("hubd_api_requests_total", eq(1), "1", `code="200"`, `method="post"`)
+	check("go_goroutines", ge(1), ">= 1")
+	if !strings.Contains(body, "# TYPE hubd_plugin_hook_duration_seconds histogram") {
+		t.Errorf("no histogram type line:\n%s", body)
+	}
+
+	// Buckets are cumulative: never decreasing with le.
+	var prev float64
+	for _, b := range latencyBounds {
+		le := strconv.FormatFloat(b, 'g', -1, 64)
+		v, found := metricValue(t, body, "hubd_plugin_hook_duration_seconds_bucket", append(plugin, `le="`+le+`"`)...)
+		if !found {
+			t.Fatalf("no bucket le=%s:\n%s", le, body)
+		}
+		if v < prev {
+			t.Fatalf("bucket le=%s: %v after %v, not cumulative", le, v, prev)
+		}
+		prev = v
+	}
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := d.wait(t); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, d.stderr)
+	}
+}
+
+func TestDaemonMetricsOff(t *testing.T) {
+	cfgFile := writeFile(t, t.TempDir(), "hubd.json", `{"listen": "127.0.0.1:0", "metrics": {"enabled": false}}`)
+	d := start(t, "-config", cfgFile)
+	if code, _ := get(t, "http://"+d.addr+"/metrics"); code != 404 {
+		t.Fatalf("/metrics with metrics.enabled false: %d, want 404", code)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := d.wait(t); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, d.stderr)
+	}
+}
+
+// TestPluginCollector checks the conversion of host.Stats: cumulative
+// buckets, the slower-than-every-bound calls only in +Inf, the sum in
+// seconds, one counter per outcome.
+func TestPluginCollector(t *testing.T) {
+	buckets := make([]uint64, len(host.LatencyBuckets)+1)
+	buckets[0] = 1                        // <= 1µs
+	buckets[9] = 2                        // <= 1ms
+	buckets[len(host.LatencyBuckets)] = 3 // > 1s
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&pluginCollector{stats: func() []host.HookStats {
+		return []host.HookStats{{
+			Plugin: "p", Runtime: "wasm", Hook: host.HookConnect,
+			Outcomes: map[string]uint64{"allow": 5, "timeout": 1},
+			Buckets:  buckets,
+			Sum:      3500 * time.Millisecond,
+		}}
+	}})
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	p := []string{`plugin="p"`, `runtime="wasm"`, `hook="connect"`}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"hubd_plugin_hook_calls_total", append(p, `outcome="allow"`), 5},
+		{"hubd_plugin_hook_calls_total", append(p, `outcome="timeout"`), 1},
+		{"hubd_plugin_hook_duration_seconds_bucket", append(p, `le="1e-06"`), 1},
+		{"hubd_plugin_hook_duration_seconds_bucket", append(p, `le="0.0005"`), 1},
+		{"hubd_plugin_hook_duration_seconds_bucket", append(p, `le="0.001"`), 3},
+		{"hubd_plugin_hook_duration_seconds_bucket", append(p, `le="1"`), 3},
+		{"hubd_plugin_hook_duration_seconds_bucket", append(p, `le="+Inf"`), 6},
+		{"hubd_plugin_hook_duration_seconds_count", p, 6},
+		{"hubd_plugin_hook_duration_seconds_sum", p, 3.5},
+	} {
+		v, ok := metricValue(t, body, c.name, c.labels...)
+		if !ok || v != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v\n%s", c.name, c.labels, v, ok, c.want, body)
+		}
+	}
+}
