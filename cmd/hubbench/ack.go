@@ -47,7 +47,7 @@ func runAck(ctx context.Context, cfg *Config) (report, error) {
 	}
 	shared := &ackShared{}
 	tokens := make([]chan struct{}, cfg.Concurrency)
-	r := &ramp{dialer: newDialer(wsURL, cfg.Timeout), concurrency: cfg.Ramp}
+	r := &ramp{dialer: cfg.newDialer(wsURL), concurrency: cfg.Ramp}
 	opened := r.open(ctx, cfg.Concurrency, func(i int) Handler {
 		tokens[i] = make(chan struct{}, cfg.Inflight)
 		for range cfg.Inflight {

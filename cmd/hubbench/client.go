@@ -20,8 +20,9 @@ import (
 // Socket.IO event and ack frame to the handler. Writes may come from any
 // goroutine.
 type Client struct {
-	conn    *websocket.Conn
-	timeout time.Duration
+	conn      *websocket.Conn
+	timeout   time.Duration
+	joinEvent string // event Join emits: "join" (bench contract) or "hub:join"
 
 	wmu sync.Mutex // serialises writes: gorilla allows one writer at a time
 
@@ -43,6 +44,12 @@ type Dialer struct {
 	url     string
 	timeout time.Duration
 	ws      websocket.Dialer
+
+	// auth is the JSON object sent in the Socket.IO CONNECT packet
+	// (`40{...}`); nil sends a bare `40`.
+	auth []byte
+	// joinEvent is the event Client.Join emits ("join" when empty).
+	joinEvent string
 }
 
 // newDialer returns a Dialer for the Engine.IO endpoint wsURL. timeout bounds
@@ -63,7 +70,8 @@ func newDialer(wsURL string, timeout time.Duration) *Dialer {
 }
 
 // Dial opens a WebSocket, reads the Engine.IO open packet, connects to
-// namespace "/" and waits for the CONNECT reply.
+// namespace "/" (with the auth payload, if any) and waits for the CONNECT
+// reply.
 func (d *Dialer) Dial(ctx context.Context) (*Client, error) {
 	conn, resp, err := d.ws.DialContext(ctx, d.url, nil)
 	if err != nil {
@@ -72,7 +80,11 @@ func (d *Dialer) Dial(ctx context.Context) (*Client, error) {
 		}
 		return nil, inStage("dial", err)
 	}
-	c := &Client{conn: conn, timeout: d.timeout, done: make(chan struct{})}
+	joinEvent := d.joinEvent
+	if joinEvent == "" {
+		joinEvent = "join"
+	}
+	c := &Client{conn: conn, timeout: d.timeout, joinEvent: joinEvent, done: make(chan struct{})}
 	conn.SetReadDeadline(time.Now().Add(d.timeout))
 	open, err := c.read()
 	if err == nil && (len(open) == 0 || open[0] != eioOpen) {
@@ -82,7 +94,7 @@ func (d *Dialer) Dial(ctx context.Context) (*Client, error) {
 		conn.Close()
 		return nil, inStage("open", err)
 	}
-	err = c.Write([]byte{eioMessage, sioConnect})
+	err = c.Write(appendConnect(nil, d.auth))
 	if err == nil {
 		_, err = c.await(func(f []byte) bool { return sioType(f) == sioConnect })
 	}
@@ -94,10 +106,11 @@ func (d *Dialer) Dial(ctx context.Context) (*Client, error) {
 	return c, nil
 }
 
-// Join emits join(room) with ack id 0 and waits for the ack. It must be
-// called before Start.
+// Join emits join(room) (or hub:join(room) under the hubd contract) with
+// ack id 0 and waits for the ack, whatever its arguments. It must be called
+// before Start.
 func (c *Client) Join(room string) error {
-	frame := appendEmit(nil, 0, "join")
+	frame := appendEmit(nil, 0, c.joinEvent)
 	frame = append(appendString(frame, room), ']')
 	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
 	defer c.conn.SetReadDeadline(time.Time{})

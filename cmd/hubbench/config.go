@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -29,7 +30,15 @@ type Config struct {
 	PID         int
 	JSON        bool
 	AllowRemote bool
+	Contract    string // fanout: "bench" (default) or "hubd"
+	Auth        string // JSON object sent in every Socket.IO CONNECT; "" = none
 }
+
+// Server contracts for the fanout scenario.
+const (
+	contractBench = "bench" // join / publish / echo, see the package doc
+	contractHubd  = "hubd"  // hub:join with ack; any other event is relayed to the sender's rooms
+)
 
 // defaultClients is the -n default per scenario.
 var defaultClients = map[string]int{"fanout": 1000, "idle": 5000}
@@ -47,10 +56,36 @@ func (c *Config) validate() error {
 	case c.Duration <= 0 || c.Timeout <= 0 || c.Drain < 0 || c.Hold < 0:
 		return errors.New("-duration and -timeout must be > 0; -drain and -hold >= 0")
 	}
+	switch c.Contract {
+	case "":
+		c.Contract = contractBench
+	case contractBench, contractHubd:
+	default:
+		return fmt.Errorf("-contract %q: want bench or hubd", c.Contract)
+	}
+	if c.Auth != "" {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(c.Auth), &v); err != nil || v == nil {
+			return fmt.Errorf("-auth must be a JSON object: %q", c.Auth)
+		}
+	}
 	if _, err := c.wsURL(); err != nil {
 		return err
 	}
 	return nil
+}
+
+// newDialer returns a Dialer for wsURL with the timeout, CONNECT auth and
+// join event the settings call for.
+func (c *Config) newDialer(wsURL string) *Dialer {
+	d := newDialer(wsURL, c.Timeout)
+	if c.Auth != "" {
+		d.auth = []byte(c.Auth)
+	}
+	if c.Contract == contractHubd {
+		d.joinEvent = "hub:join"
+	}
+	return d
 }
 
 // wsURL returns the Engine.IO WebSocket endpoint for the target, refusing

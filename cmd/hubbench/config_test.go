@@ -42,3 +42,25 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal("remote target accepted without -allow-remote")
 	}
 }
+
+func TestParseContractAndAuth(t *testing.T) {
+	cfg, err := parseFlags([]string{"fanout"})
+	if err != nil || cfg.Contract != contractBench {
+		t.Fatalf("default contract: %+v, %v", cfg, err)
+	}
+	cfg, err = parseFlags([]string{"fanout", "-contract", "hubd", "-auth", `{"token":"x"}`})
+	if err != nil || cfg.Contract != contractHubd {
+		t.Fatalf("hubd: %+v, %v", cfg, err)
+	}
+	if d := cfg.newDialer("ws://127.0.0.1/"); d.joinEvent != "hub:join" || string(d.auth) != `{"token":"x"}` {
+		t.Fatalf("dialer: join %q auth %q", d.joinEvent, d.auth)
+	}
+	if _, err := parseFlags([]string{"fanout", "-contract", "other"}); err == nil {
+		t.Fatal("unknown contract accepted")
+	}
+	for _, auth := range []string{`[1]`, `"x"`, `null`, `{`} {
+		if _, err := parseFlags([]string{"fanout", "-auth", auth}); err == nil {
+			t.Fatalf("-auth %s accepted", auth)
+		}
+	}
+}

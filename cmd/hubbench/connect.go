@@ -30,7 +30,7 @@ type connectReport struct {
 // CONNECT reply.
 func runConnect(ctx context.Context, cfg *Config) (report, error) {
 	wsURL, _ := cfg.wsURL()
-	dialer := newDialer(wsURL, cfg.Timeout)
+	dialer := cfg.newDialer(wsURL)
 	rep := &connectReport{
 		header:  header{Scenario: "connect", URL: cfg.URL},
 		Workers: cfg.Concurrency,

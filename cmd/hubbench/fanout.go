@@ -14,6 +14,7 @@ const fanoutRoom = "bench"
 // fanoutReport is the result of the fanout scenario.
 type fanoutReport struct {
 	header
+	Contract       string         `json:"contract"`
 	Receivers      int            `json:"receivers"`
 	Connected      int            `json:"connected"`
 	RampSeconds    float64        `json:"ramp_seconds"`
@@ -88,11 +89,18 @@ func (r *receiver) handle(frame []byte) {
 // publisher publishes to it, every receiver checks sequence and latency.
 // The publisher joins the room too (so it sees how far the server has got,
 // which paces -rate 0) but is not counted as a receiver.
+//
+// Under the hubd contract (-contract hubd) joins are hub:join and a publish
+// is the publisher emitting "msg" itself, which hubd relays to the rooms the
+// publisher joined. The publisher sees its own messages only when the
+// namespace has "echo": true; without it a -rate 0 run stalls after -window
+// publishes and stops with a publish error after -timeout.
 func runFanout(ctx context.Context, cfg *Config) (report, error) {
 	wsURL, _ := cfg.wsURL()
-	dialer := newDialer(wsURL, cfg.Timeout)
+	dialer := cfg.newDialer(wsURL)
 	rep := &fanoutReport{
 		header:         header{Scenario: "fanout", URL: cfg.URL},
+		Contract:       cfg.Contract,
 		Receivers:      cfg.Clients,
 		TargetRate:     cfg.Rate,
 		PayloadPadding: cfg.Size,
@@ -201,11 +209,7 @@ func publish(ctx context.Context, cfg *Config, pub *Client, seen *atomic.Int64, 
 				}
 			}
 		}
-		frame = appendEmit(frame[:0], -1, "publish")
-		frame = appendString(frame, fanoutRoom)
-		frame = append(frame, ',')
-		frame = appendPayload(frame, time.Now().UnixNano(), seq, pad)
-		frame = append(frame, ']')
+		frame = appendPublish(frame[:0], cfg.Contract, fanoutRoom, time.Now().UnixNano(), seq, pad)
 		if err := pub.Write(frame); err != nil {
 			return seq, inStage("write", err)
 		}
@@ -217,7 +221,7 @@ func publish(ctx context.Context, cfg *Config, pub *Client, seen *atomic.Int64, 
 }
 
 func (r *fanoutReport) writeText(w io.Writer) {
-	fmt.Fprintf(w, "fanout  %s\n", r.URL)
+	fmt.Fprintf(w, "fanout  %s  (%s contract)\n", r.URL, r.Contract)
 	fmt.Fprintf(w, "receivers      %d connected of %d in %.2f s\n", r.Connected, r.Receivers, r.RampSeconds)
 	writeErrors(w, "connect errors (attempts)", r.ConnectErrors)
 	target := "max"

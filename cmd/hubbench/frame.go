@@ -150,3 +150,26 @@ func appendString(dst []byte, s string) []byte {
 func padding(n int) []byte {
 	return bytes.Repeat([]byte{'x'}, n)
 }
+
+// appendConnect appends a Socket.IO CONNECT frame for namespace "/": `40`,
+// followed by the auth object when there is one.
+func appendConnect(dst, auth []byte) []byte {
+	dst = append(dst, eioMessage, sioConnect)
+	return append(dst, auth...)
+}
+
+// appendPublish appends one fanout publish under the given contract:
+// `42["publish","<room>",<payload>]` for the bench contract, and
+// `42["msg",<payload>]` for the hubd contract, where the server relays any
+// event to the rooms the sender joined.
+func appendPublish(dst []byte, contract, room string, t, seq int64, pad []byte) []byte {
+	if contract == contractHubd {
+		dst = appendEmit(dst, -1, "msg")
+	} else {
+		dst = appendEmit(dst, -1, "publish")
+		dst = appendString(dst, room)
+		dst = append(dst, ',')
+	}
+	dst = appendPayload(dst, t, seq, pad)
+	return append(dst, ']')
+}

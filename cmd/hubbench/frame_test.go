@@ -116,3 +116,35 @@ func TestScanDoesNotAllocate(t *testing.T) {
 		t.Fatalf("scanning allocates %.1f times", n)
 	}
 }
+
+func TestAppendPublish(t *testing.T) {
+	pad := padding(3)
+	tests := []struct {
+		contract, want string
+	}{
+		{contractBench, `42["publish","bench",{"t":12,"s":7,"p":"xxx"}]`},
+		{contractHubd, `42["msg",{"t":12,"s":7,"p":"xxx"}]`},
+	}
+	for _, tt := range tests {
+		got := string(appendPublish(nil, tt.contract, "bench", 12, 7, pad))
+		if got != tt.want {
+			t.Errorf("appendPublish(%s) = %s; want %s", tt.contract, got, tt.want)
+		}
+	}
+	// What the hubd publisher sends is what receivers parse.
+	var r receiver
+	r.shared = &fanoutShared{}
+	r.handle(appendPublish(nil, contractHubd, "bench", 12, 0, pad))
+	if r.count != 1 || r.next != 1 {
+		t.Errorf("receiver did not count the hubd publish: %+v", r)
+	}
+}
+
+func TestAppendConnect(t *testing.T) {
+	if got := string(appendConnect(nil, nil)); got != "40" {
+		t.Errorf("no auth: %q", got)
+	}
+	if got := string(appendConnect(nil, []byte(`{"token":"a.b.c"}`))); got != `40{"token":"a.b.c"}` {
+		t.Errorf("auth: %q", got)
+	}
+}

@@ -54,7 +54,7 @@ func runIdle(ctx context.Context, cfg *Config) (report, error) {
 		rep.RSSBeforeKB = median(samples)
 	}
 
-	r := &ramp{dialer: newDialer(wsURL, cfg.Timeout), concurrency: cfg.Ramp, room: idleRoom}
+	r := &ramp{dialer: cfg.newDialer(wsURL), concurrency: cfg.Ramp, room: idleRoom}
 	opened := r.open(ctx, cfg.Clients, func(int) Handler { return nil })
 	rep.Connected = len(opened.clients)
 	rep.RampSeconds = opened.elapsed.Seconds()

@@ -5,6 +5,11 @@
 //	publish(room, payload)  -> the server emits "msg" with payload to every socket in room
 //	echo(x) with ack        -> the server acks with x
 //
+// With -contract hubd the fanout scenario speaks hubd's own client contract
+// instead: hub:join(room) with ack joins, and the publisher emits
+// "msg" with the payload, which hubd relays to the rooms it joined (with
+// the namespace's "echo": true the publisher gets it back, pacing -rate 0).
+//
 // Clients speak Engine.IO v4 over WebSocket only. Each connection costs one
 // reader goroutine, and incoming frames are scanned for the few fields
 // needed rather than decoded, so one process can drive thousands of clients.
@@ -109,6 +114,8 @@ func parseFlags(args []string) (*Config, error) {
 	fs.IntVar(&cfg.Size, "size", 100, "padding bytes in each fanout/echo payload")
 	fs.IntVar(&cfg.PID, "pid", 0, "idle: server process id for RSS readings; 0 = skip")
 	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object instead of text")
+	fs.StringVar(&cfg.Contract, "contract", contractBench, "fanout: server contract, bench (join/publish) or hubd (hub:join, publisher emits \"msg\"; needs \"echo\": true for -rate 0)")
+	fs.StringVar(&cfg.Auth, "auth", "", "JSON object sent as the Socket.IO CONNECT auth payload, e.g. '{\"token\":\"...\"}'")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a non-loopback target")
 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
