@@ -91,6 +91,90 @@ const (
 	fieldGone
 )
 
+// lazyFields is what the envelope and its socket object tell lazyObject
+// about their fixed fields.
+type lazyFields interface {
+	field(key string) int // the field's index, or -1
+	fieldName(i int) string
+	present(i int) bool    // whether a lazy field exists
+	make(i int) goja.Value // converts a lazy field (nil: it does not exist)
+}
+
+// lazyObject is the goja.DynamicObject behaviour the envelope and its
+// socket share: fixed fields converted on first read, then kept (or
+// overwritten, or deleted, by the script), plus whatever the script adds.
+// vals and state are views of arrays in the owning object.
+type lazyObject struct {
+	vals  []goja.Value
+	state []fieldState
+	extra *extraProps
+}
+
+func (o *lazyObject) get(f lazyFields, key string) goja.Value {
+	i := f.field(key)
+	if i < 0 {
+		return o.extra.get(key)
+	}
+	switch o.state[i] {
+	case fieldSet:
+		return o.vals[i]
+	case fieldGone:
+		return nil
+	}
+	v := f.make(i)
+	if v == nil {
+		o.state[i] = fieldGone
+	} else {
+		o.state[i], o.vals[i] = fieldSet, v
+	}
+	return v
+}
+
+func (o *lazyObject) set(f lazyFields, key string, v goja.Value) bool {
+	if i := f.field(key); i >= 0 {
+		o.state[i], o.vals[i] = fieldSet, v
+		return true
+	}
+	if o.extra == nil {
+		o.extra = &extraProps{vals: make(map[string]goja.Value)}
+	}
+	o.extra.set(key, v)
+	return true
+}
+
+func (o *lazyObject) has(f lazyFields, key string) bool {
+	i := f.field(key)
+	if i < 0 {
+		return o.extra.get(key) != nil
+	}
+	switch o.state[i] {
+	case fieldSet:
+		return true
+	case fieldGone:
+		return false
+	}
+	return f.present(i)
+}
+
+func (o *lazyObject) del(f lazyFields, key string) bool {
+	if i := f.field(key); i >= 0 {
+		o.state[i], o.vals[i] = fieldGone, nil
+		return true
+	}
+	o.extra.delete(key)
+	return true
+}
+
+func (o *lazyObject) keys(f lazyFields) []string {
+	var keys []string
+	for i := range o.state {
+		if o.state[i] == fieldSet || o.state[i] == fieldLazy && f.present(i) {
+			keys = append(keys, f.fieldName(i))
+		}
+	}
+	return o.extra.appendKeys(keys)
+}
+
 // extraProps holds properties a script adds, in insertion order.
 type extraProps struct {
 	keys []string
@@ -130,17 +214,20 @@ func (x *extraProps) appendKeys(dst []string) []string {
 
 // envObject is the envelope as the script sees it (goja.DynamicObject).
 type envObject struct {
+	lazyObject
 	in     *instance
 	env    *host.Envelope // nil once detached
 	hi     int
-	vals   [numEnvFields]goja.Value
-	state  [numEnvFields]fieldState
 	socket *socketObject
-	extra  *extraProps
+
+	valArray   [numEnvFields]goja.Value
+	stateArray [numEnvFields]fieldState
 }
 
 func newEnvelope(in *instance, env *host.Envelope, hi int) *envObject {
-	return &envObject{in: in, env: env, hi: hi}
+	o := &envObject{in: in, env: env, hi: hi}
+	o.vals, o.state = o.valArray[:], o.stateArray[:]
+	return o
 }
 
 // detach ends the object's view of the host envelope.
@@ -190,7 +277,7 @@ func (o *envObject) make(i int) goja.Value {
 	case envNS:
 		return in.rt.ToValue(e.Namespace)
 	case envSocket:
-		o.socket = &socketObject{in: in, env: e}
+		o.socket = newSocketObject(in, e)
 		return in.rt.NewDynamicObject(o.socket)
 	case envHandshake:
 		return in.handshake(e.Handshake)
@@ -214,78 +301,28 @@ func (o *envObject) make(i int) goja.Value {
 	return nil
 }
 
-func (o *envObject) Get(key string) goja.Value {
-	i := envField(key)
-	if i < 0 {
-		return o.extra.get(key)
-	}
-	switch o.state[i] {
-	case fieldSet:
-		return o.vals[i]
-	case fieldGone:
-		return nil
-	}
-	v := o.make(i)
-	if v == nil {
-		o.state[i] = fieldGone
-	} else {
-		o.state[i], o.vals[i] = fieldSet, v
-	}
-	return v
-}
+func (o *envObject) Get(key string) goja.Value         { return o.get(o, key) }
+func (o *envObject) Set(key string, v goja.Value) bool { return o.set(o, key, v) }
+func (o *envObject) Has(key string) bool               { return o.has(o, key) }
+func (o *envObject) Delete(key string) bool            { return o.del(o, key) }
+func (o *envObject) Keys() []string                    { return o.keys(o) }
 
-func (o *envObject) Set(key string, v goja.Value) bool {
-	if i := envField(key); i >= 0 {
-		o.state[i], o.vals[i] = fieldSet, v
-		return true
-	}
-	if o.extra == nil {
-		o.extra = &extraProps{vals: make(map[string]goja.Value)}
-	}
-	o.extra.set(key, v)
-	return true
-}
+func (o *envObject) field(key string) int   { return envField(key) }
+func (o *envObject) fieldName(i int) string { return envNames[i] }
 
-func (o *envObject) Has(key string) bool {
-	i := envField(key)
-	if i < 0 {
-		return o.extra.get(key) != nil
-	}
-	switch o.state[i] {
-	case fieldSet:
-		return true
-	case fieldGone:
-		return false
-	}
-	return o.present(i)
-}
-
-func (o *envObject) Delete(key string) bool {
-	if i := envField(key); i >= 0 {
-		o.state[i], o.vals[i] = fieldGone, nil
-		return true
-	}
-	o.extra.delete(key)
-	return true
-}
-
-func (o *envObject) Keys() []string {
-	var keys []string
-	for i, name := range envNames {
-		if o.state[i] == fieldSet || o.state[i] == fieldLazy && o.present(i) {
-			keys = append(keys, name)
-		}
-	}
-	return o.extra.appendKeys(keys)
-}
-
-// socketObject is env.socket (goja.DynamicObject).
 type socketObject struct {
-	in    *instance
-	env   *host.Envelope // nil once detached
-	vals  [numSocketFields]goja.Value
-	state [numSocketFields]fieldState
-	extra *extraProps
+	lazyObject
+	in  *instance
+	env *host.Envelope // nil once detached
+
+	valArray   [numSocketFields]goja.Value
+	stateArray [numSocketFields]fieldState
+}
+
+func newSocketObject(in *instance, env *host.Envelope) *socketObject {
+	o := &socketObject{in: in, env: env}
+	o.vals, o.state = o.valArray[:], o.stateArray[:]
+	return o
 }
 
 func (o *socketObject) present(i int) bool {
@@ -314,70 +351,14 @@ func (o *socketObject) make(i int) goja.Value {
 	return nil
 }
 
-func (o *socketObject) Get(key string) goja.Value {
-	i := socketField(key)
-	if i < 0 {
-		return o.extra.get(key)
-	}
-	switch o.state[i] {
-	case fieldSet:
-		return o.vals[i]
-	case fieldGone:
-		return nil
-	}
-	v := o.make(i)
-	if v == nil {
-		o.state[i] = fieldGone
-	} else {
-		o.state[i], o.vals[i] = fieldSet, v
-	}
-	return v
-}
+func (o *socketObject) Get(key string) goja.Value         { return o.get(o, key) }
+func (o *socketObject) Set(key string, v goja.Value) bool { return o.set(o, key, v) }
+func (o *socketObject) Has(key string) bool               { return o.has(o, key) }
+func (o *socketObject) Delete(key string) bool            { return o.del(o, key) }
+func (o *socketObject) Keys() []string                    { return o.keys(o) }
 
-func (o *socketObject) Set(key string, v goja.Value) bool {
-	if i := socketField(key); i >= 0 {
-		o.state[i], o.vals[i] = fieldSet, v
-		return true
-	}
-	if o.extra == nil {
-		o.extra = &extraProps{vals: make(map[string]goja.Value)}
-	}
-	o.extra.set(key, v)
-	return true
-}
-
-func (o *socketObject) Has(key string) bool {
-	i := socketField(key)
-	if i < 0 {
-		return o.extra.get(key) != nil
-	}
-	switch o.state[i] {
-	case fieldSet:
-		return true
-	case fieldGone:
-		return false
-	}
-	return o.present(i)
-}
-
-func (o *socketObject) Delete(key string) bool {
-	if i := socketField(key); i >= 0 {
-		o.state[i], o.vals[i] = fieldGone, nil
-		return true
-	}
-	o.extra.delete(key)
-	return true
-}
-
-func (o *socketObject) Keys() []string {
-	var keys []string
-	for i, name := range socketNames {
-		if o.state[i] == fieldSet || o.state[i] == fieldLazy && o.present(i) {
-			keys = append(keys, name)
-		}
-	}
-	return o.extra.appendKeys(keys)
-}
+func (o *socketObject) field(key string) int   { return socketField(key) }
+func (o *socketObject) fieldName(i int) string { return socketNames[i] }
 
 // strings makes a JS array of strings.
 func (in *instance) strings(ss []string) goja.Value {
