@@ -35,7 +35,7 @@ type Handshake struct {
 	Auth json.RawMessage
 }
 
-// handshakeJSON is the reference server's shape of a handshake.
+// handshakeJSON is the reference server's shape of a handshake, as written.
 type handshakeJSON struct {
 	Headers map[string]string `json:"headers"`
 	Time    string            `json:"time"`
@@ -74,9 +74,21 @@ func (h Handshake) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON reads the reference server's shape.
+// UnmarshalJSON reads the reference server's shape, as other nodes send
+// it. Node may write a header or query parameter as an array of strings
+// (set-cookie, a repeated parameter); each value is kept.
 func (h *Handshake) UnmarshalJSON(b []byte) error {
-	var j handshakeJSON
+	var j struct {
+		Headers map[string]stringOrList `json:"headers"`
+		Time    string                  `json:"time"`
+		Address string                  `json:"address"`
+		XDomain bool                    `json:"xdomain"`
+		Secure  bool                    `json:"secure"`
+		Issued  int64                   `json:"issued"`
+		URL     string                  `json:"url"`
+		Query   map[string]stringOrList `json:"query"`
+		Auth    json.RawMessage         `json:"auth"`
+	}
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
@@ -87,17 +99,36 @@ func (h *Handshake) UnmarshalJSON(b []byte) error {
 		Auth: j.Auth,
 	}
 	for k, v := range j.Headers {
-		if k == "host" {
-			h.Host = v
+		if k == "host" && len(v) > 0 {
+			h.Host = v[0]
 			continue
 		}
-		h.Headers.Set(k, v)
+		h.Headers[http.CanonicalHeaderKey(k)] = v
 	}
 	q := make(url.Values, len(j.Query))
 	for k, v := range j.Query {
-		q.Set(k, v)
+		q[k] = v
 	}
 	h.RawQuery = q.Encode()
+	return nil
+}
+
+// stringOrList reads a JSON string or array of strings; other values
+// (numbers, booleans) are kept as their JSON text.
+type stringOrList []string
+
+func (s *stringOrList) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*s = stringOrList{one}
+		return nil
+	}
+	var many []string
+	if json.Unmarshal(b, &many) == nil {
+		*s = many
+		return nil
+	}
+	*s = stringOrList{string(b)}
 	return nil
 }
 

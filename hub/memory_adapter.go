@@ -131,6 +131,20 @@ func (a *MemoryAdapter) Lookup(id string) *Socket {
 	return s
 }
 
+// HasRoom reports whether a local socket is in room (a socket's id names
+// its own room). Cluster adapters use it to skip broadcasts addressed to a
+// single room that has no member here.
+func (a *MemoryAdapter) HasRoom(room string) bool {
+	sh := a.shardOf(room)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	if len(sh.rooms[room]) > 0 {
+		return true
+	}
+	s := sh.sockets[room]
+	return s != nil && s.ownRoom.Load()
+}
+
 // AddAll adds s to rooms.
 func (a *MemoryAdapter) AddAll(s *Socket, rooms []string) {
 	var changes []roomChange

@@ -419,3 +419,20 @@ func sameJSON(got json.RawMessage, want string) bool {
 	wb, _ := json.Marshal(w)
 	return string(gb) == string(wb)
 }
+
+func TestMemoryAdapterHasRoom(t *testing.T) {
+	srv, url := roomServer(t, hub.Options{})
+	a := srv.Of("/").LocalAdapter()
+	c := hubDial(t, url)
+	id := roomConnect(t, c, map[string]any{"Rooms": []string{"r1"}})
+	if !a.HasRoom("r1") || !a.HasRoom(id) {
+		t.Errorf("HasRoom(r1)=%v HasRoom(own id)=%v, want both true", a.HasRoom("r1"), a.HasRoom(id))
+	}
+	if a.HasRoom("r2") || a.HasRoom("nobody-has-this-id") {
+		t.Error("HasRoom is true for a room with no member")
+	}
+	call(t, c, "/", "leave", "r1")
+	if a.HasRoom("r1") {
+		t.Error("HasRoom(r1) after the only member left")
+	}
+}
