@@ -309,7 +309,16 @@ func (a *MemoryAdapter) targets(opts BroadcastOptions) []*Socket {
 func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 	frames := p.wire()
 	volatile := opts.Flags.Volatile
-	a.apply(opts, func(s *Socket) { s.client.conn.Send(frames, volatile) })
+	// Counted here and added once: the loop stays free of atomics.
+	sent, failed := 0, 0
+	a.apply(opts, func(s *Socket) {
+		if s.client.conn.Send(frames, volatile) {
+			sent++
+		} else {
+			failed++
+		}
+	})
+	countersOf(a.nsp.srv).add(sent, failed, volatile)
 	return nil
 }
 
@@ -319,7 +328,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 	id := a.nsp.nextAckID()
 	frames := p.encode(id)
 	volatile := opts.Flags.Volatile
-	n := 0
+	n, failed := 0, 0
 	on := func(args Args, err error) {
 		if err == nil {
 			ack(args)
@@ -330,9 +339,11 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 		if s.client.conn.Send(frames, volatile) {
 			n++
 		} else {
+			failed++
 			s.takeAck(id)
 		}
 	})
+	countersOf(a.nsp.srv).add(n, failed, volatile)
 	clientCount(n)
 	return nil
 }
