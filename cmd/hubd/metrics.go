@@ -17,8 +17,9 @@ import (
 const metricsPath = "/metrics"
 
 // metrics is hubd's Prometheus registry and the few instruments updated on
-// the hot path. Everything else (connections, sockets, rooms, plugin
-// statistics) is read when scraped, so that it costs nothing in between.
+// the hot path. Everything else (connections, sockets, rooms, events sent
+// and dropped, plugin statistics) is read when scraped from counters the hub
+// and the host keep anyway, so that it costs nothing in between.
 //
 // The metrics, all prefixed hubd_:
 //
@@ -26,6 +27,12 @@ const metricsPath = "/metrics"
 //	hubd_sockets{namespace}                gauge    sockets connected to a namespace on this node
 //	hubd_rooms{namespace}                  gauge    rooms of a namespace, sockets' own rooms not counted
 //	hubd_events_received_total             counter  events sent by clients (before any hook decides)
+//	hubd_events_sent_total                 counter  events queued for clients: one per recipient of a
+//	                                                relay, an API emit or any broadcast
+//	hubd_events_dropped_total{reason}      counter  events not sent to a client: reason "volatile" (a
+//	                                                volatile emit found the client busy), "closed" (the
+//	                                                connection was closing, or over its buffer, which
+//	                                                closes it)
 //	hubd_plugin_hook_calls_total{plugin,runtime,hook,outcome}
 //	                                       counter  plugin calls by outcome (allow, deny, drop, reply,
 //	                                                disconnect, error, timeout, circuit_open)
@@ -117,16 +124,27 @@ var (
 		"Sockets connected to a namespace on this node.", []string{"namespace"}, nil)
 	roomsDesc = prometheus.NewDesc("hubd_rooms",
 		"Rooms of a namespace on this node, not counting each socket's own room.", []string{"namespace"}, nil)
+	eventsSentDesc = prometheus.NewDesc("hubd_events_sent_total",
+		"Events queued for clients, one per recipient.", nil, nil)
+	eventsDroppedDesc = prometheus.NewDesc("hubd_events_dropped_total",
+		"Events not sent to a client: volatile (the client was busy) or closed (the connection was closing or over its buffer).",
+		[]string{"reason"}, nil)
 )
 
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- connectionsDesc
 	ch <- socketsDesc
 	ch <- roomsDesc
+	ch <- eventsSentDesc
+	ch <- eventsDroppedDesc
 }
 
 func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(c.srv.Connections()))
+	st := c.srv.Stats()
+	ch <- prometheus.MustNewConstMetric(eventsSentDesc, prometheus.CounterValue, float64(st.EventsSent))
+	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.VolatileDropped), "volatile")
+	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.Undelivered), "closed")
 	for _, n := range c.srv.Namespaces() {
 		ch <- prometheus.MustNewConstMetric(socketsDesc, prometheus.GaugeValue, float64(n.Len()), n.Name())
 		ch <- prometheus.MustNewConstMetric(roomsDesc, prometheus.GaugeValue, float64(namedRooms(n)), n.Name())

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/hub"
 )
 
 const metricsJS = `hubd.on("event", (env) => {
@@ -154,6 +155,10 @@ func TestDaemonMetrics(t *testing.T) {
 	check("hubd_plugin_hook_duration_seconds_count", ge(2), ">= 2", plugin...)
 	check("hubd_plugin_hook_duration_seconds_sum", func(v float64) bool { return v > 0 }, "> 0", plugin...)
 	check("hubd_api_requests_total", eq(1), "1", `code="200"`, `method="post"`)
+	// The emit reached the one client; acks are not events.
+	check("hubd_events_sent_total", eq(1), "1 (the API's news)")
+	check("hubd_events_dropped_total", eq(0), "0", `reason="volatile"`)
+	check("hubd_events_dropped_total", eq(0), "0", `reason="closed"`)
 	check("go_goroutines", ge(1), ">= 1")
 	if !strings.Contains(body, "# TYPE hubd_plugin_hook_duration_seconds histogram") {
 		t.Errorf("no histogram type line:\n%s", body)
@@ -235,5 +240,83 @@ func TestPluginCollector(t *testing.T) {
 		if !ok || v != c.want {
 			t.Errorf("%s%v = %v (found %v), want %v\n%s", c.name, c.labels, v, ok, c.want, body)
 		}
+	}
+}
+
+// pollClient connects a long-polling client to srv's main namespace and
+// leaves it without a pending GET, so that the server queues what it sends
+// and a volatile send finds it busy.
+func pollClient(t *testing.T, base string) {
+	t.Helper()
+	url := base + "/socket.io/?EIO=4&transport=polling"
+	do := func(method, u, body string) string {
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s %s: %d %s", method, u, res.StatusCode, b)
+		}
+		return string(b)
+	}
+	open := do("GET", url, "")
+	const prefix = `0{"sid":"`
+	if !strings.HasPrefix(open, prefix) {
+		t.Fatalf("handshake: %s", open)
+	}
+	url += "&sid=" + open[len(prefix):len(prefix)+20]
+	do("POST", url, "40")
+	if ans := do("GET", url, ""); !strings.HasPrefix(ans, `40{"sid"`) {
+		t.Fatalf("connect: %s", ans)
+	}
+}
+
+// TestMetricsEventsSentAndDropped checks the hub's delivery counters at
+// /metrics: sent, dropped as volatile, dropped for a closed connection.
+func TestMetricsEventsSentAndDropped(t *testing.T) {
+	srv := hub.New(hub.Options{PingInterval: time.Hour, PingTimeout: time.Hour, MaxBufferedBytes: 1000})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		_ = srv.Close()
+		ts.Close()
+	})
+	for range 3 {
+		pollClient(t, ts.URL)
+	}
+	if err := srv.Emit("news", 1); err != nil { // queued for all 3
+		t.Fatal(err)
+	}
+	if err := srv.Volatile().Emit("tick", 2); err != nil { // all 3 busy
+		t.Fatal(err)
+	}
+	if err := srv.Emit("big", strings.Repeat("x", 2000)); err != nil { // over the buffer: closed
+		t.Fatal(err)
+	}
+	m := newMetrics(srv, nil)
+	rec := httptest.NewRecorder()
+	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, c := range []struct {
+		name  string
+		label string
+		want  float64
+	}{
+		{"hubd_events_sent_total", "", 3},
+		{"hubd_events_dropped_total", `reason="volatile"`, 3},
+		{"hubd_events_dropped_total", `reason="closed"`, 3},
+	} {
+		var labels []string
+		if c.label != "" {
+			labels = append(labels, c.label)
+		}
+		if v, ok := metricValue(t, body, c.name, labels...); !ok || v != c.want {
+			t.Errorf("%s{%s} = %v (found %v), want %v", c.name, c.label, v, ok, c.want)
+		}
+	}
+	if !strings.Contains(body, "# TYPE hubd_events_dropped_total counter") {
+		t.Errorf("no counter type line for hubd_events_dropped_total:\n%s", body)
 	}
 }
