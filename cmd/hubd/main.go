@@ -21,8 +21,14 @@
 //
 // Signals: SIGTERM and SIGINT shut down gracefully (stop accepting, tell
 // every client the server is going away so that it reconnects elsewhere,
-// close the plugins; bounded by 10 s); SIGHUP reloads the plugin directory
-// without dropping connections.
+// close the plugins; bounded by 10 s); SIGHUP reloads the configuration
+// (flags, environment and file, validated as at start) and the plugin
+// directory without dropping connections. What can change while hubd runs
+// (namespaces' route and echo, CORS origins, the API key, static and
+// plugin directories, log level) takes effect at once; a change to a
+// setting fixed at start (listen, TLS, path, ...) is logged as needing a
+// restart and the old value stays; an invalid file is logged, every
+// problem, and the configuration in force stays. See live.
 //
 // Exit codes: 0 after a graceful shutdown, 1 for a runtime failure (a plugin
 // that fails to load at start, a port in use), 2 for an invalid
@@ -45,13 +51,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hubd/hubd/host"
-	"github.com/hubd/hubd/host/js"
-	"github.com/hubd/hubd/host/process"
-	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/httpapi"
-	"github.com/hubd/hubd/hub/relay"
 )
 
 // Exit codes.
@@ -78,8 +79,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hubd: %v\n", err)
 		return exitConfig
 	}
-	logger := newLogger(cfg.Log, stderr)
-	if err := serve(cfg, logger, nil); err != nil {
+	level := new(slog.LevelVar)
+	logger := newLogger(cfg.Log, level, stderr)
+	reload := func() (Config, error) { return Load(args, getenv, io.Discard) }
+	if err := serve(cfg, logger, level, nil, reload); err != nil {
 		logger.Error("hubd failed", "error", err)
 		fmt.Fprintf(stderr, "hubd: %v\n", err)
 		return exitRuntime
@@ -103,8 +106,11 @@ func parseLevel(s string) (slog.Level, bool) {
 	return 0, false
 }
 
-func newLogger(c LogConfig, w io.Writer) *slog.Logger {
-	level, _ := parseLevel(c.Level)
+// newLogger returns the logger c describes; level is set to c's level and
+// may change later (SIGHUP).
+func newLogger(c LogConfig, level *slog.LevelVar, w io.Writer) *slog.Logger {
+	lv, _ := parseLevel(c.Level)
+	level.Set(lv)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -114,8 +120,10 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 
 // serve runs hubd until a SIGTERM or SIGINT (or stop, when not nil, is
 // closed) and shuts it down gracefully. It returns an error for what keeps
-// hubd from starting.
-func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
+// hubd from starting. On SIGHUP it reloads the configuration with load
+// (nil: the plugins only; see live) and the plugins. level is the logger's
+// level, which a reload may change.
+func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan struct{}, load func() (Config, error)) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -126,67 +134,39 @@ func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	// Plugins.
-	var plugins *host.Host
-	if cfg.Plugins.Dir != "" {
-		plugins = host.New(logger.With("component", "host"))
-		plugins.Register("js", js.Runtime{})
-		plugins.Register("wasm", wasm.New())
-		plugins.Register("process", &process.Runtime{})
-		if err := plugins.LoadDir(ctx, cfg.Plugins.Dir); err != nil {
-			_ = plugins.Close()
-			return fmt.Errorf("loading plugins from %s: %w", cfg.Plugins.Dir, err)
-		}
-		logger.Info("plugins loaded", "dir", cfg.Plugins.Dir, "plugins", plugins.Plugins())
-		if err := plugins.Watch(ctx, cfg.Plugins.Dir); err != nil {
-			_ = plugins.Close()
-			return fmt.Errorf("watching plugin directory %s: %w", cfg.Plugins.Dir, err)
-		}
+	// The hub, with what a reload may change kept in l.
+	if level == nil {
+		level = new(slog.LevelVar)
 	}
-	closePlugins := func() {
-		if plugins != nil {
-			if err := plugins.Close(); err != nil {
-				logger.Warn("closing plugins", "error", err)
-			}
-		}
-	}
+	l := newLive(cfg, nil, logger, level)
+	srv := hub.New(l.hubOptions())
+	l.srv = srv
 
-	// The hub.
-	opts := hub.Options{
-		Path:         cfg.SocketIO.Path,
-		PingInterval: time.Duration(cfg.SocketIO.PingInterval),
-		PingTimeout:  time.Duration(cfg.SocketIO.PingTimeout),
-		MaxPayload:   cfg.SocketIO.MaxPayload,
+	// Plugins.
+	if cfg.Plugins.Dir != "" {
+		if err := l.openPlugins(ctx, cfg.Plugins.Dir); err != nil {
+			_ = srv.Close()
+			return err
+		}
 	}
-	if len(cfg.SocketIO.CORSOrigins) > 0 {
-		opts.CORS = &hub.CORS{Origins: cfg.SocketIO.CORSOrigins, Credentials: true}
-		opts.CheckOrigin = originChecker(cfg.SocketIO.CORSOrigins)
-	}
-	srv := hub.New(opts)
-	var hooks *hub.Hooks
-	if plugins != nil {
-		hooks = plugins.Hooks()
-	}
-	var met *metrics
 	if cfg.Metrics.Enabled {
-		met = newMetrics(srv, plugins)
-		// The event counter runs before the plugins' Event hook.
-		hooks = met.hooks(hooks)
+		l.met = newMetrics(srv, l.pluginStats)
 	}
-	if hooks != nil {
+	// The event counter runs before the plugins' Event hook.
+	if hooks := l.hooks(); hooks != nil {
 		srv.SetHooks(hooks)
 	}
 	rc := cfg.relayConfig()
 	rc.Logger = logger.With("component", "relay")
-	if err := relay.Attach(srv, rc); err != nil {
+	if err := l.attachNamespaces(rc); err != nil {
 		_ = srv.Close()
-		closePlugins()
+		l.closePlugins()
 		return fmt.Errorf("namespaces: %w", err)
 	}
 
 	// Routes.
 	mux := http.NewServeMux()
-	mux.Handle(cfg.SocketIO.Path, srv)
+	mux.Handle(cfg.SocketIO.Path, l.wrapHub(srv))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
@@ -200,25 +180,17 @@ func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
 		}
 		_, _ = io.WriteString(w, "ready")
 	})
-	if cfg.API.Key != "" {
-		api, err := httpapi.New(srv, httpapi.Config{Key: cfg.API.Key, MaxBody: cfg.API.MaxBody})
-		if err != nil {
-			_ = srv.Close()
-			closePlugins()
-			return fmt.Errorf("api: %w", err)
-		}
-		var h http.Handler = api
-		if met != nil {
-			h = met.instrumentAPI(h)
-		}
-		mux.Handle(httpapi.DefaultPrefix, h)
+	if err := l.setAPI(cfg.API); err != nil {
+		_ = srv.Close()
+		l.closePlugins()
+		return fmt.Errorf("api: %w", err)
 	}
-	if met != nil {
-		mux.Handle("GET "+metricsPath, met.handler())
+	mux.Handle(httpapi.DefaultPrefix, swapped(&l.api))
+	if l.met != nil {
+		mux.Handle("GET "+metricsPath, l.met.handler())
 	}
-	if cfg.Static.Dir != "" {
-		mux.Handle("/", http.FileServer(http.Dir(cfg.Static.Dir)))
-	}
+	l.setStatic(cfg.Static.Dir)
+	mux.Handle("/", swapped(&l.static))
 
 	// TLS: the pair is loaded before listening, so that a bad one stops
 	// hubd before it says it is ready.
@@ -227,7 +199,7 @@ func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
 		pair, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
 			_ = srv.Close()
-			closePlugins()
+			l.closePlugins()
 			return fmt.Errorf("tls: %w", err)
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
@@ -237,7 +209,7 @@ func serve(cfg Config, logger *slog.Logger, stop <-chan struct{}) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		_ = srv.Close()
-		closePlugins()
+		l.closePlugins()
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("listen %s: address already in use", cfg.Listen)
 		}
@@ -269,7 +241,11 @@ loop:
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(ctx, plugins, cfg.Plugins.Dir, logger)
+				if load != nil {
+					l.reload(ctx, load)
+				} else {
+					l.reloadPlugins(ctx)
+				}
 				continue
 			}
 			logger.Info("shutting down", "signal", sig.String())
@@ -299,48 +275,18 @@ loop:
 		_ = httpSrv.Close()
 	}
 	cancel() // stops Watch
-	if plugins != nil {
-		// The plugins' counters are logged once too (they are also at
-		// /metrics while hubd runs).
-		for _, st := range plugins.Stats() {
-			logger.Info("plugin stats", "plugin", st.Plugin, "runtime", st.Runtime, "hook", string(st.Hook),
-				"outcomes", st.Outcomes, "time", st.Sum.String())
-		}
+	// The plugins' counters are logged once too (they are also at
+	// /metrics while hubd runs).
+	for _, st := range l.pluginStats() {
+		logger.Info("plugin stats", "plugin", st.Plugin, "runtime", st.Runtime, "hook", string(st.Hook),
+			"outcomes", st.Outcomes, "time", st.Sum.String())
 	}
-	closePlugins()
+	l.closePlugins()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serving: %w", serveErr)
 	}
 	logger.Info("stopped")
 	return nil
-}
-
-// originChecker vets the Origin of WebSocket connections against the CORS
-// origins, so that cors_origins restricts browsers on both transports (a
-// browser does not apply CORS to WebSocket). Requests without an Origin
-// (non-browser clients) and "*" are allowed.
-func originChecker(origins []string) func(r *http.Request) bool {
-	allowed := make(map[string]bool, len(origins))
-	for _, o := range origins {
-		allowed[strings.TrimSuffix(o, "/")] = true
-	}
-	return func(r *http.Request) bool {
-		o := r.Header.Get("Origin")
-		return o == "" || allowed["*"] || allowed[o]
-	}
-}
-
-// reload loads the plugin directory again (SIGHUP).
-func reload(ctx context.Context, plugins *host.Host, dir string, logger *slog.Logger) {
-	if plugins == nil {
-		logger.Info("SIGHUP: no plugin directory configured, nothing to reload")
-		return
-	}
-	if err := plugins.LoadDir(ctx, dir); err != nil {
-		logger.Error("SIGHUP: plugin reload failed; the plugins that loaded before stay", "dir", dir, "error", err)
-		return
-	}
-	logger.Info("SIGHUP: plugins reloaded", "dir", dir, "plugins", plugins.Plugins())
 }
 
 // unwrapOp drops the "listen tcp addr:" prefix of a *net.OpError, which

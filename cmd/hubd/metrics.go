@@ -52,8 +52,9 @@ type metrics struct {
 	api    *prometheus.CounterVec
 }
 
-// newMetrics registers hubd's metrics for srv and, when not nil, plugins.
-func newMetrics(srv *hub.Server, plugins *host.Host) *metrics {
+// newMetrics registers hubd's metrics for srv and, when not nil, the
+// plugin statistics pluginStats returns (those of the plugins in force).
+func newMetrics(srv *hub.Server, pluginStats func() []host.HookStats) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		events: prometheus.NewCounter(prometheus.CounterOpts{
@@ -72,8 +73,8 @@ func newMetrics(srv *hub.Server, plugins *host.Host) *metrics {
 		m.api,
 		&hubCollector{srv: srv},
 	)
-	if plugins != nil {
-		m.reg.MustRegister(&pluginCollector{stats: plugins.Stats})
+	if pluginStats != nil {
+		m.reg.MustRegister(&pluginCollector{stats: pluginStats})
 	}
 	return m
 }

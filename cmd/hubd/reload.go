@@ -1,0 +1,545 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/host/process"
+	"github.com/hubd/hubd/host/wasm"
+	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/httpapi"
+	"github.com/hubd/hubd/hub/relay"
+)
+
+// live is the part of hubd's configuration that a SIGHUP changes while
+// hubd runs, without dropping a connection. Each setting is read where it
+// is used (per request, per event), so a reload takes effect at once:
+//
+//   - namespaces: the route and echo of the namespaces hubd started with
+//     (adding or removing a namespace needs a restart);
+//   - socketio.cors_origins, once CORS was on at start;
+//   - api: the key (a new key, or none, turns the API on or off) and
+//     max_body;
+//   - static.dir, plugins.dir and log.level.
+//
+// The other settings (listen, tls, socketio.path, ping_interval,
+// ping_timeout, max_payload, log.format, metrics.enabled) are fixed at
+// start: a reload that changes one logs that it needs a restart and keeps
+// the old value.
+type live struct {
+	srv    *hub.Server
+	met    *metrics // nil when metrics are off
+	logger *slog.Logger
+	level  *slog.LevelVar
+
+	// cfg is the configuration in force; only the serve loop writes it.
+	cfg Config
+	// startNS are the namespaces of the start, which the relay serves;
+	// namespaces holds their current settings, in the same order.
+	startNS    []NamespaceConfig
+	namespaces atomic.Pointer[[]NamespaceConfig]
+	// corsOn is whether the hub was built with CORS (at start).
+	corsOn  bool
+	origins atomic.Pointer[map[string]bool] // nil: any origin
+	api     atomic.Pointer[http.Handler]    // nil: API off
+	static  atomic.Pointer[http.Handler]    // nil: no static files
+
+	// plugins is the plugin host (nil without a plugin directory); the
+	// serve loop swaps it, the metrics read it.
+	plugins     atomic.Pointer[host.Host]
+	watchCancel context.CancelFunc
+}
+
+func newLive(cfg Config, srv *hub.Server, logger *slog.Logger, level *slog.LevelVar) *live {
+	l := &live{srv: srv, logger: logger, level: level, cfg: cfg, corsOn: len(cfg.SocketIO.CORSOrigins) > 0}
+	l.startNS = slices.Clone(cfg.Namespaces)
+	ns := slices.Clone(cfg.Namespaces)
+	l.namespaces.Store(&ns)
+	l.setOrigins(cfg.SocketIO.CORSOrigins)
+	return l
+}
+
+// hubOptions are the hub's options from the configuration. With CORS on,
+// the hub echoes the request's Origin and wrapHub hides the origins not
+// (or no longer) allowed, so that the list can change while hubd runs.
+func (l *live) hubOptions() hub.Options {
+	s := l.cfg.SocketIO
+	opts := hub.Options{
+		Path:         s.Path,
+		PingInterval: time.Duration(s.PingInterval),
+		PingTimeout:  time.Duration(s.PingTimeout),
+		MaxPayload:   s.MaxPayload,
+		CheckOrigin:  l.checkOrigin,
+	}
+	if l.corsOn {
+		opts.CORS = &hub.CORS{Credentials: true} // no Origins: echo
+	}
+	return opts
+}
+
+func (l *live) setOrigins(origins []string) {
+	if len(origins) == 0 {
+		l.origins.Store(nil)
+		return
+	}
+	m := make(map[string]bool, len(origins))
+	for _, o := range origins {
+		m[strings.TrimSuffix(o, "/")] = true
+	}
+	l.origins.Store(&m)
+}
+
+// originAllowed is whether a browser at origin may use hubd: any when no
+// origins are configured, "*" allows any, a request without Origin is not
+// a browser's cross-origin one.
+func (l *live) originAllowed(origin string) bool {
+	m := l.origins.Load()
+	return m == nil || origin == "" || (*m)["*"] || (*m)[origin]
+}
+
+// checkOrigin vets the Origin of WebSocket connections against the CORS
+// origins, so that cors_origins restricts browsers on both transports (a
+// browser does not apply CORS to WebSocket).
+func (l *live) checkOrigin(r *http.Request) bool { return l.originAllowed(r.Header.Get("Origin")) }
+
+// wrapHub hides a polling request's Origin that is not allowed, so that
+// the hub (which echoes the Origin) sends no Access-Control-Allow-Origin
+// and the browser refuses the response. WebSocket requests keep theirs,
+// for checkOrigin.
+func (l *live) wrapHub(h http.Handler) http.Handler {
+	if !l.corsOn {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o := r.Header.Get("Origin")
+		// No origins configured (any more): CORS off, no origin echoed.
+		hide := o != "" && (l.origins.Load() == nil || !l.originAllowed(o))
+		if hide && r.URL.Query().Get("transport") != "websocket" {
+			r = r.Clone(r.Context())
+			r.Header.Del("Origin")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// swapped serves with the handler p holds, or 404 when it holds none.
+func swapped(p *atomic.Pointer[http.Handler]) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := p.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	})
+}
+
+// setAPI builds the HTTP API for c, or turns it off when c has no key.
+func (l *live) setAPI(c APIConfig) error {
+	if c.Key == "" {
+		l.api.Store(nil)
+		return nil
+	}
+	api, err := httpapi.New(l.srv, httpapi.Config{Key: c.Key, MaxBody: c.MaxBody})
+	if err != nil {
+		return err
+	}
+	var h http.Handler = api
+	if l.met != nil {
+		h = l.met.instrumentAPI(h)
+	}
+	l.api.Store(&h)
+	return nil
+}
+
+func (l *live) setStatic(dir string) {
+	if dir == "" {
+		l.static.Store(nil)
+		return
+	}
+	h := http.FileServer(http.Dir(dir))
+	l.static.Store(&h)
+}
+
+// hooks are the hub's hooks: the event counter of the metrics, if on, in
+// front of the plugins', if any.
+func (l *live) hooks() *hub.Hooks {
+	var h *hub.Hooks
+	if p := l.plugins.Load(); p != nil {
+		h = p.Hooks()
+	}
+	if l.met != nil {
+		h = l.met.hooks(h)
+	}
+	return h
+}
+
+// pluginStats are the statistics of the plugins in force, for /metrics.
+func (l *live) pluginStats() []host.HookStats {
+	if p := l.plugins.Load(); p != nil {
+		return p.Stats()
+	}
+	return nil
+}
+
+// openPlugins loads dir into a new plugin host and watches it.
+func (l *live) openPlugins(ctx context.Context, dir string) error {
+	h := host.New(l.logger.With("component", "host"))
+	h.Register("js", js.Runtime{})
+	h.Register("wasm", wasm.New())
+	h.Register("process", &process.Runtime{})
+	if err := h.LoadDir(ctx, dir); err != nil {
+		_ = h.Close()
+		return fmt.Errorf("loading plugins from %s: %w", dir, err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	if err := h.Watch(wctx, dir); err != nil {
+		cancel()
+		_ = h.Close()
+		return fmt.Errorf("watching plugin directory %s: %w", dir, err)
+	}
+	l.logger.Info("plugins loaded", "dir", dir, "plugins", h.Plugins())
+	l.plugins.Store(h)
+	l.watchCancel = cancel
+	return nil
+}
+
+// closePlugins stops the watch and closes the plugin host, if any.
+func (l *live) closePlugins() {
+	if l.watchCancel != nil {
+		l.watchCancel()
+		l.watchCancel = nil
+	}
+	if p := l.plugins.Swap(nil); p != nil {
+		if err := p.Close(); err != nil {
+			l.logger.Warn("closing plugins", "error", err)
+		}
+	}
+}
+
+// reload is SIGHUP: the config file (through load, which reads flags,
+// environment and file as at start) and then the plugins.
+func (l *live) reload(ctx context.Context, load func() (Config, error)) {
+	next, err := load()
+	switch {
+	case err != nil:
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				l.logger.Error("SIGHUP: config problem", "problem", p)
+			}
+		} else {
+			l.logger.Error("SIGHUP: config problem", "problem", err.Error())
+		}
+		l.logger.Error("SIGHUP: invalid config; keeping the one in force")
+	default:
+		l.apply(ctx, next)
+	}
+	l.reloadPlugins(ctx)
+}
+
+// apply puts next in force where it can be, and logs what needs a restart.
+func (l *live) apply(ctx context.Context, next Config) {
+	old := l.cfg
+	cur := old // what ends up in force
+	var changed []string
+	restart := func(setting string, was, now any) {
+		l.logger.Warn("SIGHUP: setting needs a restart; keeping the old value",
+			"setting", setting, "old", fmt.Sprint(was), "new", fmt.Sprint(now))
+	}
+
+	// Fixed at start.
+	for _, f := range []struct {
+		name     string
+		was, now any
+	}{
+		{"listen", old.Listen, next.Listen},
+		{"tls.cert_file", old.TLS.CertFile, next.TLS.CertFile},
+		{"tls.key_file", old.TLS.KeyFile, next.TLS.KeyFile},
+		{"socketio.path", old.SocketIO.Path, next.SocketIO.Path},
+		{"socketio.ping_interval", time.Duration(old.SocketIO.PingInterval), time.Duration(next.SocketIO.PingInterval)},
+		{"socketio.ping_timeout", time.Duration(old.SocketIO.PingTimeout), time.Duration(next.SocketIO.PingTimeout)},
+		{"socketio.max_payload", old.SocketIO.MaxPayload, next.SocketIO.MaxPayload},
+		{"log.format", old.Log.Format, next.Log.Format},
+		{"metrics.enabled", old.Metrics.Enabled, next.Metrics.Enabled},
+	} {
+		if f.was != f.now {
+			restart(f.name, f.was, f.now)
+		}
+	}
+
+	// Namespaces: the settings of those hubd started with.
+	nsNow := slices.Clone(*l.namespaces.Load())
+	byKey := make(map[string]NamespaceConfig, len(next.Namespaces))
+	for _, n := range next.Namespaces {
+		byKey[nsKey(n)] = n
+	}
+	for i, n := range l.startNS {
+		nn, ok := byKey[nsKey(n)]
+		if !ok {
+			restart("namespaces", "with "+nsKey(n), "without it")
+			continue
+		}
+		delete(byKey, nsKey(n))
+		if route(nn.Route) != route(nsNow[i].Route) || nn.Echo != nsNow[i].Echo {
+			changed = append(changed, "namespaces["+nsKey(n)+"]")
+			nsNow[i].Route, nsNow[i].Echo = nn.Route, nn.Echo
+		}
+	}
+	for _, n := range next.Namespaces {
+		if _, added := byKey[nsKey(n)]; added {
+			restart("namespaces", "without "+nsKey(n), "with it")
+		}
+	}
+	l.namespaces.Store(&nsNow)
+	cur.Namespaces = nsNow
+
+	// CORS origins.
+	if !slices.Equal(old.SocketIO.CORSOrigins, next.SocketIO.CORSOrigins) {
+		if l.corsOn {
+			l.setOrigins(next.SocketIO.CORSOrigins)
+			cur.SocketIO.CORSOrigins = next.SocketIO.CORSOrigins
+			changed = append(changed, "socketio.cors_origins")
+		} else {
+			restart("socketio.cors_origins", "[] (CORS off)", next.SocketIO.CORSOrigins)
+		}
+	}
+
+	// API.
+	if next.API != old.API {
+		if err := l.setAPI(next.API); err != nil {
+			l.logger.Error("SIGHUP: api: keeping the old settings", "error", err)
+		} else {
+			cur.API = next.API
+			changed = append(changed, "api")
+		}
+	}
+
+	// Static files.
+	if next.Static.Dir != old.Static.Dir {
+		l.setStatic(next.Static.Dir)
+		cur.Static = next.Static
+		changed = append(changed, "static.dir")
+	}
+
+	// Log level.
+	if next.Log.Level != old.Log.Level {
+		lv, _ := parseLevel(next.Log.Level) // validated
+		l.level.Set(lv)
+		cur.Log.Level = next.Log.Level
+		changed = append(changed, "log.level")
+	}
+
+	// The plugin directory (its plugins are reloaded after).
+	if next.Plugins.Dir != old.Plugins.Dir {
+		if l.switchPlugins(ctx, next.Plugins.Dir) {
+			cur.Plugins = next.Plugins
+			changed = append(changed, "plugins.dir")
+		}
+	}
+
+	l.cfg = cur
+	l.logger.Info("SIGHUP: config reloaded", "changed", changed)
+}
+
+// switchPlugins moves to the plugin directory dir ("" for none); it
+// reports whether it did. On failure the plugins in force stay.
+func (l *live) switchPlugins(ctx context.Context, dir string) bool {
+	if dir == "" {
+		old, cancel := l.plugins.Swap(nil), l.watchCancel
+		l.srv.SetHooks(l.hooks())
+		if cancel != nil {
+			cancel()
+		}
+		l.watchCancel = nil
+		if old != nil {
+			if err := old.Close(); err != nil {
+				l.logger.Warn("closing plugins", "error", err)
+			}
+		}
+		l.logger.Info("SIGHUP: plugins off")
+		return true
+	}
+	prev, prevCancel := l.plugins.Load(), l.watchCancel
+	if err := l.openPlugins(ctx, dir); err != nil {
+		l.watchCancel = prevCancel
+		l.logger.Error("SIGHUP: plugin directory not switched; the plugins in force stay", "dir", dir, "error", err)
+		return false
+	}
+	l.srv.SetHooks(l.hooks())
+	if prevCancel != nil {
+		prevCancel()
+	}
+	if prev != nil {
+		if err := prev.Close(); err != nil {
+			l.logger.Warn("closing plugins", "error", err)
+		}
+	}
+	return true
+}
+
+// reloadPlugins loads the plugin directory again.
+func (l *live) reloadPlugins(ctx context.Context) {
+	p, dir := l.plugins.Load(), l.cfg.Plugins.Dir
+	if p == nil {
+		l.logger.Info("SIGHUP: no plugin directory configured, nothing to reload")
+		return
+	}
+	if err := p.LoadDir(ctx, dir); err != nil {
+		l.logger.Error("SIGHUP: plugin reload failed; the plugins that loaded before stay", "dir", dir, "error", err)
+		return
+	}
+	l.logger.Info("SIGHUP: plugins reloaded", "dir", dir, "plugins", p.Plugins())
+}
+
+func nsKey(n NamespaceConfig) string {
+	if n.Pattern != "" {
+		return "pattern " + n.Pattern
+	}
+	return n.Name
+}
+
+func route(r string) relay.Route {
+	if r == "" {
+		return relay.RouteRooms
+	}
+	return relay.Route(r)
+}
+
+// attachNamespaces makes the relay serve the start's namespaces, with
+// their settings taken from l at every event: a reload that changes a
+// namespace's route or echo applies to the next event of every socket.
+//
+// The relay reads its settings once, at Attach; a socket middleware put
+// before the relay's carries the difference. While a namespace's settings
+// are those of the start it does nothing; otherwise it routes the event
+// the way the relay would with the new settings: it sets hub.Event.Route
+// (route "rooms", echo), or answers the client itself (route "none") or
+// broadcasts itself (route "namespace", which no Route expresses).
+func (l *live) attachNamespaces(rc relay.Config) error {
+	patterns := make([]*regexp.Regexp, len(l.startNS))
+	for i, n := range l.startNS {
+		if n.Pattern != "" {
+			re, err := regexp.Compile(`^(?:` + n.Pattern + `)$`)
+			if err != nil {
+				return err // Validate has checked it
+			}
+			patterns[i] = re
+		}
+	}
+	// The namespace entry of a socket, as the relay resolves it: a name
+	// first, then the patterns in order.
+	entry := func(name string) int {
+		for i, n := range l.startNS {
+			if n.Name == name {
+				return i
+			}
+		}
+		for i, re := range patterns {
+			if re != nil && re.MatchString(name) {
+				return i
+			}
+		}
+		return -1
+	}
+	// The server's middlewares run before the namespaces' and before the
+	// relay's connection listener, so this one's socket middleware runs
+	// before the relay's.
+	l.srv.Use(func(s *hub.Socket) error {
+		if i := entry(s.Namespace().Name()); i >= 0 {
+			s.Use(func(ev *hub.Event) error { return l.override(ev, i) })
+		}
+		return nil
+	})
+	return relay.Attach(l.srv, rc)
+}
+
+// The relay's answers, for the events override handles itself.
+const (
+	errPublishing   = "publishing is disabled"
+	errReservedName = "reserved event name"
+	errRelayFailed  = "relay failed"
+)
+
+type ackFailure struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+}
+
+// override routes ev with the current settings of namespace entry i when
+// they differ from the start's.
+func (l *live) override(ev *hub.Event, i int) error {
+	start, now := l.startNS[i], (*l.namespaces.Load())[i]
+	if route(now.Route) == route(start.Route) && now.Echo == start.Echo {
+		return nil
+	}
+	if strings.HasPrefix(ev.Name, relay.CommandPrefix) {
+		return nil
+	}
+	rt := ev.Route
+	if rt != nil && rt.Rooms != nil {
+		// A hook chose the rooms; only the default echo is the
+		// namespace's.
+		if rt.ToSender == nil && now.Echo != start.Echo {
+			r := *rt
+			r.ToSender = &now.Echo
+			ev.Route = &r
+		}
+		return nil
+	}
+	echo := now.Echo
+	var except []string
+	if rt != nil {
+		if rt.ToSender != nil {
+			echo = *rt.ToSender
+		}
+		except = rt.Except
+	}
+	s := ev.Socket()
+	switch route(now.Route) {
+	case relay.RouteNone:
+		answer(ev, ackFailure{Error: errPublishing})
+		return hub.ErrDrop
+	case relay.RouteNamespace:
+		op := s.Namespace().Except(except...)
+		if !echo {
+			op = op.Except(s.ID())
+		}
+		if err := op.EmitArgs(ev.Name, ev.Args); err != nil {
+			if errors.Is(err, hub.ErrReserved) {
+				answer(ev, ackFailure{Error: errReservedName})
+				return hub.ErrDrop
+			}
+			l.logger.Error("relay failed", "namespace", s.Namespace().Name(), "socket", s.ID(), "event", ev.Name, "err", err)
+			answer(ev, ackFailure{Error: errRelayFailed})
+			return hub.ErrDrop
+		}
+		answer(ev, map[string]bool{"ok": true})
+		return hub.ErrDrop
+	default: // rooms: the sender's rooms, without its own
+		id := s.ID()
+		rooms := slices.DeleteFunc(s.Rooms(), func(r string) bool { return r == id })
+		if rooms == nil {
+			rooms = []string{}
+		}
+		ev.Route = &hub.Route{Rooms: rooms, Except: except, ToSender: &echo}
+		return nil
+	}
+}
+
+// answer answers the client's ack unless it was answered already or not
+// asked for.
+func answer(ev *hub.Event, v any) {
+	if ev.WantsAck() && !ev.Acked() {
+		_ = ev.Ack(v)
+	}
+}
