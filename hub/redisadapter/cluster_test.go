@@ -1,0 +1,303 @@
+package redisadapter_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hubd/hubd/hub"
+)
+
+func TestBroadcastAcrossNodes(t *testing.T) {
+	key := testKey(t)
+	a := newNode(t, redisURL, key, nil)
+	b := newNode(t, redisURL, key, nil)
+	waitNodes(t, a, "/", 2)
+
+	ca, ida := dial(t, a, "/")
+	joinRooms(t, a, "/", ida, "r1")
+	ca2, ida2 := dial(t, a, "/")
+	joinRooms(t, a, "/", ida2, "r1", "r2")
+	cb, idb := dial(t, b, "/")
+	joinRooms(t, b, "/", idb, "r2")
+
+	// To one room from the other node, binary intact.
+	blob := []byte{0, 1, 2, 250, 255}
+	if err := b.srv.To("r1").Emit("to-r1", "text", 42, blob, map[string]any{"k": []any{1.5, true, nil}}); err != nil {
+		t.Fatal(err)
+	}
+	p := expectEvent(t, ca, "/", "to-r1")
+	var s string
+	var n float64
+	var bin []byte
+	var obj map[string]any
+	if err := p.Arg(0, &s); err != nil || s != "text" {
+		t.Errorf("arg 0 = %q (%v)", s, err)
+	}
+	if err := p.Arg(1, &n); err != nil || n != 42 {
+		t.Errorf("arg 1 = %v (%v)", n, err)
+	}
+	if err := p.Arg(2, &bin); err != nil || !bytes.Equal(bin, blob) {
+		t.Errorf("arg 2 = %v (%v), want %v as binary", bin, err, blob)
+	}
+	if err := p.Arg(3, &obj); err != nil {
+		t.Errorf("arg 3: %v", err)
+	} else if l, _ := obj["k"].([]any); len(l) != 3 || l[0] != 1.5 || l[1] != true || l[2] != nil {
+		t.Errorf("arg 3 = %v", obj)
+	}
+	expectEvent(t, ca2, "/", "to-r1")
+
+	// Several rooms with except: a socket in r1 and r2 receives once, the
+	// excepted socket nothing.
+	if err := b.srv.Of("/").To("r1", "r2").Except(ida).Emit("multi", 1); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, ca2, "/", "multi")
+	expectEvent(t, cb, "/", "multi")
+	_ = a.srv.Of("/").Emit("sentinel")
+	expectNone(t, ca, "/", "multi", "sentinel")
+	expectNone(t, ca2, "/", "multi", "sentinel")
+
+	// To a socket id on the other node.
+	if err := a.srv.To(idb).Emit("private", "x"); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, cb, "/", "private")
+
+	// Local stays on the node.
+	if err := b.srv.Of("/").Local().Emit("local-only"); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.srv.Of("/").Emit("sentinel2")
+	expectNone(t, ca, "/", "local-only", "sentinel2")
+	expectEvent(t, cb, "/", "local-only")
+}
+
+func TestBroadcastAcksAcrossNodes(t *testing.T) {
+	key := testKey(t)
+	a := newNode(t, redisURL, key, nil)
+	b := newNode(t, redisURL, key, nil)
+	waitNodes(t, a, "/", 2)
+
+	clients := 0
+	remote := map[string]bool{}
+	for _, n := range []*node{a, b, b} {
+		c, id := dial(t, n, "/")
+		joinRooms(t, n, "/", id, "acked")
+		clients++
+		remote[id] = n == b
+		go func() {
+			for {
+				p, err := c.WaitEvent("/", "question", wait)
+				if err != nil {
+					return
+				}
+				_ = c.Ack("/", p.ID, id, "second arg")
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	got, err := a.srv.Of("/").To("acked").Timeout(3*time.Second).EmitWithAck(ctx, "question", 1)
+	if err != nil {
+		t.Fatalf("EmitWithAck: %v (%d answers)", err, len(got))
+	}
+	if len(got) != clients {
+		t.Fatalf("%d answers, want %d", len(got), clients)
+	}
+	answered := map[string]bool{}
+	for _, r := range got {
+		var id string
+		if err := r.Bind(&id); err != nil {
+			t.Errorf("answer %s: %v", r.JSON(), err)
+		}
+		answered[id] = true
+		if remote[id] && r.Len() != 1 {
+			t.Errorf("answer %s: only the first argument crosses nodes, as in Node", r.JSON())
+		}
+	}
+	if len(answered) != clients {
+		t.Errorf("answers from %v, want one from each of %v", answered, remote)
+	}
+
+	// A client that does not answer: the timeout ends the wait with what
+	// came.
+	dial(t, b, "/") // in no room
+	c, id := dial(t, b, "/")
+	joinRooms(t, b, "/", id, "acked")
+	_ = c
+	got, err = a.srv.Of("/").To("acked").Timeout(500*time.Millisecond).EmitWithAck(ctx, "question", 2)
+	if !errors.Is(err, hub.ErrTimeout) {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if len(got) != clients {
+		t.Errorf("%d answers before the timeout, want %d", len(got), clients)
+	}
+}
+
+func TestRemoteSocketsAcrossNodes(t *testing.T) {
+	key := testKey(t)
+	a := newNode(t, redisURL, key, nil)
+	b := newNode(t, redisURL, key, nil)
+	waitNodes(t, a, "/", 2)
+
+	_, ida := dial(t, a, "/")
+	joinRooms(t, a, "/", ida, "team")
+	cb, idb := dial(t, b, "/")
+	joinRooms(t, b, "/", idb, "team")
+	b.srv.Of("/").Socket(idb).SetData(map[string]any{"user": "bob"})
+
+	ctx := context.Background()
+	all, err := a.srv.In("team").FetchSockets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{}
+	var remote *hub.RemoteSocket
+	for _, r := range all {
+		ids = append(ids, r.ID)
+		if r.ID == idb {
+			remote = r
+		}
+	}
+	slices.Sort(ids)
+	want := []string{ida, idb}
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("FetchSockets ids = %v, want %v", ids, want)
+	}
+	if remote == nil || !slices.Contains(remote.Rooms, "team") || !slices.Contains(remote.Rooms, idb) {
+		t.Fatalf("remote socket = %+v, want rooms team and its id", remote)
+	}
+	if string(remote.Data) != `{"user":"bob"}` {
+		t.Errorf("remote data = %s", remote.Data)
+	}
+	if remote.Handshake.Issued == 0 || remote.Handshake.Headers.Get("Upgrade") == "" {
+		t.Errorf("remote handshake = %+v", remote.Handshake)
+	}
+
+	// A remote socket's methods act on the other node.
+	if err := remote.Emit("hello-remote", 1); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, cb, "/", "hello-remote")
+	if err := remote.Join("extra"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return slices.Contains(b.srv.Of("/").Socket(idb).Rooms(), "extra") }, "remote join")
+	if err := a.srv.Of("/").In("extra").SocketsLeave("team"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return !slices.Contains(b.srv.Of("/").Socket(idb).Rooms(), "team") }, "remote leave")
+
+	// Rooms across nodes.
+	rooms, err := a.srv.Of("/").Rooms(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"team", "extra", ida, idb} {
+		if !slices.Contains(rooms, r) {
+			t.Errorf("Rooms() = %v, missing %s", rooms, r)
+		}
+	}
+
+	// Disconnect from the other node.
+	if err := a.srv.Of("/").In("extra").DisconnectSockets(false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return b.srv.Of("/").Socket(idb) == nil }, "remote disconnect")
+	if a.srv.Of("/").Socket(ida) == nil {
+		t.Error("the socket not in the room was disconnected too")
+	}
+}
+
+func TestServerSideEmitAcrossNodes(t *testing.T) {
+	key := testKey(t)
+	got := make(chan string, 4)
+	answering := func(name string) func(*hub.Server) {
+		return func(s *hub.Server) {
+			s.Of("/").OnServerSideEmit("ping", func(e *hub.ServerEvent) {
+				var v string
+				_ = e.Args.Bind(&v)
+				got <- name + ":" + v
+				if e.WantsAck() {
+					_ = e.Ack("pong-" + name)
+				}
+			})
+		}
+	}
+	a := newNode(t, redisURL, key, answering("a"))
+	newNode(t, redisURL, key, answering("b"))
+	newNode(t, redisURL, key, answering("c"))
+	waitNodes(t, a, "/", 3)
+
+	if err := a.srv.Of("/").ServerSideEmit("ping", "no-ack"); err != nil {
+		t.Fatal(err)
+	}
+	seen := []string{<-got, <-got}
+	slices.Sort(seen)
+	if !slices.Equal(seen, []string{"b:no-ack", "c:no-ack"}) {
+		t.Errorf("received %v; the sender must not receive its own", seen)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	acks, err := a.srv.Of("/").ServerSideEmitWithAck(ctx, "ping", "ack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answers []string
+	for _, r := range acks {
+		var s string
+		_ = r.Bind(&s)
+		answers = append(answers, s)
+	}
+	slices.Sort(answers)
+	if !slices.Equal(answers, []string{"pong-b", "pong-c"}) {
+		t.Errorf("answers = %v", answers)
+	}
+}
+
+func TestNodeThatLeavesIsNotCounted(t *testing.T) {
+	key := testKey(t)
+	a := newNode(t, redisURL, key, nil)
+	b := newNode(t, redisURL, key, nil)
+	waitNodes(t, a, "/", 2)
+	b.srv.Close()
+	b.cluster.Close()
+	waitNodes(t, a, "/", 1)
+	// Requests no longer wait for it.
+	start := time.Now()
+	if _, err := a.srv.Of("/").FetchSockets(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("FetchSockets took %v with one node left", d)
+	}
+}
+
+func TestNamespacesAreSeparate(t *testing.T) {
+	key := testKey(t)
+	a := newNode(t, redisURL, key, func(s *hub.Server) { s.Of("/chat") })
+	b := newNode(t, redisURL, key, func(s *hub.Server) { s.Of("/chat") })
+	waitNodes(t, a, "/chat", 2)
+	croot, _ := dial(t, a, "/")
+	cchat, _ := dial(t, a, "/chat")
+	_ = b.srv.Of("/chat").Emit("in-chat", 1)
+	expectEvent(t, cchat, "/chat", "in-chat")
+	_ = a.srv.Of("/").Emit("sentinel")
+	expectNone(t, croot, "/", "in-chat", "sentinel")
+}
+
+func waitFor(t testing.TB, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,438 @@
+// Package redisadapter lets hub servers on several machines share their
+// namespaces through Redis pub/sub. It speaks the wire format of the Node
+// @socket.io/redis-adapter 8.x (createAdapter), so hub nodes and Node
+// socket.io servers can serve one cluster: a broadcast from either reaches
+// the clients of both, and FetchSockets, SocketsJoin, SocketsLeave,
+// DisconnectSockets, ServerSideEmit and broadcasts with acks work across
+// all of them.
+//
+// One Cluster serves every namespace of a server:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	cluster, err := redisadapter.New(ctx, rdb, redisadapter.Options{})
+//	if err != nil { ... }
+//	srv := hub.New(hub.Options{Adapter: cluster.Adapter})
+//
+// Each namespace's adapter subscribes, on the Cluster's one subscriber
+// connection, to the pattern <key>#<nsp>#* (broadcasts) and to the channels
+// <key>-request#<nsp># and <key>-response#<nsp># (plus a response channel
+// of its own); nodes are counted as Node counts them, with PUBSUB NUMSUB
+// of the request channel.
+//
+// Broadcasts are published in order by one goroutine that pipelines what
+// has queued up, and never wait for Redis: while Redis is unreachable,
+// local delivery goes on, broadcasts reach this node's clients only (and
+// return ErrUnavailable), requests to other nodes fail at once with
+// ErrUnavailable, and the subscriber reconnects and subscribes again on its
+// own.
+package redisadapter
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hubd/hubd/hub"
+)
+
+// ErrUnavailable reports that Redis cannot be reached: what was asked of
+// the other nodes was not sent (local delivery still happened).
+var ErrUnavailable = errors.New("redisadapter: Redis is unreachable; other nodes were not reached")
+
+// ErrClosed reports use of a closed adapter.
+var ErrClosed = errors.New("redisadapter: adapter closed")
+
+// Options configure a Cluster. The zero value matches the Node adapter's
+// defaults.
+type Options struct {
+	// Key is the prefix of every channel ("socket.io"); all nodes of a
+	// cluster must use the same.
+	Key string
+	// RequestsTimeout bounds the wait for other nodes' answers to
+	// FetchSockets, Rooms and ServerSideEmit with acks (5s), unless the
+	// context or the broadcast's Timeout says otherwise.
+	RequestsTimeout time.Duration
+	// PublishOnSpecificResponseChannel sends answers to the requesting
+	// node's own response channel instead of the shared one, as the Node
+	// option of the same name.
+	PublishOnSpecificResponseChannel bool
+	// QueueSize bounds the messages waiting to be published (8192); a
+	// broadcast waits for room in the queue while Redis answers.
+	QueueSize int
+	// Logger receives connection state changes and dropped messages
+	// (slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Key == "" {
+		o.Key = "socket.io"
+	}
+	if o.RequestsTimeout <= 0 {
+		o.RequestsTimeout = 5 * time.Second
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 8192
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Cluster is one node's link to Redis: a subscriber connection shared by
+// the namespaces' adapters and a publisher.
+type Cluster struct {
+	rdb  redis.UniversalClient
+	opts Options
+	log  *slog.Logger
+
+	ps     *redis.PubSub
+	queue  chan outgoing
+	stop   chan struct{}
+	done   sync.WaitGroup
+	closed atomic.Bool
+
+	subOK atomic.Bool // the subscriber connection is up
+	pubOK atomic.Bool // the last publish went through
+
+	mu       sync.RWMutex
+	patterns map[string]*adapter // broadcast pattern → adapter
+	channels map[string]*adapter // request and response channels → adapter
+
+	dropped atomic.Int64
+}
+
+type outgoing struct {
+	channel string
+	payload []byte
+}
+
+// New connects to Redis through rdb and starts the subscriber and the
+// publisher. It fails when Redis does not answer a PING within ctx; after
+// that, the Cluster rides out Redis restarts on its own.
+func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Cluster, error) {
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redisadapter: cannot reach Redis: %w", err)
+	}
+	c := &Cluster{
+		rdb:      rdb,
+		opts:     opts.withDefaults(),
+		queue:    make(chan outgoing, opts.withDefaults().QueueSize),
+		stop:     make(chan struct{}),
+		patterns: make(map[string]*adapter),
+		channels: make(map[string]*adapter),
+	}
+	c.log = c.opts.Logger
+	c.ps = rdb.Subscribe(ctx)
+	c.subOK.Store(true)
+	c.pubOK.Store(true)
+	c.done.Add(2)
+	go c.receive()
+	go c.publish()
+	return c, nil
+}
+
+// Adapter makes the adapter of a namespace; pass it as hub.Options.Adapter.
+func (c *Cluster) Adapter(nsp *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
+	a := newAdapter(c, nsp, local)
+	c.mu.Lock()
+	c.patterns[a.pattern] = a
+	c.channels[a.requestChannel] = a
+	c.channels[a.responseChannel] = a
+	c.channels[a.specificResponseChannel] = a
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	// A failure here is not final: the subscriber subscribes again to
+	// every channel when it reconnects.
+	if err := c.ps.PSubscribe(ctx, a.pattern); err != nil {
+		c.log.Warn("redisadapter: subscribe failed; will retry on reconnect", "namespace", nsp.Name(), "err", err)
+	}
+	if err := c.ps.Subscribe(ctx, a.requestChannel, a.responseChannel, a.specificResponseChannel); err != nil {
+		c.log.Warn("redisadapter: subscribe failed; will retry on reconnect", "namespace", nsp.Name(), "err", err)
+	}
+	return a
+}
+
+// forget unsubscribes a closed adapter's channels.
+func (c *Cluster) forget(a *adapter) {
+	c.mu.Lock()
+	delete(c.patterns, a.pattern)
+	delete(c.channels, a.requestChannel)
+	delete(c.channels, a.responseChannel)
+	delete(c.channels, a.specificResponseChannel)
+	c.mu.Unlock()
+	if c.closed.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.ps.PUnsubscribe(ctx, a.pattern)
+	_ = c.ps.Unsubscribe(ctx, a.requestChannel, a.responseChannel, a.specificResponseChannel)
+}
+
+// Healthy reports whether Redis answers: the subscriber is connected and
+// the last publish went through.
+func (c *Cluster) Healthy() bool { return c.subOK.Load() && c.pubOK.Load() }
+
+// Dropped is the number of messages that could not be published because
+// Redis was unreachable or the queue was closed.
+func (c *Cluster) Dropped() int64 { return c.dropped.Load() }
+
+// Close stops the subscriber and the publisher (what is queued is
+// published first, within a second). The namespaces' adapters stop
+// reaching other nodes; the Redis client is not closed.
+func (c *Cluster) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(c.stop)
+	err := c.ps.Close()
+	c.done.Wait()
+	c.mu.RLock()
+	var all []*adapter
+	for _, a := range c.patterns {
+		all = append(all, a)
+	}
+	c.mu.RUnlock()
+	for _, a := range all {
+		a.failPending(ErrClosed)
+	}
+	return err
+}
+
+// send queues a message for publishing. It fails at once while Redis is
+// known to be unreachable, and waits for room in the queue otherwise.
+func (c *Cluster) send(channel string, payload []byte) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if !c.pubOK.Load() {
+		c.dropped.Add(1)
+		return ErrUnavailable
+	}
+	select {
+	case c.queue <- outgoing{channel, payload}:
+		return nil
+	case <-c.stop:
+		c.dropped.Add(1)
+		return ErrClosed
+	}
+}
+
+// publish sends the queued messages in order, each batch in one pipeline.
+// While Redis fails, it drops what is queued and pings until it answers.
+func (c *Cluster) publish() {
+	defer c.done.Done()
+	batch := make([]outgoing, 0, 256)
+	for {
+		select {
+		case m := <-c.queue:
+			batch = append(batch[:0], m)
+		case <-c.stop:
+			c.flush(batch[:0])
+			return
+		}
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case m := <-c.queue:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		c.write(batch)
+	}
+}
+
+// flush publishes what is left in the queue at Close.
+func (c *Cluster) flush(batch []outgoing) {
+	for {
+		select {
+		case m := <-c.queue:
+			batch = append(batch, m)
+			continue
+		default:
+		}
+		break
+	}
+	if len(batch) > 0 && c.pubOK.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = c.pipeline(ctx, batch)
+	}
+}
+
+func (c *Cluster) pipeline(ctx context.Context, batch []outgoing) ([]redis.Cmder, error) {
+	if len(batch) == 1 {
+		return nil, c.rdb.Publish(ctx, batch[0].channel, batch[0].payload).Err()
+	}
+	pipe := c.rdb.Pipeline()
+	for _, m := range batch {
+		pipe.Publish(ctx, m.channel, m.payload)
+	}
+	return pipe.Exec(ctx)
+}
+
+func (c *Cluster) write(batch []outgoing) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, err := c.pipeline(ctx, batch)
+	cancel()
+	if err == nil {
+		return
+	}
+	c.dropped.Add(int64(len(batch)))
+	c.setPub(false, err)
+	// Drop what queued meanwhile and wait for Redis to answer again.
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.queue:
+			c.dropped.Add(1)
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := c.rdb.Ping(ctx).Err()
+			cancel()
+			if err == nil {
+				c.setPub(true, nil)
+				return
+			}
+		}
+	}
+}
+
+func (c *Cluster) setPub(ok bool, err error) {
+	if c.pubOK.Swap(ok) == ok {
+		return
+	}
+	if ok {
+		c.log.Info("redisadapter: publishing to Redis again")
+	} else {
+		c.log.Warn("redisadapter: cannot publish to Redis; broadcasts stay local", "err", err)
+	}
+}
+
+func (c *Cluster) setSub(ok bool, err error) {
+	if c.subOK.Swap(ok) == ok {
+		return
+	}
+	if ok {
+		c.log.Info("redisadapter: subscribed to Redis again")
+		return
+	}
+	c.log.Warn("redisadapter: lost the Redis subscription; reconnecting", "err", err)
+	// Answers can no longer arrive: end what waits for them.
+	c.mu.RLock()
+	var all []*adapter
+	for _, a := range c.patterns {
+		all = append(all, a)
+	}
+	c.mu.RUnlock()
+	for _, a := range all {
+		a.failPending(ErrUnavailable)
+	}
+}
+
+// receive reads the subscriber connection and hands each message to its
+// namespace's adapter, in order. go-redis reconnects and subscribes again
+// on the next read after an error.
+func (c *Cluster) receive() {
+	defer c.done.Done()
+	ctx := context.Background()
+	backoff := 50 * time.Millisecond
+	idle := false
+	for {
+		msg, err := c.ps.ReceiveTimeout(ctx, 5*time.Second)
+		if c.closed.Load() {
+			return
+		}
+		if err != nil {
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && !idle {
+				// Quiet for a while: make sure the connection is alive.
+				idle = true
+				if perr := c.ps.Ping(ctx); perr == nil {
+					continue
+				}
+			}
+			c.setSub(false, err)
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		idle = false
+		backoff = 50 * time.Millisecond
+		c.setSub(true, nil)
+		if m, ok := msg.(*redis.Message); ok {
+			c.dispatch(m)
+		}
+	}
+}
+
+func (c *Cluster) dispatch(m *redis.Message) {
+	c.mu.RLock()
+	var a *adapter
+	if m.Pattern != "" {
+		a = c.patterns[m.Pattern]
+	} else {
+		a = c.channels[m.Channel]
+	}
+	c.mu.RUnlock()
+	if a == nil {
+		return
+	}
+	switch {
+	case m.Pattern != "":
+		a.onBroadcast(m.Channel, []byte(m.Payload))
+	case m.Channel == a.requestChannel:
+		a.onRequest([]byte(m.Payload))
+	default:
+		a.onResponse([]byte(m.Payload))
+	}
+}
+
+// uidChars are those of the Node uid2 package.
+const uidChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// newUID returns a random id of n characters, like uid2(n).
+func newUID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = uidChars[int(b[i])%len(uidChars)]
+	}
+	return string(b)
+}
+
+// escapeGlob quotes the characters Redis patterns give a meaning to, so a
+// namespace's pattern matches its own channels only.
+func escapeGlob(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
