@@ -42,4 +42,3 @@ func TestHandshakeUnmarshalNodeShape(t *testing.T) {
 		t.Errorf("marshalled back: %s", out)
 	}
 }
-
