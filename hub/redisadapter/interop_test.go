@@ -1,0 +1,499 @@
+package redisadapter_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/internal/testclient"
+)
+
+// nodePeer is a Node socket.io 4.8 server with @socket.io/redis-adapter 8.3
+// (testdata/node/peer.cjs), driven by commands on its stdin.
+type nodePeer struct {
+	t      testing.TB
+	url    string
+	stdin  *json.Encoder
+	mu     sync.Mutex
+	nextID int
+	calls  map[int]chan peerAnswer
+	events chan json.RawMessage
+	cmd    *exec.Cmd
+}
+
+type peerAnswer struct {
+	Result json.RawMessage `json:"result"`
+	Error  string          `json:"error"`
+}
+
+func startNodePeer(t testing.TB, key string) *nodePeer {
+	t.Helper()
+	dir := nodeDir()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@socket.io", "redis-adapter")); err != nil {
+		t.Fatalf("the Node peer's packages are missing: run `npm ci` in %s (make test does)", dir)
+	}
+	cmd := exec.Command("node", "peer.cjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL, "KEY="+key)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting node: %v", err)
+	}
+	p := &nodePeer{t: t, stdin: json.NewEncoder(in), calls: map[int]chan peerAnswer{}, events: make(chan json.RawMessage, 64), cmd: cmd}
+	ready := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var line struct {
+				ID    *int            `json:"id"`
+				Ready int             `json:"ready"`
+				Event json.RawMessage `json:"event"`
+				Log   string          `json:"log"`
+				Fatal string          `json:"fatal"`
+				peerAnswer
+			}
+			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+				continue
+			}
+			switch {
+			case line.Ready != 0:
+				ready <- line.Ready
+			case line.Fatal != "":
+				fmt.Fprintln(os.Stderr, "node peer:", line.Fatal)
+			case line.Log != "":
+				fmt.Fprintln(os.Stderr, "node peer:", line.Log)
+			case line.Event != nil:
+				p.events <- append(json.RawMessage(nil), sc.Bytes()...)
+			case line.ID != nil:
+				p.mu.Lock()
+				ch := p.calls[*line.ID]
+				delete(p.calls, *line.ID)
+				p.mu.Unlock()
+				if ch != nil {
+					ch <- line.peerAnswer
+				}
+			}
+		}
+		close(ready)
+	}()
+	t.Cleanup(func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	select {
+	case port, ok := <-ready:
+		if !ok {
+			t.Fatal("the Node peer exited before listening")
+		}
+		p.url = "http://127.0.0.1:" + strconv.Itoa(port)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the Node peer did not start")
+	}
+	return p
+}
+
+// call runs a command on the peer and decodes its result into out.
+func (p *nodePeer) call(cmd map[string]any, out any) error {
+	p.mu.Lock()
+	p.nextID++
+	id := p.nextID
+	ch := make(chan peerAnswer, 1)
+	p.calls[id] = ch
+	cmd["id"] = id
+	err := p.stdin.Encode(cmd)
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case a := <-ch:
+		if a.Error != "" {
+			return fmt.Errorf("node: %s", a.Error)
+		}
+		if out != nil {
+			return json.Unmarshal(a.Result, out)
+		}
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("node: no answer to %v", cmd)
+	}
+}
+
+func (p *nodePeer) must(cmd map[string]any, out any) {
+	p.t.Helper()
+	if err := p.call(cmd, out); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// dialNode connects a client to the Node peer, in rooms, with data.
+func dialNode(t testing.TB, p *nodePeer, rooms []string, data any) (*testclient.Client, string) {
+	t.Helper()
+	c, err := testclient.Dial(p.url, "/socket.io/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	id, err := c.Connect("/", map[string]any{"rooms": rooms, "data": data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, id
+}
+
+func bin(b []byte) map[string]any { return map[string]any{"$bin": base64.StdEncoding.EncodeToString(b)} }
+
+func mixedCluster(t *testing.T) (*node, *nodePeer) {
+	key := testKey(t)
+	n := newNode(t, redisURL, key, nil)
+	p := startNodePeer(t, key)
+	waitNodes(t, n, "/", 2)
+	var count int
+	p.must(map[string]any{"op": "count"}, &count)
+	if count != 2 {
+		t.Fatalf("the Node peer counts %d nodes, want 2", count)
+	}
+	return n, p
+}
+
+func TestMixedClusterBroadcasts(t *testing.T) {
+	n, p := mixedCluster(t)
+	blob := []byte{0xde, 0xad, 0, 0xbe, 0xef}
+
+	// Clients on both servers: in r, in r and x, in x only.
+	gR, gRID := dial(t, n, "/")
+	gRX, gRXID := dial(t, n, "/")
+	gX, gXID := dial(t, n, "/")
+	joinRooms(t, n, "/", gRID, "r")
+	joinRooms(t, n, "/", gRXID, "r", "x")
+	joinRooms(t, n, "/", gXID, "x")
+	nR, _ := dialNode(t, p, []string{"r"}, nil)
+	nRX, _ := dialNode(t, p, []string{"r", "x"}, nil)
+
+	// Node → hub: to r except x, binary inside.
+	p.must(map[string]any{"op": "emit", "rooms": []string{"r"}, "except": []string{"x"}, "event": "from-node",
+		"args": []any{"s", 7, 2.5, bin(blob), map[string]any{"nested": bin(blob[:2]), "list": []any{true, nil}}}}, nil)
+	got := expectEvent(t, gR, "/", "from-node")
+	checkArgs(t, got, blob)
+	expectEvent(t, nR, "/", "from-node")
+	p.must(map[string]any{"op": "emit", "event": "sentinel"}, nil)
+	expectNone(t, gRX, "/", "from-node", "sentinel")
+	expectNone(t, gX, "/", "from-node", "sentinel")
+	expectNone(t, nRX, "/", "from-node", "sentinel")
+
+	// hub → Node: the same the other way.
+	err := n.srv.To("r").Except("x").Emit("from-go", "s", 7, 2.5, blob, map[string]any{"nested": blob[:2], "list": []any{true, nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkArgs(t, expectEvent(t, nR, "/", "from-go"), blob)
+	expectEvent(t, gR, "/", "from-go")
+	_ = n.srv.Of("/").Emit("sentinel2")
+	expectNone(t, nRX, "/", "from-go", "sentinel2")
+	expectNone(t, gRX, "/", "from-go", "sentinel2")
+
+	// Several rooms from Node (the main channel) and a socket id from Go
+	// (its own channel, filtered by Node on the room).
+	p.must(map[string]any{"op": "emit", "rooms": []string{"r", "x"}, "event": "both"}, nil)
+	for _, c := range []*testclient.Client{gR, gRX, gX, nR, nRX} {
+		expectEvent(t, c, "/", "both")
+	}
+	var nodeSockets []struct{ ID string }
+	p.must(map[string]any{"op": "fetch", "rooms": []string{"x"}}, &nodeSockets)
+	var nodeRXID string
+	for _, s := range nodeSockets {
+		if n.srv.Of("/").Socket(s.ID) == nil {
+			nodeRXID = s.ID
+		}
+	}
+	if err := n.srv.To(nodeRXID).Emit("direct", 1); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, nRX, "/", "direct")
+}
+
+// checkArgs checks the arguments "s", 7, 2.5, blob, {nested: blob[:2],
+// list: [true, null]} as a client received them.
+func checkArgs(t *testing.T, p *testclient.Packet, blob []byte) {
+	t.Helper()
+	var s string
+	var i, f float64
+	var b []byte
+	if p.Arg(0, &s); s != "s" {
+		t.Errorf("arg 0 = %q in %s", s, p.Text)
+	}
+	if p.Arg(1, &i); i != 7 {
+		t.Errorf("arg 1 = %v in %s", i, p.Text)
+	}
+	if p.Arg(2, &f); f != 2.5 {
+		t.Errorf("arg 2 = %v in %s", f, p.Text)
+	}
+	if err := p.Arg(3, &b); err != nil || !bytes.Equal(b, blob) {
+		t.Errorf("arg 3 = %v (%v), want %x as binary; %s", b, err, blob, p.Text)
+	}
+	var obj struct {
+		Nested json.RawMessage
+		List   []any
+	}
+	if err := p.Arg(4, &obj); err != nil {
+		t.Fatalf("arg 4: %v", err)
+	}
+	var ph struct {
+		Placeholder bool `json:"_placeholder"`
+		Num         int  `json:"num"`
+	}
+	if json.Unmarshal(obj.Nested, &ph); !ph.Placeholder || ph.Num >= len(p.Attachments) || !bytes.Equal(p.Attachments[ph.Num], blob[:2]) {
+		t.Errorf("nested binary = %s with %d attachments", obj.Nested, len(p.Attachments))
+	}
+	if len(obj.List) != 2 || obj.List[0] != true || obj.List[1] != nil {
+		t.Errorf("list = %v", obj.List)
+	}
+}
+
+func TestMixedClusterFetchSockets(t *testing.T) {
+	n, p := mixedCluster(t)
+	_, gid := dial(t, n, "/")
+	joinRooms(t, n, "/", gid, "team")
+	n.srv.Of("/").Socket(gid).SetData(map[string]any{"user": "gopher"})
+	_, nid := dialNode(t, p, []string{"team"}, map[string]any{"user": "nodejs"})
+
+	// From Node: sees hub's socket with its rooms, data and handshake.
+	var fromNode []struct {
+		ID        string
+		Rooms     []string
+		Data      map[string]any
+		Handshake struct {
+			Headers map[string]any
+			Query   map[string]any
+			Issued  float64
+			Address string
+		}
+	}
+	p.must(map[string]any{"op": "fetch", "rooms": []string{"team"}}, &fromNode)
+	var found bool
+	for _, s := range fromNode {
+		if s.ID != gid {
+			continue
+		}
+		found = true
+		if !slices.Contains(s.Rooms, "team") || !slices.Contains(s.Rooms, gid) {
+			t.Errorf("rooms seen from Node = %v", s.Rooms)
+		}
+		if s.Data["user"] != "gopher" {
+			t.Errorf("data seen from Node = %v", s.Data)
+		}
+		if s.Handshake.Issued == 0 || s.Handshake.Query["EIO"] != "4" || s.Handshake.Headers["host"] == nil {
+			t.Errorf("handshake seen from Node = %+v", s.Handshake)
+		}
+	}
+	if !found || len(fromNode) != 2 {
+		t.Fatalf("Node's fetchSockets = %+v, want hub's %s and its own", fromNode, gid)
+	}
+
+	// From Go: sees Node's socket.
+	all, err := n.srv.In("team").FetchSockets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var remote *hub.RemoteSocket
+	for _, r := range all {
+		if r.ID == nid {
+			remote = r
+		}
+	}
+	if remote == nil || len(all) != 2 {
+		t.Fatalf("FetchSockets = %d sockets, want hub's and Node's %s", len(all), nid)
+	}
+	if !slices.Contains(remote.Rooms, "team") || string(remote.Data) != `{"user":"nodejs"}` {
+		t.Errorf("Node's socket seen from Go: rooms %v data %s", remote.Rooms, remote.Data)
+	}
+	if remote.Handshake.Query().Get("EIO") != "4" || remote.Handshake.Host == "" || remote.Handshake.Issued == 0 {
+		t.Errorf("Node's handshake seen from Go = %+v", remote.Handshake)
+	}
+	var rooms []string
+	p.must(map[string]any{"op": "allRooms"}, &rooms)
+	if !slices.Contains(rooms, gid) || !slices.Contains(rooms, "team") {
+		t.Errorf("Node's allRooms = %v, want hub's rooms too", rooms)
+	}
+	goRooms, err := n.srv.Of("/").Rooms(context.Background())
+	if err != nil || !slices.Contains(goRooms, nid) {
+		t.Errorf("Go's Rooms = %v (%v), want Node's socket room %s", goRooms, err, nid)
+	}
+
+	// Join, leave and disconnect both ways.
+	p.must(map[string]any{"op": "join", "rooms": []string{gid}, "join": []string{"from-node"}}, nil)
+	waitFor(t, func() bool { return slices.Contains(n.srv.Of("/").Socket(gid).Rooms(), "from-node") }, "join from Node")
+	if err := remote.Join("from-go"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		var r []string
+		return p.call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && slices.Contains(r, "from-go")
+	}, "join from Go")
+	if err := remote.Leave("team"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		var r []string
+		return p.call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && !slices.Contains(r, "team")
+	}, "leave from Go")
+	if err := remote.Disconnect(false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		var r []string
+		return p.call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && r == nil
+	}, "disconnect from Go")
+	p.must(map[string]any{"op": "disconnect", "rooms": []string{gid}}, nil)
+	waitFor(t, func() bool { return n.srv.Of("/").Socket(gid) == nil }, "disconnect from Node")
+}
+
+func TestMixedClusterServerSideEmit(t *testing.T) {
+	key := testKey(t)
+	got := make(chan string, 4)
+	n := newNode(t, redisURL, key, func(s *hub.Server) {
+		s.Of("/").OnServerSideEmit("greet", func(e *hub.ServerEvent) {
+			var who string
+			_ = e.Args.Bind(&who)
+			got <- who
+			if e.WantsAck() {
+				_ = e.Ack(map[string]any{"from": "go", "echo": who})
+			}
+		})
+	})
+	p := startNodePeer(t, key)
+	waitNodes(t, n, "/", 2)
+
+	// Node → Go, without and with an ack.
+	p.must(map[string]any{"op": "serverSideEmit", "event": "greet", "args": []any{"plain"}}, nil)
+	if who := <-got; who != "plain" {
+		t.Errorf("Go received %q", who)
+	}
+	var acks []map[string]any
+	p.must(map[string]any{"op": "serverSideEmit", "event": "greet", "args": []any{"asking"}, "ack": true}, &acks)
+	if len(acks) != 1 || acks[0]["from"] != "go" || acks[0]["echo"] != "asking" {
+		t.Errorf("Node's serverSideEmitWithAck answers = %v", acks)
+	}
+	<-got
+
+	// Go → Node, without and with an ack.
+	if err := n.srv.Of("/").ServerSideEmit("greet", "hello-node"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-p.events:
+		if !bytes.Contains(ev, []byte(`"hello-node"`)) {
+			t.Errorf("Node received %s", ev)
+		}
+	case <-time.After(wait):
+		t.Fatal("Node received no server-side emit")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	answers, err := n.srv.Of("/").ServerSideEmitWithAck(ctx, "greet", "ack-please")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(answers) != 1 {
+		t.Fatalf("%d answers, want Node's one", len(answers))
+	}
+	var a struct{ From, Echo string }
+	if err := answers[0].Bind(&a); err != nil || a.From != "node" || a.Echo != "ack-please" {
+		t.Errorf("Node's answer = %s (%v)", answers[0].JSON(), err)
+	}
+	<-p.events
+}
+
+func TestMixedClusterBroadcastAcks(t *testing.T) {
+	n, p := mixedCluster(t)
+	answer := func(c *testclient.Client, name string) {
+		go func() {
+			for {
+				pk, err := c.WaitEvent("/", "q", wait)
+				if err != nil {
+					return
+				}
+				_ = c.Ack("/", pk.ID, map[string]any{"by": name, "bin": []byte(name)})
+			}
+		}()
+	}
+	gc, gid := dial(t, n, "/")
+	joinRooms(t, n, "/", gid, "acks")
+	answer(gc, "go-client")
+	nc, _ := dialNode(t, p, []string{"acks"}, nil)
+	answer(nc, "node-client")
+
+	want := []string{"go-client", "node-client"}
+	// From Go: both clients answer, the Node one's binary intact.
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	res, err := n.srv.To("acks").Timeout(3*time.Second).EmitWithAck(ctx, "q")
+	if err != nil {
+		t.Fatalf("from Go: %v (%d answers)", err, len(res))
+	}
+	var by []string
+	for _, r := range res {
+		var a struct{ By string }
+		_ = r.Bind(&a)
+		var b []byte
+		vals, _ := r.Values()
+		if m, ok := vals[0].(map[string]any); ok {
+			b, _ = m["bin"].([]byte)
+		}
+		if string(b) != a.By {
+			t.Errorf("answer %s: binary %q, want %q", r.JSON(), b, a.By)
+		}
+		by = append(by, a.By)
+	}
+	slices.Sort(by)
+	if !slices.Equal(by, want) {
+		t.Errorf("answers from Go's broadcast: %v, want %v", by, want)
+	}
+
+	// From Node.
+	var fromNode []struct {
+		By  string
+		Bin map[string]string
+	}
+	p.must(map[string]any{"op": "emitWithAck", "rooms": []string{"acks"}, "event": "q"}, &fromNode)
+	by = by[:0]
+	for _, a := range fromNode {
+		raw, _ := base64.StdEncoding.DecodeString(a.Bin["$bin"])
+		if string(raw) != a.By {
+			t.Errorf("Node got binary %q from %s", raw, a.By)
+		}
+		by = append(by, a.By)
+	}
+	slices.Sort(by)
+	if !slices.Equal(by, want) {
+		t.Errorf("answers from Node's broadcast: %v, want %v", by, want)
+	}
+}

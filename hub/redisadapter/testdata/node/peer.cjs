@@ -1,0 +1,128 @@
+// A Node socket.io 4.8 server with @socket.io/redis-adapter 8.3, the peer of
+// the mixed-cluster tests. It reads one JSON command per line on stdin and
+// answers each with one JSON line on stdout carrying the same id; what other
+// nodes send it (server-side emits) is printed as {"event": ...} lines.
+//
+// Environment: REDIS_URL, KEY (the adapter's channel prefix).
+//
+// Binary values travel in the commands and answers as {"$bin": "<base64>"}.
+"use strict";
+
+const http = require("node:http");
+const readline = require("node:readline");
+const { Server } = require("socket.io");
+const { createAdapter } = require("@socket.io/redis-adapter");
+const { createClient } = require("redis");
+
+const toWire = (v) => {
+  if (Buffer.isBuffer(v)) return { $bin: v.toString("base64") };
+  if (Array.isArray(v)) return v.map(toWire);
+  if (v && typeof v === "object") {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toWire(x);
+    return out;
+  }
+  return v;
+};
+const fromWire = (v) => {
+  if (Array.isArray(v)) return v.map(fromWire);
+  if (v && typeof v === "object") {
+    if (typeof v.$bin === "string") return Buffer.from(v.$bin, "base64");
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = fromWire(x);
+    return out;
+  }
+  return v;
+};
+const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+
+async function main() {
+  const pub = createClient({ url: process.env.REDIS_URL });
+  const sub = pub.duplicate();
+  pub.on("error", (e) => say({ log: "pub: " + e.message }));
+  sub.on("error", (e) => say({ log: "sub: " + e.message }));
+  await Promise.all([pub.connect(), sub.connect()]);
+
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, {
+    adapter: createAdapter(pub, sub, { key: process.env.KEY, requestsTimeout: 3000 }),
+  });
+  // A socket joins the rooms and takes the data its auth names.
+  io.on("connection", (socket) => {
+    const auth = socket.handshake.auth || {};
+    if (Array.isArray(auth.rooms)) socket.join(auth.rooms);
+    if (auth.data !== undefined) socket.data = auth.data;
+  });
+  io.on("greet", (...args) => {
+    const cb = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    say({ event: "greet", args: toWire(args) });
+    if (cb) cb({ from: "node", echo: args[0] });
+  });
+
+  const ops = {
+    async emit(c) {
+      let op = io.of(c.nsp || "/");
+      if (c.rooms) op = op.to(c.rooms);
+      if (c.except) op = op.except(c.except);
+      if (c.local) op = op.local;
+      op.emit(c.event, ...fromWire(c.args || []));
+      return null;
+    },
+    async emitWithAck(c) {
+      let op = io.of(c.nsp || "/");
+      if (c.rooms) op = op.to(c.rooms);
+      return toWire(await op.timeout(c.timeout || 3000).emitWithAck(c.event, ...fromWire(c.args || [])));
+    },
+    async fetch(c) {
+      let op = io.of(c.nsp || "/");
+      if (c.rooms) op = op.in(c.rooms);
+      const sockets = await op.fetchSockets();
+      return sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data, handshake: s.handshake }));
+    },
+    async join(c) {
+      io.of(c.nsp || "/").in(c.rooms).socketsJoin(c.join);
+      return null;
+    },
+    async leave(c) {
+      io.of(c.nsp || "/").in(c.rooms).socketsLeave(c.leave);
+      return null;
+    },
+    async disconnect(c) {
+      io.of(c.nsp || "/").in(c.rooms).disconnectSockets(!!c.close);
+      return null;
+    },
+    async localRooms(c) {
+      const sock = io.of(c.nsp || "/").sockets.get(c.socket);
+      return sock ? [...sock.rooms] : null;
+    },
+    async serverSideEmit(c) {
+      if (c.ack) return toWire(await io.serverSideEmitWithAck(c.event, ...fromWire(c.args || [])));
+      io.serverSideEmit(c.event, ...fromWire(c.args || []));
+      return null;
+    },
+    async count(c) {
+      return io.of(c.nsp || "/").adapter.serverCount();
+    },
+    async allRooms(c) {
+      return [...(await io.of(c.nsp || "/").adapter.allRooms())];
+    },
+  };
+
+  readline.createInterface({ input: process.stdin }).on("line", async (line) => {
+    let c;
+    try {
+      c = JSON.parse(line);
+      say({ id: c.id, result: await ops[c.op](c) });
+    } catch (e) {
+      say({ id: c && c.id, error: String((e && e.message) || e) });
+    }
+  });
+  process.stdin.on("end", () => process.exit(0));
+
+  httpServer.listen(0, "127.0.0.1", () => say({ ready: httpServer.address().port }));
+}
+
+main().catch((e) => {
+  say({ fatal: String(e && e.stack) });
+  process.exit(1);
+});
