@@ -117,9 +117,14 @@ func msgpackOpts(o hub.BroadcastOptions) map[string]any {
 	return map[string]any{"rooms": w.Rooms, "except": w.Except, "flags": flags}
 }
 
-func fromWireOpts(v any) hub.BroadcastOptions {
-	m, _ := v.(map[string]any)
-	o := hub.BroadcastOptions{Rooms: stringList(m["rooms"]), Except: stringList(m["except"])}
+// fromWireOpts reads a broadcast's opts; ok is false when they are not a
+// map, so that a malformed message never reaches every socket.
+func fromWireOpts(v any) (o hub.BroadcastOptions, ok bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return o, false
+	}
+	o = hub.BroadcastOptions{Rooms: stringList(m["rooms"]), Except: stringList(m["except"])}
 	if f, ok := m["flags"].(map[string]any); ok {
 		o.Flags.Volatile, _ = f["volatile"].(bool)
 		o.Flags.Compress, _ = f["compress"].(bool)
@@ -127,7 +132,7 @@ func fromWireOpts(v any) hub.BroadcastOptions {
 			o.Flags.Timeout = time.Duration(ms * float64(time.Millisecond))
 		}
 	}
-	return o
+	return o, true
 }
 
 // packetMap is the Node adapter's form of an event packet: the
@@ -224,7 +229,11 @@ func (a *adapter) onBroadcast(channel string, payload []byte) {
 	if !ok {
 		return
 	}
-	_ = a.local.Broadcast(p, fromWireOpts(list[2]))
+	opts, ok := fromWireOpts(list[2])
+	if !ok {
+		return
+	}
+	_ = a.local.Broadcast(p, opts)
 }
 
 // BroadcastWithAck delivers p to the local sockets and asks the other
@@ -485,10 +494,15 @@ type incoming struct {
 	Room string `json:"room"`
 }
 
-func (in *incoming) opts() hub.BroadcastOptions {
+// opts reads the request's targets; ok is false when they are missing or
+// malformed (Node throws on those too), so that a bad request never
+// falls back to "every socket".
+func (in *incoming) opts() (o hub.BroadcastOptions, ok bool) {
 	var w wireOpts
-	_ = json.Unmarshal(in.Opts, &w)
-	return hub.BroadcastOptions{Rooms: w.Rooms, Except: w.Except}
+	if len(in.Opts) == 0 || json.Unmarshal(in.Opts, &w) != nil {
+		return o, false
+	}
+	return hub.BroadcastOptions{Rooms: w.Rooms, Except: w.Except}, true
 }
 
 // onRequest handles a message on the request channel.
@@ -522,7 +536,10 @@ func (a *adapter) onRequest(payload []byte) {
 			a.onLegacyRemote(&in)
 			return
 		}
-		opts := in.opts()
+		opts, ok := in.opts()
+		if !ok {
+			return
+		}
 		switch *in.Type {
 		case typeRemoteJoin:
 			_ = a.local.AddSockets(opts, in.Rooms)
@@ -532,7 +549,11 @@ func (a *adapter) onRequest(payload []byte) {
 			_ = a.local.DisconnectSockets(opts, in.Close)
 		}
 	case typeRemoteFetch:
-		rs, _ := a.local.FetchSockets(ctx, in.opts())
+		opts, ok := in.opts()
+		if !ok {
+			return
+		}
+		rs, _ := a.local.FetchSockets(ctx, opts)
 		a.respond(in.UID, map[string]any{"requestId": in.RequestID, "sockets": nonNil(rs)})
 	case typeServerSideEmit:
 		var data []any
@@ -602,7 +623,11 @@ func (a *adapter) onBinaryRequest(payload []byte) {
 	if !ok {
 		return
 	}
-	_ = a.local.BroadcastWithAck(p, fromWireOpts(m["opts"]), func(n int) {
+	opts, ok := fromWireOpts(m["opts"])
+	if !ok {
+		return
+	}
+	_ = a.local.BroadcastWithAck(p, opts, func(n int) {
 		msg, _ := json.Marshal(map[string]any{"type": typeBroadcastClientCount, "requestId": id, "clientCount": n})
 		a.respondTo(uid, msg)
 	}, func(r hub.Args) {

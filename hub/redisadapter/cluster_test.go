@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hubd/hubd/hub"
 )
 
@@ -299,5 +301,37 @@ func waitFor(t testing.TB, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMalformedMessagesAreIgnored(t *testing.T) {
+	key := testKey(t)
+	a := newNode(t, redisURL, key, nil)
+	b := newNode(t, redisURL, key, nil)
+	waitNodes(t, a, "/", 2)
+	c, id := dial(t, a, "/")
+	joinRooms(t, a, "/", id, "r")
+
+	opt, _ := redis.ParseURL(redisURL)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	ctx := context.Background()
+	for _, ch := range []string{key + "#/#", key + "#/#r#", key + "-request#/#", key + "-response#/#"} {
+		for _, payload := range []string{"", "\xc1", "{", `{"type":5}`, `{"type":"x","requestId":1}`, "\x93\xa1x\xc0\xc0",
+			"\x93\xa1x\x82\xa4type\x02\xa4data\x91\x01\xc0", `{"uid":"x","type":6,"data":"not-a-list"}`, `{"uid":"x","type":4,"opts":7}`,
+			"\x93\xa1x\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x91\xa4gone\xc0"} { // an event with no opts
+			if err := rdb.Publish(ctx, ch, payload).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The nodes still work.
+	if err := b.srv.To("r").Emit("still-fine"); err != nil {
+		t.Fatal(err)
+	}
+	// "gone" (a broadcast without opts) must not have reached anyone.
+	expectNone(t, c, "/", "gone", "still-fine")
+	if a.srv.Of("/").Socket(id) == nil {
+		t.Fatal("a malformed request disconnected the socket")
 	}
 }

@@ -3,6 +3,7 @@ package redisadapter_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -146,7 +147,7 @@ func newNode(t testing.TB, url, key string, setup func(*hub.Server)) *node {
 	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cluster, err := redisadapter.New(ctx, rdb, redisadapter.Options{Key: key, RequestsTimeout: 2 * time.Second})
+	cluster, err := redisadapter.New(ctx, rdb, redisadapter.Options{Key: key, RequestsTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

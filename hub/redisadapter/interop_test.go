@@ -169,7 +169,9 @@ func dialNode(t testing.TB, p *nodePeer, rooms []string, data any) (*testclient.
 	return c, id
 }
 
-func bin(b []byte) map[string]any { return map[string]any{"$bin": base64.StdEncoding.EncodeToString(b)} }
+func bin(b []byte) map[string]any {
+	return map[string]any{"$bin": base64.StdEncoding.EncodeToString(b)}
+}
 
 func mixedCluster(t *testing.T) (*node, *nodePeer) {
 	key := testKey(t)

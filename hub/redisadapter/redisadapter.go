@@ -216,7 +216,7 @@ func (c *Cluster) send(channel string, payload []byte) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if !c.pubOK.Load() {
+	if !c.Healthy() {
 		c.dropped.Add(1)
 		return ErrUnavailable
 	}
