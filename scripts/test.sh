@@ -44,6 +44,37 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 /usr/bin/chromium --version 2>/dev/null || true
 
+# A Redis for the Redis adapter's tests: REDIS_URL, else the one on
+# 127.0.0.1:6379, else a redis-server of our own on a free port.
+echo "== redis"
+redis_answers() { # host port
+  exec 3<>"/dev/tcp/$1/$2" 2>/dev/null || return 1
+  printf 'PING\r\n' >&3
+  local reply
+  read -r -t 2 reply <&3 || true
+  exec 3>&-
+  [[ "$reply" == +PONG* ]]
+}
+if [ -n "${REDIS_URL:-}" ]; then
+  echo "using REDIS_URL=$REDIS_URL"
+elif redis_answers 127.0.0.1 6379; then
+  export REDIS_URL=redis://127.0.0.1:6379
+  echo "using the Redis on 127.0.0.1:6379"
+elif command -v redis-server >/dev/null; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 16379)
+  redis_dir=$(mktemp -d)
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$redis_dir" --daemonize yes \
+    --pidfile "$redis_dir/redis.pid" >/dev/null
+  trap 'kill "$(cat "$redis_dir/redis.pid" 2>/dev/null)" 2>/dev/null; rm -rf "$redis_dir"' EXIT
+  for _ in $(seq 50); do redis_answers 127.0.0.1 "$port" && break; sleep 0.1; done
+  export REDIS_URL="redis://127.0.0.1:$port"
+  echo "started redis-server on 127.0.0.1:$port"
+else
+  echo "test.sh: the Redis adapter's tests need Redis: none answers on 127.0.0.1:6379 and redis-server is" >&2
+  echo "  not installed. Install it (apt-get install -y redis-server) or set REDIS_URL=redis://host:port." >&2
+  exit 2
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
