@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hubd/hubd/hub"
 )
 
@@ -77,6 +79,18 @@ func newAdapter(c *Cluster, nsp *hub.Namespace, local *hub.MemoryAdapter) *adapt
 	a.pattern = escapeGlob(a.channel) + "*"
 	a.specificResponseChannel = a.responseChannel + a.uid + "#"
 	return a
+}
+
+// handle routes a message from one of the namespace's channels.
+func (a *adapter) handle(m *redis.Message) {
+	switch {
+	case m.Pattern != "":
+		a.onBroadcast(m.Channel, []byte(m.Payload))
+	case m.Channel == a.requestChannel:
+		a.onRequest([]byte(m.Payload))
+	default:
+		a.onResponse([]byte(m.Payload))
+	}
 }
 
 func (a *adapter) AddAll(s *hub.Socket, rooms []string) { a.local.AddAll(s, rooms) }
@@ -726,6 +740,27 @@ func (a *adapter) onResponse(payload []byte) {
 	}
 	r.got++
 	if r.got >= r.want {
+		select {
+		case r.done <- nil:
+		default:
+		}
+	}
+}
+
+// pendingRequest returns the request waiting under id, or nil.
+func (a *adapter) pendingRequest(id string) *request {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.requests[id]
+}
+
+// answered counts one answer to r and ends its wait with the last.
+func (a *adapter) answered(r *request) {
+	a.mu.Lock()
+	r.got++
+	done := r.got >= r.want
+	a.mu.Unlock()
+	if done {
 		select {
 		case r.done <- nil:
 		default:

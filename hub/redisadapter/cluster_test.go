@@ -11,12 +11,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/redisadapter"
 )
 
-func TestBroadcastAcrossNodes(t *testing.T) {
+func TestBroadcastAcrossNodes(t *testing.T) { bothFlavours(t, testBroadcastAcrossNodes) }
+
+func testBroadcastAcrossNodes(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
-	a := newNode(t, redisURL, key, nil)
-	b := newNode(t, redisURL, key, nil)
+	a := newNode(t, o, redisURL, key, nil)
+	b := newNode(t, o, redisURL, key, nil)
 	waitNodes(t, a, "/", 2)
 
 	ca, ida := dial(t, a, "/")
@@ -25,6 +28,7 @@ func TestBroadcastAcrossNodes(t *testing.T) {
 	joinRooms(t, a, "/", ida2, "r1", "r2")
 	cb, idb := dial(t, b, "/")
 	joinRooms(t, b, "/", idb, "r2")
+	waitRoomChannels(t, o, redisURL, key, 1, "r1", "r2")
 
 	// To one room from the other node, binary intact.
 	blob := []byte{0, 1, 2, 250, 255}
@@ -78,10 +82,12 @@ func TestBroadcastAcrossNodes(t *testing.T) {
 	expectEvent(t, cb, "/", "local-only")
 }
 
-func TestBroadcastAcksAcrossNodes(t *testing.T) {
+func TestBroadcastAcksAcrossNodes(t *testing.T) { bothFlavours(t, testBroadcastAcksAcrossNodes) }
+
+func testBroadcastAcksAcrossNodes(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
-	a := newNode(t, redisURL, key, nil)
-	b := newNode(t, redisURL, key, nil)
+	a := newNode(t, o, redisURL, key, nil)
+	b := newNode(t, o, redisURL, key, nil)
 	waitNodes(t, a, "/", 2)
 
 	clients := 0
@@ -140,10 +146,12 @@ func TestBroadcastAcksAcrossNodes(t *testing.T) {
 	}
 }
 
-func TestRemoteSocketsAcrossNodes(t *testing.T) {
+func TestRemoteSocketsAcrossNodes(t *testing.T) { bothFlavours(t, testRemoteSocketsAcrossNodes) }
+
+func testRemoteSocketsAcrossNodes(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
-	a := newNode(t, redisURL, key, nil)
-	b := newNode(t, redisURL, key, nil)
+	a := newNode(t, o, redisURL, key, nil)
+	b := newNode(t, o, redisURL, key, nil)
 	waitNodes(t, a, "/", 2)
 
 	_, ida := dial(t, a, "/")
@@ -195,12 +203,17 @@ func TestRemoteSocketsAcrossNodes(t *testing.T) {
 	}
 	waitFor(t, func() bool { return !slices.Contains(b.srv.Of("/").Socket(idb).Rooms(), "team") }, "remote leave")
 
-	// Rooms across nodes.
+	// Rooms across nodes (the sharded flavour, as Node's, knows only its
+	// own).
 	rooms, err := a.srv.Of("/").Rooms(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []string{"team", "extra", ida, idb} {
+	want = []string{"team", "extra", ida, idb}
+	if o.Sharded {
+		want = []string{"team", ida}
+	}
+	for _, r := range want {
 		if !slices.Contains(rooms, r) {
 			t.Errorf("Rooms() = %v, missing %s", rooms, r)
 		}
@@ -216,7 +229,9 @@ func TestRemoteSocketsAcrossNodes(t *testing.T) {
 	}
 }
 
-func TestServerSideEmitAcrossNodes(t *testing.T) {
+func TestServerSideEmitAcrossNodes(t *testing.T) { bothFlavours(t, testServerSideEmitAcrossNodes) }
+
+func testServerSideEmitAcrossNodes(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
 	got := make(chan string, 4)
 	answering := func(name string) func(*hub.Server) {
@@ -231,9 +246,9 @@ func TestServerSideEmitAcrossNodes(t *testing.T) {
 			})
 		}
 	}
-	a := newNode(t, redisURL, key, answering("a"))
-	newNode(t, redisURL, key, answering("b"))
-	newNode(t, redisURL, key, answering("c"))
+	a := newNode(t, o, redisURL, key, answering("a"))
+	newNode(t, o, redisURL, key, answering("b"))
+	newNode(t, o, redisURL, key, answering("c"))
 	waitNodes(t, a, "/", 3)
 
 	if err := a.srv.Of("/").ServerSideEmit("ping", "no-ack"); err != nil {
@@ -262,10 +277,12 @@ func TestServerSideEmitAcrossNodes(t *testing.T) {
 	}
 }
 
-func TestNodeThatLeavesIsNotCounted(t *testing.T) {
+func TestNodeThatLeavesIsNotCounted(t *testing.T) { bothFlavours(t, testNodeThatLeavesIsNotCounted) }
+
+func testNodeThatLeavesIsNotCounted(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
-	a := newNode(t, redisURL, key, nil)
-	b := newNode(t, redisURL, key, nil)
+	a := newNode(t, o, redisURL, key, nil)
+	b := newNode(t, o, redisURL, key, nil)
 	waitNodes(t, a, "/", 2)
 	b.srv.Close()
 	b.cluster.Close()
@@ -280,10 +297,12 @@ func TestNodeThatLeavesIsNotCounted(t *testing.T) {
 	}
 }
 
-func TestNamespacesAreSeparate(t *testing.T) {
+func TestNamespacesAreSeparate(t *testing.T) { bothFlavours(t, testNamespacesAreSeparate) }
+
+func testNamespacesAreSeparate(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
-	a := newNode(t, redisURL, key, func(s *hub.Server) { s.Of("/chat") })
-	b := newNode(t, redisURL, key, func(s *hub.Server) { s.Of("/chat") })
+	a := newNode(t, o, redisURL, key, func(s *hub.Server) { s.Of("/chat") })
+	b := newNode(t, o, redisURL, key, func(s *hub.Server) { s.Of("/chat") })
 	waitNodes(t, a, "/chat", 2)
 	croot, _ := dial(t, a, "/")
 	cchat, _ := dial(t, a, "/chat")
@@ -304,10 +323,12 @@ func waitFor(t testing.TB, cond func() bool, what string) {
 	}
 }
 
-func TestMalformedMessagesAreIgnored(t *testing.T) {
+func TestMalformedMessagesAreIgnored(t *testing.T) { bothFlavours(t, testMalformedMessagesAreIgnored) }
+
+func testMalformedMessagesAreIgnored(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
-	a := newNode(t, redisURL, key, nil)
-	b := newNode(t, redisURL, key, nil)
+	a := newNode(t, o, redisURL, key, nil)
+	b := newNode(t, o, redisURL, key, nil)
 	waitNodes(t, a, "/", 2)
 	c, id := dial(t, a, "/")
 	joinRooms(t, a, "/", id, "r")
@@ -334,4 +355,30 @@ func TestMalformedMessagesAreIgnored(t *testing.T) {
 	if a.srv.Of("/").Socket(id) == nil {
 		t.Fatal("a malformed request disconnected the socket")
 	}
+}
+
+func TestShardedRoomChannelsFollowMembership(t *testing.T) {
+	o := redisadapter.Options{Sharded: true}
+	key := testKey(t)
+	a := newNode(t, o, redisURL, key, nil)
+	_, id := dial(t, a, "/")
+	joinRooms(t, a, "/", id, "room-a")
+	waitRoomChannels(t, o, redisURL, key, 1, "room-a")
+
+	opt, _ := redis.ParseURL(redisURL)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	count := func(ch string) int64 {
+		n, _ := rdb.PubSubShardNumSub(context.Background(), ch).Result()
+		return n[ch]
+	}
+	// A socket's own room has no channel in the dynamic mode: Node sends
+	// one-socket broadcasts on the main channel.
+	if n := count(key + "#/#" + id + "#"); n != 0 {
+		t.Errorf("%d subscribers on the socket id's channel, want 0", n)
+	}
+	if err := a.srv.Of("/").Socket(id).Leave("room-a"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return count(key+"#/#room-a#") == 0 }, "the empty room's channel to be unsubscribed")
 }

@@ -133,11 +133,12 @@ type node struct {
 	srv     *hub.Server
 	url     string
 	cluster *redisadapter.Cluster
+	key     string
 }
 
 // newNode starts a hub server whose namespaces share Redis at url under
 // key. setup runs before the server takes connections.
-func newNode(t testing.TB, url, key string, setup func(*hub.Server)) *node {
+func newNode(t testing.TB, o redisadapter.Options, url, key string, setup func(*hub.Server)) *node {
 	t.Helper()
 	opt, err := redis.ParseURL(url)
 	if err != nil {
@@ -147,7 +148,8 @@ func newNode(t testing.TB, url, key string, setup func(*hub.Server)) *node {
 	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cluster, err := redisadapter.New(ctx, rdb, redisadapter.Options{Key: key, RequestsTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	o.Key, o.RequestsTimeout, o.Logger = key, 2*time.Second, slog.New(slog.DiscardHandler)
+	cluster, err := redisadapter.New(ctx, rdb, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func newNode(t testing.TB, url, key string, setup func(*hub.Server)) *node {
 		setup(srv)
 	}
 	ts := httptest.NewServer(srv)
-	n := &node{srv: srv, url: ts.URL, cluster: cluster}
+	n := &node{srv: srv, url: ts.URL, cluster: cluster, key: key}
 	t.Cleanup(func() {
 		srv.Close()
 		ts.Close()
@@ -245,3 +247,36 @@ var nodeDir = sync.OnceValue(func() string {
 	abs, _ := filepath.Abs("testdata/node")
 	return abs
 })
+
+// bothFlavours runs test with the classic adapter and with the sharded one.
+func bothFlavours(t *testing.T, test func(*testing.T, redisadapter.Options)) {
+	t.Run("classic", func(t *testing.T) { test(t, redisadapter.Options{}) })
+	t.Run("sharded", func(t *testing.T) { test(t, redisadapter.Options{Sharded: true}) })
+}
+
+// waitRoomChannels waits, in the sharded flavour, until want nodes listen
+// on each room's own channel: nodes subscribe to it when a room gets its
+// first local member, a moment after the join.
+func waitRoomChannels(t testing.TB, o redisadapter.Options, url, key string, want int, rooms ...string) {
+	t.Helper()
+	if !o.Sharded {
+		return
+	}
+	opt, _ := redis.ParseURL(url)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	for _, r := range rooms {
+		ch := key + "#/#" + r + "#"
+		deadline := time.Now().Add(wait)
+		for {
+			n, err := rdb.PubSubShardNumSub(context.Background(), ch).Result()
+			if err == nil && n[ch] >= int64(want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d nodes subscribed to %s, want %d", n[ch], ch, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}

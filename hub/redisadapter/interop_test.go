@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/internal/testclient"
 )
 
@@ -38,7 +39,7 @@ type peerAnswer struct {
 	Error  string          `json:"error"`
 }
 
-func startNodePeer(t testing.TB, key string) *nodePeer {
+func startNodePeer(t testing.TB, key string, o redisadapter.Options) *nodePeer {
 	t.Helper()
 	dir := nodeDir()
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@socket.io", "redis-adapter")); err != nil {
@@ -46,7 +47,7 @@ func startNodePeer(t testing.TB, key string) *nodePeer {
 	}
 	cmd := exec.Command("node", "peer.cjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL, "KEY="+key)
+	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL, "KEY="+key, "SHARDED="+strconv.FormatBool(o.Sharded))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -173,10 +174,10 @@ func bin(b []byte) map[string]any {
 	return map[string]any{"$bin": base64.StdEncoding.EncodeToString(b)}
 }
 
-func mixedCluster(t *testing.T) (*node, *nodePeer) {
+func mixedCluster(t *testing.T, o redisadapter.Options) (*node, *nodePeer) {
 	key := testKey(t)
-	n := newNode(t, redisURL, key, nil)
-	p := startNodePeer(t, key)
+	n := newNode(t, o, redisURL, key, nil)
+	p := startNodePeer(t, key, o)
 	waitNodes(t, n, "/", 2)
 	var count int
 	p.must(map[string]any{"op": "count"}, &count)
@@ -186,8 +187,10 @@ func mixedCluster(t *testing.T) (*node, *nodePeer) {
 	return n, p
 }
 
-func TestMixedClusterBroadcasts(t *testing.T) {
-	n, p := mixedCluster(t)
+func TestMixedClusterBroadcasts(t *testing.T) { bothFlavours(t, testMixedClusterBroadcasts) }
+
+func testMixedClusterBroadcasts(t *testing.T, o redisadapter.Options) {
+	n, p := mixedCluster(t, o)
 	blob := []byte{0xde, 0xad, 0, 0xbe, 0xef}
 
 	// Clients on both servers: in r, in r and x, in x only.
@@ -199,6 +202,7 @@ func TestMixedClusterBroadcasts(t *testing.T) {
 	joinRooms(t, n, "/", gXID, "x")
 	nR, _ := dialNode(t, p, []string{"r"}, nil)
 	nRX, _ := dialNode(t, p, []string{"r", "x"}, nil)
+	waitRoomChannels(t, o, redisURL, n.key, 2, "r", "x")
 
 	// Node → hub: to r except x, binary inside.
 	p.must(map[string]any{"op": "emit", "rooms": []string{"r"}, "except": []string{"x"}, "event": "from-node",
@@ -280,8 +284,10 @@ func checkArgs(t *testing.T, p *testclient.Packet, blob []byte) {
 	}
 }
 
-func TestMixedClusterFetchSockets(t *testing.T) {
-	n, p := mixedCluster(t)
+func TestMixedClusterFetchSockets(t *testing.T) { bothFlavours(t, testMixedClusterFetchSockets) }
+
+func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
+	n, p := mixedCluster(t, o)
 	_, gid := dial(t, n, "/")
 	joinRooms(t, n, "/", gid, "team")
 	n.srv.Of("/").Socket(gid).SetData(map[string]any{"user": "gopher"})
@@ -340,14 +346,16 @@ func TestMixedClusterFetchSockets(t *testing.T) {
 	if remote.Handshake.Query().Get("EIO") != "4" || remote.Handshake.Host == "" || remote.Handshake.Issued == 0 {
 		t.Errorf("Node's handshake seen from Go = %+v", remote.Handshake)
 	}
-	var rooms []string
-	p.must(map[string]any{"op": "allRooms"}, &rooms)
-	if !slices.Contains(rooms, gid) || !slices.Contains(rooms, "team") {
-		t.Errorf("Node's allRooms = %v, want hub's rooms too", rooms)
-	}
-	goRooms, err := n.srv.Of("/").Rooms(context.Background())
-	if err != nil || !slices.Contains(goRooms, nid) {
-		t.Errorf("Go's Rooms = %v (%v), want Node's socket room %s", goRooms, err, nid)
+	if !o.Sharded { // Node's sharded adapter has no allRooms
+		var rooms []string
+		p.must(map[string]any{"op": "allRooms"}, &rooms)
+		if !slices.Contains(rooms, gid) || !slices.Contains(rooms, "team") {
+			t.Errorf("Node's allRooms = %v, want hub's rooms too", rooms)
+		}
+		goRooms, err := n.srv.Of("/").Rooms(context.Background())
+		if err != nil || !slices.Contains(goRooms, nid) {
+			t.Errorf("Go's Rooms = %v (%v), want Node's socket room %s", goRooms, err, nid)
+		}
 	}
 
 	// Join, leave and disconnect both ways.
@@ -378,10 +386,12 @@ func TestMixedClusterFetchSockets(t *testing.T) {
 	waitFor(t, func() bool { return n.srv.Of("/").Socket(gid) == nil }, "disconnect from Node")
 }
 
-func TestMixedClusterServerSideEmit(t *testing.T) {
+func TestMixedClusterServerSideEmit(t *testing.T) { bothFlavours(t, testMixedClusterServerSideEmit) }
+
+func testMixedClusterServerSideEmit(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
 	got := make(chan string, 4)
-	n := newNode(t, redisURL, key, func(s *hub.Server) {
+	n := newNode(t, o, redisURL, key, func(s *hub.Server) {
 		s.Of("/").OnServerSideEmit("greet", func(e *hub.ServerEvent) {
 			var who string
 			_ = e.Args.Bind(&who)
@@ -391,7 +401,7 @@ func TestMixedClusterServerSideEmit(t *testing.T) {
 			}
 		})
 	})
-	p := startNodePeer(t, key)
+	p := startNodePeer(t, key, o)
 	waitNodes(t, n, "/", 2)
 
 	// Node → Go, without and with an ack.
@@ -434,8 +444,10 @@ func TestMixedClusterServerSideEmit(t *testing.T) {
 	<-p.events
 }
 
-func TestMixedClusterBroadcastAcks(t *testing.T) {
-	n, p := mixedCluster(t)
+func TestMixedClusterBroadcastAcks(t *testing.T) { bothFlavours(t, testMixedClusterBroadcastAcks) }
+
+func testMixedClusterBroadcastAcks(t *testing.T, o redisadapter.Options) {
+	n, p := mixedCluster(t, o)
 	answer := func(c *testclient.Client, name string) {
 		go func() {
 			for {

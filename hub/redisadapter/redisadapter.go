@@ -70,7 +70,24 @@ type Options struct {
 	// Logger receives connection state changes and dropped messages
 	// (slog.Default()).
 	Logger *slog.Logger
+
+	// Sharded speaks the Node sharded adapter's format instead
+	// (createShardedAdapter: Redis 7 SPUBLISH/SSUBSCRIBE, one main channel
+	// per namespace). Nodes of a cluster must all use the same flavour.
+	Sharded bool
+	// SubscriptionMode, for the sharded flavour, is "dynamic" (default: a
+	// broadcast to one public room goes to that room's channel, which only
+	// nodes with members subscribe to), "dynamic-private" (socket ids
+	// too) or "static" (everything on the main channel).
+	SubscriptionMode string
 }
+
+// Subscription modes of the sharded flavour.
+const (
+	ModeStatic         = "static"
+	ModeDynamic        = "dynamic"
+	ModeDynamicPrivate = "dynamic-private"
+)
 
 func (o Options) withDefaults() Options {
 	if o.Key == "" {
@@ -85,7 +102,16 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.SubscriptionMode == "" {
+		o.SubscriptionMode = ModeDynamic
+	}
 	return o
+}
+
+// member is a namespace's adapter, as the Cluster sees it.
+type member interface {
+	handle(m *redis.Message)
+	failPending(err error)
 }
 
 // Cluster is one node's link to Redis: a subscriber connection shared by
@@ -105,8 +131,8 @@ type Cluster struct {
 	pubOK atomic.Bool // the last publish went through
 
 	mu       sync.RWMutex
-	patterns map[string]*adapter // broadcast pattern → adapter
-	channels map[string]*adapter // request and response channels → adapter
+	patterns map[string]member // broadcast pattern → adapter
+	channels map[string]member // every other channel subscribed → adapter
 
 	dropped atomic.Int64
 }
@@ -120,6 +146,11 @@ type outgoing struct {
 // publisher. It fails when Redis does not answer a PING within ctx; after
 // that, the Cluster rides out Redis restarts on its own.
 func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Cluster, error) {
+	switch opts.SubscriptionMode {
+	case "", ModeStatic, ModeDynamic, ModeDynamicPrivate:
+	default:
+		return nil, fmt.Errorf("redisadapter: unknown subscription mode %q (static, dynamic or dynamic-private)", opts.SubscriptionMode)
+	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redisadapter: cannot reach Redis: %w", err)
 	}
@@ -128,8 +159,8 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Cluster
 		opts:     opts.withDefaults(),
 		queue:    make(chan outgoing, opts.withDefaults().QueueSize),
 		stop:     make(chan struct{}),
-		patterns: make(map[string]*adapter),
-		channels: make(map[string]*adapter),
+		patterns: make(map[string]member),
+		channels: make(map[string]member),
 	}
 	c.log = c.opts.Logger
 	c.ps = rdb.Subscribe(ctx)
@@ -143,6 +174,9 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Cluster
 
 // Adapter makes the adapter of a namespace; pass it as hub.Options.Adapter.
 func (c *Cluster) Adapter(nsp *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
+	if c.opts.Sharded {
+		return newShardedAdapter(c, nsp, local)
+	}
 	a := newAdapter(c, nsp, local)
 	c.mu.Lock()
 	c.patterns[a.pattern] = a
@@ -198,16 +232,25 @@ func (c *Cluster) Close() error {
 	close(c.stop)
 	err := c.ps.Close()
 	c.done.Wait()
-	c.mu.RLock()
-	var all []*adapter
-	for _, a := range c.patterns {
-		all = append(all, a)
-	}
-	c.mu.RUnlock()
-	for _, a := range all {
+	for _, a := range c.members() {
 		a.failPending(ErrClosed)
 	}
 	return err
+}
+
+// members returns the namespaces' adapters.
+func (c *Cluster) members() []member {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	seen := make(map[member]bool)
+	var out []member
+	for _, m := range c.channels {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // send queues a message for publishing. It fails at once while Redis is
@@ -275,11 +318,18 @@ func (c *Cluster) flush(batch []outgoing) {
 
 func (c *Cluster) pipeline(ctx context.Context, batch []outgoing) ([]redis.Cmder, error) {
 	if len(batch) == 1 {
+		if c.opts.Sharded {
+			return nil, c.rdb.SPublish(ctx, batch[0].channel, batch[0].payload).Err()
+		}
 		return nil, c.rdb.Publish(ctx, batch[0].channel, batch[0].payload).Err()
 	}
 	pipe := c.rdb.Pipeline()
 	for _, m := range batch {
-		pipe.Publish(ctx, m.channel, m.payload)
+		if c.opts.Sharded {
+			pipe.SPublish(ctx, m.channel, m.payload)
+		} else {
+			pipe.Publish(ctx, m.channel, m.payload)
+		}
 	}
 	return pipe.Exec(ctx)
 }
@@ -335,13 +385,7 @@ func (c *Cluster) setSub(ok bool, err error) {
 	}
 	c.log.Warn("redisadapter: lost the Redis subscription; reconnecting", "err", err)
 	// Answers can no longer arrive: end what waits for them.
-	c.mu.RLock()
-	var all []*adapter
-	for _, a := range c.patterns {
-		all = append(all, a)
-	}
-	c.mu.RUnlock()
-	for _, a := range all {
+	for _, a := range c.members() {
 		a.failPending(ErrUnavailable)
 	}
 }
@@ -388,23 +432,15 @@ func (c *Cluster) receive() {
 
 func (c *Cluster) dispatch(m *redis.Message) {
 	c.mu.RLock()
-	var a *adapter
+	var a member
 	if m.Pattern != "" {
 		a = c.patterns[m.Pattern]
 	} else {
 		a = c.channels[m.Channel]
 	}
 	c.mu.RUnlock()
-	if a == nil {
-		return
-	}
-	switch {
-	case m.Pattern != "":
-		a.onBroadcast(m.Channel, []byte(m.Payload))
-	case m.Channel == a.requestChannel:
-		a.onRequest([]byte(m.Payload))
-	default:
-		a.onResponse([]byte(m.Payload))
+	if a != nil {
+		a.handle(m)
 	}
 }
 

@@ -32,21 +32,24 @@ func grows(t *testing.T, n *atomic.Int64, what string) {
 	waitFor(t, func() bool { return n.Load() > from+5 }, what)
 }
 
-func TestRedisRestartDuringTraffic(t *testing.T) {
+func TestRedisRestartDuringTraffic(t *testing.T) { bothFlavours(t, testRedisRestartDuringTraffic) }
+
+func testRedisRestartDuringTraffic(t *testing.T, o redisadapter.Options) {
 	rs, err := startRedis("")
 	if err != nil {
 		t.Fatalf("this test runs its own redis-server and could not start one: %v (apt-get install redis-server)", err)
 	}
 	defer func() { rs.stop() }()
 	key := testKey(t)
-	a := newNode(t, rs.url, key, nil)
-	b := newNode(t, rs.url, key, nil)
+	a := newNode(t, o, rs.url, key, nil)
+	b := newNode(t, o, rs.url, key, nil)
 	waitNodes(t, a, "/", 2)
 
 	ca, ida := dial(t, a, "/")
 	joinRooms(t, a, "/", ida, "live")
 	cb, idb := dial(t, b, "/")
 	joinRooms(t, b, "/", idb, "live")
+	waitRoomChannels(t, o, rs.url, key, 2, "live")
 	onA, onB := counter(ca), counter(cb)
 
 	// Node B publishes to the room all along.

@@ -3,7 +3,8 @@
 // answers each with one JSON line on stdout carrying the same id; what other
 // nodes send it (server-side emits) is printed as {"event": ...} lines.
 //
-// Environment: REDIS_URL, KEY (the adapter's channel prefix).
+// Environment: REDIS_URL, KEY (the adapter's channel prefix), SHARDED=true
+// for the sharded adapter (dynamic subscription mode).
 //
 // Binary values travel in the commands and answers as {"$bin": "<base64>"}.
 "use strict";
@@ -11,7 +12,7 @@
 const http = require("node:http");
 const readline = require("node:readline");
 const { Server } = require("socket.io");
-const { createAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 const { createClient } = require("redis");
 
 const toWire = (v) => {
@@ -45,7 +46,10 @@ async function main() {
 
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
-    adapter: createAdapter(pub, sub, { key: process.env.KEY, requestsTimeout: 3000 }),
+    adapter:
+      process.env.SHARDED === "true"
+        ? createShardedAdapter(pub, sub, { channelPrefix: process.env.KEY })
+        : createAdapter(pub, sub, { key: process.env.KEY, requestsTimeout: 3000 }),
   });
   // A socket joins the rooms and takes the data its auth names.
   io.on("connection", (socket) => {
