@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/hub"
-	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/internal/testclient"
+	"github.com/hubd/hubd/hub/redisadapter"
 )
 
 // nodePeer is a Node socket.io 4.8 server with @socket.io/redis-adapter 8.3
