@@ -20,6 +20,10 @@ var (
 	ErrNoAck = errors.New("hub: the client asked for no ack")
 	// ErrAcked reports a second Ack on the same event.
 	ErrAcked = errors.New("hub: event already acknowledged")
+	// ErrUnavailable reports that a cluster adapter cannot reach the other
+	// nodes (its broker is down): a broadcast went to this node's sockets
+	// only, a request was not answered. Adapters wrap it in their own error.
+	ErrUnavailable = errors.New("hub: the other nodes cannot be reached")
 	// ErrDrop, returned by an event hook or a socket middleware, drops the
 	// event silently: it reaches no listener and no error listener.
 	ErrDrop = errors.New("hub: event dropped")

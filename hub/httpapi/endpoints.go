@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -69,6 +70,10 @@ func (h *Handler) emit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := nsp.To(rooms...).Except(except...).EmitArgs(event, args); err != nil {
+		if errors.Is(err, hub.ErrUnavailable) {
+			writeError(w, http.StatusServiceUnavailable, "delivered to this node's clients only; the other nodes cannot be reached: "+err.Error())
+			return
+		}
 		answerCluster(w, err)
 		return
 	}

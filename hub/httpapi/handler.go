@@ -172,6 +172,10 @@ func jsonType(kind string) string {
 // answerCluster answers a failed adapter request: 504 when the other nodes
 // were too slow, 500 otherwise.
 func answerCluster(w http.ResponseWriter, err error) {
+	if errors.Is(err, hub.ErrUnavailable) {
+		writeError(w, http.StatusServiceUnavailable, "the other nodes cannot be reached: "+err.Error())
+		return
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		writeError(w, http.StatusGatewayTimeout, "the other nodes did not answer in time")
 		return

@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -524,5 +526,52 @@ func TestValidate(t *testing.T) {
 	}
 	if _, err := httpapi.New(hub.New(hub.Options{}), httpapi.Config{}); err == nil || !strings.Contains(err.Error(), "key is empty") {
 		t.Fatalf("New without a key: %v", err)
+	}
+}
+
+// downAdapter is a cluster adapter whose broker is down: local delivery
+// works, the other nodes cannot be reached.
+type downAdapter struct{ *hub.MemoryAdapter }
+
+var errDown = fmt.Errorf("test broker down: %w", hub.ErrUnavailable)
+
+func (a downAdapter) Broadcast(p *hub.Packet, o hub.BroadcastOptions) error {
+	_ = a.MemoryAdapter.Broadcast(p, o)
+	return errDown
+}
+
+func (a downAdapter) FetchSockets(ctx context.Context, o hub.BroadcastOptions) ([]*hub.RemoteSocket, error) {
+	local, _ := a.MemoryAdapter.FetchSockets(ctx, o)
+	return local, errDown
+}
+
+func TestClusterUnavailable(t *testing.T) {
+	srv := hub.New(hub.Options{Adapter: func(_ *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
+		return downAdapter{local}
+	}})
+	api, err := httpapi.New(srv, httpapi.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	mux.Handle(httpapi.DefaultPrefix, api)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); ts.Close() })
+	w := &world{t: t, srv: srv, url: ts.URL}
+	p := w.dial("/", "lobby")
+
+	status, body, _ := w.call("POST", "/api/emit", `{"rooms":"lobby","event":"news","args":[1]}`)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "this node's clients only") {
+		t.Errorf("emit with the other nodes unreachable: %d %s, want 503 saying only this node got it", status, body)
+	}
+	if _, err := p.c.WaitEvent("/", "news", wait); err != nil {
+		t.Errorf("the local client did not get the event: %v", err)
+	}
+	for _, path := range []string{"/api/rooms", "/api/sockets"} {
+		status, body, _ := w.call("GET", path, "")
+		if status != http.StatusServiceUnavailable || !strings.Contains(body, "cannot be reached") {
+			t.Errorf("GET %s: %d %s, want 503", path, status, body)
+		}
 	}
 }

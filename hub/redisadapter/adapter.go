@@ -338,7 +338,7 @@ func (a *adapter) ask(ctx context.Context, r *request, id string, msg []byte, ti
 	a.mu.Lock()
 	got, want := r.got, r.want
 	a.mu.Unlock()
-	return fmt.Errorf("redisadapter: timeout reached: only %d responses received out of %d", got, want)
+	return fmt.Errorf("redisadapter: timeout reached: only %d responses received out of %d: %w", got, want, context.DeadlineExceeded)
 }
 
 func (a *adapter) requestTimeout(d time.Duration) time.Duration {

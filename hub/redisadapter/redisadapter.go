@@ -44,8 +44,9 @@ import (
 )
 
 // ErrUnavailable reports that Redis cannot be reached: what was asked of
-// the other nodes was not sent (local delivery still happened).
-var ErrUnavailable = errors.New("redisadapter: Redis is unreachable; other nodes were not reached")
+// the other nodes was not sent (local delivery still happened). It wraps
+// hub.ErrUnavailable.
+var ErrUnavailable = fmt.Errorf("redisadapter: Redis is unreachable: %w", hub.ErrUnavailable)
 
 // ErrClosed reports use of a closed adapter.
 var ErrClosed = errors.New("redisadapter: adapter closed")

@@ -22,6 +22,7 @@ const (
 	errUnknownCommand = "unknown command"
 	errPublishing     = "publishing is disabled"
 	errRelayFailed    = "relay failed"
+	errRelayLocalOnly = "relayed to this node's clients only: the other nodes cannot be reached"
 	errReservedName   = "reserved event name"
 )
 
@@ -164,6 +165,11 @@ func (r *relay) relay(ev *hub.Event) {
 	if err := op.EmitArgs(ev.Name, ev.Args); err != nil {
 		if errors.Is(err, hub.ErrReserved) {
 			fail(ev, errReservedName)
+			return
+		}
+		if errors.Is(err, hub.ErrUnavailable) {
+			r.log.Warn("relay reached this node only", "namespace", nsp.Name(), "socket", s.ID(), "event", ev.Name, "err", err)
+			fail(ev, errRelayLocalOnly)
 			return
 		}
 		r.log.Error("relay failed", "namespace", nsp.Name(), "socket", s.ID(), "event", ev.Name, "err", err)

@@ -592,3 +592,30 @@ func TestRelayPolling(t *testing.T) {
 		t.Fatalf("b received %v, %v", p, err)
 	}
 }
+
+// downAdapter is a cluster adapter whose broker is down: local delivery
+// works, the other nodes cannot be reached.
+type downAdapter struct{ *hub.MemoryAdapter }
+
+func (a downAdapter) Broadcast(p *hub.Packet, o hub.BroadcastOptions) error {
+	_ = a.MemoryAdapter.Broadcast(p, o)
+	return fmt.Errorf("test broker down: %w", hub.ErrUnavailable)
+}
+
+// With the other nodes unreachable, the relay still delivers on this node
+// and the sender's ack says the event went no further.
+func TestRelayClusterUnavailable(t *testing.T) {
+	w := newWorldOpts(t, hub.Options{Adapter: func(_ *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
+		return downAdapter{local}
+	}}, relay.Config{}, nil)
+	a, b := w.dial("/"), w.dial("/")
+	a.join("x")
+	b.join("x")
+	got := a.ack("chat", "hi")
+	if got.OK || !strings.Contains(got.Error, "this node's clients only") {
+		t.Errorf("ack %s, want a failure saying only this node's clients got it", got.raw)
+	}
+	if p, err := b.c.WaitEvent("/", "chat", wait); err != nil || p.Text != `42["chat","hi"]` {
+		t.Errorf("b: %v %v, want the event", p, err)
+	}
+}
