@@ -143,7 +143,7 @@ func (c *Conn) kickLocked() {
 		// dispatch): replies then cost no goroutine.
 		if !c.writing && len(c.queue) > 0 && !c.dispatching {
 			c.writing = true
-			go c.writeLoop(c.netConn)
+			go c.writeLoop(c.netConn, nil)
 		}
 		return
 	}
@@ -168,16 +168,20 @@ func (c *Conn) takeLocked() []Frame {
 	return q
 }
 
-func (c *Conn) writeLoop(nc net.Conn) {
+// writeLoop writes the queue to nc until it is empty; prefix (the 101
+// response of a new WebSocket session) goes out first, in the same write as
+// the first batch.
+func (c *Conn) writeLoop(nc net.Conn, prefix []byte) {
 	for {
 		c.mu.Lock()
-		if c.state == stateClosed || len(c.queue) == 0 {
+		if c.state == stateClosed || len(c.queue) == 0 && prefix == nil {
 			c.writing = false
 			c.mu.Unlock()
 			return
 		}
 		batch := c.takeLocked()
-		if batch[len(batch)-1].op == opClose {
+		closing := len(batch) > 0 && batch[len(batch)-1].op == opClose
+		if closing {
 			c.closeSent = true
 		}
 		c.mu.Unlock()
@@ -185,11 +189,12 @@ func (c *Conn) writeLoop(nc net.Conn) {
 			c.closeNow(ReasonTransportError, nil)
 			return
 		}
-		if err := writeFrames(nc, batch, 0); err != nil {
+		if err := writeFrames(nc, prefix, batch, 0); err != nil {
 			c.closeNow(ReasonTransportError, nil)
 			return
 		}
-		if last := batch[len(batch)-1]; last.op == opClose {
+		prefix = nil
+		if closing {
 			c.closeNow(ReasonForcedClose, nil)
 			return
 		}
@@ -224,7 +229,7 @@ func (c *Conn) Close() {
 		c.queue = append(c.queue, Frame{Data: closeNormal, op: opClose})
 		if !c.writing {
 			c.writing = true
-			go c.writeLoop(c.netConn)
+			go c.writeLoop(c.netConn, nil)
 		}
 		c.mu.Unlock()
 	case c.poll != nil && len(c.queue) == 0:
@@ -398,7 +403,7 @@ func (c *Conn) onHeartbeat() {
 		c.writing = true
 		nc := c.netConn
 		c.mu.Unlock()
-		c.writeLoop(nc)
+		c.writeLoop(nc, nil)
 		return
 	}
 	c.kickLocked()

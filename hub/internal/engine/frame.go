@@ -68,22 +68,23 @@ const copyLimit = 64 << 10
 
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, copyLimit); return &b }}
 
-// writeFrames writes frames as WebSocket frames in as few system calls as it
-// can: small batches are copied into one buffer, large ones go to writev.
-// A zero timeout leaves the connection's write deadline as it is.
-func writeFrames(c net.Conn, frames []Frame, timeout time.Duration) error {
+// writeFrames writes prefix (raw bytes, may be nil) and then frames as
+// WebSocket frames in as few system calls as it can: small batches are
+// copied into one buffer, large ones go to writev. A zero timeout leaves
+// the connection's write deadline as it is.
+func writeFrames(c net.Conn, prefix []byte, frames []Frame, timeout time.Duration) error {
 	if timeout > 0 {
 		if err := c.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 			return err
 		}
 	}
-	total := 0
+	total := len(prefix)
 	for i := range frames {
 		total += len(frames[i].Data) + 10
 	}
 	if total <= copyLimit {
 		bp := batchPool.Get().(*[]byte)
-		buf := (*bp)[:0]
+		buf := append((*bp)[:0], prefix...)
 		for i := range frames {
 			f := &frames[i]
 			buf = appendFrameHeader(buf, f.opcode(), len(f.Data))
@@ -95,7 +96,10 @@ func writeFrames(c net.Conn, frames []Frame, timeout time.Duration) error {
 		return err
 	}
 	headers := make([]byte, 0, 10*len(frames))
-	bufs := make(net.Buffers, 0, 2*len(frames))
+	bufs := make(net.Buffers, 0, 1+2*len(frames))
+	if prefix != nil {
+		bufs = append(bufs, prefix)
+	}
 	for i := range frames {
 		f := &frames[i]
 		start := len(headers)

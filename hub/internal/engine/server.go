@@ -4,15 +4,12 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-
-	"github.com/gorilla/websocket"
 )
 
 // Server is an Engine.IO server. It is an http.Handler for the requests of
 // its path; the caller routes them to it.
 type Server struct {
-	cfg      Config
-	upgrader websocket.Upgrader
+	cfg Config
 
 	mu       sync.RWMutex
 	sessions map[string]*Conn
@@ -25,20 +22,7 @@ const readBufferSize = 512
 // NewServer returns a server with cfg; zero fields take their defaults.
 func NewServer(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, sessions: make(map[string]*Conn)}
-	s.upgrader = websocket.Upgrader{
-		// A small read buffer of its own lets the hijacked HTTP
-		// connection's 4 KiB buffers go; writes bypass gorilla's writer
-		// (see writeFrames), so its write buffer comes from a pool that is
-		// never used.
-		ReadBufferSize:  readBufferSize,
-		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     cfg.CheckOrigin,
-		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			writeError(w, codeBadRequest, "")
-		},
-	}
-	return s
+	return &Server{cfg: cfg, sessions: make(map[string]*Conn)}
 }
 
 // Config returns the server's configuration, defaults filled in.
@@ -100,7 +84,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeUnknownTransport, "")
 		return
 	}
-	isUpgrade := websocket.IsWebSocketUpgrade(r)
+	isUpgrade := isWebSocketUpgrade(r)
 	if sid := q.Get("sid"); sid != "" {
 		c := s.lookup(sid)
 		if c == nil {

@@ -15,44 +15,26 @@ var errStop = errors.New("engine: stop")
 
 // serveWebSocket opens a session directly over WebSocket.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrade(w, r)
+	ws, response, err := s.acceptWebSocket(w, r)
 	if err != nil {
-		return // the upgrader answered
+		return // answered
 	}
 	c := s.newConn(false)
 	c.watchControl(ws)
 	c.ws = ws
 	c.netConn = ws.nc
+	// This goroutine writes the 101 response, and with it the open packet
+	// and whatever OnConnection queued: no writer starts meanwhile.
+	c.writing = true
 	if s.cfg.OnConnection != nil {
 		s.cfg.OnConnection(c, r)
 	}
 	s.publish(c)
-	// The open packet (and whatever OnConnection queued) goes out from
-	// this goroutine, which is done with the request anyway.
-	c.mu.Lock()
-	if c.ws == ws && !c.writing && len(c.queue) > 0 {
-		c.writing = true
-		c.mu.Unlock()
-		c.writeLoop(ws.nc)
-	} else {
-		c.mu.Unlock()
-	}
+	c.writeLoop(ws.nc, response)
 	c.startHeartbeat()
 	// Read on a goroutine of our own so that the HTTP server's goroutine,
 	// and the buffers it holds, go away.
 	go c.readLoop(ws, 0)
-}
-
-// upgrade answers the WebSocket handshake (gorilla does that well) and
-// keeps only the network connection: reading is wsConn's, writing
-// writeFrames'. gorilla refuses a client that sent data before the
-// handshake completed, so nothing is left in its buffer.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return nil, err
-	}
-	return newWSConn(ws.NetConn(), s.cfg.MaxPayload), nil
 }
 
 // watchControl answers a client's pings through the session's writer, the
@@ -75,8 +57,12 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeBadRequest, "")
 		return
 	}
-	ws, err := s.upgrade(w, r)
+	ws, response, err := s.acceptWebSocket(w, r)
 	if err != nil {
+		return
+	}
+	if err := writeFrames(ws.nc, response, nil, c.srv.cfg.WriteTimeout); err != nil {
+		_ = ws.nc.Close()
 		return
 	}
 	c.watchControl(ws)
@@ -114,7 +100,7 @@ func (c *Conn) probeUpgrade(ws *wsConn) bool {
 		}
 		switch {
 		case p.Type == eio.Ping && string(p.Data) == "probe":
-			if err := writeFrames(ws.nc, []Frame{{Data: []byte("3probe")}}, c.srv.cfg.WriteTimeout); err != nil {
+			if err := writeFrames(ws.nc, nil, []Frame{{Data: []byte("3probe")}}, c.srv.cfg.WriteTimeout); err != nil {
 				return false
 			}
 			c.mu.Lock()
@@ -240,7 +226,7 @@ func (c *Conn) dispatch(ws *wsConn, p eio.Packet) bool {
 		c.writing = true
 		nc := c.netConn
 		c.mu.Unlock()
-		c.writeLoop(nc)
+		c.writeLoop(nc, nil)
 		return ok
 	}
 	c.mu.Unlock()
@@ -260,6 +246,6 @@ func (c *Conn) closeWith(code int) {
 	c.mu.Unlock()
 	if nc != nil {
 		body := websocket.FormatCloseMessage(code, "")
-		_ = writeFrames(nc, []Frame{{Data: body, op: opClose}}, time.Second)
+		_ = writeFrames(nc, nil, []Frame{{Data: body, op: opClose}}, time.Second)
 	}
 }
