@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,106 +18,24 @@ import (
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
+	"github.com/hubd/hubd/internal/testredis"
 )
 
 const wait = 5 * time.Second
 
-// redisURL is the Redis the tests use: REDIS_URL, else 127.0.0.1:6379 when
-// it answers, else a redis-server the tests start on a free port.
+// redisURL is the Redis the tests use (see testredis.Find).
 var redisURL string
 
 func TestMain(m *testing.M) {
-	stop, err := findRedis()
+	url, stop, err := testredis.Find()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "redisadapter tests:", err)
 		os.Exit(2)
 	}
+	redisURL = url
 	code := m.Run()
 	stop()
 	os.Exit(code)
-}
-
-func findRedis() (stop func(), err error) {
-	stop = func() {}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		redisURL = u
-		return stop, ping(u)
-	}
-	if ping("redis://127.0.0.1:6379") == nil {
-		redisURL = "redis://127.0.0.1:6379"
-		return stop, nil
-	}
-	srv, err := startRedis("")
-	if err != nil {
-		return stop, fmt.Errorf("no Redis at 127.0.0.1:6379 and none could be started (%v); "+
-			"install Redis (apt-get install redis-server) or set REDIS_URL", err)
-	}
-	redisURL = srv.url
-	return srv.stop, nil
-}
-
-func ping(u string) error {
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		return err
-	}
-	opt.MaxRetries = -1
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	return rdb.Ping(ctx).Err()
-}
-
-// redisServer is a redis-server process of the tests' own.
-type redisServer struct {
-	port int
-	url  string
-	dir  string
-	cmd  *exec.Cmd
-}
-
-// startRedis starts redis-server, on port when it is not empty, else on a
-// free port.
-func startRedis(port string) (*redisServer, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, err
-	}
-	if port == "" {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		port = strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		l.Close()
-	}
-	dir, err := os.MkdirTemp("", "hubd-redis-")
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p, _ := strconv.Atoi(port)
-	s := &redisServer{port: p, url: "redis://127.0.0.1:" + port, dir: dir, cmd: cmd}
-	deadline := time.Now().Add(5 * time.Second)
-	for ping(s.url) != nil {
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("redis-server on port %s did not answer", port)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return s, nil
-}
-
-func (s *redisServer) stop() {
-	_ = s.cmd.Process.Kill()
-	_, _ = s.cmd.Process.Wait()
-	os.RemoveAll(s.dir)
 }
 
 // testKey is a channel prefix of the test's own, so that tests and runs

@@ -3,13 +3,13 @@ package redisadapter_test
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
+	"github.com/hubd/hubd/internal/testredis"
 )
 
 // counter counts the "tick" events a client receives.
@@ -35,21 +35,21 @@ func grows(t *testing.T, n *atomic.Int64, what string) {
 func TestRedisRestartDuringTraffic(t *testing.T) { bothFlavours(t, testRedisRestartDuringTraffic) }
 
 func testRedisRestartDuringTraffic(t *testing.T, o redisadapter.Options) {
-	rs, err := startRedis("")
+	rs, err := testredis.Start(0)
 	if err != nil {
 		t.Fatalf("this test runs its own redis-server and could not start one: %v (apt-get install redis-server)", err)
 	}
-	defer func() { rs.stop() }()
+	defer func() { rs.Stop() }()
 	key := testKey(t)
-	a := newNode(t, o, rs.url, key, nil)
-	b := newNode(t, o, rs.url, key, nil)
+	a := newNode(t, o, rs.URL, key, nil)
+	b := newNode(t, o, rs.URL, key, nil)
 	waitNodes(t, a, "/", 2)
 
 	ca, ida := dial(t, a, "/")
 	joinRooms(t, a, "/", ida, "live")
 	cb, idb := dial(t, b, "/")
 	joinRooms(t, b, "/", idb, "live")
-	waitRoomChannels(t, o, rs.url, key, 2, "live")
+	waitRoomChannels(t, o, rs.URL, key, 2, "live")
 	onA, onB := counter(ca), counter(cb)
 
 	// Node B publishes to the room all along.
@@ -67,7 +67,7 @@ func testRedisRestartDuringTraffic(t *testing.T, o redisadapter.Options) {
 	}()
 	grows(t, onA, "cross-node delivery before the outage")
 
-	rs.stop()
+	rs.Stop()
 	waitFor(t, func() bool { return !a.cluster.Healthy() && !b.cluster.Healthy() }, "both nodes to notice the outage")
 
 	// Local delivery goes on; B's broadcasts say the other nodes were not
@@ -92,7 +92,7 @@ func testRedisRestartDuringTraffic(t *testing.T, o redisadapter.Options) {
 
 	// Redis comes back on the same port: the nodes reconnect, subscribe
 	// again and cross-node delivery resumes.
-	rs2, err := startRedis(strconv.Itoa(rs.port))
+	rs2, err := testredis.Start(rs.Port)
 	if err != nil {
 		t.Fatal(err)
 	}
