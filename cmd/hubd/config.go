@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/relay"
 )
 
@@ -46,6 +49,30 @@ type Config struct {
 	Log LogConfig `json:"log"`
 	// Metrics serves Prometheus metrics at /metrics (on).
 	Metrics MetricsConfig `json:"metrics"`
+	// Adapter shares rooms with other nodes through Redis (off: this node
+	// alone, no external service).
+	Adapter AdapterConfig `json:"adapter"`
+}
+
+// AdapterConfig connects hubd nodes, and Node socket.io servers using
+// @socket.io/redis-adapter, into one cluster (see hub/redisadapter).
+type AdapterConfig struct {
+	// Type is "memory" (default: this node alone) or "redis".
+	Type string `json:"type"`
+	// URL is the Redis server, redis://[user:password@]host:port[/db] or
+	// rediss:// for TLS ("redis://127.0.0.1:6379").
+	URL string `json:"url"`
+	// Key is the channel prefix every node of the cluster shares
+	// ("socket.io", as the Node adapter's default).
+	Key string `json:"key"`
+	// Sharded uses Redis 7 sharded pub/sub, as Node's createShardedAdapter
+	// (false: createAdapter's classic pub/sub).
+	Sharded bool `json:"sharded"`
+	// SubscriptionMode of the sharded flavour: "dynamic" (default),
+	// "dynamic-private" or "static".
+	SubscriptionMode string `json:"subscription_mode"`
+	// RequestsTimeout bounds waits for the other nodes' answers ("5s").
+	RequestsTimeout Duration `json:"requests_timeout"`
 }
 
 // TLSConfig names the certificate and key files (PEM). Both or neither.
@@ -167,6 +194,7 @@ func Defaults() Config {
 		API:        APIConfig{MaxBody: 1 << 20},
 		Log:        LogConfig{Format: "text", Level: "info"},
 		Metrics:    MetricsConfig{Enabled: true},
+		Adapter:    AdapterConfig{Type: "memory", URL: "redis://127.0.0.1:6379", Key: "socket.io", RequestsTimeout: Duration(5 * time.Second)},
 	}
 }
 
@@ -196,6 +224,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		path       = fs.String("path", "", "Socket.IO path (default \"/socket.io/\")")
 		tlsCert    = fs.String("tls-cert", "", "TLS certificate file")
 		tlsKey     = fs.String("tls-key", "", "TLS key file")
+		adapter    = fs.String("adapter", "", "memory (this node alone) or redis (env HUBD_ADAPTER)")
+		redisURL   = fs.String("redis-url", "", "Redis of the redis adapter (default redis://127.0.0.1:6379; env HUBD_REDIS_URL)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -224,6 +254,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		{"HUBD_PLUGINS", &cfg.Plugins.Dir},
 		{"HUBD_STATIC", &cfg.Static.Dir},
 		{"HUBD_LOG_FORMAT", &cfg.Log.Format},
+		{"HUBD_ADAPTER", &cfg.Adapter.Type},
+		{"HUBD_REDIS_URL", &cfg.Adapter.URL},
 	} {
 		if v := getenv(e.name); v != "" {
 			*e.dst = v
@@ -235,10 +267,12 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		"listen": &cfg.Listen, "api-key": &cfg.API.Key, "plugins": &cfg.Plugins.Dir,
 		"static": &cfg.Static.Dir, "log-format": &cfg.Log.Format, "log-level": &cfg.Log.Level,
 		"path": &cfg.SocketIO.Path, "tls-cert": &cfg.TLS.CertFile, "tls-key": &cfg.TLS.KeyFile,
+		"adapter": &cfg.Adapter.Type, "redis-url": &cfg.Adapter.URL,
 	}
 	vals := map[string]*string{
 		"listen": listen, "api-key": apiKey, "plugins": plugins, "static": static,
 		"log-format": logFormat, "log-level": logLevel, "path": path, "tls-cert": tlsCert, "tls-key": tlsKey,
+		"adapter": adapter, "redis-url": redisURL,
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if dst, ok := set[f.Name]; ok {
@@ -347,6 +381,31 @@ func (c *Config) Validate() error {
 	}
 	if _, ok := parseLevel(c.Log.Level); !ok {
 		bad("log.level %q: it must be debug, info, warn or error", c.Log.Level)
+	}
+
+	a := c.Adapter
+	switch a.Type {
+	case "memory", "":
+	case "redis":
+		if _, err := redis.ParseURL(a.URL); err != nil {
+			bad("adapter.url %q: %v (e.g. \"redis://127.0.0.1:6379\")", a.URL, err)
+		}
+		if a.Key == "" {
+			bad("adapter.key: empty; every node of a cluster shares one prefix (Node's default is \"socket.io\")")
+		}
+		switch a.SubscriptionMode {
+		case "", redisadapter.ModeDynamic, redisadapter.ModeDynamicPrivate, redisadapter.ModeStatic:
+		default:
+			bad("adapter.subscription_mode %q: it must be dynamic, dynamic-private or static", a.SubscriptionMode)
+		}
+		if a.SubscriptionMode != "" && !a.Sharded {
+			bad("adapter.subscription_mode is for the sharded flavour: set \"sharded\": true or leave it out")
+		}
+		if a.RequestsTimeout <= 0 {
+			bad("adapter.requests_timeout %v: it must be positive", time.Duration(a.RequestsTimeout))
+		}
+	default:
+		bad("adapter.type %q: it must be memory or redis", a.Type)
 	}
 
 	if len(p) > 0 {

@@ -44,6 +44,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -51,8 +52,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/httpapi"
+	"github.com/hubd/hubd/hub/redisadapter"
 )
 
 // Exit codes.
@@ -139,7 +143,19 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 		level = new(slog.LevelVar)
 	}
 	l := newLive(cfg, nil, logger, level)
-	srv := hub.New(l.hubOptions())
+	opts := l.hubOptions()
+
+	// The cluster adapter, before the hub makes its namespaces.
+	cluster, closeCluster, err := openAdapter(ctx, cfg.Adapter, logger)
+	if err != nil {
+		return err
+	}
+	defer closeCluster()
+	if cluster != nil {
+		opts.Adapter = cluster.Adapter
+		l.cluster = cluster
+	}
+	srv := hub.New(opts)
 	l.srv = srv
 
 	// Plugins.
@@ -151,6 +167,9 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 	}
 	if cfg.Metrics.Enabled {
 		l.met = newMetrics(srv, l.pluginStats)
+		if cluster != nil {
+			l.met.reg.MustRegister(&adapterCollector{cluster: cluster})
+		}
 	}
 	// The event counter runs before the plugins' Event hook.
 	if hooks := l.hooks(); hooks != nil {
@@ -287,6 +306,46 @@ loop:
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// openAdapter connects to the cluster adapter's Redis when c asks for it;
+// nil when hubd runs alone. The close function is always safe to call.
+func openAdapter(ctx context.Context, c AdapterConfig, logger *slog.Logger) (*redisadapter.Cluster, func(), error) {
+	if c.Type != "redis" {
+		return nil, func() {}, nil
+	}
+	opt, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("adapter: %w", err)
+	}
+	rdb := redis.NewClient(opt)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cluster, err := redisadapter.New(pingCtx, rdb, redisadapter.Options{
+		Key:              c.Key,
+		RequestsTimeout:  time.Duration(c.RequestsTimeout),
+		Sharded:          c.Sharded,
+		SubscriptionMode: c.SubscriptionMode,
+		Logger:           logger.With("component", "adapter"),
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, func() {}, fmt.Errorf("adapter: %s: %w", redactURL(c.URL), err)
+	}
+	logger.Info("cluster adapter", "type", "redis", "url", redactURL(c.URL), "key", c.Key, "sharded", c.Sharded)
+	return cluster, func() {
+		_ = cluster.Close()
+		_ = rdb.Close()
+	}, nil
+}
+
+// redactURL hides a password in a Redis URL, for logs and errors.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // unwrapOp drops the "listen tcp addr:" prefix of a *net.OpError, which

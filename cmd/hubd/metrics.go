@@ -10,6 +10,7 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/redisadapter"
 )
 
 // metricsPath is where the Prometheus metrics are served when
@@ -40,6 +41,8 @@ const metricsPath = "/metrics"
 //	                                       histogram time spent in plugin calls (calls refused by an
 //	                                                open circuit breaker are not timed)
 //	hubd_api_requests_total{code,method}   counter  requests to the HTTP API under /api/
+//	hubd_adapter_up                        gauge    1 while the Redis adapter reaches Redis (with adapter redis)
+//	hubd_adapter_dropped_total             counter  messages for other nodes lost to a Redis outage
 //
 // plus the Go runtime's go_* and the process's process_* metrics.
 //
@@ -219,4 +222,30 @@ func (c *pluginCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(pluginDurationDesc, total, st.Sum.Seconds(), buckets,
 			st.Plugin, st.Runtime, hook)
 	}
+}
+
+// adapterCollector reports the cluster adapter's link to Redis.
+type adapterCollector struct {
+	cluster *redisadapter.Cluster
+}
+
+var (
+	adapterUpDesc = prometheus.NewDesc("hubd_adapter_up",
+		"1 while the cluster adapter reaches Redis, 0 while broadcasts stay on this node.", nil, nil)
+	adapterDroppedDesc = prometheus.NewDesc("hubd_adapter_dropped_total",
+		"Messages for the other nodes not published because Redis could not be reached.", nil, nil)
+)
+
+func (c *adapterCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- adapterUpDesc
+	ch <- adapterDroppedDesc
+}
+
+func (c *adapterCollector) Collect(ch chan<- prometheus.Metric) {
+	up := 0.0
+	if c.cluster.Healthy() {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(adapterUpDesc, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(adapterDroppedDesc, prometheus.CounterValue, float64(c.cluster.Dropped()))
 }

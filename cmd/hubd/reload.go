@@ -18,6 +18,7 @@ import (
 	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/httpapi"
+	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/relay"
 )
 
@@ -37,10 +38,11 @@ import (
 // start: a reload that changes one logs that it needs a restart and keeps
 // the old value.
 type live struct {
-	srv    *hub.Server
-	met    *metrics // nil when metrics are off
-	logger *slog.Logger
-	level  *slog.LevelVar
+	srv     *hub.Server
+	cluster *redisadapter.Cluster // nil when hubd runs alone
+	met     *metrics              // nil when metrics are off
+	logger  *slog.Logger
+	level   *slog.LevelVar
 
 	// cfg is the configuration in force; only the serve loop writes it.
 	cfg Config
@@ -271,6 +273,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"socketio.max_payload", old.SocketIO.MaxPayload, next.SocketIO.MaxPayload},
 		{"log.format", old.Log.Format, next.Log.Format},
 		{"metrics.enabled", old.Metrics.Enabled, next.Metrics.Enabled},
+		{"adapter", old.Adapter, next.Adapter},
 	} {
 		if f.was != f.now {
 			restart(f.name, f.was, f.now)

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hubd/hubd/internal/testredis"
+)
+
+// clients drives real socket.io-client sockets (testdata/clients.cjs).
+type clients struct {
+	t     *testing.T
+	in    io.WriteCloser
+	mu    sync.Mutex
+	next  int
+	calls map[int]chan clientAnswer
+}
+
+type clientAnswer struct {
+	Result json.RawMessage `json:"result"`
+	Error  string          `json:"error"`
+}
+
+func startClients(t *testing.T) *clients {
+	t.Helper()
+	modules, err := filepath.Abs("../../hub/testdata/client/node_modules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(modules, "socket.io-client", "package.json")); err != nil {
+		t.Fatalf("socket.io-client is not installed in %s: run `make test`, which runs npm ci there", modules)
+	}
+	cmd := exec.Command("node", "testdata/clients.cjs")
+	cmd.Env = append(cleanEnv(), "NODE_PATH="+modules)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	c := &clients{t: t, in: in, calls: map[int]chan clientAnswer{}}
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var a struct {
+				ID int `json:"id"`
+				clientAnswer
+			}
+			if json.Unmarshal(sc.Bytes(), &a) != nil {
+				continue
+			}
+			c.mu.Lock()
+			ch := c.calls[a.ID]
+			delete(c.calls, a.ID)
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- a.clientAnswer
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	return c
+}
+
+// do runs a command of clients.cjs and decodes its result into out.
+func (c *clients) do(cmd map[string]any, out any) {
+	c.t.Helper()
+	c.mu.Lock()
+	c.next++
+	id := c.next
+	ch := make(chan clientAnswer, 1)
+	c.calls[id] = ch
+	cmd["id"] = id
+	line, _ := json.Marshal(cmd)
+	_, err := c.in.Write(append(line, '\n'))
+	c.mu.Unlock()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	select {
+	case a := <-ch:
+		if a.Error != "" {
+			c.t.Fatalf("%v: %s", cmd, a.Error)
+		}
+		if out != nil {
+			if err := json.Unmarshal(a.Result, out); err != nil {
+				c.t.Fatalf("%v: %s: %v", cmd, a.Result, err)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		c.t.Fatalf("%v: no answer", cmd)
+	}
+}
+
+// connect connects socket name to the hubd at addr and returns its id.
+func (c *clients) connect(name, addr string) string {
+	c.t.Helper()
+	var id string
+	c.do(map[string]any{"op": "connect", "name": name, "url": "http://" + addr}, &id)
+	return id
+}
+
+// ack emits an event and returns the ack's first argument.
+func (c *clients) ack(name, event string, args ...any) map[string]any {
+	c.t.Helper()
+	var r map[string]any
+	c.do(map[string]any{"op": "emit", "name": name, "event": event, "args": args}, &r)
+	return r
+}
+
+// until returns the names of the events name received up to and
+// including the next event called last.
+func (c *clients) until(name, last string) []string {
+	c.t.Helper()
+	var evs [][]json.RawMessage
+	c.do(map[string]any{"op": "until", "name": name, "event": last}, &evs)
+	var names []string
+	for _, e := range evs {
+		var n string
+		_ = json.Unmarshal(e[0], &n)
+		names = append(names, n)
+	}
+	return names
+}
+
+// api calls hubd's HTTP API at addr.
+func api(t *testing.T, addr, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer cluster-key")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestCluster runs two hubd processes on one Redis: the relay, the HTTP
+// API and the remote-socket endpoints work across them, driven by the real
+// socket.io-client.
+func TestCluster(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) { testCluster(t, sharded) })
+	}
+}
+
+func testCluster(t *testing.T, sharded bool) {
+	url, stop, err := testredis.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "hubd.json")
+	key := fmt.Sprintf("hubd-cluster-test-%d", time.Now().UnixNano())
+	raw, _ := json.Marshal(map[string]any{
+		"namespaces": []any{map[string]any{"name": "/"}},
+		"api":        map[string]any{"key": "cluster-key"},
+		"adapter":    map[string]any{"type": "redis", "url": url, "key": key, "sharded": sharded},
+	})
+	if err := os.WriteFile(conf, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, "-config", conf, "-listen", "127.0.0.1:0")
+	b := start(t, "-config", conf, "-listen", "127.0.0.1:0")
+	c := startClients(t)
+
+	a1 := c.connect("a1", a.addr)
+	b1 := c.connect("b1", b.addr)
+	b2 := c.connect("b2", b.addr)
+	for _, n := range []string{"a1", "b1", "b2"} {
+		if r := c.ack(n, "hub:join", "room"); r["ok"] != true {
+			t.Fatalf("%s hub:join: %v", n, r)
+		}
+	}
+	if r := c.ack("b2", "hub:join", "vip"); r["ok"] != true {
+		t.Fatalf("b2 hub:join vip: %v", r)
+	}
+	if sharded {
+		// A node subscribes to a room's own channel a moment after the
+		// room's first local member joins.
+		opt, _ := redis.ParseURL(url)
+		rdb := redis.NewClient(opt)
+		defer rdb.Close()
+		ch := key + "#/#room#"
+		waitCluster(t, func() bool {
+			n, err := rdb.PubSubShardNumSub(context.Background(), ch).Result()
+			return err == nil && n[ch] == 2
+		}, "both nodes to subscribe to the room's channel")
+	}
+
+	// A client on B relays to its rooms: A's client receives, the sender
+	// does not, and B's other client receives once.
+	if r := c.ack("b1", "chat", "hello from B"); r["ok"] != true {
+		t.Fatalf("chat ack: %v", r)
+	}
+	if got := c.until("a1", "chat"); !slices.Equal(got, []string{"chat"}) {
+		t.Errorf("a1 received %v", got)
+	}
+	if got := c.until("b2", "chat"); !slices.Equal(got, []string{"chat"}) {
+		t.Errorf("b2 received %v", got)
+	}
+
+	// The HTTP API of either node: to the room except vip, then a mark
+	// (what one node sends arrives in order everywhere).
+	for _, d := range []*daemon{a, b} {
+		if code, body := api(t, d.addr, "POST", "/api/emit", `{"rooms":"room","except":"vip","event":"news","args":[1]}`); code != 200 {
+			t.Fatalf("emit on %s: %d %s", d.addr, code, body)
+		}
+		if code, body := api(t, d.addr, "POST", "/api/emit", `{"rooms":"room","event":"mark"}`); code != 200 {
+			t.Fatalf("emit on %s: %d %s", d.addr, code, body)
+		}
+		for name, want := range map[string][]string{
+			"a1": {"news", "mark"}, "b1": {"news", "mark"}, "b2": {"mark"},
+		} {
+			if got := c.until(name, "mark"); !slices.Equal(got, want) {
+				t.Errorf("emit on %s: %s received %v, want %v", d.addr, name, got, want)
+			}
+		}
+	}
+
+	// The sockets and rooms of both nodes, from either.
+	var socks struct {
+		Sockets []struct {
+			ID    string
+			Rooms []string
+		}
+	}
+	code, body := api(t, a.addr, "GET", "/api/sockets?room=room", "")
+	if code != 200 || json.Unmarshal([]byte(body), &socks) != nil {
+		t.Fatalf("sockets on A: %d %s", code, body)
+	}
+	var ids []string
+	for _, s := range socks.Sockets {
+		ids = append(ids, s.ID)
+		if s.ID == b2 && !slices.Equal(s.Rooms, []string{"room", "vip"}) {
+			t.Errorf("b2's rooms seen from A: %v", s.Rooms)
+		}
+	}
+	want := []string{a1, b1, b2}
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Errorf("sockets of room seen from A: %v, want %v", ids, want)
+	}
+	if code, body := api(t, a.addr, "GET", "/api/rooms", ""); code != 200 || !strings.Contains(body, `"rooms":["room","vip"]`) {
+		t.Errorf("rooms seen from A: %d %s", code, body)
+	}
+
+	// A socket on B disconnected through A's API.
+	if code, body := api(t, a.addr, "POST", "/api/disconnect", fmt.Sprintf(`{"id":%q}`, b2)); code != 200 {
+		t.Fatalf("disconnect of b2 on A: %d %s", code, body)
+	}
+	var reason string
+	c.do(map[string]any{"op": "disconnected", "name": "b2"}, &reason)
+	if reason != "io server disconnect" {
+		t.Errorf("b2's disconnect reason %q", reason)
+	}
+	waitCluster(t, func() bool {
+		_, body := api(t, b.addr, "GET", "/api/sockets?room=room", "")
+		return strings.Count(body, `"id"`) == 2 && !strings.Contains(body, b2)
+	}, "b2 to be gone from the room, seen from B")
+	if code, body := api(t, a.addr, "POST", "/api/disconnect", fmt.Sprintf(`{"id":%q}`, b2)); code != 404 {
+		t.Errorf("disconnect of a gone socket: %d %s, want 404", code, body)
+	}
+}
+
+func waitCluster(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAdapterConfig(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "hubd.json", `{"adapter": {"type": "redis", "url": "redis://:pw@10.0.0.5:6380/2", "key": "app", "sharded": true, "subscription_mode": "static", "requests_timeout": "2s"}}`)
+	cfg, err := Load([]string{"-config", f}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Adapter
+	if a.Type != "redis" || a.URL != "redis://:pw@10.0.0.5:6380/2" || a.Key != "app" || !a.Sharded ||
+		a.SubscriptionMode != "static" || time.Duration(a.RequestsTimeout) != 2*time.Second {
+		t.Errorf("adapter = %+v", a)
+	}
+	// The environment and flags choose it too.
+	cfg, err = Load([]string{"-redis-url", "redis://127.0.0.1:7000"}, env(map[string]string{"HUBD_ADAPTER": "redis"}), io.Discard)
+	if err != nil || cfg.Adapter.Type != "redis" || cfg.Adapter.URL != "redis://127.0.0.1:7000" || cfg.Adapter.Key != "socket.io" {
+		t.Errorf("adapter from env and flag = %+v (%v)", cfg.Adapter, err)
+	}
+	// Without one, hubd needs no external service.
+	cfg, _ = Load(nil, env(nil), io.Discard)
+	if cfg.Adapter.Type != "memory" {
+		t.Errorf("default adapter %q", cfg.Adapter.Type)
+	}
+
+	f = writeFile(t, dir, "bad.json", `{"adapter": {"type": "redis", "url": "http://nope", "key": "", "subscription_mode": "sometimes", "requests_timeout": "-1s"}}`)
+	_, err = Load([]string{"-config", f}, env(nil), io.Discard)
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a ConfigError", err)
+	}
+	all := strings.Join(ce.Problems, "\n")
+	for _, w := range []string{`adapter.url "http://nope"`, "adapter.key: empty", `adapter.subscription_mode "sometimes"`, "adapter.requests_timeout"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("missing %q in:\n%s", w, all)
+		}
+	}
+	f = writeFile(t, dir, "bad2.json", `{"adapter": {"type": "nats"}}`)
+	if _, err := Load([]string{"-config", f}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), `adapter.type "nats": it must be memory or redis`) {
+		t.Errorf("unknown type: %v", err)
+	}
+}
+
+// A Redis that does not answer at start stops hubd with a clear message
+// and the runtime exit code, the password kept out of it.
+func TestDaemonRedisUnreachable(t *testing.T) {
+	addr := freePort(t) // nothing listens there
+	code, stderr := runToExit(t, "-listen", "127.0.0.1:0", "-adapter", "redis", "-redis-url", "redis://:secret@"+addr)
+	if code != 1 || !strings.Contains(stderr, "adapter: redis://:xxxxx@"+addr) || !strings.Contains(stderr, "cannot reach Redis") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "secret") {
+		t.Errorf("the password is in the message:\n%s", stderr)
+	}
+}
