@@ -46,6 +46,9 @@ func (l *Limiter) Plugin() *process.Plugin {
 	}
 	if l.events.on() {
 		p.OnEvent = func(_ context.Context, e *process.Envelope) (*process.Decision, error) {
+			if e.Event == joinCommand {
+				return nil, nil // a join request: the join bucket's
+			}
 			return l.take(e.Socket.ID, kindEvent), nil
 		}
 	}
@@ -56,6 +59,11 @@ func (l *Limiter) Plugin() *process.Plugin {
 	}
 	return p
 }
+
+// joinCommand is hubd's join request. The event hook sees it too (as an
+// event named "hub:join"); it takes a token of the join bucket only, so that
+// joining never uses up a client's events.
+const joinCommand = "hub:join"
 
 func (l *Limiter) disconnect(_ context.Context, e *process.Envelope) (*process.Decision, error) {
 	l.Forget(e.Socket.ID)
