@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// readmeBlocks returns the fenced code blocks of README.md in lang.
+func readmeBlocks(t *testing.T, lang string) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile("(?ms)^```" + lang + "\n(.*?)^```")
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(string(raw), -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// TestReadmeConfig loads every JSON config of README.md with hubd's
+// loader, from the repository root as the README's commands run, so that
+// the README cannot show a config hubd refuses.
+func TestReadmeConfig(t *testing.T) {
+	blocks := readmeBlocks(t, "json")
+	if len(blocks) == 0 {
+		t.Fatal("no JSON block in README.md")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(root)
+	for i, b := range blocks {
+		f := writeFile(t, t.TempDir(), "hubd.json", b)
+		if _, err := Load([]string{"-config", f}, env(nil), os.Stderr); err != nil {
+			t.Errorf("README JSON block %d:\n%s\n%v", i+1, b, err)
+		}
+	}
+}
+
+// TestReadmeEmbedCompiles builds every whole Go program of README.md
+// (package main) against this checkout.
+func TestReadmeEmbedCompiles(t *testing.T) {
+	var progs []string
+	for _, b := range readmeBlocks(t, "go") {
+		if strings.HasPrefix(b, "package main") {
+			progs = append(progs, b)
+		}
+	}
+	if len(progs) == 0 {
+		t.Fatal("no Go program in README.md")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range progs {
+		dir := t.TempDir()
+		writeFile(t, dir, "go.mod", "module readme\n\ngo 1.26\n\nrequire github.com/hubd/hubd v0.0.0\n\nreplace github.com/hubd/hubd => "+root+"\n")
+		writeFile(t, dir, "go.sum", string(sum))
+		writeFile(t, dir, "main.go", p)
+		cmd := exec.Command("go", "build", "-mod=mod", "-o", os.DevNull, ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=", "GOPROXY=off")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("README Go program %d does not build: %v\n%s\n%s", i+1, err, out, p)
+		}
+	}
+}
