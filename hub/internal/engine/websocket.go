@@ -30,8 +30,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.cfg.OnConnection(c, r)
 	}
 	s.publish(c)
-	c.writeLoop(ws.nc, response)
+	// Armed before the open packet goes out, so that a client that has it
+	// finds the session complete.
 	c.startHeartbeat()
+	c.writeLoop(ws.nc, response)
 	// Read on a goroutine of our own so that the HTTP server's goroutine,
 	// and the buffers it holds, go away.
 	go c.readLoop(ws, 0)
