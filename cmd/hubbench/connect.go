@@ -31,6 +31,25 @@ type connectReport struct {
 func runConnect(ctx context.Context, cfg *Config) (report, error) {
 	wsURL, _ := cfg.wsURL()
 	dialer := cfg.newDialer(wsURL)
+	var auth []byte
+	if cfg.Auth != "" {
+		auth = []byte(cfg.Auth)
+	}
+	// open runs one connection with a worker's own handshaker (the lean
+	// client, see handshake.go), or with the WebSocket library for wss.
+	newOpen := func() func() error {
+		h, err := newHandshaker(wsURL, auth, cfg.Timeout)
+		if err != nil {
+			return func() error {
+				c, err := dialer.Dial(ctx)
+				if err == nil {
+					c.Close()
+				}
+				return err
+			}
+		}
+		return func() error { return h.run(ctx) }
+	}
 	rep := &connectReport{
 		header:  header{Scenario: "connect", URL: cfg.URL},
 		Workers: cfg.Concurrency,
@@ -45,12 +64,12 @@ func runConnect(ctx context.Context, cfg *Config) (report, error) {
 	end := start.Add(cfg.Duration)
 	for range cfg.Concurrency {
 		wg.Add(1)
+		open := newOpen()
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(end) && ctx.Err() == nil {
 				t0 := time.Now()
-				c, err := dialer.Dial(ctx)
-				if err != nil {
+				if err := open(); err != nil {
 					fail.Add(1)
 					errs.Add(err)
 					time.Sleep(errorBackoff)
@@ -58,7 +77,6 @@ func runConnect(ctx context.Context, cfg *Config) (report, error) {
 				}
 				hist.Record(time.Since(t0))
 				ok.Add(1)
-				c.Close()
 			}
 		}()
 	}
