@@ -167,19 +167,17 @@ const maxHandoffs = 8
 // the goroutines that read it before this one.
 func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 	for {
-		if ws.br.Buffered() == 0 {
-			// Wait for the next frame here, at the shallowest point, so
-			// that an idle connection's goroutine fits its smallest stack;
-			// an error shows again in the read below.
-			_, _ = ws.br.Peek(1)
-		}
+		// Wait for the next frame here, at the shallowest point, so that
+		// an idle connection's goroutine fits its smallest stack (and
+		// holds no read buffer, where the platform allows).
+		ws.wait()
 		p, err := c.readPacket(ws)
 		switch {
 		case err == nil:
 			if !c.dispatch(ws, p) {
 				return
 			}
-			if handoffs < maxHandoffs && ws.br.Buffered() == 0 {
+			if handoffs < maxHandoffs && ws.buffered() == 0 {
 				// About to wait for the client after one of its first
 				// messages (namespace connects, joins): wait on a fresh
 				// goroutine, whose small stack is then all an idle
