@@ -32,6 +32,10 @@ type Config struct {
 	AllowRemote bool
 	Contract    string // fanout: "bench" (default) or "hubd"
 	Auth        string // JSON object sent in every Socket.IO CONNECT; "" = none
+	// ReceiverURLs are more base URLs, comma-separated, over which fanout
+	// spreads its receivers round-robin with URL (the publisher stays on
+	// URL): the nodes of one cluster.
+	ReceiverURLs string
 }
 
 // Server contracts for the fanout scenario.
@@ -72,7 +76,26 @@ func (c *Config) validate() error {
 	if _, err := c.wsURL(); err != nil {
 		return err
 	}
+	if _, err := c.receiverWSURLs(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// receiverWSURLs are the Engine.IO endpoints of ReceiverURLs.
+func (c *Config) receiverWSURLs() ([]string, error) {
+	var out []string
+	for _, raw := range strings.Split(c.ReceiverURLs, ",") {
+		if raw = strings.TrimSpace(raw); raw == "" {
+			continue
+		}
+		u, err := c.wsURLOf(raw)
+		if err != nil {
+			return nil, fmt.Errorf("-receivers-url: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // newDialer returns a Dialer for wsURL with the timeout, CONNECT auth and
@@ -90,8 +113,10 @@ func (c *Config) newDialer(wsURL string) *Dialer {
 
 // wsURL returns the Engine.IO WebSocket endpoint for the target, refusing
 // hosts other than loopback ones unless AllowRemote is set.
-func (c *Config) wsURL() (string, error) {
-	u, err := url.Parse(c.URL)
+func (c *Config) wsURL() (string, error) { return c.wsURLOf(c.URL) }
+
+func (c *Config) wsURLOf(raw string) (string, error) {
+	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("-url: %w", err)
 	}

@@ -64,3 +64,27 @@ func TestParseContractAndAuth(t *testing.T) {
 		}
 	}
 }
+
+func TestReceiverURLs(t *testing.T) {
+	cfg, err := parseFlags([]string{"fanout", "-url", "http://127.0.0.1:3000", "-receivers-url", "http://127.0.0.1:3001, http://127.0.0.1:3002"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cfg.receiverWSURLs()
+	want := []string{"ws://127.0.0.1:3001/socket.io/?EIO=4&transport=websocket", "ws://127.0.0.1:3002/socket.io/?EIO=4&transport=websocket"}
+	if err != nil || len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("receiverWSURLs = %q, %v", got, err)
+	}
+	if _, err := parseFlags([]string{"fanout", "-receivers-url", "http://192.0.2.1:3000"}); err == nil {
+		t.Fatal("remote receivers accepted without -allow-remote")
+	}
+	// Receivers go round-robin over the publisher's server and the others.
+	r := &ramp{dialer: &Dialer{}, others: []*Dialer{{}, {}}}
+	var seq []*Dialer
+	for range 6 {
+		seq = append(seq, r.pick())
+	}
+	if seq[0] != r.dialer || seq[1] != r.others[0] || seq[2] != r.others[1] || seq[3] != r.dialer || seq[5] != r.others[1] {
+		t.Fatalf("pick order wrong")
+	}
+}

@@ -15,6 +15,7 @@ const fanoutRoom = "bench"
 type fanoutReport struct {
 	header
 	Contract       string         `json:"contract"`
+	ReceiverURLs   string         `json:"receiver_urls,omitempty"`
 	Receivers      int            `json:"receivers"`
 	Connected      int            `json:"connected"`
 	RampSeconds    float64        `json:"ramp_seconds"`
@@ -101,6 +102,7 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 	rep := &fanoutReport{
 		header:         header{Scenario: "fanout", URL: cfg.URL},
 		Contract:       cfg.Contract,
+		ReceiverURLs:   cfg.ReceiverURLs,
 		Receivers:      cfg.Clients,
 		TargetRate:     cfg.Rate,
 		PayloadPadding: cfg.Size,
@@ -110,6 +112,10 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 	shared := &fanoutShared{}
 	receivers := make([]receiver, cfg.Clients)
 	r := &ramp{dialer: dialer, concurrency: cfg.Ramp, room: fanoutRoom}
+	others, _ := cfg.receiverWSURLs()
+	for _, u := range others {
+		r.others = append(r.others, cfg.newDialer(u))
+	}
 	opened := r.open(ctx, cfg.Clients, func(i int) Handler {
 		receivers[i].shared = shared
 		return receivers[i].handle
@@ -222,6 +228,9 @@ func publish(ctx context.Context, cfg *Config, pub *Client, seen *atomic.Int64, 
 
 func (r *fanoutReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "fanout  %s  (%s contract)\n", r.URL, r.Contract)
+	if r.ReceiverURLs != "" {
+		fmt.Fprintf(w, "receivers also on %s (round-robin; the publisher is on %s)\n", r.ReceiverURLs, r.URL)
+	}
 	fmt.Fprintf(w, "receivers      %d connected of %d in %.2f s\n", r.Connected, r.Receivers, r.RampSeconds)
 	writeErrors(w, "connect errors (attempts)", r.ConnectErrors)
 	target := "max"

@@ -117,6 +117,7 @@ func parseFlags(args []string) (*Config, error) {
 	fs.StringVar(&cfg.Contract, "contract", contractBench, "fanout: server contract, bench (join/publish) or hubd (hub:join, publisher emits \"msg\"; needs \"echo\": true for -rate 0)")
 	fs.StringVar(&cfg.Auth, "auth", "", "JSON object sent as the Socket.IO CONNECT auth payload, e.g. '{\"token\":\"...\"}'")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a non-loopback target")
+	fs.StringVar(&cfg.ReceiverURLs, "receivers-url", "", "fanout: more server base URLs, comma-separated (the other nodes of a cluster); receivers are spread round-robin over -url and these, the publisher stays on -url")
 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cfg.Scenario = args[0]

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,8 @@ const rampAttempts = 3
 // ramp opens clients at a bounded pace.
 type ramp struct {
 	dialer      *Dialer
+	others      []*Dialer // more servers: clients go round-robin over dialer and these
+	next        atomic.Uint64
 	concurrency int    // handshakes in flight at once
 	room        string // joined with an ack by every client; "" for none
 }
@@ -77,7 +80,7 @@ func (r *ramp) openOne(ctx context.Context, errs *errorTally) *Client {
 				return nil
 			}
 		}
-		c, err := r.dialer.Dial(ctx)
+		c, err := r.pick().Dial(ctx)
 		if err == nil && r.room != "" {
 			if err = c.Join(r.room); err != nil {
 				c.Close()
@@ -92,6 +95,17 @@ func (r *ramp) openOne(ctx context.Context, errs *errorTally) *Client {
 		}
 	}
 	return nil
+}
+
+// pick returns the dialer for the next client.
+func (r *ramp) pick() *Dialer {
+	if len(r.others) == 0 {
+		return r.dialer
+	}
+	if k := int((r.next.Add(1) - 1) % uint64(len(r.others)+1)); k > 0 {
+		return r.others[k-1]
+	}
+	return r.dialer
 }
 
 // closeAll closes every client concurrently (closing thousands one by one
