@@ -175,3 +175,12 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+func TestFromSelf(t *testing.T) {
+	a := &adapter{uid: "abcdef"}
+	own, _ := appendValue(nil, []any{"abcdef", map[string]any{}, map[string]any{}})
+	other, _ := appendValue(nil, []any{"abcdeg", map[string]any{}, map[string]any{}})
+	if !a.fromSelf(own) || a.fromSelf(other) || a.fromSelf(own[:5]) {
+		t.Errorf("fromSelf: own %v other %v short %v", a.fromSelf(own), a.fromSelf(other), a.fromSelf(own[:5]))
+	}
+}
