@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,31 +8,21 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hubd/hubd/internal/nodeproc"
 	"github.com/hubd/hubd/internal/testredis"
 )
 
 // clients drives real socket.io-client sockets (testdata/clients.cjs).
 type clients struct {
-	t     *testing.T
-	in    io.WriteCloser
-	mu    sync.Mutex
-	next  int
-	calls map[int]chan clientAnswer
-}
-
-type clientAnswer struct {
-	Result json.RawMessage `json:"result"`
-	Error  string          `json:"error"`
+	*nodeproc.Proc
 }
 
 func startClients(t *testing.T) *clients {
@@ -45,107 +34,28 @@ func startClients(t *testing.T) *clients {
 	if _, err := os.Stat(filepath.Join(modules, "socket.io-client", "package.json")); err != nil {
 		t.Fatalf("socket.io-client is not installed in %s: run `make test`, which runs npm ci there", modules)
 	}
-	cmd := exec.Command("node", "testdata/clients.cjs")
-	cmd.Env = append(cleanEnv(), "NODE_PATH="+modules)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("node: %v", err)
-	}
-	c := &clients{t: t, in: in, calls: map[int]chan clientAnswer{}}
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			var a struct {
-				ID int `json:"id"`
-				clientAnswer
-			}
-			if json.Unmarshal(sc.Bytes(), &a) != nil {
-				continue
-			}
-			c.mu.Lock()
-			ch := c.calls[a.ID]
-			delete(c.calls, a.ID)
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- a.clientAnswer
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		in.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	return c
-}
-
-// do runs a command of clients.cjs and decodes its result into out.
-func (c *clients) do(cmd map[string]any, out any) {
-	c.t.Helper()
-	c.mu.Lock()
-	c.next++
-	id := c.next
-	ch := make(chan clientAnswer, 1)
-	c.calls[id] = ch
-	cmd["id"] = id
-	line, _ := json.Marshal(cmd)
-	_, err := c.in.Write(append(line, '\n'))
-	c.mu.Unlock()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	select {
-	case a := <-ch:
-		if a.Error != "" {
-			c.t.Fatalf("%v: %s", cmd, a.Error)
-		}
-		if out != nil {
-			if err := json.Unmarshal(a.Result, out); err != nil {
-				c.t.Fatalf("%v: %s: %v", cmd, a.Result, err)
-			}
-		}
-	case <-time.After(10 * time.Second):
-		c.t.Fatalf("%v: no answer", cmd)
-	}
+	return &clients{nodeproc.Start(t, "testdata", "clients.cjs", []string{"NODE_PATH=" + modules}, nil)}
 }
 
 // connect connects socket name to the hubd at addr and returns its id.
 func (c *clients) connect(name, addr string) string {
-	c.t.Helper()
 	var id string
-	c.do(map[string]any{"op": "connect", "name": name, "url": "http://" + addr}, &id)
+	c.Must(map[string]any{"op": "connect", "name": name, "url": "http://" + addr}, &id)
 	return id
 }
 
 // ack emits an event and returns the ack's first argument.
 func (c *clients) ack(name, event string, args ...any) map[string]any {
-	c.t.Helper()
 	var r map[string]any
-	c.do(map[string]any{"op": "emit", "name": name, "event": event, "args": args}, &r)
+	c.Must(map[string]any{"op": "emit", "name": name, "event": event, "args": args}, &r)
 	return r
 }
 
 // until returns the names of the events name received up to and
 // including the next event called last.
 func (c *clients) until(name, last string) []string {
-	c.t.Helper()
 	var evs [][]json.RawMessage
-	c.do(map[string]any{"op": "until", "name": name, "event": last}, &evs)
+	c.Must(map[string]any{"op": "until", "name": name, "event": last}, &evs)
 	var names []string
 	for _, e := range evs {
 		var n string
@@ -288,7 +198,7 @@ func testCluster(t *testing.T, sharded bool) {
 		t.Fatalf("disconnect of b2 on A: %d %s", code, body)
 	}
 	var reason string
-	c.do(map[string]any{"op": "disconnected", "name": "b2"}, &reason)
+	c.Must(map[string]any{"op": "disconnected", "name": "b2"}, &reason)
 	if reason != "io server disconnect" {
 		t.Errorf("b2's disconnect reason %q", reason)
 	}

@@ -281,30 +281,38 @@ func (a *adapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, cli
 		if err != nil {
 			return err
 		}
-		// Without a timeout the broadcast waits for every ack; remote acks
-		// are still only awaited for a bounded time.
-		life := opts.Flags.Timeout
-		if life <= 0 {
-			life = time.Minute
-		}
-		r := &ackRequest{clientCount: clientCount, ack: ack}
-		a.mu.Lock()
-		a.acks[id] = r
-		r.timer = time.AfterFunc(life, func() {
-			a.mu.Lock()
-			delete(a.acks, id)
-			a.mu.Unlock()
-		})
-		a.mu.Unlock()
-		if err := a.c.send(a.requestChannel, msg); err != nil {
-			a.mu.Lock()
-			delete(a.acks, id)
-			a.mu.Unlock()
-			r.timer.Stop()
+		if err := a.publishAckRequest(id, msg, opts, clientCount, ack); err != nil {
 			return err
 		}
 	}
 	return a.local.BroadcastWithAck(p, opts, clientCount, ack)
+}
+
+// publishAckRequest keeps clientCount and ack for the answers to the
+// broadcast id, then publishes msg, the broadcast. Without a timeout the
+// broadcast waits for every ack; the other nodes' answers are still only
+// awaited for a bounded time.
+func (a *adapter) publishAckRequest(id string, msg []byte, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args)) error {
+	life := opts.Flags.Timeout
+	if life <= 0 {
+		life = time.Minute
+	}
+	r := &ackRequest{clientCount: clientCount, ack: ack}
+	forget := func() {
+		a.mu.Lock()
+		delete(a.acks, id)
+		a.mu.Unlock()
+	}
+	a.mu.Lock()
+	a.acks[id] = r
+	r.timer = time.AfterFunc(life, forget)
+	a.mu.Unlock()
+	if err := a.c.send(a.requestChannel, msg); err != nil {
+		forget()
+		r.timer.Stop()
+		return err
+	}
+	return nil
 }
 
 // ServerCount is the number of nodes subscribed to the namespace's request

@@ -1,42 +1,30 @@
 package redisadapter_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
+	"github.com/hubd/hubd/internal/nodeproc"
 )
 
 // nodePeer is a Node socket.io 4.8 server with @socket.io/redis-adapter 8.3
 // (testdata/node/peer.cjs), driven by commands on its stdin.
 type nodePeer struct {
-	t      testing.TB
+	*nodeproc.Proc
 	url    string
-	stdin  *json.Encoder
-	mu     sync.Mutex
-	nextID int
-	calls  map[int]chan peerAnswer
-	events chan json.RawMessage
-	cmd    *exec.Cmd
-}
-
-type peerAnswer struct {
-	Result json.RawMessage `json:"result"`
-	Error  string          `json:"error"`
+	events chan json.RawMessage // what other nodes sent it
 }
 
 func startNodePeer(t testing.TB, key string, o redisadapter.Options) *nodePeer {
@@ -45,68 +33,26 @@ func startNodePeer(t testing.TB, key string, o redisadapter.Options) *nodePeer {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@socket.io", "redis-adapter")); err != nil {
 		t.Fatalf("the Node peer's packages are missing: run `npm ci` in %s (make test does)", dir)
 	}
-	cmd := exec.Command("node", "peer.cjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL, "KEY="+key, "SHARDED="+strconv.FormatBool(o.Sharded))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting node: %v", err)
-	}
-	p := &nodePeer{t: t, stdin: json.NewEncoder(in), calls: map[int]chan peerAnswer{}, events: make(chan json.RawMessage, 64), cmd: cmd}
+	p := &nodePeer{events: make(chan json.RawMessage, 64)}
 	ready := make(chan int, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			var line struct {
-				ID    *int            `json:"id"`
-				Ready int             `json:"ready"`
-				Event json.RawMessage `json:"event"`
-				Log   string          `json:"log"`
-				Fatal string          `json:"fatal"`
-				peerAnswer
-			}
-			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-				continue
-			}
-			switch {
-			case line.Ready != 0:
-				ready <- line.Ready
-			case line.Fatal != "":
-				fmt.Fprintln(os.Stderr, "node peer:", line.Fatal)
-			case line.Log != "":
-				fmt.Fprintln(os.Stderr, "node peer:", line.Log)
-			case line.Event != nil:
-				p.events <- append(json.RawMessage(nil), sc.Bytes()...)
-			case line.ID != nil:
-				p.mu.Lock()
-				ch := p.calls[*line.ID]
-				delete(p.calls, *line.ID)
-				p.mu.Unlock()
-				if ch != nil {
-					ch <- line.peerAnswer
-				}
-			}
+	env := []string{"REDIS_URL=" + redisURL, "KEY=" + key, "SHARDED=" + strconv.FormatBool(o.Sharded)}
+	p.Proc = nodeproc.Start(t, dir, "peer.cjs", env, func(line []byte) {
+		var n struct {
+			Ready int             `json:"ready"`
+			Event json.RawMessage `json:"event"`
+			Log   string          `json:"log"`
+			Fatal string          `json:"fatal"`
 		}
-		close(ready)
-	}()
-	t.Cleanup(func() {
-		in.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+		switch {
+		case line == nil:
+			close(ready)
+		case json.Unmarshal(line, &n) != nil:
+		case n.Ready != 0:
+			ready <- n.Ready
+		case n.Fatal != "" || n.Log != "":
+			fmt.Fprintln(os.Stderr, "node peer:", n.Fatal+n.Log)
+		case n.Event != nil:
+			p.events <- line
 		}
 	})
 	select {
@@ -119,40 +65,6 @@ func startNodePeer(t testing.TB, key string, o redisadapter.Options) *nodePeer {
 		t.Fatal("the Node peer did not start")
 	}
 	return p
-}
-
-// call runs a command on the peer and decodes its result into out.
-func (p *nodePeer) call(cmd map[string]any, out any) error {
-	p.mu.Lock()
-	p.nextID++
-	id := p.nextID
-	ch := make(chan peerAnswer, 1)
-	p.calls[id] = ch
-	cmd["id"] = id
-	err := p.stdin.Encode(cmd)
-	p.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	select {
-	case a := <-ch:
-		if a.Error != "" {
-			return fmt.Errorf("node: %s", a.Error)
-		}
-		if out != nil {
-			return json.Unmarshal(a.Result, out)
-		}
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("node: no answer to %v", cmd)
-	}
-}
-
-func (p *nodePeer) must(cmd map[string]any, out any) {
-	p.t.Helper()
-	if err := p.call(cmd, out); err != nil {
-		p.t.Fatal(err)
-	}
 }
 
 // dialNode connects a client to the Node peer, in rooms, with data.
@@ -180,7 +92,7 @@ func mixedCluster(t *testing.T, o redisadapter.Options) (*node, *nodePeer) {
 	p := startNodePeer(t, key, o)
 	waitNodes(t, n, "/", 2)
 	var count int
-	p.must(map[string]any{"op": "count"}, &count)
+	p.Must(map[string]any{"op": "count"}, &count)
 	if count != 2 {
 		t.Fatalf("the Node peer counts %d nodes, want 2", count)
 	}
@@ -205,12 +117,12 @@ func testMixedClusterBroadcasts(t *testing.T, o redisadapter.Options) {
 	waitRoomChannels(t, o, redisURL, n.key, 2, "r", "x")
 
 	// Node → hub: to r except x, binary inside.
-	p.must(map[string]any{"op": "emit", "rooms": []string{"r"}, "except": []string{"x"}, "event": "from-node",
+	p.Must(map[string]any{"op": "emit", "rooms": []string{"r"}, "except": []string{"x"}, "event": "from-node",
 		"args": []any{"s", 7, 2.5, bin(blob), map[string]any{"nested": bin(blob[:2]), "list": []any{true, nil}}}}, nil)
 	got := expectEvent(t, gR, "/", "from-node")
 	checkArgs(t, got, blob)
 	expectEvent(t, nR, "/", "from-node")
-	p.must(map[string]any{"op": "emit", "event": "sentinel"}, nil)
+	p.Must(map[string]any{"op": "emit", "event": "sentinel"}, nil)
 	expectNone(t, gRX, "/", "from-node", "sentinel")
 	expectNone(t, gX, "/", "from-node", "sentinel")
 	expectNone(t, nRX, "/", "from-node", "sentinel")
@@ -228,12 +140,12 @@ func testMixedClusterBroadcasts(t *testing.T, o redisadapter.Options) {
 
 	// Several rooms from Node (the main channel) and a socket id from Go
 	// (its own channel, filtered by Node on the room).
-	p.must(map[string]any{"op": "emit", "rooms": []string{"r", "x"}, "event": "both"}, nil)
+	p.Must(map[string]any{"op": "emit", "rooms": []string{"r", "x"}, "event": "both"}, nil)
 	for _, c := range []*testclient.Client{gR, gRX, gX, nR, nRX} {
 		expectEvent(t, c, "/", "both")
 	}
 	var nodeSockets []struct{ ID string }
-	p.must(map[string]any{"op": "fetch", "rooms": []string{"x"}}, &nodeSockets)
+	p.Must(map[string]any{"op": "fetch", "rooms": []string{"x"}}, &nodeSockets)
 	var nodeRXID string
 	for _, s := range nodeSockets {
 		if n.srv.Of("/").Socket(s.ID) == nil {
@@ -305,7 +217,7 @@ func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
 			Address string
 		}
 	}
-	p.must(map[string]any{"op": "fetch", "rooms": []string{"team"}}, &fromNode)
+	p.Must(map[string]any{"op": "fetch", "rooms": []string{"team"}}, &fromNode)
 	var found bool
 	for _, s := range fromNode {
 		if s.ID != gid {
@@ -348,7 +260,7 @@ func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
 	}
 	if !o.Sharded { // Node's sharded adapter has no allRooms
 		var rooms []string
-		p.must(map[string]any{"op": "allRooms"}, &rooms)
+		p.Must(map[string]any{"op": "allRooms"}, &rooms)
 		if !slices.Contains(rooms, gid) || !slices.Contains(rooms, "team") {
 			t.Errorf("Node's allRooms = %v, want hub's rooms too", rooms)
 		}
@@ -359,30 +271,30 @@ func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
 	}
 
 	// Join, leave and disconnect both ways.
-	p.must(map[string]any{"op": "join", "rooms": []string{gid}, "join": []string{"from-node"}}, nil)
+	p.Must(map[string]any{"op": "join", "rooms": []string{gid}, "join": []string{"from-node"}}, nil)
 	waitFor(t, func() bool { return slices.Contains(n.srv.Of("/").Socket(gid).Rooms(), "from-node") }, "join from Node")
 	if err := remote.Join("from-go"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
 		var r []string
-		return p.call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && slices.Contains(r, "from-go")
+		return p.Call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && slices.Contains(r, "from-go")
 	}, "join from Go")
 	if err := remote.Leave("team"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
 		var r []string
-		return p.call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && !slices.Contains(r, "team")
+		return p.Call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && !slices.Contains(r, "team")
 	}, "leave from Go")
 	if err := remote.Disconnect(false); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
 		var r []string
-		return p.call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && r == nil
+		return p.Call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && r == nil
 	}, "disconnect from Go")
-	p.must(map[string]any{"op": "disconnect", "rooms": []string{gid}}, nil)
+	p.Must(map[string]any{"op": "disconnect", "rooms": []string{gid}}, nil)
 	waitFor(t, func() bool { return n.srv.Of("/").Socket(gid) == nil }, "disconnect from Node")
 }
 
@@ -405,12 +317,12 @@ func testMixedClusterServerSideEmit(t *testing.T, o redisadapter.Options) {
 	waitNodes(t, n, "/", 2)
 
 	// Node → Go, without and with an ack.
-	p.must(map[string]any{"op": "serverSideEmit", "event": "greet", "args": []any{"plain"}}, nil)
+	p.Must(map[string]any{"op": "serverSideEmit", "event": "greet", "args": []any{"plain"}}, nil)
 	if who := <-got; who != "plain" {
 		t.Errorf("Go received %q", who)
 	}
 	var acks []map[string]any
-	p.must(map[string]any{"op": "serverSideEmit", "event": "greet", "args": []any{"asking"}, "ack": true}, &acks)
+	p.Must(map[string]any{"op": "serverSideEmit", "event": "greet", "args": []any{"asking"}, "ack": true}, &acks)
 	if len(acks) != 1 || acks[0]["from"] != "go" || acks[0]["echo"] != "asking" {
 		t.Errorf("Node's serverSideEmitWithAck answers = %v", acks)
 	}
@@ -497,7 +409,7 @@ func testMixedClusterBroadcastAcks(t *testing.T, o redisadapter.Options) {
 		By  string
 		Bin map[string]string
 	}
-	p.must(map[string]any{"op": "emitWithAck", "rooms": []string{"acks"}, "event": "q"}, &fromNode)
+	p.Must(map[string]any{"op": "emitWithAck", "rooms": []string{"acks"}, "event": "q"}, &fromNode)
 	by = by[:0]
 	for _, a := range fromNode {
 		raw, _ := base64.StdEncoding.DecodeString(a.Bin["$bin"])

@@ -239,16 +239,18 @@ func jsonSafe(v any) any {
 	return v
 }
 
-// publishMessage sends {uid, nsp, type, data} to channel: JSON, or msgpack
-// when data holds binary (as Node's encode does).
-func (s *shardedAdapter) publishMessage(channel string, typ int, data map[string]any, binary bool) error {
-	var msg []byte
-	var err error
+// encodeMessage returns {uid, nsp, type, data}: JSON, or msgpack when data
+// holds binary (as Node's encode does).
+func (s *shardedAdapter) encodeMessage(typ int, data map[string]any, binary bool) ([]byte, error) {
 	if binary {
-		msg, err = appendValue(nil, map[string]any{"uid": s.uid, "nsp": s.nsp.Name(), "type": int64(typ), "data": data})
-	} else {
-		msg, err = json.Marshal(map[string]any{"uid": s.uid, "nsp": s.nsp.Name(), "type": typ, "data": data})
+		return appendValue(nil, map[string]any{"uid": s.uid, "nsp": s.nsp.Name(), "type": int64(typ), "data": data})
 	}
+	return json.Marshal(map[string]any{"uid": s.uid, "nsp": s.nsp.Name(), "type": typ, "data": data})
+}
+
+// publishMessage sends an encoded message to channel.
+func (s *shardedAdapter) publishMessage(channel string, typ int, data map[string]any, binary bool) error {
+	msg, err := s.encodeMessage(typ, data, binary)
 	if err != nil {
 		return err
 	}
@@ -312,25 +314,11 @@ func (s *shardedAdapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptio
 			return err
 		}
 		id := newHexID()
-		life := opts.Flags.Timeout
-		if life <= 0 {
-			life = time.Minute
-		}
-		r := &ackRequest{clientCount: clientCount, ack: ack}
-		s.mu.Lock()
-		s.acks[id] = r
-		r.timer = time.AfterFunc(life, func() {
-			s.mu.Lock()
-			delete(s.acks, id)
-			s.mu.Unlock()
-		})
-		s.mu.Unlock()
-		err = s.publishMessage(s.channel, msgBroadcast, map[string]any{"packet": pd, "requestId": id, "opts": msgpackOpts(opts)}, binary)
+		msg, err := s.encodeMessage(msgBroadcast, map[string]any{"packet": pd, "requestId": id, "opts": msgpackOpts(opts)}, binary)
 		if err != nil {
-			s.mu.Lock()
-			delete(s.acks, id)
-			s.mu.Unlock()
-			r.timer.Stop()
+			return err
+		}
+		if err := s.publishAckRequest(id, msg, opts, clientCount, ack); err != nil {
 			return err
 		}
 	}
@@ -360,8 +348,7 @@ func (s *shardedAdapter) FetchSockets(ctx context.Context, opts hub.BroadcastOpt
 		return out, err
 	}
 	id := newHexID()
-	msg, err := json.Marshal(map[string]any{"uid": s.uid, "nsp": s.nsp.Name(), "type": msgFetchSockets,
-		"data": map[string]any{"opts": toWireOpts(opts), "requestId": id}})
+	msg, err := s.encodeMessage(msgFetchSockets, map[string]any{"opts": toWireOpts(opts), "requestId": id}, false)
 	if err != nil {
 		return out, err
 	}
@@ -424,13 +411,7 @@ func (s *shardedAdapter) ServerSideEmit(ctx context.Context, event string, args 
 		return nil, err
 	}
 	id := newHexID()
-	var msg []byte
-	data := map[string]any{"packet": packet, "requestId": id}
-	if binary {
-		msg, err = appendValue(nil, map[string]any{"uid": s.uid, "nsp": s.nsp.Name(), "type": int64(msgServerSideEmit), "data": data})
-	} else {
-		msg, err = json.Marshal(map[string]any{"uid": s.uid, "nsp": s.nsp.Name(), "type": msgServerSideEmit, "data": data})
-	}
+	msg, err := s.encodeMessage(msgServerSideEmit, map[string]any{"packet": packet, "requestId": id}, binary)
 	if err != nil {
 		return nil, err
 	}
