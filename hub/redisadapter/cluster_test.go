@@ -17,10 +17,8 @@ import (
 func TestBroadcastAcrossNodes(t *testing.T) { bothFlavours(t, testBroadcastAcrossNodes) }
 
 func testBroadcastAcrossNodes(t *testing.T, o redisadapter.Options) {
-	key := testKey(t)
-	a := newNode(t, o, redisURL, key, nil)
-	b := newNode(t, o, redisURL, key, nil)
-	waitNodes(t, a, "/", 2)
+	a, b := twoNodes(t, o)
+	key := a.key
 
 	ca, ida := dial(t, a, "/")
 	joinRooms(t, a, "/", ida, "r1")
@@ -85,10 +83,7 @@ func testBroadcastAcrossNodes(t *testing.T, o redisadapter.Options) {
 func TestBroadcastAcksAcrossNodes(t *testing.T) { bothFlavours(t, testBroadcastAcksAcrossNodes) }
 
 func testBroadcastAcksAcrossNodes(t *testing.T, o redisadapter.Options) {
-	key := testKey(t)
-	a := newNode(t, o, redisURL, key, nil)
-	b := newNode(t, o, redisURL, key, nil)
-	waitNodes(t, a, "/", 2)
+	a, b := twoNodes(t, o)
 
 	clients := 0
 	remote := map[string]bool{}
@@ -149,10 +144,7 @@ func testBroadcastAcksAcrossNodes(t *testing.T, o redisadapter.Options) {
 func TestRemoteSocketsAcrossNodes(t *testing.T) { bothFlavours(t, testRemoteSocketsAcrossNodes) }
 
 func testRemoteSocketsAcrossNodes(t *testing.T, o redisadapter.Options) {
-	key := testKey(t)
-	a := newNode(t, o, redisURL, key, nil)
-	b := newNode(t, o, redisURL, key, nil)
-	waitNodes(t, a, "/", 2)
+	a, b := twoNodes(t, o)
 
 	_, ida := dial(t, a, "/")
 	joinRooms(t, a, "/", ida, "team")
@@ -280,10 +272,7 @@ func testServerSideEmitAcrossNodes(t *testing.T, o redisadapter.Options) {
 func TestNodeThatLeavesIsNotCounted(t *testing.T) { bothFlavours(t, testNodeThatLeavesIsNotCounted) }
 
 func testNodeThatLeavesIsNotCounted(t *testing.T, o redisadapter.Options) {
-	key := testKey(t)
-	a := newNode(t, o, redisURL, key, nil)
-	b := newNode(t, o, redisURL, key, nil)
-	waitNodes(t, a, "/", 2)
+	a, b := twoNodes(t, o)
 	b.srv.Close()
 	b.cluster.Close()
 	waitNodes(t, a, "/", 1)
@@ -326,10 +315,8 @@ func waitFor(t testing.TB, cond func() bool, what string) {
 func TestMalformedMessagesAreIgnored(t *testing.T) { bothFlavours(t, testMalformedMessagesAreIgnored) }
 
 func testMalformedMessagesAreIgnored(t *testing.T, o redisadapter.Options) {
-	key := testKey(t)
-	a := newNode(t, o, redisURL, key, nil)
-	b := newNode(t, o, redisURL, key, nil)
-	waitNodes(t, a, "/", 2)
+	a, b := twoNodes(t, o)
+	key := a.key
 	c, id := dial(t, a, "/")
 	joinRooms(t, a, "/", id, "r")
 

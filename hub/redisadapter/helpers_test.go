@@ -196,3 +196,14 @@ func waitRoomChannels(t testing.TB, o redisadapter.Options, url, key string, wan
 		}
 	}
 }
+
+// twoNodes starts two nodes of a new cluster and waits until they count
+// each other.
+func twoNodes(t testing.TB, o redisadapter.Options) (a, b *node) {
+	t.Helper()
+	key := testKey(t)
+	a = newNode(t, o, redisURL, key, nil)
+	b = newNode(t, o, redisURL, key, nil)
+	waitNodes(t, a, "/", 2)
+	return a, b
+}
