@@ -22,7 +22,7 @@ type client struct {
 	attachments [][]byte
 
 	mu           sync.Mutex
-	sockets      map[string]*Socket // by namespace name
+	sockets      socketSet
 	closed       bool
 	connectTimer *time.Timer
 }
@@ -36,7 +36,7 @@ func newClient(srv *Server, conn *engine.Conn, r *http.Request) *client {
 // onConnectTimeout closes a connection that joined no namespace in time.
 func (c *client) onConnectTimeout() {
 	c.mu.Lock()
-	idle := len(c.sockets) == 0 && !c.closed
+	idle := c.sockets.len() == 0 && !c.closed
 	c.mu.Unlock()
 	if idle {
 		c.conn.Close()
@@ -93,16 +93,68 @@ type malformedError struct{}
 func (*malformedError) Error() string { return "hub: malformed packet, connection closed" }
 
 func (c *client) socketList() []*Socket {
-	out := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
+	out := make([]*Socket, 0, c.sockets.len())
+	if c.sockets.one != nil {
+		out = append(out, c.sockets.one)
+	}
+	for _, s := range c.sockets.more {
 		out = append(out, s)
 	}
 	return out
 }
 
+// socketSet is a connection's sockets by namespace name. Most connections
+// use one namespace, which then costs no map.
+type socketSet struct {
+	one  *Socket
+	more map[string]*Socket
+}
+
+func (ss *socketSet) get(nsp string) *Socket {
+	if ss.one != nil && ss.one.nsp.name == nsp {
+		return ss.one
+	}
+	return ss.more[nsp]
+}
+
+// put adds s, replacing a socket of the same namespace.
+func (ss *socketSet) put(s *Socket) {
+	name := s.nsp.name
+	switch {
+	case ss.one != nil && ss.one.nsp.name == name:
+		ss.one = s
+	case ss.one == nil && ss.more[name] == nil:
+		ss.one = s
+	default:
+		if ss.more == nil {
+			ss.more = make(map[string]*Socket, 1)
+		}
+		ss.more[name] = s
+	}
+}
+
+// del removes s if it is the socket of its namespace.
+func (ss *socketSet) del(s *Socket) {
+	if ss.one == s {
+		ss.one = nil
+		return
+	}
+	if ss.more[s.nsp.name] == s {
+		delete(ss.more, s.nsp.name)
+	}
+}
+
+func (ss *socketSet) len() int {
+	n := len(ss.more)
+	if ss.one != nil {
+		n++
+	}
+	return n
+}
+
 func (c *client) dispatch(p *sio.Packet, atts [][]byte) {
 	c.mu.Lock()
-	s := c.sockets[p.Nsp]
+	s := c.sockets.get(p.Nsp)
 	c.mu.Unlock()
 	switch p.Type {
 	case sio.Connect:
@@ -150,10 +202,7 @@ func (c *client) attach(s *Socket) bool {
 	if c.closed {
 		return false
 	}
-	if c.sockets == nil {
-		c.sockets = make(map[string]*Socket, 1)
-	}
-	c.sockets[s.nsp.name] = s
+	c.sockets.put(s)
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 		c.connectTimer = nil
@@ -163,9 +212,7 @@ func (c *client) attach(s *Socket) bool {
 
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
-	}
+	c.sockets.del(s)
 	c.mu.Unlock()
 }
 

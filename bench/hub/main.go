@@ -16,6 +16,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/hubd/hubd/hub"
@@ -25,7 +26,11 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:3000", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until SIGINT")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address")
+	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: the default; 1 records every allocation)")
 	flag.Parse()
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
 
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
