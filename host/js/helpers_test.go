@@ -66,8 +66,12 @@ func loadSource(t testing.TB, src string, opts ...loadOpt) *Plugin {
 	return p
 }
 
+// tryLoad loads src with a call timeout far above what any handler here
+// needs, so that a loaded machine (the race detector, other packages'
+// tests) does not turn a slow call into a timeout; tests of timeouts set
+// their own with withTimeout.
 func tryLoad(src string, opts ...loadOpt) (*Plugin, error) {
-	spec := host.Spec{Manifest: host.Manifest{Name: "test", Runtime: "js", PoolSize: 2, Timeout: host.Duration(200 * time.Millisecond)}}
+	spec := host.Spec{Manifest: host.Manifest{Name: "test", Runtime: "js", PoolSize: 2, Timeout: host.Duration(10 * time.Second)}}
 	var r Runtime
 	for _, o := range opts {
 		o(&spec, &r)
