@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
@@ -35,6 +36,10 @@ func manifest(t *testing.T, cfg any) host.Manifest {
 	if err := m.Validate(); err != nil {
 		t.Fatalf("plugin.json: %v", err)
 	}
+	// The shipped time limit is for production; under the race detector
+	// on a busy machine a call can take longer, which is not what these
+	// tests are about.
+	m.Timeout = host.Duration(5 * time.Second)
 	return m
 }
 
