@@ -2,7 +2,8 @@
 
 package engine
 
-// canWaitReadable: elsewhere a WebSocket reader keeps its buffer.
+// canWaitReadable: elsewhere a WebSocket reader keeps its buffer and reads
+// through the runtime's poller.
 const canWaitReadable = false
 
-func wouldBlock(uintptr) bool { return false }
+func readNonblock(uintptr, []byte) (int, error) { panic("engine: readNonblock unsupported") }

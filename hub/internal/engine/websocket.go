@@ -175,6 +175,7 @@ func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 		switch {
 		case err == nil:
 			if !c.dispatch(ws, p) {
+				ws.discard()
 				return
 			}
 			if handoffs < maxHandoffs && ws.buffered() == 0 {
@@ -206,6 +207,7 @@ func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 				c.closeNow(ReasonTransportError, nil)
 			}
 		}
+		ws.discard()
 		return
 	}
 }

@@ -48,13 +48,13 @@ func TestWSConnReleasesBuffer(t *testing.T) {
 		}
 		if i < 2 {
 			w.release()
-			if canWaitReadable && w.br != nil {
+			if canWaitReadable && w.buf != nil {
 				t.Fatalf("message %d: buffer kept while nothing is unread", i)
 			}
 		}
 	}
 	w.release()
-	if w.br == nil {
+	if w.buf == nil {
 		t.Fatal("buffer released with a message unread")
 	}
 	w.wait()
