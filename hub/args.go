@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 
@@ -211,10 +210,7 @@ func appendValue(dst []byte, v any, atts *[][]byte) ([]byte, error) {
 	case uint64:
 		return strconv.AppendUint(dst, x, 10), nil
 	case float64:
-		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return append(dst, "null"...), nil // as JSON.stringify does
-		}
-		return appendFloat(dst, x), nil
+		return jsonstr.AppendNumber(dst, x), nil
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range x {
@@ -261,23 +257,4 @@ func appendPlaceholder(dst, b []byte, atts *[][]byte) []byte {
 	dst = strconv.AppendInt(dst, int64(len(*atts)), 10)
 	*atts = append(*atts, b)
 	return append(dst, '}')
-}
-
-// appendFloat writes f as JSON.stringify does: plain decimals from 1e-6 up
-// to 1e21, exponents without leading zeros outside.
-func appendFloat(dst []byte, f float64) []byte {
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// e-07 → e-7
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst
 }

@@ -138,28 +138,26 @@ func fromWireOpts(v any) (o hub.BroadcastOptions, ok bool) {
 	if !ok {
 		return o, false
 	}
-	o = hub.BroadcastOptions{Rooms: stringList(m["rooms"]), Except: stringList(m["except"])}
-	if f, ok := m["flags"].(map[string]any); ok {
-		o.Flags.Volatile, _ = f["volatile"].(bool)
-		o.Flags.Compress, _ = f["compress"].(bool)
-		if ms, ok := number(f["timeout"]); ok && ms > 0 {
-			o.Flags.Timeout = time.Duration(ms * float64(time.Millisecond))
-		}
-	}
+	o = hub.BroadcastOptions{Rooms: stringList(m["rooms"]), Except: stringList(m["except"]), Flags: flagsFrom(m["flags"])}
 	return o, true
 }
 
-// packetMap is the Node adapter's form of an event packet: the
-// unencoded Socket.IO packet, binary values as msgpack bin.
-func packetMap(p *hub.Packet) (map[string]any, error) {
-	values, err := p.Args.Values()
-	if err != nil {
-		return nil, err
+// flagsFrom reads a broadcast's flags map.
+func flagsFrom(v any) (f hub.BroadcastFlags) {
+	m, _ := v.(map[string]any)
+	f.Volatile, _ = m["volatile"].(bool)
+	f.Compress, _ = m["compress"].(bool)
+	if ms, ok := number(m["timeout"]); ok && ms > 0 {
+		f.Timeout = time.Duration(ms * float64(time.Millisecond))
 	}
-	data := make([]any, 0, 1+len(values))
-	data = append(data, p.Event)
-	data = append(data, values...)
-	return map[string]any{"type": int64(2), "data": data, "nsp": p.Nsp}, nil
+	return f
+}
+
+// packetMap is the Node adapter's form of an event packet: the
+// unencoded Socket.IO packet {type: 2, data: [event, ...args], nsp}, binary
+// values as msgpack bin, ready to go inside a message.
+func packetMap(p *hub.Packet) (rawMsgpack, error) {
+	return appendPacketMsgpack(nil, p)
 }
 
 // packetFrom reads a packet map; ok is false for anything but an event of
@@ -203,12 +201,12 @@ func (a *adapter) Broadcast(p *hub.Packet, opts hub.BroadcastOptions) error {
 }
 
 func (a *adapter) publishBroadcast(p *hub.Packet, opts hub.BroadcastOptions) error {
-	pm, err := packetMap(p)
+	msg := appendString(appendArrayHeader(nil, 3), a.uid)
+	msg, err := appendPacketMsgpack(msg, p)
 	if err != nil {
 		return err
 	}
-	msg, err := appendValue(nil, []any{a.uid, pm, msgpackOpts(opts)})
-	if err != nil {
+	if msg, err = appendValue(msg, msgpackOpts(opts)); err != nil {
 		return err
 	}
 	ch := a.channel
@@ -230,27 +228,15 @@ func (a *adapter) onBroadcast(channel string, payload []byte) {
 	if a.fromSelf(payload) {
 		return
 	}
-	v, err := decodeMsgpack(payload)
+	uid, nsp, event, args, opts, err := decodeBroadcast(payload)
 	if err != nil {
 		a.c.log.Debug("redisadapter: malformed broadcast ignored", "channel", channel, "err", err)
 		return
 	}
-	list, _ := v.([]any)
-	if len(list) < 3 {
+	if uid == a.uid || nsp != a.nsp.Name() {
 		return
 	}
-	if uid, _ := list[0].(string); uid == a.uid {
-		return
-	}
-	p, ok := a.packetFrom(list[1])
-	if !ok {
-		return
-	}
-	opts, ok := fromWireOpts(list[2])
-	if !ok {
-		return
-	}
-	_ = a.local.Broadcast(p, opts)
+	_ = a.local.Broadcast(hub.NewPacket(nsp, event, args), opts)
 }
 
 // fromSelf reports whether a broadcast is this adapter's own, as it comes

@@ -24,9 +24,14 @@ const maxDepth = 64
 
 var errShort = errors.New("msgpack: truncated input")
 
+// rawMsgpack is a value already in msgpack, written as it is.
+type rawMsgpack []byte
+
 // appendValue appends the msgpack form of v.
 func appendValue(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
+	case rawMsgpack:
+		return append(b, x...), nil
 	case nil:
 		return append(b, 0xc0), nil
 	case bool:
