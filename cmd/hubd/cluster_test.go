@@ -275,3 +275,83 @@ func TestDaemonRedisUnreachable(t *testing.T) {
 		t.Errorf("the password is in the message:\n%s", stderr)
 	}
 }
+
+// TestMixedClusterWithNode: a hubd node and a Node socket.io 4.8 server
+// with @socket.io/redis-adapter 8.3 on one Redis. A socket.io-client on
+// hubd and one on Node share a room: what one relays the other receives,
+// and each server's broadcasts reach both.
+func TestMixedClusterWithNode(t *testing.T) {
+	url, stop, err := testredis.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	peerDir, err := filepath.Abs("../../hub/redisadapter/testdata/node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(peerDir, "node_modules", "@socket.io", "redis-adapter")); err != nil {
+		t.Fatalf("the Node peer's packages are missing in %s: run `make test`, which runs npm ci there", peerDir)
+	}
+	key := fmt.Sprintf("hubd-mixed-test-%d", time.Now().UnixNano())
+	conf := writeFile(t, t.TempDir(), "hubd.json", fmt.Sprintf(`{"api": {"key": "cluster-key"},
+		"adapter": {"type": "redis", "url": %q, "key": %q}}`, url, key))
+	h := start(t, "-config", conf, "-listen", "127.0.0.1:0")
+	ready := make(chan string, 1)
+	peer := nodeproc.Start(t, peerDir, "peer.cjs", []string{"REDIS_URL=" + url, "KEY=" + key}, func(line []byte) {
+		var n struct{ Ready int }
+		if json.Unmarshal(line, &n) == nil && n.Ready != 0 {
+			ready <- fmt.Sprintf("127.0.0.1:%d", n.Ready)
+		}
+	})
+	var nodeAddr string
+	select {
+	case nodeAddr = <-ready:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the Node server did not start")
+	}
+	waitCluster(t, func() bool {
+		var n int
+		return peer.Call(map[string]any{"op": "count"}, &n) == nil && n == 2
+	}, "the Node server to count two nodes")
+
+	c := startClients(t)
+	c.connect("h", h.addr)
+	if r := c.ack("h", "hub:join", "room"); r["ok"] != true {
+		t.Fatalf("hub:join: %v", r)
+	}
+	var nid string
+	c.Must(map[string]any{"op": "connect", "name": "n", "url": "http://" + nodeAddr, "auth": map[string]any{"rooms": []string{"room"}}}, &nid)
+
+	// A client of hubd relays to its room: the Node server's client gets it.
+	if r := c.ack("h", "chat", "from a hubd client"); r["ok"] != true {
+		t.Fatalf("chat: %v", r)
+	}
+	if got := c.until("n", "chat"); !slices.Equal(got, []string{"chat"}) {
+		t.Errorf("the Node client received %v", got)
+	}
+	// The Node server broadcasts to the room: hubd's client gets it.
+	peer.Must(map[string]any{"op": "emit", "rooms": []string{"room"}, "event": "from-node", "args": []any{1}}, nil)
+	for _, name := range []string{"h", "n"} {
+		if got := c.until(name, "from-node"); !slices.Equal(got, []string{"from-node"}) {
+			t.Errorf("%s received %v", name, got)
+		}
+	}
+	// hubd's HTTP API, except the Node client: only hubd's client.
+	if code, body := api(t, h.addr, "POST", "/api/emit", fmt.Sprintf(`{"rooms":"room","except":%q,"event":"news"}`, nid)); code != 200 {
+		t.Fatalf("emit: %d %s", code, body)
+	}
+	if code, body := api(t, h.addr, "POST", "/api/emit", `{"rooms":"room","event":"mark"}`); code != 200 {
+		t.Fatalf("emit: %d %s", code, body)
+	}
+	if got := c.until("n", "mark"); !slices.Equal(got, []string{"mark"}) {
+		t.Errorf("the Node client received %v, want only the mark", got)
+	}
+	if got := c.until("h", "mark"); !slices.Equal(got, []string{"news", "mark"}) {
+		t.Errorf("the hubd client received %v", got)
+	}
+	// hubd's API lists the Node server's socket.
+	if code, body := api(t, h.addr, "GET", "/api/sockets?room=room", ""); code != 200 || !strings.Contains(body, nid) {
+		t.Errorf("sockets of room seen from hubd: %d %s, want the Node client %s", code, body, nid)
+	}
+}
