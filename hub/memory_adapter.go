@@ -318,7 +318,7 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 			failed++
 		}
 	})
-	countersOf(a.nsp.srv).add(sent, failed, volatile)
+	a.nsp.srv.stats.add(sent, failed, volatile)
 	return nil
 }
 
@@ -343,7 +343,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 			s.takeAck(id)
 		}
 	})
-	countersOf(a.nsp.srv).add(n, failed, volatile)
+	a.nsp.srv.stats.add(n, failed, volatile)
 	clientCount(n)
 	return nil
 }

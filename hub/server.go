@@ -27,6 +27,8 @@ type Server struct {
 	parents     []*ParentNamespace
 	middlewares []func(*Socket) error
 	main        *Namespace
+
+	stats counters // see Stats
 }
 
 // New returns a server with opts.

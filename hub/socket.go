@@ -417,9 +417,9 @@ func (e SocketEmitter) Emit(event string, args ...any) error {
 	s := e.s
 	if ack == nil {
 		if s.client.conn.Send(encodeEvent(s.nsp.name, sio.NoID, event, a), e.volatile) {
-			countersOf(s.nsp.srv).add(1, 0, e.volatile)
+			s.nsp.srv.stats.add(1, 0, e.volatile)
 		} else {
-			countersOf(s.nsp.srv).add(0, 1, e.volatile)
+			s.nsp.srv.stats.add(0, 1, e.volatile)
 		}
 		return nil
 	}
@@ -439,13 +439,13 @@ func (e SocketEmitter) Emit(event string, args ...any) error {
 		})
 	}
 	if !s.client.conn.Send(encodeEvent(s.nsp.name, id, event, a), e.volatile) {
-		countersOf(s.nsp.srv).add(0, 1, e.volatile)
+		s.nsp.srv.stats.add(0, 1, e.volatile)
 		if fn := s.takeAck(id); fn != nil {
 			fn(Args{}, ErrDisconnected)
 		}
 		return nil
 	}
-	countersOf(s.nsp.srv).add(1, 0, e.volatile)
+	s.nsp.srv.stats.add(1, 0, e.volatile)
 	return nil
 }
 
