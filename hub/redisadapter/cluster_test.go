@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -368,4 +369,37 @@ func TestShardedRoomChannelsFollowMembership(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return count(key+"#/#room-a#") == 0 }, "the empty room's channel to be unsubscribed")
+}
+
+// After the server and the cluster close, no goroutine of theirs is left:
+// not the subscriber, the publisher, a namespace's subscription keeper or
+// a pending request's timer.
+func TestNoGoroutineLeftAfterClose(t *testing.T) {
+	bothFlavours(t, func(t *testing.T, o redisadapter.Options) {
+		before := runtime.NumGoroutine()
+		func() {
+			a, b := twoNodes(t, o)
+			c, id := dial(t, a, "/")
+			joinRooms(t, a, "/", id, "r")
+			waitRoomChannels(t, o, redisURL, a.key, 1, "r")
+			_ = b.srv.To("r").Emit("x")
+			expectEvent(t, c, "/", "x")
+			if _, err := a.srv.Of("/").FetchSockets(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			for _, n := range []*node{a, b} {
+				n.srv.Close()
+				n.cluster.Close()
+			}
+		}()
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before+2 { // the test's own helpers may linger a moment
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }
