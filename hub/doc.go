@@ -5,7 +5,9 @@
 // A Server is an http.Handler. It holds namespaces; a client opens a Socket
 // in each namespace it connects to, and sockets join rooms. Broadcasts pick
 // sockets by room through each namespace's Adapter: the MemoryAdapter for
-// one node, a cluster adapter (Redis, in a sub-package) for many.
+// one node, a cluster adapter for many (hub/redisadapter: Redis, in the
+// wire format of Node's @socket.io/redis-adapter, so hub nodes and Node
+// servers can share one cluster).
 //
 //	srv := hub.New(hub.Options{})
 //	srv.OnConnection(func(s *hub.Socket) {

@@ -3,13 +3,15 @@
 // the HTTP publish API (hub/httpapi) when a key is set, the plugin host
 // (JavaScript, WebAssembly and process plugins) when a plugin directory is
 // set, health and readiness endpoints, optional static files, structured
-// logs, and graceful shutdown.
+// logs, graceful shutdown, and, with adapter redis, rooms shared with the
+// other nodes (hubd or Node socket.io) through Redis (hub/redisadapter).
 //
 // Usage:
 //
 //	hubd [-config hubd.json] [-listen :3000] [-api-key KEY] [-plugins DIR]
 //	     [-static DIR] [-log-format text|json] [-log-level info]
 //	     [-path /socket.io/] [-tls-cert FILE -tls-key FILE]
+//	     [-adapter memory|redis] [-redis-url redis://127.0.0.1:6379]
 //
 // See Config for the config file (JSON) and the environment variables.
 //
