@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/dop251/goja"
+
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // decoder turns JSON into JS values directly (goja's JSON.parse goes
@@ -223,87 +223,17 @@ func (d *decoder) str() string {
 	return ""
 }
 
-// escaped finishes a string that has escapes, from start.
+// escaped finishes a string that has escapes; start is just after its
+// opening quote.
 func (d *decoder) escaped(start int) string {
-	buf := append(d.buf[:0], d.b[start:d.i]...)
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			d.buf = buf
-			return string(buf)
-		case c < 0x20:
-			d.fail("control character in a string")
-		case c != '\\':
-			buf = append(buf, c)
-			d.i++
-			continue
-		}
-		if d.i+1 >= len(d.b) {
-			break
-		}
-		e := d.b[d.i+1]
-		d.i += 2
-		switch e {
-		case '"', '\\', '/':
-			buf = append(buf, e)
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r := d.hex4()
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
-					save := d.i
-					d.i += 2
-					r2 = d.hex4()
-					if utf16.DecodeRune(r, r2) == utf8.RuneError {
-						d.i, r2 = save, -1
-					}
-				}
-				if r2 < 0 {
-					r = utf8.RuneError
-				} else {
-					r = utf16.DecodeRune(r, r2)
-				}
-			}
-			buf = utf8.AppendRune(buf, r)
-		default:
-			d.fail("invalid escape")
-		}
+	buf, n, err := jsonstr.Unquote(d.buf[:0], d.b[start-1:])
+	if err != nil {
+		d.i = start - 1 + n
+		d.fail("%v", err)
 	}
-	d.fail("unterminated string")
-	return ""
-}
-
-func (d *decoder) hex4() rune {
-	if len(d.b)-d.i < 4 {
-		d.fail("invalid \\u escape")
-	}
-	var r rune
-	for _, c := range d.b[d.i : d.i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			d.fail("invalid \\u escape")
-		}
-	}
-	d.i += 4
-	return r
+	d.buf = buf
+	d.i = start - 1 + n
+	return string(buf)
 }
 
 func (d *decoder) number() goja.Value {

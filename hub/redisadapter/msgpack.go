@@ -132,7 +132,8 @@ func appendInt(b []byte, i int64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(i))
 }
 
-func appendString(b []byte, s string) []byte {
+// appendString writes a msgpack str from a string or UTF-8 bytes.
+func appendString[S string | []byte](b []byte, s S) []byte {
 	n := len(s)
 	switch {
 	case n < 32:

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/internal/jsonstr"
@@ -41,24 +39,11 @@ func appendEventMsgpack(dst []byte, event string, args hub.Args) ([]byte, error)
 	if !t.eat('[') {
 		return dst, errors.New("redisadapter: arguments are not a JSON array")
 	}
-	n := 1
-	t.skipSpace()
-	if !t.eat(']') {
-		for {
-			var err error
-			if dst, err = t.value(dst, 0); err != nil {
-				return dst, err
-			}
-			n++
-			t.skipSpace()
-			if t.eat(']') {
-				break
-			}
-			if !t.eat(',') {
-				return dst, t.errorf("',' or ']'")
-			}
-		}
+	dst, n, err := t.elements(dst, 0)
+	if err != nil {
+		return dst, err
 	}
+	n++ // the event
 	binary.BigEndian.PutUint32(dst[start+1:], uint32(n))
 	return dst, nil
 }
@@ -109,24 +94,10 @@ func (t *jsonToMsgpack) value(dst []byte, depth int) ([]byte, error) {
 	case c == '[':
 		t.i++
 		start := len(dst)
-		dst = append(dst, 0xdd, 0, 0, 0, 0)
-		n := 0
-		t.skipSpace()
-		if !t.eat(']') {
-			for {
-				var err error
-				if dst, err = t.value(dst, depth+1); err != nil {
-					return dst, err
-				}
-				n++
-				t.skipSpace()
-				if t.eat(']') {
-					break
-				}
-				if !t.eat(',') {
-					return dst, t.errorf("',' or ']'")
-				}
-			}
+		dst = append(dst, 0xdd, 0, 0, 0, 0) // array 32, its length patched below
+		dst, n, err := t.elements(dst, depth+1)
+		if err != nil {
+			return dst, err
 		}
 		binary.BigEndian.PutUint32(dst[start+1:], uint32(n))
 		return dst, nil
@@ -135,7 +106,7 @@ func (t *jsonToMsgpack) value(dst []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		return appendStringBytes(dst, s), nil
+		return appendString(dst, s), nil
 	case c == 't' && bytes.HasPrefix(t.src[t.i:], []byte("true")):
 		t.i += 4
 		return append(dst, 0xc3), nil
@@ -149,6 +120,30 @@ func (t *jsonToMsgpack) value(dst []byte, depth int) ([]byte, error) {
 		return t.number(dst)
 	}
 	return dst, t.errorf("a value")
+}
+
+// elements writes the values of a JSON array whose '[' was read, up to and
+// including its ']', and returns how many there were.
+func (t *jsonToMsgpack) elements(dst []byte, depth int) ([]byte, int, error) {
+	n := 0
+	t.skipSpace()
+	if t.eat(']') {
+		return dst, 0, nil
+	}
+	for {
+		var err error
+		if dst, err = t.value(dst, depth); err != nil {
+			return dst, n, err
+		}
+		n++
+		t.skipSpace()
+		if t.eat(']') {
+			return dst, n, nil
+		}
+		if !t.eat(',') {
+			return dst, n, t.errorf("',' or ']'")
+		}
+	}
 }
 
 // object writes a JSON object as a map, or as bin when it is a binary
@@ -170,7 +165,7 @@ func (t *jsonToMsgpack) object(dst []byte, depth int) ([]byte, error) {
 			if err != nil {
 				return dst, err
 			}
-			dst = appendStringBytes(dst, key)
+			dst = appendString(dst, key)
 			t.skipSpace()
 			if !t.eat(':') {
 				return dst, t.errorf("':'")
@@ -237,79 +232,16 @@ func (t *jsonToMsgpack) str() ([]byte, error) {
 	return nil, t.errorf("'\"'")
 }
 
-// escaped finishes a string that has escapes, from its start.
+// escaped finishes a string that has escapes; start is just after its
+// opening quote.
 func (t *jsonToMsgpack) escaped(start int) ([]byte, error) {
-	t.buf = append(t.buf[:0], t.src[start:t.i]...)
-	for t.i < len(t.src) {
-		c := t.src[t.i]
-		switch {
-		case c == '"':
-			t.i++
-			return t.buf, nil
-		case c != '\\':
-			t.buf = append(t.buf, c)
-			t.i++
-			continue
-		}
-		if t.i+1 >= len(t.src) {
-			break
-		}
-		e := t.src[t.i+1]
-		t.i += 2
-		switch e {
-		case '"', '\\', '/':
-			t.buf = append(t.buf, e)
-		case 'b':
-			t.buf = append(t.buf, '\b')
-		case 'f':
-			t.buf = append(t.buf, '\f')
-		case 'n':
-			t.buf = append(t.buf, '\n')
-		case 'r':
-			t.buf = append(t.buf, '\r')
-		case 't':
-			t.buf = append(t.buf, '\t')
-		case 'u':
-			r, ok := t.hex4()
-			if !ok {
-				return nil, t.errorf("four hex digits")
-			}
-			if utf16.IsSurrogate(r) {
-				// A pair makes one character; a lone half is U+FFFD, as
-				// encoding/json reads it, and what follows stays as it is.
-				r2 := utf8.RuneError
-				if r < 0xdc00 && t.i+1 < len(t.src) && t.src[t.i] == '\\' && t.src[t.i+1] == 'u' {
-					save := t.i
-					t.i += 2
-					var ok bool
-					if r2, ok = t.hex4(); !ok || r2 < 0xdc00 || r2 > 0xdfff {
-						t.i, r2 = save, utf8.RuneError
-					}
-				}
-				if r2 == utf8.RuneError {
-					r = utf8.RuneError
-				} else {
-					r = utf16.DecodeRune(r, r2)
-				}
-			}
-			t.buf = utf8.AppendRune(t.buf, r)
-		default:
-			return nil, t.errorf("an escape")
-		}
-	}
-	return nil, t.errorf("'\"'")
-}
-
-func (t *jsonToMsgpack) hex4() (rune, bool) {
-	if t.i+4 > len(t.src) {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(t.src[t.i:t.i+4]), 16, 32)
+	buf, n, err := jsonstr.Unquote(t.buf[:0], t.src[start-1:])
+	t.i = start - 1 + n
 	if err != nil {
-		return 0, false
+		return nil, fmt.Errorf("redisadapter: malformed JSON arguments: %w at offset %d", err, t.i)
 	}
-	t.i += 4
-	return rune(v), true
+	t.buf = buf
+	return buf, nil
 }
 
 // number writes a JSON number as notepack writes a JavaScript number.
@@ -336,21 +268,6 @@ func (t *jsonToMsgpack) number(dst []byte) ([]byte, error) {
 		return dst, t.errorf("a number")
 	}
 	return appendNumber(dst, f), nil
-}
-
-func appendStringBytes(b, s []byte) []byte {
-	n := len(s)
-	switch {
-	case n < 32:
-		b = append(b, 0xa0|byte(n))
-	case n <= math.MaxUint8:
-		b = append(b, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
-	}
-	return append(b, s...)
 }
 
 // msgpackToJSON reads msgpack and writes JSON; bin values (and ArrayBuffers)
