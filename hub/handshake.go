@@ -35,22 +35,24 @@ type Handshake struct {
 	Auth json.RawMessage
 }
 
-// handshakeJSON is the reference server's shape of a handshake, as written.
-type handshakeJSON struct {
-	Headers map[string]string `json:"headers"`
-	Time    string            `json:"time"`
-	Address string            `json:"address"`
-	XDomain bool              `json:"xdomain"`
-	Secure  bool              `json:"secure"`
-	Issued  int64             `json:"issued"`
-	URL     string            `json:"url"`
-	Query   map[string]string `json:"query"`
-	Auth    json.RawMessage   `json:"auth"`
+// handshakeShape is the reference server's shape of a handshake; V is a
+// header's or query parameter's value: a string as hub writes it, a string
+// or a list of strings as Node may.
+type handshakeShape[V any] struct {
+	Headers map[string]V    `json:"headers"`
+	Time    string          `json:"time"`
+	Address string          `json:"address"`
+	XDomain bool            `json:"xdomain"`
+	Secure  bool            `json:"secure"`
+	Issued  int64           `json:"issued"`
+	URL     string          `json:"url"`
+	Query   map[string]V    `json:"query"`
+	Auth    json.RawMessage `json:"auth"`
 }
 
 // MarshalJSON writes the handshake in the reference server's shape.
 func (h Handshake) MarshalJSON() ([]byte, error) {
-	j := handshakeJSON{
+	j := handshakeShape[string]{
 		Headers: make(map[string]string, len(h.Headers)),
 		Time:    h.Time, Address: h.Address, XDomain: h.XDomain, Secure: h.Secure,
 		Issued: h.Issued, URL: h.URL,
@@ -78,17 +80,7 @@ func (h Handshake) MarshalJSON() ([]byte, error) {
 // it. Node may write a header or query parameter as an array of strings
 // (set-cookie, a repeated parameter); each value is kept.
 func (h *Handshake) UnmarshalJSON(b []byte) error {
-	var j struct {
-		Headers map[string]stringOrList `json:"headers"`
-		Time    string                  `json:"time"`
-		Address string                  `json:"address"`
-		XDomain bool                    `json:"xdomain"`
-		Secure  bool                    `json:"secure"`
-		Issued  int64                   `json:"issued"`
-		URL     string                  `json:"url"`
-		Query   map[string]stringOrList `json:"query"`
-		Auth    json.RawMessage         `json:"auth"`
-	}
+	var j handshakeShape[stringOrList]
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
