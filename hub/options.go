@@ -32,6 +32,11 @@ type Options struct {
 	// MaxBufferedBytes bounds what may wait to be written to one client; a
 	// client further behind is disconnected (16 MiB).
 	MaxBufferedBytes int
+	// HTTPCompressionThreshold is the size from which long-polling
+	// responses are compressed (gzip, else deflate) for clients that accept
+	// it (1024 bytes, as the reference's httpCompression); negative turns
+	// compression off. WebSocket messages are not compressed.
+	HTTPCompressionThreshold int
 	// DisablePolling and DisableWebSocket turn a transport off;
 	// DisableUpgrades keeps polling clients on polling.
 	DisablePolling   bool

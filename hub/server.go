@@ -36,17 +36,18 @@ func New(opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{opts: opts, nsps: make(map[string]*Namespace)}
 	s.engine = engine.NewServer(engine.Config{
-		PingInterval:     opts.PingInterval,
-		PingTimeout:      opts.PingTimeout,
-		UpgradeTimeout:   opts.UpgradeTimeout,
-		MaxPayload:       opts.MaxPayload,
-		MaxBufferedBytes: opts.MaxBufferedBytes,
-		DisablePolling:   opts.DisablePolling,
-		DisableWebSocket: opts.DisableWebSocket,
-		DisableUpgrades:  opts.DisableUpgrades,
-		CORS:             opts.CORS,
-		AllowRequest:     opts.AllowRequest,
-		CheckOrigin:      opts.CheckOrigin,
+		PingInterval:      opts.PingInterval,
+		PingTimeout:       opts.PingTimeout,
+		UpgradeTimeout:    opts.UpgradeTimeout,
+		MaxPayload:        opts.MaxPayload,
+		MaxBufferedBytes:  opts.MaxBufferedBytes,
+		CompressThreshold: opts.HTTPCompressionThreshold,
+		DisablePolling:    opts.DisablePolling,
+		DisableWebSocket:  opts.DisableWebSocket,
+		DisableUpgrades:   opts.DisableUpgrades,
+		CORS:              opts.CORS,
+		AllowRequest:      opts.AllowRequest,
+		CheckOrigin:       opts.CheckOrigin,
 		OnConnection: func(c *engine.Conn, r *http.Request) {
 			c.SetHandler(newClient(s, c, r))
 		},

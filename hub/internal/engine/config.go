@@ -22,6 +22,10 @@ type Config struct {
 	MaxBufferedBytes int
 	// WriteTimeout bounds one write to a client (10s).
 	WriteTimeout time.Duration
+	// CompressThreshold is the size from which long-polling responses are
+	// compressed with gzip or deflate, when the client accepts one (1024
+	// bytes, the reference's default); negative turns compression off.
+	CompressThreshold int
 	// DisablePolling and DisableWebSocket turn a transport off.
 	DisablePolling   bool
 	DisableWebSocket bool
@@ -72,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.CompressThreshold == 0 {
+		c.CompressThreshold = 1024
 	}
 	if c.CheckOrigin == nil {
 		c.CheckOrigin = func(*http.Request) bool { return true }

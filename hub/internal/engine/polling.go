@@ -23,7 +23,7 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 		c.lingerNoop = false
 		c.mu.Unlock()
 		c.srv.remove(c)
-		writePayload(w, []Frame{noopFrame})
+		c.writePayload(w, r, []Frame{noopFrame})
 		return
 	case c.state == stateClosed:
 		c.mu.Unlock()
@@ -43,17 +43,17 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 		// reorder them.
 		frames := c.takeLocked()
 		c.mu.Unlock()
-		writePayload(w, frames)
+		c.writePayload(w, r, frames)
 		return
 	case c.state == stateClosing:
 		c.mu.Unlock()
-		writePayload(w, []Frame{{Data: []byte("1")}})
+		c.writePayload(w, r, []Frame{{Data: []byte("1")}})
 		c.closeNow(ReasonForcedClose, nil)
 		return
 	case len(c.queue) > 0:
 		frames := c.takeLocked()
 		c.mu.Unlock()
-		writePayload(w, frames)
+		c.writePayload(w, r, frames)
 		return
 	}
 	p := &pollWait{ready: make(chan struct{}, 1)}
@@ -89,13 +89,16 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 	frames := c.takeLocked()
 	c.mu.Unlock()
 	frames = append(frames, p.reply...)
-	writePayload(w, frames)
+	c.writePayload(w, r, frames)
 	if p.done {
 		c.closeNow(ReasonForcedClose, nil)
 	}
 }
 
-func writePayload(w http.ResponseWriter, frames []Frame) {
+// writePayload answers a GET with frames, compressed when the body is at
+// least the configured threshold and the client accepts gzip or deflate,
+// as the reference's httpCompression does.
+func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, frames []Frame) {
 	n := 0
 	for i := range frames {
 		n += len(frames[i].Data)*4/3 + 4
@@ -103,8 +106,15 @@ func writePayload(w http.ResponseWriter, frames []Frame) {
 	body := appendPayload(make([]byte, 0, n), frames)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
+	if t := c.srv.cfg.CompressThreshold; t >= 0 && len(body) >= t {
+		if enc := acceptedEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
+			body = compress(enc, body)
+			h.Set("Content-Encoding", enc)
+			h.Add("Vary", "Accept-Encoding")
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
