@@ -38,8 +38,8 @@ func TestPollingCompression(t *testing.T) {
 	big := "4" + strings.Repeat("compressible ", 200)
 	for _, tc := range []struct {
 		name, accept, want string
-		threshold        int
-		payload          string
+		threshold          int
+		payload            string
 	}{
 		{"gzip", "gzip, deflate", "gzip", 0, big},
 		{"deflate", "deflate", "deflate", 0, big},
