@@ -6,6 +6,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -400,6 +401,33 @@ func TestNoGoroutineLeftAfterClose(t *testing.T) {
 				t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// A 512 KiB binary value and a 512 KiB string cross nodes intact.
+func TestLargePayloadsAcrossNodes(t *testing.T) {
+	bothFlavours(t, func(t *testing.T, o redisadapter.Options) {
+		a, b := twoNodes(t, o)
+		c, id := dial(t, a, "/")
+		joinRooms(t, a, "/", id, "big")
+		waitRoomChannels(t, o, redisURL, a.key, 1, "big")
+		blob := make([]byte, 512<<10)
+		for i := range blob {
+			blob[i] = byte(i * 7)
+		}
+		text := strings.Repeat("é", 256<<10)
+		if err := b.srv.To("big").Emit("large", blob, text); err != nil {
+			t.Fatal(err)
+		}
+		p := expectEvent(t, c, "/", "large")
+		var gotBlob []byte
+		var gotText string
+		if err := p.Arg(0, &gotBlob); err != nil || !bytes.Equal(gotBlob, blob) {
+			t.Errorf("binary: %d bytes (%v), want %d intact", len(gotBlob), err, len(blob))
+		}
+		if err := p.Arg(1, &gotText); err != nil || gotText != text {
+			t.Errorf("text: %d bytes (%v), want %d intact", len(gotText), err, len(text))
 		}
 	})
 }
