@@ -25,6 +25,12 @@
 // return ErrUnavailable), requests to other nodes fail at once with
 // ErrUnavailable, and the subscriber reconnects and subscribes again on its
 // own.
+//
+// One Redis server (or a primary with replicas behind one address) is
+// what this is built and tested for. A Redis Cluster of several primaries
+// is not supported yet: nodes are counted with PUBSUB NUMSUB on one server
+// rather than summed over the primaries as Node does, and the sharded
+// flavour keeps all its channels on one connection.
 package redisadapter
 
 import (
