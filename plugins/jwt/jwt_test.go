@@ -275,7 +275,6 @@ func run(t *testing.T, h *host.Host, cases []tcase) {
 
 func TestVerify(t *testing.T) {
 	k := newKeys(t)
-	now := time.Now().Unix()
 	cfg := map[string]any{
 		"hs256_secret": k.secret,
 		"rs256_keys":   []string{k.rsaPEM},
@@ -286,6 +285,10 @@ func TestVerify(t *testing.T) {
 		"require_exp":  true,
 	}
 	h := loadDir(t, cfg)
+	// The clock is read after the plugin is loaded: compiling it can take
+	// tens of seconds on a loaded machine, which would eat the 30 s leeway
+	// the "within leeway" cases rely on.
+	now := time.Now().Unix()
 	claims := func(extra string) string {
 		return fmt.Sprintf(`{"sub":"ann","team":"red","iss":"https://issuer.example","aud":"hubd","iat":%d,"exp":%d%s}`, now, now+600, extra)
 	}
