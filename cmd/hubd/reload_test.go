@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -276,4 +277,48 @@ func TestReloadCORSOrigins(t *testing.T) {
 	if !wsAllowed("https://c.example") {
 		t.Errorf("CORS off: a websocket origin refused")
 	}
+}
+
+// TestSIGHUPSwitchesPluginDir: a reload that names another plugin
+// directory puts its plugins in force for the next event; one whose
+// plugins do not load keeps those in force; none turns plugins off. The
+// client stays connected throughout.
+func TestSIGHUPSwitchesPluginDir(t *testing.T) {
+	base := t.TempDir()
+	dirs := map[string]string{}
+	for name, src := range map[string]string{"one": pingPluginJS(1), "two": pingPluginJS(2), "broken": `hubd.on("event", (env) => {`} {
+		dirs[name] = base + "/" + name
+		if err := os.Mkdir(dirs[name], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFileAt(t, dirs[name]+"/p.js", src)
+	}
+	conf := func(dir string) string {
+		if dir == "" {
+			return `{"listen": "127.0.0.1:0"}`
+		}
+		return `{"listen": "127.0.0.1:0", "plugins": {"dir": "` + dir + `"}}`
+	}
+	file := writeFile(t, base, "hubd.json", conf(dirs["one"]))
+	d := start(t, "-config", file)
+	c, ans := sioConnect(t, d.addr, "")
+	if !strings.HasPrefix(ans, `40{"sid"`) {
+		t.Fatalf("connect: %s", ans)
+	}
+	ping := func(id, want string) {
+		t.Helper()
+		if _, ack := emitAck(t, c, id, `["ping"]`); ack != "43"+id+want {
+			t.Fatalf("ping: ack %s, want %s", ack, "43"+id+want)
+		}
+	}
+	ping("1", `[{"v":1}]`)
+
+	reloadWith(t, d, file, conf(dirs["two"]), "SIGHUP: config reloaded", 1)
+	ping("2", `[{"v":2}]`)
+
+	reloadWith(t, d, file, conf(dirs["broken"]), "SIGHUP: plugin directory not switched; the plugins in force stay", 1)
+	ping("3", `[{"v":2}]`)
+
+	reloadWith(t, d, file, conf(""), "SIGHUP: plugins off", 1)
+	ping("4", `[{"ok":true}]`) // relayed: no plugin answers it now
 }
