@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -66,28 +67,29 @@ func scanFile(path, name, runtime string) found {
 	return f
 }
 
-func scanFolder(dir string) found {
-	f := found{spec: Spec{Manifest: Manifest{Name: filepath.Base(dir)}}}
-	mpath := filepath.Join(dir, ManifestFile)
-	raw, err := os.ReadFile(mpath)
-	if err != nil {
-		f.err = err
-		return f
-	}
+// ReadManifest reads a plugin folder's manifest as LoadDir does: unknown
+// fields are refused, the name defaults to the folder's and the runtime to
+// the entry's kind (.js, .wasm, else a process), and the result is
+// validated. The returned manifest is filled as far as it was read, also
+// with an error.
+func ReadManifest(path string) (Manifest, error) {
 	m := Manifest{}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return m, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		f.err = fmt.Errorf("%s: %w", mpath, err)
-		return f
+		return m, fmt.Errorf("%s: %w", path, err)
 	}
 	if m.Name == "" {
-		m.Name = filepath.Base(dir)
+		if abs, err := filepath.Abs(path); err == nil {
+			m.Name = filepath.Base(filepath.Dir(abs))
+		}
 	}
 	if m.Entry == "" {
-		f.spec.Manifest = m
-		f.err = fmt.Errorf("%s: entry is missing", mpath)
-		return f
+		return m, fmt.Errorf("%s: entry is missing", path)
 	}
 	if m.Runtime == "" {
 		switch filepath.Ext(m.Entry) {
@@ -99,12 +101,27 @@ func scanFolder(dir string) found {
 			m.Runtime = "process"
 		}
 	}
-	f.spec = Spec{Manifest: m, Entry: filepath.Join(dir, m.Entry)}
 	if err := m.Validate(); err != nil {
-		f.err = fmt.Errorf("%s: %w", mpath, err)
-		return f
+		return m, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+func scanFolder(dir string) found {
+	f := found{spec: Spec{Manifest: Manifest{Name: filepath.Base(dir)}}}
+	mpath := filepath.Join(dir, ManifestFile)
+	m, err := ReadManifest(mpath)
+	if m.Name == "" {
+		m.Name = filepath.Base(dir)
 	}
 	f.spec.Manifest = m
+	if m.Entry != "" {
+		f.spec.Entry = filepath.Join(dir, m.Entry)
+	}
+	if err != nil {
+		f.err = err
+		return f
+	}
 	f.version, f.err = hashFiles(mpath, f.spec.Entry)
 	return f
 }

@@ -563,3 +563,29 @@ func BenchmarkUnsubscribedHook(b *testing.B) {
 		}
 	}
 }
+
+func TestReadManifest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my-plugin")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, ManifestFile)
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"entry": "p.wasm", "hooks": ["event"]}`)
+	m, err := ReadManifest(path)
+	if err != nil || m.Name != "my-plugin" || m.Runtime != "wasm" {
+		t.Fatalf("defaults: %+v, %v; want the folder's name and the wasm runtime", m, err)
+	}
+	write(`{"entry": "p.js", "hooks": ["event"], "colour": "red"}`)
+	if _, err := ReadManifest(path); err == nil || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("unknown field: %v", err)
+	}
+	write(`{"hooks": ["event"]}`)
+	if _, err := ReadManifest(path); err == nil || !strings.Contains(err.Error(), "entry is missing") {
+		t.Errorf("no entry: %v", err)
+	}
+}
