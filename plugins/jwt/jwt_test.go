@@ -28,6 +28,7 @@ import (
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
 	"github.com/hubd/hubd/host/wasm"
+	"github.com/hubd/hubd/internal/plugintest"
 )
 
 // wasmPath is the plugin built in TestMain.
@@ -135,20 +136,11 @@ const (
 	es = `{"alg":"ES256","typ":"JWT"}`
 )
 
-// manifest reads the plugin's plugin.json, as hubd would, with cfg as its
+// manifest reads plugin.json as hubd does, with cfg (if not nil) as its
 // config.
 func manifest(t testing.TB, cfg any) host.Manifest {
 	t.Helper()
-	m, err := host.ReadManifest("plugin.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg != nil {
-		if m.Config, err = json.Marshal(cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return m
+	return plugintest.Manifest(t, cfg, 0)
 }
 
 // rt is one Wasm runtime for every test, so the module compiles once.

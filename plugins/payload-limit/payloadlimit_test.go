@@ -3,41 +3,24 @@ package payloadlimit
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hubd/hubd/host"
-	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/internal/plugintest"
 )
 
 // manifest reads plugin.json as hubd does, with cfg (if not nil) as its
 // config.
 func manifest(t *testing.T, cfg any) host.Manifest {
 	t.Helper()
-	m, err := host.ReadManifest("plugin.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg != nil {
-		if m.Config, err = json.Marshal(cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The shipped time limit is for production; under the race detector
-	// on a busy machine a call can take longer, which is not what these
-	// tests are about.
-	m.Timeout = host.Duration(5 * time.Second)
-	return m
+	return plugintest.Manifest(t, cfg, 5*time.Second)
 }
 
 func load(t *testing.T, m host.Manifest) (*host.Host, error) {
 	t.Helper()
-	h := host.New(nil)
-	h.Register("js", js.Runtime{})
-	t.Cleanup(func() { _ = h.Close() })
-	return h, h.Load(context.Background(), []host.Spec{{Manifest: m, Entry: filepath.Join(".", m.Entry)}})
+	return plugintest.LoadJS(t, m)
 }
 
 func event(name, args string) host.Envelope {

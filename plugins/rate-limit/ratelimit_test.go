@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/process"
+	"github.com/hubd/hubd/internal/plugintest"
 )
 
 // binPath is the plugin built in TestMain.
@@ -39,19 +40,7 @@ func TestMain(m *testing.M) {
 // config.
 func manifest(t *testing.T, cfg any) host.Manifest {
 	t.Helper()
-	m, err := host.ReadManifest("plugin.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg != nil {
-		if m.Config, err = json.Marshal(cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The race detector slows the plugin and the host; the limits, not
-	// the timeout, are under test.
-	m.Timeout = host.Duration(2 * time.Second)
-	return m
+	return plugintest.Manifest(t, cfg, 2*time.Second)
 }
 
 func load(t *testing.T, m host.Manifest) (*host.Host, error) {
