@@ -1,7 +1,6 @@
 package policytest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/hubd/hubd/host/js"
 	"github.com/hubd/hubd/host/process"
 	"github.com/hubd/hubd/host/wasm"
+	"github.com/hubd/hubd/internal/plugintest"
 )
 
 // runtimes are the policy as each runtime loads it, built in TestMain.
@@ -118,32 +118,6 @@ var table = []struct {
 	{"anything else", event("chat", `["hi"]`), `{}`},
 }
 
-// canonical writes a decision as JSON with its raw parts re-encoded, so
-// that spacing and key order of what a plugin wrote do not count.
-func canonical(t *testing.T, d host.Decision) string {
-	t.Helper()
-	norm := func(raw json.RawMessage) json.RawMessage {
-		if raw == nil {
-			return nil
-		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatalf("invalid JSON %s: %v", raw, err)
-		}
-		b, _ := json.Marshal(v)
-		return b
-	}
-	d.Args, d.Reply, d.SocketData, d.Data = norm(d.Args), norm(d.Reply), norm(d.SocketData), norm(d.Data)
-	if d.Action == host.Allow {
-		d.Action = ""
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(d)
-	return string(bytes.TrimSpace(buf.Bytes()))
-}
-
 // TestSamePolicyEveryRuntime runs the table through a host holding the
 // policy in each runtime; every runtime must give the expected decision.
 func TestSamePolicyEveryRuntime(t *testing.T) {
@@ -163,7 +137,7 @@ func TestSamePolicyEveryRuntime(t *testing.T) {
 		for _, c := range table {
 			e := c.env
 			d := h.Run(context.Background(), &e)
-			got[name] = append(got[name], canonical(t, d))
+			got[name] = append(got[name], plugintest.Canonical(t, d))
 		}
 		_ = h.Close()
 	}

@@ -4,6 +4,7 @@
 package plugintest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -43,4 +44,30 @@ func LoadJS(t testing.TB, m host.Manifest) (*host.Host, error) {
 	h.Register("js", js.Runtime{})
 	t.Cleanup(func() { _ = h.Close() })
 	return h, h.Load(context.Background(), []host.Spec{{Manifest: m, Entry: filepath.Join(".", m.Entry)}})
+}
+
+// Canonical writes a decision as JSON with its raw parts re-encoded, so
+// that spacing and key order of what a plugin wrote do not count.
+func Canonical(t testing.TB, d host.Decision) string {
+	t.Helper()
+	norm := func(raw json.RawMessage) json.RawMessage {
+		if raw == nil {
+			return nil
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("invalid JSON %s: %v", raw, err)
+		}
+		b, _ := json.Marshal(v)
+		return b
+	}
+	d.Args, d.Reply, d.SocketData, d.Data = norm(d.Args), norm(d.Reply), norm(d.SocketData), norm(d.Data)
+	if d.Action == host.Allow {
+		d.Action = ""
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(d)
+	return string(bytes.TrimSpace(buf.Bytes()))
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -199,32 +198,6 @@ func authToken(field, token string) string {
 	return string(b)
 }
 
-// canonical writes a decision with its raw parts re-encoded, so that
-// spacing and key order do not count.
-func canonical(t *testing.T, d host.Decision) string {
-	t.Helper()
-	norm := func(raw json.RawMessage) json.RawMessage {
-		if raw == nil {
-			return nil
-		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatalf("invalid JSON %s: %v", raw, err)
-		}
-		b, _ := json.Marshal(v)
-		return b
-	}
-	d.Args, d.Reply, d.SocketData, d.Data = norm(d.Args), norm(d.Reply), norm(d.SocketData), norm(d.Data)
-	if d.Action == host.Allow {
-		d.Action = ""
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(d)
-	return string(bytes.TrimSpace(buf.Bytes()))
-}
-
 func deny(code string) string {
 	return `{"action":"deny","reason":"invalid token","data":{"code":"` + code + `"}}`
 }
@@ -249,7 +222,7 @@ func run(t *testing.T, h *host.Host, cases []tcase) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := connectEnv(c.auth)
-			if got := canonical(t, h.Run(context.Background(), &e)); got != c.want {
+			if got := plugintest.Canonical(t, h.Run(context.Background(), &e)); got != c.want {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
 		})
@@ -375,7 +348,7 @@ func TestBadConfig(t *testing.T) {
 			h := newHost(t, host.Spec{Manifest: manifest(t, cfg), Entry: wasmPath})
 			e := connectEnv(authToken("token", sign(t, hs, `{"sub":"ann","exp":4102444800}`, k.secret)))
 			if d := h.Run(context.Background(), &e); d.Action != host.Deny {
-				t.Errorf("got %s, want a deny", canonical(t, d))
+				t.Errorf("got %s, want a deny", plugintest.Canonical(t, d))
 			}
 		})
 	}
@@ -421,7 +394,7 @@ func TestWithRoomACL(t *testing.T) {
 	e := connectEnv(authToken("token", sign(t, es, `{"sub":"ann","team":"red","exp":4102444800}`, k.ec)))
 	d := h.Run(context.Background(), &e)
 	if d.Action != "" && d.Action != host.Allow || d.SocketData == nil {
-		t.Fatalf("connect: %s", canonical(t, d))
+		t.Fatalf("connect: %s", plugintest.Canonical(t, d))
 	}
 	for room, want := range map[string]host.Action{"user:ann": host.Allow, "team:red:x": host.Allow, "lobby": host.Allow, "user:bob": host.Deny, "team:blue:x": host.Deny} {
 		j := host.Envelope{Hook: host.HookJoin, Namespace: "/", Socket: host.Socket{ID: e.Socket.ID, Rooms: []string{}, Data: d.SocketData}, Rooms: []string{room}}
@@ -430,7 +403,7 @@ func TestWithRoomACL(t *testing.T) {
 			got.Action = host.Allow
 		}
 		if got.Action != want {
-			t.Errorf("join %s: got %s, want %s", room, canonical(t, got), want)
+			t.Errorf("join %s: got %s, want %s", room, plugintest.Canonical(t, got), want)
 		}
 	}
 }
