@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -326,20 +327,36 @@ func TestWebSocketNoMessageAfterClose(t *testing.T) {
 }
 
 // maskedFrame is a client frame, as the server must receive them.
-func maskedFrame(op byte, data []byte) []byte {
-	key := [4]byte{1, 2, 3, 4}
-	b := []byte{0x80 | op}
-	switch n := len(data); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	default:
-		b = append(b, 0x80|126, byte(n>>8), byte(n))
-	}
-	b = append(b, key[:]...)
+func maskedFrame(op byte, data []byte) []byte { return clientFrame(true, op, data) }
+
+// frameKey masks the tests' client frames.
+var frameKey = [4]byte{1, 2, 3, 4}
+
+// clientFrame is a masked client frame, final when fin.
+func clientFrame(fin bool, op byte, data []byte) []byte {
+	b := frameHeader(fin, op, uint64(len(data)))
 	for i, c := range data {
-		b = append(b, c^key[i%4])
+		b = append(b, c^frameKey[i%4])
 	}
 	return b
+}
+
+// frameHeader is the header of a masked client frame announcing n payload
+// bytes, whatever they are: the tests' attacks announce more than they send.
+func frameHeader(fin bool, op byte, n uint64) []byte {
+	b := []byte{op}
+	if fin {
+		b[0] |= 0x80
+	}
+	switch {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n <= 0xffff:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	default:
+		b = binary.BigEndian.AppendUint64(append(b, 0x80|127), n)
+	}
+	return append(b, frameKey[:]...)
 }
 
 // TestWebSocketVolatile: a volatile send is dropped while the writer is

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,5 +61,56 @@ func TestWSConnReleasesBuffer(t *testing.T) {
 	w.wait()
 	if _, data, err := w.next(); err != nil || string(data) != "4fourth" {
 		t.Fatalf("last message: %q, %v", data, err)
+	}
+}
+
+// loopConn is a connection whose input is data, over and over.
+type loopConn struct {
+	net.Conn
+	data []byte
+	off  int
+}
+
+func (c *loopConn) Read(p []byte) (int, error) {
+	n := copy(p, c.data[c.off:])
+	c.off = (c.off + n) % len(c.data)
+	return n, nil
+}
+
+// BenchmarkWSRead reads messages of several sizes, whole and in fragments,
+// through the frame reader.
+func BenchmarkWSRead(b *testing.B) {
+	for _, bc := range []struct {
+		name      string
+		size      int
+		fragments int
+	}{
+		{"16B", 16, 1},
+		{"200B", 200, 1},
+		{"4KiB", 4 << 10, 1},
+		{"16KiB", 16 << 10, 1},
+		{"256KiB", 256 << 10, 1},
+		{"16KiB/16frags", 16 << 10, 16},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			payload := []byte("4" + strings.Repeat("x", bc.size-1))
+			var stream []byte
+			step := bc.size / bc.fragments
+			for i := 0; i < bc.fragments; i++ {
+				var op byte
+				if i == 0 {
+					op = opText
+				}
+				stream = append(stream, clientFrame(i == bc.fragments-1, op, payload[i*step:(i+1)*step])...)
+			}
+			w := newWSConn(&loopConn{data: stream}, 1<<20)
+			b.SetBytes(int64(bc.size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, data, err := w.next(); err != nil || len(data) != bc.size {
+					b.Fatalf("%d bytes, %v", len(data), err)
+				}
+			}
+		})
 	}
 }
