@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,8 +209,23 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 
 // Watch reloads dir whenever it changes (after a short quiet period), until
 // ctx ends. Errors of each reload go to the host's logger; the first load
-// is the caller's (LoadDir).
-func (h *Host) Watch(ctx context.Context, dir string) error {
+// is the caller's (LoadDir). See WatchNotify.
+func (h *Host) Watch(ctx context.Context, dir string) error { return h.WatchNotify(ctx, dir, nil) }
+
+// WatchNotify is Watch that also calls reloaded, when not nil, after each
+// reload it makes, with that reload's error (nil when every plugin
+// loaded). reloaded runs on the watching goroutine: the next reload waits
+// for it.
+//
+// The directory and its plugin folders are watched (not folders whose
+// name starts with a dot, which LoadDir skips), and the folder of a
+// manifest's entry when that is a subfolder. A folder that appears, made
+// in place or renamed into the directory as deploy tools do, is watched
+// from then on; one that goes is dropped. The set is made right again
+// before every reload, so that a folder that moved in while the watch
+// was being set up is still seen.
+func (h *Host) WatchNotify(ctx context.Context, dir string, reloaded func(error)) error {
+	dir = filepath.Clean(dir) // as the events name it
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
@@ -218,52 +234,120 @@ func (h *Host) Watch(ctx context.Context, dir string) error {
 		w.Close()
 		return err
 	}
-	// Folders of plugins are watched too.
-	if entries, err := os.ReadDir(dir); err == nil {
-		for _, e := range entries {
-			if e.IsDir() {
-				_ = w.Add(filepath.Join(dir, e.Name()))
+	syncWatches(w, dir, h.logger)
+	go h.watch(ctx, w, dir, reloaded)
+	return nil
+}
+
+func (h *Host) watch(ctx context.Context, w *fsnotify.Watcher, dir string, reloaded func(error)) {
+	defer w.Close()
+	var timer *time.Timer
+	fire := make(chan struct{}, 1)
+	schedule := func() {
+		if timer == nil {
+			// The send does not block: a fire already pending is enough,
+			// and one that comes after the loop ended leaks nothing.
+			timer = time.AfterFunc(debounce, func() {
+				select {
+				case fire <- struct{}{}:
+				default:
+				}
+			})
+		} else {
+			timer.Reset(debounce)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			// A folder that appears is watched at once, so that what is
+			// written in it next is seen; the full check runs before the
+			// reload.
+			if ev.Has(fsnotify.Create) && filepath.Dir(ev.Name) == dir && !strings.HasPrefix(filepath.Base(ev.Name), ".") {
+				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
+					_ = w.Add(ev.Name)
+				}
+			}
+			schedule()
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			// An overflow loses events: the reload that follows rescans.
+			h.logger.Warn("watching plugin directory", "err", err)
+			schedule()
+		case <-fire:
+			syncWatches(w, dir, h.logger)
+			err := h.LoadDir(ctx, dir)
+			if err != nil {
+				h.logger.Error("reloading plugins", "dir", dir, "err", err)
+			}
+			if reloaded != nil {
+				reloaded(err)
 			}
 		}
 	}
-	go func() {
-		defer w.Close()
-		var timer *time.Timer
-		fire := make(chan struct{}, 1)
-		for {
-			select {
-			case <-ctx.Done():
-				if timer != nil {
-					timer.Stop()
-				}
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				if ev.Op&fsnotify.Create != 0 {
-					if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
-						_ = w.Add(ev.Name)
-					}
-				}
-				if timer == nil {
-					timer = time.AfterFunc(debounce, func() { fire <- struct{}{} })
-				} else {
-					timer.Reset(debounce)
-				}
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				h.logger.Warn("watching plugin directory", "err", err)
-			case <-fire:
-				if err := h.LoadDir(ctx, dir); err != nil {
-					h.logger.Error("reloading plugins", "dir", dir, "err", err)
-				}
+}
+
+// syncWatches makes w watch dir and the folders of dir's plugins
+// (watchedDirs), and nothing else. Stale watches are dropped first: a
+// folder renamed into place may share its watch with the name it had
+// before, and the old name's watch must go for the new one to be made.
+func syncWatches(w *fsnotify.Watcher, dir string, logger *slog.Logger) {
+	want := watchedDirs(dir)
+	for _, p := range w.WatchList() {
+		if !want[p] {
+			_ = w.Remove(p)
+		}
+	}
+	have := make(map[string]bool)
+	for _, p := range w.WatchList() {
+		have[p] = true
+	}
+	for p := range want {
+		if !have[p] {
+			if err := w.Add(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				logger.Warn("watching plugin folder", "dir", p, "err", err)
 			}
 		}
-	}()
-	return nil
+	}
+}
+
+// watchedDirs are the directories whose changes make a reload: dir, its
+// folders (not those whose name starts with a dot), and the folder of a
+// manifest's entry when the entry is in a subfolder of its plugin's.
+func watchedDirs(dir string) map[string]bool {
+	want := map[string]bool{dir: true}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return want
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		folder := filepath.Join(dir, e.Name())
+		want[folder] = true
+		m, err := ReadManifest(filepath.Join(folder, ManifestFile))
+		if err != nil || m.Entry == "" {
+			continue
+		}
+		sub := filepath.Dir(filepath.Join(folder, m.Entry))
+		if rel, err := filepath.Rel(folder, sub); err == nil && rel != "." && filepath.IsLocal(rel) {
+			if st, err := os.Stat(sub); err == nil && st.IsDir() {
+				want[sub] = true
+			}
+		}
+	}
+	return want
 }
 
 // debounce is the quiet period before a changed directory is reloaded.
