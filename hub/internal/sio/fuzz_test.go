@@ -6,11 +6,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const fuzzMaxAttachments = 10
 
-// FuzzDecode checks what a successful Decode promises: a well-formed header,
+// FuzzDecode checks what a successful Decode promises: valid UTF-8, a
+// well-formed header,
 // a payload of the right JSON shape, Event and Args that are exactly the
 // array elements, placeholders in range (on the parsed JSON), and a header
 // re-encoded with AppendHeader that decodes to the same packet.
@@ -46,7 +48,8 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			switch {
 			case errors.Is(err, ErrUnknownType), errors.Is(err, ErrIllegalAttach), errors.Is(err, ErrTooManyAttach),
-				errors.Is(err, ErrInvalidPayload), errors.Is(err, ErrReservedEvent), errors.Is(err, ErrIllegalNamespace):
+				errors.Is(err, ErrInvalidPayload), errors.Is(err, ErrReservedEvent), errors.Is(err, ErrIllegalNamespace),
+				errors.Is(err, ErrInvalidUTF8):
 			default:
 				t.Fatalf("Decode(%q) returned an undocumented error %v", in, err)
 			}
@@ -55,6 +58,9 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("Decode(%q, 0) = ErrTooManyAttach", in)
 			}
 			return
+		}
+		if !utf8.Valid(in) {
+			t.Fatalf("Decode(%q) accepted invalid UTF-8", in)
 		}
 		checkDecoded(t, in, p)
 

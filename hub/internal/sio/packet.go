@@ -5,6 +5,11 @@
 // Payloads stay raw JSON: the decoder validates them and finds the event name
 // and the argument list without building values, so an event can be relayed
 // byte for byte.
+//
+// A packet that is not valid UTF-8 is refused as a whole (ErrInvalidUTF8)
+// rather than repaired: relayed byte for byte, it would reach WebSocket
+// recipients in text frames, which clients must drop the connection over,
+// and no client that encodes JavaScript strings can produce one.
 package sio
 
 import (
@@ -12,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Type is a Socket.IO packet type.
@@ -39,6 +45,7 @@ var (
 	ErrInvalidPayload   = errors.New("sio: invalid payload")
 	ErrReservedEvent    = errors.New("sio: reserved event name")
 	ErrIllegalNamespace = errors.New("sio: illegal namespace")
+	ErrInvalidUTF8      = errors.New("sio: packet is not valid UTF-8")
 )
 
 // reserved holds the event names a client may not send (and the server may
@@ -72,12 +79,16 @@ type Packet struct {
 	Args []byte
 }
 
-// Decode decodes a text packet. maxAttachments bounds the attachment count of
+// Decode decodes a text packet; its namespace, event name and payload are
+// valid UTF-8 when it succeeds. maxAttachments bounds the attachment count of
 // binary packets (0 means no bound).
 func Decode(b []byte, maxAttachments int) (Packet, error) {
 	p := Packet{ID: NoID, Nsp: "/"}
 	if len(b) == 0 || b[0] < '0' || b[0] > '6' {
 		return p, ErrUnknownType
+	}
+	if !utf8.Valid(b) {
+		return p, ErrInvalidUTF8
 	}
 	p.Type = Type(b[0] - '0')
 	i := 1

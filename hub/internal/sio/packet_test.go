@@ -80,6 +80,15 @@ var decodeCases = []decodeCase{
 	{name: "event empty name", in: `2["",1]`, want: want{Type: Event, Data: `["",1]`, Event: "", Args: `1`}},
 	{name: "event escaped name", in: `2["\u0068i"]`, want: want{Type: Event, Data: `["\u0068i"]`, Event: "hi"}},
 	{name: "event unicode name", in: `2["héllo ☃"]`, want: want{Type: Event, Data: `["héllo ☃"]`, Event: "héllo ☃"}},
+	// Invalid UTF-8 anywhere is refused, escaped lone surrogates are not
+	// (they are valid JSON text, read as U+FFFD).
+	{name: "invalid utf-8 event name", in: "2[\"\x87\"]", err: ErrInvalidUTF8},
+	{name: "invalid utf-8 argument", in: "2[\"a\",\"\xff\"]", err: ErrInvalidUTF8},
+	{name: "invalid utf-8 cut character", in: "2[\"a\",\"\xe2\x82\"]", err: ErrInvalidUTF8},
+	{name: "invalid utf-8 namespace", in: "2/\xc0\xaf,[\"a\"]", err: ErrInvalidUTF8},
+	{name: "invalid utf-8 connect auth", in: "0{\"t\":\"\xed\xa0\x80\"}", err: ErrInvalidUTF8},
+	{name: "invalid utf-8 ack", in: "3/a,1[\"\xff\"]", err: ErrInvalidUTF8},
+	{name: "event escaped lone surrogate", in: `2["\ud800"]`, want: want{Type: Event, Data: `["\ud800"]`, Event: "\ufffd"}},
 	{name: "event tricky strings", in: `2["a\"b,c]",{"k":"]\\"},"[,{"]`,
 		want: want{Type: Event, Data: `["a\"b,c]",{"k":"]\\"},"[,{"]`, Event: `a"b,c]`, Args: `{"k":"]\\"},"[,{"`}},
 	{name: "event spaces", in: `2[ "sp" , 1 , [ 2 ] ]`, want: want{Type: Event, Data: `[ "sp" , 1 , [ 2 ] ]`, Event: "sp", Args: `1 , [ 2 ]`}},
