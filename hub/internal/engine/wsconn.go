@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -75,17 +77,6 @@ func (w *wsConn) fill() error {
 	return err
 }
 
-func (w *wsConn) readByte() (byte, error) {
-	for w.r == w.n {
-		if err := w.fill(); err != nil {
-			return 0, err
-		}
-	}
-	b := w.buf[w.r]
-	w.r++
-	return b, nil
-}
-
 // readFull fills p from the buffer and then straight from the connection.
 func (w *wsConn) readFull(p []byte) error {
 	k := 0
@@ -100,9 +91,18 @@ func (w *wsConn) readFull(p []byte) error {
 		w.rerr = nil
 		return err
 	}
+	if h := testHookReadWait.Load(); h != nil {
+		(*h)()
+	}
 	_, err := io.ReadFull(w.nc, p[k:])
 	return err
 }
+
+// testHookReadWait, when set, is called each time the reader turns to the
+// connection for payload bytes it has not buffered (and for a polling
+// body's first read): by then the buffer they go to is allocated, which is
+// what the memory tests wait for.
+var testHookReadWait atomic.Pointer[func()]
 
 // discardN reads and drops n bytes.
 func (w *wsConn) discardN(n int64) error {
@@ -180,9 +180,19 @@ var (
 	errTooBig     = errors.New("engine: message too big")
 )
 
+// minGrowth is the least a message's buffer grows by: a frame of up to
+// minGrowth bytes, the common case, costs one allocation of its size; a
+// larger one starts with minGrowth bytes and grows as its bytes arrive.
+const minGrowth = 4 << 10
+
 // next returns the next data message: control frames in between are
 // handled (pings answered through onPing, pongs ignored), fragments are
 // joined. A close frame from the peer is errPeerClosed.
+//
+// Lengths come from the client: a message is refused (errTooBig) before
+// anything is allocated for it when its frames announce more than the
+// limit, and the buffer of one within the limit grows with the bytes that
+// arrive, never with what a header announces.
 func (w *wsConn) next() (binary bool, data []byte, err error) {
 	var op byte // opcode of the message being assembled, 0 before its first frame
 	var msg []byte
@@ -228,69 +238,116 @@ func (w *wsConn) next() (binary bool, data []byte, err error) {
 		default:
 			return false, nil, errProtocol
 		}
-		if int64(len(msg))+n > w.limit {
+		// len(msg) <= w.limit: the difference cannot overflow, where a
+		// sum with a length near 2^63 would.
+		if n > w.limit-int64(len(msg)) {
 			w.skip = n
 			return false, nil, errTooBig
 		}
-		start := len(msg)
-		if msg == nil && fin {
-			msg = make([]byte, n) // the common case: one frame, one allocation
-		} else {
-			msg = append(msg, make([]byte, n)...)
-		}
-		if err := w.readFull(msg[start:]); err != nil {
+		if msg, err = w.appendPayload(msg, n, mask); err != nil {
 			return false, nil, err
 		}
-		unmask(msg[start:], mask, 0)
 		if fin {
 			return op == opBinary, msg, nil
 		}
 	}
 }
 
+// appendPayload reads a frame's n payload bytes, unmasked, onto msg. msg
+// grows only once it is full, by what is left of the frame or, if that is
+// more, by max(len(msg), minGrowth): what is allocated stays within about
+// twice what arrived (plus minGrowth), and a frame that announces a
+// megabyte and sends nothing holds minGrowth bytes, not a megabyte.
+func (w *wsConn) appendPayload(msg []byte, n int64, mask [4]byte) ([]byte, error) {
+	pos := 0 // key offset of the next byte
+	for n > 0 {
+		if len(msg) == cap(msg) {
+			msg = slices.Grow(msg, int(min(n, int64(max(len(msg), minGrowth)))))
+		}
+		start := len(msg)
+		msg = msg[:start+int(min(n, int64(cap(msg)-start)))]
+		if err := w.readFull(msg[start:]); err != nil {
+			return nil, err
+		}
+		unmask(msg[start:], mask, pos)
+		k := len(msg) - start
+		pos = (pos + k) & 3
+		n -= int64(k)
+	}
+	return msg, nil
+}
+
+// maxHeader is the longest client frame header: 2 bytes, a 64-bit length
+// and the mask key.
+const maxHeader = 2 + 8 + 4
+
+// ensure buffers at least k bytes (k <= maxHeader).
+func (w *wsConn) ensure(k int) error {
+	for w.n-w.r < k {
+		if err := w.fill(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // header reads a frame header. Client frames must be masked and use no
-// extension bits.
+// extension bits. It reads through the buffer only, so that nothing it
+// reads into escapes to the heap.
 func (w *wsConn) header() (fin bool, opcode byte, n int64, mask [4]byte, err error) {
-	b0, err := w.readByte()
-	if err != nil {
+	if err = w.ensure(2); err != nil {
 		return
 	}
-	b1, err := w.readByte()
-	if err != nil {
-		return
-	}
+	b0, b1 := w.buf[w.r], w.buf[w.r+1]
 	if b0&0x70 != 0 || b1&0x80 == 0 {
 		err = errProtocol
 		return
 	}
 	fin, opcode = b0&0x80 != 0, b0&0x0f
-	n = int64(b1 & 0x7f)
-	var ext [8]byte
-	switch n {
+	size := 2 + 4
+	switch b1 & 0x7f {
 	case 126:
-		if err = w.readFull(ext[:2]); err != nil {
-			return
-		}
-		n = int64(binary.BigEndian.Uint16(ext[:2]))
+		size += 2
 	case 127:
-		if err = w.readFull(ext[:8]); err != nil {
-			return
-		}
-		u := binary.BigEndian.Uint64(ext[:8])
+		size += 8
+	}
+	if err = w.ensure(size); err != nil {
+		return
+	}
+	h := w.buf[w.r : w.r+size]
+	w.r += size
+	switch n = int64(b1 & 0x7f); n {
+	case 126:
+		n = int64(binary.BigEndian.Uint16(h[2:4]))
+	case 127:
+		u := binary.BigEndian.Uint64(h[2:10])
 		if u>>63 != 0 {
 			err = errProtocol
 			return
 		}
 		n = int64(u)
 	}
-	err = w.readFull(mask[:])
+	copy(mask[:], h[size-4:])
 	return
 }
 
-// unmask XORs b with the mask key, starting at key offset pos.
+// unmask XORs b with the mask key, starting at key offset pos, eight bytes
+// at a time.
 func unmask(b []byte, key [4]byte, pos int) {
+	var k [4]byte
+	for i := range k {
+		k[i] = key[(pos+i)&3]
+	}
+	if len(b) >= 8 {
+		k32 := uint64(binary.LittleEndian.Uint32(k[:]))
+		k64 := k32<<32 | k32
+		for len(b) >= 8 {
+			binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k64)
+			b = b[8:]
+		}
+	}
 	for i := range b {
-		b[i] ^= key[(pos+i)&3]
+		b[i] ^= k[i&3]
 	}
 }
 
