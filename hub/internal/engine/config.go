@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"log/slog"
+	"math"
 	"net/http"
 	"time"
 )
@@ -38,6 +40,9 @@ type Config struct {
 	AllowRequest func(r *http.Request) error
 	// CheckOrigin vets the Origin of WebSocket handshakes (all allowed).
 	CheckOrigin func(r *http.Request) bool
+	// Logger receives what the engine reports on its own: a panic on a
+	// session's goroutine, with its stack, at error level (slog.Default()).
+	Logger *slog.Logger
 	// OnConnection is called for every new session, before any of its
 	// messages are delivered. It must set the session's handler.
 	OnConnection func(c *Conn, r *http.Request)
@@ -71,6 +76,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxPayload <= 0 {
 		c.MaxPayload = 1_000_000
 	}
+	// A message's length must fit an int, with room to grow its buffer.
+	c.MaxPayload = min(c.MaxPayload, math.MaxInt/2)
 	if c.MaxBufferedBytes <= 0 {
 		c.MaxBufferedBytes = 16 << 20
 	}
@@ -79,6 +86,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompressThreshold == 0 {
 		c.CompressThreshold = 1024
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	if c.CheckOrigin == nil {
 		c.CheckOrigin = func(*http.Request) bool { return true }

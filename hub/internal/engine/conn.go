@@ -117,7 +117,10 @@ func (c *Conn) Send(frames []Frame, volatile bool) bool {
 	if c.queued+n > c.srv.cfg.MaxBufferedBytes {
 		c.mu.Unlock()
 		// The caller may hold locks the close path needs.
-		go c.closeNow(ReasonTransportError, nil)
+		go func() {
+			defer c.recoverPanic()
+			c.closeNow(ReasonTransportError, nil)
+		}()
 		return false
 	}
 	c.queue = append(c.queue, frames...)
@@ -143,7 +146,7 @@ func (c *Conn) kickLocked() {
 		// dispatch): replies then cost no goroutine.
 		if !c.writing && len(c.queue) > 0 && !c.dispatching {
 			c.writing = true
-			go c.writeLoop(c.netConn, nil)
+			go c.startedWriteLoop(c.netConn)
 		}
 		return
 	}
@@ -166,6 +169,12 @@ func (c *Conn) takeLocked() []Frame {
 	c.queue = nil
 	c.queued = 0
 	return q
+}
+
+// startedWriteLoop is writeLoop on a goroutine of its own.
+func (c *Conn) startedWriteLoop(nc net.Conn) {
+	defer c.recoverPanic()
+	c.writeLoop(nc, nil)
 }
 
 // writeLoop writes the queue to nc until it is empty; prefix (the 101
@@ -229,7 +238,7 @@ func (c *Conn) Close() {
 		c.queue = append(c.queue, Frame{Data: closeNormal, op: opClose})
 		if !c.writing {
 			c.writing = true
-			go c.writeLoop(c.netConn, nil)
+			go c.startedWriteLoop(c.netConn)
 		}
 		c.mu.Unlock()
 	case c.poll != nil && len(c.queue) == 0:
@@ -242,7 +251,10 @@ func (c *Conn) Close() {
 			c.releasePollLocked(nil, false)
 		}
 		// Give up waiting for that GET after a while.
-		c.closeTimer = time.AfterFunc(30*time.Second, func() { c.closeNow(ReasonForcedClose, nil) })
+		c.closeTimer = time.AfterFunc(30*time.Second, func() {
+			defer c.recoverPanic()
+			c.closeNow(ReasonForcedClose, nil)
+		})
 		c.mu.Unlock()
 	}
 }
@@ -295,7 +307,10 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 	c.mu.Unlock()
 
 	if linger {
-		time.AfterFunc(lingerTime, func() { c.srv.remove(c) })
+		time.AfterFunc(lingerTime, func() {
+			defer c.recoverPanic()
+			c.srv.remove(c)
+		})
 	} else {
 		c.srv.remove(c)
 	}
@@ -373,6 +388,7 @@ func (c *Conn) startHeartbeat() {
 }
 
 func (c *Conn) onHeartbeat() {
+	defer c.recoverPanic()
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()

@@ -204,6 +204,7 @@ func (c *Conn) armNoopLocked() {
 		return
 	}
 	c.noopTimer = time.AfterFunc(noopDelay, func() {
+		defer c.recoverPanic()
 		c.mu.Lock()
 		if c.poll != nil && c.upgrading && len(c.queue) == 0 {
 			c.releasePollLocked([]Frame{noopFrame}, false)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Server is an Engine.IO server. It is an http.Handler for the requests of
@@ -13,6 +14,8 @@ type Server struct {
 
 	mu       sync.RWMutex
 	sessions map[string]*Conn
+
+	panics atomic.Uint64 // see PanicsRecovered
 }
 
 // readBufferSize is the WebSocket read buffer of a session. Larger frames
@@ -34,6 +37,10 @@ func (s *Server) Len() int {
 	defer s.mu.RUnlock()
 	return len(s.sessions)
 }
+
+// PanicsRecovered returns how many panics the server has recovered on its
+// sessions' goroutines, each of which closed its session (see recoverPanic).
+func (s *Server) PanicsRecovered() uint64 { return s.panics.Load() }
 
 // CloseAll closes every session from the server side.
 func (s *Server) CloseAll() {
@@ -109,6 +116,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, codeBadRequest, "")
 			return
 		}
+		defer c.recoverRequest()
 		switch r.Method {
 		case http.MethodGet:
 			c.serveGet(w, r)
@@ -197,6 +205,7 @@ func (s *Server) openFrame(id string, upgrades bool) Frame {
 func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
 	upgrades := !s.cfg.DisableUpgrades && !s.cfg.DisableWebSocket
 	c := s.newConn(upgrades)
+	defer c.recoverRequest()
 	if s.cfg.OnConnection != nil {
 		s.cfg.OnConnection(c, r)
 	}

@@ -20,6 +20,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return // answered
 	}
 	c := s.newConn(false)
+	defer c.recoverPanic()
 	c.watchControl(ws)
 	c.ws = ws
 	c.netConn = ws.nc
@@ -63,6 +64,7 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	defer c.recoverPanic()
 	if err := writeFrames(ws.nc, response, nil, c.srv.cfg.WriteTimeout); err != nil {
 		_ = ws.nc.Close()
 		return
@@ -166,6 +168,7 @@ const maxHandoffs = 8
 // readLoop reads the session's WebSocket until it ends; handoffs counts
 // the goroutines that read it before this one.
 func (c *Conn) readLoop(ws *wsConn, handoffs int) {
+	defer c.recoverPanic()
 	for {
 		// Wait for the next frame here, at the shallowest point, so that
 		// an idle connection's goroutine fits its smallest stack (and
