@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/hubd/hubd/hub/internal/sio"
 	"github.com/hubd/hubd/internal/jsonstr"
@@ -23,7 +24,9 @@ type Args struct {
 // NewArgs encodes Go values as arguments. []byte values become binary
 // attachments, at the top level and inside []any and map[string]any;
 // json.RawMessage is used as it is; anything else is marshalled with
-// encoding/json (without HTML escaping).
+// encoding/json (without HTML escaping). Strings that are not valid UTF-8
+// have each bad byte replaced by U+FFFD, as encoding/json does; raw JSON
+// that is not valid UTF-8 is refused (ErrInvalidUTF8).
 func NewArgs(values ...any) (Args, error) {
 	if len(values) == 1 {
 		if a, ok := values[0].(Args); ok {
@@ -45,11 +48,17 @@ func NewArgs(values ...any) (Args, error) {
 }
 
 // RawArgs makes Args from a JSON array whose binary values are placeholders
-// ({"_placeholder":true,"num":i}) for the given attachments.
+// ({"_placeholder":true,"num":i}) for the given attachments. It is the
+// check for JSON that comes from outside (an HTTP caller, a plugin, another
+// node): an array that is not valid UTF-8 is refused with an error wrapping
+// ErrInvalidUTF8.
 func RawArgs(array json.RawMessage, attachments [][]byte) (Args, error) {
 	array = bytes.TrimSpace(array)
 	if len(array) < 2 || array[0] != '[' || !json.Valid(array) {
 		return Args{}, fmt.Errorf("hub: arguments must be a JSON array")
+	}
+	if !utf8.Valid(array) {
+		return Args{}, errArgsUTF8
 	}
 	if _, err := sio.Decode(append([]byte("6"+strconv.Itoa(len(attachments))+"-0"), array...), 0); err != nil {
 		return Args{}, fmt.Errorf("hub: %w", err)
@@ -196,6 +205,9 @@ func appendValue(dst []byte, v any, atts *[][]byte) ([]byte, error) {
 		if !json.Valid(x) {
 			return dst, fmt.Errorf("hub: invalid json.RawMessage argument")
 		}
+		if !utf8.Valid(x) {
+			return dst, errArgsUTF8
+		}
 		return append(dst, x...), nil
 	case string:
 		return jsonstr.Append(dst, x), nil
@@ -249,7 +261,23 @@ func appendValue(dst []byte, v any, atts *[][]byte) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return dst, fmt.Errorf("hub: argument: %w", err)
 	}
+	// A json.Marshaler (or a json.RawMessage field) is copied unchecked.
+	if !utf8.Valid(buf.Bytes()) {
+		return dst, errArgsUTF8
+	}
 	return append(dst, bytes.TrimRight(buf.Bytes(), "\n")...), nil
+}
+
+var errArgsUTF8 = fmt.Errorf("%w in arguments: encode text as UTF-8 and send bytes as binary", ErrInvalidUTF8)
+
+// validUTF8JSON returns raw, valid JSON, with every byte that is not
+// UTF-8 replaced by U+FFFD. In valid JSON such bytes can only be inside
+// strings, so the result is still valid JSON.
+func validUTF8JSON(raw []byte) []byte {
+	if utf8.Valid(raw) {
+		return raw
+	}
+	return bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 }
 
 func appendPlaceholder(dst, b []byte, atts *[][]byte) []byte {

@@ -27,6 +27,10 @@ var (
 	// ErrDrop, returned by an event hook or a socket middleware, drops the
 	// event silently: it reaches no listener and no error listener.
 	ErrDrop = errors.New("hub: event dropped")
+	// ErrInvalidUTF8 reports raw JSON that is not valid UTF-8 (RawArgs,
+	// NewArgs with a json.RawMessage). Sent on, it would reach WebSocket
+	// clients in text frames, which they drop the connection over.
+	ErrInvalidUTF8 = errors.New("hub: invalid UTF-8")
 )
 
 // ConnectError refuses a connection from a middleware or a connect hook.
@@ -51,7 +55,7 @@ func connectErrorPayload(err error) []byte {
 		raw, merr := json.Marshal(data)
 		if merr == nil {
 			b = append(b, `,"data":`...)
-			b = append(b, raw...)
+			b = append(b, validUTF8JSON(raw)...)
 		}
 	}
 	return append(b, '}')

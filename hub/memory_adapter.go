@@ -432,7 +432,7 @@ func marshalData(v any) json.RawMessage {
 		return nil
 	}
 	if raw, ok := v.(json.RawMessage); ok {
-		return raw
+		return validUTF8JSON(raw)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -440,5 +440,5 @@ func marshalData(v any) json.RawMessage {
 	if err := enc.Encode(v); err != nil {
 		return nil
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n")
+	return validUTF8JSON(bytes.TrimRight(buf.Bytes(), "\n"))
 }

@@ -9,7 +9,9 @@
 // A packet that is not valid UTF-8 is refused as a whole (ErrInvalidUTF8)
 // rather than repaired: relayed byte for byte, it would reach WebSocket
 // recipients in text frames, which clients must drop the connection over,
-// and no client that encodes JavaScript strings can produce one.
+// and no client that encodes JavaScript strings can produce one. (The
+// Engine.IO decoder refuses such text first; the check here keeps the
+// decoder's promise on its own, for hub.RawArgs too.)
 package sio
 
 import (
