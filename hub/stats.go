@@ -18,6 +18,10 @@ type Stats struct {
 	// the connection was closing, or its queue was over
 	// Options.MaxBufferedBytes, which closes it.
 	Undelivered uint64
+	// PanicsRecovered is the panics recovered on a connection's
+	// goroutines (an application's listener, the transport): each closed
+	// its connection only and was logged with its stack.
+	PanicsRecovered uint64
 }
 
 // Stats returns the server's delivery counters. Reading them costs a few
@@ -28,6 +32,7 @@ func (s *Server) Stats() Stats {
 		EventsSent:      s.stats.sent.Load(),
 		VolatileDropped: s.stats.dropped.Load(),
 		Undelivered:     s.stats.undelivered.Load(),
+		PanicsRecovered: s.engine.PanicsRecovered(),
 	}
 }
 

@@ -133,6 +133,8 @@ var (
 	eventsDroppedDesc = prometheus.NewDesc("hubd_events_dropped_total",
 		"Events not sent to a client: volatile (the client was busy) or closed (the connection was closing or over its buffer).",
 		[]string{"reason"}, nil)
+	panicsDesc = prometheus.NewDesc("hubd_panics_recovered_total",
+		"Panics recovered on a connection's goroutines; each closed that connection only and is in the log with its stack.", nil, nil)
 )
 
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -141,6 +143,7 @@ func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- roomsDesc
 	ch <- eventsSentDesc
 	ch <- eventsDroppedDesc
+	ch <- panicsDesc
 }
 
 func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
@@ -149,6 +152,7 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(eventsSentDesc, prometheus.CounterValue, float64(st.EventsSent))
 	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.VolatileDropped), "volatile")
 	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.Undelivered), "closed")
+	ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(st.PanicsRecovered))
 	for _, n := range c.srv.Namespaces() {
 		ch <- prometheus.MustNewConstMetric(socketsDesc, prometheus.GaugeValue, float64(n.Len()), n.Name())
 		ch <- prometheus.MustNewConstMetric(roomsDesc, prometheus.GaugeValue, float64(namedRooms(n)), n.Name())
