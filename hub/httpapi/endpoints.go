@@ -60,7 +60,10 @@ func (h *Handler) emit(w http.ResponseWriter, r *http.Request) {
 	}
 	var args hub.Args
 	if raw := trimJSON(req.Args); len(raw) > 0 && string(raw) != "null" {
-		if args, err = hub.RawArgs(raw, nil); err != nil {
+		if args, err = hub.RawArgs(raw, nil); errors.Is(err, hub.ErrInvalidUTF8) {
+			writeError(w, http.StatusBadRequest, "args are not valid UTF-8: encode text as UTF-8, and binary data as text (base64, say)")
+			return
+		} else if err != nil {
 			writeError(w, http.StatusBadRequest, "args must be a JSON array (without binary placeholders)")
 			return
 		}

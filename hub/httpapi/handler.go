@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hubd/hubd/hub"
 )
@@ -107,29 +108,42 @@ func (h *Handler) namespace(w http.ResponseWriter, name string) *hub.Namespace {
 	return nil
 }
 
-// decode reads the JSON body into dst, answering 413 or 400 on failure.
+// decode reads the JSON body into dst, answering 413 or 400 on failure. A
+// body is read whole (at most MaxBody bytes) and must be UTF-8, as JSON
+// between systems is: its strings and raw arguments may end up in
+// WebSocket text frames.
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 	if r.ContentLength > h.cfg.MaxBody {
 		writeError(w, http.StatusRequestEntityTooLarge, h.tooLarge())
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, h.tooLarge())
+		return false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "cannot read the body: "+err.Error())
+		return false
+	case !utf8.Valid(body):
+		writeError(w, http.StatusBadRequest, errNotUTF8)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
+	err = dec.Decode(dst)
 	if err == nil && dec.More() {
 		err = errMultiple
 	}
 	if err == nil {
 		return true
 	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		writeError(w, http.StatusRequestEntityTooLarge, h.tooLarge())
-		return false
-	}
 	writeError(w, http.StatusBadRequest, "bad JSON body: "+jsonProblem(err))
 	return false
 }
+
+const errNotUTF8 = "bad JSON body: it is not valid UTF-8: encode the body as UTF-8, and binary data as text (base64, say)"
 
 func (h *Handler) tooLarge() string {
 	return "body larger than " + strconv.FormatInt(h.cfg.MaxBody, 10) + " bytes"

@@ -575,3 +575,33 @@ func TestClusterUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// A body that is not valid UTF-8 is refused whole, wherever the bad bytes
+// are, and nothing is sent: in args they would reach WebSocket clients in
+// text frames, which they drop the connection over.
+func TestEmitRefusesInvalidUTF8(t *testing.T) {
+	w := newWorld(t, httpapi.Config{})
+	a := w.dial("/")
+	const want = `{"ok":false,"error":"bad JSON body: it is not valid UTF-8: encode the body as UTF-8, and binary data as text (base64, say)"}`
+	for _, b := range []string{
+		"{\"event\":\"ev\",\"args\":[\"\xff\"]}",
+		"{\"event\":\"ev\",\"args\":[{\"k\":\"a\xe2\x82\"}]}",
+		"{\"event\":\"ev\xc0\xaf\"}",
+		"{\"event\":\"ev\",\"rooms\":\"r\x87\"}",
+	} {
+		if status, got, _ := w.call("POST", "/api/emit", b); status != 400 || got != want {
+			t.Errorf("%q: %d %s", b, status, got)
+		}
+	}
+	if err := w.srv.Emit("mark"); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.got(); len(got) != 0 {
+		t.Errorf("client received %q", got)
+	}
+	select {
+	case <-a.c.Done():
+		t.Errorf("client disconnected: %v", a.c.Err())
+	default:
+	}
+}
