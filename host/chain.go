@@ -6,12 +6,14 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 )
 
-// loaded is a plugin in a chain table, with its counters and breaker.
+// loaded is a plugin in a chain table, with its counters, its breaker and
+// its sockets' strikes.
 type loaded struct {
 	m        Manifest
 	p        Plugin
@@ -19,6 +21,7 @@ type loaded struct {
 	version  string       // content hash, for directory reloads
 	stats    [len(hookIndex)]*hookStats
 	breaker  breaker
+	strikes  strikes // failures per socket
 }
 
 // hookIndex maps hooks to array slots.
@@ -57,7 +60,7 @@ const warnEvery = time.Second
 
 // warn logs a failed call, at most once per warnEvery per plugin; the
 // counters have them all.
-func (t *table) warn(l *loaded, hook Hook, err error) {
+func (t *table) warn(l *loaded, hook Hook, socket string, err error) {
 	if t.logger == nil {
 		return
 	}
@@ -70,7 +73,7 @@ func (t *table) warn(l *loaded, hook Hook, err error) {
 	if l.m.failClosed(hook) {
 		policy = "deny"
 	}
-	t.logger.Warn("plugin call failed", "plugin", l.m.Name, "runtime", l.m.Runtime, "hook", string(hook), "policy", policy, "err", err)
+	t.logger.Warn("plugin call failed", "plugin", l.m.Name, "runtime", l.m.Runtime, "hook", string(hook), "socket", socket, "policy", policy, "err", err)
 }
 
 func newTable(plugins []*loaded, logger *slog.Logger) *table {
@@ -114,9 +117,20 @@ var budgets = [len(hookIndex)]time.Duration{
 // unavailable is the decision of a plugin that fails closed.
 var unavailable = Decision{Action: Deny, Reason: "plugin unavailable", Data: json.RawMessage(`{"temporary":true}`)}
 
+// rejectedInput is the decision of a plugin that fails closed on an
+// envelope nested deeper than MaxJSONDepth.
+var rejectedInput = Decision{
+	Action: Deny,
+	Reason: "input nested deeper than " + strconv.Itoa(MaxJSONDepth) + " levels: send flatter JSON",
+	Data:   json.RawMessage(`{"max_depth":` + strconv.Itoa(MaxJSONDepth) + `}`),
+}
+
 // run calls the chain of hook for env. Each plugin sees env as the plugins
 // before it changed it; the returned decision gathers their changes and
 // carries the action that ended the chain (or allow).
+//
+// A plugin's failures on a socket's calls (every hook but connect, whose
+// socket is not yet one) are charged to that socket first: see breaker.go.
 func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 	var out Decision
 	i := slot(hook)
@@ -126,11 +140,33 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 	}
 	start := time.Now()
 	budgetEnd := start.Add(budgets[i])
+	sock := env.Socket.ID
+	if hook == HookConnect {
+		sock = ""
+	}
+	checked := false
 	for _, l := range chain {
 		if !l.m.handles(hook, env.Namespace, env.Event) {
 			continue
 		}
+		if !checked {
+			// Decisions are checked against the same bound, so what the
+			// plugins change stays within it.
+			checked = true
+			if env.tooDeep() {
+				return t.reject(hook, env, chain)
+			}
+		}
 		now := time.Now()
+		held, struck := l.strikes.held(sock, now)
+		if held {
+			l.stats[i].observe(OutcomeSocketBackoff, 0)
+			if l.m.failClosed(hook) {
+				out.merge(&unavailable)
+				return out
+			}
+			continue
+		}
 		if !l.breaker.allow(now) {
 			l.stats[i].observe(OutcomeCircuitOpen, 0)
 			if l.m.failClosed(hook) {
@@ -148,20 +184,25 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		if err == nil && d != nil {
 			err = d.check()
 		}
-		l.breaker.done(err == nil, now.Add(took))
+		end := now.Add(took)
 		if err != nil {
+			l.breaker.done(false, l.strikes.fail(sock, end), end)
 			o := OutcomeError
 			if errors.Is(err, ErrTimeout) {
 				o = OutcomeTimeout
 			}
 			l.stats[i].observe(o, took)
-			t.warn(l, hook, err)
+			t.warn(l, hook, sock, err)
 			if l.m.failClosed(hook) {
 				out.merge(&unavailable)
 				return out
 			}
 			continue
 		}
+		if struck {
+			l.strikes.forget(sock)
+		}
+		l.breaker.done(true, true, end)
 		if d == nil {
 			d = &Decision{}
 		}
@@ -173,6 +214,30 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		}
 	}
 	return out
+}
+
+// reject answers an envelope too deep for any runtime with each plugin's
+// failure policy, calling none and charging nobody's breaker: the input is
+// the client's fault.
+func (t *table) reject(hook Hook, env *Envelope, chain []*loaded) Decision {
+	i := slot(hook)
+	for _, l := range chain {
+		if !l.m.handles(hook, env.Namespace, env.Event) {
+			continue
+		}
+		l.stats[i].observe(OutcomeRejectedInput, 0)
+		if l.m.failClosed(hook) {
+			return rejectedInput
+		}
+	}
+	return Decision{}
+}
+
+// forget drops what the plugins keep about socket id, which disconnected.
+func (t *table) forget(id string) {
+	for _, l := range t.plugins {
+		l.strikes.forget(id)
+	}
 }
 
 func (d *Decision) outcome() Outcome {

@@ -99,6 +99,14 @@ func (d *Decision) check() error {
 	if !isArray(d.Reply) {
 		return fmt.Errorf("%w: reply must be a JSON array", ErrGarbage)
 	}
+	for _, f := range [...]struct {
+		name string
+		raw  json.RawMessage
+	}{{"args", d.Args}, {"reply", d.Reply}, {"data", d.Data}, {"socket_data", d.SocketData}} {
+		if nestedDeeper(f.raw, MaxJSONDepth) {
+			return fmt.Errorf("%w: %s nested deeper than %d levels", ErrGarbage, f.name, MaxJSONDepth)
+		}
+	}
 	if d.Action == Reply && len(d.Reply) == 0 {
 		d.Reply = json.RawMessage("[]")
 	}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 
@@ -10,6 +11,15 @@ import (
 // Version is the version of the envelope and decision schema (the "v"
 // field). A plugin built for another major version is refused at load.
 const Version = 1
+
+// MaxJSONDepth bounds how deeply the JSON values a client controls may
+// nest arrays and objects: an event's arguments (the array itself is level
+// 1), the handshake's auth and a socket's data. It is the strictest bound
+// of any runtime's path, the JS runtime's encoder, so that every runtime
+// takes (and can hand back) any envelope the chain lets through. The chain
+// answers a deeper envelope with each plugin's failure policy without
+// calling the plugin, and a decision carrying deeper JSON is garbage.
+const MaxJSONDepth = 64
 
 // Hook names a moment of a socket's life.
 type Hook string
@@ -71,6 +81,66 @@ type Handshake struct {
 	Query   map[string]string `json:"query"`
 	Headers map[string]string `json:"headers"`
 	Address string            `json:"address"`
+}
+
+// tooDeep reports whether any JSON value of the envelope nests deeper than
+// MaxJSONDepth.
+func (e *Envelope) tooDeep() bool {
+	return nestedDeeper(e.Args, MaxJSONDepth) || nestedDeeper(e.Socket.Data, MaxJSONDepth) ||
+		e.Handshake != nil && nestedDeeper(e.Handshake.Auth, MaxJSONDepth)
+}
+
+// jsonClass marks the bytes that matter to nestedDeeper.
+var jsonClass = [256]byte{'"': 1, '[': 2, '{': 2, ']': 3, '}': 3}
+
+// nestedDeeper reports whether the JSON text b opens more than max arrays
+// and objects inside one another. It takes one pass without recursion or
+// allocation and does not validate b: malformed JSON is for its parser to
+// refuse.
+func nestedDeeper(b []byte, max int) bool {
+	// Every level takes an opening and a closing byte.
+	if len(b) <= 2*max {
+		return false
+	}
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch jsonClass[b[i]] {
+		case 1:
+			i = stringEnd(b, i+1)
+			if i < 0 {
+				return false
+			}
+		case 2:
+			depth++
+			if depth > max {
+				return true
+			}
+		case 3:
+			depth--
+		}
+	}
+	return false
+}
+
+// stringEnd returns the index of the quote that closes the JSON string
+// whose contents start at b[i], or -1.
+func stringEnd(b []byte, i int) int {
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return -1
+		}
+		j += i
+		// The quote is escaped when an odd number of backslashes precede it.
+		k := j
+		for k > i && b[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 {
+			return j
+		}
+		i = j + 1
+	}
 }
 
 // AppendJSON appends the envelope's JSON form to dst. Args are copied as

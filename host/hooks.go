@@ -135,6 +135,9 @@ func (h *Host) onLeave(s *hub.Socket, rooms []string) {
 
 func (h *Host) onDisconnect(s *hub.Socket, reason hub.DisconnectReason) {
 	t := h.current.Load()
+	// The socket's strikes go with it, whether or not a plugin handles
+	// disconnect.
+	defer t.forget(s.ID())
 	if !t.subscribed(HookDisconnect, s.Namespace().Name(), "") {
 		return
 	}

@@ -242,16 +242,28 @@ func TestBreakerOpensAfterRepeatedFailures(t *testing.T) {
 	if err := h.Load(context.Background(), []Spec{spec("p", 0, HookConnect)}); err != nil {
 		t.Fatal(err)
 	}
-	for range 20 {
-		if d := h.Run(context.Background(), &Envelope{Hook: HookConnect, Namespace: "/"}); d.Action != Deny {
+	// The breaker opens once failures have kept coming for breakerQuiet
+	// with no success: call until it does.
+	first := time.Now()
+	for h.Stats()[0].Outcomes["circuit_open"] == 0 {
+		if d := h.Run(context.Background(), &Envelope{Hook: HookConnect, Namespace: "/", Socket: Socket{ID: "s"}}); d.Action != Deny {
 			t.Fatalf("want deny, got %+v", d)
 		}
+		if time.Since(first) > time.Minute {
+			t.Fatal("the breaker never opened")
+		}
 	}
-	if n := calls.Load(); n != breakerThreshold {
-		t.Fatalf("plugin called %d times, want %d before the breaker opened", n, breakerThreshold)
+	if waited := time.Since(first); waited < breakerQuiet {
+		t.Fatalf("the breaker opened after %v of failures, before %v", waited, breakerQuiet)
 	}
-	if n := h.Stats()[0].Outcomes["circuit_open"]; n != 20-breakerThreshold {
-		t.Fatalf("circuit_open counted %d", n)
+	if n := calls.Load(); n < breakerThreshold {
+		t.Fatalf("plugin called %d times, want at least %d before the breaker opened", n, breakerThreshold)
+	}
+	// Open, it calls nobody until its backoff is over.
+	before := calls.Load()
+	h.Run(context.Background(), &Envelope{Hook: HookConnect, Namespace: "/"})
+	if calls.Load() != before && time.Since(first) < breakerMinBackoff {
+		t.Fatal("the plugin was called through an open breaker")
 	}
 }
 
@@ -259,8 +271,13 @@ func TestBreakerProbesAndCloses(t *testing.T) {
 	var b breaker
 	now := time.Now()
 	for range breakerThreshold {
-		b.done(false, now)
+		b.done(false, true, now)
 	}
+	if !b.allow(now) {
+		t.Fatal("failures within breakerQuiet should not open the breaker")
+	}
+	now = now.Add(breakerQuiet)
+	b.done(false, false, now) // an uncounted failure shows they keep coming
 	if b.allow(now) {
 		t.Fatal("breaker should be open")
 	}
@@ -271,9 +288,52 @@ func TestBreakerProbesAndCloses(t *testing.T) {
 	if b.allow(later) {
 		t.Fatal("only one probe at a time")
 	}
-	b.done(true, later)
+	b.done(true, true, later)
 	if !b.allow(later) {
 		t.Fatal("a good probe closes the breaker")
+	}
+}
+
+func TestBreakerNeedsThresholdSockets(t *testing.T) {
+	var b breaker
+	now := time.Now()
+	// One socket failing on and on counts once.
+	b.done(false, true, now)
+	for range 100 {
+		now = now.Add(breakerQuiet)
+		b.done(false, false, now)
+		if !b.allow(now) {
+			t.Fatal("one failing socket opened the breaker")
+		}
+	}
+	for range breakerThreshold - 1 {
+		b.done(false, true, now)
+	}
+	if b.allow(now) {
+		t.Fatal("threshold sockets failing for breakerQuiet did not open the breaker")
+	}
+	// A failed probe, counted or not, opens it again for twice as long.
+	later := now.Add(breakerMinBackoff)
+	if !b.allow(later) {
+		t.Fatal("no probe")
+	}
+	b.done(false, false, later)
+	if b.allow(later.Add(breakerMinBackoff)) || !b.allow(later.Add(2*breakerMinBackoff)) {
+		t.Fatal("a failed probe did not double the backoff")
+	}
+}
+
+func TestSuccessKeepsBreakerClosed(t *testing.T) {
+	var b breaker
+	now := time.Now()
+	// Twice the threshold of failures between successes, all within
+	// breakerQuiet: a plugin that works for some.
+	for i := range 100 * breakerThreshold {
+		now = now.Add(breakerQuiet / (4 * breakerThreshold))
+		b.done(i%(2*breakerThreshold) == 0, true, now)
+		if !b.allow(now) {
+			t.Fatalf("opened after %d calls, with a success every %d calls", i+1, 2*breakerThreshold)
+		}
 	}
 }
 

@@ -19,10 +19,16 @@ const (
 	OutcomeError
 	OutcomeTimeout
 	OutcomeCircuitOpen
+	// OutcomeRejectedInput counts calls not made because the envelope
+	// nested deeper than MaxJSONDepth; the failure policy answered.
+	OutcomeRejectedInput
+	// OutcomeSocketBackoff counts calls not made because the socket's own
+	// calls kept failing; the failure policy answered.
+	OutcomeSocketBackoff
 	outcomeCount
 )
 
-var outcomeNames = [outcomeCount]string{"allow", "deny", "drop", "reply", "disconnect", "error", "timeout", "circuit_open"}
+var outcomeNames = [outcomeCount]string{"allow", "deny", "drop", "reply", "disconnect", "error", "timeout", "circuit_open", "rejected_input", "socket_backoff"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -49,8 +55,9 @@ func newHookStats() *hookStats {
 
 func (s *hookStats) observe(o Outcome, d time.Duration) {
 	s.outcomes[o].Add(1)
-	if o == OutcomeCircuitOpen {
-		return
+	switch o {
+	case OutcomeCircuitOpen, OutcomeRejectedInput, OutcomeSocketBackoff:
+		return // no call, no time
 	}
 	i := sort.Search(len(LatencyBuckets), func(i int) bool { return d <= LatencyBuckets[i] })
 	s.buckets[i].Add(1)
