@@ -40,6 +40,33 @@ func TestWSLengthOverflow(t *testing.T) {
 	ws2, _, _ := e.openWS()
 	writeText(t, ws2, "4still here")
 	readText(t, ws2, "4still here")
+	if n := e.srv.PanicsRecovered(); n != 0 {
+		t.Fatalf("%d panics recovered, want none", n)
+	}
+}
+
+// TestWSLengthOverflowDuringProbe: the same frames on the WebSocket of an
+// upgrade end that WebSocket; the session goes on polling.
+func TestWSLengthOverflowDuringProbe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	sid, h := e.openPolling()
+	ws := e.mustDial("EIO=4&transport=websocket&sid=" + sid)
+	attack := append(clientFrame(false, opText, []byte("4")), frameHeader(true, 0, 1<<63-1)...)
+	if _, err := ws.NetConn().Write(attack); err != nil {
+		t.Fatal(err)
+	}
+	expectWSClosed(t, ws)
+	e.postOK(sid, "4after")
+	if m := h.nextMsg(t); m.data != "after" {
+		t.Fatalf("got %q, want after", m.data)
+	}
+	if body := e.getBody(sid); body != "4after" {
+		t.Fatalf("GET %q, want the echo", body)
+	}
+	if n := e.srv.PanicsRecovered(); n != 0 {
+		t.Fatalf("%d panics recovered, want none", n)
+	}
 }
 
 // TestWSReaderLimits: what the frame reader accepts and refuses, at and
