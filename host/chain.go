@@ -182,7 +182,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		d, err := l.p.Handle(WithDeadline(ctx, deadline), env)
 		took := time.Since(now)
 		if err == nil && d != nil {
-			err = d.check()
+			err = d.Check()
 		}
 		end := now.Add(took)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Action is what a decision asks for.
@@ -67,14 +68,19 @@ func ParseDecision(b []byte) (*Decision, error) {
 	if err := json.Unmarshal(b, d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrGarbage, err)
 	}
-	if err := d.check(); err != nil {
+	if err := d.Check(); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// check bounds a decision's fields.
-func (d *Decision) check() error {
+// Check reports whether a decision keeps within the bounds every runtime's
+// decision must keep (an error wrapping ErrGarbage when it does not): a
+// known action, a short reason, few and non-empty room names, args and
+// reply that are arrays, and JSON values of valid UTF-8 nested no deeper
+// than MaxJSONDepth. The chain checks every plugin's decision with it; a
+// reply action without a reply gets an empty one.
+func (d *Decision) Check() error {
 	switch d.Action {
 	case "", Allow, Deny, Drop, Reply, Disconnect:
 	default:
@@ -105,6 +111,9 @@ func (d *Decision) check() error {
 	}{{"args", d.Args}, {"reply", d.Reply}, {"data", d.Data}, {"socket_data", d.SocketData}} {
 		if nestedDeeper(f.raw, MaxJSONDepth) {
 			return fmt.Errorf("%w: %s nested deeper than %d levels", ErrGarbage, f.name, MaxJSONDepth)
+		}
+		if !utf8.Valid(f.raw) {
+			return fmt.Errorf("%w: %s is not valid UTF-8", ErrGarbage, f.name)
 		}
 	}
 	if d.Action == Reply && len(d.Reply) == 0 {
