@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -532,6 +533,10 @@ func (a *adapter) onRequest(payload []byte) {
 		return
 	}
 	var in incoming
+	if !utf8.Valid(payload) {
+		a.c.log.Debug("redisadapter: malformed request ignored", "err", errNotUTF8JSON)
+		return
+	}
 	if err := json.Unmarshal(payload, &in); err != nil || in.Type == nil {
 		a.c.log.Debug("redisadapter: malformed request ignored", "err", err)
 		return
@@ -700,7 +705,7 @@ func (a *adapter) onResponse(payload []byte) {
 		}
 		return
 	}
-	if err := json.Unmarshal(payload, &in); err != nil || in.RequestID == "" {
+	if !utf8.Valid(payload) || json.Unmarshal(payload, &in) != nil || in.RequestID == "" {
 		return
 	}
 	a.mu.Lock()

@@ -346,6 +346,84 @@ func testMalformedMessagesAreIgnored(t *testing.T, o redisadapter.Options) {
 	}
 }
 
+func TestInvalidUTF8MessagesAreDropped(t *testing.T) {
+	bothFlavours(t, testInvalidUTF8MessagesAreDropped)
+}
+
+// A broadcast from Redis whose strings are not UTF-8 (a hostile Redis
+// user, a broken peer) is dropped whole: sent on, it would reach WebSocket
+// clients in text frames, which they drop the connection over. The same
+// messages with valid strings are delivered, so what is dropped is dropped
+// for its bytes alone.
+func testInvalidUTF8MessagesAreDropped(t *testing.T, o redisadapter.Options) {
+	a := newNode(t, o, redisURL, testKey(t), nil)
+	c, id := dial(t, a, "/")
+
+	// Each message broadcasts the event EV with the argument ARG to every
+	// socket of "/".
+	messages := []string{
+		// A Node peer's classic broadcast [uid, packet, opts].
+		"\x93\xa1x\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa2EV\xa3ARG\x80",
+		// The same, the string as a map key.
+		"\x93\xa1x\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa2EV\x81\xa3ARG\x01\x80",
+	}
+	if o.Sharded {
+		messages = []string{
+			// {uid, nsp, type: broadcast, data: {packet, opts}}, in JSON and in msgpack.
+			`{"uid":"x","nsp":"/","type":3,"data":{"packet":{"type":2,"nsp":"/","data":["EV","ARG"]},"opts":{"rooms":[],"except":[],"flags":{}}}}`,
+			"\x84\xa3uid\xa1x\xa3nsp\xa1/\xa4type\x03\xa4data\x82\xa6packet\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa2EV\xa3ARG\xa4opts\x80",
+		}
+	}
+	rdb := redis.NewClient(func() *redis.Options { opt, _ := redis.ParseURL(redisURL); return opt }())
+	defer rdb.Close()
+	publish := func(msg string) {
+		t.Helper()
+		ctx := context.Background()
+		var err error
+		if o.Sharded {
+			err = rdb.SPublish(ctx, a.key+"#/#", msg).Err()
+		} else {
+			err = rdb.Publish(ctx, a.key+"#/#", msg).Err()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range messages {
+		publish(strings.NewReplacer("EV", "ok", "ARG", "abc").Replace(m))
+		if p := expectEvent(t, c, "/", "ok"); p.Str(0) != "abc" && p.Text != `42["ok",{"abc":1}]` {
+			t.Fatalf("control message delivered as %s", p.Text)
+		}
+		// Bad strings of the same length as the good ones, so that the
+		// msgpack lengths still hold.
+		for _, bad := range []string{"\xff\xff\xff", "a\xe2\x82", "\xed\xa0\x80"} {
+			publish(strings.NewReplacer("EV", "ev", "ARG", bad).Replace(m))
+		}
+		publish(strings.NewReplacer("EV", "\xc0\xaf", "ARG", "abc").Replace(m))
+		// Messages are handled in order: what did not come before this
+		// one will not come.
+		publish(strings.NewReplacer("EV", "zz", "ARG", "abc").Replace(m))
+		for {
+			p, err := c.NextEvent("/", wait)
+			if err != nil {
+				t.Fatalf("waiting for the last message: %v", err)
+			}
+			if p.Event == "zz" {
+				break
+			}
+			t.Errorf("a message with invalid UTF-8 was delivered as %q", p.Text)
+		}
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("the client was disconnected: %v", c.Err())
+	default:
+	}
+	if a.srv.Of("/").Socket(id) == nil {
+		t.Fatal("the socket is gone")
+	}
+}
+
 func TestShardedRoomChannelsFollowMembership(t *testing.T) {
 	o := redisadapter.Options{Sharded: true}
 	key := testKey(t)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // The Node adapter encodes broadcasts with notepack.io. This file writes
@@ -23,6 +24,16 @@ import (
 const maxDepth = 64
 
 var errShort = errors.New("msgpack: truncated input")
+
+// errInvalidUTF8 refuses a str that is not UTF-8, as msgpack requires it
+// to be (notepack throws on most such bytes too). Repaired, it would change
+// what a peer sent; kept, it would reach WebSocket clients in text frames,
+// which they drop the connection over. The whole message is dropped; so is
+// a JSON message that is not UTF-8 (errNotUTF8JSON).
+var (
+	errInvalidUTF8 = errors.New("msgpack: a string is not valid UTF-8")
+	errNotUTF8JSON = errors.New("redisadapter: a JSON message is not valid UTF-8")
+)
 
 // rawMsgpack is a value already in msgpack, written as it is.
 type rawMsgpack []byte
@@ -321,6 +332,9 @@ func (d *decoder) value(depth int) (any, error) {
 
 func (d *decoder) str(n int) (string, error) {
 	p, err := d.take(n)
+	if err == nil && !utf8.Valid(p) {
+		return "", errInvalidUTF8
+	}
 	return string(p), err
 }
 

@@ -106,6 +106,9 @@ func TestMsgpackRejectsMalformed(t *testing.T) {
 		"d5050000",   // unknown extension type
 		"c0c0",       // bytes after the value
 		"cb3ff8",     // truncated float
+		"a1ff",       // a string that is not UTF-8
+		"a3eda080",   // an encoded surrogate half
+		"81a1ff01",   // a map key that is not UTF-8
 	} {
 		raw, _ := hex.DecodeString(h)
 		if v, err := decodeMsgpack(raw); err == nil {

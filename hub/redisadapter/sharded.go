@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -98,7 +99,8 @@ type clusterMessage struct {
 
 func (m *clusterMessage) decode(b []byte) bool {
 	if len(b) > 0 && b[0] == '{' {
-		return json.Unmarshal(b, m) == nil
+		// Raw parts (data) would keep bytes that are not UTF-8.
+		return utf8.Valid(b) && json.Unmarshal(b, m) == nil
 	}
 	v, err := decodeMsgpack(b)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/internal/jsonstr"
@@ -374,6 +375,9 @@ func (m *msgpackToJSON) str(dst []byte, n int) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	if !utf8.Valid(s) {
+		return dst, errInvalidUTF8
+	}
 	return jsonstr.AppendBytes(dst, s), nil
 }
 
@@ -463,6 +467,9 @@ func (d *decoder) strBytes() (s []byte, ok bool, err error) {
 		return nil, false, nil
 	}
 	s, err = d.take(int(n))
+	if err == nil && !utf8.Valid(s) {
+		return nil, false, errInvalidUTF8
+	}
 	return s, err == nil, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hubd/hubd/hub"
 )
@@ -71,13 +72,17 @@ func TestTranscodeRoundTrip(t *testing.T) {
 
 func TestTranscodeRejects(t *testing.T) {
 	for _, raw := range []string{
-		"\x93\xa6abcdef\x81\xa4data\x91\x01\x80",          // event not a string
-		"\x93\xa6abcdef\x81\xa4data\x90\x80",              // empty data
-		"\x93\xa6abcdef\x80\x80",                          // no data
-		"\x93\xa6abcdef\x81\xa4data\x91\xa1e\xc0",         // opts not a map
-		"\x93\xa6abcdef\x81\xa4data\x91\xa1e\x81\x01\x01", // opts key not a string
-		"\x92\xa6abcdef\x80",                              // two elements
-		"\x93\xa6abcdef\x81\xa4data\x91\xa1e\x80\xc0",     // bytes after
+		"\x93\xa6abcdef\x81\xa4data\x91\x01\x80",                       // event not a string
+		"\x93\xa6abcdef\x81\xa4data\x90\x80",                           // empty data
+		"\x93\xa6abcdef\x80\x80",                                       // no data
+		"\x93\xa6abcdef\x81\xa4data\x91\xa1e\xc0",                      // opts not a map
+		"\x93\xa6abcdef\x81\xa4data\x91\xa1e\x81\x01\x01",              // opts key not a string
+		"\x92\xa6abcdef\x80",                                           // two elements
+		"\x93\xa6abcdef\x81\xa4data\x91\xa1e\x80\xc0",                  // bytes after
+		"\x93\xa6abcdef\x81\xa4data\x92\xa1e\xa1\xff\x80",              // an argument that is not UTF-8
+		"\x93\xa6abcdef\x81\xa4data\x92\xa1e\x81\xa1\xff\x01\x80",      // a key that is not UTF-8
+		"\x93\xa6abcdef\x81\xa4data\x91\xa1\xff\x80",                   // an event name that is not UTF-8
+		"\x93\xa6abcdef\x81\xa4data\x91\xa1e\x81\xa5rooms\x91\xa1\xff", // a room that is not UTF-8
 	} {
 		if _, _, _, _, _, err := decodeBroadcast([]byte(raw)); err == nil {
 			t.Errorf("decodeBroadcast(%q) took it", raw)
@@ -140,9 +145,12 @@ func FuzzDecodeBroadcast(f *testing.F) {
 	f.Add(broadcastMsg(f, "ev", args))
 	f.Add([]byte("\x93\xa6abcdef\x81\xa4data\x91\xa1e\x80"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _, _, args, _, err := decodeBroadcast(b)
+		_, _, event, args, _, err := decodeBroadcast(b)
 		if err == nil && !json.Valid(args.JSON()) {
 			t.Fatalf("%x decoded to invalid JSON %s", b, args.JSON())
+		}
+		if err == nil && (!utf8.Valid(args.JSON()) || !utf8.ValidString(event)) {
+			t.Fatalf("%x decoded to invalid UTF-8: %q %q", b, event, args.JSON())
 		}
 	})
 }
