@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/httpapi"
 	"github.com/hubd/hubd/hub/internal/testclient"
 )
 
@@ -135,4 +138,118 @@ func TestAttachedDataGoesOutAsValidUTF8(t *testing.T) {
 	if d := sockets[0].Data; !utf8.Valid(d) || !json.Valid(d) {
 		t.Errorf("socket data %q", d)
 	}
+}
+
+// TestCompatInvalidUTF8: the official client stays connected while others
+// try to send it invalid UTF-8: a client whose packet the server would
+// relay (WebSocket and polling), an HTTP API caller, Go code with raw JSON.
+// Each attempt is refused; only a Go string, repaired to U+FFFD, arrives.
+func TestCompatInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	for _, tr := range []compatTransport{compatWebSocket, compatPolling} {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			srv := hub.New(hub.Options{})
+			api, err := httpapi.New(srv, httpapi.Config{Key: "k"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/socket.io/", srv)
+			mux.Handle("/api/", api)
+			var url string
+			srv.OnConnection(func(s *hub.Socket) {
+				s.On("relay", func(ev *hub.Event) { _ = s.Broadcast().EmitArgs("relayed", ev.Args) })
+				s.On("ping", func(ev *hub.Event) { _ = ev.Ack("pong") })
+				s.On("attack", func(ev *hub.Event) {
+					go func() { _ = ev.Ack(attackWithInvalidUTF8(url, srv)) }()
+				})
+			})
+			url = serveCompatHandler(t, srv, mux)
+			run := runCompatDriver(t, "utf8", url, map[string]any{"transports": tr.transports})
+			got := run.one(t, "utf8")
+			compatWant(t, "attacks", got["results"], map[string]any{
+				"websocketSenderClosed": true,
+				"pollingSenderStatus":   400,
+				"apiStatus":             400,
+				"rawArgs":               "refused",
+				"emitRawJSON":           "refused",
+			})
+			compatWant(t, "client: repaired string", got["repaired"], "a\ufffdb")
+			compatWant(t, "client: events received", got["events"], []any{"repaired"})
+			compatWant(t, "client: ack after the attacks", got["pong"], "pong")
+			compatWant(t, "client: still connected", got["connected"], true)
+			compatWant(t, "client: transport", got["transport"], tr.final)
+		})
+	}
+}
+
+// attackWithInvalidUTF8 tries every way to make the server send \xff to
+// the sockets of "/", then sends a Go string with \xff, which is repaired.
+func attackWithInvalidUTF8(url string, srv *hub.Server) map[string]any {
+	res := map[string]any{}
+	relay := "42[\"relay\",\"\xff\"]"
+
+	if c, err := testclient.Dial(url, ioPath); err != nil {
+		res["websocketSenderClosed"] = err.Error()
+	} else {
+		defer c.Close()
+		_, err := c.Connect("/", nil)
+		if err == nil {
+			err = c.SendText(relay)
+		}
+		if err == nil {
+			err = c.WaitClosed(testWait)
+		}
+		res["websocketSenderClosed"] = err == nil
+	}
+
+	res["pollingSenderStatus"] = pollAndPost(url, relay)
+
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/emit", strings.NewReader("{\"event\":\"relayed\",\"args\":[\"\xff\"]}"))
+	req.Header.Set("Authorization", "Bearer k")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		res["apiStatus"] = err.Error()
+	} else {
+		resp.Body.Close()
+		res["apiStatus"] = resp.StatusCode
+	}
+
+	refused := func(err error) string {
+		if errors.Is(err, hub.ErrInvalidUTF8) {
+			return "refused"
+		}
+		return fmt.Sprint(err)
+	}
+	_, err := hub.RawArgs(json.RawMessage("[\"\xff\"]"), nil)
+	res["rawArgs"] = refused(err)
+	res["emitRawJSON"] = refused(srv.Emit("relayed", json.RawMessage("\"\xff\"")))
+	_ = srv.Emit("repaired", "a\xffb")
+	return res
+}
+
+// pollAndPost opens a polling session, joins "/", posts packet and
+// returns the status of that last POST.
+func pollAndPost(url, packet string) any {
+	base := url + ioPath + "?EIO=4&transport=polling"
+	resp, err := http.Get(base)
+	if err != nil {
+		return err.Error()
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var open struct{ Sid string }
+	if len(body) < 2 || json.Unmarshal(body[1:], &open) != nil {
+		return fmt.Sprintf("handshake %q", body)
+	}
+	var status int
+	for _, b := range []string{"40", packet} {
+		resp, err := http.Post(base+"&sid="+open.Sid, "text/plain;charset=UTF-8", strings.NewReader(b))
+		if err != nil {
+			return err.Error()
+		}
+		resp.Body.Close()
+		status = resp.StatusCode
+	}
+	return status
 }

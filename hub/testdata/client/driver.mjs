@@ -594,6 +594,29 @@ const scenarios = {
     s.allow.disconnect = true;
     s.disconnect();
   },
+
+  // Others try to send this client invalid UTF-8 (a client relayed by the
+  // server, the HTTP API, Go code); the server does the attacks when asked
+  // and answers with what each got. The client must stay connected, get
+  // nothing but the string the server repaired, and still round-trip.
+  async utf8() {
+    const s = open("/");
+    await connected(s, "utf8");
+    const results = await s.emitWithAck("attack");
+    const [repaired] = await s.inbox.next("repaired");
+    const pong = await s.emitWithAck("ping");
+    out("utf8", {
+      results,
+      repaired: enc(repaired),
+      pong,
+      events: s.inbox.names(),
+      connected: s.connected,
+      transport: transportOf(s),
+    });
+    const reason = expectDisconnect(s, "utf8");
+    s.disconnect();
+    await reason;
+  },
 };
 
 const run = scenarios[scenario];
