@@ -43,8 +43,10 @@ func (c *Conn) afterPanic(v any) {
 	c.closeNow(ReasonTransportError, nil)
 }
 
+// logPanic logs panic v, then counts it: whoever sees the count can find
+// the log entry.
 func (c *Conn) logPanic(v any, stack []byte) {
-	c.srv.panics.Add(1)
 	c.srv.cfg.Logger.Error("engine: panic on a session's goroutine; the session is closed",
 		"sid", c.id, "panic", fmt.Sprint(v), "stack", string(stack))
+	c.srv.panics.Add(1)
 }
