@@ -168,7 +168,7 @@ func (l *live) setStatic(dir string) {
 		l.static.Store(nil)
 		return
 	}
-	h := http.FileServer(http.Dir(dir))
+	var h http.Handler = staticFiles{dir: dir}
 	l.static.Store(&h)
 }
 
