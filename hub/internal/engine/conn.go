@@ -14,7 +14,8 @@ import (
 // order the client sent them; data is owned by the handler. Messages that
 // arrive once the session is closing or closed are dropped, as the
 // reference does. OnClose runs once; it may overlap an OnMessage call that
-// began before the session ended.
+// began before the session ended. A panic in either is recovered: it
+// closes that session only (see Server.PanicsRecovered).
 type Handler interface {
 	OnMessage(data []byte, binary bool)
 	OnClose(reason string)

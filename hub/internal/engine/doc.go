@@ -8,4 +8,11 @@
 // non-empty, so an idle WebSocket session costs one parked reader goroutine
 // and an idle polling session none. A WebSocket writer drains the whole queue
 // and hands it to the kernel in one write.
+//
+// Clients are assumed hostile. Every length a client announces is checked
+// against the limit without overflow before anything is allocated for it,
+// and a message's buffer grows with the bytes that arrive, never with what
+// a header announces. Every goroutine that works for a session recovers a
+// panic (its own or a handler's) by closing that session alone; the panic
+// is logged with its stack and counted.
 package engine
