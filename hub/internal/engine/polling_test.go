@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -290,6 +291,18 @@ func TestPollingBodyLimit(t *testing.T) {
 				t.Fatal("session closed")
 			}
 		})
+	}
+}
+
+// TestPollingHugeMaxPayload: a MaxPayload at the top of int64 once made
+// the body reader's limit+1 overflow, and every body read as empty.
+func TestPollingHugeMaxPayload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{MaxPayload: math.MaxInt64})
+	sid, h := e.openPolling()
+	e.postOK(sid, "4hello")
+	if m := h.nextMsg(t); m.data != "hello" {
+		t.Fatalf("got %q", m.data)
 	}
 }
 
