@@ -9,12 +9,6 @@ import (
 	"github.com/hubd/hubd/host"
 )
 
-// Bounds of a decision, as host.ParseDecision checks them.
-const (
-	maxReason = 256
-	maxRooms  = 256
-)
-
 // parseDecision decodes a guest's decision. The common shapes (known keys,
 // strings without escapes, no nulls) are decoded here without reflection;
 // anything else, and anything the checks refuse, goes to host.ParseDecision,
@@ -128,29 +122,9 @@ func fastDecision(b []byte) *host.Decision {
 	return d
 }
 
-// fastCheck is host.Decision's check: false sends the decision to
+// fastCheck is host.Decision's Check: false sends the decision to
 // host.ParseDecision for its error.
-func fastCheck(d *host.Decision) bool {
-	switch d.Action {
-	case "", host.Allow, host.Deny, host.Drop, host.Reply, host.Disconnect:
-	default:
-		return false
-	}
-	if len(d.Reason) > maxReason || len(d.Rooms) > maxRooms || len(d.Except) > maxRooms || len(d.Join) > maxRooms {
-		return false
-	}
-	for _, list := range [][]string{d.Rooms, d.Except, d.Join} {
-		for _, r := range list {
-			if r == "" {
-				return false
-			}
-		}
-	}
-	if (len(d.Args) > 0 && d.Args[0] != '[') || (len(d.Reply) > 0 && d.Reply[0] != '[') {
-		return false
-	}
-	return true
-}
+func fastCheck(d *host.Decision) bool { return d.Check() == nil }
 
 // scanner reads JSON strictly: whatever it accepts, encoding/json accepts
 // with the same meaning.

@@ -1,0 +1,81 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/grpc"
+
+	"github.com/hubd/hubd/host"
+	pb "github.com/hubd/hubd/sdk/proto/hubd/v1"
+)
+
+// answerRPC is a process that answers every call with out.
+type answerRPC struct {
+	pb.PluginClient // calls other than Handle panic
+	out             []byte
+}
+
+func (a answerRPC) Handle(context.Context, *pb.Envelope, ...grpc.CallOption) (*pb.Decision, error) {
+	return &pb.Decision{DecisionJson: a.out}, nil
+}
+
+// FuzzProcessDecision: whatever bytes a process answers, the plugin's
+// Handle (its size cap, then host.ParseDecision) never panics, refuses
+// with host.ErrGarbage, and a decision it accepts passes
+// host.Decision.Check with JSON values that are valid and UTF-8.
+func FuzzProcessDecision(f *testing.F) {
+	for _, s := range []string{
+		``, `null`, `{}`, `{"action":"deny","reason":"no","data":{"code":1}}`,
+		`{"action":"reply","reply":[1,"x"]}`, `{"action":"reply"}`,
+		`{"args":["a",{"b":null}],"event":"e","rooms":["r"],"except":["x"],"to_sender":false}`,
+		`{"socket_data":{"user":"ann"},"join":["a","b"]}`, `{"action":"explode"}`, `{"args":{}}`, `{"Action":"DENY"}`,
+		"{\"args\":[\"\xe2\x82\"]}", "{\"data\":\"\xff\"}", "{\"reason\":\"\xff\"}", `{"args":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`,
+		`{"args":["\ud800"]}`, `{"rooms":[""]}`, `{"args":[1],"args":{}}`, `{"reply":"x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	cfg := (&Runtime{MaxDecisionBytes: 4096}).withDefaults()
+	p := newPlugin(cfg, host.Spec{Manifest: host.Manifest{Name: "fuzz", Runtime: "process", Timeout: host.Duration(10 * time.Second)}})
+	f.Cleanup(p.end)
+	f.Fuzz(func(t *testing.T, out []byte) {
+		inst := &instance{rpc: answerRPC{out: out}}
+		for i := range inst.hooks {
+			inst.hooks[i] = true
+		}
+		p.cur.Store(inst)
+		env := &host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Event: "e", Args: json.RawMessage(`["x"]`)}
+		d, err := p.Handle(context.Background(), env)
+		if err != nil {
+			if !errors.Is(err, host.ErrGarbage) {
+				t.Fatalf("error %v does not wrap host.ErrGarbage", err)
+			}
+			if len(out) > cfg.MaxDecisionBytes && !strings.Contains(err.Error(), "more than") {
+				t.Fatalf("a decision over the cap refused for another reason: %v", err)
+			}
+			return
+		}
+		if len(out) > cfg.MaxDecisionBytes {
+			t.Fatalf("accepted a decision of %d bytes over the %d-byte cap", len(out), cfg.MaxDecisionBytes)
+		}
+		if err := d.Check(); err != nil {
+			t.Fatalf("accepted %q fails Check: %v", out, err)
+		}
+		for name, raw := range map[string]json.RawMessage{"args": d.Args, "reply": d.Reply, "data": d.Data, "socket_data": d.SocketData} {
+			if raw != nil && (!json.Valid(raw) || !utf8.Valid(raw)) {
+				t.Fatalf("%s %q is not valid JSON in UTF-8", name, raw)
+			}
+		}
+		for _, raw := range []json.RawMessage{d.Args, d.Reply} {
+			if raw != nil && bytes.TrimSpace(raw)[0] != '[' {
+				t.Fatalf("args or reply %q is not an array", raw)
+			}
+		}
+	})
+}
