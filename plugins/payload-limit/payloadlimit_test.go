@@ -52,6 +52,9 @@ const (
 	allowed  = `{}`
 	tooLarge = `{"action":"deny","reason":"payload too large","data":{"limit":32}}`
 	tooDeep  = `{"action":"deny","reason":"payload too deep","data":{"limit":3}}`
+	// hostTooDeep is the host's answer, as on_error deny, to arguments
+	// nested deeper than host.MaxJSONDepth: the script never sees them.
+	hostTooDeep = `{"action":"deny","reason":"input nested deeper than 64 levels: send flatter JSON","data":{"max_depth":64}}`
 )
 
 func notAllowed(name string) string {
@@ -88,7 +91,7 @@ func TestEvent(t *testing.T) {
 		{"objects too deep", "chat", `[{"a":{"b":{}}}]`, tooDeep},
 		{"deep in a later member", "chat", `[1,{"a":[2,[3]]}]`, tooDeep},
 		{"depth before size", "chat", `[[[["` + strings.Repeat("a", 40) + `"]]]]`, tooDeep},
-		{"very deep", "chat", nested(200), tooDeep},
+		{"very deep", "chat", nested(200), hostTooDeep},
 		{"prefix glob", "game:move", `[1]`, allowed},
 		{"prefix glob, empty suffix", "game:", `[1]`, allowed},
 		{"prefix glob needs the prefix", "game", `[1]`, notAllowed("game")},
@@ -106,9 +109,9 @@ func TestEvent(t *testing.T) {
 	}
 }
 
-// TestDeeperThanTheHost: the JS runtime refuses envelopes nested more
-// than 256 levels before the script runs; on_error "deny" refuses the
-// event.
+// TestDeeperThanTheHost: the host refuses envelopes nested more than
+// host.MaxJSONDepth levels before any plugin runs; on_error "deny" refuses
+// the event.
 func TestDeeperThanTheHost(t *testing.T) {
 	h, err := load(t, manifest(t, nil))
 	if err != nil {
@@ -130,7 +133,7 @@ func TestNoList(t *testing.T) {
 		"any name":    {map[string]any{"max_bytes": 32}, `["x"]`, allowed},
 		"size only":   {map[string]any{"max_bytes": 32}, nested(40), `{"action":"deny","reason":"payload too large","data":{"limit":32}}`},
 		"depth only":  {map[string]any{"max_depth": 3}, `["` + strings.Repeat("a", 5000) + `"]`, allowed},
-		"empty":       {map[string]any{}, nested(100), allowed},
+		"empty":       {map[string]any{}, nested(host.MaxJSONDepth), allowed},
 		"empty list":  {map[string]any{"events": []string{}}, `[]`, notAllowed("anything")},
 		"star allows": {map[string]any{"events": []string{"*"}}, `[]`, allowed},
 	} {
