@@ -35,6 +35,9 @@ type Config struct {
 	Listen string `json:"listen"`
 	// TLS, when both files are set, serves HTTPS and WSS (off).
 	TLS TLSConfig `json:"tls"`
+	// HTTP bounds what one HTTP client may hold: time to send a request,
+	// idle connections, header size, connections per address.
+	HTTP HTTPConfig `json:"http"`
 	// SocketIO tunes the Socket.IO endpoint.
 	SocketIO SocketIOConfig `json:"socketio"`
 	// Namespaces are the namespaces clients may connect to ([{"name": "/"}]).
@@ -81,6 +84,42 @@ type TLSConfig struct {
 	CertFile string `json:"cert_file"`
 	// KeyFile is the private key file ("").
 	KeyFile string `json:"key_file"`
+}
+
+// HTTPConfig bounds what one client may hold of hubd's HTTP server. It is
+// fixed at start (a SIGHUP that changes it logs that it needs a restart).
+//
+// None of these cuts a WebSocket connection or a long-polling request
+// waiting for data: those are bounded by socketio.ping_interval and
+// ping_timeout instead.
+type HTTPConfig struct {
+	// ReadHeaderTimeout bounds the time to send a request's headers, and
+	// the time a new connection may stay silent ("10s").
+	ReadHeaderTimeout Duration `json:"read_header_timeout"`
+	// ReadTimeout bounds the time to send a request's body once its
+	// headers are read, on every path (the API, long-polling POSTs); a
+	// body still coming after it gets 408 and the connection is closed
+	// ("30s").
+	ReadTimeout Duration `json:"read_timeout"`
+	// IdleTimeout closes a keep-alive connection that waits this long for
+	// its next request ("30s"). Behind a proxy that keeps connections to
+	// hubd open, set it above the proxy's own idle timeout (60s for AWS
+	// load balancers and nginx upstream keepalive), so that hubd never
+	// closes a connection the proxy is about to reuse.
+	IdleTimeout Duration `json:"idle_timeout"`
+	// MaxHeaderBytes is the largest request header block, in bytes
+	// (65536); a larger one gets 431.
+	MaxHeaderBytes int `json:"max_header_bytes"`
+	// MaxConnsPerIP caps the connections open at once from one client
+	// address (0: no cap, the default). IPv6 clients are counted by /64,
+	// the block one host usually holds. A connection over the cap is
+	// closed as soon as it is accepted and counted in /metrics
+	// (hubd_http_connections_refused_total). The address is the TCP
+	// peer's: behind a reverse proxy every client has the proxy's, so
+	// leave the cap off there (or above what the proxy opens) and cap
+	// clients at the proxy; X-Forwarded-For is not trusted, since any
+	// client can send it.
+	MaxConnsPerIP int `json:"max_conns_per_ip"`
 }
 
 // SocketIOConfig tunes the Socket.IO endpoint.
@@ -190,6 +229,12 @@ func Defaults() Config {
 			PingTimeout:  Duration(20 * time.Second),
 			MaxPayload:   1_000_000,
 		},
+		HTTP: HTTPConfig{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			IdleTimeout:       Duration(30 * time.Second),
+			MaxHeaderBytes:    64 << 10,
+		},
 		Namespaces: []NamespaceConfig{{Name: "/"}},
 		API:        APIConfig{MaxBody: 1 << 20},
 		Log:        LogConfig{Format: "text", Level: "info"},
@@ -197,6 +242,13 @@ func Defaults() Config {
 		Adapter:    AdapterConfig{Type: "memory", URL: "redis://127.0.0.1:6379", Key: "socket.io", RequestsTimeout: Duration(5 * time.Second)},
 	}
 }
+
+// The bounds of http.max_header_bytes: a browser's headers with a few
+// cookies need some kilobytes; more than a megabyte is never needed.
+const (
+	minHeaderBytes = 4 << 10
+	maxHeaderBytes = 1 << 20
+)
 
 // ConfigError lists every problem found in a configuration.
 type ConfigError struct {
@@ -331,6 +383,22 @@ func (c *Config) Validate() error {
 		} else if st.IsDir() {
 			bad("%s %s: is a directory", f.what, f.name)
 		}
+	}
+
+	h := c.HTTP
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"read_header_timeout", h.ReadHeaderTimeout}, {"read_timeout", h.ReadTimeout}, {"idle_timeout", h.IdleTimeout}} {
+		if d.v <= 0 {
+			bad("http.%s %v: it must be positive, e.g. \"30s\"", d.name, time.Duration(d.v))
+		}
+	}
+	if h.MaxHeaderBytes < minHeaderBytes || h.MaxHeaderBytes > maxHeaderBytes {
+		bad("http.max_header_bytes %d: it must be from %d to %d", h.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes)
+	}
+	if h.MaxConnsPerIP < 0 {
+		bad("http.max_conns_per_ip %d: it must be 0 (no cap) or positive", h.MaxConnsPerIP)
 	}
 
 	s := c.SocketIO

@@ -36,6 +36,10 @@ func TestDefaults(t *testing.T) {
 		!cfg.Metrics.Enabled {
 		t.Fatalf("defaults: %+v", cfg)
 	}
+	if h := cfg.HTTP; time.Duration(h.ReadHeaderTimeout) != 10*time.Second || time.Duration(h.ReadTimeout) != 30*time.Second ||
+		time.Duration(h.IdleTimeout) != 30*time.Second || h.MaxHeaderBytes != 64<<10 || h.MaxConnsPerIP != 0 {
+		t.Fatalf("http defaults: %+v", h)
+	}
 }
 
 func TestConfigFile(t *testing.T) {
@@ -48,7 +52,8 @@ func TestConfigFile(t *testing.T) {
 		"api": {"key": "k", "max_body": 100},
 		"static": {"dir": "`+dir+`"},
 		"log": {"format": "json", "level": "debug"},
-		"metrics": {"enabled": false}
+		"metrics": {"enabled": false},
+		"http": {"read_header_timeout": "2s", "read_timeout": "3s", "idle_timeout": "4s", "max_header_bytes": 8192, "max_conns_per_ip": 50}
 	}`)
 	cfg, err := Load([]string{"-config", f}, env(nil), io.Discard)
 	if err != nil {
@@ -63,6 +68,9 @@ func TestConfigFile(t *testing.T) {
 	}
 	if cfg.Metrics.Enabled {
 		t.Fatalf("metrics.enabled false in the file, true in the config")
+	}
+	if h := cfg.HTTP; h != (HTTPConfig{Duration(2 * time.Second), Duration(3 * time.Second), Duration(4 * time.Second), 8192, 50}) {
+		t.Fatalf("http: %+v", h)
 	}
 	rc := cfg.relayConfig()
 	if rc.Namespaces[1].Pattern != `/team-\d+` || rc.Namespaces[1].Route != "namespace" || !rc.Namespaces[1].Echo {
@@ -146,6 +154,10 @@ func TestValidation(t *testing.T) {
 			[]string{"socketio.ping_interval", "socketio.ping_timeout", "socketio.max_payload", "socketio.cors_origins[0]",
 				`namespaces[0]: name "chat" must start with /`, `namespaces[1]: pattern "("`, `namespaces[1]: route "everywhere"`,
 				"namespaces[2]: set a name or a pattern", "namespaces[3]: set a name or a pattern, not both", "api.max_body"}},
+		{"http values", nil, `{"http": {"read_header_timeout": "0s", "read_timeout": "-1s", "idle_timeout": "0s",
+			"max_header_bytes": 10, "max_conns_per_ip": -1}}`,
+			[]string{"http.read_header_timeout 0s", "http.read_timeout -1s", "http.idle_timeout 0s",
+				"http.max_header_bytes 10", "http.max_conns_per_ip -1"}},
 		{"no namespaces", nil, `{"namespaces": []}`, []string{"namespaces: empty"}},
 		{"bad port", []string{"-listen", ":99999"}, "", []string{`port "99999"`}},
 		{"reserved path", []string{"-path", "/api/"}, "", []string{"reserved"}},

@@ -21,6 +21,16 @@
 // (Prometheus metrics, unless metrics.enabled is false; no key is asked, so
 // restrict it at the reverse proxy), static files at "/".
 //
+// HTTP limits (the http block of the config file; see HTTPConfig): a new
+// connection must send its headers within read_header_timeout (10s), a
+// request's body must arrive within read_timeout (30s; 408 otherwise), a
+// keep-alive connection idle for idle_timeout (30s) is closed, headers are
+// at most max_header_bytes (64 KiB), and max_conns_per_ip caps the
+// connections open at once from one address (off by default; keep it off
+// behind a reverse proxy, where every client has the proxy's address).
+// WebSocket connections and long-polling requests are bounded by the
+// ping interval and timeout, not by these.
+//
 // Signals: SIGTERM and SIGINT shut down gracefully (stop accepting, tell
 // every client the server is going away so that it reconnects elsewhere,
 // close the plugins; bounded by 10 s); SIGHUP reloads the configuration
@@ -236,9 +246,18 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 		}
 		return fmt.Errorf("listen %s: %w", cfg.Listen, unwrapOp(err))
 	}
+	if cfg.HTTP.MaxConnsPerIP > 0 {
+		capped := newCapListener(ln, cfg.HTTP.MaxConnsPerIP, logger)
+		ln = capped
+		if l.met != nil {
+			l.met.reg.MustRegister(&capCollector{ln: capped})
+		}
+	}
 	httpSrv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           bodyTimeout(mux, time.Duration(cfg.HTTP.ReadTimeout)),
+		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(cfg.HTTP.IdleTimeout),
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConf,
 	}

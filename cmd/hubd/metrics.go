@@ -43,6 +43,8 @@ const metricsPath = "/metrics"
 //	hubd_api_requests_total{code,method}   counter  requests to the HTTP API under /api/
 //	hubd_adapter_up                        gauge    1 while the Redis adapter reaches Redis (with adapter redis)
 //	hubd_adapter_dropped_total             counter  messages for other nodes lost to a Redis outage
+//	hubd_http_connections_refused_total    counter  connections closed at once for being over
+//	                                                http.max_conns_per_ip (with the cap on)
 //
 // plus the Go runtime's go_* and the process's process_* metrics.
 //
@@ -252,4 +254,19 @@ func (c *adapterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(adapterUpDesc, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(adapterDroppedDesc, prometheus.CounterValue, float64(c.cluster.Dropped()))
+}
+
+// capCollector counts the connections refused by http.max_conns_per_ip
+// (registered only when the cap is on).
+type capCollector struct {
+	ln *capListener
+}
+
+var connsRefusedDesc = prometheus.NewDesc("hubd_http_connections_refused_total",
+	"Connections closed at once because their address had http.max_conns_per_ip open.", nil, nil)
+
+func (c *capCollector) Describe(ch chan<- *prometheus.Desc) { ch <- connsRefusedDesc }
+
+func (c *capCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(connsRefusedDesc, prometheus.CounterValue, float64(c.ln.Refused()))
 }

@@ -33,7 +33,7 @@ import (
 //     max_body;
 //   - static.dir, plugins.dir and log.level.
 //
-// The other settings (listen, tls, socketio.path, ping_interval,
+// The other settings (listen, tls, http, socketio.path, ping_interval,
 // ping_timeout, max_payload, log.format, metrics.enabled) are fixed at
 // start: a reload that changes one logs that it needs a restart and keeps
 // the old value.
@@ -267,6 +267,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"listen", old.Listen, next.Listen},
 		{"tls.cert_file", old.TLS.CertFile, next.TLS.CertFile},
 		{"tls.key_file", old.TLS.KeyFile, next.TLS.KeyFile},
+		{"http", old.HTTP, next.HTTP},
 		{"socketio.path", old.SocketIO.Path, next.SocketIO.Path},
 		{"socketio.ping_interval", time.Duration(old.SocketIO.PingInterval), time.Duration(next.SocketIO.PingInterval)},
 		{"socketio.ping_timeout", time.Duration(old.SocketIO.PingTimeout), time.Duration(next.SocketIO.PingTimeout)},
