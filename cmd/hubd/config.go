@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -128,9 +129,20 @@ type SocketIOConfig struct {
 	Path string `json:"path"`
 	// CORSOrigins lists the origins allowed for cross-origin polling
 	// requests; "*" allows any. When set, a WebSocket connection whose
-	// Origin header is not listed is refused too (one without Origin, a
-	// non-browser client, is allowed). Empty: CORS off, any Origin allowed.
+	// Origin header is not listed is refused too, with 403 (one without
+	// Origin, a non-browser client, is allowed), unless AllowedOrigins
+	// is set. Empty: CORS off.
 	CORSOrigins []string `json:"cors_origins"`
+	// AllowedOrigins lists the origins browsers may connect from, on
+	// every transport, whether CORS is on or not, e.g.
+	// ["https://chat.example"]: a request whose Origin header is not
+	// listed gets 403. A client that sends no Origin (a server, a native
+	// app) is not a browser and is let in. "*" allows any. Empty (the
+	// default): the cors_origins when set, else any origin, as Node's
+	// server, which leaves a WebSocket from any web page's script
+	// connected with the user's cookies. Set it when hubd relies on
+	// cookies or on the client's network position.
+	AllowedOrigins []string `json:"allowed_origins"`
 	// PingInterval is how often a connection is pinged ("25s").
 	PingInterval Duration `json:"ping_interval"`
 	// PingTimeout is how long a ping may go unanswered ("20s").
@@ -422,6 +434,11 @@ func (c *Config) Validate() error {
 			bad("socketio.cors_origins[%d]: empty", i)
 		}
 	}
+	for i, o := range s.AllowedOrigins {
+		if !validOrigin(o) {
+			bad("socketio.allowed_origins[%d] %q: write an origin as browsers send it, scheme://host[:port] such as \"https://chat.example\", or \"*\"", i, o)
+		}
+	}
 
 	if len(c.Namespaces) == 0 {
 		bad("namespaces: empty; list at least one, e.g. [{\"name\": \"/\"}]")
@@ -480,6 +497,17 @@ func (c *Config) Validate() error {
 		return &ConfigError{Problems: p}
 	}
 	return nil
+}
+
+// validOrigin is whether o is "*", "null" (what sandboxed pages send) or
+// a scheme://host[:port] origin without path, query or user.
+func validOrigin(o string) bool {
+	if o == "*" || o == "null" {
+		return true
+	}
+	u, err := url.Parse(strings.TrimSuffix(o, "/"))
+	return err == nil && u.Scheme != "" && u.Host != "" && u.Path == "" && u.RawQuery == "" &&
+		u.Fragment == "" && u.User == nil && u.Opaque == ""
 }
 
 func checkDir(bad func(string, ...any), what, dir string) {

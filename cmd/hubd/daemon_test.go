@@ -481,9 +481,12 @@ func TestDaemonTLSAndOrigins(t *testing.T) {
 		if c.origin != "" {
 			h.Set("Origin", c.origin)
 		}
-		conn, _, err := dialer.Dial(url, h)
+		conn, res, err := dialer.Dial(url, h)
 		if (err == nil) != c.ok {
 			t.Errorf("origin %q: err %v, want ok=%v", c.origin, err, c.ok)
+		}
+		if !c.ok && (res == nil || res.StatusCode != http.StatusForbidden) {
+			t.Errorf("origin %q: refused with %v, want 403", c.origin, res)
 		}
 		if err == nil {
 			_, open, err := conn.ReadMessage()

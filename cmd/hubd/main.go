@@ -21,6 +21,13 @@
 // (Prometheus metrics, unless metrics.enabled is false; no key is asked, so
 // restrict it at the reverse proxy), static files at "/".
 //
+// Origins: a browser's WebSocket is not subject to CORS, so hubd checks
+// the Origin header itself. socketio.allowed_origins lists the origins
+// browsers may connect from, on every transport (403 otherwise); without
+// it, cors_origins, when set, restricts WebSocket connections too; with
+// neither, any origin may connect, as with Node's server. A client that
+// sends no Origin (not a browser) is always let in.
+//
 // HTTP limits (the http block of the config file; see HTTPConfig): a new
 // connection must send its headers within read_header_timeout (10s), a
 // request's body must arrive within read_timeout (30s; 408 otherwise), a
@@ -36,7 +43,7 @@
 // close the plugins; bounded by 10 s); SIGHUP reloads the configuration
 // (flags, environment and file, validated as at start) and the plugin
 // directory without dropping connections. What can change while hubd runs
-// (namespaces' route and echo, CORS origins, the API key, static and
+// (namespaces' route and echo, CORS and allowed origins, the API key, static and
 // plugin directories, log level) takes effect at once; a change to a
 // setting fixed at start (listen, TLS, path, ...) is logged as needing a
 // restart and the old value stays; an invalid file is logged, every

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -28,7 +30,8 @@ import (
 //
 //   - namespaces: the route and echo of the namespaces hubd started with
 //     (adding or removing a namespace needs a restart);
-//   - socketio.cors_origins, once CORS was on at start;
+//   - socketio.allowed_origins, and socketio.cors_origins once CORS was
+//     on at start;
 //   - api: the key (a new key, or none, turns the API on or off) and
 //     max_body;
 //   - static.dir, plugins.dir and log.level.
@@ -51,10 +54,13 @@ type live struct {
 	startNS    []NamespaceConfig
 	namespaces atomic.Pointer[[]NamespaceConfig]
 	// corsOn is whether the hub was built with CORS (at start).
-	corsOn  bool
-	origins atomic.Pointer[map[string]bool] // nil: any origin
-	api     atomic.Pointer[http.Handler]    // nil: API off
-	static  atomic.Pointer[http.Handler]    // nil: no static files
+	corsOn bool
+	// cors are the CORS origins (nil: CORS off); allowed are the origins
+	// of socketio.allowed_origins (nil: not set, cors stands for them).
+	cors    atomic.Pointer[originSet]
+	allowed atomic.Pointer[originSet]
+	api     atomic.Pointer[http.Handler] // nil: API off
+	static  atomic.Pointer[http.Handler] // nil: no static files
 
 	// plugins is the plugin host (nil without a plugin directory); the
 	// serve loop swaps it, the metrics read it.
@@ -67,7 +73,8 @@ func newLive(cfg Config, srv *hub.Server, logger *slog.Logger, level *slog.Level
 	l.startNS = slices.Clone(cfg.Namespaces)
 	ns := slices.Clone(cfg.Namespaces)
 	l.namespaces.Store(&ns)
-	l.setOrigins(cfg.SocketIO.CORSOrigins)
+	l.cors.Store(newOriginSet(cfg.SocketIO.CORSOrigins))
+	l.allowed.Store(newOriginSet(cfg.SocketIO.AllowedOrigins))
 	return l
 }
 
@@ -89,49 +96,83 @@ func (l *live) hubOptions() hub.Options {
 	return opts
 }
 
-func (l *live) setOrigins(origins []string) {
+// originSet is a list of origins as a set, written as browsers send them
+// (lower case, no trailing slash); "*" stands for any.
+type originSet map[string]bool
+
+// newOriginSet is the set of origins, nil for none.
+func newOriginSet(origins []string) *originSet {
 	if len(origins) == 0 {
-		l.origins.Store(nil)
-		return
+		return nil
 	}
-	m := make(map[string]bool, len(origins))
+	m := make(originSet, len(origins))
 	for _, o := range origins {
-		m[strings.TrimSuffix(o, "/")] = true
+		m[normOrigin(o)] = true
 	}
-	l.origins.Store(&m)
+	return &m
 }
 
-// originAllowed is whether a browser at origin may use hubd: any when no
-// origins are configured, "*" allows any, a request without Origin is not
-// a browser's cross-origin one.
+func normOrigin(o string) string { return strings.ToLower(strings.TrimSuffix(o, "/")) }
+
+func (m *originSet) has(origin string) bool {
+	return m != nil && ((*m)["*"] || (*m)[normOrigin(origin)])
+}
+
+// originAllowed is whether a browser at origin may connect: a request
+// without Origin is not a browser's; the origins are allowed_origins when
+// set, else cors_origins when CORS is on, else any (as Node's server).
 func (l *live) originAllowed(origin string) bool {
-	m := l.origins.Load()
-	return m == nil || origin == "" || (*m)["*"] || (*m)[origin]
+	if origin == "" {
+		return true
+	}
+	m := l.allowed.Load()
+	if m == nil {
+		m = l.cors.Load()
+	}
+	return m == nil || m.has(origin)
 }
 
-// checkOrigin vets the Origin of WebSocket connections against the CORS
-// origins, so that cors_origins restricts browsers on both transports (a
-// browser does not apply CORS to WebSocket).
+// checkOrigin vets the Origin of WebSocket connections, for the hub; a
+// browser does not apply CORS to WebSocket, so the check is the server's.
+// wrapHub refuses those connections first, with 403.
 func (l *live) checkOrigin(r *http.Request) bool { return l.originAllowed(r.Header.Get("Origin")) }
 
-// wrapHub hides a polling request's Origin that is not allowed, so that
-// the hub (which echoes the Origin) sends no Access-Control-Allow-Origin
-// and the browser refuses the response. WebSocket requests keep theirs,
-// for checkOrigin.
+// wrapHub vets the Origin of the requests to the Socket.IO endpoint
+// before the hub sees them:
+//
+//   - a WebSocket request from an origin not allowed (originAllowed) is
+//     refused with 403, as is any request when allowed_origins is set;
+//   - with CORS on, a polling request's Origin that is not a CORS origin
+//     is hidden, so that the hub (which echoes the Origin) sends no
+//     Access-Control-Allow-Origin and the browser refuses the response.
 func (l *live) wrapHub(h http.Handler) http.Handler {
-	if !l.corsOn {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o := r.Header.Get("Origin")
-		// No origins configured (any more): CORS off, no origin echoed.
-		hide := o != "" && (l.origins.Load() == nil || !l.originAllowed(o))
-		if hide && r.URL.Query().Get("transport") != "websocket" {
+		if o == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		ws := r.URL.Query().Get("transport") == "websocket"
+		if !l.originAllowed(o) && (ws || l.allowed.Load() != nil) {
+			refuseOrigin(w)
+			return
+		}
+		if l.corsOn && !ws && !l.cors.Load().has(o) {
 			r = r.Clone(r.Context())
 			r.Header.Del("Origin")
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// refuseOrigin answers as Engine.IO refuses a request (code 4, Forbidden),
+// with what the operator may do about it.
+func refuseOrigin(w http.ResponseWriter) {
+	const body = `{"code":4,"message":"Forbidden: origin not allowed; list it in socketio.allowed_origins (or cors_origins)"}`
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = io.WriteString(w, body)
 }
 
 // swapped serves with the handler p holds, or 404 when it holds none.
@@ -307,10 +348,15 @@ func (l *live) apply(ctx context.Context, next Config) {
 	l.namespaces.Store(&nsNow)
 	cur.Namespaces = nsNow
 
-	// CORS origins.
+	// Origins.
+	if !slices.Equal(old.SocketIO.AllowedOrigins, next.SocketIO.AllowedOrigins) {
+		l.allowed.Store(newOriginSet(next.SocketIO.AllowedOrigins))
+		cur.SocketIO.AllowedOrigins = next.SocketIO.AllowedOrigins
+		changed = append(changed, "socketio.allowed_origins")
+	}
 	if !slices.Equal(old.SocketIO.CORSOrigins, next.SocketIO.CORSOrigins) {
 		if l.corsOn {
-			l.setOrigins(next.SocketIO.CORSOrigins)
+			l.cors.Store(newOriginSet(next.SocketIO.CORSOrigins))
 			cur.SocketIO.CORSOrigins = next.SocketIO.CORSOrigins
 			changed = append(changed, "socketio.cors_origins")
 		} else {
