@@ -150,6 +150,11 @@ type SocketIOConfig struct {
 	// MaxPayload is the largest message a client may send, in bytes
 	// (1000000).
 	MaxPayload int64 `json:"max_payload"`
+	// CleanupEmptyChildNamespaces removes a namespace made for a pattern
+	// of the namespaces list once its last socket leaves, as Node's
+	// cleanupEmptyChildNamespaces (true; Node's default is false). Off,
+	// every child a client made stays until hubd stops.
+	CleanupEmptyChildNamespaces bool `json:"cleanup_empty_child_namespaces"`
 }
 
 // NamespaceConfig is one namespace, or a family of namespaces by pattern.
@@ -240,6 +245,8 @@ func Defaults() Config {
 			PingInterval: Duration(25 * time.Second),
 			PingTimeout:  Duration(20 * time.Second),
 			MaxPayload:   1_000_000,
+
+			CleanupEmptyChildNamespaces: true,
 		},
 		HTTP: HTTPConfig{
 			ReadHeaderTimeout: Duration(10 * time.Second),

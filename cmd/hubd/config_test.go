@@ -33,7 +33,7 @@ func TestDefaults(t *testing.T) {
 		time.Duration(cfg.SocketIO.PingTimeout) != 20*time.Second ||
 		cfg.SocketIO.MaxPayload != 1_000_000 || cfg.Log.Format != "text" || cfg.Log.Level != "info" ||
 		len(cfg.Namespaces) != 1 || cfg.Namespaces[0].Name != "/" || cfg.API.Key != "" || cfg.Plugins.Dir != "" ||
-		!cfg.Metrics.Enabled {
+		!cfg.Metrics.Enabled || !cfg.SocketIO.CleanupEmptyChildNamespaces || cfg.SocketIO.AllowedOrigins != nil {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	if h := cfg.HTTP; time.Duration(h.ReadHeaderTimeout) != 10*time.Second || time.Duration(h.ReadTimeout) != 30*time.Second ||

@@ -185,7 +185,7 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 		}
 	}
 	if cfg.Metrics.Enabled {
-		l.met = newMetrics(srv, l.pluginStats)
+		l.met = newMetrics(srv, l.pluginStats, newNamespaceLabels(cfg.Namespaces))
 		if cluster != nil {
 			l.met.reg.MustRegister(&adapterCollector{cluster: cluster})
 		}

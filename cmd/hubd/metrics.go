@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,6 +26,8 @@ const metricsPath = "/metrics"
 // The metrics, all prefixed hubd_:
 //
 //	hubd_connections                       gauge    engine connections (every transport)
+//	hubd_namespaces{namespace}             gauge    namespaces that exist: 1 for a named one, the children
+//	                                                for a pattern
 //	hubd_sockets{namespace}                gauge    sockets connected to a namespace on this node
 //	hubd_rooms{namespace}                  gauge    rooms of a namespace, sockets' own rooms not counted
 //	hubd_events_received_total             counter  events sent by clients (before any hook decides)
@@ -48,6 +51,11 @@ const metricsPath = "/metrics"
 //
 // plus the Go runtime's go_* and the process's process_* metrics.
 //
+// The namespace label is a namespace's name, or for the children of a
+// pattern of the config (clients make those, as many as they like), the
+// pattern as written there: the children are counted together, so that
+// the series are as many as the config's namespaces, not the clients'.
+//
 // The plugin counters are those of the loaded plugin set: a reload (SIGHUP
 // or a change in the plugin directory) starts them again from zero, which
 // Prometheus's rate() and increase() treat as a counter reset.
@@ -59,7 +67,8 @@ type metrics struct {
 
 // newMetrics registers hubd's metrics for srv and, when not nil, the
 // plugin statistics pluginStats returns (those of the plugins in force).
-func newMetrics(srv *hub.Server, pluginStats func() []host.HookStats) *metrics {
+// labels label the namespaces.
+func newMetrics(srv *hub.Server, pluginStats func() []host.HookStats, labels *namespaceLabels) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		events: prometheus.NewCounter(prometheus.CounterOpts{
@@ -76,7 +85,7 @@ func newMetrics(srv *hub.Server, pluginStats func() []host.HookStats) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.events,
 		m.api,
-		&hubCollector{srv: srv},
+		&hubCollector{srv: srv, labels: labels},
 	)
 	if pluginStats != nil {
 		m.reg.MustRegister(&pluginCollector{stats: pluginStats})
@@ -120,12 +129,15 @@ func (m *metrics) hooks(base *hub.Hooks) *hub.Hooks {
 
 // hubCollector reads the hub's gauges when scraped.
 type hubCollector struct {
-	srv *hub.Server
+	srv    *hub.Server
+	labels *namespaceLabels
 }
 
 var (
 	connectionsDesc = prometheus.NewDesc("hubd_connections",
 		"Engine connections open, on every transport.", nil, nil)
+	namespacesDesc = prometheus.NewDesc("hubd_namespaces",
+		"Namespaces that exist on this node: 1 for a named one, the children for a pattern.", []string{"namespace"}, nil)
 	socketsDesc = prometheus.NewDesc("hubd_sockets",
 		"Sockets connected to a namespace on this node.", []string{"namespace"}, nil)
 	roomsDesc = prometheus.NewDesc("hubd_rooms",
@@ -141,6 +153,7 @@ var (
 
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- connectionsDesc
+	ch <- namespacesDesc
 	ch <- socketsDesc
 	ch <- roomsDesc
 	ch <- eventsSentDesc
@@ -155,10 +168,82 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.VolatileDropped), "volatile")
 	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.Undelivered), "closed")
 	ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(st.PanicsRecovered))
-	for _, n := range c.srv.Namespaces() {
-		ch <- prometheus.MustNewConstMetric(socketsDesc, prometheus.GaugeValue, float64(n.Len()), n.Name())
-		ch <- prometheus.MustNewConstMetric(roomsDesc, prometheus.GaugeValue, float64(namedRooms(n)), n.Name())
+	// Every entry of the config has its series, at 0 when it has no
+	// namespace (a pattern without children).
+	type sums struct{ namespaces, sockets, rooms int }
+	by := make(map[string]*sums)
+	var order []string
+	for _, l := range c.labels.entries {
+		if by[l] == nil {
+			by[l] = &sums{}
+			order = append(order, l)
+		}
 	}
+	for _, n := range c.srv.Namespaces() {
+		l := c.labels.of(n.Name())
+		s := by[l]
+		if s == nil {
+			s = &sums{}
+			by[l] = s
+			order = append(order, l)
+		}
+		s.namespaces++
+		s.sockets += n.Len()
+		s.rooms += namedRooms(n)
+	}
+	for _, l := range order {
+		s := by[l]
+		ch <- prometheus.MustNewConstMetric(namespacesDesc, prometheus.GaugeValue, float64(s.namespaces), l)
+		ch <- prometheus.MustNewConstMetric(socketsDesc, prometheus.GaugeValue, float64(s.sockets), l)
+		ch <- prometheus.MustNewConstMetric(roomsDesc, prometheus.GaugeValue, float64(s.rooms), l)
+	}
+}
+
+// namespaceLabels give a namespace its metric label: its name when the
+// config names it; else the pattern of the first entry of the config that
+// matches it, as the relay picks its settings, so that a pattern's
+// children, which clients make, share one series; else its name (a
+// namespace made by hubd itself, as "/" always is).
+type namespaceLabels struct {
+	named    map[string]bool
+	patterns []labelPattern
+	entries  []string // every entry's label, in the config's order
+}
+
+type labelPattern struct {
+	re    *regexp.Regexp
+	label string
+}
+
+func newNamespaceLabels(ns []NamespaceConfig) *namespaceLabels {
+	nl := &namespaceLabels{named: make(map[string]bool)}
+	for _, n := range ns {
+		if n.Pattern == "" {
+			nl.named[n.Name] = true
+			nl.entries = append(nl.entries, n.Name)
+			continue
+		}
+		re, err := regexp.Compile(`^(?:` + n.Pattern + `)$`)
+		if err != nil {
+			continue // Validate has checked it
+		}
+		nl.patterns = append(nl.patterns, labelPattern{re, n.Pattern})
+		nl.entries = append(nl.entries, n.Pattern)
+	}
+	return nl
+}
+
+// of is the label of the namespace called name.
+func (nl *namespaceLabels) of(name string) string {
+	if nl.named[name] {
+		return name
+	}
+	for _, p := range nl.patterns {
+		if p.re.MatchString(name) {
+			return p.label
+		}
+	}
+	return name
 }
 
 // namedRooms counts the namespace's rooms on this node without the

@@ -296,7 +296,7 @@ func TestMetricsEventsSentAndDropped(t *testing.T) {
 	if err := srv.Emit("big", strings.Repeat("x", 2000)); err != nil { // over the buffer: closed
 		t.Fatal(err)
 	}
-	m := newMetrics(srv, nil)
+	m := newMetrics(srv, nil, newNamespaceLabels(Defaults().Namespaces))
 	rec := httptest.NewRecorder()
 	m.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
@@ -319,5 +319,92 @@ func TestMetricsEventsSentAndDropped(t *testing.T) {
 	}
 	if !strings.Contains(body, "# TYPE hubd_events_dropped_total counter") {
 		t.Errorf("no counter type line for hubd_events_dropped_total:\n%s", body)
+	}
+}
+
+// TestDaemonNamespaceMetricsBounded: clients that ask for many children
+// of a pattern, refused or connected and gone, leave no namespace behind
+// (cleanup_empty_child_namespaces is on by default), and /metrics has one
+// series per entry of the config, whatever the children; with cleanup
+// off, the children that had a socket stay, still in one series.
+func TestDaemonNamespaceMetricsBounded(t *testing.T) {
+	const children = 40 // refused, and as many connected then gone
+	for _, cleanup := range []bool{true, false} {
+		t.Run("cleanup="+strconv.FormatBool(cleanup), func(t *testing.T) {
+			plugins := t.TempDir()
+			writeFile(t, plugins, "policy.js", policyJS)
+			conf := `"listen": "127.0.0.1:0", "plugins": {"dir": "` + plugins + `"},
+				"namespaces": [{"name": "/"}, {"pattern": "/team-\\d+"}]`
+			if !cleanup { // on by default
+				conf += `, "socketio": {"cleanup_empty_child_namespaces": false}`
+			}
+			cfgFile := writeFile(t, t.TempDir(), "hubd.json", "{"+conf+"}")
+			d := start(t, "-config", cfgFile)
+			c, ans := sioConnect(t, d.addr, `{"token":"x"}`)
+			if !strings.HasPrefix(ans, `40{"sid"`) {
+				t.Fatalf("connect: %s", ans)
+			}
+			for i := range children {
+				nsp := "/team-" + strconv.Itoa(i)
+				send(t, c, "40"+nsp+",")
+				if m := nextMsg(t, c); !strings.HasPrefix(m, "44"+nsp+`,{"message":"token required"`) {
+					t.Fatalf("refused connect to %s: %s", nsp, m)
+				}
+				nsp = "/team-" + strconv.Itoa(children+i)
+				send(t, c, "40"+nsp+`,{"token":"x"}`)
+				if m := nextMsg(t, c); !strings.HasPrefix(m, "40"+nsp+`,{"sid"`) {
+					t.Fatalf("connect to %s: %s", nsp, m)
+				}
+				send(t, c, "41"+nsp+",")
+			}
+
+			want := 0.0
+			if !cleanup {
+				want = children
+			}
+			pattern := `namespace="/team-\\d+"`
+			deadline := time.Now().Add(20 * time.Second)
+			var body string
+			for {
+				_, body = get(t, "http://"+d.addr+"/metrics")
+				if v, ok := metricValue(t, body, "hubd_namespaces", pattern); ok && v == want {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("hubd_namespaces{%s} never %v:\n%s", pattern, want, body)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, name := range []string{"hubd_namespaces", "hubd_sockets", "hubd_rooms"} {
+				if n := strings.Count(body, "\n"+name+"{"); n != 2 {
+					t.Errorf("%d series of %s, want 2 (/ and the pattern):\n%s", n, name, body)
+				}
+			}
+			if v, _ := metricValue(t, body, "hubd_sockets", pattern); v != 0 {
+				t.Errorf("hubd_sockets{%s} = %v, want 0", pattern, v)
+			}
+			if v, _ := metricValue(t, body, "hubd_sockets", `namespace="/"`); v != 1 {
+				t.Errorf(`hubd_sockets{namespace="/"} = %v, want 1`, v)
+			}
+		})
+	}
+}
+
+// TestNamespaceLabels: a name of the config is its own label, before any
+// pattern; a child is labelled by the first pattern that matches it; a
+// namespace the config does not mention keeps its name.
+func TestNamespaceLabels(t *testing.T) {
+	nl := newNamespaceLabels([]NamespaceConfig{
+		{Pattern: `/team-\d+`}, {Name: "/team-0"}, {Pattern: `/team-.*`}, {Name: "/"},
+	})
+	for name, want := range map[string]string{
+		"/team-0": "/team-0", "/team-12": `/team-\d+`, "/team-x": `/team-.*`, "/": "/", "/other": "/other",
+	} {
+		if got := nl.of(name); got != want {
+			t.Errorf("%s: label %s, want %s", name, got, want)
+		}
+	}
+	if got := strings.Join(nl.entries, " "); got != `/team-\d+ /team-0 /team-.* /` {
+		t.Errorf("entries %s", got)
 	}
 }

@@ -37,9 +37,9 @@ import (
 //   - static.dir, plugins.dir and log.level.
 //
 // The other settings (listen, tls, http, socketio.path, ping_interval,
-// ping_timeout, max_payload, log.format, metrics.enabled) are fixed at
-// start: a reload that changes one logs that it needs a restart and keeps
-// the old value.
+// ping_timeout, max_payload, cleanup_empty_child_namespaces, log.format,
+// metrics.enabled, adapter) are fixed at start: a reload that changes one
+// logs that it needs a restart and keeps the old value.
 type live struct {
 	srv     *hub.Server
 	cluster *redisadapter.Cluster // nil when hubd runs alone
@@ -89,6 +89,8 @@ func (l *live) hubOptions() hub.Options {
 		PingTimeout:  time.Duration(s.PingTimeout),
 		MaxPayload:   s.MaxPayload,
 		CheckOrigin:  l.checkOrigin,
+
+		CleanupEmptyChildNamespaces: s.CleanupEmptyChildNamespaces,
 	}
 	if l.corsOn {
 		opts.CORS = &hub.CORS{Credentials: true} // no Origins: echo
@@ -313,6 +315,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"socketio.ping_interval", time.Duration(old.SocketIO.PingInterval), time.Duration(next.SocketIO.PingInterval)},
 		{"socketio.ping_timeout", time.Duration(old.SocketIO.PingTimeout), time.Duration(next.SocketIO.PingTimeout)},
 		{"socketio.max_payload", old.SocketIO.MaxPayload, next.SocketIO.MaxPayload},
+		{"socketio.cleanup_empty_child_namespaces", old.SocketIO.CleanupEmptyChildNamespaces, next.SocketIO.CleanupEmptyChildNamespaces},
 		{"log.format", old.Log.Format, next.Log.Format},
 		{"metrics.enabled", old.Metrics.Enabled, next.Metrics.Enabled},
 		{"adapter", old.Adapter, next.Adapter},
