@@ -207,3 +207,18 @@ func TestRunBadConfigExitsTwo(t *testing.T) {
 		t.Fatalf("stderr: %s", out.String())
 	}
 }
+
+// TestExampleConfigs loads the example configs with hubd's loader, from
+// the repository root as the README's commands run them.
+func TestExampleConfigs(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(root)
+	for _, f := range []string{"examples/hubd.json", "examples/chat/hubd.json"} {
+		if _, err := Load([]string{"-config", f}, env(nil), io.Discard); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
