@@ -186,7 +186,10 @@ type APIConfig struct {
 	MaxBody int64 `json:"max_body"`
 }
 
-// StaticConfig serves files at "/".
+// StaticConfig serves files at "/": the regular files of Dir, a
+// directory as its index.html. Not found (404): a path with a part that
+// starts with a dot (.env, .git/), a symbolic link leading out of Dir, a
+// directory without index.html (none is listed).
 type StaticConfig struct {
 	// Dir is the directory served; it must exist when set. Empty: off.
 	Dir string `json:"dir"`

@@ -19,7 +19,9 @@
 // (200 "ok" while the process runs), GET /readyz (200 "ready" once listening
 // with the plugins loaded, 503 before and while shutting down), GET /metrics
 // (Prometheus metrics, unless metrics.enabled is false; no key is asked, so
-// restrict it at the reverse proxy), static files at "/".
+// restrict it at the reverse proxy), static files at "/" (regular files
+// only: no dotfile, no directory listing, no link out of the directory; a
+// directory is served as its index.html).
 //
 // Origins: a browser's WebSocket is not subject to CORS, so hubd checks
 // the Origin header itself. socketio.allowed_origins lists the origins
