@@ -24,6 +24,7 @@ type Namespace struct {
 	ackID   atomic.Int64
 	count   atomic.Int64 // connected sockets
 	pending atomic.Int64 // sockets resolved to this namespace, not yet through add
+	joined  atomic.Bool  // a socket has connected (children only)
 
 	mu           sync.Mutex
 	middlewares  []func(*Socket) error
@@ -248,9 +249,9 @@ func (n *Namespace) connectionListeners() []func(*Socket) {
 func (n *Namespace) add(s *Socket) error {
 	s.connected.Store(true)
 	fail := func(err error) error {
-		n.pending.Add(-1)
 		s.connected.Store(false)
 		n.adapter.DelAll(s)
+		n.settle()
 		return err
 	}
 	for _, mw := range n.middlewareChain() {
@@ -266,6 +267,7 @@ func (n *Namespace) add(s *Socket) error {
 	if !s.client.attach(s) {
 		return fail(errors.New("connection closed"))
 	}
+	n.joined.Store(true)
 	n.count.Add(1)
 	n.pending.Add(-1)
 	n.local.register(s)
@@ -277,6 +279,16 @@ func (n *Namespace) add(s *Socket) error {
 		fn(s)
 	}
 	return nil
+}
+
+// settle ends a refused connect: the child it was for is dropped when that
+// leaves it empty and no socket ever joined it (or cleanup is on), so that
+// refused clients leave no namespace behind.
+func (n *Namespace) settle() {
+	if n.pending.Add(-1) == 0 && n.parent != nil && n.count.Load() == 0 &&
+		(!n.joined.Load() || n.srv.opts.CleanupEmptyChildNamespaces) {
+		n.srv.dropChild(n)
+	}
 }
 
 // remove forgets a disconnected socket.

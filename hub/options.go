@@ -53,9 +53,26 @@ type Options struct {
 	// in-memory adapter, for a cluster adapter to wrap. Nil uses local.
 	Adapter func(nsp *Namespace, local *MemoryAdapter) Adapter
 	// CleanupEmptyChildNamespaces drops a dynamic namespace's child when
-	// its last socket leaves.
+	// its last socket leaves, or when a refused connect leaves it empty
+	// (off, as in the reference). Either way, a child that no socket ever
+	// joined is dropped as soon as the connect that made it is refused.
 	CleanupEmptyChildNamespaces bool
+	// MaxChildNamespaces bounds the dynamic namespaces' children that exist
+	// at once, over all parents; when it is reached, a client asking for a
+	// new child gets the reference's "Invalid namespace" error (10,000;
+	// negative for no bound).
+	MaxChildNamespaces int
+	// MaxChildNamespaceName is the longest name, in bytes, a new child may
+	// have; a longer one gets "Invalid namespace" without its matcher
+	// being run (256; negative for no bound).
+	MaxChildNamespaceName int
 }
+
+// Defaults of the Options fields that bound what clients may create.
+const (
+	DefaultMaxChildNamespaces    = 10_000
+	DefaultMaxChildNamespaceName = 256
+)
 
 func (o Options) withDefaults() Options {
 	if o.Path == "" {
@@ -66,6 +83,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttachments <= 0 {
 		o.MaxAttachments = 10
+	}
+	if o.MaxChildNamespaces == 0 {
+		o.MaxChildNamespaces = DefaultMaxChildNamespaces
+	}
+	if o.MaxChildNamespaceName == 0 {
+		o.MaxChildNamespaceName = DefaultMaxChildNamespaceName
 	}
 	return o
 }

@@ -24,6 +24,7 @@ type Server struct {
 
 	mu          sync.RWMutex
 	nsps        map[string]*Namespace
+	children    int // dynamic children in nsps
 	parents     []*ParentNamespace
 	middlewares []func(*Socket) error
 	main        *Namespace
@@ -79,13 +80,22 @@ func (s *Server) Of(name string) *Namespace {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := s.nsps[name]; n != nil {
+	if n := s.Namespace(name); n != nil {
 		return n
 	}
-	n := newNamespace(s, name, nil)
-	s.nsps[name] = n
+	// Built outside the lock: a cluster adapter may subscribe over the
+	// network.
+	fresh := newNamespace(s, name, nil)
+	s.mu.Lock()
+	n := s.nsps[name]
+	if n == nil {
+		n = fresh
+		s.nsps[name] = n
+	}
+	s.mu.Unlock()
+	if n != fresh {
+		_ = fresh.adapter.Close()
+	}
 	return n
 }
 
@@ -125,8 +135,9 @@ func (s *Server) Namespaces() []*Namespace {
 	return out
 }
 
-// resolve finds or creates the namespace a client asked for; nil means it
-// does not exist.
+// resolve finds or creates the namespace a client asked for, counting the
+// client as pending in it; nil means it does not exist and may not be
+// created.
 func (s *Server) resolve(name string, auth json.RawMessage) *Namespace {
 	s.mu.RLock()
 	n := s.nsps[name]
@@ -136,40 +147,70 @@ func (s *Server) resolve(name string, auth json.RawMessage) *Namespace {
 		n.pending.Add(1)
 	}
 	parents := s.parents
+	full := s.childrenFullLocked()
 	s.mu.RUnlock()
 	if n != nil {
 		return n
 	}
+	if full || (s.opts.MaxChildNamespaceName > 0 && len(name) > s.opts.MaxChildNamespaceName) {
+		return nil
+	}
 	for _, p := range parents {
-		if !p.match(name, auth) {
-			continue
+		if p.match(name, auth) {
+			return s.addChild(p, name)
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		n := s.nsps[name]
-		if n == nil {
-			n = newNamespace(s, name, p)
-			s.nsps[name] = n
-			p.mu.Lock()
-			p.children[name] = n
-			p.mu.Unlock()
-		}
-		n.pending.Add(1)
-		return n
 	}
 	return nil
 }
 
+func (s *Server) childrenFullLocked() bool {
+	return s.opts.MaxChildNamespaces > 0 && s.children >= s.opts.MaxChildNamespaces
+}
+
+// addChild creates the child name of p, counting a pending client in it,
+// unless another client created it meanwhile (then that one is used) or
+// the children are at their bound (nil).
+func (s *Server) addChild(p *ParentNamespace, name string) *Namespace {
+	// Built outside the lock: a cluster adapter may subscribe over the
+	// network.
+	fresh := newNamespace(s, name, p)
+	s.mu.Lock()
+	n := s.nsps[name]
+	if n == nil && !s.childrenFullLocked() {
+		n = fresh
+		s.nsps[name] = n
+		s.children++
+		p.mu.Lock()
+		p.children[name] = n
+		p.mu.Unlock()
+	}
+	if n != nil {
+		n.pending.Add(1)
+	}
+	s.mu.Unlock()
+	if n != fresh {
+		_ = fresh.adapter.Close()
+	}
+	return n
+}
+
+// dropChild removes a child that has no socket and no client on its way
+// in, then closes its adapter (outside the lock: a cluster adapter may
+// unsubscribe over the network).
 func (s *Server) dropChild(n *Namespace) {
 	s.mu.Lock()
-	if s.nsps[n.name] == n && n.count.Load() == 0 && n.pending.Load() == 0 {
+	drop := s.nsps[n.name] == n && n.count.Load() == 0 && n.pending.Load() == 0
+	if drop {
 		delete(s.nsps, n.name)
+		s.children--
 		n.parent.mu.Lock()
 		delete(n.parent.children, n.name)
 		n.parent.mu.Unlock()
-		_ = n.adapter.Close()
 	}
 	s.mu.Unlock()
+	if drop {
+		_ = n.adapter.Close()
+	}
 }
 
 // Use adds a middleware run for every socket connecting to any namespace,
