@@ -157,7 +157,7 @@ func TestCompatInvalidUTF8(t *testing.T) {
 			mux := http.NewServeMux()
 			mux.Handle("/socket.io/", srv)
 			mux.Handle("/api/", api)
-			var url string
+			url := serveCompatHandler(t, srv, mux)
 			srv.OnConnection(func(s *hub.Socket) {
 				s.On("relay", func(ev *hub.Event) { _ = s.Broadcast().EmitArgs("relayed", ev.Args) })
 				s.On("ping", func(ev *hub.Event) { _ = ev.Ack("pong") })
@@ -165,7 +165,6 @@ func TestCompatInvalidUTF8(t *testing.T) {
 					go func() { _ = ev.Ack(attackWithInvalidUTF8(url, srv)) }()
 				})
 			})
-			url = serveCompatHandler(t, srv, mux)
 			run := runCompatDriver(t, "utf8", url, map[string]any{"transports": tr.transports})
 			got := run.one(t, "utf8")
 			compatWant(t, "attacks", got["results"], map[string]any{
