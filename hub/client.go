@@ -39,7 +39,7 @@ func (c *client) onConnectTimeout() {
 	idle := c.sockets.len() == 0 && !c.closed
 	c.mu.Unlock()
 	if idle {
-		c.conn.Close()
+		c.conn.Expire()
 	}
 }
 

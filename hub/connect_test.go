@@ -3,6 +3,8 @@ package hub_test
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -436,6 +438,28 @@ func TestCleanupSpareChildWithConnectingSocket(t *testing.T) {
 	for name, c := range map[string]*testclient.Client{"second": second, "third": third} {
 		if p, err := c.NextEvent("/game-1", time.Second); err != nil || p.Event != "to-all" {
 			t.Errorf("%s client: parent.Emit did not arrive (%v)", name, err)
+		}
+	}
+}
+
+// A polling session that joins no namespace ends at ConnectTimeout, not
+// once a poll carries its close packet (which a client that never polls
+// never sends): afterwards its sid is unknown to POST and GET alike, as
+// the reference answers for a session that is gone.
+func TestConnectTimeoutEndsAnIdlePollingSession(t *testing.T) {
+	srv, url := hubServer(t, hub.Options{ConnectTimeout: 50 * time.Millisecond, PingInterval: time.Hour, PingTimeout: time.Hour})
+	p := newPollSession(t, url)
+	waitUntil(t, func() bool { return srv.Connections() == 0 }, "the session closed")
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		req, _ := http.NewRequest(method, p.url+"&sid="+p.sid, strings.NewReader("40"))
+		resp, err := p.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || string(body) != `{"code":1,"message":"Session ID unknown"}` {
+			t.Errorf("%s after the timeout: %d %s", method, resp.StatusCode, body)
 		}
 	}
 }
