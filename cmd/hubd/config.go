@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/relay"
 )
@@ -155,6 +156,10 @@ type SocketIOConfig struct {
 	// cleanupEmptyChildNamespaces (true; Node's default is false). Off,
 	// every child a client made stays until hubd stops.
 	CleanupEmptyChildNamespaces bool `json:"cleanup_empty_child_namespaces"`
+	// MaxChildNamespaces bounds the namespaces made for the patterns of the
+	// namespaces list that exist at once, all patterns together; past it
+	// a client asking for a new one gets "Invalid namespace" (10000).
+	MaxChildNamespaces int `json:"max_child_namespaces"`
 }
 
 // NamespaceConfig is one namespace, or a family of namespaces by pattern.
@@ -250,6 +255,7 @@ func Defaults() Config {
 			MaxPayload:   1_000_000,
 
 			CleanupEmptyChildNamespaces: true,
+			MaxChildNamespaces:          hub.DefaultMaxChildNamespaces,
 		},
 		HTTP: HTTPConfig{
 			ReadHeaderTimeout: Duration(10 * time.Second),
@@ -443,6 +449,9 @@ func (c *Config) Validate() error {
 		if o == "" {
 			bad("socketio.cors_origins[%d]: empty", i)
 		}
+	}
+	if s.MaxChildNamespaces <= 0 {
+		bad("socketio.max_child_namespaces %d: it must be positive", s.MaxChildNamespaces)
 	}
 	for i, o := range s.AllowedOrigins {
 		if !validOrigin(o) {

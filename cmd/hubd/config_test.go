@@ -33,7 +33,8 @@ func TestDefaults(t *testing.T) {
 		time.Duration(cfg.SocketIO.PingTimeout) != 20*time.Second ||
 		cfg.SocketIO.MaxPayload != 1_000_000 || cfg.Log.Format != "text" || cfg.Log.Level != "info" ||
 		len(cfg.Namespaces) != 1 || cfg.Namespaces[0].Name != "/" || cfg.API.Key != "" || cfg.Plugins.Dir != "" ||
-		!cfg.Metrics.Enabled || !cfg.SocketIO.CleanupEmptyChildNamespaces || cfg.SocketIO.AllowedOrigins != nil {
+		!cfg.Metrics.Enabled || !cfg.SocketIO.CleanupEmptyChildNamespaces || cfg.SocketIO.AllowedOrigins != nil ||
+		cfg.SocketIO.MaxChildNamespaces != 10_000 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	if h := cfg.HTTP; time.Duration(h.ReadHeaderTimeout) != 10*time.Second || time.Duration(h.ReadTimeout) != 30*time.Second ||
@@ -158,6 +159,7 @@ func TestValidation(t *testing.T) {
 			"max_header_bytes": 10, "max_conns_per_ip": -1}}`,
 			[]string{"http.read_header_timeout 0s", "http.read_timeout -1s", "http.idle_timeout 0s",
 				"http.max_header_bytes 10", "http.max_conns_per_ip -1"}},
+		{"max child namespaces", nil, `{"socketio": {"max_child_namespaces": 0}}`, []string{"socketio.max_child_namespaces 0"}},
 		{"origins", nil, `{"socketio": {"allowed_origins": ["https://ok.example", "*", "null", "chat.example", "https://x.example/path", ""]}}`,
 			[]string{`socketio.allowed_origins[3] "chat.example"`, `socketio.allowed_origins[4] "https://x.example/path"`,
 				`socketio.allowed_origins[5] ""`}},

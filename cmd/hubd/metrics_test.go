@@ -408,3 +408,26 @@ func TestNamespaceLabels(t *testing.T) {
 		t.Errorf("entries %s", got)
 	}
 }
+
+// TestDaemonMaxChildNamespaces: socketio.max_child_namespaces bounds the
+// children that exist at once; one more is an invalid namespace.
+func TestDaemonMaxChildNamespaces(t *testing.T) {
+	cfgFile := writeFile(t, t.TempDir(), "hubd.json", `{"listen": "127.0.0.1:0",
+		"namespaces": [{"name": "/"}, {"pattern": "/team-\\d+"}],
+		"socketio": {"max_child_namespaces": 2}}`)
+	d := start(t, "-listen", "127.0.0.1:0", "-config", cfgFile)
+	c, ans := sioConnect(t, d.addr, "")
+	if !strings.HasPrefix(ans, `40{"sid"`) {
+		t.Fatalf("connect: %s", ans)
+	}
+	for _, nsp := range []string{"/team-1", "/team-2"} {
+		send(t, c, "40"+nsp+",")
+		if m := nextMsg(t, c); !strings.HasPrefix(m, "40"+nsp+`,{"sid"`) {
+			t.Fatalf("connect to %s: %s", nsp, m)
+		}
+	}
+	send(t, c, "40/team-3,")
+	if m := nextMsg(t, c); m != `44/team-3,{"message":"Invalid namespace"}` {
+		t.Fatalf("third child: %s", m)
+	}
+}

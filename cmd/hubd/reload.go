@@ -37,9 +37,10 @@ import (
 //   - static.dir, plugins.dir and log.level.
 //
 // The other settings (listen, tls, http, socketio.path, ping_interval,
-// ping_timeout, max_payload, cleanup_empty_child_namespaces, log.format,
-// metrics.enabled, adapter) are fixed at start: a reload that changes one
-// logs that it needs a restart and keeps the old value.
+// ping_timeout, max_payload, cleanup_empty_child_namespaces,
+// max_child_namespaces, log.format, metrics.enabled, adapter) are fixed at
+// start: a reload that changes one logs that it needs a restart and keeps
+// the old value.
 type live struct {
 	srv     *hub.Server
 	cluster *redisadapter.Cluster // nil when hubd runs alone
@@ -91,6 +92,7 @@ func (l *live) hubOptions() hub.Options {
 		CheckOrigin:  l.checkOrigin,
 
 		CleanupEmptyChildNamespaces: s.CleanupEmptyChildNamespaces,
+		MaxChildNamespaces:          s.MaxChildNamespaces,
 	}
 	if l.corsOn {
 		opts.CORS = &hub.CORS{Credentials: true} // no Origins: echo
@@ -316,6 +318,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"socketio.ping_timeout", time.Duration(old.SocketIO.PingTimeout), time.Duration(next.SocketIO.PingTimeout)},
 		{"socketio.max_payload", old.SocketIO.MaxPayload, next.SocketIO.MaxPayload},
 		{"socketio.cleanup_empty_child_namespaces", old.SocketIO.CleanupEmptyChildNamespaces, next.SocketIO.CleanupEmptyChildNamespaces},
+		{"socketio.max_child_namespaces", old.SocketIO.MaxChildNamespaces, next.SocketIO.MaxChildNamespaces},
 		{"log.format", old.Log.Format, next.Log.Format},
 		{"metrics.enabled", old.Metrics.Enabled, next.Metrics.Enabled},
 		{"adapter", old.Adapter, next.Adapter},
