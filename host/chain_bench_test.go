@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -33,11 +35,14 @@ func benchEventEnv(args []byte) Envelope {
 
 // BenchmarkChainEvent is the chain's own cost per event through two
 // plugins that allow, with small and larger (1 KiB, 64 KiB) arguments.
+// The plugins do nothing, so this is the chain's overhead alone.
 func BenchmarkChainEvent(b *testing.B) {
 	for _, c := range []struct{ name, args string }{
 		{"small", `["hello world",{"at":1712345678,"tags":["a","b"]}]`},
 		{"1KiB", `[` + strings.Repeat(`{"k":[1,2,"abcdefgh"]},`, 40) + `0]`},
 		{"64KiB", `["` + strings.Repeat("x", 64<<10) + `"]`},
+		// Brackets and short strings only: the depth scan's worst case.
+		{"64KiB-structured", `[` + strings.Repeat(`[1,{"a":["b",[2]]}],`, 64<<10/20) + `0]`},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			h := benchChainHost(b)
@@ -67,4 +72,45 @@ func BenchmarkChainEventParallel(b *testing.B) {
 			h.Run(ctx, &env)
 		}
 	})
+}
+
+// BenchmarkChainEventUnderAttack is BenchmarkChainEvent/small for a
+// behaving socket while 1,000 others have strikes on both plugins: the
+// cost of per-socket accounting when it is in use.
+func BenchmarkChainEventUnderAttack(b *testing.B) {
+	h := New(nil)
+	rt := newFakeRuntime()
+	h.Register("fake", rt)
+	failAttackers := func(_ context.Context, env *Envelope) (*Decision, error) {
+		if strings.HasPrefix(env.Socket.ID, "attacker") {
+			return nil, errors.New("bad input")
+		}
+		return nil, nil
+	}
+	rt.set("a", failAttackers)
+	rt.set("b", failAttackers)
+	a, bb := spec("a", 0, HookEvent), spec("b", 1, HookEvent)
+	a.Manifest.OnError, bb.Manifest.OnError = "allow", "allow"
+	if err := h.Load(context.Background(), []Spec{a, bb}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = h.Close() })
+	ctx := context.Background()
+	args := []byte(`["hello world",{"at":1712345678,"tags":["a","b"]}]`)
+	for i := range 1000 {
+		env := benchEventEnv(args)
+		env.Socket.ID = fmt.Sprint("attacker-", i)
+		h.Run(ctx, &env)
+	}
+	if n := h.StruckSockets("a"); n != 1000 {
+		b.Fatalf("%d sockets with strikes", n)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		env := benchEventEnv(args)
+		if d := h.Run(ctx, &env); d.Action != "" {
+			b.Fatalf("decision %+v", d)
+		}
+	}
 }

@@ -207,3 +207,22 @@ func TestStrikesHoldASocket(t *testing.T) {
 		t.Fatal("a failure after the backoff did not double it")
 	}
 }
+
+// BenchmarkNestedDeeper is the depth scan alone, per byte of arguments.
+func BenchmarkNestedDeeper(b *testing.B) {
+	for _, c := range []struct{ name, json string }{
+		{"structured-64KiB", `[` + strings.Repeat(`[1,{"a":["b",[2]]}],`, 64<<10/20) + `0]`},
+		{"text-64KiB", `["` + strings.Repeat("lorem ipsum ", 64<<10/12) + `"]`},
+		{"objects-1KiB", `[` + strings.Repeat(`{"k":[1,2,"abcdefgh"]},`, 40) + `0]`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			in := []byte(c.json)
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				if nestedDeeper(in, MaxJSONDepth) {
+					b.Fatal("deep")
+				}
+			}
+		})
+	}
+}

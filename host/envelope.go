@@ -102,13 +102,28 @@ func nestedDeeper(b []byte, max int) bool {
 	if len(b) <= 2*max {
 		return false
 	}
-	depth := 0
-	for i := 0; i < len(b); i++ {
+	depth, n := 0, len(b)
+	for i := 0; i < n; i++ {
 		switch jsonClass[b[i]] {
 		case 1:
-			i = stringEnd(b, i+1)
-			if i < 0 {
-				return false
+			// Short strings byte by byte; past 16 bytes, IndexByte.
+			i++
+			for k := 0; ; k++ {
+				if i >= n {
+					return false
+				}
+				if k == 16 {
+					if i = stringEnd(b, i); i < 0 {
+						return false
+					}
+					break
+				}
+				if c := b[i]; c == '"' {
+					break
+				} else if c == '\\' {
+					i++
+				}
+				i++
 			}
 		case 2:
 			depth++
