@@ -150,6 +150,13 @@ func (h *Host) Subscribed(hook Hook, ns, event string) bool {
 
 // Run calls the chain of env.Hook and returns the gathered decision. env
 // is changed as the plugins see it.
+//
+// An envelope whose JSON nests deeper than MaxJSONDepth reaches no plugin:
+// each answers with its failure policy. A plugin's failures on a call with
+// env.Socket.ID set (any hook but connect) are charged to that socket,
+// which is held back after repeated failures while other sockets are
+// served; Hooks frees a socket's record when it disconnects, and the
+// records of IDs that never disconnect are bounded and swept.
 func (h *Host) Run(ctx context.Context, env *Envelope) Decision {
 	return h.current.Load().run(ctx, env.Hook, env)
 }
