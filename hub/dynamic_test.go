@@ -118,21 +118,22 @@ func (a closeWatcher) Close() error {
 // cluster adapter subscribes and unsubscribes over the network, which must
 // not stop every other client's connect.
 func TestChildAdapterOutsideServerLock(t *testing.T) {
-	var srv *hub.Server
+	var server atomic.Pointer[hub.Server] // set once New has returned
 	var made, closed strLog
 	srv, url := hubServer(t, hub.Options{
 		CleanupEmptyChildNamespaces: true,
 		Adapter: func(n *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
-			if srv != nil {
-				_ = srv.Namespaces()
+			if s := server.Load(); s != nil {
+				_ = s.Namespaces()
 			}
 			made.add(n.Name())
 			return closeWatcher{Adapter: local, onClose: func() {
-				_ = srv.Namespaces()
+				_ = server.Load().Namespaces()
 				closed.add(n.Name())
 			}}
 		},
 	})
+	server.Store(srv)
 	parent := srv.OfPattern(regexp.MustCompile(`^/doc-`))
 	parent.Use(func(s *hub.Socket) error {
 		if s.Namespace().Name() == "/doc-denied" {
