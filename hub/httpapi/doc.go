@@ -23,9 +23,9 @@
 //	                      → {"ok": true}
 //
 // Every answer is JSON: {"ok": true, ...} with 200, or
-// {"ok": false, "error": "..."} with 400 (bad JSON, an unknown field, a
-// missing event or id, a reserved event name, args that are not a JSON
-// array), 401 (no key or a wrong one; with WWW-Authenticate), 404 (an
+// {"ok": false, "error": "..."} with 400 (bad JSON, a body that is not
+// valid UTF-8, an unknown field, a missing event or id, a reserved event
+// name, args that are not a JSON array), 401 (no key or a wrong one; with WWW-Authenticate), 404 (an
 // unknown namespace, socket or endpoint), 405 (a wrong method; with Allow),
 // 413 (a body over Config.MaxBody), 500 (the adapter failed) or 504 (the
 // other nodes did not answer within Config.Timeout).
