@@ -111,7 +111,10 @@ func (b BroadcastOperator) broadcastWithAck(p *Packet, ack BroadcastAckFunc) err
 			timer.Stop()
 		}
 		r := responses
-		go ack(r, err)
+		go func() {
+			defer b.nsp.srv.recoverPanic("a broadcast's ack callback", nil)
+			ack(r, err)
+		}()
 	}
 	check := func() {
 		if expectedNodes == countedNodes && len(responses) == expectedClient {

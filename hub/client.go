@@ -35,6 +35,7 @@ func newClient(srv *Server, conn *engine.Conn, r *http.Request) *client {
 
 // onConnectTimeout closes a connection that joined no namespace in time.
 func (c *client) onConnectTimeout() {
+	defer c.srv.recoverPanic("the connect timer", c)
 	c.mu.Lock()
 	idle := c.sockets.len() == 0 && !c.closed
 	c.mu.Unlock()

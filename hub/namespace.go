@@ -211,6 +211,7 @@ func (n *Namespace) HandleServerSideEmit(event string, args Args, ack func(Args)
 	fn := n.serverEvents[event]
 	n.mu.Unlock()
 	if fn != nil {
+		defer n.srv.recoverPanic("a server-side event listener", nil)
 		fn(&ServerEvent{Name: event, Args: args, ack: ack})
 	}
 }

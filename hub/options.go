@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -52,6 +53,9 @@ type Options struct {
 	// Adapter makes each namespace's adapter; local is the namespace's
 	// in-memory adapter, for a cluster adapter to wrap. Nil uses local.
 	Adapter func(nsp *Namespace, local *MemoryAdapter) Adapter
+	// Logger receives what the server reports on its own, such as a panic
+	// recovered on a connection's goroutine (slog.Default()).
+	Logger *slog.Logger
 	// CleanupEmptyChildNamespaces drops a dynamic namespace's child when
 	// its last socket leaves, or when a refused connect leaves it empty
 	// (off, as in the reference). Either way, a child that no socket ever
@@ -77,6 +81,9 @@ const (
 func (o Options) withDefaults() Options {
 	if o.Path == "" {
 		o.Path = "/socket.io/"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 45 * time.Second

@@ -49,6 +49,7 @@ func New(opts Options) *Server {
 		CORS:              opts.CORS,
 		AllowRequest:      opts.AllowRequest,
 		CheckOrigin:       opts.CheckOrigin,
+		Logger:            opts.Logger,
 		OnConnection: func(c *engine.Conn, r *http.Request) {
 			c.SetHandler(newClient(s, c, r))
 		},

@@ -433,6 +433,7 @@ func (e SocketEmitter) Emit(event string, args ...any) error {
 		// Whichever comes first takes the ack out of the table: the
 		// answer, the disconnect or this timer.
 		time.AfterFunc(e.timeout, func() {
+			defer s.nsp.srv.recoverPanic("an ack callback", s.client)
 			if fn := s.takeAck(id); fn != nil {
 				fn(Args{}, ErrTimeout)
 			}

@@ -32,7 +32,7 @@ func (s *Server) Stats() Stats {
 		EventsSent:      s.stats.sent.Load(),
 		VolatileDropped: s.stats.dropped.Load(),
 		Undelivered:     s.stats.undelivered.Load(),
-		PanicsRecovered: s.engine.PanicsRecovered(),
+		PanicsRecovered: s.engine.PanicsRecovered() + s.stats.panics.Load(),
 	}
 }
 
@@ -41,6 +41,7 @@ type counters struct {
 	sent        atomic.Uint64
 	dropped     atomic.Uint64
 	undelivered atomic.Uint64
+	panics      atomic.Uint64 // recovered on the hub's own goroutines
 }
 
 // add records one delivery to many sockets: sent packets queued, failed

@@ -90,6 +90,7 @@ func (l *live) hubOptions() hub.Options {
 		PingTimeout:  time.Duration(s.PingTimeout),
 		MaxPayload:   s.MaxPayload,
 		CheckOrigin:  l.checkOrigin,
+		Logger:       l.logger.With("component", "hub"),
 
 		CleanupEmptyChildNamespaces: s.CleanupEmptyChildNamespaces,
 		MaxChildNamespaces:          s.MaxChildNamespaces,

@@ -50,3 +50,10 @@ func (c *Conn) logPanic(v any, stack []byte) {
 		"sid", c.id, "panic", fmt.Sprint(v), "stack", string(stack))
 	c.srv.panics.Add(1)
 }
+
+// Panicked ends the session after a panic that its handler recovered on a
+// goroutine of its own, on the session's behalf (an application's ack
+// timer, say): logged with its stack, counted and closed, as on the
+// engine's goroutines. It must be called from the deferred function that
+// recovered v, so that the stack still shows where the panic happened.
+func (c *Conn) Panicked(v any) { c.afterPanic(v) }
