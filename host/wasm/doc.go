@@ -43,6 +43,14 @@
 //     call: 5.5 µs instead of 1.8 µs); it is the fallback for modules the
 //     rewriter does not understand, and WithTermination(CloseOnDone)
 //     forces it.
+//   - Loading: every call into a guest has a deadline, at load time too.
+//     An instance's _initialize, first hubd_buffer and (for the first)
+//     hubd_hooks share one, DefaultLoadTimeout (WithLoadTimeout) or the
+//     load's context deadline if sooner; a guest that runs past it fails
+//     to load with an error wrapping host.ErrTimeout that names the export,
+//     so a directory reload keeps the old version. The load's context
+//     ending stops it too. Instantiating runs no guest code, since a
+//     module with a start function is refused.
 //   - Output: a decision larger than 1 MiB is garbage (host.ErrGarbage).
 //
 // An instance that trapped, timed out or ran out of memory is discarded and

@@ -140,6 +140,26 @@ func minimalPlugin(reserved bool) []byte {
 	return append(b, sec(10, code...)...)
 }
 
+// startLoopPlugin is minimalPlugin with a fourth function that loops
+// forever, named as the module's start function.
+func startLoopPlugin() []byte {
+	sec := func(id byte, body ...byte) []byte { return append([]byte{id, byte(len(body))}, body...) }
+	name := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
+	b := []byte("\x00asm\x01\x00\x00\x00")
+	b = append(b, sec(1, 3, 0x60, 0, 0, 0x60, 1, 0x7f, 1, 0x7f, 0x60, 2, 0x7f, 0x7f, 1, 0x7f)...)
+	b = append(b, sec(3, 4, 0, 1, 2, 0)...)
+	b = append(b, sec(5, 1, 0, 1)...)
+	var ex []byte
+	ex = append(append(ex, name("hubd_abi_v1")...), 0, 0)
+	ex = append(append(ex, name("hubd_buffer")...), 0, 1)
+	ex = append(append(ex, name("hubd_handle")...), 0, 2)
+	b = append(b, sec(7, append([]byte{3}, ex...)...)...)
+	b = append(b, sec(8, 3)...)
+	code := []byte{4, 2, 0, 0x0b, 5, 0, 0x41, 0x80, 0x08, 0x0b, 4, 0, 0x41, 0, 0x0b,
+		7, 0, 0x03, 0x40, 0x0c, 0, 0x0b, 0x0b} // loop br 0 end end
+	return append(b, sec(10, code...)...)
+}
+
 // A plugin whose module cannot be instrumented falls back to
 // WithCloseOnContextDone, and still works.
 func TestFallbackTermination(t *testing.T) {

@@ -26,6 +26,8 @@ var (
 	guestC      string // examples/wasm/c: the policy in C
 	guestFaults string // testdata/faults: misbehaviours (Go)
 	guestCTest  string // testdata/cfaults: misbehaviours (C)
+	guestCHooks string // testdata/cload: hubd_hooks never returns (C)
+	guestCInit  string // testdata/cload: _initialize never returns (C)
 	guestCErr   error  // why the C guests could not be built
 
 	// testCache is one compilation cache shared by every test, so each
@@ -58,6 +60,8 @@ func runTests(m *testing.M) int {
 	guestFaults = filepath.Join(dir, "faults.wasm")
 	guestC = filepath.Join(dir, "policy-c.wasm")
 	guestCTest = filepath.Join(dir, "cfaults.wasm")
+	guestCHooks = filepath.Join(dir, "cload-hooks.wasm")
+	guestCInit = filepath.Join(dir, "cload-init.wasm")
 
 	var wg sync.WaitGroup
 	var goErr [2]error
@@ -74,6 +78,13 @@ func runTests(m *testing.M) int {
 		defer wg.Done()
 		if guestCErr = buildC(root, filepath.Join(root, "examples/wasm/c/policy.c"), guestC); guestCErr == nil {
 			guestCErr = buildC(root, filepath.Join(root, "host/wasm/testdata/cfaults/cfaults.c"), guestCTest)
+		}
+		cload := filepath.Join(root, "host/wasm/testdata/cload/cload.c")
+		if guestCErr == nil {
+			guestCErr = buildC(root, cload, guestCHooks, "-DLOOP_IN_HOOKS")
+		}
+		if guestCErr == nil {
+			guestCErr = buildC(root, cload, guestCInit, "-DLOOP_IN_INIT")
 		}
 	}()
 	wg.Wait()
@@ -97,13 +108,13 @@ func buildGo(root, pkg, out string) error {
 }
 
 // buildC compiles a C guest with the same command examples/wasm/c/build.sh
-// uses.
-func buildC(root, src, out string) error {
+// uses, plus extra flags.
+func buildC(root, src, out string, extra ...string) error {
 	clang, err := exec.LookPath("clang")
 	if err != nil {
 		return fmt.Errorf("clang not found: %s", cToolchainHelp)
 	}
-	cmd := exec.Command(clang, cFlags(root, src, out)...)
+	cmd := exec.Command(clang, append(cFlags(root, src, out), extra...)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("clang %s: %v\n%s\n%s", filepath.Base(src), err, b, cToolchainHelp)
 	}

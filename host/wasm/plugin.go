@@ -56,8 +56,12 @@ type Plugin struct {
 	mode    Termination
 	recycle int
 	hooks   uint32 // bit 1<<id per hook the guest handles; 0: unknown (all)
+	// loadTimeout bounds the initialisation of an instance.
+	loadTimeout time.Duration
 
 	pool chan *instance
+	// loading is the instance being initialised by Load, for abortLoad.
+	loading atomic.Pointer[instance]
 	// live counts instances that exist or are being created.
 	live     atomic.Int32
 	closed   atomic.Bool
@@ -85,7 +89,9 @@ type instance struct {
 	// deadline is the running call's deadline on the watchdog's clock, or
 	// a state (stateIdle, stateTripping, stateTripped).
 	deadline atomic.Int64
-	pages    atomic.Uint32 // memory size after the last call
+	// initDeadline is the deadline of the instance's initialisation.
+	initDeadline int64
+	pages        atomic.Uint32 // memory size after the last call
 
 	// Per call; touched only by the goroutine that holds the instance.
 	env      *host.Envelope
@@ -355,7 +361,7 @@ func (p *Plugin) refill() {
 			p.live.Add(-1)
 			return
 		}
-		in, err := p.newInstance()
+		in, err := p.newInstance(time.Now().Add(p.loadTimeout), false)
 		if err == nil {
 			if p.closed.Load() {
 				p.closeInstance(in)
@@ -374,9 +380,11 @@ func (p *Plugin) refill() {
 	}
 }
 
-// newInstance instantiates the module, initialises the guest under a
-// deadline and looks its exports up.
-func (p *Plugin) newInstance() (*instance, error) {
+// newInstance instantiates the module and initialises the guest, every
+// call into it under one deadline: _initialize, the first hubd_buffer and,
+// with hooks (the first instance of a load), hubd_hooks. Instantiating runs
+// no guest code: a module with a start function is refused at load.
+func (p *Plugin) newInstance(deadline time.Time, hooks bool) (*instance, error) {
 	in := &instance{p: p, stack: make([]uint64, 2)}
 	in.ctx = context.WithValue(context.Background(), instKey{}, in)
 	if p.mode == CloseOnDone {
@@ -410,38 +418,63 @@ func (p *Plugin) newInstance() (*instance, error) {
 		in.interrupt = g
 	}
 	p.wd.add(in)
-	// Initialise and take the first buffer under a deadline.
-	dl := p.wd.at(time.Now().Add(initTimeout))
+	limit := time.Until(deadline).Round(time.Millisecond)
+	dl := p.wd.at(deadline)
+	in.initDeadline = dl
 	in.deadline.Store(dl)
+	p.loading.Store(in)
 	p.wd.kick()
+	step := "_initialize"
 	if init := mod.ExportedFunction("_initialize"); init != nil {
 		err = init.CallWithStack(in.ctx, in.stack)
 	}
 	if err == nil {
+		step = "hubd_buffer"
 		err = in.grow(initialBuffer)
 	}
+	if err == nil && hooks {
+		step = "hubd_hooks"
+		err = p.readHooks(in)
+	}
+	p.loading.CompareAndSwap(in, nil)
 	if !in.deadline.CompareAndSwap(dl, stateIdle) {
 		waitTripped(in)
-		return fail(fmt.Errorf("the guest did not initialise within %v", initTimeout))
+		return fail(fmt.Errorf("%w: the guest's %s did not return within %v, the time limit for loading; "+
+			"look for an endless loop in its initialisation", host.ErrTimeout, step, max(limit, time.Millisecond)))
 	}
 	if err != nil {
-		return fail(fmt.Errorf("initialising: %w", in.trapError(err)))
+		return fail(fmt.Errorf("initialising (%s): %w", step, in.trapError(err)))
 	}
 	in.pages.Store(in.mem.Size() >> 16)
 	return in, nil
 }
 
-// readHooks asks the guest which hooks it handles (optional export).
+// readHooks asks the guest which hooks it handles (optional export); it is
+// called by newInstance, under the load deadline.
 func (p *Plugin) readHooks(in *instance) error {
 	f := in.mod.ExportedFunction("hubd_hooks")
 	if f == nil {
 		return nil
 	}
 	if err := f.CallWithStack(in.ctx, in.stack); err != nil {
-		return fmt.Errorf("hubd_hooks: %w", in.trapError(err))
+		return err
 	}
 	p.hooks = uint32(in.stack[0]) &^ 1 // bit 0 is no hook
 	return nil
+}
+
+// abortLoad stops the initialisation in progress, if any, at the
+// watchdog's next tick (the load's context ended).
+func (p *Plugin) abortLoad() {
+	in := p.loading.Load()
+	if in == nil {
+		return
+	}
+	// Only the initialisation's own deadline is moved, never that of a
+	// call the instance may serve by now.
+	if d := in.initDeadline; d > 1 && in.deadline.CompareAndSwap(d, 1) {
+		p.wd.kick()
+	}
 }
 
 // trip stops the instance's running call (watchdog goroutine).
@@ -494,7 +527,7 @@ func (p *Plugin) Close() error {
 }
 
 func (p *Plugin) drain() {
-	limit := time.Now().Add(2*p.timeout + initTimeout)
+	limit := time.Now().Add(2*p.timeout + p.loadTimeout)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for p.live.Load() > 0 && time.Now().Before(limit) {

@@ -49,8 +49,9 @@ const (
 	DefaultRecycleAfter = 100_000
 	// maxPoolSize bounds Manifest.PoolSize.
 	maxPoolSize = 64
-	// initTimeout bounds a guest's initialisation (_initialize).
-	initTimeout = 5 * time.Second
+	// DefaultLoadTimeout bounds a guest's initialisation, per instance:
+	// _initialize, the first hubd_buffer and hubd_hooks.
+	DefaultLoadTimeout = 5 * time.Second
 	// maxModuleSize bounds the .wasm file.
 	maxModuleSize = 128 << 20
 	// initialBuffer is the guest buffer asked for when an instance starts.
@@ -79,6 +80,7 @@ type options struct {
 	cache        wazero.CompilationCache
 	termination  Termination
 	recycleAfter int
+	loadTimeout  time.Duration
 }
 
 // Option configures a Runtime.
@@ -103,6 +105,11 @@ func WithTermination(t Termination) Option { return func(o *options) { o.termina
 // DefaultRecycleAfter; a negative n never recycles).
 func WithRecycleAfter(n int) Option { return func(o *options) { o.recycleAfter = n } }
 
+// WithLoadTimeout bounds how long an instance may take to initialise
+// (default DefaultLoadTimeout). A guest that runs longer fails to load,
+// with an error wrapping host.ErrTimeout.
+func WithLoadTimeout(d time.Duration) Option { return func(o *options) { o.loadTimeout = d } }
+
 // New returns a Runtime.
 func New(opts ...Option) *Runtime {
 	r := &Runtime{wd: newWatchdog()}
@@ -111,6 +118,9 @@ func New(opts ...Option) *Runtime {
 	}
 	if r.opts.recycleAfter == 0 {
 		r.opts.recycleAfter = DefaultRecycleAfter
+	}
+	if r.opts.loadTimeout <= 0 {
+		r.opts.loadTimeout = DefaultLoadTimeout
 	}
 	return r
 }
@@ -163,16 +173,17 @@ func (r *Runtime) Load(ctx context.Context, spec host.Spec) (host.Plugin, error)
 		logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Plugin{
-		name:    m.Name,
-		logger:  logger,
-		wd:      r.wd,
-		config:  append([]byte(nil), m.Config...),
-		timeout: time.Duration(m.Timeout),
-		pages:   m.MaxMemoryPages,
-		size:    m.PoolSize,
-		mode:    r.opts.termination,
-		recycle: r.opts.recycleAfter,
-		done:    make(chan struct{}),
+		name:        m.Name,
+		logger:      logger,
+		wd:          r.wd,
+		config:      append([]byte(nil), m.Config...),
+		timeout:     time.Duration(m.Timeout),
+		pages:       m.MaxMemoryPages,
+		size:        m.PoolSize,
+		mode:        r.opts.termination,
+		recycle:     r.opts.recycleAfter,
+		loadTimeout: r.opts.loadTimeout,
+		done:        make(chan struct{}),
 	}
 	if p.timeout <= 0 {
 		p.timeout = host.DefaultTimeout
@@ -188,6 +199,10 @@ func (r *Runtime) Load(ctx context.Context, spec host.Spec) (host.Plugin, error)
 	}
 	p.size = min(p.size, maxPoolSize)
 
+	if hasStartFunction(bin) {
+		return nil, fmt.Errorf("%s: the module has a start function, which would run outside any time limit; "+
+			"a hubd_v1 plugin initialises in _initialize (build a reactor: Go -buildmode=c-shared, clang -mexec-model=reactor)", spec.Entry)
+	}
 	if p.mode == Interrupt {
 		if ib, err := instrument(bin); err == nil {
 			bin = ib
@@ -231,18 +246,26 @@ func (r *Runtime) Load(ctx context.Context, spec host.Spec) (host.Plugin, error)
 	p.pool = make(chan *instance, 2*p.size)
 
 	r.wd.addPlugin(p)
+	// Each instance gets loadTimeout to initialise, within ctx's deadline;
+	// ctx ending stops the initialisation in progress.
+	stop := context.AfterFunc(ctx, p.abortLoad)
+	defer stop()
 	for i := 0; i < p.size; i++ {
-		in, err := p.newInstance()
+		if err := ctx.Err(); err != nil {
+			p.closeNow()
+			return nil, fmt.Errorf("%s: loading stopped: %w", spec.Entry, err)
+		}
+		deadline := time.Now().Add(p.loadTimeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		in, err := p.newInstance(deadline, i == 0)
 		if err != nil {
 			p.closeNow()
-			return nil, fmt.Errorf("%s: %w", spec.Entry, err)
-		}
-		if i == 0 {
-			if err := p.readHooks(in); err != nil {
-				p.closeInstance(in)
-				p.closeNow()
-				return nil, fmt.Errorf("%s: %w", spec.Entry, err)
+			if cerr := ctx.Err(); cerr != nil {
+				err = fmt.Errorf("loading stopped: %w (%w)", cerr, err)
 			}
+			return nil, fmt.Errorf("%s: %w", spec.Entry, err)
 		}
 		p.live.Add(1)
 		p.pool <- in
@@ -259,6 +282,31 @@ func readModule(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: module of %d bytes is larger than %d", path, fi.Size(), maxModuleSize)
 	}
 	return os.ReadFile(path)
+}
+
+// hasStartFunction reports whether bin has a start section: a function
+// that instantiation runs, before the watchdog can reach the instance.
+// A malformed binary is left for the compiler to report.
+func hasStartFunction(bin []byte) bool {
+	if len(bin) < 8 {
+		return false
+	}
+	r := &reader{b: bin, off: 8}
+	for r.off < len(bin) {
+		id := r.byte()
+		size := r.u32()
+		if r.err != nil {
+			return false
+		}
+		if id == 8 {
+			return true
+		}
+		if uint64(r.off)+uint64(size) > uint64(len(bin)) {
+			return false
+		}
+		r.off += int(size)
+	}
+	return false
 }
 
 // checkABI checks the module's exports and imports against hubd_v1.
