@@ -365,6 +365,54 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestLoadContextEnds: a process that never completes the handshake is
+// given up when the load's context ends (its deadline, or a cancellation
+// such as SIGTERM's), however long StartTimeout is.
+func TestLoadContextEnds(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	silent := filepath.Join(dir, "silent")
+	if err := os.WriteFile(silent, []byte("#!/bin/sh\ntouch "+started+"\nexec sleep 3600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rt := &Runtime{StartTimeout: time.Hour}
+	m := host.Manifest{Name: "silent", Runtime: "process"}
+	_ = m.Validate()
+	t.Run("deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		p, err := rt.Load(ctx, host.Spec{Manifest: m, Entry: silent})
+		if err == nil {
+			p.Close()
+			t.Fatal("loaded")
+		}
+		if !strings.Contains(err.Error(), "timeout") && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a timeout", err)
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		_ = os.Remove(started)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			p, err := rt.Load(ctx, host.Spec{Manifest: m, Entry: silent})
+			if err == nil {
+				p.Close()
+			}
+			done <- err
+		}()
+		waitFor(t, "the process to start", func() bool {
+			_, err := os.Stat(started)
+			return err == nil
+		})
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	})
+}
+
 func TestClose(t *testing.T) {
 	p, _ := load(t, &Runtime{}, faultyBin, nil)
 	pid := p.pid()

@@ -179,3 +179,15 @@ func waitBack(t testing.TB, p *plugin) {
 	}
 	t.Fatalf("the plugin did not come back: %v", err)
 }
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	limit := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(limit) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,13 +112,35 @@ func (grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *grpc.
 	return pb.NewPluginClient(c), nil
 }
 
-// start launches the process, connects and asks it what it handles.
+// start launches the process, connects and asks it what it handles, within
+// StartTimeout or ctx's deadline, whichever comes first; ctx ending kills
+// the process and ends the start.
 func (p *plugin) start(ctx context.Context) (*instance, error) {
 	timeout := p.cfg.StartTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	var pr *procRunner
+	if err := ctx.Err(); err != nil || timeout <= 0 {
+		// go-plugin would take a zero StartTimeout for its default.
+		return nil, fmt.Errorf("starting process plugin %s: %w", p.spec.Entry, cmp.Or(err, context.DeadlineExceeded))
+	}
+	// A start that ctx ends kills the process (or refuses to launch it):
+	// go-plugin's handshake takes no context, and Client.Kill waits for it.
+	var (
+		mu      sync.Mutex
+		pr      *procRunner
+		stopped bool
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		stopped = true
+		r := pr
+		mu.Unlock()
+		if r != nil {
+			_ = r.Kill(context.Background())
+		}
+	})
+	defer stop()
 	hl := &hclogger{l: p.log}
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: goplugin.HandshakeConfig{
@@ -132,9 +155,14 @@ func (p *plugin) start(ctx context.Context) (*instance, error) {
 			cmd := exec.Command(p.spec.Entry)
 			cmd.Dir = filepath.Dir(p.spec.Entry)
 			cmd.Env = append(base.Env, pb.EnvName+"="+p.name, pb.EnvConfig+"="+string(p.spec.Manifest.Config))
-			var err error
-			pr, err = newRunner(p.spec.Entry, cmd)
-			return pr, err
+			mu.Lock()
+			defer mu.Unlock()
+			if stopped {
+				return nil, errKilled
+			}
+			r, err := newRunner(p.spec.Entry, cmd)
+			pr = r
+			return r, err
 		},
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		// Not Managed: go-plugin never forgets a managed client, so every
@@ -148,8 +176,14 @@ func (p *plugin) start(ctx context.Context) (*instance, error) {
 		SyncStderr:   &lineLogger{l: p.log, level: slog.LevelInfo, attrs: []any{"stream", "stderr"}},
 	})
 	inst, err := p.connect(ctx, client, timeout)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // killed just as it answered
+	}
 	if err != nil {
 		client.Kill()
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		}
 		return nil, fmt.Errorf("starting process plugin %s: %w", p.spec.Entry, err)
 	}
 	inst.runner = pr

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 
 	"github.com/hashicorp/go-plugin/runner"
 )
@@ -17,6 +18,10 @@ import (
 // exits (go-plugin exposes no such signal; it restarts nothing) and
 // process attributes (die with hubd).
 type procRunner struct {
+	// mu orders Start and Kill, which a cancelled load calls from another
+	// goroutine; killed makes a later Start fail.
+	mu             sync.Mutex
+	killed         bool
 	cmd            *exec.Cmd
 	stdout, stderr io.ReadCloser
 	path           string
@@ -39,7 +44,15 @@ func newRunner(path string, cmd *exec.Cmd) (*procRunner, error) {
 	return &procRunner{cmd: cmd, stdout: stdout, stderr: stderr, path: path, exited: make(chan struct{})}, nil
 }
 
+// errKilled is returned by Start after Kill.
+var errKilled = errors.New("process: the start was stopped")
+
 func (r *procRunner) Start(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.killed {
+		return errKilled
+	}
 	if err := r.cmd.Start(); err != nil {
 		return err
 	}
@@ -54,6 +67,9 @@ func (r *procRunner) Wait(context.Context) error {
 }
 
 func (r *procRunner) Kill(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.killed = true
 	if r.cmd.Process == nil {
 		return nil
 	}
