@@ -153,12 +153,15 @@ func TestDisconnectTransportReasons(t *testing.T) {
 // A client that does not answer pings is dropped with "ping timeout"; one
 // that answers stays.
 func TestDisconnectPingTimeout(t *testing.T) {
-	const interval, timeout = 40 * time.Millisecond, 40 * time.Millisecond
+	// Pings come often; the timeout is long enough that a client on a
+	// loaded machine still answers in time, and short enough that the
+	// silent one is dropped well within testWait.
+	const interval, timeout = 40 * time.Millisecond, time.Second
 	srv, url := hubServer(t, hub.Options{PingInterval: interval, PingTimeout: timeout})
 	reasons := watchReasons(srv.Of("/"))
 	srv.OnConnection(func(s *hub.Socket) { s.On("ping?", func(ev *hub.Event) { _ = ev.Ack("pong") }) })
 	silent := hubDialOpts(t, url, testclient.Options{NoPong: true})
-	if o := silent.Open(); o.PingInterval != 40 || o.PingTimeout != 40 {
+	if o := silent.Open(); o.PingInterval != 40 || o.PingTimeout != 1000 {
 		t.Errorf("open packet: %+v", o)
 	}
 	id := hubConnect(t, silent, "/", nil)
@@ -174,8 +177,16 @@ func TestDisconnectPingTimeout(t *testing.T) {
 	if err := silent.WaitClosed(testWait); err != nil {
 		t.Error(err)
 	}
-	time.Sleep(5 * (interval + timeout))
+	// The answering clients outlive several pings.
 	for _, c := range []*testclient.Client{alive, pollAlive} {
+		seen := c.Pings()
+		deadline := time.Now().Add(testWait)
+		for c.Pings() < seen+5 && time.Now().Before(deadline) {
+			time.Sleep(interval)
+		}
+		if c.Pings() < seen+5 {
+			t.Fatalf("%d pings in %v, want 5 more than %d", c.Pings(), testWait, seen)
+		}
 		if p, err := c.EmitWithAck("/", "ping?"); err != nil || p.Str(0) != "pong" {
 			t.Errorf("answering client after several pings: %v", err)
 		}

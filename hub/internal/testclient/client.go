@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -149,6 +150,7 @@ type Client struct {
 	sendMu sync.Mutex
 	ackMu  sync.Mutex
 	nextID int64
+	pings  atomic.Int64
 
 	mu      sync.Mutex
 	inbox   []*Packet
@@ -231,6 +233,9 @@ func DialOptions(baseURL, path string, o Options) (*Client, error) {
 // Open returns the Engine.IO handshake.
 func (c *Client) Open() Open { return c.open }
 
+// Pings returns how many pings the server has sent so far.
+func (c *Client) Pings() int64 { return c.pings.Load() }
+
 // SID returns the Engine.IO session id.
 func (c *Client) SID() string { return c.open.SID }
 
@@ -274,6 +279,7 @@ func (c *Client) handle(p eioPacket) bool {
 	case '1': // close
 		return false
 	case '2': // ping
+		c.pings.Add(1)
 		if !c.opts.NoPong {
 			_ = c.send([]eioPacket{{data: append([]byte("3"), p.data[1:]...)}})
 		}
