@@ -174,7 +174,7 @@ func BenchmarkNewRuntime(b *testing.B) {
 	p := loadSource(b, transformSrc, withPool(1))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := p.newInstance(0); err != nil {
+		if _, err := p.newInstance(0, time.Now().Add(time.Minute)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package js
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -60,9 +61,10 @@ var handlerGlobals = goja.MustCompile("hubd:handlers", `[`+
 	`typeof onEvent === "function" ? onEvent : undefined, `+
 	`typeof onDisconnect === "function" ? onDisconnect : undefined]`, false)
 
-// newInstance creates a runtime, installs the host objects and runs the
-// script, within the load time limit.
-func (p *Plugin) newInstance(slot int) (*instance, error) {
+// newInstance creates a runtime, installs the host objects, runs the
+// script and looks its handlers up, all before deadline (the script's
+// getters and proxies can loop as well as its top level can).
+func (p *Plugin) newInstance(slot int, deadline time.Time) (*instance, error) {
 	if !p.enter() {
 		return nil, ErrClosed
 	}
@@ -79,41 +81,75 @@ func (p *Plugin) newInstance(slot int) (*instance, error) {
 	in.trueValue = rt.ToValue(true)
 	in.falseValue = rt.ToValue(false)
 	in.objectProto = rt.NewObject().Prototype()
-	if err := in.installGlobals(); err != nil {
-		return nil, err
-	}
 	p.slots[slot].in.Store(in)
 
 	in.loading = true
 	in.logLeft, in.logDropped = p.maxLog, 0
-	in.arm(time.Now().Add(p.loadLimit))
-	err := in.runScript()
+	limit := max(time.Until(deadline).Round(time.Millisecond), time.Millisecond)
+	in.arm(deadline)
+	p.loadingIn.Store(&loadingRef{in: in, deadline: in.armed})
+	step, err := in.load()
+	p.loadingIn.Store(nil)
 	interrupted := in.disarm()
 	in.loading = false
 	in.flushLogDrops()
-	if err != nil {
+	if err != nil || interrupted {
 		var ie *goja.InterruptedError
 		if interrupted || errors.As(err, &ie) {
-			return nil, fmt.Errorf("js: the script did not finish loading within %v", p.loadLimit)
+			return nil, fmt.Errorf("%w: js: the script did not finish loading within %v (%s); "+
+				"look for an endless loop there", host.ErrTimeout, limit, cmp.Or(step, "installing host objects"))
 		}
-		return nil, fmt.Errorf("js: loading the script: %s", describe(err))
+		if step == "" {
+			return nil, err
+		}
+		return nil, fmt.Errorf("js: %s: %s", step, describe(err))
 	}
-	globals, err := rt.RunProgram(handlerGlobals)
+	return in, nil
+}
+
+// loadingRef is the runtime being loaded and its deadline word, for
+// abortLoad.
+type loadingRef struct {
+	in       *instance
+	deadline int64
+}
+
+// abortLoad makes the watchdog stop the load in progress at its next tick
+// (the load's context ended).
+func (p *Plugin) abortLoad() {
+	if l := p.loadingIn.Load(); l != nil && l.in.deadline.CompareAndSwap(l.deadline, 1) {
+		p.wakeWatchdog()
+	}
+}
+
+// load installs the globals, runs the script and looks its handlers up;
+// step says which of these failed (empty: installing the globals, whose
+// errors say so).
+func (in *instance) load() (step string, err error) {
+	if err = in.installGlobals(); err != nil {
+		return "", err
+	}
+	step = "running the script's top level"
+	if err = in.runScript(); err != nil {
+		return step, err
+	}
+	step = "looking up the script's handlers"
+	globals, err := in.rt.RunProgram(handlerGlobals)
 	if err != nil {
-		return nil, fmt.Errorf("js: looking up the script's handlers: %s", describe(err))
+		return step, err
 	}
-	list := globals.(*goja.Object)
+	list := globals.(*goja.Object) // a plain array of five: reading it runs no script code
 	for i, name := range globalNames {
 		fn, ok := goja.AssertFunction(list.Get(index(int64(i))))
 		if !ok {
 			continue
 		}
 		if in.handlers[i] != nil {
-			return nil, fmt.Errorf("js: the script both calls hubd.on(%q) and defines %s; use one", hookOrder[i], name)
+			return step, fmt.Errorf("the script both calls hubd.on(%q) and defines %s; use one", hookOrder[i], name)
 		}
 		in.handlers[i] = fn
 	}
-	return in, nil
+	return "", nil
 }
 
 func (in *instance) runScript() (err error) {

@@ -32,11 +32,13 @@ type Plugin struct {
 	slots []slot // the runtime of each pool position, for the watchdog
 
 	// Watchdog state (watchdog.go).
-	epoch    time.Time
-	tick     time.Duration
-	active   atomic.Int64 // calls and loads in flight
-	sleeping atomic.Bool
-	wake     chan struct{}
+	epoch  time.Time
+	tick   time.Duration
+	active atomic.Int64 // calls and loads in flight
+	// loadingIn is the runtime being created by Load, for abortLoad.
+	loadingIn atomic.Pointer[loadingRef]
+	sleeping  atomic.Bool
+	wake      chan struct{}
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -146,7 +148,7 @@ func (p *Plugin) replace(old *instance) {
 	go func() {
 		backoff := 100 * time.Millisecond
 		for {
-			in, err := p.newInstance(old.slot)
+			in, err := p.newInstance(old.slot, time.Now().Add(p.loadLimit))
 			if err == nil {
 				p.pool <- in
 				return

@@ -27,8 +27,10 @@ type Runtime struct {
 	// console and hubd.log (default 16 KiB); further lines are dropped and
 	// counted in one warning.
 	MaxLogBytes int
-	// LoadTimeout bounds running the script when a runtime is created
-	// (default 5s).
+	// LoadTimeout bounds creating a runtime (default 5s): running the
+	// script's top level and looking its handlers up. Load also stops at
+	// its context's deadline or cancellation. A script that runs longer
+	// fails to load with an error wrapping host.ErrTimeout.
 	LoadTimeout time.Duration
 }
 
@@ -119,14 +121,25 @@ func (r Runtime) load(ctx context.Context, spec host.Spec, name, src string) (*P
 	p.tick = min(max(p.timeout/20, time.Millisecond), 5*time.Millisecond)
 	go p.watchdog()
 
+	// Each runtime gets loadLimit to load, within ctx's deadline; ctx
+	// ending stops the load in progress.
+	stop := context.AfterFunc(ctx, p.abortLoad)
+	defer stop()
 	for i := range size {
 		if err := ctx.Err(); err != nil {
 			p.Close()
-			return nil, fmt.Errorf("js: loading %s: %w", name, err)
+			return nil, fmt.Errorf("js: loading %s stopped: %w", name, err)
 		}
-		in, err := p.newInstance(i)
+		deadline := time.Now().Add(p.loadLimit)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		in, err := p.newInstance(i, deadline)
 		if err != nil {
 			p.Close()
+			if cerr := ctx.Err(); cerr != nil {
+				err = fmt.Errorf("js: loading %s stopped: %w (%w)", name, cerr, err)
+			}
 			return nil, err
 		}
 		if i == 0 {
