@@ -1174,12 +1174,20 @@ func TestCompatReconnect(t *testing.T) {
 								}
 								time.Sleep(50 * time.Millisecond)
 								_ = hs.Close()
-								time.Sleep(300 * time.Millisecond)
 								ln2, err := net.Listen("tcp", addr)
 								if err != nil {
 									rec.add("err", "listen again: "+err.Error())
 									return
 								}
+								// The client's first attempt finds no server:
+								// its connection is closed unanswered. Then the
+								// new server takes the address.
+								nc, err := ln2.Accept()
+								if err != nil {
+									rec.add("err", "accept: "+err.Error())
+									return
+								}
+								_ = nc.Close()
 								newServer("B", ln2)
 							}()
 						})
@@ -1201,7 +1209,7 @@ func TestCompatReconnect(t *testing.T) {
 					second = "B"
 				}
 				first := run.one(t, "first")
-				idA := rec.wait(t, "socket A", 1, time.Second)[0]
+				idA := rec.wait(t, "socket A", 1, 5*time.Second)[0]
 				compatWant(t, "client: first ack", first["ack"], []any{"A", idA})
 				compatWant(t, "server A: disconnect reason", rec.wait(t, "disconnect A", 1, 5*time.Second)[:1], []string{"server shutting down"})
 				s := run.one(t, "second")
