@@ -25,10 +25,15 @@ type client struct {
 	sockets      socketSet
 	closed       bool
 	connectTimer *time.Timer
+
+	// The CONNECT packets the connection may still send now, and when
+	// that was counted (Options.ConnectBurst, ConnectRate).
+	connectTokens float64
+	connectAt     time.Time
 }
 
 func newClient(srv *Server, conn *engine.Conn, r *http.Request) *client {
-	c := &client{srv: srv, conn: conn, handshake: newHandshake(r)}
+	c := &client{srv: srv, conn: conn, handshake: newHandshake(r), connectTokens: float64(srv.opts.ConnectBurst)}
 	c.connectTimer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
 	return c
 }
@@ -163,6 +168,10 @@ func (c *client) dispatch(p *sio.Packet, atts [][]byte) {
 			c.fail()
 			return
 		}
+		if !c.mayConnect() {
+			c.conn.Expire() // a polling flood must not keep its session 30 s
+			return
+		}
 		c.connect(p.Nsp, p.Data)
 	case sio.ConnectError:
 		c.fail()
@@ -173,6 +182,27 @@ func (c *client) dispatch(p *sio.Packet, atts [][]byte) {
 		}
 		s.onPacket(p, atts)
 	}
+}
+
+// mayConnect takes one CONNECT from the connection's allowance: a token
+// bucket of Options.ConnectBurst tokens refilled at ConnectRate a second.
+func (c *client) mayConnect() bool {
+	burst := float64(c.srv.opts.ConnectBurst)
+	if burst < 0 {
+		return true
+	}
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.connectAt.IsZero() {
+		c.connectTokens = min(burst, c.connectTokens+now.Sub(c.connectAt).Seconds()*c.srv.opts.ConnectRate)
+	}
+	c.connectAt = now
+	if c.connectTokens < 1 {
+		return false
+	}
+	c.connectTokens--
+	return true
 }
 
 var invalidNamespace = []byte(`{"message":"Invalid namespace"}`)

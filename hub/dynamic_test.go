@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/internal/testclient"
@@ -30,7 +31,9 @@ func namespaceNames(srv *hub.Server) []string {
 func TestRefusedConnectsLeaveNoChild(t *testing.T) {
 	for _, cleanup := range []bool{false, true} {
 		t.Run(fmt.Sprintf("cleanup=%v", cleanup), func(t *testing.T) {
-			srv, url := hubServer(t, hub.Options{CleanupEmptyChildNamespaces: cleanup})
+			// ConnectBurst: one connection sends them all (TestConnectFlood
+			// tests the bound).
+			srv, url := hubServer(t, hub.Options{CleanupEmptyChildNamespaces: cleanup, ConnectBurst: -1})
 			srv.Of("/static")
 			parent := srv.OfPattern(regexp.MustCompile(`^/team-`))
 			refuse := func(by string) func(*hub.Socket) error {
@@ -248,5 +251,61 @@ func TestCleanupRaceConnectWhileLastLeaves(t *testing.T) {
 	}
 	if ch := parent.Children(); len(ch) != 0 {
 		t.Errorf("%d children left", len(ch))
+	}
+}
+
+// TestConnectFlood: one connection sending thousands of namespace CONNECTs
+// (one polling POST of 5,000) is closed once it is past
+// Options.ConnectBurst, so the middlewares and hooks run at most about that
+// many times for it, no namespace stays behind, and a client that connects
+// to a few namespaces is not affected.
+func TestConnectFlood(t *testing.T) {
+	srv, url := hubServer(t, hub.Options{})
+	var calls atomic.Int64
+	parent := srv.OfPattern(regexp.MustCompile(`^/team-[0-9]+$`))
+	parent.Use(func(*hub.Socket) error {
+		calls.Add(1)
+		return errors.New("teams are closed")
+	})
+
+	var b strings.Builder
+	for i := range 5000 {
+		if i > 0 {
+			b.WriteByte(0x1e)
+		}
+		fmt.Fprintf(&b, "40/team-%d,", i)
+	}
+	p := newPollSession(t, url)
+	if res, err := p.hc.Post(p.url+"&sid="+p.sid, "text/plain;charset=UTF-8", strings.NewReader(b.String())); err == nil {
+		res.Body.Close()
+	}
+	deadline := time.Now().Add(testWait)
+	for srv.Connections() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := srv.Connections(); n != 0 {
+		t.Fatalf("the flooding connection is still open (%d connections)", n)
+	}
+	// The bucket refills at 10 a second while the POST is read: allow for
+	// a slow machine, but nowhere near 5,000.
+	if n := calls.Load(); n < 100 || n > 200 {
+		t.Errorf("the middleware ran %d times, want about ConnectBurst (100)", n)
+	}
+	if ns := srv.Namespaces(); len(ns) != 1 {
+		t.Errorf("namespaces left: %d, want only /", len(ns))
+	}
+
+	// A client connecting to a few namespaces stays connected.
+	srv.Of("/a")
+	srv.Of("/b")
+	c := hubDial(t, url)
+	for _, nsp := range []string{"/", "/a", "/b"} {
+		hubConnect(t, c, nsp, nil)
+	}
+	if err := c.Emit("/b", "still here"); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Connections() != 1 {
+		t.Fatalf("%d connections, want the well-behaved one", srv.Connections())
 	}
 }

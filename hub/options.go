@@ -53,6 +53,15 @@ type Options struct {
 	// Adapter makes each namespace's adapter; local is the namespace's
 	// in-memory adapter, for a cluster adapter to wrap. Nil uses local.
 	Adapter func(nsp *Namespace, local *MemoryAdapter) Adapter
+	// ConnectBurst and ConnectRate bound the namespace CONNECT packets one
+	// connection may send: ConnectBurst at once, then ConnectRate more a
+	// second (100 and 10). A connection over the bound is closed. No
+	// client connects to namespaces that fast, and every CONNECT may cost a
+	// namespace, the middlewares and a plugin call: without the bound, one
+	// polling POST of 5,000 CONNECTs keeps the server busy for seconds. A
+	// negative ConnectBurst removes the bound.
+	ConnectBurst int
+	ConnectRate  float64
 	// Logger receives what the server reports on its own, such as a panic
 	// recovered on a connection's goroutine (slog.Default()).
 	Logger *slog.Logger
@@ -87,6 +96,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 45 * time.Second
+	}
+	if o.ConnectBurst == 0 {
+		o.ConnectBurst = 100
+	}
+	if o.ConnectRate <= 0 {
+		o.ConnectRate = 10
 	}
 	if o.MaxAttachments <= 0 {
 		o.MaxAttachments = 10
