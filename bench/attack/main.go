@@ -112,22 +112,23 @@ func fail(format string, args ...any) {
 
 // result is one phase's outcome for the legitimate clients.
 type result struct {
-	Phase        string  `json:"phase"`
-	Sent         int64   `json:"sent"`
-	Acked        int64   `json:"acked"`
-	Denied       int64   `json:"denied"`
-	Unanswered   int64   `json:"unanswered"`
-	Expected     int64   `json:"expected_deliveries"`
-	Delivered    int64   `json:"delivered"`
-	Lost         int64   `json:"lost"`
-	Dropped      int64   `json:"legit_connections_dropped"`
-	P50ms        float64 `json:"ack_p50_ms"`
-	P99ms        float64 `json:"ack_p99_ms"`
-	P99Ratio     float64 `json:"p99_vs_baseline,omitempty"`
-	AttackOps    int64   `json:"attack_ops"`
-	Alive        bool    `json:"hubd_alive"`
-	RSSMB        float64 `json:"hubd_rss_mb,omitempty"`
-	AttackerNote string  `json:"attack_note,omitempty"`
+	Phase        string         `json:"phase"`
+	Sent         int64          `json:"sent"`
+	Acked        int64          `json:"acked"`
+	Denied       int64          `json:"denied"`
+	Unanswered   int64          `json:"unanswered"`
+	Expected     int64          `json:"expected_deliveries"`
+	Delivered    int64          `json:"delivered"`
+	Lost         int64          `json:"lost"`
+	Dropped      int64          `json:"legit_connections_dropped"`
+	DenialsBy    map[string]int `json:"denials_by_answer,omitempty"`
+	P50ms        float64        `json:"ack_p50_ms"`
+	P99ms        float64        `json:"ack_p99_ms"`
+	P99Ratio     float64        `json:"p99_vs_baseline,omitempty"`
+	AttackOps    int64          `json:"attack_ops"`
+	Alive        bool           `json:"hubd_alive"`
+	RSSMB        float64        `json:"hubd_rss_mb,omitempty"`
+	AttackerNote string         `json:"attack_note,omitempty"`
 }
 
 func (r result) print(w io.Writer) {
@@ -139,6 +140,9 @@ func (r result) print(w io.Writer) {
 		r.Phase, r.Sent, r.Acked, r.Denied, r.Unanswered, r.Delivered, r.Expected, r.Lost, r.Dropped, r.P50ms, r.P99ms, ratio, r.AttackOps, r.Alive)
 	if r.RSSMB > 0 {
 		fmt.Fprintf(w, "  rss %.0f MB", r.RSSMB)
+	}
+	if len(r.DenialsBy) > 0 {
+		fmt.Fprintf(w, "  denials: %v", r.DenialsBy)
 	}
 	if r.AttackerNote != "" {
 		fmt.Fprintf(w, "  (%s)", r.AttackerNote)
@@ -211,6 +215,12 @@ func runPhase(cfg config, name string) result {
 		r.Denied += c.denied
 		r.Unanswered += int64(len(c.inflight))
 		lat = append(lat, c.latencies...)
+		for k, n := range c.reasons {
+			if r.DenialsBy == nil {
+				r.DenialsBy = make(map[string]int)
+			}
+			r.DenialsBy[k] += n
+		}
 		c.mu.Unlock()
 		if c.dropped.Load() {
 			r.Dropped++
@@ -300,6 +310,7 @@ type legitClient struct {
 	sent     int64
 	acked    int64
 	denied   int64
+	reasons  map[string]int // denials by answer
 	// latencies of answered acks
 	latencies []time.Duration
 	received  atomic.Int64
@@ -384,7 +395,7 @@ func dialLegit(cfg config, id, room string) (*legitClient, error) {
 		ws.Close()
 		return nil, err
 	}
-	c := &legitClient{id: id, room: room, ws: ws, inflight: make(map[int]time.Time), nextAck: 1, done: make(chan struct{})}
+	c := &legitClient{id: id, room: room, ws: ws, inflight: make(map[int]time.Time), reasons: make(map[string]int), nextAck: 1, done: make(chan struct{})}
 	go c.read()
 	return c, nil
 }
@@ -462,6 +473,9 @@ func (c *legitClient) onAck(p []byte) {
 		c.acked++
 	} else {
 		c.denied++
+		if len(c.reasons) < 8 {
+			c.reasons[string(p[i:])]++
+		}
 	}
 }
 
