@@ -40,6 +40,10 @@ type Manifest struct {
 	// MaxMemoryPages caps a Wasm instance's memory in 64 KiB pages
 	// (default 512).
 	MaxMemoryPages uint32 `json:"max_memory_pages"`
+	// MaxMemoryMiB caps what one call of a JavaScript plugin may allocate,
+	// and the largest string, array or buffer a built-in may make for it,
+	// in MiB (default 64).
+	MaxMemoryMiB int `json:"max_memory_mib"`
 	// PoolSize is the number of instances or runtimes kept (default: the
 	// number of CPUs, at most 8).
 	PoolSize int `json:"pool_size"`
@@ -113,6 +117,9 @@ func (m *Manifest) Validate() error {
 		if m.Runtime == "process" {
 			m.Timeout = Duration(DefaultProcessTimeout)
 		}
+	}
+	if m.MaxMemoryMiB < 0 || m.MaxMemoryMiB > 1<<20 {
+		errs = append(errs, fmt.Errorf("max_memory_mib is %d: use 1 to %d, or leave it out for the default", m.MaxMemoryMiB, 1<<20))
 	}
 	if m.MaxMemoryPages == 0 {
 		m.MaxMemoryPages = DefaultMemoryPages

@@ -24,6 +24,30 @@ type decoder struct {
 	// which is frozen).
 	plain bool
 	buf   []byte
+	// spent is what the values made so far in the call cost, as far as
+	// the plugin's memory limit is concerned (see valueCost).
+	spent int64
+}
+
+// What the decoder's values cost goja, at most (measured: a number or a
+// string about 100 bytes with its slot, an empty array 210, an empty
+// object 270, and 330 more per key). One megabyte of JSON can make a
+// hundred of them.
+const (
+	valueCost  = 96
+	arrayCost  = 224
+	objectCost = 256
+	keyCost    = 352
+)
+
+// overLimit is the panic of a decode that went over the memory limit.
+type overLimit struct{ spent int64 }
+
+// spend charges cost to the call, and stops the decode past the limit.
+func (d *decoder) spend(cost int64) {
+	if d.spent += cost; d.spent > d.in.p.limits.bytes {
+		panic(overLimit{d.spent})
+	}
 }
 
 const maxDepth = 256
@@ -50,6 +74,11 @@ func (d *decoder) parse(b []byte) (v goja.Value, err error) {
 			d.buf = nil
 		}
 		if x := recover(); x != nil {
+			if ol, ok := x.(overLimit); ok {
+				v, err = nil, fmt.Errorf("%w: its values would take more than %d MiB (at least %d bytes); raise max_memory_mib in the manifest if the plugin needs them",
+					ErrMemoryLimit, d.in.p.limits.bytes>>20, ol.spent)
+				return
+			}
 			se, ok := x.(*syntaxError)
 			if !ok {
 				panic(x)
@@ -77,6 +106,7 @@ func (d *decoder) space() {
 }
 
 func (d *decoder) value() goja.Value {
+	d.spend(valueCost)
 	d.space()
 	if d.i >= len(d.b) {
 		d.fail("unexpected end of JSON")
@@ -122,6 +152,7 @@ func (d *decoder) nest() {
 }
 
 func (d *decoder) array() goja.Value {
+	d.spend(arrayCost)
 	d.nest()
 	d.i++ // [
 	base := len(d.stack)
@@ -163,6 +194,7 @@ func (d *decoder) array() goja.Value {
 }
 
 func (d *decoder) object() goja.Value {
+	d.spend(objectCost)
 	d.nest()
 	d.i++ // {
 	obj := d.in.rt.NewObject()
@@ -177,6 +209,7 @@ func (d *decoder) object() goja.Value {
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
 			d.fail("expected a string key")
 		}
+		d.spend(keyCost)
 		k := d.str()
 		d.space()
 		if d.i >= len(d.b) || d.b[d.i] != ':' {

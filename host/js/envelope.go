@@ -1,6 +1,8 @@
 package js
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/dop251/goja"
@@ -410,6 +412,9 @@ func (in *instance) define(obj *goja.Object, k string, v goja.Value) {
 // script.
 func (in *instance) parseInput(raw []byte, what string) goja.Value {
 	v, err := in.dec.parse(raw)
+	if errors.Is(err, ErrMemoryLimit) {
+		in.throwRangeMsg(fmt.Sprintf("hubd: the envelope's %s cannot be read: %v", what, err))
+	}
 	if err != nil {
 		panic(in.rt.NewTypeError("hubd: invalid JSON in the envelope's %s: %v", what, err))
 	}

@@ -37,6 +37,12 @@ type instance struct {
 	trueValue   goja.Value
 	falseValue  goja.Value
 	objectProto *goja.Object
+	rangeError  goja.Constructor // the runtime's own, for the limits' errors
+
+	// Wrapped built-ins' state (limits.go, stringify.go).
+	joining   []*goja.Object  // arrays being joined, outermost first
+	stringify []*stringifyRun // JSON.stringify calls in progress
+	allocMark atomic.Uint64   // heap allocations when the watchdog first saw the call
 
 	dec decoder
 	enc encoder
@@ -95,7 +101,12 @@ func (p *Plugin) newInstance(slot int, deadline time.Time) (*instance, error) {
 	in.flushLogDrops()
 	if err != nil || interrupted {
 		var ie *goja.InterruptedError
-		if interrupted || errors.As(err, &ie) {
+		if errors.As(err, &ie) {
+			if _, ok := ie.Value().(memoryInterrupt); ok {
+				return nil, in.memoryError("the script, while loading (" + cmp.Or(step, "installing host objects") + "),")
+			}
+		}
+		if interrupted || ie != nil {
 			return nil, fmt.Errorf("%w: js: the script did not finish loading within %v (%s); "+
 				"look for an endless loop there", host.ErrTimeout, limit, cmp.Or(step, "installing host objects"))
 		}
@@ -126,6 +137,14 @@ func (p *Plugin) abortLoad() {
 // step says which of these failed (empty: installing the globals, whose
 // errors say so).
 func (in *instance) load() (step string, err error) {
+	if err = in.installLimits(); err != nil {
+		return "", err
+	}
+	if in.p.execCheck {
+		if err = in.installExecCheck(); err != nil {
+			return "", fmt.Errorf("js: installing the regular expression check: %w", err)
+		}
+	}
 	if err = in.installGlobals(); err != nil {
 		return "", err
 	}
@@ -260,13 +279,19 @@ func (in *instance) on(call goja.FunctionCall) goja.Value {
 func (in *instance) handle(hi int, env *host.Envelope, deadline time.Time) (*host.Decision, error) {
 	in.env = env
 	in.logLeft, in.logDropped = in.p.maxLog, 0
+	in.dec.spent = 0
 	in.arm(deadline)
 	obj := newEnvelope(in, env, hi)
 	d, err := in.call(hi, obj)
 	obj.detach()
 	// If the watchdog fired just as the call ended, its interrupt is
-	// cleared here; the decision is complete and stands.
+	// cleared here. A decision made past the deadline does not stand
+	// either way: a regular expression that regexp2 gave up (regexp.go)
+	// may have made it wrong.
 	in.disarm()
+	if err == nil && !time.Now().Before(deadline) {
+		d, err = nil, fmt.Errorf("%w: the %s handler returned after its deadline", host.ErrTimeout, env.Hook)
+	}
 	in.env = nil
 	in.flushLogDrops()
 	return d, err
@@ -296,6 +321,9 @@ func (in *instance) callError(err error) error {
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {
 		in.broken = true
+		if _, ok := ie.Value().(memoryInterrupt); ok {
+			return in.memoryError("the " + string(hook) + " handler")
+		}
 		at := strings.TrimPrefix(ie.Error(), host.ErrTimeout.Error())
 		return fmt.Errorf("%w: the %s handler was stopped%s", host.ErrTimeout, hook, at)
 	}
@@ -305,6 +333,17 @@ func (in *instance) callError(err error) error {
 		return fmt.Errorf("js: the %s handler exceeded the maximum call depth (%d)%s", hook, maxCallDepth, so.Error())
 	}
 	return fmt.Errorf("js: the %s handler threw: %s", hook, describe(err))
+}
+
+// ErrMemoryLimit is wrapped by the error of a call (or a load) that the
+// watchdog stopped because it allocated more than the plugin's memory
+// limit.
+var ErrMemoryLimit = errors.New("js: over the plugin's memory limit")
+
+// memoryError says who went over the memory limit and what to do.
+func (in *instance) memoryError(who string) error {
+	return fmt.Errorf("%w: %s allocated more than %d MiB and was stopped; "+
+		"raise max_memory_mib in the manifest if it needs more", ErrMemoryLimit, who, in.p.limits.bytes>>20)
 }
 
 // describe renders a goja error with its JS stack, bounded.

@@ -27,6 +27,10 @@ type Plugin struct {
 	loadLimit time.Duration
 	config    json.RawMessage
 	hooks     hookSet
+	limits    limits
+	// execCheck: the plugin's calls can outlast a stopped regular
+	// expression match, so exec is checked (regexp.go).
+	execCheck bool
 
 	pool  chan *instance
 	slots []slot // the runtime of each pool position, for the watchdog
@@ -88,8 +92,9 @@ func (p *Plugin) Hooks() []host.Hook {
 }
 
 // Handle runs the script's handler for env.Hook. A hook the script did not
-// register is allowed unchanged. The call ends by ctx's deadline (or the
-// manifest timeout when ctx has none), with host.ErrTimeout.
+// register is allowed unchanged. The call ends by ctx's deadline or the
+// manifest's timeout, whichever comes first, with host.ErrTimeout; so does
+// a call that returns after it.
 func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision, error) {
 	hi := hookIndex(env.Hook)
 	if hi < 0 || p.hooks&(1<<hi) == 0 {
@@ -98,9 +103,11 @@ func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision
 	if n := inputSize(env, p.maxIn); n > p.maxIn {
 		return nil, fmt.Errorf("js: envelope of %d bytes is over the %d-byte input limit", n, p.maxIn)
 	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(p.timeout)
+	// The manifest's timeout bounds every call, whatever ctx allows: the
+	// regular expressions of a plugin rely on it (regexp.go).
+	deadline := time.Now().Add(p.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
 	if !p.enter() {
 		return nil, ErrClosed

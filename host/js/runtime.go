@@ -108,6 +108,8 @@ func (r Runtime) load(ctx context.Context, spec host.Spec, name, src string) (*P
 	if p.timeout <= 0 {
 		p.timeout = host.DefaultTimeout
 	}
+	p.limits = newLimits(m.MaxMemoryMiB)
+	p.execCheck = needsExecCheck(p.timeout)
 	if p.loadLimit <= 0 {
 		p.loadLimit = DefaultLoadTimeout
 	}

@@ -2,6 +2,7 @@ package js
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 )
 
 // The watchdog: one goroutine per plugin interrupts runtimes that run past
-// their deadline. It sleeps while no call is in flight and ticks (every
+// their deadline or their memory limit. It sleeps while no call is in flight and ticks (every
 // timeout/20, between 1 and 5 ms) while some are, so a call pays two atomic
 // stores and no timer.
 //
@@ -76,20 +77,52 @@ func (p *Plugin) watchdog() {
 	}
 }
 
-// scan interrupts every runtime past its deadline.
+// scan interrupts every runtime past its deadline, or past its memory
+// limit: the process's heap allocations since the watchdog first saw the
+// call (the Go runtime counts per process, not per goroutine, so calls
+// running at the same time count each other's allocations; a call's first
+// tick is not counted).
 func (p *Plugin) scan() {
 	now := int64(time.Since(p.epoch))
+	allocs := heapAllocs()
 	for i := range p.slots {
 		in := p.slots[i].in.Load()
 		if in == nil {
 			continue
 		}
 		d := in.deadline.Load()
-		if d > 0 && now >= d && in.deadline.CompareAndSwap(d, stateClaimed) {
-			in.rt.Interrupt(host.ErrTimeout)
+		if d <= 0 {
+			continue
+		}
+		var why any
+		if now >= d {
+			why = host.ErrTimeout
+		} else if mark := in.allocMark.Load(); mark == 0 {
+			in.allocMark.CompareAndSwap(0, allocs)
+		} else if allocs-mark > uint64(p.limits.bytes) {
+			why = memoryInterrupt{}
+		}
+		if why != nil && in.deadline.CompareAndSwap(d, stateClaimed) {
+			in.rt.Interrupt(why)
 			in.deadline.Store(stateInterrupted)
 		}
 	}
+}
+
+// memoryInterrupt is the value of the interrupt of a call that went over
+// its memory limit.
+type memoryInterrupt struct{}
+
+var allocsMetric = "/gc/heap/allocs:bytes"
+
+// heapAllocs is the bytes the process has allocated on the heap so far.
+func heapAllocs() uint64 {
+	s := [1]metrics.Sample{{Name: allocsMetric}}
+	metrics.Read(s[:])
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // arm starts the watch over in until deadline.
@@ -99,6 +132,7 @@ func (in *instance) arm(deadline time.Time) {
 		d = 1
 	}
 	in.armed = d
+	in.allocMark.Store(0)
 	in.deadline.Store(d)
 }
 
