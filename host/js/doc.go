@@ -33,18 +33,59 @@
 //
 // # Limits
 //
-// The deadline of a call (ctx.Deadline, or the manifest timeout) is
-// enforced by one watchdog goroutine per plugin that ticks only while calls
-// are in flight and interrupts runtimes past their deadline; the call
-// returns host.ErrTimeout and the runtime is replaced in the background (a
-// fresh runtime also frees whatever a runaway loop piled up). goja cannot
-// cap memory: the time limit bounds how much a handler can allocate, and a
-// native built-in (such as "x".repeat(1e9)) cannot be interrupted at all, so
-// JavaScript plugins are for trusted operators' scripts (untrusted code
-// belongs in the Wasm runtime). Inputs over Runtime.MaxInputBytes
-// (envelope JSON plus attachments) are refused; decisions over
-// Runtime.MaxOutputBytes, of the wrong shape or with an unknown action are
-// host.ErrGarbage. Recursion is capped, and log output per call is capped.
+// A call ends by its deadline: ctx.Deadline or the manifest timeout,
+// whichever comes first. One watchdog goroutine per plugin, which ticks
+// only while calls are in flight, interrupts runtimes past their deadline;
+// the call returns host.ErrTimeout and the runtime is replaced in the
+// background (a fresh runtime also frees whatever a runaway loop piled
+// up). A call that returns after its deadline is a timeout as well.
+// Loading has its own limit, Runtime.LoadTimeout (default 5s, or the load
+// context's deadline if sooner): the script's top level and the lookup of
+// its handlers (getters and proxies can loop too).
+//
+// goja has no memory limit and its built-ins run to completion in Go,
+// where no interrupt reaches them: unchecked, "x".repeat(2**40) kills the
+// process with a fatal out-of-memory error. So each plugin has a memory
+// limit, Manifest.MaxMemoryMiB (max_memory_mib, default
+// DefaultMaxMemoryMiB = 64), and what holds is:
+//
+//   - Built-ins that build or visit something of a size they are given
+//     check that size first and throw a RangeError past the limit:
+//     String.prototype.repeat, padStart, padEnd, concat and split;
+//     Array.prototype.join, toLocaleString, concat, flat and every method
+//     that visits this.length elements (fill, indexOf, map, sort, ...);
+//     Array.from, Function.prototype.apply, Reflect.apply and construct;
+//     ArrayBuffer and the typed array constructors, and typed arrays'
+//     join; JSON.parse and JSON.stringify (whose output and nesting are
+//     counted as it goes). A string may have MaxMemoryMiB/2 Mi characters,
+//     an array built or visited by a built-in MaxMemoryMiB*4 Ki elements
+//     (goja spends about 200 bytes an element), a buffer MaxMemoryMiB MiB,
+//     nesting 1000 levels.
+//   - What ordinary code piles up one operation at a time (s += s, a loop
+//     of push) is stopped by the watchdog once the call has allocated more
+//     than the limit: the call fails with an error wrapping ErrMemoryLimit.
+//     Go counts allocations per process, not per goroutine, so the check
+//     is the process's allocations since the watchdog first saw the call
+//     (a tick, at most 5 ms, is not counted), and calls running at the same
+//     time count each other's: an allocation-heavy call can stop a
+//     concurrent one.
+//   - Reading the envelope counts too: a megabyte of a client's JSON can
+//     make a hundred megabytes of JS values, and past the limit the
+//     handler gets a RangeError instead.
+//   - A regular expression that needs backtracking (lookaround, a
+//     backreference) is given up after 100 ms a match; see regexp.go for
+//     how a given-up match never passes for "no match".
+//
+// What does not hold: the limit is on a call's allocations, not on what a
+// runtime keeps in its globals between calls; and a script written to
+// harm the host can still keep one core busy inside a single built-in (a
+// spread of an array whose length it set to billions, a BigInt power).
+// JavaScript plugins are for operators' own scripts, which the limits
+// protect from hostile input; untrusted code belongs in the Wasm runtime.
+// Inputs over Runtime.MaxInputBytes (envelope JSON plus attachments) are
+// refused; decisions over Runtime.MaxOutputBytes, of the wrong shape or
+// with an unknown action are host.ErrGarbage. Recursion is capped, and log
+// output per call is capped.
 //
 // # Why
 //

@@ -2,7 +2,9 @@
 // host/js). They describe exactly what a plugin script sees: the `hubd`
 // global, `console`, the envelope a handler gets and the decision it
 // returns. Everything else a script uses is standard ECMAScript (ES2020+
-// without modules): there is no require, no timers, no I/O.
+// without modules): there is no require, no timers, no I/O. Built-ins that
+// would make more than the plugin's max_memory_mib allows (a string, an
+// array, a buffer, JSON) throw a RangeError instead; see README.md.
 //
 // Use from TypeScript:  /// <reference path="hubd.d.ts" />
 // Use from JavaScript:  // @ts-check  with this file in the same project.
