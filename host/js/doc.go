@@ -51,13 +51,15 @@
 //
 //   - Built-ins that build or visit something of a size they are given
 //     check that size first and throw a RangeError past the limit:
-//     String.prototype.repeat, padStart, padEnd, concat and split;
-//     Array.prototype.join, toLocaleString, concat, flat and every method
-//     that visits this.length elements (fill, indexOf, map, sort, ...);
-//     Array.from, Function.prototype.apply, Reflect.apply and construct;
-//     ArrayBuffer and the typed array constructors, and typed arrays'
-//     join; JSON.parse and JSON.stringify (whose output and nesting are
-//     counted as it goes). A string may have MaxMemoryMiB/2 Mi characters,
+//     String.prototype.repeat, padStart, padEnd, concat, split, replace
+//     and replaceAll (a regular expression is taken to match at every
+//     character); Array.prototype.join, toLocaleString, concat, flat and
+//     every method that visits this.length elements (fill, indexOf, map,
+//     sort, ...); Array.from, Function.prototype.apply, Reflect.apply and
+//     construct, Object.fromEntries, Promise.all and its kin; ArrayBuffer,
+//     the typed array constructors and typed arrays' join; Set, Map and
+//     their weak kin; JSON.parse and JSON.stringify (whose output and
+//     nesting are counted as it goes). A string may have MaxMemoryMiB/2 Mi characters,
 //     an array built or visited by a built-in MaxMemoryMiB*4 Ki elements
 //     (goja spends about 200 bytes an element), a buffer MaxMemoryMiB MiB,
 //     nesting 1000 levels.
@@ -79,7 +81,8 @@
 // What does not hold: the limit is on a call's allocations, not on what a
 // runtime keeps in its globals between calls; and a script written to
 // harm the host can still keep one core busy inside a single built-in (a
-// spread of an array whose length it set to billions, a BigInt power).
+// spread of an array whose length it set to billions, String.raw of a
+// crafted object, a BigInt power).
 // JavaScript plugins are for operators' own scripts, which the limits
 // protect from hostile input; untrusted code belongs in the Wasm runtime.
 // Inputs over Runtime.MaxInputBytes (envelope JSON plus attachments) are

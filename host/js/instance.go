@@ -42,7 +42,12 @@ type instance struct {
 	// Wrapped built-ins' state (limits.go, stringify.go).
 	joining   []*goja.Object  // arrays being joined, outermost first
 	stringify []*stringifyRun // JSON.stringify calls in progress
-	allocMark atomic.Uint64   // heap allocations when the watchdog first saw the call
+
+	// calls counts the calls (and loads) armed; the watchdog keeps the
+	// last one it saw and the process's allocations then.
+	calls      atomic.Uint64
+	markedCall uint64
+	allocMark  uint64
 
 	dec decoder
 	enc encoder

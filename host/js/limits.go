@@ -124,6 +124,8 @@ func (in *instance) installLimits() error {
 	add(in.wrap(str, "padEnd", in.guardPad))
 	add(in.wrap(str, "concat", in.guardConcat))
 	add(in.wrap(str, "split", in.guardSplit))
+	add(in.wrap(str, "replace", in.guardReplace(false)))
+	add(in.wrap(str, "replaceAll", in.guardReplace(true)))
 	for _, name := range []string{
 		"copyWithin", "every", "fill", "filter", "find", "findIndex", "findLast", "findLastIndex",
 		"flatMap", "forEach", "includes", "indexOf", "lastIndexOf", "map", "reduce", "reduceRight",
@@ -272,6 +274,57 @@ func (in *instance) guardSplit(call goja.FunctionCall) goja.FunctionCall {
 		in.throwRange("String.prototype.split", float64(n), maxPieces, "pieces")
 	}
 	return goja.FunctionCall{This: s, Arguments: []goja.Value{sepStr, limit}}
+}
+
+// guardReplace: String.prototype.replace and replaceAll(pattern,
+// replacement) with a string replacement, whose result is counted before:
+// each match makes the replacement, whose $` and $' patterns can each
+// make the whole string again (the other $ patterns make matches, which do
+// not overlap: the whole string at most, all matches together). A string
+// pattern's matches are counted; a regular expression is taken to match at
+// every character. A function as the replacement is not checked: it runs
+// between the matches, where the watchdog can stop the call.
+func (in *instance) guardReplace(all bool) guard {
+	return func(call goja.FunctionCall) goja.FunctionCall {
+		if call.This == nil || goja.IsUndefined(call.This) || goja.IsNull(call.This) {
+			return call
+		}
+		repl := call.Argument(1)
+		if _, isFn := goja.AssertFunction(repl); isFn {
+			return call
+		}
+		pattern := call.Argument(0)
+		if o, isObj := pattern.(*goja.Object); isObj && o.ClassName() != "RegExp" {
+			return call // a custom Symbol.replace: the script's own code
+		}
+		s := in.jsString(call.This)
+		r := in.jsString(repl)
+		rs := r.String()
+		n := int64(s.Length())
+		whole := int64(strings.Count(rs, "$`") + strings.Count(rs, "$'"))
+		parts := int64(strings.Count(rs, "$")) - whole
+		per := int64(r.Length()) + whole*n // what each match may make
+		matches := int64(1)
+		if _, isObj := pattern.(*goja.Object); isObj {
+			matches = int64(s.Length()) + 1
+		} else {
+			p := in.jsString(pattern)
+			pattern = p
+			if all {
+				if p.Length() == 0 {
+					matches = int64(s.Length()) + 1
+				} else if int64(s.Length())+per*int64(s.Length()/p.Length()+1) > in.p.limits.chars {
+					matches = int64(strings.Count(s.String(), p.String()))
+				} else {
+					matches = 0 // few enough whatever the count
+				}
+			}
+		}
+		if size := float64(n+parts*n) + float64(matches)*float64(per); size > float64(in.p.limits.chars) {
+			in.throwRange("String.prototype.replace", size, in.p.limits.chars, "characters")
+		}
+		return goja.FunctionCall{This: s, Arguments: []goja.Value{pattern, r}}
+	}
 }
 
 // countPieces is the number of pieces split makes of s (sep not empty).
@@ -533,50 +586,47 @@ var typedArrays = []string{
 	"Uint32Array", "Float16Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
 }
 
-// installBuffers puts ArrayBuffer and the typed array constructors behind
-// proxies that check the size of what they are asked to allocate (the
-// proxies are also each prototype's constructor, so that species lookups
-// and x.constructor === Uint8Array go through them too), and bounds
-// TypedArray.prototype.join.
+// collections are the constructors that take every element of an
+// iterable, in Go.
+var collections = []string{"Set", "Map", "WeakSet", "WeakMap"}
+
+// installBuffers puts ArrayBuffer, the typed array constructors and the
+// collections behind proxies that check the size of what they are asked
+// to make, and bounds TypedArray.prototype.join and the functions that
+// take every element of an array-like (Object.fromEntries, Promise.all
+// and its kin).
 func (in *instance) installBuffers() error {
 	rt := in.rt
 	g := rt.GlobalObject()
 	for _, name := range append([]string{"ArrayBuffer"}, typedArrays...) {
-		target, ok := g.Get(name).(*goja.Object)
-		if !ok {
-			continue
-		}
-		ctor, ok := goja.AssertConstructor(target)
-		if !ok {
-			continue
-		}
 		elem := int64(1)
 		if name != "ArrayBuffer" {
-			elem = max(target.Get("BYTES_PER_ELEMENT").ToInteger(), 1)
+			if c, ok := g.Get(name).(*goja.Object); ok {
+				elem = max(c.Get("BYTES_PER_ELEMENT").ToInteger(), 1)
+			}
 		}
-		proxy := rt.ToValue(rt.NewProxy(target, &goja.ProxyTrapConfig{
-			Construct: func(_ *goja.Object, args []goja.Value, newTarget *goja.Object) *goja.Object {
-				in.checkBuffer(name, elem, args)
-				o, err := ctor(newTarget, args...)
-				if err != nil {
-					panic(err)
-				}
-				return o
-			},
-		}))
-		// goja's instanceof does not see through a proxy (it finds no
-		// Symbol.hasInstance, which the standard puts on
-		// Function.prototype), so the target gets its own.
-		if err := target.DefineDataPropertySymbol(goja.SymHasInstance, in.hasInstance(target),
-			goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
+		if err := in.guardConstructor(name, func(args []goja.Value) { in.checkBuffer(name, elem, args) }); err != nil {
 			return err
 		}
-		if err := g.DefineDataProperty(name, proxy, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
+	}
+	for _, name := range collections {
+		if err := in.guardConstructor(name, func(args []goja.Value) {
+			if len(args) > 0 {
+				in.checkElements(name, args[0])
+			}
+		}); err != nil {
 			return err
 		}
-		proto := target.Get("prototype").ToObject(rt)
-		if err := proto.DefineDataProperty("constructor", proxy, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
-			return err
+	}
+	object := g.Get("Object").ToObject(rt)
+	if err := in.wrap(object, "fromEntries", in.guardElements("Object.fromEntries", 0)); err != nil {
+		return err
+	}
+	if promise, ok := g.Get("Promise").(*goja.Object); ok {
+		for _, name := range []string{"all", "allSettled", "any", "race"} {
+			if err := in.wrap(promise, name, in.guardElements("Promise."+name, 0)); err != nil {
+				return err
+			}
 		}
 	}
 	// %TypedArray%.prototype, shared by every typed array.
@@ -585,6 +635,65 @@ func (in *instance) installBuffers() error {
 		return nil
 	}
 	return in.wrap(ta, "join", in.guardTypedJoin)
+}
+
+// guardConstructor puts the global constructor name behind a proxy that
+// runs check on the arguments of new. The proxy is also the prototype's
+// constructor, so that species lookups and x.constructor === Name go
+// through it too.
+func (in *instance) guardConstructor(name string, check func(args []goja.Value)) error {
+	rt := in.rt
+	g := rt.GlobalObject()
+	target, ok := g.Get(name).(*goja.Object)
+	if !ok {
+		return nil
+	}
+	ctor, ok := goja.AssertConstructor(target)
+	if !ok {
+		return nil
+	}
+	proxy := rt.ToValue(rt.NewProxy(target, &goja.ProxyTrapConfig{
+		Construct: func(_ *goja.Object, args []goja.Value, newTarget *goja.Object) *goja.Object {
+			check(args)
+			o, err := ctor(newTarget, args...)
+			if err != nil {
+				panic(err)
+			}
+			return o
+		},
+	}))
+	// goja's instanceof does not see through a proxy (it finds no
+	// Symbol.hasInstance, which the standard puts on Function.prototype),
+	// so the target gets its own.
+	if err := target.DefineDataPropertySymbol(goja.SymHasInstance, in.hasInstance(target),
+		goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
+		return err
+	}
+	if err := g.DefineDataProperty(name, proxy, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
+		return err
+	}
+	proto := target.Get("prototype").ToObject(rt)
+	return proto.DefineDataProperty("constructor", proxy, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+}
+
+// checkElements checks an array-like or an array given to a built-in that
+// takes every element (an iterable without a length, such as a generator,
+// runs script code for each element, where the watchdog can stop it).
+func (in *instance) checkElements(what string, v goja.Value) {
+	if o, ok := v.(*goja.Object); ok {
+		if n := in.lengthOf(o); n > in.p.limits.elems {
+			in.throwRange(what, float64(n), in.p.limits.elems, "elements")
+		}
+	}
+}
+
+// guardElements: a function whose argument i is an iterable it takes in
+// whole.
+func (in *instance) guardElements(what string, i int) guard {
+	return func(call goja.FunctionCall) goja.FunctionCall {
+		in.checkElements(what, call.Argument(i))
+		return call
+	}
 }
 
 // hasInstance is OrdinaryHasInstance for ctor, as a function.
@@ -610,14 +719,16 @@ func (in *instance) checkBuffer(name string, elem int64, args []goja.Value) {
 		return
 	}
 	var n float64
-	switch a := args[0].(type) {
-	case *goja.Object:
-		if t := a.ExportType(); t == arrayBufferType {
-			return // a view of an existing buffer
-		}
-		n = float64(in.lengthOf(a))
+	switch a, isObj := args[0].(*goja.Object); {
+	case name == "ArrayBuffer" || !isObj:
+		// A length; the number is handed on, so that an object's
+		// valueOf runs once.
+		args[0] = args[0].ToNumber()
+		n = args[0].ToFloat()
+	case a.ExportType() == arrayBufferType:
+		return // a view of an existing buffer
 	default:
-		n = a.ToNumber().ToFloat()
+		n = float64(in.lengthOf(a)) // an array-like, or a typed array
 	}
 	if size := n * float64(elem); size > float64(in.p.limits.bytes) {
 		in.throwRange(name, size, in.p.limits.bytes, "bytes")

@@ -54,9 +54,14 @@ var bombs = []struct{ name, src string }{
 	{"array concat", `let a = [0]; for (let i = 0; i < 40; i++) a = a.concat(a, a); a`},
 	{"flat", `const a = new Array(1024).fill(new Array(1 << 16).fill(0)); a.flat()`},
 	{"split", `"x".repeat(1 << 23).split("")`},
+	{"replaceAll", `"a".repeat(1 << 16).replaceAll("a", "b".repeat(1 << 16))`},
+	{"replace, $'", "\"a\".repeat(1 << 16).replace(/a/g, \"$'\")"},
 	{"Uint8Array", `new Uint8Array(2 ** 30)`},
 	{"Float64Array of an array-like", `new Float64Array({length: 2 ** 27})`},
 	{"ArrayBuffer", `new ArrayBuffer(2 ** 30)`},
+	{"ArrayBuffer of an object", `new ArrayBuffer({valueOf: () => 2 ** 40})`},
+	{"Set of a sparse array", `const a = []; a[2 ** 32 - 2] = 1; new Set(a)`},
+	{"Promise.all of a sparse array", `const a = []; a.length = 2 ** 32 - 1; Promise.all(a)`},
 	{"typed join", `new Uint8Array(1 << 20).join("x".repeat(1024))`},
 	{"doubling", `let s = "x".repeat(1 << 20); for (let i = 0; i < 10; i++) s += s; s.length`},
 	{"objects", `const a = []; for (;;) a.push({i: a.length, s: "xxxxxxxxxxxxxxxx"});`},
@@ -130,6 +135,10 @@ func TestLimitsKeepSemantics(t *testing.T) {
 		`new ArrayBuffer(8).slice(2).byteLength`, `Uint8Array.name + Uint8Array.length + "".repeat.name + "".repeat.length`,
 		`/b(c)/.exec("abcd")`, `"aXbX".replace(/X/g, "-")`, `"a1b22".match(/\d+/g)`, `[..."a1b2".matchAll(/\d/g)].map(m => m.index)`,
 		`/(?<=a)b/.test("ab")`, `"a,b".split(/(?=,)/)`, `typeof Uint8Array`, `Array.prototype.join.length`,
+		`"abcabc".replace("b", "[$&$'$\x60]")`, `"abcabc".replaceAll("b", "$$")`, `"a-b-c".replace(/(\w)/g, "<$1>")`,
+		`"aXbX".replaceAll(/x/gi, (m) => m.toLowerCase())`, `"abc".replace({[Symbol.replace]: (s, r) => s + r}, "!")`,
+		`"abc".replaceAll("", "-")`, `[...new Set([1, 2, 2])]`, `new Map([[1, 2]]).get(1)`, `new Set([1]) instanceof Set`,
+		`new Map().constructor === Map`, `Object.fromEntries([["a", 1]])`, `typeof Promise.all([1])`, `"abc".replace(/b/, 12)`, `new ArrayBuffer({valueOf: () => 8}).byteLength`,
 	}
 	p := loadSource(t, `hubd.on("event", () => {});`, withPool(1))
 	in := <-p.pool

@@ -97,9 +97,11 @@ func (p *Plugin) scan() {
 		var why any
 		if now >= d {
 			why = host.ErrTimeout
-		} else if mark := in.allocMark.Load(); mark == 0 {
-			in.allocMark.CompareAndSwap(0, allocs)
-		} else if allocs-mark > uint64(p.limits.bytes) {
+		} else if seq := in.calls.Load(); in.markedCall != seq {
+			// A call the watchdog has not seen yet: its allocations
+			// count from now.
+			in.markedCall, in.allocMark = seq, allocs
+		} else if allocs-in.allocMark > uint64(p.limits.bytes) {
 			why = memoryInterrupt{}
 		}
 		if why != nil && in.deadline.CompareAndSwap(d, stateClaimed) {
@@ -132,7 +134,7 @@ func (in *instance) arm(deadline time.Time) {
 		d = 1
 	}
 	in.armed = d
-	in.allocMark.Store(0)
+	in.calls.Add(1)
 	in.deadline.Store(d)
 }
 
