@@ -133,13 +133,14 @@ func (r Runtime) load(ctx context.Context, spec host.Spec, name, src string) (*P
 			return nil, fmt.Errorf("js: loading %s stopped: %w", name, err)
 		}
 		deadline := time.Now().Add(p.loadLimit)
+		byCtx := false
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-			deadline = d
+			deadline, byCtx = d, true
 		}
 		in, err := p.newInstance(i, deadline)
 		if err != nil {
 			p.Close()
-			if cerr := ctx.Err(); cerr != nil {
+			if cerr := loadStopped(ctx, byCtx, err); cerr != nil {
 				err = fmt.Errorf("js: loading %s stopped: %w (%w)", name, cerr, err)
 			}
 			return nil, err
@@ -172,6 +173,19 @@ func orDefault(v, d int) int {
 func Hooks(p host.Plugin) []host.Hook {
 	if jp, ok := p.(*Plugin); ok {
 		return jp.Hooks()
+	}
+	return nil
+}
+
+// loadStopped is the context's error when it ended the load: its
+// cancellation, or its deadline when that was the load's (the watchdog may
+// stop the guest before the context's own timer fires).
+func loadStopped(ctx context.Context, byCtx bool, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if byCtx && errors.Is(err, host.ErrTimeout) {
+		return context.DeadlineExceeded
 	}
 	return nil
 }

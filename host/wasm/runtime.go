@@ -256,13 +256,14 @@ func (r *Runtime) Load(ctx context.Context, spec host.Spec) (host.Plugin, error)
 			return nil, fmt.Errorf("%s: loading stopped: %w", spec.Entry, err)
 		}
 		deadline := time.Now().Add(p.loadTimeout)
+		byCtx := false
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-			deadline = d
+			deadline, byCtx = d, true
 		}
 		in, err := p.newInstance(deadline, i == 0)
 		if err != nil {
 			p.closeNow()
-			if cerr := ctx.Err(); cerr != nil {
+			if cerr := loadStopped(ctx, byCtx, err); cerr != nil {
 				err = fmt.Errorf("loading stopped: %w (%w)", cerr, err)
 			}
 			return nil, fmt.Errorf("%s: %w", spec.Entry, err)
@@ -370,4 +371,17 @@ func sig(params, results []api.ValueType) string {
 		return s + ")"
 	}
 	return name(params) + "->" + name(results)
+}
+
+// loadStopped is the context's error when it ended the load: its
+// cancellation, or its deadline when that was the load's (the watchdog may
+// stop the guest before the context's own timer fires).
+func loadStopped(ctx context.Context, byCtx bool, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if byCtx && errors.Is(err, host.ErrTimeout) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
