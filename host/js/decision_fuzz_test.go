@@ -1,7 +1,6 @@
 package js
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"testing"
@@ -9,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/internal/decisiontest"
 )
 
 // fuzzDecisionSrc returns, as its decision, the JSON text the fuzzer wrote
@@ -85,19 +85,7 @@ func FuzzDecision(f *testing.F) {
 		if err != nil || d == nil {
 			return
 		}
-		if err := d.Check(); err != nil {
-			t.Fatalf("accepted %+v fails Check: %v", d, err)
-		}
-		for name, raw := range map[string]json.RawMessage{"args": d.Args, "reply": d.Reply, "data": d.Data, "socket_data": d.SocketData} {
-			if raw != nil && (!json.Valid(raw) || !utf8.Valid(raw)) {
-				t.Fatalf("%s %q is not valid JSON in UTF-8", name, raw)
-			}
-		}
-		for _, raw := range []json.RawMessage{d.Args, d.Reply} {
-			if raw != nil && bytes.TrimSpace(raw)[0] != '[' {
-				t.Fatalf("args or reply %q is not an array", raw)
-			}
-		}
+		decisiontest.Check(t, d, d)
 		for _, s := range append([]string{d.Reason, d.Event}, append(d.Rooms, append(d.Except, d.Join...)...)...) {
 			if !utf8.ValidString(s) {
 				t.Fatalf("string %q is not UTF-8", s)

@@ -1,18 +1,16 @@
 package process
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"google.golang.org/grpc"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
-
-	"google.golang.org/grpc"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/internal/decisiontest"
 	pb "github.com/hubd/hubd/sdk/proto/hubd/v1"
 )
 
@@ -64,18 +62,6 @@ func FuzzProcessDecision(f *testing.F) {
 		if len(out) > cfg.MaxDecisionBytes {
 			t.Fatalf("accepted a decision of %d bytes over the %d-byte cap", len(out), cfg.MaxDecisionBytes)
 		}
-		if err := d.Check(); err != nil {
-			t.Fatalf("accepted %q fails Check: %v", out, err)
-		}
-		for name, raw := range map[string]json.RawMessage{"args": d.Args, "reply": d.Reply, "data": d.Data, "socket_data": d.SocketData} {
-			if raw != nil && (!json.Valid(raw) || !utf8.Valid(raw)) {
-				t.Fatalf("%s %q is not valid JSON in UTF-8", name, raw)
-			}
-		}
-		for _, raw := range []json.RawMessage{d.Args, d.Reply} {
-			if raw != nil && bytes.TrimSpace(raw)[0] != '[' {
-				t.Fatalf("args or reply %q is not an array", raw)
-			}
-		}
+		decisiontest.Check(t, d, out)
 	})
 }
