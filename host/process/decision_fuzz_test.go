@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"google.golang.org/grpc"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/internal/decisiontest"
 	pb "github.com/hubd/hubd/sdk/proto/hubd/v1"
+	"google.golang.org/grpc"
 )
 
 // answerRPC is a process that answers every call with out.
