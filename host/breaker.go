@@ -123,10 +123,10 @@ func (t *strikes) held(id string, now time.Time) (held, struck bool) {
 	return ok && s.count >= breakerThreshold && now.Before(s.until), ok
 }
 
-// fail records a failure of socket id and reports whether it is the
-// socket's first since its last success (or the socket is not tracked):
-// such a failure counts towards the shared breaker.
-func (t *strikes) fail(id string, now time.Time) (first bool) {
+// fail records a failure of socket id, worth weight strikes, and reports
+// whether it is the socket's first since its last success (or the socket
+// is not tracked): such a failure counts towards the shared breaker.
+func (t *strikes) fail(id string, now time.Time, weight int) (first bool) {
 	if id == "" {
 		return true
 	}
@@ -143,7 +143,7 @@ func (t *strikes) fail(id string, now time.Time) (first bool) {
 		t.n.Add(1)
 	}
 	first = s.count == 0
-	s.count++
+	s.count += weight
 	s.last = now
 	if s.count >= breakerThreshold {
 		switch {

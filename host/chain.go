@@ -186,11 +186,14 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		}
 		end := now.Add(took)
 		if err != nil {
-			l.breaker.done(false, l.strikes.fail(sock, end), end)
-			o := OutcomeError
+			// A call that ran out its time held a runtime or instance of
+			// the plugin's pool for all of it: it holds its socket back at
+			// once, where quicker failures need breakerThreshold in a row.
+			o, weight := OutcomeError, 1
 			if errors.Is(err, ErrTimeout) {
-				o = OutcomeTimeout
+				o, weight = OutcomeTimeout, breakerThreshold
 			}
+			l.breaker.done(false, l.strikes.fail(sock, end, weight), end)
 			l.stats[i].observe(o, took)
 			t.warn(l, hook, sock, err)
 			if l.m.failClosed(hook) {

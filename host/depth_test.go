@@ -155,7 +155,7 @@ func TestStrikesAreBounded(t *testing.T) {
 	var s strikes
 	now := time.Now()
 	for i := range maxStruckSockets + 100 {
-		first := s.fail(fmt.Sprint("s", i), now)
+		first := s.fail(fmt.Sprint("s", i), now, 1)
 		if !first {
 			t.Fatalf("socket %d: first failure not reported first", i)
 		}
@@ -165,7 +165,7 @@ func TestStrikesAreBounded(t *testing.T) {
 	}
 	// Entries of sockets that stopped failing long ago make room.
 	later := now.Add(breakerMaxBackoff + time.Second)
-	s.fail("fresh", later)
+	s.fail("fresh", later, 1)
 	if n := s.len(); n != 1 {
 		t.Fatalf("%d sockets kept after a sweep, want the fresh one", n)
 	}
@@ -181,18 +181,18 @@ func TestStrikesAreBounded(t *testing.T) {
 func TestStrikesHoldASocket(t *testing.T) {
 	var s strikes
 	now := time.Now()
-	if !s.fail("a", now) {
+	if !s.fail("a", now, 1) {
 		t.Fatal("first failure")
 	}
 	for range breakerThreshold - 2 {
-		if s.fail("a", now) {
+		if s.fail("a", now, 1) {
 			t.Fatal("a later failure reported as the first")
 		}
 	}
 	if held, _ := s.held("a", now); held {
 		t.Fatal("held before the threshold")
 	}
-	s.fail("a", now)
+	s.fail("a", now, 1)
 	if held, _ := s.held("a", now); !held {
 		t.Fatal("not held at the threshold")
 	}
@@ -202,7 +202,7 @@ func TestStrikesHoldASocket(t *testing.T) {
 	if held, struck := s.held("a", now.Add(breakerMinBackoff)); held || !struck {
 		t.Fatal("still held after the backoff, or forgotten")
 	}
-	s.fail("a", now.Add(breakerMinBackoff))
+	s.fail("a", now.Add(breakerMinBackoff), 1)
 	if held, _ := s.held("a", now.Add(2*breakerMinBackoff)); !held {
 		t.Fatal("a failure after the backoff did not double it")
 	}

@@ -286,3 +286,25 @@ func TestDeadPluginStillOpensBreaker(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeoutHoldsItsSocketAtOnce: a call that runs out its time held a
+// pool slot for all of it, so one timeout holds its socket back (where
+// quick failures take five): the socket's next call does not reach the
+// plugin, and other sockets are served.
+func TestTimeoutHoldsItsSocketAtOnce(t *testing.T) {
+	s := jsPlugin(t, "slow", "allow", `hubd.on("event", (env) => { if (env.args[0] === "stall") for (;;) {} });`)
+	s.Manifest.Timeout = host.Duration(20 * time.Millisecond)
+	h := jsHost(t, s)
+	stall := json.RawMessage(`["stall"]`)
+	h.Run(context.Background(), event("attacker", "chat", stall))
+	if o := outcomes(h, "slow"); o["timeout"] != 1 {
+		t.Fatalf("outcomes after the first call: %v", o)
+	}
+	h.Run(context.Background(), event("attacker", "chat", stall))
+	if o := outcomes(h, "slow"); o["timeout"] != 1 || o["socket_backoff"] != 1 {
+		t.Fatalf("the second call reached the plugin: %v", o)
+	}
+	if d := h.Run(context.Background(), event("legit", "chat", json.RawMessage(`["hi"]`))); d.Action != "" {
+		t.Fatalf("legitimate event got %+v", d)
+	}
+}
