@@ -720,7 +720,23 @@ func pollingHandshake(ctx context.Context, cfg config) (string, error) {
 	return open.SID, nil
 }
 
-var nsCounter atomic.Int64
+// floodBodies are the four POST bodies of a namespace flood, each with
+// 5,000 CONNECTs to distinct namespaces, built once so that the load tool
+// spends its CPU on sending, not on formatting.
+var floodBodies = sync.OnceValue(func() []string {
+	var bodies []string
+	for k := range 4 {
+		var b strings.Builder
+		for i := range 5000 {
+			if i > 0 {
+				b.WriteByte(0x1e)
+			}
+			fmt.Fprintf(&b, "40/team-%d,", k*5000+i)
+		}
+		bodies = append(bodies, b.String())
+	}
+	return bodies
+})
 
 // namespaceFlood asks one polling session for 4×5,000 distinct dynamic
 // namespaces.
@@ -729,16 +745,9 @@ func namespaceFlood(ctx context.Context, cfg config, i int) error {
 	if err != nil {
 		return err
 	}
-	for range 4 {
-		var b strings.Builder
-		for k := range 5000 {
-			if k > 0 {
-				b.WriteByte(0x1e)
-			}
-			fmt.Fprintf(&b, "40/team-%d,", nsCounter.Add(1))
-		}
+	for _, body := range floodBodies() {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
-			cfg.base.JoinPath("/socket.io/").String()+"?EIO=4&transport=polling&sid="+sid, strings.NewReader(b.String()))
+			cfg.base.JoinPath("/socket.io/").String()+"?EIO=4&transport=polling&sid="+sid, strings.NewReader(body))
 		resp, err := httpClient.Do(req)
 		if err != nil {
 			return err
