@@ -30,6 +30,9 @@ type breaker struct {
 	probing   bool
 }
 
+// timeoutStrikes is what a timeout counts towards breakerThreshold.
+const timeoutStrikes = (breakerThreshold + 1) / 2
+
 const (
 	breakerThreshold  = 5
 	breakerQuiet      = breakerMinBackoff

@@ -187,11 +187,12 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		end := now.Add(took)
 		if err != nil {
 			// A call that ran out its time held a runtime or instance of
-			// the plugin's pool for all of it: it holds its socket back at
-			// once, where quicker failures need breakerThreshold in a row.
+			// the plugin's pool for all of it: two in a row hold its socket
+			// back, where quicker failures need breakerThreshold. Not one:
+			// on a saturated machine a legitimate call can time out once.
 			o, weight := OutcomeError, 1
 			if errors.Is(err, ErrTimeout) {
-				o, weight = OutcomeTimeout, breakerThreshold
+				o, weight = OutcomeTimeout, timeoutStrikes
 			}
 			l.breaker.done(false, l.strikes.fail(sock, end, weight), end)
 			l.stats[i].observe(o, took)

@@ -287,11 +287,11 @@ func TestDeadPluginStillOpensBreaker(t *testing.T) {
 	}
 }
 
-// TestTimeoutHoldsItsSocketAtOnce: a call that runs out its time held a
-// pool slot for all of it, so one timeout holds its socket back (where
-// quick failures take five): the socket's next call does not reach the
-// plugin, and other sockets are served.
-func TestTimeoutHoldsItsSocketAtOnce(t *testing.T) {
+// TestTimeoutsHoldTheirSocketSoon: a call that runs out its time held a
+// pool slot for all of it, so two timeouts in a row hold their socket back
+// (where quick failures take five): the socket's third call does not reach
+// the plugin, and other sockets are served.
+func TestTimeoutsHoldTheirSocketSoon(t *testing.T) {
 	s := jsPlugin(t, "slow", "allow", `hubd.on("event", (env) => { if (env.args[0] === "stall") for (;;) {} });`)
 	s.Manifest.Timeout = host.Duration(20 * time.Millisecond)
 	h := jsHost(t, s)
@@ -301,8 +301,12 @@ func TestTimeoutHoldsItsSocketAtOnce(t *testing.T) {
 		t.Fatalf("outcomes after the first call: %v", o)
 	}
 	h.Run(context.Background(), event("attacker", "chat", stall))
-	if o := outcomes(h, "slow"); o["timeout"] != 1 || o["socket_backoff"] != 1 {
-		t.Fatalf("the second call reached the plugin: %v", o)
+	if o := outcomes(h, "slow"); o["timeout"] != 2 || o["socket_backoff"] != 0 {
+		t.Fatalf("one timeout held the socket back: %v", o)
+	}
+	h.Run(context.Background(), event("attacker", "chat", stall))
+	if o := outcomes(h, "slow"); o["timeout"] != 2 || o["socket_backoff"] != 1 {
+		t.Fatalf("the third call reached the plugin: %v", o)
 	}
 	if d := h.Run(context.Background(), event("legit", "chat", json.RawMessage(`["hi"]`))); d.Action != "" {
 		t.Fatalf("legitimate event got %+v", d)
