@@ -37,6 +37,8 @@ for a in "${attacks[@]}"; do
   done
   # shellcheck disable=SC2086
   "$tmp/attack" -pid "$pid" -phases "none,$a" ${ATTACK_FLAGS:-} || echo "$a: the load tool failed"
+  # What the plugins answered, by outcome, over both phases.
+  curl -s 127.0.0.1:3430/metrics 2>/dev/null | grep "^hubd_plugin_hook_calls_total" | grep -v ' 0$' | sed 's/^/    /' || true
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "$a: hubd DIED; the last lines of its log:"
     tail -5 "$tmp/hubd.log"
