@@ -75,8 +75,9 @@
 //     make a hundred megabytes of JS values, and past the limit the
 //     handler gets a RangeError instead.
 //   - A regular expression that needs backtracking (lookaround, a
-//     backreference) is given up after 100 ms a match; see regexp.go for
-//     how a given-up match never passes for "no match".
+//     backreference) is given up after 20 ms a match, and the call fails
+//     as a timeout; see regexp.go for how a given-up match never passes
+//     for "no match".
 //
 // What does not hold: the limit is on a call's allocations, not on what a
 // runtime keeps in its globals between calls; and a script written to

@@ -22,6 +22,9 @@ type instance struct {
 	handlers [numHooks]goja.Callable
 	loading  bool // the script is running its top level
 	broken   bool // replace instead of returning to the pool
+	// regexpGaveUp is set when a regular expression of this call was
+	// given up for its time (regexp.go).
+	regexpGaveUp bool
 
 	deadline atomic.Int64 // watchdog state, see watchdog.go
 	armed    int64
@@ -285,6 +288,7 @@ func (in *instance) handle(hi int, env *host.Envelope, deadline time.Time) (*hos
 	in.env = env
 	in.logLeft, in.logDropped = in.p.maxLog, 0
 	in.dec.spent = 0
+	in.regexpGaveUp = false
 	in.arm(deadline)
 	obj := newEnvelope(in, env, hi)
 	d, err := in.call(hi, obj)
@@ -294,8 +298,11 @@ func (in *instance) handle(hi int, env *host.Envelope, deadline time.Time) (*hos
 	// either way: a regular expression that regexp2 gave up (regexp.go)
 	// may have made it wrong.
 	in.disarm()
-	if err == nil && !time.Now().Before(deadline) {
+	switch {
+	case err == nil && !time.Now().Before(deadline):
 		d, err = nil, fmt.Errorf("%w: the %s handler returned after its deadline", host.ErrTimeout, env.Hook)
+	case err != nil && in.regexpGaveUp && !errors.Is(err, host.ErrTimeout):
+		err = fmt.Errorf("%w: a regular expression ran out of its time: %v", host.ErrTimeout, err)
 	}
 	in.env = nil
 	in.flushLogDrops()

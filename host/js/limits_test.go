@@ -175,10 +175,10 @@ func TestRegexpBacktracking(t *testing.T) {
 		return {action: "drop"};
 	});`
 	evil := eventEnv("s", "check", fmt.Sprintf("[%q]", strings.Repeat("a", 30)+"b"))
-	t.Run("default time limit", func(t *testing.T) {
-		p := loadSource(t, src, withPool(1), withTimeout(host.DefaultTimeout))
+	t.Run("short time limit", func(t *testing.T) {
+		p := loadSource(t, src, withPool(1), withTimeout(regexpMatchLimit/2))
 		if p.execCheck {
-			t.Fatal("the default time limit should not need the exec check")
+			t.Fatal("a time limit of half the match limit should not need the exec check")
 		}
 		_, err := call(t, p, evil)
 		if !errors.Is(err, host.ErrTimeout) {
@@ -190,6 +190,19 @@ func TestRegexpBacktracking(t *testing.T) {
 			d, err := call(t, p, eventEnv("s", "check", `["aaa"]`))
 			return err == nil && d.Action == host.Drop
 		})
+	})
+	t.Run("default time limit", func(t *testing.T) {
+		p := loadSource(t, src, withPool(1), withTimeout(host.DefaultTimeout))
+		if !p.execCheck {
+			t.Fatal("the default time limit needs the exec check")
+		}
+		_, err := call(t, p, evil)
+		if !errors.Is(err, host.ErrTimeout) || !strings.Contains(err.Error(), "regular expression") {
+			t.Fatalf("err = %v, want ErrTimeout naming the regular expression", err)
+		}
+		if d, err := call(t, p, eventEnv("s", "check", `["aaa"]`)); err != nil || d.Action != host.Drop {
+			t.Fatalf("an ordinary call after it: %+v, %v", d, err)
+		}
 	})
 	t.Run("long time limit", func(t *testing.T) {
 		p := loadSource(t, src, withPool(1), withTimeout(10*time.Second))

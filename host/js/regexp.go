@@ -20,14 +20,22 @@ import (
 //   - every backtracking match is abandoned after regexpMatchLimit (set
 //     when this package is initialised, for every regexp2 pattern the
 //     process compiles afterwards);
-//   - in a plugin whose time limit is at most half of that (the default
-//     50 ms is), an abandoned match has run past the call's deadline, and
-//     a call that ends past its deadline is a timeout: the wrong "no
-//     match" never becomes a decision;
-//   - in a plugin with a longer time limit, RegExp.prototype.exec and test
-//     are wrapped: a match that found nothing after half the limit or more
-//     throws a RangeError. goja's fast paths skip a wrapped exec, so such
-//     a plugin's regular expressions run several times slower.
+//   - in a plugin whose time limit is at most half of that, an abandoned
+//     match has run past the call's deadline, and a call that ends past
+//     its deadline is a timeout: the wrong "no match" never becomes a
+//     decision;
+//   - in a plugin with a longer time limit (the default 50 ms is),
+//     RegExp.prototype.exec and test are wrapped: a match that found
+//     nothing after half the limit or more throws a RangeError, and a
+//     call that fails after such a match is a timeout (the regular
+//     expression ran out of its time), so that it counts against its
+//     socket as a timeout does. goja's fast paths skip a wrapped exec, so
+//     such a plugin's regular expressions run several times slower.
+//
+// The limit is short because a given-up match costs its whole time in CPU:
+// the load run of hostile clients (bench/attack) had 8 sockets whose
+// messages make a filter backtrack push the legitimate clients' ack p99 to
+// four times the attack-free run when the limit was 100 ms.
 //
 // Half, because regexp2 reads a clock that a goroutine updates every
 // regexpClockPeriod: a match can be given up early by as much as that
@@ -36,7 +44,7 @@ import (
 // outgrows its MaxBacktrackingStackSize (100,000 entries).
 
 // regexpMatchLimit is how long a backtracking match may run.
-const regexpMatchLimit = 100 * time.Millisecond
+const regexpMatchLimit = 20 * time.Millisecond
 
 // regexpClockPeriod is how often regexp2's clock is read.
 const regexpClockPeriod = 5 * time.Millisecond
@@ -83,6 +91,7 @@ func (in *instance) installExecCheck() error {
 
 // throwRegexp throws the RangeError of a match given up after took.
 func (in *instance) throwRegexp(took time.Duration) {
+	in.regexpGaveUp = true
 	msg := "a regular expression ran for " + took.Round(time.Millisecond).String() +
 		" without a match and was stopped (backtracking is limited to " + regexpMatchLimit.String() +
 		" a match): simplify the pattern, or bound the input's length"
