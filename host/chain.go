@@ -22,6 +22,10 @@ type loaded struct {
 	stats    [len(hookIndex)]*hookStats
 	breaker  breaker
 	strikes  strikes // failures per socket
+	// struckLane admits one call at a time from sockets with strikes, so
+	// that sockets whose calls keep failing (a backtracking regular
+	// expression, a loop) share one of the plugin's runtimes, not all.
+	struckLane chan struct{}
 }
 
 // hookIndex maps hooks to array slots.
@@ -40,7 +44,7 @@ func slot(h Hook) int {
 }
 
 func newLoaded(m Manifest, p Plugin) *loaded {
-	l := &loaded{m: m, p: p}
+	l := &loaded{m: m, p: p, struckLane: make(chan struct{}, 1)}
 	for i := range l.stats {
 		l.stats[i] = newHookStats()
 	}
@@ -175,11 +179,29 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 			}
 			continue
 		}
+		if struck {
+			// A socket with strikes shares one lane with the others: while
+			// another's call runs, this one is answered as a held-back one,
+			// and counts no strike.
+			select {
+			case l.struckLane <- struct{}{}:
+			default:
+				l.stats[i].observe(OutcomeSocketBackoff, 0)
+				if l.m.failClosed(hook) {
+					out.merge(&unavailable)
+					return out
+				}
+				continue
+			}
+		}
 		deadline := now.Add(time.Duration(l.m.Timeout))
 		if deadline.After(budgetEnd) {
 			deadline = budgetEnd
 		}
 		d, err := l.p.Handle(WithDeadline(ctx, deadline), env)
+		if struck {
+			<-l.struckLane
+		}
 		took := time.Since(now)
 		if err == nil && d != nil {
 			err = d.Check()

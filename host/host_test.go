@@ -650,3 +650,52 @@ func TestReadManifest(t *testing.T) {
 		t.Errorf("no entry: %v", err)
 	}
 }
+
+// TestStruckSocketsShareOneLane: while one socket with strikes has a call
+// in a plugin, another struck socket's call is answered as held back
+// without reaching it, and counts no strike; a socket without strikes is
+// served meanwhile, and once the lane is free the struck socket is too.
+func TestStruckSocketsShareOneLane(t *testing.T) {
+	h, rt := newTestHost(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	rt.set("p", func(_ context.Context, env *Envelope) (*Decision, error) {
+		calls.Add(1)
+		switch string(env.Args) {
+		case `["bad"]`:
+			return nil, errors.New("bad input")
+		case `["stall"]`:
+			entered <- struct{}{}
+			<-release
+			return nil, errors.New("bad input")
+		}
+		return nil, nil
+	})
+	s := spec("p", 0, HookEvent)
+	s.Manifest.OnError = "deny"
+	if err := h.Load(context.Background(), []Spec{s}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(sock, args string) Decision {
+		env := eventEnv("chat", args)
+		env.Socket.ID = sock
+		return h.Run(context.Background(), env)
+	}
+	run("a", `["bad"]`)
+	run("b", `["bad"]`)
+	done := make(chan struct{})
+	go func() { defer close(done); run("a", `["stall"]`) }()
+	<-entered
+	n := calls.Load()
+	if d := run("b", `["fine"]`); d.Action != Deny || calls.Load() != n {
+		t.Fatalf("a struck socket's call while the lane is taken: %+v, %d calls (want a deny and %d)", d, calls.Load(), n)
+	}
+	if d := run("c", `["fine"]`); d.Action != "" || calls.Load() != n+1 {
+		t.Fatalf("a socket without strikes: %+v, %d calls (want %d)", d, calls.Load(), n+1)
+	}
+	close(release)
+	<-done
+	if d := run("b", `["fine"]`); d.Action != "" || calls.Load() != n+2 {
+		t.Fatalf("the struck socket once the lane is free: %+v, %d calls (want %d)", d, calls.Load(), n+2)
+	}
+}
