@@ -76,10 +76,12 @@ type BroadcastFlags struct {
 // RemoteSocket describes a socket found by FetchSockets, on this node or
 // another. Its methods act on the socket wherever it is.
 type RemoteSocket struct {
-	ID        string          `json:"id"`
-	Handshake Handshake       `json:"handshake"`
-	Rooms     []string        `json:"rooms"`
-	Data      json.RawMessage `json:"data"`
+	ID        string    `json:"id"`
+	Handshake Handshake `json:"handshake"`
+	Rooms     []string  `json:"rooms"`
+	// Data is the socket's data (SetData) as JSON: {} when it has none,
+	// as Node's socket.data, or when it cannot be marshalled.
+	Data json.RawMessage `json:"data"`
 
 	nsp *Namespace
 }

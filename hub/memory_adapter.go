@@ -429,16 +429,21 @@ func socketRooms(s *Socket) []string {
 
 func marshalData(v any) json.RawMessage {
 	if v == nil {
-		return nil
+		// Node's socket.data starts as {}, and Node tools (the admin UI
+		// among them) read it as an object.
+		return json.RawMessage(`{}`)
 	}
 	if raw, ok := v.(json.RawMessage); ok {
+		if len(raw) == 0 {
+			return json.RawMessage(`{}`)
+		}
 		return validUTF8JSON(raw)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil
+		return json.RawMessage(`{}`) // as for no data: readers expect an object
 	}
 	return validUTF8JSON(bytes.TrimRight(buf.Bytes(), "\n"))
 }

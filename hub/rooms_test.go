@@ -349,7 +349,7 @@ func TestFetchSockets(t *testing.T) {
 	for _, r := range all {
 		byID[r.ID] = r
 	}
-	wantData := map[string]string{idA: `{"html":"<&>","n":1,"name":"a"}`, idB: `{"raw": true}`, idC: ``, idD: ``}
+	wantData := map[string]string{idA: `{"html":"<&>","n":1,"name":"a"}`, idB: `{"raw": true}`, idC: `{}`, idD: `{}`} // unset data is {}, as Node's
 	for id, want := range wantData {
 		r := byID[id]
 		if r == nil {

@@ -441,7 +441,7 @@ func TestSockets(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", raw, want)
 	}
 	_, raw, _ = w.call("GET", "/api/sockets?room="+a.id, "")
-	want = `{"ok":true,"namespace":"/","sockets":[{"id":"` + a.id + `","rooms":["r1"],"data":null}]}`
+	want = `{"ok":true,"namespace":"/","sockets":[{"id":"` + a.id + `","rooms":["r1"],"data":{}}]}`
 	if raw != want {
 		t.Fatalf("got  %s\nwant %s", raw, want)
 	}
