@@ -203,6 +203,8 @@ func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
 	_, gid := dial(t, n, "/")
 	joinRooms(t, n, "/", gid, "team")
 	n.srv.Of("/").Socket(gid).SetData(map[string]any{"user": "gopher"})
+	_, bare := dial(t, n, "/") // no data: Node tools read {} (null crashed the admin UI)
+	joinRooms(t, n, "/", bare, "team")
 	_, nid := dialNode(t, p, []string{"team"}, map[string]any{"user": "nodejs"})
 
 	// From Node: sees hub's socket with its rooms, data and handshake.
@@ -220,6 +222,9 @@ func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
 	p.Must(map[string]any{"op": "fetch", "rooms": []string{"team"}}, &fromNode)
 	var found bool
 	for _, s := range fromNode {
+		if s.ID == bare && s.Data == nil {
+			t.Errorf("data of a socket without data seen from Node: null, want {}")
+		}
 		if s.ID != gid {
 			continue
 		}
@@ -234,7 +239,7 @@ func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
 			t.Errorf("handshake seen from Node = %+v", s.Handshake)
 		}
 	}
-	if !found || len(fromNode) != 2 {
+	if !found || len(fromNode) != 3 {
 		t.Fatalf("Node's fetchSockets = %+v, want hub's %s and its own", fromNode, gid)
 	}
 
@@ -249,8 +254,8 @@ func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
 			remote = r
 		}
 	}
-	if remote == nil || len(all) != 2 {
-		t.Fatalf("FetchSockets = %d sockets, want hub's and Node's %s", len(all), nid)
+	if remote == nil || len(all) != 3 {
+		t.Fatalf("FetchSockets = %d sockets, want hub's two and Node's %s", len(all), nid)
 	}
 	if !slices.Contains(remote.Rooms, "team") || string(remote.Data) != `{"user":"nodejs"}` {
 		t.Errorf("Node's socket seen from Go: rooms %v data %s", remote.Rooms, remote.Data)
