@@ -47,12 +47,7 @@ func TestWatchFolderMovedIntoPlace(t *testing.T) {
 			if err := h.LoadDir(context.Background(), dir); err != nil {
 				t.Fatal(err)
 			}
-			reloads := make(chan error, 64)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if err := h.WatchNotify(ctx, dir, func(err error) { reloads <- err }); err != nil {
-				t.Fatal(err)
-			}
+			reloads := watchReloads(t, h, dir)
 
 			tmp := filepath.Join(base, "staging", c.tmpName)
 			if c.tmp == "in" {
@@ -115,12 +110,7 @@ func TestWatchEntryInSubfolder(t *testing.T) {
 	if err := h.LoadDir(context.Background(), dir); err != nil {
 		t.Fatal(err)
 	}
-	reloads := make(chan error, 64)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := h.WatchNotify(ctx, dir, func(err error) { reloads <- err }); err != nil {
-		t.Fatal(err)
-	}
+	reloads := watchReloads(t, h, dir)
 	writeFile(t, filepath.Join(folder, "dist", "a.js"), "// 2")
 	want, err := hashFiles(filepath.Join(folder, ManifestFile), filepath.Join(folder, "dist", "a.js"))
 	if err != nil {
@@ -175,4 +165,17 @@ func TestSyncWatches(t *testing.T) {
 	if got := list(); got != ".,c" {
 		t.Fatalf("watched %s, want .,c", got)
 	}
+}
+
+// watchReloads watches dir until the test ends and returns the outcome of
+// each reload.
+func watchReloads(t *testing.T, h *Host, dir string) <-chan error {
+	t.Helper()
+	reloads := make(chan error, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := h.WatchNotify(ctx, dir, func(err error) { reloads <- err }); err != nil {
+		t.Fatal(err)
+	}
+	return reloads
 }

@@ -215,13 +215,7 @@ func TestWSHeaderOnlyHeap(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				for range conns {
-					select {
-					case <-waits:
-					case <-time.After(waitTimeout):
-						t.Fatal("the server did not read every header")
-					}
-				}
+				waitSignals(t, waits, conns, "the server to read every header")
 			})
 			t.Logf("%d headers: the heap grew by %d bytes", conns, grown)
 			if grown > conns*announced/10 {
@@ -269,13 +263,7 @@ func TestPollingSlowBodyHeap(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for range conns {
-			select {
-			case <-reading:
-			case <-time.After(waitTimeout):
-				t.Fatal("the server did not start reading every body")
-			}
-		}
+		waitSignals(t, reading, conns, "the server to start reading every body")
 	})
 	t.Logf("%d bodies: the heap grew by %d bytes", conns, grown)
 	if grown > conns*announced/10 {
@@ -294,4 +282,16 @@ type firstReadBody struct {
 func (b *firstReadBody) Read(p []byte) (int, error) {
 	b.once.Do(func() { b.first <- struct{}{} })
 	return b.ReadCloser.Read(p)
+}
+
+// waitSignals waits for n values on ch, each within waitTimeout.
+func waitSignals[T any](t *testing.T, ch <-chan T, n int, what string) {
+	t.Helper()
+	for range n {
+		select {
+		case <-ch:
+		case <-time.After(waitTimeout):
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }
