@@ -213,7 +213,11 @@ func (c *client) connect(name string, auth []byte) {
 	} else {
 		auth = append([]byte(nil), auth...)
 	}
-	nsp := c.srv.resolve(name, auth)
+	nsp, err := c.srv.resolve(name, auth)
+	if err != nil {
+		c.conn.Send(encodeControl(sio.ConnectError, name, connectErrorPayload(err)), false)
+		return
+	}
 	if nsp == nil {
 		c.conn.Send(encodeControl(sio.ConnectError, name, invalidNamespace), false)
 		return

@@ -138,8 +138,8 @@ func (s *Server) Namespaces() []*Namespace {
 
 // resolve finds or creates the namespace a client asked for, counting the
 // client as pending in it; nil means it does not exist and may not be
-// created.
-func (s *Server) resolve(name string, auth json.RawMessage) *Namespace {
+// created. An error means it could not be created (its adapter failed).
+func (s *Server) resolve(name string, auth json.RawMessage) (*Namespace, error) {
 	s.mu.RLock()
 	n := s.nsps[name]
 	if n != nil {
@@ -151,17 +151,17 @@ func (s *Server) resolve(name string, auth json.RawMessage) *Namespace {
 	full := s.childrenFullLocked()
 	s.mu.RUnlock()
 	if n != nil {
-		return n
+		return n, nil
 	}
 	if full || (s.opts.MaxChildNamespaceName > 0 && len(name) > s.opts.MaxChildNamespaceName) {
-		return nil
+		return nil, nil
 	}
 	for _, p := range parents {
 		if p.match(name, auth) {
-			return s.addChild(p, name)
+			return s.addChild(p, name), nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func (s *Server) childrenFullLocked() bool {
