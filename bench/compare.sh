@@ -5,6 +5,12 @@
 #
 #   bench/compare.sh [runs]        (default 2 runs of each scenario per server)
 #
+# Environment:
+#   BASE=<git revision>   also run bench/hub built from that revision, as
+#                         server "base", in the same alternation: the way
+#                         to say a change costs no more than before it
+#   SCENARIOS="ack fanout"  the scenarios to run (default: all four)
+#
 # Needs Go, Node.js and `npm ci` in bench/node. Servers listen on loopback
 # ports 3410 (hub) and 3411 (node); the load generator shares the machine,
 # so compare ratios, not absolute figures.
@@ -16,11 +22,18 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$bin"' EXIT
 
 go build -o "$bin/hubbench" ./cmd/hubbench
 go build -o "$bin/hub" ./bench/hub
+servers="hub node"
+if [ -n "${BASE:-}" ]; then
+  git worktree add --detach "$bin/src" "$BASE" >/dev/null 2>&1
+  (cd "$bin/src" && go build -o "$bin/base" ./bench/hub)
+  git worktree remove --force "$bin/src"
+  servers="base hub node"
+fi
 [ -d bench/node/node_modules ] || (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
 
 start() { # name port -> pid
   case $1 in
-    hub) "$bin/hub" -addr "127.0.0.1:$2" >/dev/null 2>&1 & ;;
+    hub | base) "$bin/$1" -addr "127.0.0.1:$2" >/dev/null 2>&1 & ;;
     node) (cd bench/node && PORT=$2 exec node server.js >/dev/null 2>&1) & ;;
   esac
   local pid=$!
@@ -51,11 +64,10 @@ run() { # scenario server port pid args...
   ' "$server" "$scenario" "$out"
 }
 
-for scenario in fanout ack connect idle; do
+for scenario in ${SCENARIOS:-fanout ack connect idle}; do
   for i in $(seq "$runs"); do
-    for server in hub node; do
-      port=3410
-      [ "$server" = node ] && port=3411
+    for server in $servers; do
+      case $server in hub) port=3410 ;; node) port=3411 ;; base) port=3412 ;; esac
       pid=$(start "$server" "$port")
       case $scenario in
         fanout) run fanout "$server" "$port" "$pid" -rate 0 -duration 10s ;;
