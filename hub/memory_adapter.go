@@ -17,7 +17,11 @@ type shard struct {
 	mu      sync.RWMutex
 	rooms   map[string]map[*Socket]struct{}
 	sockets map[string]*Socket // by id, for the sockets whose id hashes here
-	_       [40]byte           // keep shards on separate cache lines
+	// joined keeps, for the sockets whose id hashes here, their rooms in
+	// the order they joined them (Socket.rooms is a set): DelAll leaves
+	// them in that order, as the reference's delAll walks its Set.
+	joined map[*Socket][]string
+	_      [32]byte // keep shards on separate cache lines
 }
 
 // MemoryAdapter is the in-memory adapter: the rooms of one node's sockets.
@@ -47,6 +51,7 @@ func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	for i := range a.shards {
 		a.shards[i].rooms = make(map[string]map[*Socket]struct{})
 		a.shards[i].sockets = make(map[string]*Socket)
+		a.shards[i].joined = make(map[*Socket][]string)
 	}
 	return a
 }
@@ -157,11 +162,13 @@ func (a *MemoryAdapter) AddAll(s *Socket, rooms []string) {
 	if s.rooms == nil {
 		s.rooms = make(map[string]struct{}, len(rooms))
 	}
+	var added []string
 	for _, r := range rooms {
 		if _, in := s.rooms[r]; in {
 			continue
 		}
 		s.rooms[r] = struct{}{}
+		added = append(added, r)
 		created := true
 		if r == s.id {
 			// A socket's own room is implicit: its entry in the shard's
@@ -183,6 +190,12 @@ func (a *MemoryAdapter) AddAll(s *Socket, rooms []string) {
 			changes = append(changes, roomChange{room: r, join: true, edge: created})
 		}
 	}
+	if len(added) > 0 {
+		own := a.shardOf(s.id)
+		own.mu.Lock()
+		own.joined[s] = append(own.joined[s], added...)
+		own.mu.Unlock()
+	}
 	s.mu.Unlock()
 	a.report(s.id, changes)
 }
@@ -196,6 +209,12 @@ func (a *MemoryAdapter) Del(s *Socket, room string) {
 	}
 	delete(s.rooms, room)
 	deleted := a.removeMember(s, room)
+	own := a.shardOf(s.id)
+	own.mu.Lock()
+	if order := own.joined[s]; len(order) > 0 {
+		own.joined[s] = slices.DeleteFunc(order, func(r string) bool { return r == room })
+	}
+	own.mu.Unlock()
 	s.mu.Unlock()
 	if a.hasListeners() {
 		a.report(s.id, []roomChange{{room: room, edge: deleted}})
@@ -221,13 +240,25 @@ func (a *MemoryAdapter) removeMember(s *Socket, room string) (deleted bool) {
 	return deleted
 }
 
-// DelAll removes s from every room and forgets it.
+// DelAll removes s from every room, in the order it joined them (its own
+// room first, joined on connect), and forgets it.
 func (a *MemoryAdapter) DelAll(s *Socket) {
 	var changes []roomChange
 	track := a.hasListeners()
+	own := a.shardOf(s.id)
 	s.mu.Lock()
 	s.gone = true
-	for r := range s.rooms {
+	own.mu.Lock()
+	order := own.joined[s]
+	delete(own.joined, s)
+	own.mu.Unlock()
+	// As the reference's delAll: the rooms in join order, each left
+	// (leave-room, then delete-room if it was the last member).
+	for _, r := range order {
+		if _, in := s.rooms[r]; !in {
+			continue
+		}
+		delete(s.rooms, r)
 		deleted := a.removeMember(s, r)
 		if track {
 			changes = append(changes, roomChange{room: r, edge: deleted})
@@ -235,12 +266,11 @@ func (a *MemoryAdapter) DelAll(s *Socket) {
 	}
 	s.rooms = nil
 	s.mu.Unlock()
-	sh := a.shardOf(s.id)
-	sh.mu.Lock()
-	if sh.sockets[s.id] == s {
-		delete(sh.sockets, s.id)
+	own.mu.Lock()
+	if own.sockets[s.id] == s {
+		delete(own.sockets, s.id)
 	}
-	sh.mu.Unlock()
+	own.mu.Unlock()
 	a.report(s.id, changes)
 }
 
