@@ -46,6 +46,10 @@ type Config struct {
 	// OnConnection is called for every new session, before any of its
 	// messages are delivered. It must set the session's handler.
 	OnConnection func(c *Conn, r *http.Request)
+
+	// testPollWoken, tests only, runs when a parked GET wakes, before it
+	// takes the session's lock again.
+	testPollWoken func(c *Conn)
 }
 
 // CORS holds the cross-origin settings applied to polling requests.

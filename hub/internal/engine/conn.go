@@ -73,7 +73,7 @@ type Conn struct {
 	probed        bool
 	probe         *wsConn
 	awaitingPong  bool
-	pingAt        time.Time // when the current ping is (or was) due
+	pingAt        time.Time // the next ping is due; while awaitingPong: the ping times out
 	timer         *time.Timer
 	noopTimer     *time.Timer // answers GETs parked during an upgrade
 	lingerNoop    bool        // closed by the client: a racing GET gets a noop
@@ -373,7 +373,7 @@ func (c *Conn) onPacket(p eio.Packet) bool {
 // heartbeatExpiredLocked reports whether the last ping went unanswered
 // past its timeout, even if the timer has not fired yet.
 func (c *Conn) heartbeatExpiredLocked() bool {
-	return !c.pingAt.IsZero() && time.Now().After(c.pingAt.Add(c.srv.cfg.PingTimeout))
+	return c.awaitingPong && time.Now().After(c.pingAt)
 }
 
 // startHeartbeat arms the ping timer of an open session.
@@ -388,10 +388,19 @@ func (c *Conn) startHeartbeat() {
 	c.mu.Unlock()
 }
 
+// onHeartbeat is the heartbeat timer: it sends a ping when one is due and
+// ends the session when the last one timed out.
 func (c *Conn) onHeartbeat() {
 	defer c.recoverPanic()
 	c.mu.Lock()
 	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	// A timer never fires before pingAt: a call that finds pingAt ahead
+	// comes from an arming that a pong (or a ping) replaced while this
+	// call waited for the lock; the current arming is still to fire.
+	if time.Now().Before(c.pingAt) {
 		c.mu.Unlock()
 		return
 	}
@@ -400,17 +409,13 @@ func (c *Conn) onHeartbeat() {
 		c.closeNow(ReasonPingTimeout, nil)
 		return
 	}
-	if time.Now().Before(c.pingAt) {
-		// A pong re-armed the timer while this call, from the timeout
-		// that fired just before it, waited for the lock: the next ping
-		// is not due yet. (A timer never fires before pingAt.)
-		c.mu.Unlock()
-		return
-	}
 	c.awaitingPong = true
-	// The timeout runs from the moment the ping is queued (or was due, if
-	// the timer fired late).
-	c.timer.Reset(time.Until(c.pingAt.Add(c.srv.cfg.PingTimeout)))
+	// As engine.io 6.6 (lib/socket.ts, schedulePing then
+	// resetPingTimeout), the client gets the full PingTimeout from the
+	// moment the ping is queued, however late this timer fired: the
+	// deadline does not run from when the ping was due.
+	c.pingAt = time.Now().Add(c.srv.cfg.PingTimeout)
+	c.timer.Reset(c.srv.cfg.PingTimeout)
 	c.queue = append(c.queue, pingFrame)
 	c.queued++
 	if c.ws != nil && !c.writing && !c.dispatching {

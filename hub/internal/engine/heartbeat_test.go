@@ -154,3 +154,43 @@ func TestHeartbeatStaleTimer(t *testing.T) {
 		t.Fatal("session closed")
 	}
 }
+
+// TestPingTimeoutFromSendTime: a ping whose timer fired late still gives
+// the client the whole PingTimeout, counted from when the ping is queued,
+// as engine.io 6.6 does (the old rule counted from when the ping was due,
+// and a timer late by more than PingTimeout left the client no time).
+func TestPingTimeoutFromSendTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{PingInterval: time.Hour, PingTimeout: time.Hour})
+	sid, h := e.openPolling()
+	c := e.conn(sid)
+	// The ping was due two hours ago: its timer fires only now.
+	c.mu.Lock()
+	c.pingAt = time.Now().Add(-2 * time.Hour)
+	c.mu.Unlock()
+	before := time.Now()
+	c.onHeartbeat()
+	c.mu.Lock()
+	awaiting, deadline := c.awaitingPong, c.pingAt
+	c.mu.Unlock()
+	if !awaiting {
+		t.Fatal("no ping sent")
+	}
+	if deadline.Before(before.Add(time.Hour)) {
+		t.Fatalf("the ping times out %v after it was queued, want the whole PingTimeout (1h)", deadline.Sub(before))
+	}
+	// The client fetches the ping and answers it in time.
+	if got := e.getBody(sid); got != "2" {
+		t.Fatalf("GET %q, want the ping", got)
+	}
+	e.postOK(sid, "3")
+	if h.isClosed() {
+		t.Fatalf("session closed: %s", h.waitClose(t))
+	}
+	c.mu.Lock()
+	awaiting = c.awaitingPong
+	c.mu.Unlock()
+	if awaiting {
+		t.Fatal("the pong was not taken")
+	}
+}

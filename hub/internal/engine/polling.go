@@ -85,7 +85,28 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeBadRequest, "")
 		return
 	}
+	if hook := c.srv.cfg.testPollWoken; hook != nil {
+		hook(c)
+	}
 	c.mu.Lock()
+	if c.state == stateClosed && !p.done {
+		// Released to carry what was queued, this GET lost the race with
+		// the session's end (a ping timeout, say): closing dropped the
+		// queue. The reference writes a released poll at once, so it
+		// never sees this; it answers a poll that was waiting when the
+		// session closed with the close packet (transports/polling.ts,
+		// doClose), and so does this one, never with an empty body. A
+		// session its client closed still gets its noop (lingerNoop).
+		reply := []Frame{{Data: []byte("1")}}
+		if c.lingerNoop {
+			c.lingerNoop = false
+			reply = []Frame{noopFrame}
+		}
+		c.mu.Unlock()
+		c.srv.remove(c)
+		c.writePayload(w, r, reply)
+		return
+	}
 	frames := c.takeLocked()
 	c.mu.Unlock()
 	frames = append(frames, p.reply...)

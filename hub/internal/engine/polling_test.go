@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -466,4 +467,43 @@ func TestPollingVolatile(t *testing.T) {
 	if r := recv(t, ch); r.body != "4kept" {
 		t.Fatalf("GET %q", r.body)
 	}
+}
+
+// TestPollReleasedThenPingTimeout: a parked GET released to carry a
+// message, whose session then times out before the GET takes its frames,
+// answers with the close packet, as the reference answers a poll waiting
+// when the session closes, and never with an empty 200. The race is made
+// to happen: the test hook ends the session between the release and the
+// GET's taking the lock again.
+func TestPollReleasedThenPingTimeout(t *testing.T) {
+	t.Parallel()
+	var armed sync.Once
+	fire := make(chan struct{})
+	e := newEnv(t, Config{PingInterval: time.Hour, PingTimeout: time.Hour, testPollWoken: func(c *Conn) {
+		select {
+		case <-fire:
+		default:
+			return
+		}
+		armed.Do(func() {
+			// What the timeout timer does when the pong is overdue.
+			c.mu.Lock()
+			c.awaitingPong = true
+			c.pingAt = time.Now().Add(-time.Second)
+			c.mu.Unlock()
+			c.onHeartbeat()
+		})
+	}})
+	sid, h := e.openPolling()
+	pending := e.asyncGet(sid)
+	e.waitParked(sid)
+	close(fire)
+	if !h.c.Send([]Frame{Text(4, []byte("late"))}, false) {
+		t.Fatal("Send refused on an open session")
+	}
+	h.expectClose(t, ReasonPingTimeout)
+	if r := recv(t, pending); r.status != 200 || r.body != "1" {
+		t.Fatalf("released GET: %d %q, want 200 \"1\" (the close packet)", r.status, r.body)
+	}
+	expectError(t, e.get(sid), 400, 1)
 }
