@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,7 +19,7 @@ import (
 
 func TestEcho(t *testing.T) {
 	p, _ := load(t, &Runtime{}, faultyBin, nil)
-	d, err := call(p, event("s9", "echo", `["a",{"b":[1,2]}]`), time.Second)
+	d, err := call(p, event("s9", "echo", `["a",{"b":[1,2]}]`), long)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestAttachments(t *testing.T) {
 	p, _ := load(t, &Runtime{}, faultyBin, nil)
 	env := event("s1", "attachments", `["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
 	env.Attachments = [][]byte{[]byte("first"), {0xff, 0x00, 'z'}}
-	d, err := call(p, env, time.Second)
+	d, err := call(p, env, long)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,20 +43,22 @@ func TestAttachments(t *testing.T) {
 	}
 }
 
+// TestTimeout: a call ends at its deadline, not when the plugin answers:
+// the plugin holds this one until after the timeout is seen.
 func TestTimeout(t *testing.T) {
 	p, _ := load(t, &Runtime{}, faultyBin, nil)
 	pid := p.pid()
-	start := time.Now()
-	_, err := call(p, event("s1", "sleep", `[1000]`), 100*time.Millisecond)
-	took := time.Since(start)
+	held := holdFile(t)
+	err := returns(t, "a call past its deadline", func() error {
+		_, err := call(p, event("s1", "hold", `[`+strconv.Quote(held)+`]`), 100*time.Millisecond)
+		return err
+	})
+	release(t, held)
 	if !errors.Is(err, host.ErrTimeout) {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
-	if took > 500*time.Millisecond {
-		t.Errorf("the timeout took %v", took)
-	}
 	// The next call works, on the same process.
-	d, err := call(p, event("s1", "echo", `["next"]`), time.Second)
+	d, err := call(p, event("s1", "echo", `["next"]`), long)
 	if err != nil || string(d.Args) != `["next"]` {
 		t.Fatalf("after a timeout: %+v, %v", d, err)
 	}
@@ -77,7 +80,7 @@ func TestTimeoutWithoutDeadline(t *testing.T) {
 func TestPanic(t *testing.T) {
 	p, logs := load(t, &Runtime{}, faultyBin, nil)
 	pid := p.pid()
-	_, err := call(p, event("s1", "panic", `[]`), 5*time.Second)
+	_, err := call(p, event("s1", "panic", `[]`), long)
 	if err == nil || errors.Is(err, host.ErrTimeout) {
 		t.Fatalf("err = %v, want a failed call", err)
 	}
@@ -92,7 +95,7 @@ func TestPanic(t *testing.T) {
 
 func TestExit(t *testing.T) {
 	p, logs := load(t, &Runtime{}, faultyBin, nil)
-	_, err := call(p, event("s1", "exit", `[]`), 5*time.Second)
+	_, err := call(p, event("s1", "exit", `[]`), long)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
@@ -105,14 +108,14 @@ func TestGarbage(t *testing.T) {
 	pid := p.pid()
 	for _, name := range []string{"garbage", "badaction", "oversize"} {
 		t.Run(name, func(t *testing.T) {
-			d, err := call(p, event("s1", name, `[]`), 5*time.Second)
+			d, err := call(p, event("s1", name, `[]`), long)
 			if !errors.Is(err, host.ErrGarbage) {
 				t.Fatalf("got %+v, %v; want ErrGarbage", d, err)
 			}
 			t.Log(err)
 		})
 	}
-	if _, err := call(p, event("s1", "echo", `[]`), time.Second); err != nil {
+	if _, err := call(p, event("s1", "echo", `[]`), long); err != nil {
 		t.Fatal(err)
 	}
 	if p.pid() != pid {
@@ -124,14 +127,14 @@ func TestGarbage(t *testing.T) {
 // the size.
 func TestDecisionCap(t *testing.T) {
 	p, _ := load(t, &Runtime{MaxDecisionBytes: 100}, faultyBin, nil)
-	if _, err := call(p, event("s1", "echo", `["short"]`), time.Second); err != nil {
+	if _, err := call(p, event("s1", "echo", `["short"]`), long); err != nil {
 		t.Fatal(err)
 	}
-	_, err := call(p, event("s1", "echo", `["`+strings.Repeat("x", 200)+`"]`), time.Second)
+	_, err := call(p, event("s1", "echo", `["`+strings.Repeat("x", 200)+`"]`), long)
 	if !errors.Is(err, host.ErrGarbage) || !strings.Contains(err.Error(), "more than 100") {
 		t.Fatalf("err = %v, want ErrGarbage for the size", err)
 	}
-	_, err = call(p, event("s1", "echo", `["`+strings.Repeat("x", 2000)+`"]`), time.Second)
+	_, err = call(p, event("s1", "echo", `["`+strings.Repeat("x", 2000)+`"]`), long)
 	if !errors.Is(err, host.ErrGarbage) {
 		t.Fatalf("err = %v, want ErrGarbage past the gRPC limit", err)
 	}
@@ -139,7 +142,7 @@ func TestDecisionCap(t *testing.T) {
 
 func TestPluginError(t *testing.T) {
 	p, _ := load(t, &Runtime{}, faultyBin, nil)
-	_, err := call(p, event("s1", "error", `[]`), time.Second)
+	_, err := call(p, event("s1", "error", `[]`), long)
 	if err == nil || !strings.Contains(err.Error(), "the plugin refused") ||
 		errors.Is(err, host.ErrTimeout) || errors.Is(err, host.ErrGarbage) || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want the plugin's error", err)
@@ -150,11 +153,12 @@ func TestKilledMidCall(t *testing.T) {
 	p, logs := load(t, &Runtime{}, faultyBin, nil)
 	pid := p.pid()
 	errc := make(chan error, 1)
+	never := holdFile(t) // only the kill ends the call
 	go func() {
-		_, err := call(p, event("s1", "sleep", `[5000]`), 10*time.Second)
+		_, err := call(p, event("s1", "hold", `[`+strconv.Quote(never)+`]`), 2*long)
 		errc <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
+	logs.wait(t, "holding", "socket=s1")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +167,7 @@ func TestKilledMidCall(t *testing.T) {
 		if !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("the call in flight: %v, want ErrUnavailable", err)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(long):
 		t.Fatal("the call in flight did not fail")
 	}
 	waitBack(t, p)
@@ -172,7 +176,7 @@ func TestKilledMidCall(t *testing.T) {
 	}
 	logs.wait(t, "signal: killed")
 	for range 20 {
-		if _, err := call(p, event("s1", "echo", `[1]`), time.Second); err != nil {
+		if _, err := call(p, event("s1", "echo", `[1]`), long); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -196,19 +200,18 @@ func TestRestartBackoff(t *testing.T) {
 	}
 }
 
+// TestUnavailableWhileRestarting: while the process waits to be started
+// again, a call fails at once with ErrUnavailable; one that waited for the
+// restart, an hour away, would end as a timeout instead.
 func TestUnavailableWhileRestarting(t *testing.T) {
-	p, _ := load(t, &Runtime{RestartMin: time.Second}, faultyBin, nil)
+	p, _ := load(t, &Runtime{RestartMin: time.Hour}, faultyBin, nil)
 	if err := syscall.Kill(p.pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for p.cur.Load() != nil && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	start := time.Now()
-	_, err := call(p, event("s1", "echo", `[]`), time.Second)
-	if !errors.Is(err, ErrUnavailable) || time.Since(start) > 50*time.Millisecond {
-		t.Fatalf("err = %v after %v, want ErrUnavailable at once", err, time.Since(start))
+	waitFor(t, "the exit to be seen", func() bool { return p.cur.Load() == nil })
+	_, err := call(p, event("s1", "echo", `[]`), long)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable at once", err)
 	}
 }
 
@@ -226,7 +229,7 @@ func TestConcurrent(t *testing.T) {
 			for i := range calls {
 				socket := fmt.Sprintf("s%d", c)
 				arg := fmt.Sprintf(`["%d-%d",{"n":%d}]`, c, i, i)
-				d, err := call(p, event(socket, "echo", arg), 5*time.Second)
+				d, err := call(p, event(socket, "echo", arg), long)
 				if err != nil {
 					errs <- err
 					return
@@ -248,49 +251,53 @@ func TestConcurrent(t *testing.T) {
 // TestInFlightCap: a call that finds no slot before its deadline times
 // out without reaching the process.
 func TestInFlightCap(t *testing.T) {
-	p, _ := load(t, &Runtime{MaxInFlight: 1}, faultyBin, nil)
+	p, logs := load(t, &Runtime{MaxInFlight: 1}, faultyBin, nil)
+	held := holdFile(t)
 	done := make(chan error, 1)
 	go func() {
-		_, err := call(p, event("s1", "sleep", `[400]`), 2*time.Second)
+		_, err := call(p, event("s1", "hold", `[`+strconv.Quote(held)+`]`), long)
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
-	start := time.Now()
+	logs.wait(t, "holding", "socket=s1") // the one slot is taken
 	_, err := call(p, event("s2", "echo", `[]`), 100*time.Millisecond)
 	if !errors.Is(err, host.ErrTimeout) || !strings.Contains(err.Error(), "in flight") {
 		t.Fatalf("err = %v, want a timeout waiting for a slot", err)
 	}
-	if took := time.Since(start); took > 300*time.Millisecond {
-		t.Errorf("took %v", took)
-	}
+	release(t, held)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := call(p, event("s2", "echo", `[]`), time.Second); err != nil {
+	if _, err := call(p, event("s2", "echo", `[]`), long); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// TestObserve: an observed call returns without waiting for the plugin,
+// which here handles none before every call has returned, and each reaches
+// it.
 func TestObserve(t *testing.T) {
-	p, logs := load(t, &Runtime{}, faultyBin, nil)
+	held := holdFile(t)
+	p, logs := load(t, &Runtime{}, faultyBin, func(m *host.Manifest) {
+		m.Config = json.RawMessage(`{"hold":` + strconv.Quote(held) + `}`)
+	})
 	for i := range 100 {
 		env := &host.Envelope{Hook: host.HookDisconnect, Namespace: "/", Socket: host.Socket{ID: fmt.Sprintf("gone%d", i)}, Reason: "transport close"}
-		start := time.Now()
-		d, err := call(p, env, time.Second)
+		d, err := call(p, env, long)
 		if err != nil || d != nil {
 			t.Fatalf("observe: %+v, %v", d, err)
 		}
-		if took := time.Since(start); took > 50*time.Millisecond {
-			t.Errorf("an observed call waited %v", took)
-		}
 	}
+	if r, ok := logs.find("observed disconnect"); ok {
+		t.Fatalf("the plugin handled a disconnect before it was let to: %s", r)
+	}
+	release(t, held)
 	logs.wait(t, "observed disconnect", "socket=gone0")
 	logs.wait(t, "observed disconnect", "socket=gone99")
 }
 
 func TestLogs(t *testing.T) {
 	p, logs := load(t, &Runtime{}, faultyBin, nil)
-	if _, err := call(p, event("s7", "log", `[]`), time.Second); err != nil {
+	if _, err := call(p, event("s7", "log", `[]`), long); err != nil {
 		t.Fatal(err)
 	}
 	logs.wait(t, "INFO", "hello from the plugin", "socket=s7")
@@ -314,7 +321,7 @@ func TestEnvironmentAndConfig(t *testing.T) {
 		{[]string{"env"}, `[{"greeting":"hi"},"cfg","s3cret"]`},
 	} {
 		p, _ := load(t, &Runtime{}, faultyBin, manifest(c.caps...))
-		d, err := call(p, event("s1", "config", `[]`), time.Second)
+		d, err := call(p, event("s1", "config", `[]`), long)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,17 +356,16 @@ func TestLoadErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m := host.Manifest{Name: c.name, Runtime: "process"}
 			_ = m.Validate()
-			start := time.Now()
-			p, err := rt.Load(context.Background(), host.Spec{Manifest: m, Entry: c.entry})
-			if err == nil {
-				p.Close()
-				t.Fatal("loaded")
-			}
+			err := returns(t, "the load", func() error {
+				p, err := rt.Load(context.Background(), host.Spec{Manifest: m, Entry: c.entry})
+				if err == nil {
+					p.Close()
+					return errors.New("loaded")
+				}
+				return err
+			})
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want it to say %q", err, c.want)
-			}
-			if took := time.Since(start); took > 5*time.Second {
-				t.Errorf("took %v", took)
 			}
 		})
 	}
@@ -414,22 +420,35 @@ func TestLoadContextEnds(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	p, _ := load(t, &Runtime{}, faultyBin, nil)
+	// Close waits up to the manifest's timeout for the calls in flight.
+	p, logs := load(t, &Runtime{}, faultyBin, func(m *host.Manifest) { m.Timeout = host.Duration(long) })
 	pid := p.pid()
-	// A call in flight finishes before the process is stopped.
+	// A call in flight finishes before the process is stopped: Close has
+	// begun (the plugin takes no more calls) when the plugin lets the call
+	// return.
+	held := holdFile(t)
 	done := make(chan error, 1)
 	go func() {
-		_, err := call(p, event("s1", "sleep", `[150]`), time.Second)
+		_, err := call(p, event("s1", "hold", `[`+strconv.Quote(held)+`]`), long)
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logs.wait(t, "holding", "socket=s1")
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	waitFor(t, "Close to begin", func() bool { return p.cur.Load() == nil })
+	release(t, held)
 	if err := <-done; err != nil {
 		t.Errorf("the call in flight: %v", err)
 	}
-	if _, err := call(p, event("s1", "echo", `[]`), time.Second); !errors.Is(err, ErrUnavailable) {
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(long):
+		t.Fatal("Close did not return")
+	}
+	if _, err := call(p, event("s1", "echo", `[]`), long); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("after Close: %v, want ErrUnavailable", err)
 	}
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
@@ -449,15 +468,14 @@ func TestCloseWhileDying(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
+		// Each round closes at another point of the exit and restart.
 		time.Sleep(time.Duration(i) * 10 * time.Millisecond)
-		start := time.Now()
-		if err := p.Close(); err != nil {
+		if err := returns(t, "Close", p.Close); err != nil {
 			t.Fatal(err)
 		}
-		if took := time.Since(start); took > 3*time.Second {
-			t.Errorf("Close took %v", took)
-		}
-		time.Sleep(50 * time.Millisecond)
+		// Only the supervisor starts a process again: once it is done,
+		// none can appear.
+		_ = returns(t, "the supervisor", func() error { p.supervisor.Wait(); return nil })
 		if now := p.cur.Load(); now != nil {
 			t.Errorf("an instance is left after Close")
 		}

@@ -105,10 +105,10 @@ next:
 	return "", false
 }
 
-// wait waits for a record holding every part.
+// wait waits for a record holding every part, for up to 30 s.
 func (s *logSink) wait(t testing.TB, parts ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if r, ok := s.find(parts...); ok {
 			return r
@@ -140,6 +140,10 @@ func load(t testing.TB, rt *Runtime, entry string, edit func(*host.Manifest)) (*
 	return hp.(*plugin), sink
 }
 
+// long is the deadline of calls whose timing a test is not about: far
+// more than a call takes on a loaded machine under the race detector.
+const long = 30 * time.Second
+
 // call calls the plugin with a deadline, as the chain does.
 func call(p host.Plugin, env *host.Envelope, timeout time.Duration) (*host.Decision, error) {
 	return p.Handle(host.WithDeadline(context.Background(), time.Now().Add(timeout)), env)
@@ -164,14 +168,14 @@ func (p *plugin) pid() int {
 	return 0
 }
 
-// waitBack waits until the plugin answers an echo again.
+// waitBack waits, for up to 30 s, until the plugin answers an echo again.
 func waitBack(t testing.TB, p *plugin) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	var err error
 	for time.Now().Before(deadline) {
 		var d *host.Decision
-		d, err = call(p, event("s1", "echo", `["back"]`), time.Second)
+		d, err = call(p, event("s1", "echo", `["back"]`), 5*time.Second)
 		if err == nil && d != nil && string(d.Args) == `["back"]` {
 			return
 		}
@@ -180,14 +184,44 @@ func waitBack(t testing.TB, p *plugin) {
 	t.Fatalf("the plugin did not come back: %v", err)
 }
 
-// waitFor polls cond for up to 10 s.
+// waitFor polls cond for up to 30 s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	limit := time.Now().Add(10 * time.Second)
+	limit := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(limit) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// holdFile returns the path that releases the test plugin's "hold" calls
+// once release creates it.
+func holdFile(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "release")
+}
+
+// release creates path, which lets the "hold" calls waiting on it return.
+func release(t testing.TB, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// returns waits for up to 30 s for f to return and gives its error; what
+// names f in the failure.
+func returns(t testing.TB, what string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not return within 30 s", what)
+		return nil
 	}
 }

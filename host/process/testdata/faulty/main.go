@@ -40,6 +40,12 @@ func handle(_ context.Context, hook process.Hook, raw []byte, attachments [][]by
 	switch hook {
 	case process.HookEvent:
 	case process.HookDisconnect:
+		// With {"hold": path} as its config, the plugin handles no
+		// disconnect before the file exists.
+		var cfg struct{ Hold string }
+		if process.Config(&cfg) == nil && cfg.Hold != "" {
+			hold(cfg.Hold)
+		}
 		process.Log.Info("observed disconnect", "socket", e.Socket.ID)
 		return nil, nil
 	default:
@@ -61,6 +67,16 @@ func handle(_ context.Context, hook process.Hook, raw []byte, attachments [][]by
 		}
 		reply, _ := json.Marshal([]any{list, e.Args})
 		return []byte(`{"action":"reply","reply":` + string(reply) + `}`), nil
+	case "hold":
+		// Held until the file args[0] names exists (at most a minute):
+		// a call the test knows is in the plugin, for as long as it needs.
+		var path string
+		if len(e.Args) > 0 {
+			_ = json.Unmarshal(e.Args[0], &path)
+		}
+		process.Log.Info("holding", "socket", e.Socket.ID)
+		hold(path)
+		return nil, nil
 	case "sleep":
 		var ms int
 		if len(e.Args) > 0 {
@@ -96,4 +112,13 @@ func handle(_ context.Context, hook process.Hook, raw []byte, attachments [][]by
 		return []byte(`{"action":"reply","reply":` + string(reply) + `}`), nil
 	}
 	return nil, nil
+}
+
+// hold returns once the file at path exists, or after a minute.
+func hold(path string) {
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
 }
