@@ -2,6 +2,7 @@ package js
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"testing"
@@ -212,4 +213,24 @@ func BenchmarkRuntimeMemory(b *testing.B) {
 		time.Sleep(10 * time.Millisecond) // let the watchdog exit and drop p
 	}
 	b.ReportMetric(per, "bytes/runtime")
+}
+
+// BenchmarkTimeoutOvershoot reports how long after its deadline an endless
+// handler is stopped (overshoot-p50-ns, overshoot-max-ns): within a
+// watchdog tick (TestWatchdogTick) when a core is free.
+func BenchmarkTimeoutOvershoot(b *testing.B) {
+	const timeout = 20 * time.Millisecond
+	p := loadSource(b, `hubd.on("event", () => { for (;;) {} });`, withPool(2), withTimeout(timeout))
+	env := eventEnv("s", "chat", `[]`)
+	var over []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := p.Handle(context.Background(), env); !errors.Is(err, host.ErrTimeout) {
+			b.Fatalf("err = %v", err)
+		}
+		over = append(over, time.Since(start)-timeout)
+	}
+	slices.Sort(over)
+	b.ReportMetric(float64(over[len(over)/2].Nanoseconds()), "overshoot-p50-ns")
+	b.ReportMetric(float64(over[len(over)-1].Nanoseconds()), "overshoot-max-ns")
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,17 +223,19 @@ func TestEndlessLoop(t *testing.T) {
 				withPool(1), withTimeout(timeout))
 			for range 2 {
 				start := time.Now()
-				_, err := call(t, p, eventEnv("s", "loop", `[]`))
-				took := time.Since(start)
+				var took time.Duration
+				err := returns(t, "the endless handler", func() error {
+					_, err := call(t, p, eventEnv("s", "loop", `[]`))
+					took = time.Since(start)
+					return err
+				})
 				if !errors.Is(err, host.ErrTimeout) {
 					t.Fatalf("err = %v, want ErrTimeout", err)
 				}
-				// A hard bound against hangs; TestTimeoutPrecision checks
-				// the usual overshoot.
-				if took < timeout || took > timeout+300*time.Millisecond {
-					t.Errorf("stopped after %v (timeout %v)", took, timeout)
+				if took < timeout {
+					t.Errorf("stopped after %v, before its timeout %v", took, timeout)
 				}
-				if d := mustDecide(t, p, eventEnv("s", "chat", `[]`)); d.Action != host.Drop {
+				if d := decideSoon(t, p, eventEnv("s", "chat", `[]`)); d.Action != host.Drop {
 					t.Fatalf("next call: %+v", d)
 				}
 			}
@@ -242,36 +243,36 @@ func TestEndlessLoop(t *testing.T) {
 	}
 }
 
-// TestTimeoutPrecision: the median call past its deadline returns within a
-// few milliseconds of it (the watchdog ticks every timeout/20, at least
-// 1 ms).
-func TestTimeoutPrecision(t *testing.T) {
-	const timeout = 20 * time.Millisecond
-	p := loadSource(t, `hubd.on("event", () => { for (;;) {} });`, withPool(2), withTimeout(timeout))
-	var over []time.Duration
-	for range 9 {
-		start := time.Now()
-		if _, err := call(t, p, eventEnv("s", "chat", `[]`)); !errors.Is(err, host.ErrTimeout) {
-			t.Fatalf("err = %v", err)
+// TestWatchdogTick: the watchdog looks at the calls in flight every
+// timeout/20, between 1 and 5 ms, so a call past its deadline is stopped
+// within a tick of it on a machine with a core to spare
+// (BenchmarkTimeoutOvershoot measures it).
+func TestWatchdogTick(t *testing.T) {
+	for _, c := range []struct{ timeout, tick time.Duration }{
+		{10 * time.Millisecond, time.Millisecond},
+		{20 * time.Millisecond, time.Millisecond},
+		{60 * time.Millisecond, 3 * time.Millisecond},
+		{100 * time.Millisecond, 5 * time.Millisecond},
+		{time.Hour, 5 * time.Millisecond},
+	} {
+		p := loadSource(t, `hubd.on("event", () => {});`, withPool(1), withTimeout(c.timeout))
+		if p.tick != c.tick {
+			t.Errorf("timeout %v: tick %v, want %v", c.timeout, p.tick, c.tick)
 		}
-		over = append(over, time.Since(start)-timeout)
-	}
-	slices.Sort(over)
-	t.Logf("overshoot: min %v median %v max %v", over[0], over[4], over[8])
-	if over[4] > 10*time.Millisecond {
-		t.Errorf("median overshoot %v", over[4])
 	}
 }
 
+// TestDeadlineFromContext: the context's deadline ends a call long before
+// the manifest's timeout of an hour.
 func TestDeadlineFromContext(t *testing.T) {
 	p := loadSource(t, `hubd.on("event", () => { for (;;) {} });`, withTimeout(time.Hour))
-	ctx := host.WithDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
-	start := time.Now()
-	if _, err := p.Handle(ctx, eventEnv("s", "chat", `[]`)); !errors.Is(err, host.ErrTimeout) {
+	err := returns(t, "a call past its context's deadline", func() error {
+		ctx := host.WithDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
+		_, err := p.Handle(ctx, eventEnv("s", "chat", `[]`))
+		return err
+	})
+	if !errors.Is(err, host.ErrTimeout) {
 		t.Fatalf("err = %v", err)
-	}
-	if took := time.Since(start); took > 200*time.Millisecond {
-		t.Errorf("the context's deadline was not used: %v", took)
 	}
 }
 
@@ -294,42 +295,55 @@ func TestMemoryBomb(t *testing.T) {
 				t.Fatal("the bomb went through")
 			}
 			t.Logf("stopped: %.200v", err)
-			// The host lives on: an ordinary call succeeds. With a 30 ms
-			// limit, a loaded machine (a collection after the bomb, the
-			// race detector) may stop a few before one goes through.
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				d, err := call(t, p, eventEnv("s", "chat", `[]`))
-				if err == nil {
-					if d.Action != host.Drop {
-						t.Fatalf("next call: %+v", d)
-					}
-					break
-				}
-				if !errors.Is(err, host.ErrTimeout) || time.Now().After(deadline) {
-					t.Fatalf("next call: %v", err)
-				}
-				time.Sleep(10 * time.Millisecond)
+			// The host lives on: an ordinary call succeeds.
+			if d := decideSoon(t, p, eventEnv("s", "chat", `[]`)); d.Action != host.Drop {
+				t.Fatalf("next call: %+v", d)
 			}
 		})
 	}
 }
 
+// TestPoolBusy: while the one runtime of the pool runs a call, another
+// call waits for it until its deadline and times out; the pool then serves
+// again.
 func TestPoolBusy(t *testing.T) {
-	p := loadSource(t, `hubd.on("event", (env) => { if (env.event === "slow") { const end = Date.now() + 300; while (Date.now() < end) {} } return {action: "drop"}; });`,
-		withPool(1), withTimeout(time.Second))
-	done := make(chan error)
-	go func() {
-		_, err := call(t, p, eventEnv("s", "slow", `[]`))
-		done <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	ctx := host.WithDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
-	if _, err := p.Handle(ctx, eventEnv("s", "chat", `[]`)); !errors.Is(err, host.ErrTimeout) {
-		t.Errorf("busy pool: err = %v", err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	p := loadSource(t, `hubd.on("event", (env) => { if (env.event === "slow") { const end = Date.now() + 1000; while (Date.now() < end) {} } return {action: "drop"}; });`,
+		withPool(1))
+	// The slow call holds the runtime for a second of the clock. On a
+	// machine so loaded that it ended before the other call had waited
+	// out its deadline, that call proves nothing: try again.
+	for attempt := 1; ; attempt++ {
+		done := make(chan error, 1)
+		go func() {
+			_, err := call(t, p, eventEnv("s", "slow", `[]`))
+			done <- err
+		}()
+		waitUntil(t, "the slow call to take the runtime", func() bool { return len(p.pool) == 0 })
+		ctx := host.WithDeadline(context.Background(), time.Now().Add(20*time.Millisecond))
+		_, err := p.Handle(ctx, eventEnv("s", "chat", `[]`))
+		var slowErr error
+		slowEnded := false
+		select {
+		case slowErr = <-done:
+			slowEnded = true
+		default:
+		}
+		if !errors.Is(err, host.ErrTimeout) {
+			if !slowEnded {
+				t.Fatalf("busy pool: err = %v, want ErrTimeout", err)
+			}
+			if attempt == 10 {
+				t.Fatalf("busy pool: err = %v, and the slow call had ended each of %d times", err, attempt)
+			}
+			continue
+		}
+		if !slowEnded {
+			slowErr = <-done
+		}
+		if slowErr != nil {
+			t.Fatal(slowErr)
+		}
+		break
 	}
 	if d := mustDecide(t, p, eventEnv("s", "chat", `[]`)); d.Action != host.Drop {
 		t.Fatalf("%+v", d)
