@@ -206,10 +206,10 @@ func eventEnv(event string, args string) *host.Envelope {
 	return e
 }
 
-// waitFor polls cond for up to 5 s.
+// waitFor polls cond for up to 30 s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	limit := time.Now().Add(5 * time.Second)
+	limit := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(limit) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -219,3 +219,18 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func isTimeout(err error) bool { return errors.Is(err, host.ErrTimeout) }
+
+// returns waits for up to 30 s for f to return and gives its error; what
+// names f in the failure.
+func returns(t testing.TB, what string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not return within 30 s", what)
+		return nil
+	}
+}

@@ -16,6 +16,10 @@ int hubd_on_call(int hook, hubd_str env, hubd_buf *out) {
     __builtin_trap();
   } else if (hubd_json_string_eq(ev, "loop")) {
     for (;;) spin++;
+  } else if (hubd_json_string_eq(ev, "logloop")) {
+    /* A loop the host's log tells has begun. */
+    hubd_log_cstr(HUBD_INFO, "looping");
+    for (;;) spin++;
   } else if (hubd_json_string_eq(ev, "bomb")) {
     for (;;) {
       void **p = malloc(1 << 20);

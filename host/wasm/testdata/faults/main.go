@@ -37,6 +37,11 @@ func event(e *hubd.Envelope) hubd.Decision {
 	case "loop":
 		for {
 		}
+	case "logloop":
+		// A loop the host's log tells has begun.
+		hubd.Info("looping")
+		for {
+		}
 	case "sleep":
 		time.Sleep(time.Hour)
 	case "bomb":
