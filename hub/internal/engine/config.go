@@ -50,6 +50,8 @@ type Config struct {
 	// testPollWoken, tests only, runs when a parked GET wakes, before it
 	// takes the session's lock again.
 	testPollWoken func(c *Conn)
+	// testLinger, tests only, replaces lingerTime when positive.
+	testLinger time.Duration
 }
 
 // CORS holds the cross-origin settings applied to polling requests.

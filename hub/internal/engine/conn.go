@@ -281,10 +281,12 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 		// is seen before the writer is done.
 		reason = ReasonForcedClose
 	}
+	reason = c.srv.closeReason(reason)
 	c.state = stateClosed
 	// A client that closes a polling session while its GET is still on the
-	// way gets the noop it would have got had the GET arrived first.
-	linger := reply != nil && c.ws == nil && c.poll == nil
+	// way gets the noop it would have got had the GET arrived first; not
+	// during a shutdown, which waits for the table to empty.
+	linger := reply != nil && c.ws == nil && c.poll == nil && !c.srv.draining.Load()
 	c.lingerNoop = linger
 	if c.poll != nil {
 		if reply == nil {
@@ -308,7 +310,11 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 	c.mu.Unlock()
 
 	if linger {
-		time.AfterFunc(lingerTime, func() {
+		d := lingerTime
+		if c.srv.cfg.testLinger > 0 {
+			d = c.srv.cfg.testLinger
+		}
+		time.AfterFunc(d, func() {
 			defer c.recoverPanic()
 			c.srv.remove(c)
 		})

@@ -28,12 +28,17 @@ var errorMessages = [...]string{
 // writeError answers a request the way the reference server does: a JSON
 // body with the code and message, 403 for code 4 and 400 otherwise.
 func writeError(w http.ResponseWriter, code int, message string) {
-	if message == "" {
-		message = errorMessages[code]
-	}
 	status := http.StatusBadRequest
 	if code == codeForbidden {
 		status = http.StatusForbidden
+	}
+	writeErrorStatus(w, status, code, message)
+}
+
+// writeErrorStatus is writeError with another HTTP status.
+func writeErrorStatus(w http.ResponseWriter, status, code int, message string) {
+	if message == "" {
+		message = errorMessages[code]
 	}
 	body := `{"code":` + strconv.Itoa(code) + `,"message":` + quoteJSON(message) + `}`
 	h := w.Header()

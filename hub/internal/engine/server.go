@@ -14,8 +14,13 @@ type Server struct {
 
 	mu       sync.RWMutex
 	sessions map[string]*Conn
+	// Set by Drain, under mu (see shutdown.go).
+	drainReason string
+	drained     chan struct{} // closed once draining with no session left
+	drainedDone bool          // drained is closed
 
-	panics atomic.Uint64 // see PanicsRecovered
+	draining atomic.Bool   // Drain was called: handshakes are refused
+	panics   atomic.Uint64 // see PanicsRecovered
 }
 
 // readBufferSize is the WebSocket read buffer of a session. Larger frames
@@ -25,7 +30,7 @@ const readBufferSize = 512
 // NewServer returns a server with cfg; zero fields take their defaults.
 func NewServer(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{cfg: cfg, sessions: make(map[string]*Conn)}
+	return &Server{cfg: cfg, sessions: make(map[string]*Conn), drained: make(chan struct{})}
 }
 
 // Config returns the server's configuration, defaults filled in.
@@ -67,6 +72,7 @@ func (s *Server) remove(c *Conn) {
 	if s.sessions[c.id] == c {
 		delete(s.sessions, c.id)
 	}
+	s.noteDrainedLocked()
 	s.mu.Unlock()
 }
 
@@ -83,6 +89,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	q := r.URL.Query()
+	if s.draining.Load() && q.Get("sid") == "" {
+		s.refuseDraining(w, r)
+		return
+	}
 	transport := q.Get("transport")
 	switch {
 	case transport == "polling" && !s.cfg.DisablePolling:
@@ -172,16 +182,23 @@ func (s *Server) newConn(upgrades bool) *Conn {
 }
 
 // publish adds a set-up session to the server's table, unless it already
-// ended (OnConnection may close it).
+// ended (OnConnection may close it). A session whose handshake began before
+// Drain and ends after it is closed like the others, once its open packet
+// is out.
 func (s *Server) publish(c *Conn) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.state == stateClosed {
+		c.mu.Unlock()
 		return
 	}
 	s.mu.Lock()
 	s.sessions[c.id] = c
+	draining := s.draining.Load()
 	s.mu.Unlock()
+	c.mu.Unlock()
+	if draining {
+		c.Close()
+	}
 }
 
 func (s *Server) openFrame(id string, upgrades bool) Frame {
