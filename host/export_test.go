@@ -1,5 +1,9 @@
 package host
 
+// BreakerMinBackoff is breakerMinBackoff, for the tests of package
+// host_test.
+const BreakerMinBackoff = breakerMinBackoff
+
 // StruckSockets returns how many sockets plugin keeps strikes for, for the
 // tests of package host_test.
 func (h *Host) StruckSockets(plugin string) int {
