@@ -9,9 +9,9 @@ import (
 // Adapter is a namespace's view of where its sockets are: it keeps the
 // rooms of the local sockets and delivers packets to the sockets a
 // broadcast targets. The in-memory adapter (MemoryAdapter) serves one node;
-// a cluster adapter wraps it and carries broadcasts and requests to the
-// other nodes, so that every method below covers the whole cluster unless
-// the options say Local.
+// a cluster adapter wraps it (see LocalAdapter) and carries broadcasts and
+// requests to the other nodes, so that every method below covers the whole
+// cluster unless the options say Local.
 //
 // Every namespace has its own adapter, made by Options.Adapter.
 type Adapter interface {
@@ -26,8 +26,12 @@ type Adapter interface {
 	Broadcast(p *Packet, opts BroadcastOptions) error
 	// BroadcastWithAck delivers p asking each recipient for an ack.
 	// clientCount is called once per node with the number of sockets that
-	// node sent p to; ack is called with each socket's answer.
-	BroadcastWithAck(p *Packet, opts BroadcastOptions, clientCount func(int), ack func(Args)) error
+	// node sent p to; then ack once for each of them: with the socket's
+	// answer and a nil error, or with an error wrapping ErrDisconnected
+	// when the socket disconnected before it answered. Any other error
+	// given to ack ends the whole broadcast with that error (a cluster
+	// adapter that stops waiting for the other nodes says so with it).
+	BroadcastWithAck(p *Packet, opts BroadcastOptions, clientCount func(int), ack func(Args, error)) error
 	// ServerCount is the number of nodes, this one included.
 	ServerCount(ctx context.Context) (int, error)
 
@@ -50,6 +54,48 @@ type Adapter interface {
 
 	// Close releases the adapter's resources.
 	Close() error
+}
+
+// AdapterFactory makes the adapter of nsp (see Options.Adapter). local is
+// the namespace's in-memory adapter, for a cluster adapter to wrap.
+//
+// The factory runs outside the server's locks, on the goroutine of the
+// client whose CONNECT creates the namespace (or of the caller of
+// Server.Of): it may subscribe over the network and wait for the answer.
+// Other namespaces' connects go on meanwhile; connects to the namespace
+// being made wait for it. An error means the namespace could not be made:
+// see Options.Adapter for what follows.
+type AdapterFactory func(nsp *Namespace, local LocalAdapter) (Adapter, error)
+
+// LocalAdapter is what a namespace hands its adapter factory: this node's
+// share of the namespace. Its Adapter methods are those of the in-memory
+// adapter and act on this node's sockets only (ServerCount is 1,
+// ServerSideEmit does nothing): a cluster adapter calls them to serve its
+// own node and to carry out the broadcasts and requests of other nodes.
+// The two methods below exist for cluster adapters only.
+type LocalAdapter interface {
+	Adapter
+	// HasRoom reports whether a local socket is in room (a socket's id
+	// names its own room): a cluster adapter may skip a broadcast to a
+	// single room that has no member here.
+	HasRoom(room string) bool
+	// HandleServerSideEmit hands an event from another node to this
+	// node's listener (Namespace.OnServerSideEmit) and returns when the
+	// listener has. ack is nil when the sending node awaits no answer;
+	// otherwise it is called at most once, with the listener's answer.
+	HandleServerSideEmit(event string, args Args, ack func(Args))
+}
+
+// localAdapter is the LocalAdapter of a namespace: its MemoryAdapter and
+// the calls only cluster adapters need.
+type localAdapter struct {
+	*MemoryAdapter
+}
+
+func (l localAdapter) HasRoom(room string) bool { return l.hasRoom(room) }
+
+func (l localAdapter) HandleServerSideEmit(event string, args Args, ack func(Args)) {
+	l.nsp.handleServerSideEmit(event, args, ack)
 }
 
 // BroadcastOptions says which sockets a broadcast or a request targets:

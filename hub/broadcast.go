@@ -2,7 +2,10 @@ package hub
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,13 +55,24 @@ func (b BroadcastOperator) options() BroadcastOptions {
 }
 
 // BroadcastAckFunc receives the acks of a broadcast: one Args per socket
-// that answered (only the first argument crosses nodes), and ErrTimeout if
-// some did not answer in time.
+// that answered (only the first argument crosses nodes), in the order they
+// came, and an error when not every targeted socket answered. The error is
+//   - ErrTimeout when the Timeout passed first: responses hold the answers
+//     that came in time, as the reference's callback gets them;
+//   - an error wrapping ErrDisconnected, naming the sockets (those of this
+//     node; other nodes' by count), when targets disconnected before they
+//     answered: such a target counts as answered, so the callback comes as
+//     soon as every other target has answered, with their responses;
+//   - the adapter's error when the other nodes cannot be reached or stop
+//     answering (with a cluster adapter).
+//
+// The callback is called once, on a goroutine of its own.
 type BroadcastAckFunc func(responses []Args, err error)
 
 // Emit sends an event to every targeted socket; the packet is encoded once
 // for all. A trailing BroadcastAckFunc (or func([]Args, error)) collects
-// the acks; set a Timeout with it, or it waits for every socket.
+// the acks; without a Timeout it waits until every target has answered or
+// disconnected.
 func (b BroadcastOperator) Emit(event string, args ...any) error {
 	var ack BroadcastAckFunc
 	if n := len(args); n > 0 {
@@ -92,80 +106,144 @@ func (b BroadcastOperator) EmitArgs(event string, args Args) error {
 	return b.nsp.adapter.Broadcast(NewPacket(b.nsp.name, event, args), b.options())
 }
 
+// ackCollector gathers the acks of one broadcast, as the reference's
+// BroadcastOperator.emit does (expected servers and clients against the
+// counts and responses that came), with targets that disconnected counted
+// as answered.
+type ackCollector struct {
+	nsp *Namespace
+	cb  BroadcastAckFunc
+
+	mu             sync.Mutex
+	done           bool
+	responses      []Args
+	unanswered     []string // ids of local targets that disconnected
+	unknown        int      // targets elsewhere that disconnected
+	expectedNodes  int      // -1 until ServerCount answers
+	countedNodes   int
+	expectedClient int
+	timer          *time.Timer
+}
+
+// finishLocked calls the callback once; c.mu is held.
+func (c *ackCollector) finishLocked(err error) {
+	if c.done {
+		return
+	}
+	c.done = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	r, cb := c.responses, c.cb
+	if err == nil {
+		err = c.unansweredErr()
+	}
+	go func() {
+		defer c.nsp.srv.recoverPanic("a broadcast's ack callback", nil)
+		cb(r, err)
+	}()
+}
+
+func (c *ackCollector) finish(err error) {
+	c.mu.Lock()
+	c.finishLocked(err)
+	c.mu.Unlock()
+}
+
+// checkLocked ends the broadcast once every node has counted its targets
+// and every target has answered or gone.
+func (c *ackCollector) checkLocked() {
+	answered := len(c.responses) + len(c.unanswered) + c.unknown
+	if c.expectedNodes == c.countedNodes && answered == c.expectedClient {
+		c.finishLocked(nil)
+	}
+}
+
+func (c *ackCollector) count(n int) {
+	c.mu.Lock()
+	c.expectedClient += n
+	c.countedNodes++
+	c.checkLocked()
+	c.mu.Unlock()
+}
+
+func (c *ackCollector) ack(a Args, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return
+	}
+	var gone *unansweredError
+	switch {
+	case err == nil:
+		c.responses = append(c.responses, a)
+	case errors.As(err, &gone):
+		c.unanswered = append(c.unanswered, gone.id)
+	case errors.Is(err, ErrDisconnected):
+		c.unknown++
+	default:
+		c.finishLocked(err)
+		return
+	}
+	c.checkLocked()
+}
+
+// maxNamed bounds the socket ids an unanswered broadcast's error names.
+const maxNamed = 10
+
+// unansweredErr is nil when every target answered, else the error naming
+// those that disconnected first; c.mu is held.
+func (c *ackCollector) unansweredErr() error {
+	n := len(c.unanswered) + c.unknown
+	if n == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for i, id := range c.unanswered {
+		if i == maxNamed {
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(id)
+	}
+	if rest := n - min(len(c.unanswered), maxNamed); rest > 0 {
+		if b.Len() > 0 {
+			b.WriteString(" and ")
+		}
+		fmt.Fprintf(&b, "%d more", rest)
+	}
+	return fmt.Errorf("hub: %d of %d sockets disconnected before answering (%s): %w",
+		n, c.expectedClient, b.String(), ErrDisconnected)
+}
+
 func (b BroadcastOperator) broadcastWithAck(p *Packet, ack BroadcastAckFunc) error {
-	var (
-		mu             sync.Mutex
-		done           bool
-		responses      []Args
-		expectedNodes  = -1
-		countedNodes   int
-		expectedClient int
-		timer          *time.Timer
-	)
-	finish := func(err error) {
-		if done {
-			return
-		}
-		done = true
-		if timer != nil {
-			timer.Stop()
-		}
-		r := responses
-		go func() {
-			defer b.nsp.srv.recoverPanic("a broadcast's ack callback", nil)
-			ack(r, err)
-		}()
-	}
-	check := func() {
-		if expectedNodes == countedNodes && len(responses) == expectedClient {
-			finish(nil)
-		}
-	}
+	c := &ackCollector{nsp: b.nsp, cb: ack, expectedNodes: -1}
 	if d := b.flags.Timeout; d > 0 {
-		mu.Lock()
-		timer = time.AfterFunc(d, func() {
-			mu.Lock()
-			finish(ErrTimeout)
-			mu.Unlock()
-		})
-		mu.Unlock()
+		c.mu.Lock()
+		c.timer = time.AfterFunc(d, func() { c.finish(ErrTimeout) })
+		c.mu.Unlock()
 	}
-	err := b.nsp.adapter.BroadcastWithAck(p, b.options(), func(n int) {
-		mu.Lock()
-		expectedClient += n
-		countedNodes++
-		check()
-		mu.Unlock()
-	}, func(a Args) {
-		mu.Lock()
-		if !done {
-			responses = append(responses, a)
-			check()
-		}
-		mu.Unlock()
-	})
-	if err != nil {
-		mu.Lock()
-		finish(err)
-		mu.Unlock()
+	if err := b.nsp.adapter.BroadcastWithAck(p, b.options(), c.count, c.ack); err != nil {
+		c.finish(err)
 		return err
 	}
 	nodes := 1
 	if !b.flags.Local {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout(b.flags))
+		var err error
 		nodes, err = b.nsp.adapter.ServerCount(ctx)
 		cancel()
 		if err != nil {
-			mu.Lock()
-			finish(err)
-			mu.Unlock()
+			c.finish(err)
 			return err
 		}
 	}
-	mu.Lock()
-	expectedNodes = nodes
-	check()
-	mu.Unlock()
+	c.mu.Lock()
+	c.expectedNodes = nodes
+	c.checkLocked()
+	c.mu.Unlock()
 	return nil
 }
 
@@ -177,7 +255,10 @@ func requestTimeout(f BroadcastFlags) time.Duration {
 }
 
 // EmitWithAck sends an event and waits for the acks of every targeted
-// socket, until the Timeout or the end of ctx.
+// socket, until the Timeout or the end of ctx. It returns the answers that
+// came and, when some did not, the error a BroadcastAckFunc would get: a
+// target that disconnected before answering ends the wait as an answer
+// would (the error wraps ErrDisconnected and names it).
 func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	type result struct {
 		r   []Args

@@ -125,7 +125,7 @@ func TestChildAdapterOutsideServerLock(t *testing.T) {
 	var made, closed strLog
 	srv, url := hubServer(t, hub.Options{
 		CleanupEmptyChildNamespaces: true,
-		Adapter: func(n *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
+		Adapter: func(n *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error) {
 			if s := server.Load(); s != nil {
 				_ = s.Namespaces()
 			}
@@ -133,7 +133,7 @@ func TestChildAdapterOutsideServerLock(t *testing.T) {
 			return closeWatcher{Adapter: local, onClose: func() {
 				_ = server.Load().Namespaces()
 				closed.add(n.Name())
-			}}
+			}}, nil
 		},
 	})
 	server.Store(srv)

@@ -24,8 +24,10 @@ type shard struct {
 	_      [32]byte // keep shards on separate cache lines
 }
 
-// MemoryAdapter is the in-memory adapter: the rooms of one node's sockets.
-// Cluster adapters wrap it for local delivery.
+// MemoryAdapter is the in-memory adapter, a namespace's adapter unless
+// Options.Adapter says otherwise: the rooms of one node's sockets. Cluster
+// adapters wrap it (they receive it as a LocalAdapter) for local delivery.
+// Namespace.Adapter returns it when the namespace has no cluster adapter.
 type MemoryAdapter struct {
 	nsp    *Namespace
 	seed   maphash.Seed
@@ -45,8 +47,8 @@ type RoomEvents struct {
 	LeaveRoom  func(room, id string)
 }
 
-// NewMemoryAdapter returns the in-memory adapter of nsp.
-func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
+// newMemoryAdapter returns the in-memory adapter of nsp.
+func newMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	a := &MemoryAdapter{nsp: nsp, seed: maphash.MakeSeed()}
 	for i := range a.shards {
 		a.shards[i].rooms = make(map[string]map[*Socket]struct{})
@@ -56,8 +58,8 @@ func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	return a
 }
 
-// SetRoomEvents replaces the adapter's listeners.
-func (a *MemoryAdapter) SetRoomEvents(ev RoomEvents) {
+// setRoomEvents replaces the adapter's listeners.
+func (a *MemoryAdapter) setRoomEvents(ev RoomEvents) {
 	a.eventsMu.Lock()
 	a.events = ev
 	a.eventsMu.Unlock()
@@ -127,8 +129,8 @@ func (sh *shard) each(r string, fn func(*Socket)) {
 	}
 }
 
-// Lookup returns the local socket with id, or nil.
-func (a *MemoryAdapter) Lookup(id string) *Socket {
+// lookup returns the local socket with id, or nil.
+func (a *MemoryAdapter) lookup(id string) *Socket {
 	sh := a.shardOf(id)
 	sh.mu.RLock()
 	s := sh.sockets[id]
@@ -136,10 +138,9 @@ func (a *MemoryAdapter) Lookup(id string) *Socket {
 	return s
 }
 
-// HasRoom reports whether a local socket is in room (a socket's id names
-// its own room). Cluster adapters use it to skip broadcasts addressed to a
-// single room that has no member here.
-func (a *MemoryAdapter) HasRoom(room string) bool {
+// hasRoom reports whether a local socket is in room (a socket's id names
+// its own room); see LocalAdapter.HasRoom.
+func (a *MemoryAdapter) hasRoom(room string) bool {
 	sh := a.shardOf(room)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
@@ -353,19 +354,28 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 }
 
 // BroadcastWithAck delivers p to the local sockets opts targets, each asked
-// for an ack, and reports their count.
-func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clientCount func(int), ack func(Args)) error {
+// for an ack, and reports their count. A socket that disconnects before it
+// answers is reported to ack with an error wrapping ErrDisconnected (and
+// naming the socket), so that every counted socket is answered for.
+func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clientCount func(int), ack func(Args, error)) error {
 	id := a.nsp.nextAckID()
 	frames := p.encode(id)
 	volatile := opts.Flags.Volatile
 	n, failed := 0, 0
-	on := func(args Args, err error) {
-		if err == nil {
-			ack(args)
-		}
-	}
 	a.apply(opts, func(s *Socket) {
-		s.addAck(id, on)
+		sid := s.id
+		s.addAck(id, func(args Args, err error) {
+			if err != nil {
+				// The reference forgets a broadcast's target that goes
+				// away, and its callback ends only on its timer (which
+				// Node always sets); here the target's slot is answered
+				// with the error at once, so that a broadcast with no
+				// timeout still ends.
+				ack(Args{}, &unansweredError{id: sid, err: err})
+				return
+			}
+			ack(args, nil)
+		})
 		if s.client.conn.Send(frames, volatile) {
 			n++
 		} else {
@@ -380,6 +390,19 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 
 // ServerCount is 1: the memory adapter knows only this node.
 func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
+
+// unansweredError is the ack slot of a broadcast's target that
+// disconnected before it answered.
+type unansweredError struct {
+	id  string
+	err error // ErrDisconnected
+}
+
+func (e *unansweredError) Error() string {
+	return "hub: socket " + e.id + " disconnected before answering"
+}
+
+func (e *unansweredError) Unwrap() error { return e.err }
 
 // FetchSockets describes the local sockets opts targets.
 func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]*RemoteSocket, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,14 +33,23 @@ type Namespace struct {
 	serverEvents map[string]func(*ServerEvent)
 }
 
-func newNamespace(srv *Server, name string, parent *ParentNamespace) *Namespace {
+// newNamespace makes the namespace name and, unless memoryOnly, its
+// adapter with Options.Adapter; an error is the factory's.
+func newNamespace(srv *Server, name string, parent *ParentNamespace, memoryOnly bool) (*Namespace, error) {
 	n := &Namespace{name: name, srv: srv, parent: parent}
-	n.local = NewMemoryAdapter(n)
+	n.local = newMemoryAdapter(n)
 	n.adapter = n.local
-	if srv.opts.Adapter != nil {
-		n.adapter = srv.opts.Adapter(n, n.local)
+	if f := srv.opts.Adapter; f != nil && !memoryOnly {
+		a, err := f(n, localAdapter{n.local})
+		if err == nil && a == nil {
+			err = errors.New("the factory returned no adapter")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hub: making the adapter of namespace %q: %w", name, err)
+		}
+		n.adapter = a
 	}
-	return n
+	return n, nil
 }
 
 // Name returns the namespace's name, e.g. "/" or "/chat".
@@ -48,16 +58,13 @@ func (n *Namespace) Name() string { return n.name }
 // Server returns the server the namespace belongs to.
 func (n *Namespace) Server() *Server { return n.srv }
 
-// Adapter returns the namespace's adapter.
+// Adapter returns the namespace's adapter: the one Options.Adapter made,
+// or a *MemoryAdapter.
 func (n *Namespace) Adapter() Adapter { return n.adapter }
-
-// LocalAdapter returns the namespace's in-memory adapter, which holds this
-// node's sockets; cluster adapters deliver through it.
-func (n *Namespace) LocalAdapter() *MemoryAdapter { return n.local }
 
 // SetRoomEvents sets the listeners of create-room, delete-room, join-room
 // and leave-room for this node's sockets.
-func (n *Namespace) SetRoomEvents(ev RoomEvents) { n.local.SetRoomEvents(ev) }
+func (n *Namespace) SetRoomEvents(ev RoomEvents) { n.local.setRoomEvents(ev) }
 
 // Use adds a middleware run for every socket that connects, after the
 // server's middlewares. An error refuses the connection: the client gets a
@@ -80,7 +87,7 @@ func (n *Namespace) OnConnection(fn func(*Socket)) {
 func (n *Namespace) Len() int { return int(n.count.Load()) }
 
 // Socket returns the local socket with id, or nil.
-func (n *Namespace) Socket(id string) *Socket { return n.local.Lookup(id) }
+func (n *Namespace) Socket(id string) *Socket { return n.local.lookup(id) }
 
 // Sockets returns the namespace's local sockets.
 func (n *Namespace) Sockets() []*Socket { return n.local.targets(BroadcastOptions{}) }
@@ -136,6 +143,13 @@ func (n *Namespace) DisconnectSockets(close bool) error { return n.op().Disconne
 // Rooms lists the namespace's rooms on every node, sockets' own rooms
 // included.
 func (n *Namespace) Rooms(ctx context.Context) ([]string, error) { return n.adapter.Rooms(ctx) }
+
+// LocalRooms lists, sorted, the rooms with a socket on this node, sockets'
+// own rooms included; unlike Rooms it never asks other nodes.
+func (n *Namespace) LocalRooms() []string {
+	rooms, _ := n.local.Rooms(context.Background())
+	return rooms
+}
 
 // ServerEvent is an event from another node (ServerSideEmit).
 type ServerEvent struct {
@@ -204,9 +218,9 @@ func (n *Namespace) OnServerSideEmit(event string, fn func(*ServerEvent)) {
 	n.mu.Unlock()
 }
 
-// HandleServerSideEmit delivers an event from another node to this node's
-// listener; cluster adapters call it. ack is nil when no answer is awaited.
-func (n *Namespace) HandleServerSideEmit(event string, args Args, ack func(Args)) {
+// handleServerSideEmit delivers an event from another node to this node's
+// listener (see LocalAdapter.HandleServerSideEmit).
+func (n *Namespace) handleServerSideEmit(event string, args Args, ack func(Args)) {
 	n.mu.Lock()
 	fn := n.serverEvents[event]
 	n.mu.Unlock()

@@ -50,9 +50,13 @@ type Options struct {
 	AllowRequest func(r *http.Request) error
 	// CheckOrigin vets the Origin of WebSocket connections (all allowed).
 	CheckOrigin func(r *http.Request) bool
-	// Adapter makes each namespace's adapter; local is the namespace's
-	// in-memory adapter, for a cluster adapter to wrap. Nil uses local.
-	Adapter func(nsp *Namespace, local *MemoryAdapter) Adapter
+	// Adapter makes each namespace's adapter (see AdapterFactory); nil
+	// gives every namespace the in-memory adapter. When it fails for a
+	// dynamic child, the client's CONNECT gets a connect_error
+	// ("Namespace unavailable, try again later"), the error is logged, no
+	// child is made, and a later CONNECT tries again; for Server.Of (and
+	// the main namespace, made by New) see Of.
+	Adapter AdapterFactory
 	// ConnectBurst and ConnectRate bound the namespace CONNECT packets one
 	// connection may send: ConnectBurst at once, then ConnectRate more a
 	// second (100 and 10). A connection over the bound is closed. No

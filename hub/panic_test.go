@@ -91,7 +91,14 @@ func TestCallbackPanics(t *testing.T) {
 	var logged strings.Builder
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logged}, nil))
-	srv, url := hubServer(t, hub.Options{PingInterval: time.Hour, PingTimeout: time.Hour, Logger: logger})
+	var local hub.LocalAdapter // the main namespace's, as a cluster adapter has it
+	srv, url := hubServer(t, hub.Options{PingInterval: time.Hour, PingTimeout: time.Hour, Logger: logger,
+		Adapter: func(n *hub.Namespace, l hub.LocalAdapter) (hub.Adapter, error) {
+			if n.Name() == "/" {
+				local = l
+			}
+			return l, nil
+		}})
 	sockets := make(chan *hub.Socket, 1)
 	srv.OnConnection(func(s *hub.Socket) { sockets <- s })
 	reasons := watchReasons(srv.Of("/"))
@@ -126,7 +133,7 @@ func TestCallbackPanics(t *testing.T) {
 
 	// An event from another node, as a cluster adapter delivers it.
 	srv.OnServerSideEmit("hello", func(*hub.ServerEvent) { panic("server-side listener") })
-	srv.Of("/").HandleServerSideEmit("hello", hub.Args{}, nil)
+	local.HandleServerSideEmit("hello", hub.Args{}, nil)
 	waitPanics(t, srv, 3)
 
 	logMu.Lock()

@@ -421,8 +421,13 @@ func sameJSON(got json.RawMessage, want string) bool {
 }
 
 func TestMemoryAdapterHasRoom(t *testing.T) {
-	srv, url := roomServer(t, hub.Options{})
-	a := srv.Of("/").LocalAdapter()
+	var a hub.LocalAdapter // the main namespace's, as a cluster adapter has it
+	_, url := roomServer(t, hub.Options{Adapter: func(n *hub.Namespace, l hub.LocalAdapter) (hub.Adapter, error) {
+		if n.Name() == "/" {
+			a = l
+		}
+		return l, nil
+	}})
 	c := hubDial(t, url)
 	id := roomConnect(t, c, map[string]any{"Rooms": []string{"r1"}})
 	if !a.HasRoom("r1") || !a.HasRoom(id) {

@@ -24,7 +24,8 @@ type Server struct {
 
 	mu          sync.RWMutex
 	nsps        map[string]*Namespace
-	children    int // dynamic children in nsps
+	children    int                 // dynamic children in nsps
+	busy        map[string]*nspWork // names whose adapter is being made or closed
 	parents     []*ParentNamespace
 	middlewares []func(*Socket) error
 	main        *Namespace
@@ -35,7 +36,7 @@ type Server struct {
 // New returns a server with opts.
 func New(opts Options) *Server {
 	opts = opts.withDefaults()
-	s := &Server{opts: opts, nsps: make(map[string]*Namespace)}
+	s := &Server{opts: opts, nsps: make(map[string]*Namespace), busy: make(map[string]*nspWork)}
 	s.engine = engine.NewServer(engine.Config{
 		PingInterval:      opts.PingInterval,
 		PingTimeout:       opts.PingTimeout,
@@ -77,6 +78,13 @@ func (s *Server) SetHooks(h *Hooks) { s.hooks.Store(h) }
 
 // Of returns the namespace name, creating it if needed. A missing leading
 // slash is added.
+//
+// Creating a namespace makes its adapter (Options.Adapter), which may take
+// a network round trip; Of waits for it. Should the factory fail, the
+// error is logged (Options.Logger) and the namespace is made with the
+// in-memory adapter: it then serves this node's sockets only. (The
+// reference, likewise, only logs an adapter's failed init.) A dynamic
+// child whose factory fails is not made at all: see Options.Adapter.
 func (s *Server) Of(name string) *Namespace {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
@@ -84,20 +92,86 @@ func (s *Server) Of(name string) *Namespace {
 	if n := s.Namespace(name); n != nil {
 		return n
 	}
-	// Built outside the lock: a cluster adapter may subscribe over the
-	// network.
-	fresh := newNamespace(s, name, nil)
-	s.mu.Lock()
-	n := s.nsps[name]
-	if n == nil {
-		n = fresh
-		s.nsps[name] = n
-	}
-	s.mu.Unlock()
-	if n != fresh {
-		_ = fresh.adapter.Close()
+	n, err := s.build(name, nil, false, false)
+	if err != nil {
+		s.opts.Logger.Error("hub: the namespace's adapter could not be made; it serves this node's sockets only",
+			"namespace", name, "err", err)
+		n, _ = s.build(name, nil, false, true)
 	}
 	return n
+}
+
+// nspWork is a namespace name whose adapter is being made or closed: the
+// callers that want the name meanwhile wait for done, then look again.
+type nspWork struct {
+	done chan struct{}
+	err  error // the factory's, for those who waited on a failed making
+}
+
+// build returns the namespace name, made with parent p (nil for a named
+// namespace) if it does not exist; with pending, a client on its way in is
+// counted in it. The adapter is made outside s.mu, by one caller at a
+// time per name, so that a slow factory holds up only the connects to its
+// own namespace, and never while the adapter of a dropped namespace of the
+// same name is still closing (a cluster adapter's unsubscribe must not
+// undo the new one's subscribe). A failed factory's error goes to every
+// caller that waited for it; the next caller tries again. A child is not
+// made (nil, nil) when the children are at their bound.
+func (s *Server) build(name string, p *ParentNamespace, pending, memoryOnly bool) (*Namespace, error) {
+	for {
+		s.mu.Lock()
+		if n := s.nsps[name]; n != nil {
+			if pending {
+				n.pending.Add(1)
+			}
+			s.mu.Unlock()
+			return n, nil
+		}
+		if p != nil && s.childrenFullLocked() {
+			s.mu.Unlock()
+			return nil, nil
+		}
+		if w := s.busy[name]; w != nil {
+			s.mu.Unlock()
+			<-w.done
+			if w.err != nil {
+				return nil, w.err
+			}
+			continue
+		}
+		w := &nspWork{done: make(chan struct{})}
+		s.busy[name] = w
+		s.mu.Unlock()
+
+		n, err := newNamespace(s, name, p, memoryOnly)
+		full := false
+		s.mu.Lock()
+		delete(s.busy, name)
+		switch {
+		case err != nil:
+			w.err = err
+		case p != nil && s.childrenFullLocked():
+			full = true // other children were made meanwhile
+		default:
+			s.nsps[name] = n
+			if p != nil {
+				s.children++
+				p.mu.Lock()
+				p.children[name] = n
+				p.mu.Unlock()
+			}
+			if pending {
+				n.pending.Add(1)
+			}
+		}
+		s.mu.Unlock()
+		close(w.done)
+		if full {
+			_ = n.adapter.Close()
+			return nil, nil
+		}
+		return n, err
+	}
 }
 
 // Namespace returns the namespace name if it exists now, else nil; unlike
@@ -138,7 +212,9 @@ func (s *Server) Namespaces() []*Namespace {
 
 // resolve finds or creates the namespace a client asked for, counting the
 // client as pending in it; nil means it does not exist and may not be
-// created. An error means it could not be created (its adapter failed).
+// created. An error means it could not be created (its adapter factory
+// failed): the error, logged here, is not the client's to read, so the
+// client is told the namespace is unavailable.
 func (s *Server) resolve(name string, auth json.RawMessage) (*Namespace, error) {
 	s.mu.RLock()
 	n := s.nsps[name]
@@ -158,59 +234,50 @@ func (s *Server) resolve(name string, auth json.RawMessage) (*Namespace, error) 
 	}
 	for _, p := range parents {
 		if p.match(name, auth) {
-			return s.addChild(p, name), nil
+			n, err := s.build(name, p, true, false)
+			if err != nil {
+				s.opts.Logger.Error("hub: connect refused: the namespace's adapter could not be made",
+					"namespace", name, "err", err)
+				return nil, errNamespaceUnavailable
+			}
+			return n, nil
 		}
 	}
 	return nil, nil
 }
 
+// errNamespaceUnavailable is the connect_error of a client whose namespace
+// could not be made; a later connect tries again.
+var errNamespaceUnavailable = &ConnectError{Message: "Namespace unavailable, try again later"}
+
 func (s *Server) childrenFullLocked() bool {
 	return s.opts.MaxChildNamespaces > 0 && s.children >= s.opts.MaxChildNamespaces
 }
 
-// addChild creates the child name of p, counting a pending client in it,
-// unless another client created it meanwhile (then that one is used) or
-// the children are at their bound (nil).
-func (s *Server) addChild(p *ParentNamespace, name string) *Namespace {
-	// Built outside the lock: a cluster adapter may subscribe over the
-	// network.
-	fresh := newNamespace(s, name, p)
-	s.mu.Lock()
-	n := s.nsps[name]
-	if n == nil && !s.childrenFullLocked() {
-		n = fresh
-		s.nsps[name] = n
-		s.children++
-		p.mu.Lock()
-		p.children[name] = n
-		p.mu.Unlock()
-	}
-	if n != nil {
-		n.pending.Add(1)
-	}
-	s.mu.Unlock()
-	if n != fresh {
-		_ = fresh.adapter.Close()
-	}
-	return n
-}
-
 // dropChild removes a child that has no socket and no client on its way
 // in, then closes its adapter (outside the lock: a cluster adapter may
-// unsubscribe over the network).
+// unsubscribe over the network). Until it is closed, the name is busy: a
+// client asking for it meanwhile waits, then gets a new child.
 func (s *Server) dropChild(n *Namespace) {
 	s.mu.Lock()
-	drop := s.nsps[n.name] == n && n.count.Load() == 0 && n.pending.Load() == 0
+	drop := s.nsps[n.name] == n && n.count.Load() == 0 && n.pending.Load() == 0 && s.busy[n.name] == nil
+	var w *nspWork
 	if drop {
 		delete(s.nsps, n.name)
 		s.children--
 		n.parent.mu.Lock()
 		delete(n.parent.children, n.name)
 		n.parent.mu.Unlock()
+		w = &nspWork{done: make(chan struct{})}
+		s.busy[n.name] = w
 	}
 	s.mu.Unlock()
 	if drop {
 		_ = n.adapter.Close()
+		s.mu.Lock()
+		delete(s.busy, n.name)
+		s.mu.Unlock()
+		close(w.done)
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"regexp"
 
@@ -247,16 +246,12 @@ func (nl *namespaceLabels) of(name string) string {
 }
 
 // namedRooms counts the namespace's rooms on this node without the
-// sockets' own rooms (named after the socket id), which Namespace.Rooms
+// sockets' own rooms (named after the socket id), which Namespace.LocalRooms
 // lists too. A room is taken for a socket's own when a local socket has
 // its name, which is exact for the local adapter hubd uses.
 func namedRooms(n *hub.Namespace) int {
-	rooms, err := n.LocalAdapter().Rooms(context.Background())
-	if err != nil {
-		return 0
-	}
 	count := 0
-	for _, r := range rooms {
+	for _, r := range n.LocalRooms() {
 		if n.Socket(r) == nil {
 			count++
 		}

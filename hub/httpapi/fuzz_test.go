@@ -78,8 +78,8 @@ func FuzzBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	var log sent
-	srv := hub.New(hub.Options{Adapter: func(_ *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
-		return recordingAdapter{Adapter: local, sent: &log}
+	srv := hub.New(hub.Options{Adapter: func(_ *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error) {
+		return recordingAdapter{Adapter: local, sent: &log}, nil
 	}})
 	defer srv.Close()
 	srv.Of("/chat")

@@ -531,23 +531,23 @@ func TestValidate(t *testing.T) {
 
 // downAdapter is a cluster adapter whose broker is down: local delivery
 // works, the other nodes cannot be reached.
-type downAdapter struct{ *hub.MemoryAdapter }
+type downAdapter struct{ hub.LocalAdapter }
 
 var errDown = fmt.Errorf("test broker down: %w", hub.ErrUnavailable)
 
 func (a downAdapter) Broadcast(p *hub.Packet, o hub.BroadcastOptions) error {
-	_ = a.MemoryAdapter.Broadcast(p, o)
+	_ = a.LocalAdapter.Broadcast(p, o)
 	return errDown
 }
 
 func (a downAdapter) FetchSockets(ctx context.Context, o hub.BroadcastOptions) ([]*hub.RemoteSocket, error) {
-	local, _ := a.MemoryAdapter.FetchSockets(ctx, o)
+	local, _ := a.LocalAdapter.FetchSockets(ctx, o)
 	return local, errDown
 }
 
 func TestClusterUnavailable(t *testing.T) {
-	srv := hub.New(hub.Options{Adapter: func(_ *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
-		return downAdapter{local}
+	srv := hub.New(hub.Options{Adapter: func(_ *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error) {
+		return downAdapter{local}, nil
 	}})
 	api, err := httpapi.New(srv, httpapi.Config{Key: key})
 	if err != nil {

@@ -33,7 +33,7 @@ const (
 type adapter struct {
 	c     *Cluster
 	nsp   *hub.Namespace
-	local *hub.MemoryAdapter
+	local hub.LocalAdapter
 	uid   string
 
 	channel                 string // <key>#<nsp>#, broadcasts to all or to several rooms
@@ -63,11 +63,11 @@ type request struct {
 // are coming in.
 type ackRequest struct {
 	clientCount func(int)
-	ack         func(hub.Args)
+	ack         func(hub.Args, error)
 	timer       *time.Timer
 }
 
-func newAdapter(c *Cluster, nsp *hub.Namespace, local *hub.MemoryAdapter) *adapter {
+func newAdapter(c *Cluster, nsp *hub.Namespace, local hub.LocalAdapter) *adapter {
 	key, name := c.opts.Key, nsp.Name()
 	a := &adapter{
 		c: c, nsp: nsp, local: local, uid: newUID(6),
@@ -251,7 +251,7 @@ func (a *adapter) fromSelf(payload []byte) bool {
 
 // BroadcastWithAck delivers p to the local sockets and asks the other
 // nodes to do the same; each node reports its count, then its acks.
-func (a *adapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args)) error {
+func (a *adapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args, error)) error {
 	if !opts.Flags.Local {
 		if !a.c.Healthy() {
 			return ErrUnavailable
@@ -275,14 +275,21 @@ func (a *adapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, cli
 	return a.local.BroadcastWithAck(p, opts, clientCount, ack)
 }
 
+// ackWait bounds the wait for other nodes' acks of a broadcast without a
+// Timeout.
+const ackWait = time.Minute
+
 // publishAckRequest keeps clientCount and ack for the answers to the
 // broadcast id, then publishes msg, the broadcast. Without a timeout the
 // broadcast waits for every ack; the other nodes' answers are still only
-// awaited for a bounded time.
-func (a *adapter) publishAckRequest(id string, msg []byte, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args)) error {
+// awaited for a bounded time (ackWait), after which the broadcast ends
+// with an error wrapping hub.ErrTimeout: a target on another node that
+// disconnects sends nothing (the Node protocol has no message for it), and
+// the broadcast must end.
+func (a *adapter) publishAckRequest(id string, msg []byte, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args, error)) error {
 	life := opts.Flags.Timeout
 	if life <= 0 {
-		life = time.Minute
+		life = ackWait
 	}
 	r := &ackRequest{clientCount: clientCount, ack: ack}
 	forget := func() {
@@ -290,9 +297,13 @@ func (a *adapter) publishAckRequest(id string, msg []byte, opts hub.BroadcastOpt
 		delete(a.acks, id)
 		a.mu.Unlock()
 	}
+	expire := func() {
+		forget()
+		ack(hub.Args{}, fmt.Errorf("redisadapter: the other nodes' acks did not all come within %v: %w", life, hub.ErrTimeout))
+	}
 	a.mu.Lock()
 	a.acks[id] = r
-	r.timer = time.AfterFunc(life, forget)
+	r.timer = time.AfterFunc(life, expire)
 	a.mu.Unlock()
 	if err := a.c.send(a.requestChannel, msg); err != nil {
 		forget()
@@ -486,15 +497,22 @@ func (a *adapter) Close() error {
 	return nil
 }
 
-// failPending ends every request waiting for answers with err.
+// failPending ends every request waiting for answers with err, and every
+// broadcast waiting for other nodes' acks.
 func (a *adapter) failPending(err error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, r := range a.requests {
 		select {
 		case r.done <- err:
 		default:
 		}
+	}
+	acks := a.acks
+	a.acks = make(map[string]*ackRequest)
+	a.mu.Unlock()
+	for _, r := range acks {
+		r.timer.Stop()
+		r.ack(hub.Args{}, err)
 	}
 }
 
@@ -606,7 +624,7 @@ func (a *adapter) onRequest(payload []byte) {
 		}
 		// A listener may take its time: it must not hold up the
 		// namespace's other messages.
-		go a.nsp.HandleServerSideEmit(event, args, ack)
+		go a.local.HandleServerSideEmit(event, args, ack)
 	}
 }
 
@@ -655,7 +673,13 @@ func (a *adapter) onBinaryRequest(payload []byte) {
 	_ = a.local.BroadcastWithAck(p, opts, func(n int) {
 		msg, _ := json.Marshal(map[string]any{"type": typeBroadcastClientCount, "requestId": id, "clientCount": n})
 		a.respondTo(uid, msg)
-	}, func(r hub.Args) {
+	}, func(r hub.Args, err error) {
+		if err != nil {
+			// The target disconnected: the protocol has no answer for
+			// that; the requester's wait for this node ends on its
+			// timeout, or on its bound (ackWait) without one.
+			return
+		}
 		msg, err := appendValue(nil, map[string]any{"type": int64(typeBroadcastAck), "requestId": id, "packet": firstValue(r)})
 		if err == nil {
 			a.respondTo(uid, msg)
@@ -700,7 +724,7 @@ func (a *adapter) onResponse(payload []byte) {
 		if r != nil {
 			args, err := hub.NewArgs(m["packet"])
 			if err == nil {
-				r.ack(args)
+				r.ack(args, nil)
 			}
 		}
 		return

@@ -141,6 +141,8 @@ type Cluster struct {
 	patterns map[string]member // broadcast pattern → adapter
 	channels map[string]member // every other channel subscribed → adapter
 
+	confirms confirmations // subscriptions awaiting Redis's confirmation
+
 	dropped atomic.Int64
 }
 
@@ -179,8 +181,17 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Cluster
 	return c, nil
 }
 
-// Adapter makes the adapter of a namespace; pass it as hub.Options.Adapter.
-func (c *Cluster) Adapter(nsp *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
+// Adapter makes the adapter of a namespace; pass it as hub.Options.Adapter
+// (it is a hub.AdapterFactory). It subscribes to the namespace's channels
+// and returns once Redis has confirmed them (within
+// Options.RequestsTimeout), so that the namespace hears the other nodes
+// from its first socket on; if Redis is unreachable or does not confirm in
+// time it returns the error, unsubscribed, and the hub tries again on the
+// namespace's next connect.
+func (c *Cluster) Adapter(nsp *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
 	if c.opts.Sharded {
 		return newShardedAdapter(c, nsp, local)
 	}
@@ -191,26 +202,29 @@ func (c *Cluster) Adapter(nsp *hub.Namespace, local *hub.MemoryAdapter) hub.Adap
 	c.channels[a.responseChannel] = a
 	c.channels[a.specificResponseChannel] = a
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	// A failure here is not final: the subscriber subscribes again to
-	// every channel when it reconnects.
-	if err := c.ps.PSubscribe(ctx, a.pattern); err != nil {
-		c.log.Warn("redisadapter: subscribe failed; will retry on reconnect", "namespace", nsp.Name(), "err", err)
+	err := c.subscribe(
+		subscribeGroup{"psubscribe", []string{a.pattern}},
+		subscribeGroup{"subscribe", []string{a.requestChannel, a.responseChannel, a.specificResponseChannel}},
+	)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
 	}
-	if err := c.ps.Subscribe(ctx, a.requestChannel, a.responseChannel, a.specificResponseChannel); err != nil {
-		c.log.Warn("redisadapter: subscribe failed; will retry on reconnect", "namespace", nsp.Name(), "err", err)
-	}
-	return a
+	return a, nil
 }
 
 // forget unsubscribes a closed adapter's channels.
 func (c *Cluster) forget(a *adapter) {
 	c.mu.Lock()
-	delete(c.patterns, a.pattern)
-	delete(c.channels, a.requestChannel)
-	delete(c.channels, a.responseChannel)
-	delete(c.channels, a.specificResponseChannel)
+	drop := func(m map[string]member, ch string) {
+		if m[ch] == member(a) {
+			delete(m, ch)
+		}
+	}
+	drop(c.patterns, a.pattern)
+	drop(c.channels, a.requestChannel)
+	drop(c.channels, a.responseChannel)
+	drop(c.channels, a.specificResponseChannel)
 	c.mu.Unlock()
 	if c.closed.Load() {
 		return
@@ -431,8 +445,11 @@ func (c *Cluster) receive() {
 		idle = false
 		backoff = 50 * time.Millisecond
 		c.setSub(true, nil)
-		if m, ok := msg.(*redis.Message); ok {
+		switch m := msg.(type) {
+		case *redis.Message:
 			c.dispatch(m)
+		case *redis.Subscription:
+			c.confirms.confirm(m)
 		}
 	}
 }

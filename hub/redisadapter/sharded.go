@@ -45,7 +45,9 @@ type shardedAdapter struct {
 	done       chan struct{}
 }
 
-func newShardedAdapter(c *Cluster, nsp *hub.Namespace, local *hub.MemoryAdapter) *shardedAdapter {
+// newShardedAdapter makes a namespace's adapter and subscribes it; see
+// Cluster.Adapter.
+func newShardedAdapter(c *Cluster, nsp *hub.Namespace, local hub.LocalAdapter) (*shardedAdapter, error) {
 	base := newAdapter(c, nsp, local)
 	var id [8]byte
 	_, _ = rand.Read(id[:])
@@ -64,13 +66,12 @@ func newShardedAdapter(c *Cluster, nsp *hub.Namespace, local *hub.MemoryAdapter)
 	c.channels[base.channel] = s
 	c.channels[base.responseChannel] = s
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.ps.SSubscribe(ctx, base.channel, base.responseChannel); err != nil {
-		c.log.Warn("redisadapter: subscribe failed; will retry on reconnect", "namespace", nsp.Name(), "err", err)
-	}
 	go s.maintain()
-	return s
+	if err := c.subscribe(subscribeGroup{"ssubscribe", []string{base.channel, base.responseChannel}}); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // handle routes a message from one of the namespace's channels.
@@ -306,7 +307,7 @@ func (s *shardedAdapter) usesRoomChannel(room string) bool {
 }
 
 // BroadcastWithAck delivers p locally and asks the other nodes to.
-func (s *shardedAdapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args)) error {
+func (s *shardedAdapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args, error)) error {
 	if !opts.Flags.Local {
 		if !s.c.Healthy() {
 			return ErrUnavailable
@@ -448,7 +449,13 @@ func (s *shardedAdapter) onClusterMessage(m *clusterMessage) {
 		requester := m.UID
 		_ = s.local.BroadcastWithAck(p, opts, func(n int) {
 			s.respond(requester, msgBroadcastClientCount, map[string]any{"requestId": id, "clientCount": n}, false)
-		}, func(r hub.Args) {
+		}, func(r hub.Args, err error) {
+			if err != nil {
+				// The target disconnected: the protocol has no answer
+				// for that; the requester's wait for this node ends on
+				// its timeout, or on its bound without one.
+				return
+			}
 			s.respond(requester, msgBroadcastAck, map[string]any{"requestId": id, "packet": firstValue(r)}, len(r.Attachments()) > 0)
 		})
 	case msgSocketsJoin, msgSocketsLeave:
@@ -492,7 +499,7 @@ func (s *shardedAdapter) onClusterMessage(m *clusterMessage) {
 				s.respond(requester, msgServerSideEmitResponse, map[string]any{"requestId": id, "packet": firstValue(r)}, len(r.Attachments()) > 0)
 			}
 		}
-		go s.nsp.HandleServerSideEmit(event, args, ack)
+		go s.local.HandleServerSideEmit(event, args, ack)
 	}
 }
 
@@ -512,7 +519,7 @@ func (s *shardedAdapter) onClusterResponse(m *clusterMessage) {
 			}
 		case msgBroadcastAck:
 			if a, ok := m.value("packet"); ok {
-				r.ack(a)
+				r.ack(a, nil)
 			}
 		}
 		return

@@ -595,18 +595,18 @@ func TestRelayPolling(t *testing.T) {
 
 // downAdapter is a cluster adapter whose broker is down: local delivery
 // works, the other nodes cannot be reached.
-type downAdapter struct{ *hub.MemoryAdapter }
+type downAdapter struct{ hub.LocalAdapter }
 
 func (a downAdapter) Broadcast(p *hub.Packet, o hub.BroadcastOptions) error {
-	_ = a.MemoryAdapter.Broadcast(p, o)
+	_ = a.LocalAdapter.Broadcast(p, o)
 	return fmt.Errorf("test broker down: %w", hub.ErrUnavailable)
 }
 
 // With the other nodes unreachable, the relay still delivers on this node
 // and the sender's ack says the event went no further.
 func TestRelayClusterUnavailable(t *testing.T) {
-	w := newWorldOpts(t, hub.Options{Adapter: func(_ *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
-		return downAdapter{local}
+	w := newWorldOpts(t, hub.Options{Adapter: func(_ *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error) {
+		return downAdapter{local}, nil
 	}}, relay.Config{}, nil)
 	a, b := w.dial("/"), w.dial("/")
 	a.join("x")

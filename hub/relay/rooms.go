@@ -32,17 +32,13 @@ func (r *relay) join(ev *hub.Event) {
 		fail(ev, fmt.Sprintf("too many rooms: a socket may be in at most %d", r.limits.perSocket))
 		return
 	}
-	for i, room := range rooms {
-		isID, err := isSocketID(s, room)
-		if err != nil {
-			r.log.Error("socket id check failed", "namespace", s.Namespace().Name(), "socket", s.ID(), "err", err)
-			fail(ev, req.label(i)+"could not check the room name, try again")
-			return
-		}
-		if isID {
-			fail(ev, req.label(i)+"a socket id cannot be joined")
-			return
-		}
+	if i, err := socketIDIndex(s, rooms); err != nil {
+		r.log.Error("socket id check failed", "namespace", s.Namespace().Name(), "socket", s.ID(), "err", err)
+		fail(ev, req.label(i)+"could not check the room name, try again")
+		return
+	} else if i >= 0 {
+		fail(ev, req.label(i)+"a socket id cannot be joined")
+		return
 	}
 	if len(rooms) > 0 {
 		// One call: the join hook sees every room and refuses them together.
@@ -156,32 +152,51 @@ func (r *relay) checkName(room string) string {
 	return ""
 }
 
-// isSocketID reports whether room is the id of a socket of s's namespace:
-// s itself, a socket on this node, or, with a cluster adapter, a socket on
-// another node.
-func isSocketID(s *hub.Socket, room string) (bool, error) {
-	if room == s.ID() {
-		return true, nil
-	}
+// socketIDIndex returns the index of the first of rooms that is the id of
+// a socket of s's namespace (s itself or another socket on this node;
+// else, with a cluster adapter, a socket on another node), or -1. The
+// names only another node could know (those shaped like an id) are checked
+// with one cluster request for all of them, however many there are. On
+// error, the index is that of the first name the request was for.
+func socketIDIndex(s *hub.Socket, rooms []string) (int, error) {
 	nsp := s.Namespace()
-	if nsp.Socket(room) != nil {
-		return true, nil
+	for i, room := range rooms {
+		if room == s.ID() || nsp.Socket(room) != nil {
+			return i, nil
+		}
 	}
-	if !idShaped(room) || nsp.Adapter() == hub.Adapter(nsp.LocalAdapter()) {
-		return false, nil
+	if _, single := nsp.Adapter().(*hub.MemoryAdapter); single {
+		return -1, nil
+	}
+	var ask []string
+	first := -1
+	for i, room := range rooms {
+		if idShaped(room) {
+			if first < 0 {
+				first = i
+			}
+			ask = append(ask, room)
+		}
+	}
+	if len(ask) == 0 {
+		return -1, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), idCheckTimeout)
 	defer cancel()
-	found, err := nsp.In(room).FetchSockets(ctx)
+	found, err := nsp.In(ask...).FetchSockets(ctx)
 	if err != nil {
-		return false, err
+		return first, err
 	}
+	ids := make(map[string]bool, len(found))
 	for _, rs := range found {
-		if rs.ID == room {
-			return true, nil
+		ids[rs.ID] = true
+	}
+	for i, room := range rooms {
+		if ids[room] {
+			return i, nil
 		}
 	}
-	return false, nil
+	return -1, nil
 }
 
 // idShaped reports whether name could be a socket id: 20 characters of

@@ -3,9 +3,11 @@ package relay_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hubd/hubd/hub"
@@ -216,17 +218,19 @@ func TestJoinSocketIDRefused(t *testing.T) {
 // clusterAdapter pretends that another node holds one socket, remoteID,
 // in its own room.
 type clusterAdapter struct {
-	*hub.MemoryAdapter
+	hub.LocalAdapter
 	fetchErr error
+	fetches  atomic.Int32 // FetchSockets calls: requests to the cluster
 }
 
 const remoteID = "Rem0te_Socket-Id0001"
 
 func (a *clusterAdapter) FetchSockets(ctx context.Context, opts hub.BroadcastOptions) ([]*hub.RemoteSocket, error) {
+	a.fetches.Add(1)
 	if a.fetchErr != nil {
 		return nil, a.fetchErr
 	}
-	out, err := a.MemoryAdapter.FetchSockets(ctx, opts)
+	out, err := a.LocalAdapter.FetchSockets(ctx, opts)
 	if slices.Contains(opts.Rooms, remoteID) {
 		out = append(out, &hub.RemoteSocket{ID: remoteID, Rooms: []string{remoteID}})
 	}
@@ -234,8 +238,8 @@ func (a *clusterAdapter) FetchSockets(ctx context.Context, opts hub.BroadcastOpt
 }
 
 func TestJoinRemoteSocketIDRefused(t *testing.T) {
-	opts := hub.Options{Adapter: func(_ *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
-		return &clusterAdapter{MemoryAdapter: local}
+	opts := hub.Options{Adapter: func(_ *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error) {
+		return &clusterAdapter{LocalAdapter: local}, nil
 	}}
 	w := newWorldOpts(t, opts, relay.Config{}, nil)
 	a := w.dial("/")
@@ -248,9 +252,49 @@ func TestJoinRemoteSocketIDRefused(t *testing.T) {
 	}
 }
 
+// A hub:join naming many id-shaped rooms asks the cluster once for all of
+// them, not once per room; names that cannot be ids, or that are this
+// node's sockets, need no request.
+func TestJoinManyIDShapedRoomsOneRequest(t *testing.T) {
+	var cluster *clusterAdapter
+	opts := hub.Options{Adapter: func(n *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error) {
+		a := &clusterAdapter{LocalAdapter: local}
+		if n.Name() == "/" {
+			cluster = a
+		}
+		return a, nil
+	}}
+	w := newWorldOpts(t, opts, relay.Config{}, nil)
+	a := w.dial("/")
+	rooms := make([]string, 0, 12)
+	for i := range 12 {
+		rooms = append(rooms, fmt.Sprintf("idShapedRoomName%04d", i))
+	}
+	if got := a.ack("hub:join", rooms); !got.OK || len(got.Rooms) != len(rooms) {
+		t.Fatalf("join 12 id-shaped rooms: %s", got.raw)
+	}
+	if n := cluster.fetches.Load(); n != 1 {
+		t.Fatalf("the join asked the cluster %d times, want once", n)
+	}
+	// One of many names is another node's socket: refused, still one request.
+	if got := a.ack("hub:join", append([]string{"lobby", "idShapedRoomName9999"}, remoteID)); got.OK || got.Error != "rooms[2]: a socket id cannot be joined" {
+		t.Fatalf("join with another node's socket id among others: %s", got.raw)
+	}
+	if n := cluster.fetches.Load(); n != 2 {
+		t.Fatalf("after the second join the cluster was asked %d times, want 2", n)
+	}
+	// Names that cannot be ids ask nothing.
+	if got := a.ack("hub:join", []string{"lobby", "news"}); !got.OK {
+		t.Fatalf("join lobby and news: %s", got.raw)
+	}
+	if n := cluster.fetches.Load(); n != 2 {
+		t.Fatalf("a join of names that cannot be ids asked the cluster (%d requests)", n)
+	}
+}
+
 func TestJoinRemoteCheckFails(t *testing.T) {
-	opts := hub.Options{Adapter: func(_ *hub.Namespace, local *hub.MemoryAdapter) hub.Adapter {
-		return &clusterAdapter{MemoryAdapter: local, fetchErr: errors.New("broker down")}
+	opts := hub.Options{Adapter: func(_ *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error) {
+		return &clusterAdapter{LocalAdapter: local, fetchErr: errors.New("broker down")}, nil
 	}}
 	w := newWorldOpts(t, opts, relay.Config{}, nil)
 	a := w.dial("/")
