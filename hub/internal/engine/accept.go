@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -19,22 +20,36 @@ var errHandshake = errors.New("engine: bad websocket handshake")
 // so that the caller sends it in one system call with the first frames (the
 // Engine.IO open packet), which saves the server a write and the client a
 // read on every connection.
-func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsConn, []byte, error) {
+func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, initial bool) (*wsConn, []byte, error) {
 	if !isWebSocketUpgrade(r) || r.Method != http.MethodGet ||
-		!headerHasToken(r.Header, "Sec-Websocket-Version", "13") ||
-		!s.cfg.CheckOrigin(r) {
-		writeError(w, codeBadRequest, "")
+		!headerHasToken(r.Header, "Sec-Websocket-Version", "13") {
+		s.refuse(w, r, codeBadRequest, "", map[string]any{"name": "WEBSOCKET_HANDSHAKE_ERROR"})
+		return nil, nil, errHandshake
+	}
+	if !s.cfg.CheckOrigin(r) {
+		s.refuse(w, r, codeBadRequest, "", map[string]any{"name": "INVALID_ORIGIN", "origin": r.Header.Get("Origin")})
 		return nil, nil, errHandshake
 	}
 	key := r.Header.Get("Sec-Websocket-Key")
 	if !validChallengeKey(key) {
-		writeError(w, codeBadRequest, "")
+		s.refuse(w, r, codeBadRequest, "", map[string]any{"name": "WEBSOCKET_HANDSHAKE_ERROR"})
 		return nil, nil, errHandshake
 	}
 	h, ok := w.(http.Hijacker)
 	if !ok {
 		writeError(w, codeBadRequest, "")
 		return nil, nil, errHandshake
+	}
+	// The hooks' headers go into the 101, which is written by hand.
+	var extra http.Header
+	if s.cfg.InitialHeaders != nil || s.cfg.Headers != nil {
+		extra = make(http.Header)
+		if initial && s.cfg.InitialHeaders != nil {
+			s.cfg.InitialHeaders(extra, r)
+		}
+		if s.cfg.Headers != nil {
+			s.cfg.Headers(extra, r)
+		}
 	}
 	nc, brw, err := h.Hijack()
 	if err != nil {
@@ -48,18 +63,27 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsCon
 	}
 	// Clear the deadlines the HTTP server may have set.
 	_ = nc.SetDeadline(time.Time{})
-	return newWSConn(nc, s.cfg.MaxPayload), appendSwitchingProtocols(nil, key), nil
+	return newWSConn(nc, s.cfg.MaxPayload), appendSwitchingProtocols(nil, key, extra), nil
 }
 
-// appendSwitchingProtocols appends the 101 response to a handshake with key.
-func appendSwitchingProtocols(dst []byte, key string) []byte {
+// appendSwitchingProtocols appends the 101 response to a handshake with
+// key, with the extra headers (none when nil). Header.Write drops a header
+// whose name is not valid and turns line breaks in a value into spaces, so
+// extra cannot split the response.
+func appendSwitchingProtocols(dst []byte, key string, extra http.Header) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	h := sha1.New()
 	h.Write([]byte(key))
 	h.Write(acceptGUID)
 	var sum [sha1.Size]byte
 	dst = base64.StdEncoding.AppendEncode(dst, h.Sum(sum[:0]))
-	return append(dst, "\r\n\r\n"...)
+	dst = append(dst, "\r\n"...)
+	if len(extra) > 0 {
+		b := bytes.NewBuffer(dst)
+		_ = extra.Write(b)
+		dst = b.Bytes()
+	}
+	return append(dst, "\r\n"...)
 }
 
 var acceptGUID = []byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11")

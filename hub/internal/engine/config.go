@@ -33,8 +33,9 @@ type Config struct {
 	DisableWebSocket bool
 	// DisableUpgrades stops polling sessions from moving to WebSocket.
 	DisableUpgrades bool
-	// CORS, when set, answers cross-origin polling requests.
-	CORS *CORS
+	// CORS, when set to settings that are not nil, answers cross-origin
+	// polling requests.
+	CORS CORSSource
 	// AllowRequest, when set, vets every handshake; a non-nil error refuses
 	// it with 403 and the error's text.
 	AllowRequest func(r *http.Request) error
@@ -43,6 +44,21 @@ type Config struct {
 	// Logger receives what the engine reports on its own: a panic on a
 	// session's goroutine, with its stack, at error level (slog.Default()).
 	Logger *slog.Logger
+	// OnConnectionError, when set, is told of every request refused
+	// before it reaches a session: an unknown transport or session, a bad
+	// handshake, a refusal by AllowRequest or CheckOrigin, a handshake
+	// during a shutdown (the reference's connection_error event). It runs
+	// on the request's goroutine, before the answer is written.
+	OnConnectionError func(ConnectionError)
+	// InitialHeaders, when set, may add headers to the response that
+	// opens a session: the polling handshake's and the WebSocket
+	// handshake's 101 (the reference's initial_headers event).
+	InitialHeaders func(h http.Header, r *http.Request)
+	// Headers, when set, may add headers to every response of a session:
+	// its polling GETs and POSTs and its WebSocket 101s, the handshake's
+	// and an upgrade's, after InitialHeaders (the reference's headers
+	// event). Error answers do not go through it.
+	Headers func(h http.Header, r *http.Request)
 	// OnConnection is called for every new session, before any of its
 	// messages are delivered. It must set the session's handler.
 	OnConnection func(c *Conn, r *http.Request)
@@ -53,6 +69,14 @@ type Config struct {
 	// testLinger, tests only, replaces lingerTime when positive.
 	testLinger time.Duration
 }
+
+// CORSSource gives the CORS settings (nil: CORS off). *CORS gives itself;
+// the hub's public CORS type gives its conversion, so that the hub's
+// options are handed over as they are.
+type CORSSource interface{ EngineCORS() *CORS }
+
+// EngineCORS returns c.
+func (c *CORS) EngineCORS() *CORS { return c }
 
 // CORS holds the cross-origin settings applied to polling requests.
 type CORS struct {

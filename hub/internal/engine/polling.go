@@ -27,7 +27,7 @@ func (c *Conn) serveGet(w http.ResponseWriter, r *http.Request) {
 		return
 	case c.state == stateClosed:
 		c.mu.Unlock()
-		writeError(w, codeUnknownSID, "")
+		c.srv.refuse(w, r, codeUnknownSID, "", map[string]any{"sid": c.id})
 		return
 	case c.poll != nil:
 		// Only one GET at a time: refuse this one and end the session,
@@ -136,6 +136,9 @@ func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, frames []Fra
 		}
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if c.srv.cfg.Headers != nil {
+		c.srv.cfg.Headers(h, r)
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
@@ -151,7 +154,7 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.state == stateClosed {
 		c.mu.Unlock()
-		writeError(w, codeUnknownSID, "")
+		c.srv.refuse(w, r, codeUnknownSID, "", map[string]any{"sid": c.id})
 		return
 	}
 	if c.posting {
@@ -212,6 +215,9 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/html")
 	h.Set("Content-Length", "2")
 	h.Set("Cache-Control", "no-store")
+	if c.srv.cfg.Headers != nil {
+		c.srv.cfg.Headers(h, r)
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, "ok")
 }

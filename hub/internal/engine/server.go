@@ -10,7 +10,8 @@ import (
 // Server is an Engine.IO server. It is an http.Handler for the requests of
 // its path; the caller routes them to it.
 type Server struct {
-	cfg Config
+	cfg  Config
+	cors *CORS // from cfg.CORS; nil: off
 
 	mu       sync.RWMutex
 	sessions map[string]*Conn
@@ -30,7 +31,11 @@ const readBufferSize = 512
 // NewServer returns a server with cfg; zero fields take their defaults.
 func NewServer(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{cfg: cfg, sessions: make(map[string]*Conn), drained: make(chan struct{})}
+	s := &Server{cfg: cfg, sessions: make(map[string]*Conn), drained: make(chan struct{})}
+	if cfg.CORS != nil {
+		s.cors = cfg.CORS.EngineCORS()
+	}
+	return s
 }
 
 // Config returns the server's configuration, defaults filled in.
@@ -83,7 +88,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The reference runs CORS as a middleware before any check, so a
 	// preflight is answered whatever its query and error answers carry the
 	// headers too (a browser can read them).
-	if s.cfg.CORS != nil {
+	if s.cors != nil {
 		if s.applyCORS(w, r) {
 			return
 		}
@@ -98,32 +103,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case transport == "polling" && !s.cfg.DisablePolling:
 	case transport == "websocket" && !s.cfg.DisableWebSocket:
 	default:
-		writeError(w, codeUnknownTransport, "")
+		s.refuse(w, r, codeUnknownTransport, "", map[string]any{"transport": transport})
 		return
 	}
 	isUpgrade := isWebSocketUpgrade(r)
 	if sid := q.Get("sid"); sid != "" {
 		c := s.lookup(sid)
 		if c == nil {
-			writeError(w, codeUnknownSID, "")
+			s.refuse(w, r, codeUnknownSID, "", map[string]any{"sid": sid})
 			return
 		}
 		if q.Get("EIO") != "4" {
 			// A session keeps its protocol revision (the reference's
 			// PROTOCOL_MISMATCH).
-			writeError(w, codeBadRequest, "")
+			s.refuse(w, r, codeBadRequest, "", map[string]any{"name": "PROTOCOL_MISMATCH"})
 			return
 		}
 		if transport == "websocket" {
 			if !isUpgrade {
-				writeError(w, codeBadRequest, "")
+				s.refuse(w, r, codeBadRequest, "", transportMismatch(transport, c))
 				return
 			}
 			s.serveUpgrade(c, w, r)
 			return
 		}
 		if c.Transport() != "polling" {
-			writeError(w, codeBadRequest, "")
+			s.refuse(w, r, codeBadRequest, "", transportMismatch(transport, c))
 			return
 		}
 		defer c.recoverRequest()
@@ -138,21 +143,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodGet {
-		writeError(w, codeBadHandshakeMethod, "")
+		s.refuse(w, r, codeBadHandshakeMethod, "", map[string]any{"method": r.Method})
 		return
 	}
 	if transport == "websocket" && !isUpgrade {
-		writeError(w, codeBadRequest, "")
+		s.refuse(w, r, codeBadRequest, "", map[string]any{"name": "TRANSPORT_HANDSHAKE_ERROR"})
 		return
 	}
 	if s.cfg.AllowRequest != nil {
 		if err := s.cfg.AllowRequest(r); err != nil {
-			writeError(w, codeForbidden, err.Error())
+			s.refuse(w, r, codeForbidden, err.Error(), map[string]any{"message": err.Error()})
 			return
 		}
 	}
 	if q.Get("EIO") != "4" {
-		writeError(w, codeUnsupportedVersion, "")
+		// The reference takes any revision but 4 for 3, which it refuses
+		// unless allowEIO3 is set.
+		s.refuse(w, r, codeUnsupportedVersion, "", map[string]any{"protocol": 3})
 		return
 	}
 	if transport == "websocket" {
@@ -228,13 +235,18 @@ func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
 	}
 	s.publish(c)
 	c.startHeartbeat()
+	if s.cfg.InitialHeaders != nil {
+		// Before the response's own headers (set by serveGet, then
+		// Headers), as the reference emits initial_headers before headers.
+		s.cfg.InitialHeaders(w.Header(), r)
+	}
 	c.serveGet(w, r)
 }
 
 // applyCORS sets the CORS headers; it reports whether the request was a
 // preflight and has been answered.
 func (s *Server) applyCORS(w http.ResponseWriter, r *http.Request) bool {
-	cors := s.cfg.CORS
+	cors := s.cors
 	origin := r.Header.Get("Origin")
 	h := w.Header()
 	allowed := ""

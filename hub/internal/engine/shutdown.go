@@ -102,5 +102,6 @@ func (s *Server) closeReason(reason string) string {
 // reference's error shape and code 4 (Forbidden, the code of a refused
 // handshake), so that clients back off and retry, elsewhere or later.
 func (s *Server) refuseDraining(w http.ResponseWriter, r *http.Request) {
+	s.reportRefusal(r, codeForbidden, map[string]any{"name": "SERVER_SHUTTING_DOWN", "message": messageShuttingDown})
 	writeErrorStatus(w, http.StatusServiceUnavailable, codeForbidden, messageShuttingDown)
 }

@@ -15,7 +15,7 @@ var errStop = errors.New("engine: stop")
 
 // serveWebSocket opens a session directly over WebSocket.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	ws, response, err := s.acceptWebSocket(w, r)
+	ws, response, err := s.acceptWebSocket(w, r, true)
 	if err != nil {
 		return // answered
 	}
@@ -60,7 +60,7 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeBadRequest, "")
 		return
 	}
-	ws, response, err := s.acceptWebSocket(w, r)
+	ws, response, err := s.acceptWebSocket(w, r, false)
 	if err != nil {
 		return
 	}
