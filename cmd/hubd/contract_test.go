@@ -70,7 +70,8 @@ func TestContract(t *testing.T) {
 	}
 	d := start(t, "-config", writeFile(t, t.TempDir(), "hubd.json", string(cfg)))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	// A bound against hangs; the client bounds itself at 150 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "testdata/contract.cjs", "http://"+d.addr, "contract-key")
 	cmd.Env = append(cleanEnv(), "NODE_PATH="+modules)
