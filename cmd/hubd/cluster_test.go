@@ -213,7 +213,7 @@ func testCluster(t *testing.T, sharded bool) {
 
 func waitCluster(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -307,7 +307,7 @@ func TestMixedClusterWithNode(t *testing.T) {
 	var nodeAddr string
 	select {
 	case nodeAddr = <-ready:
-	case <-time.After(15 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the Node server did not start")
 	}
 	waitCluster(t, func() bool {

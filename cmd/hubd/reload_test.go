@@ -63,7 +63,7 @@ func reloadWith(t *testing.T, d *daemon, file, cfg, want string, n int) {
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for strings.Count(d.stderr.String(), want) < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q (#%d) logged:\n%s", want, n, d.stderr)

@@ -38,11 +38,11 @@ const ops = {
       s.on("connect", () => resolve(s.id));
       s.on("connect_error", (err) => reject(err));
     }),
-  emit: (c) => sockets.get(c.name).s.timeout(5000).emitWithAck(c.event, ...(c.args || [])),
+  emit: (c) => sockets.get(c.name).s.timeout(25000).emitWithAck(c.event, ...(c.args || [])),
   until: (c) =>
     new Promise((resolve, reject) => {
       const entry = sockets.get(c.name);
-      const t = setTimeout(() => reject(new Error(`${c.name}: no ${c.event} within 5s; got ${JSON.stringify(entry.events)}`)), 5000);
+      const t = setTimeout(() => reject(new Error(`${c.name}: no ${c.event} within 25s; got ${JSON.stringify(entry.events)}`)), 25000);
       const check = () => {
         const i = entry.events.findIndex((e) => e[0] === c.event);
         if (i < 0) return entry.waiters.push(check);
@@ -54,7 +54,7 @@ const ops = {
   disconnected: (c) =>
     new Promise((resolve, reject) => {
       const entry = sockets.get(c.name);
-      const t = setTimeout(() => reject(new Error(`${c.name}: still connected after 5s`)), 5000);
+      const t = setTimeout(() => reject(new Error(`${c.name}: still connected after 25s`)), 25000);
       const check = () => {
         if (entry.reason === null) return entry.waiters.push(check);
         clearTimeout(t);
