@@ -25,3 +25,89 @@ type Hooks struct {
 	// rooms; it observes.
 	Disconnect func(s *Socket, reason DisconnectReason)
 }
+
+// ChainHooks composes hook sets into one, for Server.SetHooks: each hook
+// runs the sets' hooks of its kind in the order given (nil sets and nil
+// fields are skipped, so a kind no set has stays nil and costs nothing).
+//
+//   - Connect runs each in turn and stops at the first error, which
+//     refuses the connection.
+//   - Join passes the rooms along: each gets the rooms the one before
+//     returned; the first error refuses the join.
+//   - Event runs each in turn and stops at the first error, ErrDrop
+//     included: later sets do not see a dropped or refused event.
+//   - Leave and Disconnect, which observe, run every set's.
+//
+// With no set it returns nil; with one, that set.
+func ChainHooks(sets ...*Hooks) *Hooks {
+	var live []*Hooks
+	for _, h := range sets {
+		if h != nil {
+			live = append(live, h)
+		}
+	}
+	switch len(live) {
+	case 0:
+		return nil
+	case 1:
+		return live[0]
+	}
+	var out Hooks
+	if fns := collect(live, func(h *Hooks) (func(*Socket) error, bool) { return h.Connect, h.Connect != nil }); len(fns) > 0 {
+		out.Connect = func(s *Socket) error {
+			for _, fn := range fns {
+				if err := fn(s); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if fns := collect(live, func(h *Hooks) (func(*Socket, []string) ([]string, error), bool) { return h.Join, h.Join != nil }); len(fns) > 0 {
+		out.Join = func(s *Socket, rooms []string) ([]string, error) {
+			for _, fn := range fns {
+				var err error
+				if rooms, err = fn(s, rooms); err != nil {
+					return nil, err
+				}
+			}
+			return rooms, nil
+		}
+	}
+	if fns := collect(live, func(h *Hooks) (func(*Socket, []string), bool) { return h.Leave, h.Leave != nil }); len(fns) > 0 {
+		out.Leave = func(s *Socket, rooms []string) {
+			for _, fn := range fns {
+				fn(s, rooms)
+			}
+		}
+	}
+	if fns := collect(live, func(h *Hooks) (func(*Event) error, bool) { return h.Event, h.Event != nil }); len(fns) > 0 {
+		out.Event = func(ev *Event) error {
+			for _, fn := range fns {
+				if err := fn(ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if fns := collect(live, func(h *Hooks) (func(*Socket, DisconnectReason), bool) { return h.Disconnect, h.Disconnect != nil }); len(fns) > 0 {
+		out.Disconnect = func(s *Socket, reason DisconnectReason) {
+			for _, fn := range fns {
+				fn(s, reason)
+			}
+		}
+	}
+	return &out
+}
+
+// collect returns the hooks field picks out of sets, those it reports set.
+func collect[F any](sets []*Hooks, field func(*Hooks) (F, bool)) []F {
+	var out []F
+	for _, h := range sets {
+		if fn, ok := field(h); ok {
+			out = append(out, fn)
+		}
+	}
+	return out
+}
