@@ -33,8 +33,22 @@ const (
 	HookDisconnect Hook = "disconnect"
 )
 
-// Hooks lists every hook, in lifecycle order.
-var Hooks = []Hook{HookConnect, HookJoin, HookLeave, HookEvent, HookDisconnect}
+// allHooks lists every hook, in lifecycle order.
+var allHooks = [...]Hook{HookConnect, HookJoin, HookLeave, HookEvent, HookDisconnect}
+
+// Hooks yields every hook, in lifecycle order, with its index; range over
+// it:
+//
+//	for _, h := range host.Hooks { ... }
+//
+// (A function rather than a slice, so that no caller can change the list.)
+func Hooks(yield func(int, Hook) bool) {
+	for i, h := range allHooks {
+		if !yield(i, h) {
+			return
+		}
+	}
+}
 
 func (h Hook) valid() bool {
 	switch h {

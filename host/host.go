@@ -118,7 +118,7 @@ func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
 			if hl, ok := p.(HookLister); ok {
 				m.Hooks = hl.Hooks()
 			} else {
-				m.Hooks = append([]Hook(nil), Hooks...)
+				m.Hooks = append([]Hook(nil), allHooks[:]...)
 			}
 		}
 		out = append(out, newLoaded(m, p))

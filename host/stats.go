@@ -1,6 +1,7 @@
 package host
 
 import (
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -32,8 +33,13 @@ var outcomeNames = [outcomeCount]string{"allow", "deny", "drop", "reply", "disco
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
-// LatencyBuckets are the upper bounds of the latency histogram.
-var LatencyBuckets = []time.Duration{
+// LatencyBuckets returns the upper bounds of the latency histogram of
+// HookStats.Buckets, in increasing order (a copy: changing it changes
+// nothing).
+func LatencyBuckets() []time.Duration { return slices.Clone(latencyBuckets[:]) }
+
+// latencyBuckets are the upper bounds of the latency histogram.
+var latencyBuckets = [...]time.Duration{
 	1 * time.Microsecond, 2 * time.Microsecond, 5 * time.Microsecond,
 	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond,
 	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
@@ -45,12 +51,12 @@ var LatencyBuckets = []time.Duration{
 // hookStats counts one plugin's calls of one hook.
 type hookStats struct {
 	outcomes [outcomeCount]atomic.Uint64
-	buckets  []atomic.Uint64 // len(LatencyBuckets)+1, the last one for slower
+	buckets  []atomic.Uint64 // len(latencyBuckets)+1, the last one for slower
 	sumNanos atomic.Uint64
 }
 
 func newHookStats() *hookStats {
-	return &hookStats{buckets: make([]atomic.Uint64, len(LatencyBuckets)+1)}
+	return &hookStats{buckets: make([]atomic.Uint64, len(latencyBuckets)+1)}
 }
 
 func (s *hookStats) observe(o Outcome, d time.Duration) {
@@ -59,7 +65,7 @@ func (s *hookStats) observe(o Outcome, d time.Duration) {
 	case OutcomeCircuitOpen, OutcomeRejectedInput, OutcomeSocketBackoff:
 		return // no call, no time
 	}
-	i := sort.Search(len(LatencyBuckets), func(i int) bool { return d <= LatencyBuckets[i] })
+	i := sort.Search(len(latencyBuckets), func(i int) bool { return d <= latencyBuckets[i] })
 	s.buckets[i].Add(1)
 	s.sumNanos.Add(uint64(d))
 }
@@ -72,7 +78,7 @@ type HookStats struct {
 	// Outcomes counts calls by outcome.
 	Outcomes map[string]uint64
 	// Buckets counts calls by latency: Buckets[i] took at most
-	// LatencyBuckets[i] (and more than the bucket before); the last counts
+	// LatencyBuckets()[i] (and more than the bucket before); the last counts
 	// the slower ones.
 	Buckets []uint64
 	// Sum is the total time spent in calls.

@@ -103,27 +103,14 @@ func (m *metrics) instrumentAPI(h http.Handler) http.Handler {
 	return promhttp.InstrumentHandlerCounter(m.api, h)
 }
 
-// hooks returns base (which may be nil) with an Event hook that counts the
-// event and then runs base's Event, if any. The other hooks are base's.
-func (m *metrics) hooks(base *hub.Hooks) *hub.Hooks {
-	var h hub.Hooks
-	if base != nil {
-		h = *base
-	}
-	next := h.Event
+// hooks returns the hook that counts the events clients send; live.hooks
+// chains it in front of the plugins' (hub.ChainHooks).
+func (m *metrics) hooks() *hub.Hooks {
 	events := m.events
-	if next == nil {
-		h.Event = func(*hub.Event) error {
-			events.Inc()
-			return nil
-		}
-	} else {
-		h.Event = func(ev *hub.Event) error {
-			events.Inc()
-			return next(ev)
-		}
-	}
-	return &h
+	return &hub.Hooks{Event: func(*hub.Event) error {
+		events.Inc()
+		return nil
+	}}
 }
 
 // hubCollector reads the hub's gauges when scraped.
@@ -275,8 +262,9 @@ var (
 
 // latencyBounds are host.LatencyBuckets in seconds.
 var latencyBounds = func() []float64 {
-	out := make([]float64, len(host.LatencyBuckets))
-	for i, b := range host.LatencyBuckets {
+	buckets := host.LatencyBuckets()
+	out := make([]float64, len(buckets))
+	for i, b := range buckets {
 		out[i] = b.Seconds()
 	}
 	return out

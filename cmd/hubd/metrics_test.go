@@ -205,10 +205,10 @@ func TestDaemonMetricsOff(t *testing.T) {
 // buckets, the slower-than-every-bound calls only in +Inf, the sum in
 // seconds, one counter per outcome.
 func TestPluginCollector(t *testing.T) {
-	buckets := make([]uint64, len(host.LatencyBuckets)+1)
-	buckets[0] = 1                        // <= 1µs
-	buckets[9] = 2                        // <= 1ms
-	buckets[len(host.LatencyBuckets)] = 3 // > 1s
+	buckets := make([]uint64, len(host.LatencyBuckets())+1)
+	buckets[0] = 1                          // <= 1µs
+	buckets[9] = 2                          // <= 1ms
+	buckets[len(host.LatencyBuckets())] = 3 // > 1s
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&pluginCollector{stats: func() []host.HookStats {
 		return []host.HookStats{{

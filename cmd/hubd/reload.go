@@ -221,14 +221,14 @@ func (l *live) setStatic(dir string) {
 // hooks are the hub's hooks: the event counter of the metrics, if on, in
 // front of the plugins', if any.
 func (l *live) hooks() *hub.Hooks {
-	var h *hub.Hooks
-	if p := l.plugins.Load(); p != nil {
-		h = p.Hooks()
-	}
+	var counter, plugins *hub.Hooks
 	if l.met != nil {
-		h = l.met.hooks(h)
+		counter = l.met.hooks()
 	}
-	return h
+	if p := l.plugins.Load(); p != nil {
+		plugins = p.Hooks()
+	}
+	return hub.ChainHooks(counter, plugins)
 }
 
 // pluginStats are the statistics of the plugins in force, for /metrics.
