@@ -17,7 +17,9 @@
 // connection, to the pattern <key>#<nsp>#* (broadcasts) and to the channels
 // <key>-request#<nsp># and <key>-response#<nsp># (plus a response channel
 // of its own); nodes are counted as Node counts them, with PUBSUB NUMSUB
-// of the request channel.
+// of the request channel. Cluster.Adapter returns once Redis has confirmed
+// those subscriptions, or fails: the hub then refuses the connect that
+// wanted the namespace, and the next one tries again.
 //
 // Broadcasts are published in order by one goroutine that pipelines what
 // has queued up, and never wait for Redis: while Redis is unreachable,
