@@ -46,8 +46,18 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(modules, "socket.io-client")); err != nil {
 		t.Fatalf("socket.io-client is not installed in %s: run `make test`, which runs npm ci there", modules)
 	}
+	// The plugin in a folder, with a manifest that raises the 50 ms call
+	// limit: the race detector on a loaded machine can take longer, and
+	// a timed-out call would be answered by the failure policy instead.
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "policy.js"), []byte(policyJS), 0o644); err != nil {
+	folder := filepath.Join(dir, "policy")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, host.ManifestFile), []byte(`{"entry":"policy.js","timeout":"10s"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "policy.js"), []byte(policyJS), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h := host.New(nil)
@@ -65,7 +75,8 @@ func TestEndToEnd(t *testing.T) {
 	defer ts.Close()
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A bound against hangs; the client bounds itself at 50 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "testdata/e2e-client.cjs", ts.URL)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)

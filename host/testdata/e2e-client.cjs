@@ -11,7 +11,8 @@ const fail = (why) => {
   console.error("e2e-client: " + why);
   process.exit(1);
 };
-setTimeout(() => fail("timed out"), 10000).unref();
+// A bound against hangs, far above what a loaded machine needs.
+setTimeout(() => fail("timed out"), 50000).unref();
 
 const connect = (auth) =>
   new Promise((resolve, reject) => {
