@@ -29,7 +29,7 @@ func start(t *testing.T) string {
 	case err := <-done:
 		cancel()
 		t.Fatalf("run: %v", err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		cancel()
 		t.Fatal("server not ready")
 	}
@@ -40,7 +40,7 @@ func start(t *testing.T) string {
 			if err != nil {
 				t.Errorf("run: %v", err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Error("run did not return after cancel")
 		}
 	})
@@ -78,7 +78,7 @@ func (c *client) send(msg string) {
 func (c *client) read() string {
 	c.t.Helper()
 	for {
-		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 		_, b, err := c.ws.ReadMessage()
 		if err != nil {
 			c.t.Fatal(err)
