@@ -36,7 +36,7 @@ try {
     page.on("pageerror", (e) => logs.push(`[${name}] pageerror: ${e.message}`));
     await page.goto(new URL("?name=" + encodeURIComponent(name), base).href);
     try {
-      await page.waitForSelector("body[data-ready]", { timeout: 10_000 });
+      await page.waitForSelector("body[data-ready]", { timeout: 30_000 });
     } catch (e) {
       const status = await page.textContent("#status").catch(() => "?");
       throw new Error(`${name}'s page did not join the room (status: ${status})\n${logs.join("\n")}`);
@@ -50,7 +50,7 @@ try {
   await ann.click("#send-button");
 
   const item = bob.locator("#messages li.message", { hasText: text });
-  await item.waitFor({ timeout: 10_000 });
+  await item.waitFor({ timeout: 30_000 });
   const seen = {
     name: await item.locator(".name").textContent(),
     time: await item.locator("time").getAttribute("datetime"),

@@ -82,7 +82,8 @@ func TestChatInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(shot)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// A bound against hangs: the browser's waits are 30 s each.
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	browser := exec.CommandContext(ctx, node, filepath.Join(here, "browser.mjs"), url, shot)
 	browser.Dir = here
@@ -137,7 +138,7 @@ func freeAddr(t *testing.T) string {
 // waitServing waits until hubd serves the page, failing early if it exits.
 func waitServing(t *testing.T, url string, exited <-chan struct{}) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
