@@ -2,7 +2,10 @@ package hub
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,10 +22,12 @@ type client struct {
 
 	// Touched only by the connection's reading goroutine.
 	pending     *sio.Packet
+	pendingSize int // bytes of pending and its attachments so far
 	attachments [][]byte
 
 	mu           sync.Mutex
 	sockets      socketSet
+	joining      []joining // CONNECTs under way (see connect)
 	closed       bool
 	connectTimer *time.Timer
 
@@ -49,8 +54,17 @@ func (c *client) onConnectTimeout() {
 	}
 }
 
+// joining is a socket whose CONNECT is under way, and the namespace it
+// asked for.
+type joining struct {
+	nsp string
+	s   *Socket
+}
+
 // OnMessage decodes one Engine.IO message into a Socket.IO packet, with
-// binary attachments collected from the messages that follow it.
+// binary attachments collected from the messages that follow it. It runs
+// on the goroutine that reads the connection, and runs no application
+// code but ack callbacks (see dispatch.go).
 func (c *client) OnMessage(data []byte, binary bool) {
 	if binary {
 		if c.pending == nil {
@@ -58,10 +72,11 @@ func (c *client) OnMessage(data []byte, binary bool) {
 			return
 		}
 		c.attachments = append(c.attachments, data)
+		c.pendingSize += len(data)
 		if len(c.attachments) == c.pending.Attachments {
-			p, atts := c.pending, c.attachments
-			c.pending, c.attachments = nil, nil
-			c.dispatch(p, atts)
+			p, atts, size := c.pending, c.attachments, c.pendingSize
+			c.pending, c.attachments, c.pendingSize = nil, nil, 0
+			c.dispatch(p, atts, size)
 		}
 		return
 	}
@@ -75,10 +90,10 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		return
 	}
 	if (p.Type == sio.BinaryEvent || p.Type == sio.BinaryAck) && p.Attachments > 0 {
-		c.pending = &p
+		c.pending, c.pendingSize = &p, len(data)
 		return
 	}
-	c.dispatch(&p, nil)
+	c.dispatch(&p, nil, len(data))
 }
 
 // fail ends the connection after a malformed packet, as the reference does.
@@ -87,7 +102,10 @@ func (c *client) fail() {
 	sockets := c.socketList()
 	c.mu.Unlock()
 	for _, s := range sockets {
-		s.emitError(errMalformed)
+		// After what the socket's runner has to do first (see later).
+		if !s.later(func() { s.emitError(errMalformed) }) {
+			s.emitError(errMalformed)
+		}
 	}
 	c.conn.Close()
 }
@@ -158,13 +176,15 @@ func (ss *socketSet) len() int {
 	return n
 }
 
-func (c *client) dispatch(p *sio.Packet, atts [][]byte) {
+func (c *client) dispatch(p *sio.Packet, atts [][]byte, size int) {
 	c.mu.Lock()
 	s := c.sockets.get(p.Nsp)
+	busy := s != nil || c.joiningLocked(p.Nsp) >= 0
 	c.mu.Unlock()
 	switch p.Type {
 	case sio.Connect:
-		if s != nil {
+		if busy {
+			// The namespace is connected, or connecting.
 			c.fail()
 			return
 		}
@@ -172,16 +192,35 @@ func (c *client) dispatch(p *sio.Packet, atts [][]byte) {
 			c.conn.Expire() // a polling flood must not keep its session 30 s
 			return
 		}
-		c.connect(p.Nsp, p.Data)
+		c.startConnect(p.Nsp, p.Data)
 	case sio.ConnectError:
 		c.fail()
 	default:
 		if s == nil {
+			// As the reference: a packet for a namespace the client is
+			// not (yet) in ends the connection.
 			c.fail()
 			return
 		}
-		s.onPacket(p, atts)
+		s.onPacket(p, atts, size)
 	}
+}
+
+// joiningLocked returns the index of nsp's CONNECT under way, or -1.
+func (c *client) joiningLocked(nsp string) int {
+	for i, j := range c.joining {
+		if j.nsp == nsp {
+			return i
+		}
+	}
+	return -1
+}
+
+// leaveJoining forgets the CONNECT under way of s.
+func (c *client) leaveJoining(s *Socket) {
+	c.mu.Lock()
+	c.joining = slices.DeleteFunc(c.joining, func(j joining) bool { return j.s == s })
+	c.mu.Unlock()
 }
 
 // mayConnect takes one CONNECT from the connection's allowance: a token
@@ -207,27 +246,62 @@ func (c *client) mayConnect() bool {
 
 var invalidNamespace = []byte(`{"message":"Invalid namespace"}`)
 
-func (c *client) connect(name string, auth []byte) {
+// startConnect begins a CONNECT to namespace name: the socket it makes
+// runs it as its first task, off the reading goroutine, since the
+// namespace lookup, the middlewares and the connect hook may wait (for a
+// cluster adapter, a database, a plugin). Its later tasks — the events the
+// client sends once told it is connected — wait behind it, so they find
+// the listeners the connection listeners set. Meanwhile the connection is
+// still read: acks and packets for its other namespaces, as in the
+// reference, where the middlewares are asynchronous. A packet for name
+// itself before the CONNECT reply ends the connection, as there.
+func (c *client) startConnect(name string, auth []byte) {
 	if auth == nil {
 		auth = []byte("{}")
 	} else {
 		auth = append([]byte(nil), auth...)
 	}
-	nsp, err := c.srv.resolve(name, auth)
-	if err != nil {
-		c.conn.Send(encodeControl(sio.ConnectError, name, connectErrorPayload(err)), false)
-		return
-	}
-	if nsp == nil {
-		c.conn.Send(encodeControl(sio.ConnectError, name, invalidNamespace), false)
-		return
-	}
-	s := &Socket{id: engine.NewID(), nsp: nsp, client: c, handshake: c.handshake}
+	s := &Socket{id: engine.NewID(), client: c, handshake: c.handshake}
 	s.handshake.Auth = json.RawMessage(auth)
-	if err := nsp.add(s); err != nil {
-		c.conn.Send(encodeControl(sio.ConnectError, name, connectErrorPayload(err)), false)
-	}
+	c.mu.Lock()
+	c.joining = append(c.joining, joining{nsp: name, s: s})
+	c.mu.Unlock()
+	s.enqueue(task{fn: func() { c.connect(s, name) }})
 }
+
+// connect runs the CONNECT of s to namespace name, on the socket's runner.
+func (c *client) connect(s *Socket, name string) {
+	defer c.leaveJoining(s)
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		// Gone while this waited: its middlewares and hooks would run for
+		// nobody (a flood of CONNECTs ends with the connection closed).
+		s.endContext(errors.New("hub: connect abandoned: connection closed"))
+		return
+	}
+	nsp, err := c.srv.resolve(name, s.handshake.Auth)
+	if err == nil && nsp == nil {
+		err = errInvalidNamespace
+	}
+	if err == nil {
+		s.nsp = nsp
+		err = nsp.add(s)
+	}
+	if err == nil {
+		return
+	}
+	s.endContext(fmt.Errorf("hub: connect refused: %w", err))
+	s.tasks.close()
+	payload := invalidNamespace
+	if err != errInvalidNamespace {
+		payload = connectErrorPayload(err)
+	}
+	c.conn.Send(encodeControl(sio.ConnectError, name, payload), false)
+}
+
+var errInvalidNamespace = errors.New("hub: invalid namespace")
 
 // attach records a socket that completed its connection; it fails when the
 // connection closed meanwhile.
@@ -237,6 +311,9 @@ func (c *client) attach(s *Socket) bool {
 	if c.closed {
 		return false
 	}
+	// From joining to connected in one step: no packet for the namespace
+	// finds it in neither.
+	c.joining = slices.DeleteFunc(c.joining, func(j joining) bool { return j.s == s })
 	c.sockets.put(s)
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
@@ -264,6 +341,8 @@ func (c *client) disconnectAll() {
 }
 
 // OnClose ends every socket of the connection with the engine's reason.
+// The contexts of sockets still connecting end too, so that a connect hook
+// waiting on their behalf gives up; their connect then fails (attach).
 func (c *client) OnClose(reason string) {
 	c.mu.Lock()
 	c.closed = true
@@ -272,7 +351,14 @@ func (c *client) OnClose(reason string) {
 		c.connectTimer = nil
 	}
 	sockets := c.socketList()
+	var connecting []*Socket
+	for _, j := range c.joining {
+		connecting = append(connecting, j.s)
+	}
 	c.mu.Unlock()
+	for _, s := range connecting {
+		s.endContext(disconnected(DisconnectReason(reason)))
+	}
 	for _, s := range sockets {
 		s.onClose(DisconnectReason(reason))
 	}

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,10 +12,22 @@ import (
 	"github.com/hubd/hubd/hub/internal/sio"
 )
 
-// Socket is one client's connection to one namespace. Its listeners run on
-// the goroutine that reads the client's connection, one event at a time in
-// the order the client sent them; a listener that blocks holds up that
-// client's later events (and nobody else's).
+// Socket is one client's connection to one namespace.
+//
+// The socket's event hook, catch-all listeners, middlewares and listeners
+// run on a goroutine of the socket's own, one event at a time, in the order
+// the client sent them; so do its connect (middlewares, connect hook,
+// connection listeners) before its first event, and the client's
+// disconnect after its last. A listener that waits holds up its socket's
+// later events and nothing else: the connection keeps being read, so a
+// listener may wait for an ack of its own client (EmitWithAck), and the
+// client's other sockets and heartbeat go on. Up to 1024 events (1 MiB)
+// may wait behind a listener; past that the connection is not read until
+// there is room. The goroutine exists only while there is something to
+// run.
+//
+// Ack callbacks (an AckFunc given to Emit) run on the goroutine that reads
+// the connection and must not block: to wait for an ack, use EmitWithAck.
 type Socket struct {
 	id        string
 	nsp       *Namespace
@@ -24,24 +37,38 @@ type Socket struct {
 	connected atomic.Bool
 	ownRoom   atomic.Bool // in the room named by its id (see MemoryAdapter)
 
+	tasks taskQueue // what the socket's runner has to do (dispatch.go)
+
 	mu          sync.Mutex
 	rooms       map[string]struct{} // kept by the MemoryAdapter
 	gone        bool                // left every room for good
 	data        any
-	handlers    map[string]func(*Event)
-	anyHandlers []func(*Event)
+	handlers    map[string][]*listener              // lists are copied, never changed
+	anyHandlers []*listener                         // copied, never changed
+	outgoing    atomic.Pointer[[]*outgoingListener] // stored under mu
 	middlewares []func(*Event) error
 	onLeaving   []func(DisconnectReason)
 	onLeft      []func(DisconnectReason)
 	onError     []func(error)
+	ctx         context.Context // made on first use (Context)
+	cancel      context.CancelCauseFunc
+	ended       error // why the context ends, once the socket is going
 
-	ackMu sync.Mutex
-	acks  map[int64]AckFunc
+	ackMu      sync.Mutex
+	acks       map[int64]pendingAck
+	acksClosed bool // the client is gone: no ack can come
 }
 
 // AckFunc receives the answer to an emit that asked for an ack, or the
 // error that ended the wait (ErrTimeout, ErrDisconnected).
 type AckFunc func(args Args, err error)
+
+// pendingAck is an ack the socket's client owes: the callback, and the
+// timer of the emitter's Timeout if it set one.
+type pendingAck struct {
+	fn    AckFunc
+	timer *time.Timer
+}
 
 // ID returns the socket's id: 20 random URL-safe characters, unguessable,
 // and the name of the room only this socket is in.
@@ -86,22 +113,42 @@ func (s *Socket) In(room string) bool {
 	return in
 }
 
-// On sets the listener of event, replacing any earlier one.
-func (s *Socket) On(event string, fn func(*Event)) {
+// Context returns a context that ends when the socket disconnects, for
+// whatever reason (Server.Close included), and as soon as its client
+// disconnects the namespace, before the listeners of the events it sent
+// earlier have run: nothing the socket's client could answer will come.
+// Give it to what a listener or hook waits for on the socket's behalf.
+// context.Cause reports an error wrapping ErrDisconnected.
+func (s *Socket) Context() context.Context {
 	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = make(map[string]func(*Event))
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancelCause(context.Background())
+		if s.ended != nil {
+			s.cancel(s.ended)
+		}
 	}
-	s.handlers[event] = fn
+	ctx := s.ctx
 	s.mu.Unlock()
+	return ctx
 }
 
-// OnAny adds a listener for every event, run before the socket's
-// middlewares and the event's own listener.
-func (s *Socket) OnAny(fn func(*Event)) {
+// endContext ends the socket's context with cause, once.
+func (s *Socket) endContext(cause error) {
 	s.mu.Lock()
-	s.anyHandlers = append(slices.Clip(s.anyHandlers), fn)
+	if s.ended != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = cause
+	cancel := s.cancel
 	s.mu.Unlock()
+	if cancel != nil {
+		cancel(cause)
+	}
+}
+
+func disconnected(reason DisconnectReason) error {
+	return fmt.Errorf("%w: %s", ErrDisconnected, reason)
 }
 
 // Use adds a middleware run for every incoming event, after the catch-all
@@ -223,14 +270,46 @@ func (s *Socket) Disconnect(close bool) {
 		return
 	}
 	s.client.conn.Send(encodeControl(sio.Disconnect, s.nsp.name, nil), false)
-	s.onClose(ReasonServerNamespaceDisconnect)
+	// At once, as the reference's disconnect, even from a listener: the
+	// events still queued are dropped.
+	s.closeNow(ReasonServerNamespaceDisconnect)
 }
 
-// onClose ends the socket: listeners, hook, rooms, pending acks.
+// onClose ends the socket for the connection's end or the server's: at
+// once when its runner is idle, else after the tasks queued before (the
+// events the client sent before it went, which the reference dispatches
+// first; the connection listeners of a socket still connecting, which the
+// reference runs before anything else). Its context ends and its pending
+// acks fail at once all the same, so that a listener waiting on the
+// client's behalf returns.
 func (s *Socket) onClose(reason DisconnectReason) {
+	if !s.connected.Load() {
+		return
+	}
+	if s.later(func() { s.closeNow(reason) }) {
+		s.abandon(reason)
+		return
+	}
+	s.closeNow(reason)
+}
+
+// abandon ends what waits on the client's behalf: the socket's context
+// and its pending acks. The client is gone, or has left the namespace.
+func (s *Socket) abandon(reason DisconnectReason) {
+	s.endContext(disconnected(reason))
+	s.closeAcks()
+}
+
+// closeNow ends the socket: queued events, context, listeners, hook,
+// rooms, pending acks.
+func (s *Socket) closeNow(reason DisconnectReason) {
 	if !s.connected.CompareAndSwap(true, false) {
 		return
 	}
+	// As in the reference, events not yet dispatched when the socket
+	// disconnects reach no listener.
+	s.tasks.close()
+	s.endContext(disconnected(reason))
 	s.mu.Lock()
 	leaving := s.onLeaving
 	s.mu.Unlock()
@@ -242,13 +321,7 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	}
 	s.nsp.remove(s)
 	s.client.remove(s)
-	s.ackMu.Lock()
-	pending := s.acks
-	s.acks = nil
-	s.ackMu.Unlock()
-	for _, fn := range pending {
-		fn(Args{}, ErrDisconnected)
-	}
+	s.closeAcks()
 	s.mu.Lock()
 	left := s.onLeft
 	s.mu.Unlock()
@@ -257,37 +330,98 @@ func (s *Socket) onClose(reason DisconnectReason) {
 	}
 }
 
-func (s *Socket) addAck(id int64, fn AckFunc) {
+// addAck records fn as the callback of the client's ack id. Once the
+// client is gone, fn gets ErrDisconnected at once.
+func (s *Socket) addAck(id int64, fn AckFunc) { s.addAckTimeout(id, fn, 0) }
+
+// addAckTimeout is addAck with a timeout (none when 0): whichever comes
+// first takes the ack out of the table, the answer, the disconnect, the
+// timer, or the caller (takeAck). It reports whether fn was recorded.
+func (s *Socket) addAckTimeout(id int64, fn AckFunc, timeout time.Duration) bool {
 	s.ackMu.Lock()
-	if s.acks == nil {
-		s.acks = make(map[int64]AckFunc)
+	if s.acksClosed {
+		s.ackMu.Unlock()
+		fn(Args{}, ErrDisconnected)
+		return false
 	}
-	s.acks[id] = fn
+	if s.acks == nil {
+		s.acks = make(map[int64]pendingAck)
+	}
+	p := pendingAck{fn: fn}
+	if timeout > 0 {
+		// Made under the lock: the timer finds the entry.
+		p.timer = time.AfterFunc(timeout, func() {
+			defer s.client.srv.recoverPanic("an ack callback", s.client)
+			if fn := s.takeAck(id); fn != nil {
+				fn(Args{}, ErrTimeout)
+			}
+		})
+	}
+	s.acks[id] = p
 	s.ackMu.Unlock()
+	return true
 }
 
+// takeAck removes the ack id from the table, stopping its timer, and
+// returns its callback (nil when it was no longer there).
 func (s *Socket) takeAck(id int64) AckFunc {
 	s.ackMu.Lock()
-	fn := s.acks[id]
-	delete(s.acks, id)
+	p, ok := s.acks[id]
+	if ok {
+		delete(s.acks, id)
+	}
 	s.ackMu.Unlock()
-	return fn
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	return p.fn
 }
 
-// onPacket handles a packet for this socket from its client.
-func (s *Socket) onPacket(p *sio.Packet, atts [][]byte) {
+// closeAcks fails the pending acks with ErrDisconnected and every later
+// one at once: the client is gone.
+func (s *Socket) closeAcks() {
+	s.ackMu.Lock()
+	pending := s.acks
+	s.acks = nil
+	s.acksClosed = true
+	s.ackMu.Unlock()
+	for _, p := range pending {
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		p.fn(Args{}, ErrDisconnected)
+	}
+}
+
+// onPacket handles a packet for this socket from its client, on the
+// goroutine that reads the connection: acks at once, events and the
+// disconnect through the socket's runner (see dispatch.go). size is the
+// packet's size on the wire.
+func (s *Socket) onPacket(p *sio.Packet, atts [][]byte, size int) {
 	switch p.Type {
 	case sio.Event, sio.BinaryEvent:
-		s.onEvent(&Event{Name: p.Event, Args: Args{list: p.Args, attachments: atts}, socket: s, id: p.ID})
+		s.enqueue(task{ev: &Event{Name: p.Event, Args: Args{list: p.Args, attachments: atts}, socket: s, id: p.ID}, size: size})
 	case sio.Ack, sio.BinaryAck:
 		if fn := s.takeAck(p.ID); fn != nil {
 			fn(Args{list: p.Args, attachments: atts}, nil)
 		}
 	case sio.Disconnect:
-		s.onClose(ReasonClientNamespaceDisconnect)
+		// The client has left the namespace: it may connect to it again
+		// at once, and it will answer no ack, so what waits for one on
+		// this socket's behalf ends now. The socket itself disconnects
+		// after the events the client sent before (the reference runs
+		// their listeners as they arrive, before the disconnect).
+		s.client.remove(s)
+		s.abandon(ReasonClientNamespaceDisconnect)
+		s.enqueue(task{fn: func() { s.closeNow(ReasonClientNamespaceDisconnect) }})
 	}
 }
 
+// onEvent runs an event through the hook, the catch-all listeners, the
+// middlewares and the event's listeners, on the socket's runner. As in the
+// reference (socket.ts onevent, dispatch), the catch-all listeners and
+// middlewares run even if an earlier one disconnected the socket; the
+// event's listeners do not.
 func (s *Socket) onEvent(ev *Event) {
 	if h := s.nsp.srv.hooks.Load(); h != nil && h.Event != nil {
 		if err := h.Event(ev); err != nil {
@@ -298,8 +432,8 @@ func (s *Socket) onEvent(ev *Event) {
 	s.mu.Lock()
 	anys, mws := s.anyHandlers, s.middlewares
 	s.mu.Unlock()
-	for _, any := range anys {
-		any(ev)
+	for _, l := range anys {
+		l.fn(ev)
 	}
 	for _, mw := range mws {
 		if err := mw(ev); err != nil {
@@ -307,12 +441,12 @@ func (s *Socket) onEvent(ev *Event) {
 			return
 		}
 	}
-	// The listener is picked after the middlewares, which may rename.
+	// The listeners are picked after the middlewares, which may rename.
 	s.mu.Lock()
-	fn := s.handlers[ev.Name]
+	list := s.handlers[ev.Name]
 	s.mu.Unlock()
-	if fn != nil && s.connected.Load() {
-		fn(ev)
+	if len(list) > 0 && s.connected.Load() {
+		s.runListeners(ev.Name, list, ev)
 	}
 }
 
@@ -407,65 +541,75 @@ func (e SocketEmitter) Emit(event string, args ...any) error {
 			ack, args = fn, args[:n-1]
 		}
 	}
+	_, err := e.emit(event, args, ack)
+	return err
+}
+
+// emit sends an event, asking for an ack when ack is not nil. It returns
+// the ack's id while it is in the socket's ack table, else sio.NoID (ack
+// has then been called, or the error says why not).
+func (e SocketEmitter) emit(event string, args []any, ack AckFunc) (int64, error) {
 	if sio.Reserved(event) {
-		return ErrReserved
+		return sio.NoID, ErrReserved
 	}
 	a, err := NewArgs(args...)
 	if err != nil {
-		return err
+		return sio.NoID, err
 	}
 	s := e.s
+	// As the reference's socket.emit: the outgoing listeners see every
+	// event, before it is queued (and maybe dropped).
+	s.notifyOutgoing(event, a)
 	if ack == nil {
 		if s.client.conn.Send(encodeEvent(s.nsp.name, sio.NoID, event, a), e.volatile) {
 			s.nsp.srv.stats.add(1, 0, e.volatile)
 		} else {
 			s.nsp.srv.stats.add(0, 1, e.volatile)
 		}
-		return nil
+		return sio.NoID, nil
 	}
 	id := s.nsp.nextAckID()
 	if !s.connected.Load() {
 		ack(Args{}, ErrDisconnected)
-		return nil
+		return sio.NoID, nil
 	}
-	s.addAck(id, ack)
-	if e.timeout > 0 {
-		// Whichever comes first takes the ack out of the table: the
-		// answer, the disconnect or this timer.
-		time.AfterFunc(e.timeout, func() {
-			defer s.nsp.srv.recoverPanic("an ack callback", s.client)
-			if fn := s.takeAck(id); fn != nil {
-				fn(Args{}, ErrTimeout)
-			}
-		})
+	if !s.addAckTimeout(id, ack, e.timeout) {
+		return sio.NoID, nil
 	}
 	if !s.client.conn.Send(encodeEvent(s.nsp.name, id, event, a), e.volatile) {
 		s.nsp.srv.stats.add(0, 1, e.volatile)
 		if fn := s.takeAck(id); fn != nil {
 			fn(Args{}, ErrDisconnected)
 		}
-		return nil
+		return sio.NoID, nil
 	}
 	s.nsp.srv.stats.add(1, 0, e.volatile)
-	return nil
+	return id, nil
 }
 
 // EmitWithAck sends an event and waits for the ack, the timeout or the end
-// of ctx.
+// of ctx. When ctx ends first, the ack is forgotten: an answer that comes
+// later is dropped.
 func (e SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
 	type result struct {
 		args Args
 		err  error
 	}
 	ch := make(chan result, 1)
-	args = append(slices.Clip(args), AckFunc(func(a Args, err error) { ch <- result{a, err} }))
-	if err := e.Emit(event, args...); err != nil {
+	id, err := e.emit(event, args, func(a Args, err error) { ch <- result{a, err} })
+	if err != nil {
 		return Args{}, err
 	}
 	select {
 	case r := <-ch:
 		return r.args, r.err
 	case <-ctx.Done():
+		if id == sio.NoID || e.s.takeAck(id) == nil {
+			// Answered (or failed) meanwhile: the callback was taken,
+			// and has sent or is about to send its result.
+			r := <-ch
+			return r.args, r.err
+		}
 		return Args{}, ctx.Err()
 	}
 }
