@@ -237,13 +237,14 @@ func TestVerify(t *testing.T) {
 		"es256_keys":   k.ecPEM,
 		"issuer":       "https://issuer.example",
 		"audience":     []string{"hubd", "chat"},
-		"leeway":       30,
+		"leeway":       300,
 		"require_exp":  true,
 	}
 	h := loadDir(t, cfg)
 	// The clock is read after the plugin is loaded: compiling it can take
-	// tens of seconds on a loaded machine, which would eat the 30 s leeway
-	// the "within leeway" cases rely on.
+	// tens of seconds on a loaded machine. The "within leeway" cases are
+	// 10 s inside the 300 s leeway, so the cases may take most of five
+	// minutes to run before those answers change.
 	now := time.Now().Unix()
 	claims := func(extra string) string {
 		return fmt.Sprintf(`{"sub":"ann","team":"red","iss":"https://issuer.example","aud":"hubd","iat":%d,"exp":%d%s}`, now, now+600, extra)
