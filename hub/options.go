@@ -8,9 +8,42 @@ import (
 	"github.com/hubd/hubd/hub/internal/engine"
 )
 
-// CORS holds the cross-origin settings for long-polling requests. CORS is
-// off unless Options.CORS is set.
-type CORS = engine.CORS
+// CORS holds the cross-origin (CORS) settings, as the reference's cors
+// option: the headers go on every answer under Options.Path, error
+// answers included, and preflights are answered. CORS is off unless
+// Options.CORS is set. It matters to long-polling: browsers do not apply
+// CORS to WebSocket (see Options.CheckOrigin for that).
+type CORS struct {
+	// Origins lists the origins allowed, such as "https://chat.example";
+	// "*" allows any (answered as "*", or as the request's Origin when
+	// Credentials is set, since browsers refuse "*" with credentials).
+	// Empty: the request's Origin is echoed, so any origin is allowed.
+	// A request from an origin not listed gets no
+	// Access-Control-Allow-Origin, and the browser blocks its answer.
+	Origins []string
+	// Methods is what a preflight is told may be used, comma-separated
+	// ("GET,HEAD,PUT,PATCH,POST,DELETE").
+	Methods string
+	// Headers is what a preflight is told may be sent, comma-separated.
+	// Empty: the preflight's Access-Control-Request-Headers is echoed.
+	Headers string
+	// Credentials sends Access-Control-Allow-Credentials: true, letting
+	// browsers send cookies and HTTP authentication (false).
+	Credentials bool
+	// MaxAge is how long, in seconds, a browser may reuse a preflight's
+	// answer (0: Access-Control-Max-Age is not sent).
+	MaxAge int
+}
+
+// EngineCORS is for the hub's own use: it gives c in the form the
+// server's engine takes. Applications have no use for it.
+func (c *CORS) EngineCORS() *engine.CORS {
+	if c == nil {
+		return nil
+	}
+	e := engine.CORS(*c)
+	return &e
+}
 
 // Options configure a Server. The zero value serves the reference server's
 // defaults, noted on each field.
@@ -50,6 +83,23 @@ type Options struct {
 	AllowRequest func(r *http.Request) error
 	// CheckOrigin vets the Origin of WebSocket connections (all allowed).
 	CheckOrigin func(r *http.Request) bool
+	// OnConnectionError, when set, is told of every request refused
+	// before it reaches a connection: an unknown transport or session id,
+	// a malformed handshake, a refusal by AllowRequest or CheckOrigin, a
+	// handshake during Shutdown (Node's engine connection_error event; see
+	// the Code constants). It runs on the request's goroutine before the
+	// answer is written, so it must not block.
+	OnConnectionError func(ConnectionError)
+	// InitialHeaders, when set, may add headers to the response that
+	// opens a connection: the polling handshake's and the WebSocket
+	// handshake's 101 (Node's engine initial_headers event), such as a
+	// cookie.
+	InitialHeaders func(h http.Header, r *http.Request)
+	// Headers, when set, may add headers to every response of a
+	// connection, after InitialHeaders: its polling GETs and POSTs and
+	// its WebSocket 101s, the handshake's and an upgrade's (Node's engine
+	// headers event). Error answers do not go through it.
+	Headers func(h http.Header, r *http.Request)
 	// Adapter makes each namespace's adapter (see AdapterFactory); nil
 	// gives every namespace the in-memory adapter. When it fails for a
 	// dynamic child, the client's CONNECT gets a connect_error
