@@ -24,6 +24,12 @@ func (e *DenyError) Error() string { return e.Reason }
 // ends the event: deny and drop answer {ok:false, error}, reply answers
 // with the plugin's arguments. A route (rooms, except, to_sender) is left
 // in hub.Event.Route for the listener that relays.
+//
+// Every call is made with the socket's context (hub.Socket.Context): a
+// call for a socket that disconnects meanwhile is abandoned by the
+// runtimes that watch their context, rather than run to its timeout. The
+// disconnect hook's call, made as the socket goes, keeps the context's
+// values but not its end: it runs to completion within its timeout.
 func (h *Host) Hooks() *hub.Hooks {
 	return &hub.Hooks{
 		Connect:    h.onConnect,
@@ -79,7 +85,7 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	env := socketEnvelope(HookConnect, s)
 	hs := s.Handshake()
 	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
-	d := t.run(context.Background(), HookConnect, &env)
+	d := t.run(s.Context(), HookConnect, &env)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:
 		return connectError(&d)
@@ -112,7 +118,7 @@ func (h *Host) onJoin(s *hub.Socket, rooms []string) ([]string, error) {
 	}
 	env := socketEnvelope(HookJoin, s)
 	env.Rooms = rooms
-	d := t.run(context.Background(), HookJoin, &env)
+	d := t.run(s.Context(), HookJoin, &env)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:
 		return nil, &DenyError{Reason: reasonOr(d.Reason, "join refused"), Data: d.Data}
@@ -130,7 +136,7 @@ func (h *Host) onLeave(s *hub.Socket, rooms []string) {
 	}
 	env := socketEnvelope(HookLeave, s)
 	env.Rooms = rooms
-	t.run(context.Background(), HookLeave, &env)
+	t.run(s.Context(), HookLeave, &env)
 }
 
 func (h *Host) onDisconnect(s *hub.Socket, reason hub.DisconnectReason) {
@@ -143,7 +149,7 @@ func (h *Host) onDisconnect(s *hub.Socket, reason hub.DisconnectReason) {
 	}
 	env := socketEnvelope(HookDisconnect, s)
 	env.Reason = string(reason)
-	t.run(context.Background(), HookDisconnect, &env)
+	t.run(context.WithoutCancel(s.Context()), HookDisconnect, &env)
 }
 
 // ErrDenied is wrapped by the errors an event hook returns for a denied
@@ -165,7 +171,7 @@ func (h *Host) onEvent(ev *hub.Event) error {
 	env.Attachments = ev.Args.Attachments()
 	env.Ack = ev.WantsAck()
 	env.Rooms = env.Socket.Rooms
-	d := t.run(context.Background(), HookEvent, &env)
+	d := t.run(s.Context(), HookEvent, &env)
 	switch d.Action {
 	case Deny:
 		reason := reasonOr(d.Reason, "denied")
