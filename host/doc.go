@@ -12,5 +12,8 @@
 //
 // Host.Hooks returns the hub.Hooks to install on a hub.Server; the chain
 // table behind them is swapped atomically when plugins are loaded again,
-// so no connection notices a reload.
+// so no connection notices a reload. To run Go hooks of one's own beside
+// the plugins', compose the sets with hub.ChainHooks:
+//
+//	srv.SetHooks(hub.ChainHooks(myHooks, h.Hooks()))
 package host
