@@ -202,8 +202,8 @@ func TestRoomEvents(t *testing.T) {
 	expect("SocketsLeave", "leave z "+idB, "delete z")
 
 	// On disconnect every room is left: per room, leave then delete.
-	// (The order across rooms is not specified; the reference server goes
-	// in join order.)
+	// (Across rooms it goes in join order, as the reference's: see
+	// TestLeaveRoomOrderOnDisconnect.)
 	b.Close()
 	got := rec.waitLen(t, 4)
 	rec.reset()
