@@ -417,7 +417,7 @@ func TestLoadFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`function onEvent(env) { return {action: "deny", reason: hubd.config.why}; }`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	spec := host.Spec{Entry: path, Manifest: host.Manifest{Name: "deny", Runtime: "js", Config: json.RawMessage(`{"why":"file"}`)}}
+	spec := host.Spec{Entry: path, Manifest: host.Manifest{Name: "deny", Runtime: "js", Config: json.RawMessage(`{"why":"file"}`), Timeout: host.Duration(10 * time.Second)}}
 	hp, err := Runtime{}.Load(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
@@ -60,8 +61,11 @@ func build(dir string) error {
 	if err := run(nil, "go", "build", "-o", proc, "./examples/process/policy"); err != nil {
 		return err
 	}
+	// Timeouts far above the defaults (50 ms, 200 ms for a process): a
+	// call slowed by a loaded machine would get the failure policy's deny.
 	manifest := func(name, runtime string) host.Manifest {
-		return host.Manifest{Name: name, Runtime: runtime, Hooks: []host.Hook{host.HookConnect, host.HookJoin, host.HookEvent}, OnError: "deny"}
+		return host.Manifest{Name: name, Runtime: runtime, Hooks: []host.Hook{host.HookConnect, host.HookJoin, host.HookEvent}, OnError: "deny",
+			Timeout: host.Duration(10 * time.Second)}
 	}
 	specs["js"] = host.Spec{Manifest: manifest("policy-js", "js"), Entry: filepath.Join(root, "examples/js/policy/policy.js")}
 	specs["wasm-go"] = host.Spec{Manifest: manifest("policy-go", "wasm"), Entry: goWasm}

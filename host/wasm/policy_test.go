@@ -86,7 +86,7 @@ func runPolicy(t *testing.T, p *Plugin) []host.Decision {
 	out := make([]host.Decision, len(policyCases))
 	for i, c := range policyCases {
 		env := c.env
-		d, err := call(p, &env, time.Second)
+		d, err := call(p, &env, 10*time.Second)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -135,7 +135,9 @@ func TestPolicyThroughHost(t *testing.T) {
 	h := host.New(nil)
 	h.Register("wasm", New(WithCompilationCache(testCache)))
 	err := h.Load(t.Context(), []host.Spec{{
-		Manifest: host.Manifest{Name: "policy", Runtime: "wasm", PoolSize: 2},
+		// A timeout far above the 50 ms default: a call slowed by a loaded
+		// machine would get the failure policy's answer instead.
+		Manifest: host.Manifest{Name: "policy", Runtime: "wasm", PoolSize: 2, Timeout: host.Duration(10 * time.Second)},
 		Entry:    guestGo,
 	}})
 	if err != nil {
