@@ -58,7 +58,7 @@ func TestContract(t *testing.T) {
 	}
 
 	plugins := t.TempDir()
-	writeFile(t, plugins, "policy.js", contractPluginJS)
+	writeJSPlugin(t, plugins, "policy", contractPluginJS)
 	cfg, err := json.Marshal(map[string]any{
 		"listen":     "127.0.0.1:0",
 		"namespaces": []map[string]any{{"name": "/", "route": "rooms"}},
@@ -178,6 +178,20 @@ func TestContract(t *testing.T) {
 	if code := d.wait(t); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM:\n%s", code, d.stderr)
 	}
+}
+
+// writeJSPlugin writes the JavaScript plugin name into the plugin
+// directory dir, as a folder whose manifest raises the call limit far
+// above the 50 ms default: these tests are not about timing, and a call
+// slowed by a loaded machine would get the failure policy's answer.
+func writeJSPlugin(t *testing.T, dir, name, src string) {
+	t.Helper()
+	folder := filepath.Join(dir, name)
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, folder, "plugin.json", `{"entry": "`+name+`.js", "timeout": "10s"}`)
+	writeFile(t, folder, name+".js", src)
 }
 
 func jsonText(v any) string {

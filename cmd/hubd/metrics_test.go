@@ -81,7 +81,7 @@ func readUntil(t *testing.T, c *websocket.Conn, want string) {
 
 func TestDaemonMetrics(t *testing.T) {
 	plugins := t.TempDir()
-	writeFile(t, plugins, "metrics.js", metricsJS)
+	writeJSPlugin(t, plugins, "metrics", metricsJS)
 	cfgFile := writeFile(t, t.TempDir(), "hubd.json", `{
 		"listen": "127.0.0.1:0",
 		"plugins": {"dir": "`+plugins+`"},
@@ -332,7 +332,7 @@ func TestDaemonNamespaceMetricsBounded(t *testing.T) {
 	for _, cleanup := range []bool{true, false} {
 		t.Run("cleanup="+strconv.FormatBool(cleanup), func(t *testing.T) {
 			plugins := t.TempDir()
-			writeFile(t, plugins, "policy.js", policyJS)
+			writeJSPlugin(t, plugins, "policy", policyJS)
 			conf := `"listen": "127.0.0.1:0", "plugins": {"dir": "` + plugins + `"},
 				"namespaces": [{"name": "/"}, {"pattern": "/team-\\d+"}]`
 			if !cleanup { // on by default

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -288,10 +287,7 @@ func TestSIGHUPSwitchesPluginDir(t *testing.T) {
 	dirs := map[string]string{}
 	for name, src := range map[string]string{"one": pingPluginJS(1), "two": pingPluginJS(2), "broken": `hubd.on("event", (env) => {`} {
 		dirs[name] = base + "/" + name
-		if err := os.Mkdir(dirs[name], 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeFileAt(t, dirs[name]+"/p.js", src)
+		writeJSPlugin(t, dirs[name], "p", src)
 	}
 	conf := func(dir string) string {
 		if dir == "" {
