@@ -57,6 +57,13 @@ type Config struct {
 	// Adapter shares rooms with other nodes through Redis (off: this node
 	// alone, no external service).
 	Adapter AdapterConfig `json:"adapter"`
+	// ShutdownGrace bounds a graceful shutdown (SIGTERM, SIGINT): new
+	// Socket.IO connections get 503 at once while every client gets what
+	// was emitted to it before the signal, then its transport closes and
+	// it reconnects (elsewhere); past the grace, the connections left are
+	// cut, and so are HTTP requests still running ("10s"). It is fixed at
+	// start.
+	ShutdownGrace Duration `json:"shutdown_grace"`
 }
 
 // AdapterConfig connects hubd nodes, and Node socket.io servers using
@@ -268,6 +275,8 @@ func Defaults() Config {
 		Log:        LogConfig{Format: "text", Level: "info"},
 		Metrics:    MetricsConfig{Enabled: true},
 		Adapter:    AdapterConfig{Type: "memory", URL: "redis://127.0.0.1:6379", Key: "socket.io", RequestsTimeout: Duration(5 * time.Second)},
+
+		ShutdownGrace: Duration(10 * time.Second),
 	}
 }
 
@@ -510,6 +519,10 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("adapter.type %q: it must be memory or redis", a.Type)
+	}
+
+	if c.ShutdownGrace <= 0 {
+		bad("shutdown_grace %v: it must be positive, e.g. \"10s\"", time.Duration(c.ShutdownGrace))
 	}
 
 	if len(p) > 0 {

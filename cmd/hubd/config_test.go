@@ -224,3 +224,30 @@ func TestExampleConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownGrace: shutdown_grace is 10s by default, read from the file,
+// and must be positive.
+func TestShutdownGrace(t *testing.T) {
+	cfg, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := time.Duration(cfg.ShutdownGrace); g != 10*time.Second {
+		t.Fatalf("default shutdown_grace %v, want 10s", g)
+	}
+	f := writeFile(t, t.TempDir(), "hubd.json", `{"shutdown_grace": "45s"}`)
+	if cfg, err = Load([]string{"-config", f}, env(nil), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if g := time.Duration(cfg.ShutdownGrace); g != 45*time.Second {
+		t.Fatalf("shutdown_grace %v from the file, want 45s", g)
+	}
+	for _, bad := range []string{`"0s"`, `"-1s"`} {
+		f := writeFile(t, t.TempDir(), "hubd.json", `{"shutdown_grace": `+bad+`}`)
+		_, err := Load([]string{"-config", f}, env(nil), io.Discard)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0], "shutdown_grace") {
+			t.Errorf("shutdown_grace %s: %v, want one problem about shutdown_grace", bad, err)
+		}
+	}
+}

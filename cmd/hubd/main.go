@@ -40,9 +40,13 @@
 // WebSocket connections and long-polling requests are bounded by the
 // ping interval and timeout, not by these.
 //
-// Signals: SIGTERM and SIGINT shut down gracefully (stop accepting, tell
-// every client the server is going away so that it reconnects elsewhere,
-// close the plugins; bounded by 10 s); SIGHUP reloads the configuration
+// Signals: SIGTERM and SIGINT shut down gracefully, within shutdown_grace
+// (10 s): new Socket.IO connections get 503, every client gets what was
+// emitted to it before the signal and then sees its transport close, so
+// that it reconnects elsewhere; then the listener closes, HTTP requests in
+// flight finish, and the plugins close. Connections or requests still
+// there when the grace ends are cut; a second signal cuts them at once.
+// SIGHUP reloads the configuration
 // (flags, environment and file, validated as at start) and the plugin
 // directory without dropping connections. What can change while hubd runs
 // (namespaces' route and echo, CORS and allowed origins, the API key, static and
@@ -86,9 +90,6 @@ const (
 	exitRuntime = 1
 	exitConfig  = 2
 )
-
-// shutdownTimeout bounds a graceful shutdown.
-const shutdownTimeout = 10 * time.Second
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
@@ -308,18 +309,30 @@ loop:
 		}
 	}
 
-	// Graceful shutdown: stop accepting, tell the clients, close plugins.
+	// Graceful shutdown, within the grace; a second signal ends it.
 	ready.Store(false)
-	shutCtx, shutCancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	grace := time.Duration(cfg.ShutdownGrace)
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), grace)
 	defer shutCancel()
-	shut := make(chan error, 1)
-	go func() { shut <- httpSrv.Shutdown(shutCtx) }()
-	// Closing the hub ends the long-polling requests Shutdown would wait
-	// for, and tells every client (WebSocket ones too) to go elsewhere.
-	if err := srv.Close(); err != nil {
-		logger.Warn("closing the hub", "error", err)
+	go func() {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				logger.Warn("second signal: cutting the shutdown short", "signal", sig.String())
+				shutCancel()
+			}
+		case <-shutCtx.Done():
+		}
+	}()
+	// The hub first, while the listener still serves: handshakes get 503,
+	// and the clients still polling come for their last packets and the
+	// close. It returns once every connection has flushed and closed.
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("hub shutdown", "error", err, "grace", grace.String())
 	}
-	if err := <-shut; err != nil {
+	// Then HTTP: the listener closes and the requests in flight (the API)
+	// finish, within what is left of the grace.
+	if err := httpSrv.Shutdown(shutCtx); err != nil {
 		logger.Warn("http shutdown", "error", err)
 		_ = httpSrv.Close()
 	}
