@@ -10,14 +10,15 @@ import (
 )
 
 // Catch-all listeners run first, then the socket's middlewares, then the
-// event's listener; the listener set last with On wins.
+// event's listeners: On adds one (as Node's socket.on), and every listener
+// of the event runs, in the order they were added.
 func TestEventListenerOrder(t *testing.T) {
 	srv, url := hubServer(t, hub.Options{})
 	var rec strLog
 	srv.OnConnection(func(s *hub.Socket) {
 		s.Use(func(ev *hub.Event) error { rec.add("mw-1 " + ev.Name); return nil })
 		s.OnAny(func(ev *hub.Event) { rec.add("any-1 " + ev.Name) })
-		s.On("ev", func(*hub.Event) { rec.add("replaced") })
+		s.On("ev", func(*hub.Event) { rec.add("on-1") })
 		s.On("ev", func(ev *hub.Event) { rec.add("on " + string(ev.Args.JSON())) })
 		s.Use(func(*hub.Event) error { rec.add("mw-2"); return nil })
 		s.OnAny(func(*hub.Event) { rec.add("any-2") })
@@ -27,7 +28,7 @@ func TestEventListenerOrder(t *testing.T) {
 	if err := c.Emit("/", "ev", 1, "a"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"any-1 ev", "any-2", "mw-1 ev", "mw-2", `on [1,"a"]`}
+	want := []string{"any-1 ev", "any-2", "mw-1 ev", "mw-2", "on-1", `on [1,"a"]`}
 	if got := rec.waitLen(t, len(want)); !slices.Equal(got, want) {
 		t.Errorf("order = %q\nwant    %q", got, want)
 	}
