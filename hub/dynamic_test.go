@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/internal/testclient"
@@ -257,8 +256,10 @@ func TestCleanupRaceConnectWhileLastLeaves(t *testing.T) {
 // TestConnectFlood: one connection sending thousands of namespace CONNECTs
 // (one polling POST of 5,000) is closed once it is past
 // Options.ConnectBurst, so the middlewares and hooks run at most about that
-// many times for it, no namespace stays behind, and a client that connects
-// to a few namespaces is not affected.
+// many times for it (fewer when the connection closes before the socket's
+// runner reaches a CONNECT: those skip their middlewares), no namespace
+// stays behind, and a client that connects to a few namespaces is not
+// affected.
 func TestConnectFlood(t *testing.T) {
 	srv, url := hubServer(t, hub.Options{})
 	var calls atomic.Int64
@@ -279,20 +280,14 @@ func TestConnectFlood(t *testing.T) {
 	if res, err := p.hc.Post(p.url+"&sid="+p.sid, "text/plain;charset=UTF-8", strings.NewReader(b.String())); err == nil {
 		res.Body.Close()
 	}
-	deadline := time.Now().Add(testWait)
-	for srv.Connections() > 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if n := srv.Connections(); n != 0 {
-		t.Fatalf("the flooding connection is still open (%d connections)", n)
-	}
+	waitUntil(t, func() bool { return srv.Connections() == 0 }, "the flooding connection is closed")
+	// The CONNECTs that got in run on their sockets' runners, maybe after
+	// the connection closed: wait until no namespace is left behind.
+	waitUntil(t, func() bool { return len(srv.Namespaces()) == 1 }, "no namespace but / is left")
 	// The bucket refills at 10 a second while the POST is read: allow for
 	// a slow machine, but nowhere near 5,000.
-	if n := calls.Load(); n < 100 || n > 200 {
-		t.Errorf("the middleware ran %d times, want about ConnectBurst (100)", n)
-	}
-	if ns := srv.Namespaces(); len(ns) != 1 {
-		t.Errorf("namespaces left: %d, want only /", len(ns))
+	if n := calls.Load(); n > 200 {
+		t.Errorf("the middleware ran %d times, want at most about ConnectBurst (100)", n)
 	}
 
 	// A client connecting to a few namespaces stays connected.
