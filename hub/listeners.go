@@ -110,11 +110,14 @@ func (s *Socket) removeAny(l *listener) {
 // OnAnyOutgoing adds a listener of every event sent to this socket's
 // client: its own emits (Socket.Emit and the emitters of Timeout, Volatile
 // and Compress; the ack function is not among the arguments) and the
-// broadcasts that reach it. Acks sent to the client are not events and do
-// not count. The listener runs on the goroutine that emits, before the
-// packet is queued (so also for a volatile event that is then dropped), and
-// must not block or change room memberships. The returned function removes
-// it. (Node: socket.onAnyOutgoing.)
+// broadcasts that reach it (other nodes' too: a cluster adapter delivers
+// them through its LocalAdapter). Acks sent to the client are not events and
+// do not count. The listener runs on the goroutine that emits, and holds
+// it up: for an emit, before the packet is queued; for a broadcast, once
+// the packet is queued for every target, outside the adapter's locks (so
+// it may join, leave or broadcast). It runs also for a volatile event that
+// is then dropped. The returned function removes it. (Node:
+// socket.onAnyOutgoing.)
 func (s *Socket) OnAnyOutgoing(fn func(event string, args Args)) (off func()) {
 	l := &outgoingListener{fn: fn}
 	s.mu.Lock()

@@ -336,21 +336,38 @@ func (a *MemoryAdapter) targets(opts BroadcastOptions) []*Socket {
 	return out
 }
 
-// Broadcast delivers p to the local sockets opts targets.
+// Broadcast delivers p to the local sockets opts targets. The outgoing
+// listeners of the targets (Socket.OnAnyOutgoing) see it once it has been
+// queued for all of them, on the caller's goroutine.
 func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 	frames := p.wire()
 	volatile := opts.Flags.Volatile
 	// Counted here and added once: the loop stays free of atomics.
 	sent, failed := 0, 0
+	var notify []*Socket
 	a.apply(opts, func(s *Socket) {
 		if s.client.conn.Send(frames, volatile) {
 			sent++
 		} else {
 			failed++
 		}
+		if s.hasOutgoing() {
+			notify = append(notify, s)
+		}
 	})
 	a.nsp.srv.stats.add(sent, failed, volatile)
+	notifyOutgoing(notify, p)
 	return nil
+}
+
+// notifyOutgoing runs the outgoing listeners of the sockets a broadcast of
+// p reached, as the reference's adapter does for each target. It is called
+// once the adapter's locks are released: a listener may join or leave
+// rooms, or broadcast.
+func notifyOutgoing(sockets []*Socket, p *Packet) {
+	for _, s := range sockets {
+		s.notifyOutgoing(p.Event, p.Args)
+	}
 }
 
 // BroadcastWithAck delivers p to the local sockets opts targets, each asked
@@ -362,7 +379,11 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 	frames := p.encode(id)
 	volatile := opts.Flags.Volatile
 	n, failed := 0, 0
+	var notify []*Socket
 	a.apply(opts, func(s *Socket) {
+		if s.hasOutgoing() {
+			notify = append(notify, s)
+		}
 		sid := s.id
 		s.addAck(id, func(args Args, err error) {
 			if err != nil {
@@ -384,6 +405,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 		}
 	})
 	a.nsp.srv.stats.add(n, failed, volatile)
+	notifyOutgoing(notify, p)
 	clientCount(n)
 	return nil
 }
