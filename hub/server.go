@@ -50,6 +50,9 @@ func New(opts Options) *Server {
 		CORS:              opts.CORS,
 		AllowRequest:      opts.AllowRequest,
 		CheckOrigin:       opts.CheckOrigin,
+		OnConnectionError: engineConnectionError(opts.OnConnectionError),
+		InitialHeaders:    opts.InitialHeaders,
+		Headers:           opts.Headers,
 		Logger:            opts.Logger,
 		OnConnection: func(c *engine.Conn, r *http.Request) {
 			c.SetHandler(newClient(s, c, r))

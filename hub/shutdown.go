@@ -1,6 +1,9 @@
 package hub
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Shutdown stops the server gracefully. From its call on, new connections
 // are refused: a handshake, on either transport, gets HTTP 503 with the
@@ -43,21 +46,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return waitErr
 }
 
-// Close disconnects every socket with "server shutting down", closes every
-// connection (clients then reconnect, to this server or another) and closes
-// the adapters.
+// Close is Shutdown without grace: new handshakes are refused, every socket
+// is disconnected with "server shutting down" (the clients reconnect, to
+// another node or to this address once a new server serves it), every
+// connection is closed at once, dropping what it had not yet sent, and the
+// adapters are closed.
 func (s *Server) Close() error {
-	for _, n := range s.Namespaces() {
-		for _, sock := range n.Sockets() {
-			sock.onClose(ReasonServerShuttingDown)
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
 	}
-	s.engine.CloseAll()
-	var first error
-	for _, n := range s.Namespaces() {
-		if err := n.adapter.Close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return nil
 }

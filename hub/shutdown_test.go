@@ -188,3 +188,23 @@ func TestShutdownContextEnds(t *testing.T) {
 		t.Fatalf("Connections() = %d after Shutdown", c)
 	}
 }
+
+// TestCloseRefusesHandshakes: Close is a Shutdown without grace: it
+// returns at once, with no connection left, and refuses new ones.
+func TestCloseRefusesHandshakes(t *testing.T) {
+	srv, url := hubServer(t, hub.Options{})
+	poll := newPollSession(t, url)
+	poll.connect()
+	ws := hubDial(t, url)
+	hubConnect(t, ws, "/", nil)
+	if err := srv.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if c := srv.Connections(); c != 0 {
+		t.Fatalf("Connections() = %d after Close", c)
+	}
+	if err := ws.WaitClosed(testWait); err != nil {
+		t.Fatal(err)
+	}
+	expectHandshakeRefused(t, url)
+}
