@@ -144,8 +144,9 @@ func BenchmarkNewArgs(b *testing.B) {
 }
 
 // BenchmarkDecodeEvent measures an incoming event from the Engine.IO
-// message to the listener: decode, dispatch, Bind. (The engine hands the
-// client the Socket.IO packet without the Engine.IO "4".)
+// message to the listener: decode, dispatch, Bind, and the wait for the
+// listener, which runs on the socket's runner goroutine. (The engine hands
+// the client the Socket.IO packet without the Engine.IO "4".)
 func BenchmarkDecodeEvent(b *testing.B) {
 	srv, conns := benchServer(b, 1)
 	s := srv.Of("/").Socket(conns[0].id)
@@ -153,22 +154,30 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		User string `json:"user"`
 		Text string `json:"text"`
 	}
-	var got chat
+	// Each listener reports what it bound; the benchmark reads it after
+	// the receive, never while the runner may write it.
+	chats := make(chan chat, 1)
 	s.On("chat", func(ev *Event) {
-		if err := ev.Args.Bind(&got); err != nil {
-			b.Fatal(err)
-		}
+		var got chat
+		_ = ev.Args.Bind(&got)
+		chats <- got
 	})
-	var bin []byte
-	s.On("file", func(ev *Event) { _ = ev.Args.Bind(nil, &bin) })
+	files := make(chan int, 1)
+	s.On("file", func(ev *Event) {
+		var bin []byte
+		_ = ev.Args.Bind(nil, &bin)
+		files <- len(bin)
+	})
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	b.Run("text", func(b *testing.B) {
 		msg := []byte(`2["chat",{"user":"ann","text":"hello, \"world\""}]`)
 		b.ReportAllocs()
 		for b.Loop() {
 			s.client.OnMessage(msg, false)
-		}
-		if got.Text != `hello, "world"` {
-			b.Fatalf("got %+v", got)
+			if got := received(b, chats, timer); got.Text != `hello, "world"` {
+				b.Fatalf("got %+v", got)
+			}
 		}
 	})
 	b.Run("binary", func(b *testing.B) {
@@ -178,9 +187,23 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		for b.Loop() {
 			s.client.OnMessage(text, false)
 			s.client.OnMessage(data, true)
-		}
-		if len(bin) != len(data) {
-			b.Fatalf("got %d bytes", len(bin))
+			if n := received(b, files, timer); n != len(data) {
+				b.Fatalf("got %d bytes", n)
+			}
 		}
 	})
+}
+
+// received returns what a listener sent on ch, failing the benchmark after
+// 10 s. The timer is reused, so that the wait allocates nothing.
+func received[T any](b *testing.B, ch <-chan T, timer *time.Timer) T {
+	b.Helper()
+	timer.Reset(10 * time.Second)
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		b.Fatal("the listener did not run within 10 s")
+		panic("unreachable")
+	}
 }
