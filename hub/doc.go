@@ -17,9 +17,14 @@
 //	})
 //	http.Handle("/socket.io/", srv)
 //
-// The data path is walked once: a frame is decoded, handed to the socket's
-// hooks and listeners on the connection's reading goroutine, and a
-// broadcast is encoded once and queued as the same bytes for every
+// The data path is walked once. A frame is decoded on the goroutine that
+// reads its connection, which answers acks at once (an AckFunc runs there
+// and must not block) and queues each event on its socket. The socket's
+// own runner goroutine runs the event hook and the listeners, one event at
+// a time in the order they arrived: a listener may wait, for its client's
+// ack (EmitWithAck) or a database, while the connection keeps being read
+// and its other sockets go on. A runner exists only while its socket has
+// work. A broadcast is encoded once and queued as the same bytes for every
 // recipient. Each connection has one bounded write queue; a writer
 // goroutine exists only while the queue holds something.
 //

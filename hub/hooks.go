@@ -4,8 +4,16 @@ package hub
 // Go code) decides what happens at the moments of a socket's life. A nil
 // field costs nothing; Server.SetHooks swaps the whole set atomically.
 //
-// Each hook runs on the goroutine of the client concerned, so a slow hook
-// delays that client only.
+// Connect and Event run on the socket's own runner goroutine (see Socket),
+// in the order of the client's packets: a slow hook holds up that socket's
+// later events only, while its connection keeps being read (acks and
+// heartbeats included) and its other sockets go on. Join and Leave run on
+// the goroutine that calls Socket.Join or Socket.Leave (usually a
+// listener's, the runner). Disconnect runs on the goroutine that ends the
+// socket: its runner when the client's earlier events are still queued,
+// else the one that saw the end (the connection's reader, a caller of
+// Socket.Disconnect or Server.Close). A hook that waits on a socket's
+// behalf should give up when Socket.Context ends: the client is gone.
 type Hooks struct {
 	// Connect runs after the middlewares, before the socket joins its own
 	// room and the client is told it is connected. It may attach data

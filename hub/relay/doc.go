@@ -1,6 +1,6 @@
-// Package relay gives a hub.Server hubd's client contract (PRODUCT.md §5),
-// so that a Go program embedding the hub offers what the hubd daemon offers
-// with one call:
+// Package relay gives a hub.Server hubd's client contract, so that a Go
+// program embedding the hub offers what the hubd daemon offers with one
+// call:
 //
 //	srv := hub.New(hub.Options{})
 //	srv.SetHooks(pluginHost.Hooks()) // optional: the plugin host
@@ -43,12 +43,14 @@
 // connection middleware (Server.Use, Namespace.Use) or from a connection
 // listener registered before Attach.
 //
-// Everything runs on the sender's reading goroutine, one event at a time,
-// and a broadcast is queued on every recipient's connection before the
-// next event of the same sender is read: events from one sender reach each
-// recipient in the order sent.
+// Everything runs on the sending socket's runner goroutine (see
+// hub.Socket), one event at a time in the order the client sent them, and
+// a broadcast is queued on every recipient's connection before the next
+// event of the same socket is handled: events from one sender reach each
+// recipient in the order sent. A relay that waits (a cluster adapter's
+// request) holds up its sender's later events only.
 //
-// # Decisions where §5 is silent
+// # Decisions the contract leaves open
 //
 //   - Room names are non-empty strings of at most Config.MaxRoomName bytes
 //     (256). One call names at most Config.MaxRoomsPerCall rooms (100), and
