@@ -94,7 +94,8 @@ func (b BroadcastOperator) Emit(event string, args ...any) error {
 	if ack == nil {
 		return b.nsp.adapter.Broadcast(p, b.options())
 	}
-	return b.broadcastWithAck(p, ack)
+	_, err = b.broadcastWithAck(p, ack)
+	return err
 }
 
 // EmitArgs sends an event with arguments as they are, e.g. those of an
@@ -112,6 +113,7 @@ func (b BroadcastOperator) EmitArgs(event string, args Args) error {
 // as answered.
 type ackCollector struct {
 	nsp *Namespace
+	p   *Packet
 	cb  BroadcastAckFunc
 
 	mu             sync.Mutex
@@ -125,7 +127,11 @@ type ackCollector struct {
 	timer          *time.Timer
 }
 
-// finishLocked calls the callback once; c.mu is held.
+// finishLocked calls the callback once; c.mu is held. When the broadcast
+// ends before every target answered (its timeout, an adapter's error),
+// this node's targets first forget its ack, as the reference's timer
+// deletes it from every socket's acks: a late answer is dropped, and
+// nothing stays in their ack tables.
 func (c *ackCollector) finishLocked(err error) {
 	if c.done {
 		return
@@ -135,13 +141,32 @@ func (c *ackCollector) finishLocked(err error) {
 		c.timer.Stop()
 	}
 	r, cb := c.responses, c.cb
+	early := err != nil
 	if err == nil {
 		err = c.unansweredErr()
 	}
 	go func() {
 		defer c.nsp.srv.recoverPanic("a broadcast's ack callback", nil)
+		if early {
+			c.nsp.local.endAcks(c.p)
+		}
 		cb(r, err)
 	}()
+}
+
+// abandon ends the broadcast without calling the callback (its waiter is
+// gone) and has this node's targets forget its ack.
+func (c *ackCollector) abandon() {
+	c.mu.Lock()
+	done := c.done
+	c.done = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+	if !done {
+		c.nsp.local.endAcks(c.p)
+	}
 }
 
 func (c *ackCollector) finish(err error) {
@@ -218,8 +243,10 @@ func (c *ackCollector) unansweredErr() error {
 		n, c.expectedClient, b.String(), ErrDisconnected)
 }
 
-func (b BroadcastOperator) broadcastWithAck(p *Packet, ack BroadcastAckFunc) error {
-	c := &ackCollector{nsp: b.nsp, cb: ack, expectedNodes: -1}
+// broadcastWithAck sends p asking for acks; the collector it returns
+// calls ack once.
+func (b BroadcastOperator) broadcastWithAck(p *Packet, ack BroadcastAckFunc) (*ackCollector, error) {
+	c := &ackCollector{nsp: b.nsp, p: p, cb: ack, expectedNodes: -1}
 	if d := b.flags.Timeout; d > 0 {
 		c.mu.Lock()
 		c.timer = time.AfterFunc(d, func() { c.finish(ErrTimeout) })
@@ -227,7 +254,7 @@ func (b BroadcastOperator) broadcastWithAck(p *Packet, ack BroadcastAckFunc) err
 	}
 	if err := b.nsp.adapter.BroadcastWithAck(p, b.options(), c.count, c.ack); err != nil {
 		c.finish(err)
-		return err
+		return c, err
 	}
 	nodes := 1
 	if !b.flags.Local {
@@ -237,14 +264,14 @@ func (b BroadcastOperator) broadcastWithAck(p *Packet, ack BroadcastAckFunc) err
 		cancel()
 		if err != nil {
 			c.finish(err)
-			return err
+			return c, err
 		}
 	}
 	c.mu.Lock()
 	c.expectedNodes = nodes
 	c.checkLocked()
 	c.mu.Unlock()
-	return nil
+	return c, nil
 }
 
 func requestTimeout(f BroadcastFlags) time.Duration {
@@ -258,21 +285,31 @@ func requestTimeout(f BroadcastFlags) time.Duration {
 // socket, until the Timeout or the end of ctx. It returns the answers that
 // came and, when some did not, the error a BroadcastAckFunc would get: a
 // target that disconnected before answering ends the wait as an answer
-// would (the error wraps ErrDisconnected and names it).
+// would (the error wraps ErrDisconnected and names it). When ctx ends
+// first, this node's targets forget the ack: answers that come later are
+// dropped.
 func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	if sio.Reserved(event) {
+		return nil, ErrReserved
+	}
+	a, err := NewArgs(args...)
+	if err != nil {
+		return nil, err
+	}
 	type result struct {
 		r   []Args
 		err error
 	}
 	ch := make(chan result, 1)
-	args = append(slices.Clip(args), BroadcastAckFunc(func(r []Args, err error) { ch <- result{r, err} }))
-	if err := b.Emit(event, args...); err != nil {
+	c, err := b.broadcastWithAck(NewPacket(b.nsp.name, event, a), func(r []Args, err error) { ch <- result{r, err} })
+	if err != nil {
 		return nil, err
 	}
 	select {
 	case res := <-ch:
 		return res.r, res.err
 	case <-ctx.Done():
+		c.abandon()
 		return nil, ctx.Err()
 	}
 }

@@ -19,3 +19,16 @@ func (s *Socket) PendingAcks() int {
 	defer s.ackMu.Unlock()
 	return len(s.acks)
 }
+
+// AckBroadcasts returns the number of this node's broadcasts with acks
+// whose targets may still answer (MemoryAdapter.BroadcastWithAck).
+func (n *Namespace) AckBroadcasts() int {
+	a := n.local
+	a.acksMu.Lock()
+	defer a.acksMu.Unlock()
+	count := 0
+	for _, list := range a.ackBroadcasts {
+		count += len(list)
+	}
+	return count
+}

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"time"
 )
 
 // shardCount spreads rooms over locks so that joins and broadcasts to
@@ -35,6 +36,11 @@ type MemoryAdapter struct {
 
 	eventsMu sync.RWMutex
 	events   RoomEvents
+
+	// The broadcasts with acks whose targets may still answer, by packet
+	// (see BroadcastWithAck).
+	acksMu        sync.Mutex
+	ackBroadcasts map[*Packet][]*ackBroadcast
 }
 
 // RoomEvents are the adapter's listeners, called after the change, outside
@@ -374,18 +380,29 @@ func notifyOutgoing(sockets []*Socket, p *Packet) {
 // for an ack, and reports their count. A socket that disconnects before it
 // answers is reported to ack with an error wrapping ErrDisconnected (and
 // naming the socket), so that every counted socket is answered for.
+//
+// The targets keep the ack in their ack tables until they answer or go,
+// until opts.Flags.Timeout passes, or until the broadcast of p is ended
+// (a BroadcastOperator ends its own when it times out or its EmitWithAck's
+// context ends): a later answer is then dropped. A cluster adapter that
+// hands this method the packet its BroadcastWithAck was given lets the
+// operator end the local waits.
 func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clientCount func(int), ack func(Args, error)) error {
 	id := a.nsp.nextAckID()
 	frames := p.encode(id)
 	volatile := opts.Flags.Volatile
-	n, failed := 0, 0
+	b := &ackBroadcast{a: a, p: p, id: id}
+	a.addAckBroadcast(b)
+	var targets []*Socket
+	sent, failed := 0, 0
 	var notify []*Socket
 	a.apply(opts, func(s *Socket) {
 		if s.hasOutgoing() {
 			notify = append(notify, s)
 		}
 		sid := s.id
-		s.addAck(id, func(args Args, err error) {
+		fn := func(args Args, err error) {
+			b.settle()
 			if err != nil {
 				// The reference forgets a broadcast's target that goes
 				// away, and its callback ends only on its timer (which
@@ -396,18 +413,140 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 				return
 			}
 			ack(args, nil)
-		})
+		}
+		if !s.addAck(id, fn) {
+			// Gone: fn has been called, the socket answered for.
+			targets = append(targets, s)
+			return
+		}
 		if s.client.conn.Send(frames, volatile) {
-			n++
+			sent++
 		} else {
 			failed++
-			s.takeAck(id)
+			if s.takeAck(id) != nil {
+				return // not a target
+			}
+			// The socket went meanwhile, and fn answered for it.
 		}
+		targets = append(targets, s)
 	})
-	a.nsp.srv.stats.add(n, failed, volatile)
+	a.nsp.srv.stats.add(sent, failed, volatile)
+	b.counted(targets, opts.Flags.Timeout)
 	notifyOutgoing(notify, p)
-	clientCount(n)
+	clientCount(len(targets))
 	return nil
+}
+
+// ackBroadcast is one BroadcastWithAck of the memory adapter while its
+// targets may still answer: the sockets whose ack tables hold its ack id.
+type ackBroadcast struct {
+	a  *MemoryAdapter
+	p  *Packet
+	id int64
+
+	mu      sync.Mutex
+	targets []*Socket // set once counted
+	isSet   bool      // targets is set
+	settled int       // targets that answered or went
+	ended   bool      // the remaining entries were taken out, or all settled
+	timer   *time.Timer
+}
+
+// settle counts a target that answered or went; the last one ends the
+// broadcast's bookkeeping.
+func (b *ackBroadcast) settle() {
+	b.mu.Lock()
+	b.settled++
+	last := b.isSet && !b.ended && b.settled >= len(b.targets)
+	if last {
+		b.ended = true
+	}
+	timer := b.timer
+	b.mu.Unlock()
+	if last {
+		if timer != nil {
+			timer.Stop()
+		}
+		b.a.removeAckBroadcast(b)
+	}
+}
+
+// counted records the targets once the packet is sent to all of them and
+// starts the timer of timeout (none when 0). When the broadcast was ended
+// meanwhile, it takes the targets' entries out now.
+func (b *ackBroadcast) counted(targets []*Socket, timeout time.Duration) {
+	b.mu.Lock()
+	b.targets, b.isSet = targets, true
+	switch {
+	case b.ended:
+		b.mu.Unlock()
+		b.takeAll(targets)
+		return
+	case b.settled >= len(targets):
+		b.ended = true
+		b.mu.Unlock()
+		b.a.removeAckBroadcast(b)
+		return
+	}
+	if timeout > 0 {
+		b.timer = time.AfterFunc(timeout, b.end)
+	}
+	b.mu.Unlock()
+}
+
+// end takes the ack out of the tables of the targets that have not
+// answered: their answers are dropped, their callbacks not called.
+func (b *ackBroadcast) end() {
+	b.mu.Lock()
+	if b.ended {
+		b.mu.Unlock()
+		return
+	}
+	b.ended = true
+	targets, timer := b.targets, b.timer
+	b.mu.Unlock()
+	if timer != nil {
+		timer.Stop()
+	}
+	b.a.removeAckBroadcast(b)
+	b.takeAll(targets)
+}
+
+func (b *ackBroadcast) takeAll(targets []*Socket) {
+	for _, s := range targets {
+		s.takeAck(b.id)
+	}
+}
+
+func (a *MemoryAdapter) addAckBroadcast(b *ackBroadcast) {
+	a.acksMu.Lock()
+	if a.ackBroadcasts == nil {
+		a.ackBroadcasts = make(map[*Packet][]*ackBroadcast)
+	}
+	a.ackBroadcasts[b.p] = append(a.ackBroadcasts[b.p], b)
+	a.acksMu.Unlock()
+}
+
+func (a *MemoryAdapter) removeAckBroadcast(b *ackBroadcast) {
+	a.acksMu.Lock()
+	list := slices.DeleteFunc(a.ackBroadcasts[b.p], func(x *ackBroadcast) bool { return x == b })
+	if len(list) == 0 {
+		delete(a.ackBroadcasts, b.p)
+	} else {
+		a.ackBroadcasts[b.p] = list
+	}
+	a.acksMu.Unlock()
+}
+
+// endAcks ends this node's waits for the acks of the broadcasts of p (see
+// BroadcastWithAck): the broadcast they belong to is over.
+func (a *MemoryAdapter) endAcks(p *Packet) {
+	a.acksMu.Lock()
+	list := slices.Clone(a.ackBroadcasts[p])
+	a.acksMu.Unlock()
+	for _, b := range list {
+		b.end()
+	}
 }
 
 // ServerCount is 1: the memory adapter knows only this node.

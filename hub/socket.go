@@ -330,9 +330,10 @@ func (s *Socket) closeNow(reason DisconnectReason) {
 	}
 }
 
-// addAck records fn as the callback of the client's ack id. Once the
-// client is gone, fn gets ErrDisconnected at once.
-func (s *Socket) addAck(id int64, fn AckFunc) { s.addAckTimeout(id, fn, 0) }
+// addAck records fn as the callback of the client's ack id and reports
+// whether it did. Once the client is gone, fn gets ErrDisconnected at once
+// (and addAck reports false).
+func (s *Socket) addAck(id int64, fn AckFunc) bool { return s.addAckTimeout(id, fn, 0) }
 
 // addAckTimeout is addAck with a timeout (none when 0): whichever comes
 // first takes the ack out of the table, the answer, the disconnect, the
