@@ -14,6 +14,8 @@ import (
 // calls succeeds. Each socket also has its own strikes: one whose calls
 // keep failing gets the failure policy's answer without the plugin being
 // called, for a backoff of its own, while every other socket is served.
+// A call given up because its socket went (its context ended) is charged
+// to nobody: it tells nothing of the plugin.
 
 // breaker stops calling a plugin that keeps failing: once it opens it
 // refuses calls for a backoff that doubles up to breakerMaxBackoff, then
@@ -42,19 +44,38 @@ const (
 
 // allow reports whether a call may go to the plugin now.
 func (b *breaker) allow(now time.Time) bool {
+	ok, _ := b.admit(now)
+	return ok
+}
+
+// admit reports whether a call may go to the plugin now, and whether it
+// is the probe of an open breaker (see abandon).
+func (b *breaker) admit(now time.Time) (ok, probe bool) {
 	if b.healthy.Load() {
-		return true
+		return true, false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.openUntil.IsZero() {
-		return true
+		return true, false
 	}
 	if now.Before(b.openUntil) || b.probing {
-		return false
+		return false, false
 	}
 	b.probing = true
-	return true
+	return true, true
+}
+
+// abandon records a call that ended without saying anything of the
+// plugin's health (its socket went, and the call was given up): neither a
+// failure nor a success. When it was the probe, the next call may probe.
+func (b *breaker) abandon(probe bool) {
+	if !probe {
+		return
+	}
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
 }
 
 // done records a call's result. A failure adds to the failures that open

@@ -129,12 +129,27 @@ var rejectedInput = Decision{
 	Data:   json.RawMessage(`{"max_depth":` + strconv.Itoa(MaxJSONDepth) + `}`),
 }
 
+// abandonedCall is the decision of a chain given up because its context
+// ended (the socket went): the event, join or connect goes nowhere, as the
+// plugin never decided to let it through.
+var abandonedCall = Decision{Action: Drop, Reason: "socket disconnected"}
+
+// abandoned reports whether a call's error is ctx's end (the socket went)
+// rather than the plugin's failure.
+func abandoned(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && ctx.Err() != nil
+}
+
 // run calls the chain of hook for env. Each plugin sees env as the plugins
 // before it changed it; the returned decision gathers their changes and
 // carries the action that ended the chain (or allow).
 //
 // A plugin's failures on a socket's calls (every hook but connect, whose
 // socket is not yet one) are charged to that socket first: see breaker.go.
+// A call given up because ctx ended (the hooks pass the socket's context,
+// which ends when the socket goes) is no failure of the plugin: it counts
+// towards neither its breaker nor the socket's strikes, is logged at debug
+// level only, and ends the chain with a drop (abandonedCall).
 func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 	var out Decision
 	i := slot(hook)
@@ -171,7 +186,8 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 			}
 			continue
 		}
-		if !l.breaker.allow(now) {
+		admitted, probe := l.breaker.admit(now)
+		if !admitted {
 			l.stats[i].observe(OutcomeCircuitOpen, 0)
 			if l.m.failClosed(hook) {
 				out.merge(&unavailable)
@@ -207,6 +223,14 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 			err = d.Check()
 		}
 		end := now.Add(took)
+		if err != nil && abandoned(ctx, err) {
+			l.breaker.abandon(probe)
+			if t.logger != nil {
+				t.logger.Debug("plugin call abandoned: its socket is gone", "plugin", l.m.Name, "runtime", l.m.Runtime, "hook", string(hook), "socket", env.Socket.ID, "err", err)
+			}
+			out.merge(&abandonedCall)
+			return out
+		}
 		if err != nil {
 			// A call that ran out its time held a runtime or instance of
 			// the plugin's pool for all of it: two in a row hold its socket
