@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,7 +95,10 @@ func (p *Plugin) Hooks() []host.Hook {
 // Handle runs the script's handler for env.Hook. A hook the script did not
 // register is allowed unchanged. The call ends by ctx's deadline or the
 // manifest's timeout, whichever comes first, with host.ErrTimeout; so does
-// a call that returns after it.
+// a call that returns after it. When ctx is cancelled (the hub cancels a
+// socket's context when the socket goes), the call is stopped, or given up
+// while it waits for a runtime, with an error wrapping ctx.Err()
+// (context.Canceled) and the context's cause.
 func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision, error) {
 	hi := hookIndex(env.Hook)
 	if hi < 0 || p.hooks&(1<<hi) == 0 {
@@ -113,11 +117,23 @@ func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision
 		return nil, ErrClosed
 	}
 	defer p.leave()
-	in, err := p.acquire(deadline)
+	in, err := p.acquire(ctx, env.Hook, deadline)
 	if err != nil {
 		return nil, err
 	}
-	d, err := in.handle(hi, env, deadline)
+	var d *host.Decision
+	if cancelled(ctx) {
+		err = abandonedError(ctx, env.Hook)
+	} else {
+		end := watchCancel(ctx, in)
+		d, err = in.handle(hi, env, deadline)
+		if end() && err != nil {
+			// Stopped for ctx, not by the watchdog: the runtime may be
+			// mid-way through anything.
+			in.broken = true
+			d, err = nil, abandonedError(ctx, env.Hook)
+		}
+	}
 	if in.broken {
 		p.replace(in)
 	} else {
@@ -126,8 +142,73 @@ func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision
 	return d, err
 }
 
-// acquire takes a runtime from the pool, waiting until deadline.
-func (p *Plugin) acquire(deadline time.Time) (*instance, error) {
+// cancelled reports whether ctx was cancelled (its deadline is not
+// cancellation: the watchdog enforces it as a timeout).
+func cancelled(ctx context.Context) bool {
+	return ctx.Done() != nil && errors.Is(ctx.Err(), context.Canceled)
+}
+
+// abandonedError is the error of a call given up because ctx was
+// cancelled: it wraps ctx.Err() and, when it is another error, the cause.
+func abandonedError(ctx context.Context, hook host.Hook) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || cause == err {
+		return fmt.Errorf("js: the %s call was abandoned: %w", hook, err)
+	}
+	return fmt.Errorf("js: the %s call was abandoned: %w: %w", hook, err, cause)
+}
+
+// cancelInterrupt is the value of the interrupt of a call whose context
+// was cancelled.
+type cancelInterrupt struct{}
+
+// watchCancel interrupts the call about to run on in if ctx is cancelled
+// while it runs. The returned function ends the watch, once the call is
+// over and before in serves another, and reports whether the call was
+// interrupted for ctx. The interrupt follows the watchdog's protocol
+// (watchdog.go): claimed through the runtime's deadline word, so that it
+// lands on this call only, and cleared by the call's disarm.
+func watchCancel(ctx context.Context, in *instance) (end func() bool) {
+	if ctx.Done() == nil {
+		return noCancel
+	}
+	var over, fired atomic.Bool
+	stopped := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(stopped)
+		if !cancelled(ctx) {
+			return // a deadline: the watchdog's to enforce
+		}
+		for !over.Load() {
+			switch d := in.deadline.Load(); {
+			case d > 0:
+				if in.deadline.CompareAndSwap(d, stateClaimed) {
+					in.rt.Interrupt(cancelInterrupt{})
+					in.deadline.Store(stateInterrupted)
+					fired.Store(true)
+					return
+				}
+			case d < 0:
+				return // the watchdog is stopping the call
+			default:
+				runtime.Gosched() // not armed yet, or disarmed: wait for over
+			}
+		}
+	})
+	return func() bool {
+		over.Store(true)
+		if !stop() {
+			<-stopped
+		}
+		return fired.Load()
+	}
+}
+
+func noCancel() bool { return false }
+
+// acquire takes a runtime from the pool for a call of hook, waiting until
+// deadline or until ctx is cancelled.
+func (p *Plugin) acquire(ctx context.Context, hook host.Hook, deadline time.Time) (*instance, error) {
 	select {
 	case in := <-p.pool:
 		return in, nil
@@ -146,6 +227,11 @@ func (p *Plugin) acquire(deadline time.Time) (*instance, error) {
 		return nil, fmt.Errorf("%w: every runtime of the pool is busy", host.ErrTimeout)
 	case <-p.done:
 		return nil, ErrClosed
+	case <-ctx.Done(): // nil Done: never
+		if cancelled(ctx) {
+			return nil, abandonedError(ctx, hook)
+		}
+		return nil, fmt.Errorf("%w: every runtime of the pool is busy", host.ErrTimeout)
 	}
 }
 
