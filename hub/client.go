@@ -294,6 +294,9 @@ func (c *client) connect(s *Socket, name string) {
 	}
 	s.endContext(fmt.Errorf("hub: connect refused: %w", err))
 	s.tasks.close()
+	// Forgotten before the client hears the refusal: a client that tries
+	// again at once must not find this CONNECT still under way.
+	c.leaveJoining(s)
 	payload := invalidNamespace
 	if err != errInvalidNamespace {
 		payload = connectErrorPayload(err)

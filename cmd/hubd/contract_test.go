@@ -41,7 +41,7 @@ type contractObs struct {
 }
 
 // TestContract runs the hubd binary and drives it with the real
-// socket.io-client through PRODUCT.md §5, the client contract: connect,
+// socket.io-client through hubd's client contract (hub/relay): connect,
 // hub:join and hub:leave, relaying (once per recipient, in order, binary
 // over both transports, large payloads, a room of 100), acks (routed,
 // dropped, denied, replied by a plugin) and the HTTP publish API.

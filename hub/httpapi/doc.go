@@ -1,4 +1,4 @@
-// Package httpapi is the server-side publish API of hubd (PRODUCT.md §5):
+// Package httpapi is the server-side publish API of hubd:
 // an http.Handler through which a trusted back end publishes events to a
 // hub's clients and looks at who is connected, without speaking
 // Socket.IO. Every operation goes through the namespace's adapter, so with

@@ -1,4 +1,4 @@
-// Drives the hubd daemon through the client contract of PRODUCT.md §5 with
+// Drives the hubd daemon through its client contract (hub/relay) with
 // the real socket.io-client, scenario after scenario. Prints one JSON line
 // per observation ({"kind": ..., "value": ...}); the Go test compares them
 // with its table. Exits non-zero on anything unexpected (an error, a
