@@ -1,9 +1,10 @@
 // Command hubd is the Socket.IO-compatible real-time hub as a daemon: the
 // hub with hubd's client contract (hub/relay), the HTTP publish API
 // (hub/httpapi) when a key is set, the plugin host (JavaScript, WebAssembly
-// and process plugins) when a plugin directory is set, health and readiness endpoints, optional static files, structured
-// logs, graceful shutdown, and, with adapter redis, rooms shared with the
-// other nodes (hubd or Node socket.io) through Redis (hub/redisadapter).
+// and process plugins) when a plugin directory is set, health and readiness
+// endpoints, optional static files, structured logs, graceful shutdown,
+// and, with adapter redis, rooms shared with the other nodes (hubd or Node
+// socket.io) through Redis (hub/redisadapter).
 //
 // Usage:
 //
