@@ -59,8 +59,8 @@ type Adapter interface {
 // AdapterFactory makes the adapter of nsp (see Options.Adapter). local is
 // the namespace's in-memory adapter, for a cluster adapter to wrap.
 //
-// The factory runs outside the server's locks, on the goroutine of the
-// client whose CONNECT creates the namespace (or of the caller of
+// The factory runs outside the server's locks, on the runner of the
+// socket whose CONNECT creates the namespace (or on the caller of
 // Server.Of): it may subscribe over the network and wait for the answer.
 // Other namespaces' connects go on meanwhile; connects to the namespace
 // being made wait for it. An error means the namespace could not be made:
