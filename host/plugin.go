@@ -10,7 +10,11 @@ import (
 // from many goroutines at once.
 //
 // ctx carries the call's deadline (ctx.Deadline), which the runtime must
-// enforce itself: to keep calls cheap, ctx's Done channel may be nil.
+// enforce itself: to keep calls cheap, ctx's Done channel is not the
+// deadline's (it may be nil). The Done channel is the socket's: it closes
+// when the socket the call is for goes away, and the runtime should then
+// stop the call and return an error wrapping ctx.Err() (context.Canceled),
+// which the host treats as an abandoned call, not a plugin failure.
 // Handle returns an error when the plugin threw, trapped, timed out
 // (ErrTimeout), returned garbage (ErrGarbage) or could not be reached; the
 // plugin's failure policy then decides.

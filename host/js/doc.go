@@ -38,7 +38,9 @@
 // only while calls are in flight, interrupts runtimes past their deadline;
 // the call returns host.ErrTimeout and the runtime is replaced in the
 // background (a fresh runtime also frees whatever a runaway loop piled
-// up). A call that returns after its deadline is a timeout as well.
+// up). A call that returns after its deadline is a timeout as well. A call
+// whose context is cancelled (its socket went away) is interrupted the
+// same way and returns the context's error.
 // Loading has its own limit, Runtime.LoadTimeout (default 5s, or the load
 // context's deadline if sooner): the script's top level and the lookup of
 // its handlers (getters and proxies can loop too).
