@@ -174,7 +174,7 @@ func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision
 	if err != nil {
 		return nil, err
 	}
-	d, keep, err := in.call(id, env, deadline)
+	d, keep, err := in.call(ctx, id, env, deadline)
 	if keep {
 		p.release(in)
 	} else {
@@ -208,7 +208,7 @@ func (p *Plugin) acquire(ctx context.Context, deadline time.Time) (*instance, er
 }
 
 // call runs one hook call; keep tells whether the instance may serve again.
-func (in *instance) call(id uint32, env *host.Envelope, deadline time.Time) (d *host.Decision, keep bool, err error) {
+func (in *instance) call(ctx context.Context, id uint32, env *host.Envelope, deadline time.Time) (d *host.Decision, keep bool, err error) {
 	p := in.p
 	// Write the envelope and its index straight into the guest's buffer
 	// when they fit; otherwise build them aside, grow the buffer and copy.
@@ -235,6 +235,16 @@ func (in *instance) call(id uint32, env *host.Envelope, deadline time.Time) (d *
 	dl := p.wd.at(deadline)
 	in.deadline.Store(dl)
 	p.wd.kick()
+	if ctx.Done() != nil {
+		// The call's context ends when its socket goes: the call is then
+		// stopped as at its deadline, and reported as abandoned.
+		stop := context.AfterFunc(ctx, func() {
+			if in.deadline.CompareAndSwap(dl, 1) {
+				p.wd.kick()
+			}
+		})
+		defer stop()
+	}
 	in.env = env
 	in.outSet, in.outErr = false, nil
 	if !inPlace {
@@ -255,6 +265,9 @@ func (in *instance) call(id uint32, env *host.Envelope, deadline time.Time) (d *
 	in.env = nil
 	if !in.deadline.CompareAndSwap(dl, stateIdle) {
 		waitTripped(in)
+		if cerr := ctx.Err(); cerr != nil && time.Now().Before(deadline) {
+			return nil, false, fmt.Errorf("wasm plugin %q: call abandoned: %w", p.name, cerr)
+		}
 		return nil, false, fmt.Errorf("%w: wasm plugin %q ran past its deadline", host.ErrTimeout, p.name)
 	}
 	in.pages.Store(in.mem.Size() >> 16)
