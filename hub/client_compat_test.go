@@ -1123,7 +1123,7 @@ func TestCompatDisconnectCloseRounds(t *testing.T) {
 	}
 }
 
-// TestCompatReconnect: the server goes away (Server.Close, which refuses
+// TestCompatReconnect: the server goes away (Server.Shutdown, which refuses
 // handshakes from then on) and a new server takes over the address; the
 // client reconnects by itself, gets a new socket id and traffic resumes.
 func TestCompatReconnect(t *testing.T) {
@@ -1156,15 +1156,15 @@ func TestCompatReconnect(t *testing.T) {
 					s.OnDisconnect(func(r hub.DisconnectReason) { rec.add("disconnect "+label, string(r)) })
 					s.On("go-away", func(*hub.Event) {
 						go func() {
-							_ = srv.Close()
-							// Let the sessions end (their close packets
-							// written), close the listener, then serve
-							// a new server at the same address.
-							deadline := time.Now().Add(3 * time.Second)
-							for srv.Connections() > 0 && time.Now().Before(deadline) {
-								time.Sleep(5 * time.Millisecond)
+							// Shutdown returns once the sessions have ended
+							// (their close packets written); then close the
+							// listener and serve a new server at the same
+							// address.
+							ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+							defer cancel()
+							if err := srv.Shutdown(ctx); err != nil {
+								rec.add("err", "shutdown: "+err.Error())
 							}
-							time.Sleep(50 * time.Millisecond)
 							_ = hs.Close()
 							ln2, err := net.Listen("tcp", addr)
 							if err != nil {
