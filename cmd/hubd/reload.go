@@ -323,6 +323,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"log.format", old.Log.Format, next.Log.Format},
 		{"metrics.enabled", old.Metrics.Enabled, next.Metrics.Enabled},
 		{"adapter", old.Adapter, next.Adapter},
+		{"shutdown_grace", time.Duration(old.ShutdownGrace), time.Duration(next.ShutdownGrace)},
 	} {
 		if f.was != f.now {
 			restart(f.name, f.was, f.now)

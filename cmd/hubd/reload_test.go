@@ -157,12 +157,16 @@ func TestSIGHUPReloadsConfig(t *testing.T) {
 	// restart.
 	reloadWith(t, d, file, `{
 		"listen": "127.0.0.1:1",
+		"shutdown_grace": "3s",
 		"namespaces": [{"name": "/", "echo": true}],
 		"api": {"key": "new-key"},
 		"log": {"level": "debug"}
 	}`, "SIGHUP: config reloaded", 1)
 	if !strings.Contains(d.stderr.String(), `"msg":"SIGHUP: setting needs a restart; keeping the old value","setting":"listen","old":"127.0.0.1:0","new":"127.0.0.1:1"`) {
 		t.Errorf("no restart notice for listen:\n%s", d.stderr)
+	}
+	if !strings.Contains(d.stderr.String(), `"setting":"shutdown_grace","old":"10s","new":"3s"`) {
+		t.Errorf("no restart notice for shutdown_grace:\n%s", d.stderr)
 	}
 	if code := apiEmit(t, d.addr, "old-key", "x"); code != 401 {
 		t.Fatalf("old key after reload: %d, want 401", code)
