@@ -28,7 +28,11 @@ import "sync"
 //
 // The runner is a goroutine started when a task is queued on an idle
 // socket; it exits when the queue is empty, so an idle connection costs no
-// goroutine. The reader is thus free while a listener waits (for an ack, a
+// goroutine. Over WebSocket, the reading goroutine itself is the runner
+// when the socket is idle (engine.Conn.RunInline): a listener that does
+// not wait then costs no goroutine and its replies no writer; should it
+// run for more than a millisecond, the reading moves to a fresh goroutine
+// and the old one finishes the socket's tasks as its runner. The reader is thus free while a listener waits (for an ack, a
 // database, a plugin): acks, other sockets' packets and the engine's pongs
 // keep being read.
 //
@@ -135,7 +139,7 @@ func (s *Socket) enqueue(t task) bool {
 	start := !q.running
 	q.running = true
 	q.mu.Unlock()
-	if start {
+	if start && !s.client.conn.RunInline(s.run) {
 		go s.run()
 	}
 	return true

@@ -289,7 +289,9 @@ func (n *Namespace) add(s *Socket) error {
 	n.adapter.AddAll(s, []string{s.id})
 	payload := jsonstr.Append([]byte(`{"sid":`), s.id)
 	payload = append(payload, '}')
-	s.client.conn.Send(encodeControl(0, n.name, payload), false)
+	// Written on this goroutine (the socket's runner) when the connection
+	// is idle: the client needs it before the listeners' emits anyway.
+	s.client.conn.SendNow(encodeControl(0, n.name, payload))
 	for _, fn := range n.connectionListeners() {
 		fn(s)
 	}

@@ -508,7 +508,9 @@ func (e *Event) Ack(args ...any) error {
 	if !e.acked.CompareAndSwap(false, true) {
 		return ErrAcked
 	}
-	e.socket.client.conn.Send(encodeAck(e.socket.nsp.name, e.id, a), false)
+	// Written on this goroutine when the connection is idle: an ack is
+	// most often the last thing a listener does, on the socket's runner.
+	e.socket.client.conn.SendNow(encodeAck(e.socket.nsp.name, e.id, a))
 	return nil
 }
 

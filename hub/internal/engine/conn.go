@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hubd/hubd/hub/internal/eio"
@@ -60,9 +61,15 @@ type Conn struct {
 	ws          *wsConn // the current transport when not nil
 	netConn     net.Conn
 	queue       []Frame
-	queued      int  // bytes in queue
-	writing     bool // a WebSocket writer goroutine is running
-	dispatching bool // the WebSocket reader is in the handler
+	queued      int     // bytes in queue
+	writing     bool    // a WebSocket writer goroutine is running
+	dispatching bool    // the WebSocket reader is in the handler
+	reading     *wsConn // the WebSocket being read (see readLoop)
+
+	// See inline.go: whether the reader runs application code, and the
+	// generation of the reader, bumped when the reading moves.
+	inline    atomic.Int32
+	readEpoch atomic.Uint64
 
 	// Owned by the goroutine that writes (writing is set).
 	deadlineConn  net.Conn
@@ -128,6 +135,35 @@ func (c *Conn) Send(frames []Frame, volatile bool) bool {
 	c.queued += n
 	c.kickLocked()
 	c.mu.Unlock()
+	return true
+}
+
+// SendNow is Send that, over WebSocket, writes the frames on the caller's
+// goroutine when no writer is running, rather than starting one: for a
+// reply sent by a goroutine that has nothing else to do meanwhile (the
+// goroutine that ran a client's event, answering it), which saves a
+// goroutine and a wake-up per reply. The write is bounded by the write
+// timeout, as any.
+func (c *Conn) SendNow(frames []Frame) bool {
+	c.mu.Lock()
+	if c.ws == nil || c.writing || c.dispatching || c.state != stateOpen || len(c.queue) > 0 {
+		c.mu.Unlock()
+		return c.Send(frames, false)
+	}
+	n := 0
+	for i := range frames {
+		n += len(frames[i].Data)
+	}
+	if n > c.srv.cfg.MaxBufferedBytes {
+		c.mu.Unlock()
+		return c.Send(frames, false) // which refuses it as it would
+	}
+	c.queue = append(c.queue, frames...)
+	c.queued += n
+	c.writing = true
+	nc := c.netConn
+	c.mu.Unlock()
+	c.writeLoop(nc, nil)
 	return true
 }
 
@@ -350,6 +386,15 @@ func (c *Conn) onPacket(p eio.Packet) bool {
 	st := c.state
 	c.mu.Unlock()
 	if st != stateOpen {
+		if st == stateClosing && p.Type == eio.Close {
+			// The client closes too while the server's close waits for
+			// a poll to carry it (a shutdown, Conn.Close): nothing is
+			// left to say, and no poll will come. As the reference,
+			// whose polling transport acts on a close packet whatever
+			// the socket's state.
+			c.closeNow(ReasonTransportClose, []Frame{noopFrame})
+			return false
+		}
 		return st != stateClosed
 	}
 	switch p.Type {

@@ -22,6 +22,8 @@ type Server struct {
 
 	draining atomic.Bool   // Drain was called: handshakes are refused
 	panics   atomic.Uint64 // see PanicsRecovered
+
+	inline inlineWatch // see inline.go
 }
 
 // readBufferSize is the WebSocket read buffer of a session. Larger frames

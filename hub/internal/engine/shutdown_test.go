@@ -210,3 +210,23 @@ func TestDrainSkipsLinger(t *testing.T) {
 		t.Fatalf("Wait = %v, want nil: the table was empty", err)
 	}
 }
+
+// TestClientClosesWhileServerCloses: a polling session whose server-side
+// close waits for a poll to carry the close packet (here: its queue is not
+// yet taken) ends at once when its client sends its own close instead of
+// polling, rather than when the server gives up waiting for the poll.
+func TestClientClosesWhileServerCloses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	sid, h := e.openPolling()
+	h.c.Send([]Frame{Text(4, []byte("queued"))}, false)
+	e.srv.Drain(drainReason)
+	if r := e.post(sid, "1"); r.status != http.StatusOK {
+		t.Fatalf("client's close: %d %q", r.status, r.body)
+	}
+	if n := e.srv.Len(); n != 0 {
+		t.Fatalf("%d session(s) left once the client closed", n)
+	}
+	h.expectClose(t, drainReason)
+	waitDrained(t, e.srv)
+}

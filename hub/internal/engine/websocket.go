@@ -168,6 +168,15 @@ const maxHandoffs = 8
 // readLoop reads the session's WebSocket until it ends; handoffs counts
 // the goroutines that read it before this one.
 func (c *Conn) readLoop(ws *wsConn, handoffs int) {
+	c.mu.Lock()
+	c.reading = ws
+	c.mu.Unlock()
+	c.readLoopEpoch(ws, handoffs, c.readEpoch.Load())
+}
+
+// readLoopEpoch is readLoop for the reader of generation epoch: it stops,
+// leaving ws to the next one, once the reading moved (see RunInline).
+func (c *Conn) readLoopEpoch(ws *wsConn, handoffs int, epoch uint64) {
 	defer c.recoverPanic()
 	for {
 		// Wait for the next frame here, at the shallowest point, so that
@@ -177,7 +186,11 @@ func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 		p, err := c.readPacket(ws)
 		switch {
 		case err == nil:
-			if !c.dispatch(ws, p) {
+			ok := c.dispatch(ws, p, epoch)
+			if c.readEpoch.Load() != epoch {
+				return // another goroutine reads ws now
+			}
+			if !ok {
 				ws.discard()
 				return
 			}
@@ -189,7 +202,7 @@ func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 				// one's, and a parked goroutine's stack rarely shrinks.
 				// Busy connections stop handing over, since a fresh stack
 				// grows again on their next message.
-				go c.readLoop(ws, handoffs+1)
+				go c.readLoopEpoch(ws, handoffs+1, epoch)
 				return
 			}
 			continue
@@ -220,12 +233,19 @@ func (c *Conn) readLoop(ws *wsConn, handoffs int) {
 // handler's replies), unless a writer already runs. A handler that blocks
 // thus also holds up what others send to this client, as it holds up the
 // client's own later messages.
-func (c *Conn) dispatch(ws *wsConn, p eio.Packet) bool {
+func (c *Conn) dispatch(ws *wsConn, p eio.Packet, epoch uint64) bool {
 	c.mu.Lock()
 	c.dispatching = true
 	c.mu.Unlock()
 	ok := c.onPacket(p)
 	c.mu.Lock()
+	if c.readEpoch.Load() != epoch {
+		// The reading moved while the handler ran (RunInline): the
+		// dispatching flag is the new reader's now, and what was queued
+		// has a writer.
+		c.mu.Unlock()
+		return ok
+	}
 	c.dispatching = false
 	if c.ws == ws && !c.writing && len(c.queue) > 0 && c.state != stateClosed {
 		c.writing = true
