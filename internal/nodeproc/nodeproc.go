@@ -89,8 +89,9 @@ func Start(t testing.TB, dir, script string, env []string, notice func(line []by
 	return p
 }
 
-// Call sends cmd (its "id" is set here), waits up to 10 s for the answer
-// and decodes its result into out when out is not nil.
+// Call sends cmd (its "id" is set here), waits up to 30 s for the answer
+// and decodes its result into out when out is not nil. The bound only
+// catches a hung script: a loaded machine can take seconds to answer.
 func (p *Proc) Call(cmd map[string]any, out any) error {
 	p.mu.Lock()
 	p.next++
@@ -117,8 +118,8 @@ func (p *Proc) Call(cmd map[string]any, out any) error {
 			}
 		}
 		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%v: no answer within 10s", cmd)
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("%v: no answer within 30s", cmd)
 	}
 }
 
