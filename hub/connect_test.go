@@ -357,7 +357,8 @@ func TestCleanupEmptyChildNamespaces(t *testing.T) {
 // ConnectTimeout closes a connection that joins no namespace in time,
 // including one whose only attempt was refused; a connected one stays.
 func TestConnectTimeout(t *testing.T) {
-	const timeout = 100 * time.Millisecond
+	// Long enough that joined connects in time on a loaded machine.
+	const timeout = 2 * time.Second
 	srv, url := hubServer(t, hub.Options{ConnectTimeout: timeout})
 	srv.Of("/locked").Use(func(*hub.Socket) error { return errors.New("no") })
 	srv.OnConnection(func(s *hub.Socket) {
@@ -376,7 +377,12 @@ func TestConnectTimeout(t *testing.T) {
 			t.Errorf("%s connection: %v", name, err)
 		}
 	}
-	time.Sleep(3 * timeout)
+	// late's timer starts after joined connected: once the server closed
+	// late, joined's timer, had it not been stopped, would have fired too.
+	late := hubDial(t, url)
+	if err := late.WaitClosed(testWait); err != nil {
+		t.Errorf("late connection: %v", err)
+	}
 	if p, err := joined.EmitWithAck("/", "ping"); err != nil || p.Str(0) != "pong" {
 		t.Errorf("joined connection after the timeout: %v", err)
 	}
