@@ -50,8 +50,9 @@ const (
 // NoID is the ID of a packet that carries no ack id.
 const NoID = -1
 
-// DefaultTimeout bounds Connect and EmitWithAck.
-const DefaultTimeout = 5 * time.Second
+// DefaultTimeout bounds Connect and EmitWithAck (and the dial and Close);
+// no test waits it out, so it is long enough for a loaded machine.
+const DefaultTimeout = 20 * time.Second
 
 // Errors returned by the client.
 var (
