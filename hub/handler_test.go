@@ -167,10 +167,13 @@ func answerNext(t *testing.T, c *testclient.Client, event string, arg any) {
 	}
 }
 
-// TestHeartbeatWhileHandlerWaits: a listener that waits longer than the
-// ping timeout does not end its connection: the pongs keep being read.
+// TestHeartbeatWhileHandlerWaits: a listener that waits does not stop
+// the pongs being read, so the heartbeat does not end its connection.
 func TestHeartbeatWhileHandlerWaits(t *testing.T) {
-	srv, url := hubServer(t, hub.Options{PingInterval: 20 * time.Millisecond, PingTimeout: 40 * time.Millisecond})
+	// Pings come often; the timeout is long so that a loaded machine
+	// answers in time. The engine sends a ping only once the previous
+	// one's pong was read, so each new ping proves a pong was read.
+	srv, url := hubServer(t, hub.Options{PingInterval: 20 * time.Millisecond, PingTimeout: 5 * time.Second})
 	release := make(gate)
 	done := make(chan struct{})
 	srv.OnConnection(func(s *hub.Socket) {
@@ -186,9 +189,8 @@ func TestHeartbeatWhileHandlerWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Five pings, each answered, while the listener waits: had the pongs
-	// not been read, the first unanswered ping would have ended the
-	// connection after 40 ms.
+	// Five more pings while the listener waits: had the pongs not been
+	// read, no ping would have followed the first unanswered one.
 	start := c.Pings()
 	waitUntil(t, func() bool {
 		select {
@@ -452,7 +454,9 @@ func TestConnectionListenerPanic(t *testing.T) {
 // end leave no goroutine behind: the runners finish, and the readers that
 // waited for room go.
 func TestNoGoroutineLeftByWaitingHandlers(t *testing.T) {
-	srv, url := hubServer(t, hub.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	// The heartbeat ends the connections; its timeout is long enough that
+	// it does not end one before the test saw its queue on a loaded machine.
+	srv, url := hubServer(t, hub.Options{PingInterval: 50 * time.Millisecond, PingTimeout: 5 * time.Second})
 	sockets := make(chan *hub.Socket, 10)
 	srv.OnConnection(func(s *hub.Socket) {
 		s.On("wait", func(*hub.Event) { <-s.Context().Done() })
@@ -498,6 +502,7 @@ func TestNoGoroutineLeftByWaitingHandlers(t *testing.T) {
 		_ = c.Close()
 	}
 	wg.Wait()
+	// Each connection ends within PingInterval+PingTimeout of its close.
 	deadline := time.Now().Add(testWait)
 	for {
 		g := runtime.NumGoroutine()
