@@ -26,6 +26,9 @@ type loaded struct {
 	// that sockets whose calls keep failing (a backtracking regular
 	// expression, a loop) share one of the plugin's runtimes, not all.
 	struckLane chan struct{}
+	// budgets are the chain budgets set on the host that loaded it (see
+	// Host.SetChainBudget); the chains it is in read them.
+	budgets *chainBudgets
 }
 
 // hookIndex maps hooks to array slots.
@@ -43,8 +46,8 @@ func slot(h Hook) int {
 	return -1
 }
 
-func newLoaded(m Manifest, p Plugin) *loaded {
-	l := &loaded{m: m, p: p, struckLane: make(chan struct{}, 1)}
+func newLoaded(m Manifest, p Plugin, budgets *chainBudgets) *loaded {
+	l := &loaded{m: m, p: p, struckLane: make(chan struct{}, 1), budgets: budgets}
 	for i := range l.stats {
 		l.stats[i] = newHookStats()
 	}
@@ -57,6 +60,7 @@ type table struct {
 	plugins []*loaded
 	byHook  [len(hookIndex)][]*loaded
 	logger  *slog.Logger
+	budgets *chainBudgets // nil: the defaults
 }
 
 // warnEvery bounds how often one plugin's failures are logged.
@@ -89,6 +93,7 @@ func newTable(plugins []*loaded, logger *slog.Logger) *table {
 	})
 	t := &table{plugins: plugins, logger: logger}
 	for _, l := range plugins {
+		t.budgets = l.budgets // one host loaded them all
 		for _, h := range l.m.Hooks {
 			if i := slot(h); i >= 0 {
 				t.byHook[i] = append(t.byHook[i], l)
@@ -109,13 +114,58 @@ func (t *table) subscribed(hook Hook, ns, event string) bool {
 	return false
 }
 
-// Budgets bound the total time of one hook's chain.
-var budgets = [len(hookIndex)]time.Duration{
+// defaultBudgets bound the total time of one hook's chain, unless the host
+// sets another bound (Host.SetChainBudget).
+var defaultBudgets = [len(hookIndex)]time.Duration{
 	time.Second,            // connect
 	time.Second,            // join
 	500 * time.Millisecond, // leave
 	250 * time.Millisecond, // event
 	500 * time.Millisecond, // disconnect
+}
+
+// chainBudgets are the bounds a host sets, by hook slot, in nanoseconds;
+// zero is the default.
+type chainBudgets [len(hookIndex)]atomic.Int64
+
+// budget returns the bound of the chain in slot i.
+func (b *chainBudgets) budget(i int) time.Duration {
+	if b != nil {
+		if d := time.Duration(b[i].Load()); d > 0 {
+			return d
+		}
+	}
+	return defaultBudgets[i]
+}
+
+// SetChainBudget sets the upper bound of one hook's chain: the total time
+// of the calls into the plugins that handle one connect, join, leave, event
+// or disconnect. A call gets the smaller of its manifest's timeout and
+// what is left of the chain's budget; past it, the plugin's failure policy
+// answers. Zero (or less) restores the default: connect 1 s, join 1 s,
+// leave 500 ms, event 250 ms, disconnect 500 ms. It holds for the chains
+// that start after it, across loads and reloads.
+//
+// The budget keeps slow plugins from holding up a socket: raise it only for
+// plugins that must wait for something slower (a remote service). A
+// reload closes the plugins it replaces 2 s after it: a call still running
+// on one then fails.
+func (h *Host) SetChainBudget(hook Hook, d time.Duration) {
+	i := slot(hook)
+	if i < 0 {
+		return
+	}
+	h.budgets[i].Store(int64(max(d, 0)))
+}
+
+// ChainBudget returns the upper bound of hook's chain (see SetChainBudget),
+// or zero for a hook that is not one.
+func (h *Host) ChainBudget(hook Hook) time.Duration {
+	i := slot(hook)
+	if i < 0 {
+		return 0
+	}
+	return h.budgets.budget(i)
 }
 
 // unavailable is the decision of a plugin that fails closed.
@@ -158,7 +208,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		return out
 	}
 	start := time.Now()
-	budgetEnd := start.Add(budgets[i])
+	budgetEnd := start.Add(t.budgets.budget(i))
 	sock := env.Socket.ID
 	if hook == HookConnect {
 		sock = ""

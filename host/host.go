@@ -20,6 +20,9 @@ type Host struct {
 	mu       sync.Mutex // serialises loads
 	runtimes map[string]Runtime
 	current  atomic.Pointer[table]
+	// budgets bound one hook's chain, all its plugins together; zero keeps
+	// the default (see SetChainBudget).
+	budgets chainBudgets
 }
 
 // New returns a host with no plugins. A nil logger discards.
@@ -121,7 +124,7 @@ func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
 				m.Hooks = append([]Hook(nil), allHooks[:]...)
 			}
 		}
-		out = append(out, newLoaded(m, p))
+		out = append(out, newLoaded(m, p, &h.budgets))
 	}
 	if err := errors.Join(errs...); err != nil {
 		for _, l := range out {

@@ -703,3 +703,71 @@ func TestStruckSocketsShareOneLane(t *testing.T) {
 		t.Fatalf("the struck socket once the lane is free: %+v, %d calls (want %d)", d, calls.Load(), n+2)
 	}
 }
+
+// TestChainBudgets: a call's deadline is the smaller of its timeout and
+// what is left of its chain's budget: by default 1 s for connect and join,
+// 500 ms for leave and disconnect, 250 ms for events; SetChainBudget
+// raises one, across reloads, and zero restores the default. The deadline
+// handed to the plugin is checked, not how long anything took.
+func TestChainBudgets(t *testing.T) {
+	h, rt := newTestHost(t)
+	var got time.Time
+	rt.set("p", func(ctx context.Context, _ *Envelope) (*Decision, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			return nil, errors.New("no deadline")
+		}
+		got = dl
+		return nil, nil
+	})
+	s := spec("p", 0)
+	s.Manifest.Timeout = Duration(time.Hour)
+	load := func() {
+		t.Helper()
+		if err := h.Load(context.Background(), []Spec{s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(hook Hook, want time.Duration) {
+		t.Helper()
+		if b := h.ChainBudget(hook); b != want {
+			t.Errorf("%s: ChainBudget %v, want %v", hook, b, want)
+		}
+		before := time.Now()
+		h.Run(context.Background(), &Envelope{Hook: hook, Namespace: "/", Socket: Socket{ID: "s1"}, Event: "e"})
+		after := time.Now()
+		if got.Before(before.Add(want)) || got.After(after.Add(want)) {
+			t.Errorf("%s: deadline %v after the chain began, want its %v budget", hook, got.Sub(before), want)
+		}
+	}
+	load()
+	defaults := map[Hook]time.Duration{
+		HookConnect:    time.Second,
+		HookJoin:       time.Second,
+		HookLeave:      500 * time.Millisecond,
+		HookEvent:      250 * time.Millisecond,
+		HookDisconnect: 500 * time.Millisecond,
+	}
+	for hook, want := range defaults {
+		check(hook, want)
+	}
+	for hook := range defaults {
+		h.SetChainBudget(hook, 10*time.Second)
+	}
+	for hook := range defaults {
+		check(hook, 10*time.Second)
+	}
+	load() // a reload keeps the budgets
+	for hook := range defaults {
+		check(hook, 10*time.Second)
+	}
+	for hook := range defaults {
+		h.SetChainBudget(hook, 0)
+	}
+	for hook, want := range defaults {
+		check(hook, want)
+	}
+	if b := h.ChainBudget("nonsense"); b != 0 {
+		t.Errorf("ChainBudget of no hook: %v", b)
+	}
+}
