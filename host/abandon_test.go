@@ -82,6 +82,7 @@ func TestAbandonedCallsAreNoFailures(t *testing.T) {
 	})
 	s := spec("slow", 0, HookEvent)
 	s.Manifest.Timeout = Duration(30 * time.Second)
+	raiseBudgets(h, 30*time.Second)
 	if err := h.Load(context.Background(), []Spec{s}); err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +167,7 @@ func TestAbandonedProbe(t *testing.T) {
 	})
 	s := spec("p", 0, HookEvent)
 	s.Manifest.Timeout = Duration(30 * time.Second)
+	raiseBudgets(h, 30*time.Second)
 	if err := h.Load(context.Background(), []Spec{s}); err != nil {
 		t.Fatal(err)
 	}

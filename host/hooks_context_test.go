@@ -18,13 +18,14 @@ import (
 const hookWait = 10 * time.Second
 
 // slowPluginHub serves a hub whose hooks run one fake plugin, fn, with a
-// 30 s timeout, and returns its WebSocket URL.
+// 30 s timeout and chain budget, and returns its WebSocket URL.
 func slowPluginHub(t *testing.T, hooks []Hook, fn func(context.Context, *Envelope) (*Decision, error)) string {
 	t.Helper()
 	h, rt := newTestHost(t)
 	rt.set("slow", fn)
 	s := spec("slow", 0, hooks...)
 	s.Manifest.Timeout = Duration(30 * time.Second)
+	raiseBudgets(h, 30*time.Second) // the calls wait for their socket to go
 	if err := h.Load(context.Background(), []Spec{s}); err != nil {
 		t.Fatal(err)
 	}

@@ -80,6 +80,15 @@ func newTestHost(t *testing.T) (*Host, *fakeRuntime) {
 	return h, rt
 }
 
+// raiseBudgets lifts every chain budget of h to d, for the tests whose
+// calls wait for something (their socket going) that a loaded machine can
+// delay past the default budgets, which would end them as timeouts.
+func raiseBudgets(h *Host, d time.Duration) {
+	for _, hook := range allHooks {
+		h.SetChainBudget(hook, d)
+	}
+}
+
 func eventEnv(event string, args string) *Envelope {
 	return &Envelope{Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "s1", Rooms: []string{"r"}}, Event: event, Args: json.RawMessage(args)}
 }
