@@ -47,8 +47,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("socket.io-client is not installed in %s: run `make test`, which runs npm ci there", modules)
 	}
 	// The plugin in a folder, with a manifest that raises the 50 ms call
-	// limit: the race detector on a loaded machine can take longer, and
-	// a timed-out call would be answered by the failure policy instead.
+	// limit, and the host's chain budgets raised alike: the race detector
+	// on a loaded machine can take longer, and a timed-out call would be
+	// answered by the failure policy instead.
 	dir := t.TempDir()
 	folder := filepath.Join(dir, "policy")
 	if err := os.Mkdir(folder, 0o755); err != nil {
@@ -61,6 +62,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := host.New(nil)
+	generousBudgets(h)
 	h.Register("js", js.Runtime{})
 	defer h.Close()
 	if err := h.LoadDir(context.Background(), dir); err != nil {

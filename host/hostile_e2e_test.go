@@ -102,6 +102,7 @@ func (s *wsSocket) emit(event string, args json.RawMessage) map[string]any {
 // when the socket disconnects, although no plugin handles disconnect.
 func TestHostileSocketsThroughTheHub(t *testing.T) {
 	h := host.New(nil)
+	generousBudgets(h)
 	h.Register("js", js.Runtime{})
 	defer h.Close()
 	if err := h.Load(context.Background(), []host.Spec{payloadLimit(t), jsPlugin(t, "filter", "deny", poisonSrc)}); err != nil {
@@ -110,15 +111,11 @@ func TestHostileSocketsThroughTheHub(t *testing.T) {
 	if h.Subscribed(host.HookDisconnect, "/", "") {
 		t.Fatal("a plugin handles disconnect: this test is about the case where none does")
 	}
-	hooks := h.Hooks()
 	disconnected := make(chan string, 4)
-	inner := hooks.Disconnect
-	hooks.Disconnect = func(s *hub.Socket, r hub.DisconnectReason) {
-		inner(s, r)
-		disconnected <- s.ID()
-	}
 	srv := hub.New(hub.Options{})
-	srv.SetHooks(hooks)
+	srv.SetHooks(hub.ChainHooks(h.Hooks(), &hub.Hooks{Disconnect: func(s *hub.Socket, _ hub.DisconnectReason) {
+		disconnected <- s.ID()
+	}}))
 	if err := relay.Attach(srv, relay.Config{}); err != nil {
 		t.Fatal(err)
 	}

@@ -58,9 +58,19 @@ func jsPlugin(t *testing.T, name, onError, src string) host.Spec {
 	}
 }
 
+// generousBudgets raises every chain budget of h to testTimeout: the
+// default budgets (250 ms for an event) would cut the calls short as their
+// shipped limits would.
+func generousBudgets(h *host.Host) {
+	for _, hook := range []host.Hook{host.HookConnect, host.HookJoin, host.HookLeave, host.HookEvent, host.HookDisconnect} {
+		h.SetChainBudget(hook, time.Duration(testTimeout))
+	}
+}
+
 func jsHost(t *testing.T, specs ...host.Spec) *host.Host {
 	t.Helper()
 	h := host.New(nil)
+	generousBudgets(h)
 	h.Register("js", js.Runtime{})
 	t.Cleanup(func() { _ = h.Close() })
 	if err := h.Load(context.Background(), specs); err != nil {
