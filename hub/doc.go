@@ -20,13 +20,17 @@
 // The data path is walked once. A frame is decoded on the goroutine that
 // reads its connection, which answers acks at once (an AckFunc runs there
 // and must not block) and queues each event on its socket. The socket's
-// own runner goroutine runs the event hook and the listeners, one event at
-// a time in the order they arrived: a listener may wait, for its client's
-// ack (EmitWithAck) or a database, while the connection keeps being read
-// and its other sockets go on. A runner exists only while its socket has
-// work. A broadcast is encoded once and queued as the same bytes for every
-// recipient. Each connection has one bounded write queue; a writer
-// goroutine exists only while the queue holds something.
+// runner runs the event hook and the listeners, one event at a time in the
+// order they arrived: a listener may wait, for its client's ack
+// (EmitWithAck) or a database, while the connection keeps being read and
+// its other sockets go on. Over WebSocket the reading goroutine is itself
+// the runner of an idle socket, and writes the listener's replies when it
+// returns; a listener that holds it for more than a millisecond gets the
+// reading moved to a fresh goroutine. Otherwise a runner goroutine exists
+// only while its socket has work. A broadcast is encoded once and queued
+// as the same bytes for every recipient. Each connection has one bounded
+// write queue; a writer goroutine exists only while the queue holds
+// something.
 //
 // Hooks (Server.SetHooks) are the interception points of a plugin host:
 // connect, join, leave, event and disconnect. With none set they cost
