@@ -35,9 +35,11 @@ hubd.on("event", (env) => {
 	}
 	h := host.New(nil)
 	h.Register("js", scripts)
-	// Timeouts far above the 50 ms default: a call slowed by a loaded
-	// machine would get the failure policy's answer instead.
+	// Timeouts far above the 50 ms default, and the chain budget alike: a
+	// call slowed by a loaded machine would get the failure policy's
+	// answer instead.
 	const timeout = host.Duration(10 * time.Second)
+	h.SetChainBudget(host.HookEvent, time.Duration(timeout))
 	err := h.Load(context.Background(), []host.Spec{
 		{Manifest: host.Manifest{Name: "a-tail", Runtime: "js", Priority: 2, Timeout: timeout}},
 		{Manifest: host.Manifest{Name: "z-guard", Runtime: "js", Priority: 1, Timeout: timeout}},

@@ -61,8 +61,9 @@ func build(dir string) error {
 	if err := run(nil, "go", "build", "-o", proc, "./examples/process/policy"); err != nil {
 		return err
 	}
-	// Timeouts far above the defaults (50 ms, 200 ms for a process): a
-	// call slowed by a loaded machine would get the failure policy's deny.
+	// Timeouts far above the defaults (50 ms, 200 ms for a process), and
+	// the hosts' chain budgets alike: a call slowed by a loaded machine
+	// would get the failure policy's deny.
 	manifest := func(name, runtime string) host.Manifest {
 		return host.Manifest{Name: name, Runtime: runtime, Hooks: []host.Hook{host.HookConnect, host.HookJoin, host.HookEvent}, OnError: "deny",
 			Timeout: host.Duration(10 * time.Second)}
@@ -132,6 +133,9 @@ func TestSamePolicyEveryRuntime(t *testing.T) {
 	got := map[string][]string{}
 	for _, name := range []string{"js", "wasm-go", "wasm-c", "process"} {
 		h := host.New(nil)
+		for _, hook := range []host.Hook{host.HookConnect, host.HookJoin, host.HookLeave, host.HookEvent, host.HookDisconnect} {
+			h.SetChainBudget(hook, 10*time.Second) // as the timeouts
+		}
 		h.Register("js", js.Runtime{})
 		h.Register("wasm", wasmRT)
 		h.Register("process", &process.Runtime{})

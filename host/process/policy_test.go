@@ -106,6 +106,11 @@ func TestPolicy(t *testing.T) {
 func TestPolicyThroughHost(t *testing.T) {
 	h := host.New(nil)
 	h.Register("process", &Runtime{})
+	// The chain budgets as the timeout, far above the defaults: a call
+	// slowed by a loaded machine would get the failure policy's answer.
+	for _, hook := range []host.Hook{host.HookConnect, host.HookJoin, host.HookLeave, host.HookEvent, host.HookDisconnect} {
+		h.SetChainBudget(hook, 5*time.Second)
+	}
 	err := h.Load(context.Background(), []host.Spec{{
 		Manifest: host.Manifest{Name: "policy", Runtime: "process", Timeout: host.Duration(5 * time.Second)},
 		Entry:    policyBin,

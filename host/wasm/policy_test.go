@@ -134,9 +134,11 @@ func TestPolicySameDecisions(t *testing.T) {
 func TestPolicyThroughHost(t *testing.T) {
 	h := host.New(nil)
 	h.Register("wasm", New(WithCompilationCache(testCache)))
+	h.SetChainBudget(host.HookEvent, 10*time.Second)
 	err := h.Load(t.Context(), []host.Spec{{
-		// A timeout far above the 50 ms default: a call slowed by a loaded
-		// machine would get the failure policy's answer instead.
+		// A timeout far above the 50 ms default, and the chain budget
+		// alike: a call slowed by a loaded machine would get the failure
+		// policy's answer instead.
 		Manifest: host.Manifest{Name: "policy", Runtime: "wasm", PoolSize: 2, Timeout: host.Duration(10 * time.Second)},
 		Entry:    guestGo,
 	}})
