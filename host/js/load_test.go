@@ -82,8 +82,18 @@ func TestLoadContextEnds(t *testing.T) {
 // finishes loading is reported with the plugin's name, and the old version
 // goes on answering.
 func TestLoadDirKeepsOldVersion(t *testing.T) {
+	// The plugin in a folder whose manifest raises the 50 ms call limit,
+	// and the chain budget alike: the old version's call, slowed by a
+	// loaded machine, would get the failure policy's answer instead.
 	dir := t.TempDir()
-	path := filepath.Join(dir, "guard.js")
+	folder := filepath.Join(dir, "guard")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, host.ManifestFile), []byte(`{"entry":"guard.js","timeout":"10s"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(folder, "guard.js")
 	write := func(src string) {
 		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
@@ -92,6 +102,7 @@ func TestLoadDirKeepsOldVersion(t *testing.T) {
 	write(`function onEvent() { return {action: "drop", reason: "old"}; }`)
 	h := host.New(nil)
 	defer h.Close()
+	h.SetChainBudget(host.HookEvent, 10*time.Second)
 	// The first version loads with the default limit, which a loaded
 	// machine cannot reach; the short one is for the endless version.
 	h.Register("js", Runtime{})

@@ -121,11 +121,22 @@ func TestLoadStartFunction(t *testing.T) {
 // goes on answering.
 func TestLoadDirKeepsOldVersion(t *testing.T) {
 	needC(t)
+	// The plugin in a folder whose manifest raises the 50 ms call limit,
+	// and the chain budget alike: the old version's call, slowed by a
+	// loaded machine, would get the failure policy's answer instead.
 	dir := t.TempDir()
-	entry := filepath.Join(dir, "guard.wasm")
+	folder := filepath.Join(dir, "guard")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, host.ManifestFile), []byte(`{"entry":"guard.wasm","timeout":"10s"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	entry := filepath.Join(folder, "guard.wasm")
 	copyFile(t, guestFaults, entry)
 	h := host.New(nil)
 	defer h.Close()
+	h.SetChainBudget(host.HookEvent, 10*time.Second)
 	// The first version loads with the default limit, which a loaded
 	// machine cannot reach; the short one is for the looping version.
 	h.Register("wasm", New(WithCompilationCache(testCache)))
