@@ -136,10 +136,20 @@ const (
 )
 
 // manifest reads plugin.json as hubd does, with cfg (if not nil) as its
-// config.
+// config, and a 5 s call limit for the shipped 50 ms: a verification
+// slowed by a loaded machine would get the failure policy's deny.
 func manifest(t testing.TB, cfg any) host.Manifest {
 	t.Helper()
-	return plugintest.Manifest(t, cfg, 0)
+	return plugintest.Manifest(t, cfg, 5*time.Second)
+}
+
+// generousBudgets raises every chain budget of h as the tests' call limit:
+// the default budgets (250 ms an event, 1 s a join) would cut a call
+// slowed by a loaded machine short, as the shipped limit would.
+func generousBudgets(h *host.Host) {
+	for _, hook := range []host.Hook{host.HookConnect, host.HookJoin, host.HookLeave, host.HookEvent, host.HookDisconnect} {
+		h.SetChainBudget(hook, 5*time.Second)
+	}
 }
 
 // rt is one Wasm runtime for every test, so the module compiles once.
@@ -148,6 +158,7 @@ var rt = wasm.New()
 func newHost(t *testing.T, specs ...host.Spec) *host.Host {
 	t.Helper()
 	h := host.New(nil)
+	generousBudgets(h)
 	h.Register("wasm", rt)
 	if err := h.Load(context.Background(), specs); err != nil {
 		t.Fatal(err)
@@ -177,6 +188,7 @@ func loadDir(t *testing.T, cfg any) *host.Host {
 		t.Fatal(err)
 	}
 	h := host.New(nil)
+	generousBudgets(h)
 	h.Register("wasm", rt)
 	if err := h.LoadDir(context.Background(), filepath.Dir(dir)); err != nil {
 		t.Fatal(err)
@@ -378,10 +390,12 @@ func TestWithRoomACL(t *testing.T) {
 	if err := json.Unmarshal(raw, &am); err != nil {
 		t.Fatal(err)
 	}
+	am.Timeout = host.Duration(5 * time.Second) // not the shipped 20 ms, as manifest does
 	if err := am.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	h := host.New(nil)
+	generousBudgets(h)
 	h.Register("wasm", rt)
 	h.Register("js", js.Runtime{})
 	t.Cleanup(func() { _ = h.Close() })

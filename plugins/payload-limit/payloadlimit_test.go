@@ -20,7 +20,18 @@ func manifest(t *testing.T, cfg any) host.Manifest {
 
 func load(t *testing.T, m host.Manifest) (*host.Host, error) {
 	t.Helper()
-	return plugintest.LoadJS(t, m)
+	h, err := plugintest.LoadJS(t, m)
+	generousBudgets(h)
+	return h, err
+}
+
+// generousBudgets raises every chain budget of h as the tests' call limit:
+// the default budgets (250 ms an event, 1 s a join) would cut a call
+// slowed by a loaded machine short, as the shipped limit would.
+func generousBudgets(h *host.Host) {
+	for _, hook := range []host.Hook{host.HookConnect, host.HookJoin, host.HookLeave, host.HookEvent, host.HookDisconnect} {
+		h.SetChainBudget(hook, 5*time.Second)
+	}
 }
 
 func event(name, args string) host.Envelope {

@@ -46,9 +46,19 @@ func manifest(t *testing.T, cfg any) host.Manifest {
 func load(t *testing.T, m host.Manifest) (*host.Host, error) {
 	t.Helper()
 	h := host.New(nil)
+	generousBudgets(h)
 	h.Register("process", &process.Runtime{})
 	t.Cleanup(func() { _ = h.Close() })
 	return h, h.Load(context.Background(), []host.Spec{{Manifest: m, Entry: binPath}})
+}
+
+// generousBudgets raises every chain budget of h as the tests' call limit:
+// the default budgets (250 ms an event, 1 s a join) would cut a call
+// slowed by a loaded machine short, as the shipped limit would.
+func generousBudgets(h *host.Host) {
+	for _, hook := range []host.Hook{host.HookConnect, host.HookJoin, host.HookLeave, host.HookEvent, host.HookDisconnect} {
+		h.SetChainBudget(hook, 2*time.Second)
+	}
 }
 
 func mustLoad(t *testing.T, cfg any) *host.Host {
