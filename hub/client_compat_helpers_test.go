@@ -81,7 +81,8 @@ func runCompatDriver(t *testing.T, scenario, url string, params map[string]any) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	// A bound above the driver's own (60 s), which reports what it waited for.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "driver.mjs", scenario, url, string(p))
 	cmd.Dir = compatClientDir
