@@ -233,7 +233,7 @@ const policyJS = `hubd.on("connect", (env) =>
 
 func TestDaemon(t *testing.T) {
 	plugins := t.TempDir()
-	writeFile(t, plugins, "policy.js", policyJS)
+	writeJSPlugin(t, plugins, "policy", policyJS)
 	static := t.TempDir()
 	writeFile(t, static, "index.html", "<h1>chat</h1>")
 	cfgFile := writeFile(t, t.TempDir(), "hubd.json", `{
@@ -507,7 +507,7 @@ func TestDaemonTLSAndOrigins(t *testing.T) {
 
 func TestDaemonReloadKeepsWorkingPlugins(t *testing.T) {
 	plugins := t.TempDir()
-	writeFile(t, plugins, "policy.js", policyJS)
+	writeJSPlugin(t, plugins, "policy", policyJS)
 	d := start(t, "-listen", "127.0.0.1:0", "-plugins", plugins)
 	conn, ans := sioConnect(t, d.addr, `{"token":"x"}`)
 	if !strings.HasPrefix(ans, `40{"sid"`) {

@@ -128,7 +128,7 @@ func expect(t *testing.T, what string, got map[string]any, key string, want floa
 func TestSIGHUPReloadKeepsClients(t *testing.T) {
 	const clients = 200
 	plugins := t.TempDir()
-	writeFile(t, plugins, "ping.js", pingPluginJS(1))
+	writeJSPlugin(t, plugins, "ping", pingPluginJS(1))
 	cfg, err := json.Marshal(map[string]any{
 		"listen":     "127.0.0.1:0",
 		"namespaces": []map[string]any{{"name": "/", "route": "rooms"}},
@@ -150,7 +150,7 @@ func TestSIGHUPReloadKeepsClients(t *testing.T) {
 
 	// The plugin changes, SIGHUP reloads it. (The directory watcher may
 	// reload it too; the SIGHUP reload is what is waited for.)
-	writeFile(t, plugins, "ping.js", pingPluginJS(2))
+	writeJSPlugin(t, plugins, "ping", pingPluginJS(2))
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
