@@ -442,7 +442,7 @@ func TestCleanupSpareChildWithConnectingSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]*testclient.Client{"second": second, "third": third} {
-		if p, err := c.NextEvent("/game-1", time.Second); err != nil || p.Event != "to-all" {
+		if p, err := c.NextEvent("/game-1", testWait); err != nil || p.Event != "to-all" {
 			t.Errorf("%s client: parent.Emit did not arrive (%v)", name, err)
 		}
 	}

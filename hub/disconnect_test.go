@@ -156,12 +156,12 @@ func TestDisconnectPingTimeout(t *testing.T) {
 	// Pings come often; the timeout is long enough that a client on a
 	// loaded machine still answers in time, and short enough that the
 	// silent one is dropped well within testWait.
-	const interval, timeout = 40 * time.Millisecond, time.Second
+	const interval, timeout = 40 * time.Millisecond, 3 * time.Second
 	srv, url := hubServer(t, hub.Options{PingInterval: interval, PingTimeout: timeout})
 	reasons := watchReasons(srv.Of("/"))
 	srv.OnConnection(func(s *hub.Socket) { s.On("ping?", func(ev *hub.Event) { _ = ev.Ack("pong") }) })
 	silent := hubDialOpts(t, url, testclient.Options{NoPong: true})
-	if o := silent.Open(); o.PingInterval != 40 || o.PingTimeout != 1000 {
+	if o := silent.Open(); o.PingInterval != 40 || o.PingTimeout != 3000 {
 		t.Errorf("open packet: %+v", o)
 	}
 	id := hubConnect(t, silent, "/", nil)

@@ -92,7 +92,7 @@ func TestNoLeakAfterManyClients(t *testing.T) {
 	}
 	wg.Wait()
 
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testWait)
 	for {
 		rooms, _ := nsp.Rooms(t.Context())
 		n := runtime.NumGoroutine()

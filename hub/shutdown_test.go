@@ -147,7 +147,7 @@ func TestShutdownFlushesThenCloses(t *testing.T) {
 
 	hc.CloseIdleConnections()
 	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testWait)
 	for runtime.NumGoroutine() > baseline {
 		if time.Now().After(deadline) {
 			var buf bytes.Buffer
