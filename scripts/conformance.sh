@@ -33,7 +33,7 @@ trap cleanup EXIT
 suites="docs/engine.io-protocol/v4-test-suite docs/socket.io-protocol/v5-test-suite"
 if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
   # shellcheck disable=SC2086
-  git -C "$src" archive HEAD $suites | tar -x -C "$work"
+  git -C "$src" archive HEAD $suites 2>/dev/null | tar -x -C "$work"
 else
   for s in $suites; do mkdir -p "$work/$(dirname "$s")" && cp -r "$src/$s" "$work/$s"; done
 fi
@@ -61,7 +61,22 @@ start() { # server -> pid, once it listens
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.1
   done
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "the $1 server did not start (port $port taken?)" >&2
+    exit 1
+  fi
   echo "$pid"
+}
+
+stop() { # pid: kills it and waits until the port is free again (the
+  # server is not this shell's child: wait would not wait for it)
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "the server on port $port did not stop" >&2
+  exit 1
 }
 
 suite() { # dir -> "passing/total (failing: titles)"
@@ -78,8 +93,8 @@ suite() { # dir -> "passing/total (failing: titles)"
 for i in $(seq "$runs"); do
   for server in $servers; do
     pid=$(start "$server")
+    [ -n "$pid" ] || exit 1
     echo "run $i $server: Engine.IO $(suite eio), Socket.IO $(suite sio)"
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop "$pid"
   done
 done
