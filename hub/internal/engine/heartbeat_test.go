@@ -10,7 +10,7 @@ import (
 func TestHeartbeatWebSocket(t *testing.T) {
 	t.Parallel()
 	const interval = 40 * time.Millisecond
-	e := newEnv(t, Config{PingInterval: interval, PingTimeout: 2 * time.Second})
+	e := newEnv(t, Config{PingInterval: interval, PingTimeout: 10 * time.Second})
 	start := time.Now()
 	ws, _, h := e.openWS()
 	for i := 0; i < 6; i++ {
@@ -43,7 +43,7 @@ func TestHeartbeatWebSocket(t *testing.T) {
 func TestHeartbeatPolling(t *testing.T) {
 	t.Parallel()
 	const interval = 40 * time.Millisecond
-	e := newEnv(t, Config{PingInterval: interval, PingTimeout: 2 * time.Second})
+	e := newEnv(t, Config{PingInterval: interval, PingTimeout: 10 * time.Second})
 	sid, h := e.openPolling()
 	for i := 0; i < 6; i++ {
 		if got := e.getBody(sid); got != "2" {
@@ -73,13 +73,25 @@ func TestPingTimeout(t *testing.T) {
 	})
 	t.Run("polling, GET parked", func(t *testing.T) {
 		t.Parallel()
-		// Time enough for the second GET to be parked before the timeout.
-		e := newEnv(t, Config{PingInterval: 30 * time.Millisecond, PingTimeout: 500 * time.Millisecond})
+		// The heartbeat is driven by hand, so that the timeout comes once
+		// the second GET is parked, however slow the machine.
+		e := newEnv(t, Config{PingInterval: time.Hour, PingTimeout: time.Hour})
 		sid, h := e.openPolling()
+		c := e.conn(sid)
+		fire := func() {
+			// As the timer would at its deadline: pingAt is past.
+			c.mu.Lock()
+			c.pingAt = time.Now().Add(-time.Second)
+			c.mu.Unlock()
+			c.onHeartbeat()
+		}
+		fire() // the ping
 		if got := e.getBody(sid); got != "2" {
 			t.Fatalf("GET %q, want a ping", got)
 		}
 		pending := e.asyncGet(sid)
+		e.waitParked(sid)
+		fire() // its timeout
 		h.expectClose(t, ReasonPingTimeout)
 		if r := recv(t, pending); r.status != 200 || r.body != "1" {
 			t.Fatalf("pending GET: %d %q, want \"1\"", r.status, r.body)
