@@ -31,13 +31,13 @@ func TestNewID(t *testing.T) {
 
 func TestHandshakePolling(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{PingInterval: 1234 * time.Millisecond, PingTimeout: 567 * time.Millisecond, MaxPayload: 4321})
+	e := newEnv(t, Config{PingInterval: 61234 * time.Millisecond, PingTimeout: 45678 * time.Millisecond, MaxPayload: 4321})
 	r := e.request("GET", "EIO=4&transport=polling&t=abc", nil)
 	if r.status != 200 {
 		t.Fatalf("handshake: %d %q", r.status, r.body)
 	}
 	p := parseOpen(t, r.body)
-	want := `0{"sid":"` + p.SID + `","upgrades":["websocket"],"pingInterval":1234,"pingTimeout":567,"maxPayload":4321}`
+	want := `0{"sid":"` + p.SID + `","upgrades":["websocket"],"pingInterval":61234,"pingTimeout":45678,"maxPayload":4321}`
 	if r.body != want {
 		t.Fatalf("open packet %q, want %q", r.body, want)
 	}
@@ -92,14 +92,14 @@ func TestHandshakeUpgradesList(t *testing.T) {
 
 func TestHandshakeWebSocket(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{PingInterval: 1234 * time.Millisecond, PingTimeout: 567 * time.Millisecond, MaxPayload: 4321})
+	e := newEnv(t, Config{PingInterval: 61234 * time.Millisecond, PingTimeout: 45678 * time.Millisecond, MaxPayload: 4321})
 	ws := e.mustDial("EIO=4&transport=websocket")
 	mt, data := readWS(t, ws)
 	if mt != websocket.TextMessage {
 		t.Fatalf("open packet in frame type %d", mt)
 	}
 	p := parseOpen(t, data)
-	want := `0{"sid":"` + p.SID + `","upgrades":[],"pingInterval":1234,"pingTimeout":567,"maxPayload":4321}`
+	want := `0{"sid":"` + p.SID + `","upgrades":[],"pingInterval":61234,"pingTimeout":45678,"maxPayload":4321}`
 	if data != want {
 		t.Fatalf("open packet %q, want %q", data, want)
 	}
