@@ -191,8 +191,14 @@ func TestUpgradeTimeout(t *testing.T) {
 	for _, probed := range []bool{false, true} {
 		t.Run("probed="+strconv.FormatBool(probed), func(t *testing.T) {
 			t.Parallel()
-			// Long enough for the probe to get through under load.
-			e := newEnv(t, Config{UpgradeTimeout: 300 * time.Millisecond})
+			// The probed upgrade must get its probe through before the
+			// timeout, which a loaded machine may delay; the unprobed one
+			// waits the timeout out, so it stays short.
+			timeout := 300 * time.Millisecond
+			if probed {
+				timeout = 3 * time.Second
+			}
+			e := newEnv(t, Config{UpgradeTimeout: timeout})
 			sid, h := e.openPolling()
 			var ws *websocket.Conn
 			if probed {
