@@ -21,7 +21,13 @@ import (
 	"github.com/hubd/hubd/internal/testredis"
 )
 
-const wait = 5 * time.Second
+// wait bounds every wait for an event; none waits it out, and nothing is
+// asserted on speed: it is long so that a loaded machine passes.
+const wait = 20 * time.Second
+
+// requestsTimeout is the nodes' Options.RequestsTimeout: no test waits it
+// out, so it is long enough for a loaded machine's nodes to answer.
+const requestsTimeout = 10 * time.Second
 
 // redisURL is the Redis the tests use (see testredis.Find).
 var redisURL string
@@ -62,9 +68,9 @@ func newNode(t testing.TB, o redisadapter.Options, url, key string, setup func(*
 	}
 	opt.MaxRetries = 1
 	rdb := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	o.Key, o.RequestsTimeout, o.Logger = key, 2*time.Second, slog.New(slog.DiscardHandler)
+	o.Key, o.RequestsTimeout, o.Logger = key, requestsTimeout, slog.New(slog.DiscardHandler)
 	cluster, err := redisadapter.New(ctx, rdb, o)
 	if err != nil {
 		t.Fatal(err)

@@ -61,7 +61,7 @@ func startNodePeer(t testing.TB, key string, o redisadapter.Options) *nodePeer {
 			t.Fatal("the Node peer exited before listening")
 		}
 		p.url = "http://127.0.0.1:" + strconv.Itoa(port)
-	case <-time.After(15 * time.Second):
+	case <-time.After(wait):
 		t.Fatal("the Node peer did not start")
 	}
 	return p
@@ -386,7 +386,7 @@ func testMixedClusterBroadcastAcks(t *testing.T, o redisadapter.Options) {
 	// From Go: both clients answer, the Node one's binary intact.
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	res, err := n.srv.To("acks").Timeout(3*time.Second).EmitWithAck(ctx, "q")
+	res, err := n.srv.To("acks").Timeout(wait).EmitWithAck(ctx, "q")
 	if err != nil {
 		t.Fatalf("from Go: %v (%d answers)", err, len(res))
 	}
