@@ -106,7 +106,7 @@ func testBroadcastAcksAcrossNodes(t *testing.T, o redisadapter.Options) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	got, err := a.srv.Of("/").To("acked").Timeout(3*time.Second).EmitWithAck(ctx, "question", 1)
+	got, err := a.srv.Of("/").To("acked").Timeout(wait).EmitWithAck(ctx, "question", 1)
 	if err != nil {
 		t.Fatalf("EmitWithAck: %v (%d answers)", err, len(got))
 	}
@@ -134,7 +134,9 @@ func testBroadcastAcksAcrossNodes(t *testing.T, o redisadapter.Options) {
 	c, id := dial(t, b, "/")
 	joinRooms(t, b, "/", id, "acked")
 	_ = c
-	got, err = a.srv.Of("/").To("acked").Timeout(500*time.Millisecond).EmitWithAck(ctx, "question", 2)
+	// Long enough for the answering clients, on both nodes, to beat it on
+	// a loaded machine.
+	got, err = a.srv.Of("/").To("acked").Timeout(3*time.Second).EmitWithAck(ctx, "question", 2)
 	if !errors.Is(err, hub.ErrTimeout) {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
@@ -278,13 +280,10 @@ func testNodeThatLeavesIsNotCounted(t *testing.T, o redisadapter.Options) {
 	b.srv.Close()
 	b.cluster.Close()
 	waitNodes(t, a, "/", 1)
-	// Requests no longer wait for it.
-	start := time.Now()
+	// Requests no longer wait for it: one that did would end at
+	// RequestsTimeout with a "timeout reached" error.
 	if _, err := a.srv.Of("/").FetchSockets(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("FetchSockets took %v with one node left", d)
 	}
 }
 
@@ -472,7 +471,7 @@ func TestNoGoroutineLeftAfterClose(t *testing.T) {
 				n.cluster.Close()
 			}
 		}()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(wait)
 		for runtime.NumGoroutine() > before+2 { // the test's own helpers may linger a moment
 			if time.Now().After(deadline) {
 				buf := make([]byte, 1<<20)

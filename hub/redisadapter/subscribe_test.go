@@ -126,7 +126,7 @@ func proxiedNode(t *testing.T, o redisadapter.Options, p *holdProxy, requestsTim
 	opt.Addr = p.ln.Addr().String()
 	opt.MaxRetries = 1
 	rdb := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	o.Key, o.RequestsTimeout, o.Logger = testKey(t), requestsTimeout, slog.New(slog.DiscardHandler)
 	cluster, err := redisadapter.New(ctx, rdb, o)
@@ -218,7 +218,9 @@ func TestSubscribeFailureRefusesConnect(t *testing.T) {
 
 func testSubscribeFailureRefusesConnect(t *testing.T, o redisadapter.Options) {
 	p := startHoldProxy(t, redisAddr(t), "#/doc-late#")
-	srv, url := proxiedNode(t, o, p, 500*time.Millisecond)
+	// The first connect waits this out; the later one, unheld, must
+	// subscribe within it on a loaded machine.
+	srv, url := proxiedNode(t, o, p, 3*time.Second)
 	c := dialURL(t, url)
 	_, err := c.Connect("/doc-late", nil)
 	var refused *testclient.ConnectRefused
