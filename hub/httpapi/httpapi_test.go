@@ -21,7 +21,7 @@ import (
 
 const (
 	key  = "s3cret-key"
-	wait = 5 * time.Second
+	wait = 20 * time.Second // bounds waits for events; none waits it out
 )
 
 // world is a hub and its API on one loopback HTTP server.
