@@ -7,15 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/relay"
@@ -182,12 +185,18 @@ type NamespaceConfig struct {
 	Echo bool `json:"echo,omitempty"`
 }
 
-// PluginsConfig is the plugin directory.
+// PluginsConfig is the plugin directory and the bounds of its calls.
 type PluginsConfig struct {
 	// Dir holds the plugins (*.js, *.wasm, folders with plugin.json); it
 	// must exist when set. It is watched for changes and reloaded on
 	// SIGHUP. Empty: no plugins.
 	Dir string `json:"dir"`
+	// ChainBudgets bound, by hook name (connect, join, leave, event,
+	// disconnect), the total time of one hook's calls into all the
+	// plugins: a call gets the smaller of its manifest timeout and what
+	// is left. A hook not named keeps its default: connect and join 1s,
+	// leave and disconnect 500ms, event 250ms. Applied again on SIGHUP.
+	ChainBudgets map[string]Duration `json:"chain_budgets,omitempty"`
 }
 
 // APIConfig is the HTTP publish API.
@@ -480,6 +489,13 @@ func (c *Config) Validate() error {
 	if c.Plugins.Dir != "" {
 		checkDir(bad, "plugin directory", c.Plugins.Dir)
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.Plugins.ChainBudgets)) {
+		if !knownHook(name) {
+			bad("plugins.chain_budgets: unknown hook %q; use connect, join, leave, event or disconnect", name)
+		} else if d := c.Plugins.ChainBudgets[name]; d <= 0 {
+			bad("plugins.chain_budgets.%s %v: it must be positive, e.g. \"1s\"", name, time.Duration(d))
+		}
+	}
 	if c.Static.Dir != "" {
 		checkDir(bad, "static directory", c.Static.Dir)
 	}
@@ -578,4 +594,14 @@ func (c *Config) relayConfig() relay.Config {
 		})
 	}
 	return rc
+}
+
+// knownHook reports whether name is a hook's name.
+func knownHook(name string) bool {
+	for _, h := range host.Hooks {
+		if string(h) == name {
+			return true
+		}
+	}
+	return false
 }

@@ -164,6 +164,8 @@ func TestValidation(t *testing.T) {
 			[]string{`socketio.allowed_origins[3] "chat.example"`, `socketio.allowed_origins[4] "https://x.example/path"`,
 				`socketio.allowed_origins[5] ""`}},
 		{"no namespaces", nil, `{"namespaces": []}`, []string{"namespaces: empty"}},
+		{"chain budgets", nil, `{"plugins": {"chain_budgets": {"event": "0s", "message": "1s", "connect": "2s"}}}`,
+			[]string{"plugins.chain_budgets.event 0s", `plugins.chain_budgets: unknown hook "message"`}},
 		{"bad port", []string{"-listen", ":99999"}, "", []string{`port "99999"`}},
 		{"reserved path", []string{"-path", "/api/"}, "", []string{"reserved"}},
 		{"reserved metrics path", []string{"-path", "/metrics/"}, "", []string{"reserved"}},

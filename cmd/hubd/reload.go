@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -242,6 +243,7 @@ func (l *live) pluginStats() []host.HookStats {
 // openPlugins loads dir into a new plugin host and watches it.
 func (l *live) openPlugins(ctx context.Context, dir string) error {
 	h := host.New(l.logger.With("component", "host"))
+	setChainBudgets(h, l.cfg.Plugins.ChainBudgets)
 	h.Register("js", js.Runtime{})
 	h.Register("wasm", wasm.New())
 	h.Register("process", &process.Runtime{})
@@ -259,6 +261,14 @@ func (l *live) openPlugins(ctx context.Context, dir string) error {
 	l.plugins.Store(h)
 	l.watchCancel = cancel
 	return nil
+}
+
+// setChainBudgets puts budgets (by hook name; a hook not named gets its
+// default back) in force on h.
+func setChainBudgets(h *host.Host, budgets map[string]Duration) {
+	for _, hook := range host.Hooks {
+		h.SetChainBudget(hook, time.Duration(budgets[string(hook)]))
+	}
 }
 
 // closePlugins stops the watch and closes the plugin host, if any.
@@ -397,10 +407,19 @@ func (l *live) apply(ctx context.Context, next Config) {
 		changed = append(changed, "log.level")
 	}
 
+	// The chain budgets, before a new plugin directory opens with them.
+	if !maps.Equal(next.Plugins.ChainBudgets, old.Plugins.ChainBudgets) {
+		l.cfg.Plugins.ChainBudgets = next.Plugins.ChainBudgets
+		cur.Plugins.ChainBudgets = next.Plugins.ChainBudgets
+		if h := l.plugins.Load(); h != nil {
+			setChainBudgets(h, next.Plugins.ChainBudgets)
+		}
+		changed = append(changed, "plugins.chain_budgets")
+	}
 	// The plugin directory (its plugins are reloaded after).
 	if next.Plugins.Dir != old.Plugins.Dir {
 		if l.switchPlugins(ctx, next.Plugins.Dir) {
-			cur.Plugins = next.Plugins
+			cur.Plugins.Dir = next.Plugins.Dir
 			changed = append(changed, "plugins.dir")
 		}
 	}
