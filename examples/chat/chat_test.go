@@ -101,14 +101,14 @@ func TestChatInBrowser(t *testing.T) {
 		t.Fatalf("browser.mjs printed no JSON: %v\n%s", err, stdout.String())
 	}
 	if seen.Name != "Ann" {
-		t.Errorf("name = %q, want Ann (stamped by plugins/chat.js)", seen.Name)
+		t.Errorf("name = %q, want Ann (stamped by plugins/chat/chat.js)", seen.Name)
 	}
 	if seen.Sent == "" || seen.Text != seen.Sent {
 		t.Errorf("text = %q, want %q", seen.Text, seen.Sent)
 	}
 	stamp, err := time.Parse(time.RFC3339Nano, seen.Time)
 	if err != nil {
-		t.Errorf("time = %q, want an ISO time (stamped by plugins/chat.js): %v", seen.Time, err)
+		t.Errorf("time = %q, want an ISO time (stamped by plugins/chat/chat.js): %v", seen.Time, err)
 	} else if d := time.Since(stamp); d < -time.Minute || d > 5*time.Minute {
 		t.Errorf("time = %s, %v from now", seen.Time, d)
 	}
