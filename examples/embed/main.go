@@ -54,6 +54,9 @@ func run(ctx context.Context, addr, pluginDir string, ready chan<- string) error
 	// The plugin host, with the JavaScript runtime, loading pluginDir.
 	h := host.New(logger)
 	defer h.Close()
+	// The policy plugin may take 1 s a call (its plugin.json): let an
+	// event's chain take as much, rather than the 250 ms default.
+	h.SetChainBudget(host.HookEvent, time.Second)
 	h.Register("js", js.Runtime{})
 	if err := h.LoadDir(ctx, pluginDir); err != nil {
 		return fmt.Errorf("loading plugins: %w", err)
