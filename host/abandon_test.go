@@ -133,10 +133,15 @@ func TestAbandonedCallsAreNoFailures(t *testing.T) {
 	if n := l.strikes.len(); n != 0 {
 		t.Errorf("%d sockets have strikes", n)
 	}
+	abandonedCalls := uint64(0)
 	for _, st := range h.Stats() {
 		if st.Outcomes["error"] != 0 || st.Outcomes["timeout"] != 0 {
 			t.Errorf("%s: outcomes %v, want no error and no timeout", st.Hook, st.Outcomes)
 		}
+		abandonedCalls += st.Outcomes["abandoned"]
+	}
+	if abandonedCalls != sockets {
+		t.Errorf("%d calls counted as abandoned, want %d", abandonedCalls, sockets)
 	}
 	for _, level := range []slog.Level{slog.LevelWarn, slog.LevelError} {
 		if msgs := logs.at(level); len(msgs) != 0 {

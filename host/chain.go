@@ -274,6 +274,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		}
 		end := now.Add(took)
 		if err != nil && abandoned(ctx, err) {
+			l.stats[i].observe(OutcomeAbandoned, took)
 			l.breaker.abandon(probe)
 			if t.logger != nil {
 				t.logger.Debug("plugin call abandoned: its socket is gone", "plugin", l.m.Name, "runtime", l.m.Runtime, "hook", string(hook), "socket", env.Socket.ID, "err", err)

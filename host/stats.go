@@ -26,10 +26,13 @@ const (
 	// OutcomeSocketBackoff counts calls not made because the socket's own
 	// calls kept failing; the failure policy answered.
 	OutcomeSocketBackoff
+	// OutcomeAbandoned counts calls given up because their socket went
+	// away meanwhile: no failure of the plugin.
+	OutcomeAbandoned
 	outcomeCount
 )
 
-var outcomeNames = [outcomeCount]string{"allow", "deny", "drop", "reply", "disconnect", "error", "timeout", "circuit_open", "rejected_input", "socket_backoff"}
+var outcomeNames = [outcomeCount]string{"allow", "deny", "drop", "reply", "disconnect", "error", "timeout", "circuit_open", "rejected_input", "socket_backoff", "abandoned"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 

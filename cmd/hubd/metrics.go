@@ -38,7 +38,9 @@ const metricsPath = "/metrics"
 //	                                                closes it)
 //	hubd_plugin_hook_calls_total{plugin,runtime,hook,outcome}
 //	                                       counter  plugin calls by outcome (allow, deny, drop, reply,
-//	                                                disconnect, error, timeout, circuit_open)
+//	                                                disconnect, error, timeout, circuit_open,
+//	                                                rejected_input, socket_backoff, abandoned: given
+//	                                                up because the socket went)
 //	hubd_plugin_hook_duration_seconds{plugin,runtime,hook}
 //	                                       histogram time spent in plugin calls (calls refused by an
 //	                                                open circuit breaker are not timed)
