@@ -59,13 +59,15 @@ func (c *Conn) RunInline(fn func()) bool {
 	}
 	c.srv.watchInline(c)
 	defer func() {
+		// Unwatched first: once the state is none, the new reader may
+		// run code inline and be watched in its turn.
+		c.srv.unwatchInline(c)
 		if !c.inline.CompareAndSwap(inlineRunning, inlineNone) {
-			// Moved: this goroutine no longer reads (readLoop sees
-			// c.reading changed). The new reader may run code inline
-			// from now on.
+			// Moved: this goroutine no longer reads (dispatch and
+			// readLoop see the new epoch). The new reader may run code
+			// inline from now on.
 			c.inline.Store(inlineNone)
 		}
-		c.srv.unwatchInline(c)
 	}()
 	fn()
 	return true
@@ -74,14 +76,16 @@ func (c *Conn) RunInline(fn func()) bool {
 // moveReading starts a new reader for the session whose reader has run
 // application code for too long (watchdog goroutine).
 func (c *Conn) moveReading() {
-	if !c.inline.CompareAndSwap(inlineRunning, inlineMoved) {
-		return // done meanwhile
-	}
+	// Under mu, with the epoch's bump: the reader checks the epoch under
+	// mu once the handler returns (dispatch), so it either still finds
+	// the code running here, and then sees the new epoch and stops, or
+	// has finished it, and then nothing moves.
 	c.mu.Lock()
 	ws := c.reading
-	if ws == nil || ws != c.ws || c.state == stateClosed {
+	if ws == nil || ws != c.ws || c.state == stateClosed ||
+		!c.inline.CompareAndSwap(inlineRunning, inlineMoved) {
 		c.mu.Unlock()
-		return
+		return // done meanwhile, or nothing left to read
 	}
 	// A fresh wsConn view is not needed: the old reader is inside the
 	// handler, between two messages, and never reads again.
