@@ -374,7 +374,7 @@ func (p *Plugin) refill() {
 			p.live.Add(-1)
 			return
 		}
-		in, err := p.newInstance(time.Now().Add(p.loadTimeout), false)
+		in, err := p.newInstance(time.Now().Add(p.loadTimeout), p.loadTimeout, false)
 		if err == nil {
 			if p.closed.Load() {
 				p.closeInstance(in)
@@ -396,8 +396,9 @@ func (p *Plugin) refill() {
 // newInstance instantiates the module and initialises the guest, every
 // call into it under one deadline: _initialize, the first hubd_buffer and,
 // with hooks (the first instance of a load), hubd_hooks. Instantiating runs
-// no guest code: a module with a start function is refused at load.
-func (p *Plugin) newInstance(deadline time.Time, hooks bool) (*instance, error) {
+// no guest code: a module with a start function is refused at load. limit
+// is how long the deadline gave, for the error of a guest that overruns it.
+func (p *Plugin) newInstance(deadline time.Time, limit time.Duration, hooks bool) (*instance, error) {
 	in := &instance{p: p, stack: make([]uint64, 2)}
 	in.ctx = context.WithValue(context.Background(), instKey{}, in)
 	if p.mode == CloseOnDone {
@@ -431,7 +432,7 @@ func (p *Plugin) newInstance(deadline time.Time, hooks bool) (*instance, error) 
 		in.interrupt = g
 	}
 	p.wd.add(in)
-	limit := time.Until(deadline).Round(time.Millisecond)
+	limit = limit.Round(time.Millisecond)
 	dl := p.wd.at(deadline)
 	in.initDeadline = dl
 	in.deadline.Store(dl)

@@ -255,12 +255,13 @@ func (r *Runtime) Load(ctx context.Context, spec host.Spec) (host.Plugin, error)
 			p.closeNow()
 			return nil, fmt.Errorf("%s: loading stopped: %w", spec.Entry, err)
 		}
-		deadline := time.Now().Add(p.loadTimeout)
+		now := time.Now()
+		deadline, limit := now.Add(p.loadTimeout), p.loadTimeout
 		byCtx := false
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-			deadline, byCtx = d, true
+			deadline, limit, byCtx = d, d.Sub(now), true
 		}
-		in, err := p.newInstance(deadline, i == 0)
+		in, err := p.newInstance(deadline, limit, i == 0)
 		if err != nil {
 			p.closeNow()
 			if cerr := loadStopped(ctx, byCtx, err); cerr != nil {
