@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/internal/waitfor"
 )
 
 // logBuffer captures a plugin's log lines.
@@ -122,17 +123,8 @@ func decideSoon(t testing.TB, p *Plugin, env *host.Envelope) *host.Decision {
 	}
 }
 
-// returns waits for up to 30 s for f to return and gives its error; what
-// names f in the failure.
+// returns waits for f to return (see waitfor.Return).
 func returns(t testing.TB, what string, f func() error) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not return within 30 s", what)
-		return nil
-	}
+	return waitfor.Return(t, what, f)
 }

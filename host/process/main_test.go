@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/internal/waitfor"
 )
 
 // The plugins the tests run, built by TestMain.
@@ -211,17 +212,8 @@ func release(t testing.TB, path string) {
 	}
 }
 
-// returns waits for up to 30 s for f to return and gives its error; what
-// names f in the failure.
+// returns waits for f to return (see waitfor.Return).
 func returns(t testing.TB, what string, f func() error) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not return within 30 s", what)
-		return nil
-	}
+	return waitfor.Return(t, what, f)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/internal/waitfor"
 )
 
 // The guests, built from source once by TestMain into a temporary
@@ -220,17 +221,8 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func isTimeout(err error) bool { return errors.Is(err, host.ErrTimeout) }
 
-// returns waits for up to 30 s for f to return and gives its error; what
-// names f in the failure.
+// returns waits for f to return (see waitfor.Return).
 func returns(t testing.TB, what string, f func() error) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not return within 30 s", what)
-		return nil
-	}
+	return waitfor.Return(t, what, f)
 }
