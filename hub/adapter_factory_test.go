@@ -5,33 +5,18 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/internal/testclient"
+	"github.com/hubd/hubd/internal/logtest"
 )
 
 // logBuffer is a slog destination the test can read while the server
 // writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = logtest.Buffer
 
 // A dynamic child whose adapter factory fails is not made: the client gets
 // a connect_error saying so (the factory's error stays in the log), and a

@@ -1,7 +1,6 @@
 package wasm
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/internal/logtest"
 	"github.com/hubd/hubd/internal/waitfor"
 )
 
@@ -170,22 +170,7 @@ func loadLogged(t testing.TB, entry string, mod func(*host.Manifest), opts ...Op
 }
 
 // logBuffer collects log output safely.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = logtest.Buffer
 
 // call runs one hook call with a deadline.
 func call(p *Plugin, env *host.Envelope, timeout time.Duration) (*host.Decision, error) {
