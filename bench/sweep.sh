@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sweeps unpaced fan-out over room sizes: for each size, each server in turn
 # (alternating, a fresh process per run) gets
-#   hubbench fanout -n SIZE -rate 0 -duration DURATION -json
+#   hubbench fanout -n SIZE -rate 0 -window WINDOW -size PAYLOAD -duration DURATION -json
 # and one line is printed per run. At the end, a table gives per size the
 # median deliveries/s of every server and the ratios hub/ceiling and
 # hub/node (and hub/base with BASE), to show how each falls off as the room
@@ -15,6 +15,8 @@
 #   RUNS=1                              runs per size and server; medians
 #                                       in the table when more than one
 #   DURATION=10s                        hubbench -duration
+#   WINDOW=8                            publishes in flight (hubbench -window)
+#   PAYLOAD=64                          payload padding in bytes (-size)
 #   BASE=<git revision>                 also run bench/hub built from that
 #                                       revision, as server "base"
 #
@@ -80,7 +82,7 @@ for size in $sizes; do
     for server in $servers; do
       port=$(port_of "$server")
       pid=$(start "$server" "$port")
-      if out=$("$bin/hubbench" fanout -url "http://127.0.0.1:$port" -n "$size" -rate 0 -duration "$duration" -json); then
+      if out=$("$bin/hubbench" fanout -url "http://127.0.0.1:$port" -n "$size" -rate 0 -window "${WINDOW:-8}" -size "${PAYLOAD:-64}" -duration "$duration" -json); then
         rate=$(field "$out" delivered_per_sec)
         p50=$(field "$out" p50_ms)
         p99=$(field "$out" p99_ms)
