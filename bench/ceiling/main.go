@@ -13,14 +13,16 @@
 //     many frames wait. The queue and the buffer being written swap, so
 //     appends go on while the writer is in the kernel.
 //
-// The writer goroutine exits as soon as the queue is empty and the next
-// append starts a new one. Chosen over a writer parked on a condition for
-// idle memory: an idle connection then holds no writer goroutine (and no
-// stack) and no write buffer (both buffers go back to a shared pool), only
-// the reader goroutine, a 512-byte read buffer, a heartbeat timer and this
-// struct. Starting a goroutine costs well under a microsecond, small next to
-// the write(2) that it is started for, and a busy connection keeps its writer
-// for as long as appends outrun writes.
+// The writer is one of two kinds (-writer):
+//   - "persistent" (the default): a goroutine per connection for its whole
+//     life, parked on a channel while the queue is empty; a broadcast wakes
+//     it, never starts one. This is the yardstick: per connection a byte
+//     queue and a writer goroutine.
+//   - "on-demand": the writer exits as soon as the queue is empty and the
+//     next append starts a new one, so an idle connection holds no writer
+//     goroutine (and no stack) and no write buffer (both buffers go back to
+//     a shared pool). A broadcast to a big room then starts a goroutine per
+//     member, which is what it costs that this mode measures.
 //
 // The rest is kept as small: the WebSocket handshake (RFC 6455) is done by
 // hand on a hijacked net/http connection, and the handler returns at once,
@@ -79,9 +81,13 @@ const (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:3001", "listen address")
+	writer := flag.String("writer", "persistent", `"persistent": a writer goroutine per connection for its life; "on-demand": one started when the queue gets bytes`)
 	flag.Parse()
+	if *writer != "persistent" && *writer != "on-demand" {
+		log.Fatalf("-writer %q: use persistent or on-demand", *writer)
+	}
 
-	srv := &server{rooms: make(map[string]*room)}
+	srv := &server{rooms: make(map[string]*room), persistent: *writer == "persistent"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/socket.io/", srv.serveWS)
 
@@ -95,8 +101,9 @@ func main() {
 
 // server holds the rooms shared by all connections.
 type server struct {
-	mu    sync.RWMutex
-	rooms map[string]*room
+	mu         sync.RWMutex
+	rooms      map[string]*room
+	persistent bool // each connection keeps its writer goroutine (-writer)
 }
 
 // room is a member list that iterates as a slice; index gives each member's
@@ -112,9 +119,10 @@ type conn struct {
 	srv *server
 
 	mu         sync.Mutex
-	out        []byte // queued, not yet taken by the writer
-	spare      []byte // the writer's previous buffer, to swap in as out
-	writing    bool   // a writer goroutine is running
+	out        []byte        // queued, not yet taken by the writer
+	spare      []byte        // the writer's previous buffer, to swap in as out
+	writing    bool          // a writer goroutine is running (persistent: is writing)
+	wake       chan struct{} // the persistent writer's signal; nil on demand
 	closed     bool
 	closeAfter bool // close once the queue is written (close handshake)
 	awaitPong  bool
@@ -181,6 +189,10 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	resp = appendFrame(resp, opText, []byte(open))
 
 	c := &conn{nc: nc, srv: s}
+	if s.persistent {
+		c.wake = make(chan struct{}, 1)
+		go c.persistentWriter()
+	}
 	c.heartbeat = time.AfterFunc(pingInterval, c.ping)
 	c.enqueueRaw(resp)
 	rd.nc = nc
@@ -553,7 +565,40 @@ func (c *conn) wakeLocked() {
 	}
 	if !c.writing {
 		c.writing = true
+		if c.wake != nil {
+			c.wake <- struct{}{} // buffered: the writer is parked or about to be
+			return
+		}
 		go c.writeLoop()
+	}
+}
+
+// persistentWriter is the writer of a connection in persistent mode: it
+// drains the queue on each wake-up, one Write per turn, and exits when the
+// connection closes.
+func (c *conn) persistentWriter() {
+	var buf []byte
+	for range c.wake {
+		for {
+			c.mu.Lock()
+			if buf != nil {
+				c.spare = buf[:0]
+			}
+			if len(c.out) == 0 || c.closed {
+				c.writing = false
+				if c.closeAfter && !c.closed {
+					c.closeLocked()
+				}
+				c.mu.Unlock()
+				break
+			}
+			buf, c.out, c.spare = c.out, c.spare, nil
+			c.mu.Unlock()
+			if _, err := c.nc.Write(buf); err != nil {
+				c.close()
+				break
+			}
+		}
 	}
 }
 
@@ -622,6 +667,9 @@ func (c *conn) closeLocked() {
 	c.closed = true
 	c.heartbeat.Stop()
 	c.nc.Close()
+	if c.wake != nil {
+		close(c.wake) // the persistent writer exits
+	}
 }
 
 // newID returns a 20-character URL-safe random id, like Node's base64id.
