@@ -574,37 +574,23 @@ func (c *conn) wakeLocked() {
 }
 
 // persistentWriter is the writer of a connection in persistent mode: it
-// drains the queue on each wake-up, one Write per turn, and exits when the
-// connection closes.
+// drains the queue on each wake-up and exits when the connection closes.
 func (c *conn) persistentWriter() {
-	var buf []byte
 	for range c.wake {
-		for {
-			c.mu.Lock()
-			if buf != nil {
-				c.spare = buf[:0]
-			}
-			if len(c.out) == 0 || c.closed {
-				c.writing = false
-				if c.closeAfter && !c.closed {
-					c.closeLocked()
-				}
-				c.mu.Unlock()
-				break
-			}
-			buf, c.out, c.spare = c.out, c.spare, nil
-			c.mu.Unlock()
-			if _, err := c.nc.Write(buf); err != nil {
-				c.close()
-				break
-			}
+		if !c.drain(false) {
+			return
 		}
 	}
 }
 
-// writeLoop sends everything queued, one Write per turn, and exits when the
-// queue is empty.
-func (c *conn) writeLoop() {
+// writeLoop is the on-demand writer: it sends everything queued and exits
+// when the queue is empty, giving its buffers back to the pool.
+func (c *conn) writeLoop() { c.drain(true) }
+
+// drain sends what is queued, one Write per turn, until the queue is empty;
+// with release, the buffers go back to the pool then. It reports whether
+// the connection is still open.
+func (c *conn) drain(release bool) bool {
 	var buf []byte
 	for {
 		c.mu.Lock()
@@ -613,20 +599,23 @@ func (c *conn) writeLoop() {
 		}
 		if len(c.out) == 0 || c.closed {
 			c.writing = false
-			putBuf(c.out)
-			putBuf(c.spare)
-			c.out, c.spare = nil, nil
+			if release {
+				putBuf(c.out)
+				putBuf(c.spare)
+				c.out, c.spare = nil, nil
+			}
 			if c.closeAfter && !c.closed {
 				c.closeLocked()
 			}
+			open := !c.closed
 			c.mu.Unlock()
-			return
+			return open
 		}
 		buf, c.out, c.spare = c.out, c.spare, nil
 		c.mu.Unlock()
 		if _, err := c.nc.Write(buf); err != nil {
 			c.close()
-			return
+			return false
 		}
 	}
 }
