@@ -496,7 +496,9 @@ func (e *Event) WantsAck() bool { return e.id != sio.NoID }
 // Acked reports whether the event has been acknowledged.
 func (e *Event) Acked() bool { return e.acked.Load() }
 
-// Ack answers the client's ack with args, once.
+// Ack answers the client's ack with args, once. When nothing else is
+// writing to the connection, the answer is written before Ack returns, on
+// the caller's goroutine (bounded by the write timeout).
 func (e *Event) Ack(args ...any) error {
 	if e.id == sio.NoID {
 		return ErrNoAck
