@@ -287,6 +287,7 @@ func (c *client) connect(s *Socket, name string) {
 	}
 	if err == nil {
 		s.nsp = nsp
+		nsp.prepareRecovery(s)
 		err = nsp.add(s)
 	}
 	if err == nil {

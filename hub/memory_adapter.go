@@ -37,6 +37,10 @@ type MemoryAdapter struct {
 	eventsMu sync.RWMutex
 	events   RoomEvents
 
+	// store keeps the packets and sessions of connection state recovery
+	// when this adapter is the namespace's (nil otherwise).
+	store *memoryStore
+
 	// The broadcasts with acks whose targets may still answer, by packet
 	// (see BroadcastWithAck).
 	acksMu        sync.Mutex
@@ -205,6 +209,9 @@ func (a *MemoryAdapter) AddAll(s *Socket, rooms []string) {
 	}
 	s.mu.Unlock()
 	a.report(s.id, changes)
+	if len(added) > 0 {
+		a.nsp.track(s)
+	}
 }
 
 // Del removes s from room.
@@ -226,6 +233,7 @@ func (a *MemoryAdapter) Del(s *Socket, room string) {
 	if a.hasListeners() {
 		a.report(s.id, []roomChange{{room: room, edge: deleted}})
 	}
+	a.nsp.track(s)
 }
 
 // removeMember takes s out of room's member set; s.mu is held.
@@ -344,8 +352,23 @@ func (a *MemoryAdapter) targets(opts BroadcastOptions) []*Socket {
 
 // Broadcast delivers p to the local sockets opts targets. The outgoing
 // listeners of the targets (Socket.OnAnyOutgoing) see it once it has been
-// queued for all of them, on the caller's goroutine.
+// queued for all of them, on the caller's goroutine. When the adapter
+// keeps the namespace's recovery store, a packet recovery covers is given
+// its offset and kept first.
 func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
+	var notify []*Socket
+	if st := a.store; st != nil && recoverable(p, opts) {
+		st.broadcast(p, opts, func() { notify = a.deliver(p, opts) })
+	} else {
+		notify = a.deliver(p, opts)
+	}
+	notifyOutgoing(notify, p)
+	return nil
+}
+
+// deliver queues p for the local sockets opts targets and returns those
+// with outgoing listeners.
+func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
 	frames := p.wire()
 	volatile := opts.Flags.Volatile
 	// Counted here and added once: the loop stays free of atomics.
@@ -362,8 +385,7 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 		}
 	})
 	a.nsp.srv.stats.add(sent, failed, volatile)
-	notifyOutgoing(notify, p)
-	return nil
+	return notify
 }
 
 // notifyOutgoing runs the outgoing listeners of the sockets a broadcast of

@@ -16,11 +16,12 @@ import (
 // Namespace is a Socket.IO namespace: a named channel that clients connect
 // to, with its own middlewares, sockets, rooms and adapter.
 type Namespace struct {
-	name    string
-	srv     *Server
-	parent  *ParentNamespace
-	local   *MemoryAdapter
-	adapter Adapter
+	name     string
+	srv      *Server
+	parent   *ParentNamespace
+	local    *MemoryAdapter
+	adapter  Adapter
+	recovery *nspRecovery // nil when the namespace has no recovery
 
 	ackID   atomic.Int64
 	count   atomic.Int64 // connected sockets
@@ -49,6 +50,7 @@ func newNamespace(srv *Server, name string, parent *ParentNamespace, memoryOnly 
 		}
 		n.adapter = a
 	}
+	n.setupRecovery()
 	return n, nil
 }
 
@@ -260,23 +262,32 @@ func (n *Namespace) connectionListeners() []func(*Socket) {
 }
 
 // add runs the connection of a new socket: middlewares, hook, own room,
-// CONNECT reply, listeners. It reports the error that refused it.
+// CONNECT reply, listeners. It reports the error that refused it. A
+// recovered socket (see prepareRecovery) skips the middlewares and the
+// hook unless RecoveryOptions.RunMiddlewares, and gets back its rooms and
+// the packets it missed before its CONNECT reply.
 func (n *Namespace) add(s *Socket) error {
 	s.connected.Store(true)
+	recovered := s.recovered.Load()
 	fail := func(err error) error {
 		s.connected.Store(false)
 		n.adapter.DelAll(s)
 		n.settle()
+		if recovered {
+			n.srv.recovery.refuse(RecoveryRefusedByMiddleware)
+		}
 		return err
 	}
-	for _, mw := range n.middlewareChain() {
-		if err := mw(s); err != nil {
-			return fail(err)
+	if !recovered || n.recovery.opts.RunMiddlewares {
+		for _, mw := range n.middlewareChain() {
+			if err := mw(s); err != nil {
+				return fail(err)
+			}
 		}
-	}
-	if h := n.srv.hooks.Load(); h != nil && h.Connect != nil {
-		if err := h.Connect(s); err != nil {
-			return fail(err)
+		if h := n.srv.hooks.Load(); h != nil && h.Connect != nil {
+			if err := h.Connect(s); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	if !s.client.attach(s) {
@@ -287,11 +298,22 @@ func (n *Namespace) add(s *Socket) error {
 	n.pending.Add(-1)
 	n.local.register(s)
 	n.adapter.AddAll(s, []string{s.id})
+	if recovered {
+		n.resume(s)
+	}
 	payload := jsonstr.Append([]byte(`{"sid":`), s.id)
+	if s.pid != "" {
+		payload = append(payload, `,"pid":`...)
+		payload = jsonstr.Append(payload, s.pid)
+	}
 	payload = append(payload, '}')
 	// Written on this goroutine (the socket's runner) when the connection
 	// is idle: the client needs it before the listeners' emits anyway.
 	s.client.conn.SendNow(encodeControl(0, n.name, payload))
+	if s.pid != "" {
+		s.tracked.Store(true)
+		n.track(s)
+	}
 	for _, fn := range n.connectionListeners() {
 		fn(s)
 	}

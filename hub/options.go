@@ -133,6 +133,10 @@ type Options struct {
 	// have; a longer one gets "Invalid namespace" without its matcher
 	// being run (256; negative for no bound).
 	MaxChildNamespaceName int
+	// ConnectionStateRecovery, when set, lets a client that lost its
+	// connection come back to the same socket and get what it missed
+	// (see RecoveryOptions); off by default, as in the reference.
+	ConnectionStateRecovery *RecoveryOptions
 }
 
 // Defaults of the Options fields that bound what clients may create.
@@ -165,6 +169,14 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxChildNamespaceName == 0 {
 		o.MaxChildNamespaceName = DefaultMaxChildNamespaceName
+	}
+	if r := o.ConnectionStateRecovery; r != nil {
+		maxBuffered := o.MaxBufferedBytes
+		if maxBuffered <= 0 {
+			maxBuffered = 16 << 20 // the engine's default
+		}
+		d := r.withDefaults(maxBuffered)
+		o.ConnectionStateRecovery = &d
 	}
 	return o
 }

@@ -14,6 +14,11 @@ type Packet struct {
 	Nsp   string
 	Event string
 	Args  Args
+	// Offset is the packet's place in its namespace's SessionStore, set
+	// by the store before the packet is first delivered (connection
+	// state recovery): it goes to clients as the event's last argument.
+	// Empty for packets recovery does not cover.
+	Offset string
 
 	once   sync.Once
 	frames []engine.Frame
@@ -33,15 +38,21 @@ func (p *Packet) wire() []engine.Frame {
 
 // encode builds the frames of the packet with ack id id (sio.NoID for none).
 func (p *Packet) encode(id int64) []engine.Frame {
-	return encodeEvent(p.Nsp, id, p.Event, p.Args)
+	if id != sio.NoID {
+		// A packet that asks for acks is never recovered.
+		return encodeEvent(p.Nsp, id, p.Event, p.Args, "")
+	}
+	return encodeEvent(p.Nsp, id, p.Event, p.Args, p.Offset)
 }
 
-func encodeEvent(nsp string, id int64, event string, args Args) []engine.Frame {
+// encodeEvent builds an event packet; a non-empty offset goes last among
+// its arguments.
+func encodeEvent(nsp string, id int64, event string, args Args, offset string) []engine.Frame {
 	h := sio.Header{Type: sio.Event, Nsp: nsp, ID: id}
 	if n := len(args.attachments); n > 0 {
 		h.Type, h.Attachments = sio.BinaryEvent, n
 	}
-	b := make([]byte, 0, 16+len(nsp)+len(event)+len(args.list))
+	b := make([]byte, 0, 16+len(nsp)+len(event)+len(args.list)+len(offset))
 	b = append(b, '4')
 	b = sio.AppendHeader(b, h)
 	b = append(b, '[')
@@ -49,6 +60,10 @@ func encodeEvent(nsp string, id int64, event string, args Args) []engine.Frame {
 	if len(args.list) > 0 {
 		b = append(b, ',')
 		b = append(b, args.list...)
+	}
+	if offset != "" {
+		b = append(b, ',')
+		b = jsonstr.Append(b, offset)
 	}
 	b = append(b, ']')
 	return withAttachments(b, args.attachments)

@@ -30,7 +30,8 @@ type Server struct {
 	middlewares []func(*Socket) error
 	main        *Namespace
 
-	stats counters // see Stats
+	stats    counters         // see Stats
+	recovery recoveryCounters // see RecoveryStats
 }
 
 // New returns a server with opts.

@@ -37,6 +37,15 @@ type Socket struct {
 	connected atomic.Bool
 	ownRoom   atomic.Bool // in the room named by its id (see MemoryAdapter)
 
+	// Connection state recovery (recovery_nsp.go): the session's private
+	// id and start, set before the socket connects; the session taken
+	// back, until resumed; whether the store hears of its changes.
+	pid       string
+	start     string
+	session   *Session
+	recovered atomic.Bool
+	tracked   atomic.Bool
+
 	tasks taskQueue // what the socket's runner has to do (dispatch.go)
 
 	mu          sync.Mutex
@@ -100,6 +109,9 @@ func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
 	s.mu.Unlock()
+	if s.nsp != nil {
+		s.nsp.track(s)
+	}
 }
 
 // Rooms returns the rooms the socket is in, its own room included.
@@ -319,6 +331,7 @@ func (s *Socket) closeNow(reason DisconnectReason) {
 	if h := s.nsp.srv.hooks.Load(); h != nil && h.Disconnect != nil {
 		h.Disconnect(s, reason)
 	}
+	s.nsp.endSession(s, reason)
 	s.nsp.remove(s)
 	s.client.remove(s)
 	s.closeAcks()
@@ -562,11 +575,18 @@ func (e SocketEmitter) emit(event string, args []any, ack AckFunc) (int64, error
 		return sio.NoID, err
 	}
 	s := e.s
+	if ack == nil && !e.volatile && s.pid != "" && s.ownRoom.Load() {
+		// As the reference with recovery on: through the adapter to the
+		// socket's own room, so that the store keeps it and gives it an
+		// offset (the adapter runs the outgoing listeners).
+		p := NewPacket(s.nsp.name, event, a)
+		return sio.NoID, s.nsp.adapter.Broadcast(p, BroadcastOptions{Rooms: []string{s.id}, Flags: BroadcastFlags{Compress: e.compress}})
+	}
 	// As the reference's socket.emit: the outgoing listeners see every
 	// event, before it is queued (and maybe dropped).
 	s.notifyOutgoing(event, a)
 	if ack == nil {
-		if s.client.conn.Send(encodeEvent(s.nsp.name, sio.NoID, event, a), e.volatile) {
+		if s.client.conn.Send(encodeEvent(s.nsp.name, sio.NoID, event, a, ""), e.volatile) {
 			s.nsp.srv.stats.add(1, 0, e.volatile)
 		} else {
 			s.nsp.srv.stats.add(0, 1, e.volatile)
@@ -581,7 +601,7 @@ func (e SocketEmitter) emit(event string, args []any, ack AckFunc) (int64, error
 	if !s.addAckTimeout(id, ack, e.timeout) {
 		return sio.NoID, nil
 	}
-	if !s.client.conn.Send(encodeEvent(s.nsp.name, id, event, a), e.volatile) {
+	if !s.client.conn.Send(encodeEvent(s.nsp.name, id, event, a, ""), e.volatile) {
 		s.nsp.srv.stats.add(0, 1, e.volatile)
 		if fn := s.takeAck(id); fn != nil {
 			fn(Args{}, ErrDisconnected)

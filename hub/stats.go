@@ -58,3 +58,57 @@ func (c *counters) add(sent, failed int, volatile bool) {
 		}
 	}
 }
+
+// RecoveryStats count connection state recoveries (see RecoveryOptions)
+// since the server was created.
+type RecoveryStats struct {
+	// Attempted is the CONNECTs that presented a session id.
+	Attempted uint64
+	// Recovered is those that got their socket back.
+	Recovered uint64
+	// Refused is the others by reason: the Reason of the RecoveryError
+	// that refused them (ErrSessionUnknown...), RecoveryRefusedByMiddleware
+	// or RecoveryUnavailable.
+	Refused map[string]uint64
+}
+
+// recoveryReasons are the reasons RecoveryStats.Refused counts, in the
+// order of recoveryCounters.refused.
+var recoveryReasons = [...]string{
+	ErrSessionUnknown.Reason,
+	ErrOffsetUnknown.Reason,
+	ErrOffsetExpired.Reason,
+	ErrTooManyMissed.Reason,
+	RecoveryRefusedByMiddleware,
+	RecoveryUnavailable,
+}
+
+type recoveryCounters struct {
+	attempted atomic.Uint64
+	recovered atomic.Uint64
+	refused   [len(recoveryReasons)]atomic.Uint64
+}
+
+func (c *recoveryCounters) refuse(reason string) {
+	for i, r := range recoveryReasons {
+		if r == reason {
+			c.refused[i].Add(1)
+			return
+		}
+	}
+	c.refused[len(recoveryReasons)-1].Add(1) // a store's own failure
+}
+
+// RecoveryStats returns the server's recovery counters; every reason is
+// in Refused, zero or not.
+func (s *Server) RecoveryStats() RecoveryStats {
+	st := RecoveryStats{
+		Attempted: s.recovery.attempted.Load(),
+		Recovered: s.recovery.recovered.Load(),
+		Refused:   make(map[string]uint64, len(recoveryReasons)),
+	}
+	for i, r := range recoveryReasons {
+		st.Refused[r] = s.recovery.refused[i].Load()
+	}
+	return st
+}

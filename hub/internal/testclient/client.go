@@ -455,21 +455,34 @@ func (c *Client) sendPacket(t int, nsp string, id int64, payload []byte, atts []
 // Connect joins namespace nsp with auth (nil for none) and returns the
 // socket id from the server's CONNECT reply. A refusal is a *ConnectRefused.
 func (c *Client) Connect(nsp string, auth any) (string, error) {
+	r, err := c.ConnectReply(nsp, auth)
+	return r.SID, err
+}
+
+// Reply is a CONNECT reply: the socket id and, when the server offers
+// connection state recovery, the session's private id.
+type Reply struct {
+	SID string `json:"sid"`
+	PID string `json:"pid"`
+}
+
+// ConnectReply is Connect returning the whole reply.
+func (c *Client) ConnectReply(nsp string, auth any) (Reply, error) {
 	var payload []byte
 	if auth != nil {
 		var err error
 		if payload, err = marshal(auth); err != nil {
-			return "", err
+			return Reply{}, err
 		}
 	}
 	if err := c.sendPacket(Connect, nsp, NoID, payload, nil); err != nil {
-		return "", err
+		return Reply{}, err
 	}
 	p, err := c.Wait(DefaultTimeout, func(p *Packet) bool {
 		return (p.Type == Connect || p.Type == ConnectError) && p.Nsp == nsp
 	})
 	if err != nil {
-		return "", err
+		return Reply{}, err
 	}
 	if p.Type == ConnectError {
 		ce := &ConnectRefused{Payload: p.Data}
@@ -480,15 +493,13 @@ func (c *Client) Connect(nsp string, auth any) (string, error) {
 		if err := json.Unmarshal(p.Data, &body); err == nil {
 			ce.Message, ce.Data = body.Message, body.Data
 		}
-		return "", ce
+		return Reply{}, ce
 	}
-	var reply struct {
-		SID string `json:"sid"`
-	}
+	var reply Reply
 	if err := json.Unmarshal(p.Data, &reply); err != nil || reply.SID == "" {
-		return "", fmt.Errorf("testclient: bad CONNECT reply %q", p.Text)
+		return Reply{}, fmt.Errorf("testclient: bad CONNECT reply %q", p.Text)
 	}
-	return reply.SID, nil
+	return reply, nil
 }
 
 // Disconnect leaves namespace nsp (DISCONNECT).
