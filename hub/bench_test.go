@@ -54,8 +54,14 @@ func (c *benchConn) close() {
 // benchServer starts a server with n drained WebSocket clients, all in room
 // "room".
 func benchServer(b *testing.B, n int) (*Server, []*benchConn) {
+	return benchServerOpts(b, n, Options{})
+}
+
+// benchServerOpts is benchServer with options (the pings are made rare).
+func benchServerOpts(b *testing.B, n int, opts Options) (*Server, []*benchConn) {
 	b.Helper()
-	srv := New(Options{PingInterval: time.Hour, PingTimeout: time.Hour})
+	opts.PingInterval, opts.PingTimeout = time.Hour, time.Hour
+	srv := New(opts)
 	ts := httptest.NewServer(srv)
 	conns := make([]*benchConn, n)
 	for i := range conns {

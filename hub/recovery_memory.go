@@ -36,8 +36,10 @@ type memoryStore struct {
 	persist []*storedSession // in the order they were persisted
 }
 
+// storedPacket is a kept packet: its wire form (offset included), which is
+// all a replay sends, and its targets.
 type storedPacket struct {
-	p      *Packet
+	frames []engine.Frame
 	rooms  []string
 	except []string
 	at     int64 // unix nanoseconds
@@ -97,8 +99,9 @@ func (m *memoryStore) broadcast(p *Packet, opts BroadcastOptions, deliver func()
 	seq := m.next
 	m.next++
 	p.Offset = m.offset(seq)
-	size := packetSize(p) + stringsSize(opts.Rooms) + stringsSize(opts.Except)
-	m.queue = append(m.queue, storedPacket{p: p, rooms: opts.Rooms, except: opts.Except, at: now, size: size})
+	frames := p.wire()
+	size := framesSize(frames) + stringsSize(opts.Rooms) + stringsSize(opts.Except)
+	m.queue = append(m.queue, storedPacket{frames: frames, rooms: opts.Rooms, except: opts.Except, at: now, size: size})
 	m.bytes += int64(size)
 	m.trimLocked(now)
 	deliver()
@@ -126,12 +129,21 @@ func (m *memoryStore) trimLocked(now int64) {
 	}
 }
 
-func packetSize(p *Packet) int {
-	n := 0
-	for _, f := range p.wire() {
-		n += len(f.Data)
+// framesSize is what a kept packet costs, roughly: its bytes and their
+// bookkeeping.
+func framesSize(frames []engine.Frame) int {
+	n := 96
+	for _, f := range frames {
+		n += len(f.Data) + 32
 	}
-	return n + 96 // the Packet and its bookkeeping
+	return n
+}
+
+// replayPacket makes a packet of kept frames for a replay.
+func replayPacket(frames []engine.Frame) *Packet {
+	p := &Packet{frames: frames}
+	p.once.Do(func() {})
+	return p
 }
 
 func stringsSize(list []string) int {
@@ -239,7 +251,7 @@ func (m *memoryStore) missedLocked(s *Session, fn func(*Packet)) (count, bytes i
 			return 0, 0, ErrTooManyMissed
 		}
 		if fn != nil {
-			fn(sp.p)
+			fn(replayPacket(sp.frames))
 		}
 	}
 	return count, bytes, nil
