@@ -10,6 +10,8 @@
 #                         server "base", in the same alternation: the way
 #                         to say a change costs no more than before it
 #   SCENARIOS="ack fanout"  the scenarios to run (default: all four)
+#   RECOVERY=1            also run bench/hub with connection state recovery
+#                         on (-recovery 2m), as server "rec"
 #
 # Needs Go, Node.js and `npm ci` in bench/node. Servers listen on loopback
 # ports 3410 (hub) and 3411 (node); the load generator shares the machine,
@@ -29,11 +31,15 @@ if [ -n "${BASE:-}" ]; then
   git worktree remove --force "$bin/src"
   servers="base hub node"
 fi
+if [ -n "${RECOVERY:-}" ]; then
+  servers="$servers rec"
+fi
 [ -d bench/node/node_modules ] || (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
 
 start() { # name port -> pid
   case $1 in
     hub | base) "$bin/$1" -addr "127.0.0.1:$2" >/dev/null 2>&1 & ;;
+    rec) "$bin/hub" -addr "127.0.0.1:$2" -recovery 2m >/dev/null 2>&1 & ;;
     node) (cd bench/node && PORT=$2 exec node server.js >/dev/null 2>&1) & ;;
   esac
   local pid=$!
@@ -67,7 +73,7 @@ run() { # scenario server port pid args...
 for scenario in ${SCENARIOS:-fanout ack connect idle}; do
   for i in $(seq "$runs"); do
     for server in $servers; do
-      case $server in hub) port=3410 ;; node) port=3411 ;; base) port=3412 ;; esac
+      case $server in hub) port=3410 ;; node) port=3411 ;; base) port=3412 ;; rec) port=3413 ;; esac
       pid=$(start "$server" "$port")
       case $scenario in
         fanout) run fanout "$server" "$port" "$pid" -rate 0 -duration 10s ;;

@@ -27,6 +27,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until SIGINT")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: the default; 1 records every allocation)")
+	recovery := flag.Duration("recovery", 0, "turn connection state recovery on with this max disconnection duration (0: off)")
 	flag.Parse()
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
@@ -50,7 +51,11 @@ func main() {
 		}()
 	}
 
-	srv := hub.New(hub.Options{})
+	var opts hub.Options
+	if *recovery > 0 {
+		opts.ConnectionStateRecovery = &hub.RecoveryOptions{MaxDisconnectionDuration: *recovery}
+	}
+	srv := hub.New(opts)
 	srv.OnConnection(func(s *hub.Socket) {
 		s.On("join", func(ev *hub.Event) {
 			var room string
