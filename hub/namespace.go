@@ -273,20 +273,23 @@ func (n *Namespace) add(s *Socket) error {
 		s.connected.Store(false)
 		n.adapter.DelAll(s)
 		n.settle()
+		return err
+	}
+	refused := func(err error) error {
 		if recovered {
 			n.srv.recovery.refuse(RecoveryRefusedByMiddleware)
 		}
-		return err
+		return fail(err)
 	}
 	if !recovered || n.recovery.opts.RunMiddlewares {
 		for _, mw := range n.middlewareChain() {
 			if err := mw(s); err != nil {
-				return fail(err)
+				return refused(err)
 			}
 		}
 		if h := n.srv.hooks.Load(); h != nil && h.Connect != nil {
 			if err := h.Connect(s); err != nil {
-				return fail(err)
+				return refused(err)
 			}
 		}
 	}
