@@ -32,6 +32,14 @@
 // write queue; a writer goroutine exists only while the queue holds
 // something.
 //
+// With Options.ConnectionStateRecovery, a client that loses its connection
+// and comes back within the configured duration gets the same socket back
+// (id, rooms, data) and every broadcast and emit it missed, once and in
+// order; Socket.Recovered reports it, as the client's socket.recovered
+// does. One node's namespaces keep what that takes in memory; a cluster
+// adapter that is a SessionStore keeps it for every node, so that a client
+// recovers on another node, even after its first node died.
+//
 // Hooks (Server.SetHooks) are the interception points of a plugin host:
 // connect, join, leave, event and disconnect. With none set they cost
 // nothing.
