@@ -9,7 +9,10 @@
 // from the PORT environment variable or the first argument (default 3000).
 // With REDIS_URL set, the server joins a cluster through
 // @socket.io/redis-adapter (createAdapter, key REDIS_KEY or "socket.io"), as
-// a Node deployment of several nodes would.
+// a Node deployment of several nodes would; with ADAPTER=streams as well,
+// through @socket.io/redis-streams-adapter instead (stream REDIS_KEY or
+// "socket.io"). RECOVERY=1 turns connectionStateRecovery on (its
+// defaults).
 "use strict";
 
 const http = require("http");
@@ -18,9 +21,18 @@ const { Server } = require("socket.io");
 const port = Number(process.env.PORT || process.argv[2] || 3000);
 
 const httpServer = http.createServer();
-const io = new Server(httpServer);
+const io = new Server(httpServer, process.env.RECOVERY === "1" ? { connectionStateRecovery: {} } : {});
 
 async function useRedis() {
+  if (process.env.ADAPTER === "streams") {
+    const { createAdapter } = require("@socket.io/redis-streams-adapter");
+    const { createClient } = require("redis");
+    const client = createClient({ url: process.env.REDIS_URL });
+    client.on("error", (e) => console.error("redis:", e.message));
+    await client.connect();
+    io.adapter(createAdapter(client, { streamName: process.env.REDIS_KEY || "socket.io" }));
+    return;
+  }
   const { createAdapter } = require("@socket.io/redis-adapter");
   const { createClient } = require("redis");
   const pub = createClient({ url: process.env.REDIS_URL });
