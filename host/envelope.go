@@ -66,6 +66,11 @@ type Envelope struct {
 	Socket    Socket `json:"socket"`
 	// Handshake is set on connect only.
 	Handshake *Handshake `json:"handshake,omitempty"`
+	// Recovered is set on connect only, when the socket is one its client
+	// got back after a disconnection (hub.Socket.Recovered): Socket.ID and
+	// Socket.Data are the restored ones. Like Ack, it is sent only when
+	// true ("recovered":true), never as false.
+	Recovered bool `json:"recovered,omitempty"`
 	// Event and Args are set on the event hook: the event name and the
 	// packet's raw JSON argument array, binary values as placeholders.
 	Event string          `json:"event,omitempty"`
@@ -204,6 +209,9 @@ func (e *Envelope) AppendJSON(dst []byte) []byte {
 		dst = append(dst, `,"address":`...)
 		dst = jsonstr.Append(dst, h.Address)
 		dst = append(dst, '}')
+	}
+	if e.Recovered {
+		dst = append(dst, `,"recovered":true`...)
 	}
 	if e.Event != "" {
 		dst = append(dst, `,"event":`...)

@@ -25,6 +25,13 @@ func (e *DenyError) Error() string { return e.Reason }
 // with the plugin's arguments. A route (rooms, except, to_sender) is left
 // in hub.Event.Route for the listener that relays.
 //
+// A socket that connection state recovery gives back is put to the
+// connect hook only when hub.RecoveryOptions.RunMiddlewares is set; its
+// envelope then says "recovered" and carries its restored id and data
+// (its rooms come back after the hook lets it in), and a refusal fails
+// the recovery with the client's connect_error. Socket data a connect
+// decision attaches merges into the data the socket has.
+//
 // Every call is made with the socket's context (hub.Socket.Context): a
 // call for a socket that disconnects meanwhile is abandoned by the
 // runtimes that watch their context, rather than run to its timeout. The
@@ -85,13 +92,17 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	env := socketEnvelope(HookConnect, s)
 	hs := s.Handshake()
 	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
+	env.Recovered = s.Recovered()
 	d := t.run(s.Context(), HookConnect, &env)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:
 		return connectError(&d)
 	}
 	if d.SocketData != nil {
-		s.SetData(d.SocketData)
+		// The data the chain ended with: the socket's own (a recovered
+		// socket's restored data) merged key by key with each plugin's
+		// socket_data, as every plugin after the first saw it.
+		s.SetData(env.Socket.Data)
 	}
 	if len(d.Join) > 0 {
 		// Rooms a connect decision grants are not put to the join hook.

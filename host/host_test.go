@@ -435,6 +435,7 @@ func TestEnvelopeJSON(t *testing.T) {
 		Hook: HookConnect, Namespace: "/chat",
 		Socket:    Socket{ID: "abc", Rooms: []string{"a\"b", "c"}, Data: json.RawMessage(`{"u":1}`)},
 		Handshake: &Handshake{Auth: json.RawMessage(`{"token":"t"}`), Query: map[string]string{"x": "1"}, Headers: map[string]string{"user-agent": "ua\n"}, Address: "127.0.0.1"},
+		Recovered: true,
 		Event:     "msg", Args: json.RawMessage(`["hi",{"n":1}]`), Ack: true, Rooms: []string{}, Reason: "why\t",
 	}
 	b := env.AppendJSON(nil)
@@ -442,9 +443,33 @@ func TestEnvelopeJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatalf("invalid JSON %s: %v", b, err)
 	}
-	want := `{"v":1,"hook":"connect","ns":"/chat","socket":{"id":"abc","rooms":["a\"b","c"],"data":{"u":1}},"handshake":{"auth":{"token":"t"},"query":{"x":"1"},"headers":{"user-agent":"ua\n"},"address":"127.0.0.1"},"event":"msg","args":["hi",{"n":1}],"ack":true,"rooms":[],"reason":"why\t"}`
+	want := `{"v":1,"hook":"connect","ns":"/chat","socket":{"id":"abc","rooms":["a\"b","c"],"data":{"u":1}},"handshake":{"auth":{"token":"t"},"query":{"x":"1"},"headers":{"user-agent":"ua\n"},"address":"127.0.0.1"},"recovered":true,"event":"msg","args":["hi",{"n":1}],"ack":true,"rooms":[],"reason":"why\t"}`
 	if string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+}
+
+// TestEnvelopeRecoveredOnlyWhenTrue: "recovered" is encoded one way, as
+// "ack" is: present and true for a recovered socket, absent otherwise, in
+// the wire form (AppendJSON) and the struct's own JSON form alike.
+func TestEnvelopeRecoveredOnlyWhenTrue(t *testing.T) {
+	for _, recovered := range []bool{false, true} {
+		env := &Envelope{Hook: HookConnect, Namespace: "/", Socket: Socket{ID: "s", Rooms: []string{}},
+			Handshake: &Handshake{}, Recovered: recovered}
+		marshaled, err := json.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for form, b := range map[string][]byte{"AppendJSON": env.AppendJSON(nil), "json.Marshal": marshaled} {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("%s: %s: %v", form, b, err)
+			}
+			v, ok := m["recovered"]
+			if ok != recovered || ok && string(v) != "true" {
+				t.Errorf("Recovered %v: %s wrote %s", recovered, form, b)
+			}
+		}
 	}
 }
 

@@ -51,7 +51,7 @@ func TestEnvelopeSchemaMatchesJSON(t *testing.T) {
 	props, names := schemaProps(t, "envelope.schema.json")
 	env := &Envelope{
 		Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "a", Rooms: []string{}, Data: json.RawMessage(`{}`)},
-		Handshake: &Handshake{Auth: json.RawMessage(`{}`)}, Event: "e", Args: json.RawMessage(`[]`), Ack: true,
+		Handshake: &Handshake{Auth: json.RawMessage(`{}`)}, Recovered: true, Event: "e", Args: json.RawMessage(`[]`), Ack: true,
 		Rooms: []string{}, Reason: "r",
 	}
 	var got map[string]json.RawMessage

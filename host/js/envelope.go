@@ -23,6 +23,7 @@ const (
 	envNS
 	envSocket
 	envHandshake
+	envRecovered
 	envEvent
 	envArgs
 	envAck
@@ -32,7 +33,7 @@ const (
 	numEnvFields
 )
 
-var envNames = [numEnvFields]string{"v", "hook", "ns", "socket", "handshake", "event", "args", "ack", "rooms", "reason", "attachments"}
+var envNames = [numEnvFields]string{"v", "hook", "ns", "socket", "handshake", "recovered", "event", "args", "ack", "rooms", "reason", "attachments"}
 
 func envField(key string) int {
 	switch key {
@@ -46,6 +47,8 @@ func envField(key string) int {
 		return envSocket
 	case "handshake":
 		return envHandshake
+	case "recovered":
+		return envRecovered
 	case "event":
 		return envEvent
 	case "args":
@@ -249,6 +252,8 @@ func (o *envObject) present(i int) bool {
 	switch i {
 	case envHandshake:
 		return e.Handshake != nil
+	case envRecovered:
+		return e.Recovered
 	case envEvent:
 		return e.Event != ""
 	case envArgs:
@@ -283,6 +288,8 @@ func (o *envObject) make(i int) goja.Value {
 		return in.rt.NewDynamicObject(o.socket)
 	case envHandshake:
 		return in.handshake(e.Handshake)
+	case envRecovered:
+		return in.trueValue
 	case envEvent:
 		return in.rt.ToValue(e.Event)
 	case envArgs:

@@ -18,7 +18,10 @@ func TestEnvelopeFields(t *testing.T) {
 	leave := &host.Envelope{Hook: host.HookLeave, Namespace: "/", Socket: host.Socket{ID: "s4", Rooms: []string{"x"}}, Rooms: []string{"x"}}
 	ev := eventEnv("s5", "chat", `["hi",{"n":-0.5,"big":12345678901234567890,"esc":"\u00e9\ud83d\ude00\n","nested":[[],{}]},null,true,false]`)
 	ev.Ack = true
-	for _, env := range []*host.Envelope{connectEnv(), withData, disc, leave, ev} {
+	recovered := connectEnv()
+	recovered.Recovered = true
+	recovered.Socket.Data = json.RawMessage(`{"user":"u"}`)
+	for _, env := range []*host.Envelope{connectEnv(), recovered, withData, disc, leave, ev} {
 		t.Run(string(env.Hook), func(t *testing.T) {
 			p := loadSource(t, `hubd.on("`+string(env.Hook)+`", env => ({data: env}));`)
 			d := mustDecide(t, p, env)
@@ -70,6 +73,31 @@ hubd.on("event", (env) => {
 	}
 	if env.Attachments[0][0] != 1 {
 		t.Errorf("the script changed the host's attachment: %v", env.Attachments[0])
+	}
+}
+
+// TestEnvelopeRecovered: "recovered" is an own property, true, on a
+// recovered socket's connect, and no property at all on any other.
+func TestEnvelopeRecovered(t *testing.T) {
+	p := loadSource(t, `hubd.on("connect", env => ({data: {
+  value: env.recovered === undefined ? "absent" : env.recovered,
+  has: "recovered" in env,
+  keys: Object.keys(env).join(),
+  json: JSON.parse(JSON.stringify(env)).recovered === undefined ? "absent" : "present",
+}}));`)
+	fresh := connectEnv()
+	recovered := connectEnv()
+	recovered.Recovered = true
+	for _, c := range []struct {
+		env  *host.Envelope
+		want string
+	}{
+		{fresh, `{"value":"absent","has":false,"keys":"v,hook,ns,socket,handshake","json":"absent"}`},
+		{recovered, `{"value":true,"has":true,"keys":"v,hook,ns,socket,handshake,recovered","json":"present"}`},
+	} {
+		if d := mustDecide(t, p, c.env); string(d.Data) != c.want {
+			t.Errorf("Recovered %v: the script saw %s, want %s", c.env.Recovered, d.Data, c.want)
+		}
 	}
 }
 

@@ -43,6 +43,7 @@ const (
 	fieldAck
 	fieldRooms
 	fieldReason
+	fieldRecovered
 	numFields
 )
 
@@ -193,6 +194,15 @@ func (x *indexer) layout(env *host.Envelope) bool {
 		}
 		x.set(fieldHandshake, hs, i, false)
 	}
+	if env.Recovered {
+		if !lit(`,"recovered":`) {
+			return false
+		}
+		x.set(fieldRecovered, i, i+4, false)
+		if !lit("true") {
+			return false
+		}
+	}
 	if env.Event != "" && (!lit(`,"event":`) || !known(fieldEvent, env.Event)) {
 		return false
 	}
@@ -247,6 +257,8 @@ func topKey(k []byte) int {
 		return fieldRooms
 	case "reason":
 		return fieldReason
+	case "recovered":
+		return fieldRecovered
 	}
 	return -1
 }

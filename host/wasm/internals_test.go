@@ -191,6 +191,7 @@ func indexEnvelopes() []host.Envelope {
 		benchEnvelope(),
 		{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Handshake: hs},
 		{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s"}, Handshake: &host.Handshake{}},
+		{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}, Data: json.RawMessage(`{"user":"u"}`)}, Handshake: hs, Recovered: true},
 		{Hook: host.HookJoin, Namespace: "/n\"s", Socket: host.Socket{ID: "i\\d", Rooms: []string{"a\"", "b"}, Data: json.RawMessage(` {"x" : 1} `)}, Rooms: []string{"r\n"}},
 		{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: nil}, Event: "é\u2028", Args: json.RawMessage(`[ "x" , {"a":[1,2,"]"]} ]`), Ack: true, Rooms: []string{}},
 		{Hook: host.HookDisconnect, Namespace: "/", Socket: host.Socket{ID: "s"}, Reason: "transport \"close\""},
@@ -220,6 +221,7 @@ func TestIndex(t *testing.T) {
 		fieldHandshake: {"handshake"}, fieldAuth: {"handshake", "auth"}, fieldQuery: {"handshake", "query"},
 		fieldHeaders: {"handshake", "headers"}, fieldAddress: {"handshake", "address"}, fieldEvent: {"event"},
 		fieldArgs: {"args"}, fieldAck: {"ack"}, fieldRooms: {"rooms"}, fieldReason: {"reason"},
+		fieldRecovered: {"recovered"},
 	}
 	for k, env := range indexEnvelopes() {
 		for _, fast := range []bool{true, false} {
@@ -249,6 +251,17 @@ func TestIndex(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestIndexLayout: the fast path follows AppendJSON's layout for every
+// field, rather than giving up and scanning.
+func TestIndexLayout(t *testing.T) {
+	for k, env := range indexEnvelopes() {
+		x := indexer{b: env.AppendJSON(nil), idx: make([]byte, indexSize)}
+		if !x.layout(&env) {
+			t.Errorf("envelope %d: the layout path gave up on %s", k, x.b)
 		}
 	}
 }

@@ -65,6 +65,14 @@ declare namespace hubd {
   interface ConnectEnvelope extends BaseEnvelope {
     hook: "connect";
     handshake: Handshake;
+    /**
+     * True when the socket is one its client got back after a
+     * disconnection (connection state recovery, with its middlewares run);
+     * absent otherwise. `socket.id` and `socket.data` are then the restored
+     * ones (`socket_data` merges into that data); its rooms come back once
+     * the connect is allowed, and a deny fails the recovery.
+     */
+    recovered?: true;
   }
 
   /** A socket is about to join rooms. */
@@ -147,7 +155,11 @@ declare namespace hubd {
      * action "reply" the event then stops; with allow it also goes on.
      */
     reply?: any[];
-    /** connect hook: attach this to the socket; every later call sees it as `socket.data`. */
+    /**
+     * connect hook: attach this to the socket, merged key by key into the
+     * data it has (a recovered socket's); every later call sees it as
+     * `socket.data`.
+     */
     socket_data?: any;
     /** connect hook: rooms the socket joins at once. */
     join?: string | string[];

@@ -27,6 +27,12 @@ type Envelope struct {
 	Socket    Socket `json:"socket"`
 	// Handshake is set on connect only.
 	Handshake *Handshake `json:"handshake,omitempty"`
+	// Recovered is set on connect only, when the socket is one its client
+	// got back after a disconnection (connection state recovery): the
+	// socket's id and Data are the restored ones; its rooms come back once
+	// the connect is allowed, and a deny fails the recovery. hubd sends it
+	// only when true.
+	Recovered bool `json:"recovered,omitempty"`
 	// Event and Args are set on the event hook: the event name and the
 	// client's JSON argument array, binary values as placeholders
 	// {"_placeholder":true,"num":N} whose bytes are in Attachments.

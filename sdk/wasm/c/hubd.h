@@ -67,11 +67,12 @@ int hubd_on_call(int hook, hubd_str env, hubd_buf *out);
 
 /* Fields of the envelope, through the index the host writes after the JSON
  * (ABI.md, "Envelope index"); without an index they are looked up in the
- * JSON. An absent field has n == 0. */
+ * JSON. An absent field has n == 0. HUBD_F_ACK and HUBD_F_RECOVERED are the
+ * JSON true when set, absent otherwise (hubd_json_is_true). */
 enum {
   HUBD_F_V, HUBD_F_HOOK, HUBD_F_NS, HUBD_F_SOCKET, HUBD_F_SOCKET_ID, HUBD_F_SOCKET_ROOMS,
   HUBD_F_SOCKET_DATA, HUBD_F_HANDSHAKE, HUBD_F_AUTH, HUBD_F_QUERY, HUBD_F_HEADERS, HUBD_F_ADDRESS,
-  HUBD_F_EVENT, HUBD_F_ARGS, HUBD_F_ACK, HUBD_F_ROOMS, HUBD_F_REASON, HUBD_F_COUNT
+  HUBD_F_EVENT, HUBD_F_ARGS, HUBD_F_ACK, HUBD_F_ROOMS, HUBD_F_REASON, HUBD_F_RECOVERED, HUBD_F_COUNT
 };
 hubd_str hubd_field(hubd_str env, int field);
 
@@ -79,6 +80,7 @@ hubd_str hubd_field(hubd_str env, int field);
 hubd_str hubd_json_get(hubd_str object, const char *key); /* member */
 hubd_str hubd_json_index(hubd_str array, size_t i);       /* element */
 int hubd_json_is_string(hubd_str v);
+int hubd_json_is_true(hubd_str v); /* the literal true */
 /* hubd_json_next iterates an array: start with *it = 0; returns 0 at the end. */
 int hubd_json_next(hubd_str array, size_t *it, hubd_str *elem);
 /* Decodes a JSON string into buf (NUL-terminated if it fits); returns the
@@ -150,7 +152,7 @@ static const char *const hubd__paths[HUBD_F_COUNT][2] = {
     {"v", 0}, {"hook", 0}, {"ns", 0}, {"socket", 0}, {"socket", "id"}, {"socket", "rooms"},
     {"socket", "data"}, {"handshake", 0}, {"handshake", "auth"}, {"handshake", "query"},
     {"handshake", "headers"}, {"handshake", "address"}, {"event", 0}, {"args", 0}, {"ack", 0},
-    {"rooms", 0}, {"reason", 0}};
+    {"rooms", 0}, {"reason", 0}, {"recovered", 0}};
 
 hubd_str hubd_field(hubd_str env, int f) {
   hubd_str none = {0, 0};
@@ -216,6 +218,8 @@ static const char *hubd__skip(const char *p, const char *e) {
 }
 
 int hubd_json_is_string(hubd_str v) { return v.n >= 2 && v.p[0] == '"'; }
+
+int hubd_json_is_true(hubd_str v) { return v.n == 4 && memcmp(v.p, "true", 4) == 0; }
 
 hubd_str hubd_json_get(hubd_str o, const char *key) {
   hubd_str none = {0, 0};

@@ -66,6 +66,7 @@ const (
 	fieldAck
 	fieldRooms
 	fieldReason
+	fieldRecovered
 	numFields
 )
 
@@ -210,6 +211,12 @@ func (e *Envelope) RoomsJSON() Raw { return e.field(fieldRooms) }
 
 // Reason returns the disconnect reason (disconnect hook).
 func (e *Envelope) Reason() string { return e.text(fieldReason) }
+
+// Recovered reports whether the connecting socket is one its client got
+// back after a disconnection (connect hook, with connection state
+// recovery): SocketID and SocketData are the restored ones. Its rooms
+// come back once the connect is allowed; a deny fails the recovery.
+func (e *Envelope) Recovered() bool { return len(e.field(fieldRecovered)) == 4 }
 
 // JSON returns the whole envelope.
 func (e *Envelope) JSON() Raw { return e.buf }
@@ -420,6 +427,8 @@ func topKey(k []byte) int {
 		return fieldRooms
 	case "reason":
 		return fieldReason
+	case "recovered":
+		return fieldRecovered
 	}
 	return -1
 }

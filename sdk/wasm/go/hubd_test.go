@@ -142,6 +142,25 @@ func TestEnvelope(t *testing.T) {
 	}
 }
 
+// TestEnvelopeRecovered reads "recovered", through the index and by
+// scanning, for a recovered socket's connect and a fresh one.
+func TestEnvelopeRecovered(t *testing.T) {
+	for _, recovered := range []bool{false, true} {
+		env := host.Envelope{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Data: json.RawMessage(`{"user":"u"}`)},
+			Handshake: &host.Handshake{Auth: json.RawMessage(`{}`)}, Recovered: recovered}
+		js := envelopeJSON(env)
+		for _, buf := range [][]byte{js, withIndex(js)} {
+			var e Envelope
+			if !e.reset(HookConnect, buf, len(js)) {
+				t.Fatal("reset")
+			}
+			if e.Recovered() != recovered || string(e.SocketData()) != `{"user":"u"}` || e.Ack() {
+				t.Errorf("recovered=%v indexed=%v: Recovered() %v, SocketData %s", recovered, len(buf) > len(js), e.Recovered(), e.SocketData())
+			}
+		}
+	}
+}
+
 func TestUpperString(t *testing.T) {
 	var e Envelope
 	for _, s := range []string{"hello", "", "ABC xyz 123", "héllo wörld", "say \"hi\"\n", "\xff bad", "ǆ ß ﬃ"} {
