@@ -29,9 +29,13 @@ type Client struct {
 	buf     []byte // reused read buffer, owned by the reading goroutine
 	started bool
 	closing atomic.Bool
+	cut     atomic.Bool // the sending side is shut: pings go unanswered
 	done    chan struct{}
 	err     error // why the reader stopped; valid after done is closed
 	dropped bool  // the reader stopped before Close; valid after done
+
+	reply       []byte    // payload of the server's CONNECT reply
+	connectSent time.Time // when the CONNECT packet was written
 }
 
 // Handler receives every Socket.IO frame (Engine.IO message, starting with
@@ -73,6 +77,14 @@ func newDialer(wsURL string, timeout time.Duration) *Dialer {
 // namespace "/" (with the auth payload, if any) and waits for the CONNECT
 // reply.
 func (d *Dialer) Dial(ctx context.Context) (*Client, error) {
+	return d.DialWith(ctx, d.auth, nil)
+}
+
+// DialWith is Dial with the CONNECT auth given here (nil sends a bare `40`)
+// instead of the dialer's, and with early, when not nil, called on the
+// dialing goroutine for every event frame that arrives before the CONNECT
+// reply (a recovering server may send what the client missed first).
+func (d *Dialer) DialWith(ctx context.Context, auth []byte, early Handler) (*Client, error) {
 	conn, resp, err := d.ws.DialContext(ctx, d.url, nil)
 	if err != nil {
 		if resp != nil {
@@ -94,17 +106,36 @@ func (d *Dialer) Dial(ctx context.Context) (*Client, error) {
 		conn.Close()
 		return nil, inStage("open", err)
 	}
-	err = c.Write(appendConnect(nil, d.auth))
+	c.connectSent = time.Now()
+	err = c.Write(appendConnect(nil, auth))
+	var reply []byte
 	if err == nil {
-		_, err = c.await(func(f []byte) bool { return sioType(f) == sioConnect })
+		reply, err = c.await(func(f []byte) bool {
+			if sioType(f) == sioConnect {
+				return true
+			}
+			if early != nil && sioType(f) == sioEvent {
+				early(f)
+			}
+			return false
+		})
 	}
 	if err != nil {
 		conn.Close()
 		return nil, inStage("connect", err)
 	}
+	c.reply = bytes.Clone(reply[2:])
 	conn.SetReadDeadline(time.Time{})
 	return c, nil
 }
+
+// ConnectReply returns the payload of the server's CONNECT reply, e.g.
+// `{"sid":"..."}`, or `{"sid":"...","pid":"..."}` from a server with
+// connection state recovery.
+func (c *Client) ConnectReply() []byte { return c.reply }
+
+// ConnectSent returns when the client wrote its CONNECT packet.
+func (c *Client) ConnectSent() time.Time { return c.connectSent }
 
 // Join emits join(room) (or hub:join(room) under the hubd contract) with
 // ack id 0 and waits for the ack, whatever its arguments. It must be called
@@ -112,19 +143,26 @@ func (d *Dialer) Dial(ctx context.Context) (*Client, error) {
 func (c *Client) Join(room string) error {
 	frame := appendEmit(nil, 0, c.joinEvent)
 	frame = append(appendString(frame, room), ']')
-	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
-	defer c.conn.SetReadDeadline(time.Time{})
-	err := c.Write(frame)
-	if err == nil {
-		_, err = c.await(func(f []byte) bool {
-			id, _, ok := parseAck(f)
-			return ok && id == 0
-		})
-	}
-	if err != nil {
+	if err := c.Call(frame, 0); err != nil {
 		return inStage("join", err)
 	}
 	return nil
+}
+
+// Call writes frame, an emit asking for ack id, and waits up to the
+// client's timeout for that ack, whatever its arguments. Like Join, it must
+// be called before Start.
+func (c *Client) Call(frame []byte, id uint64) error {
+	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+	defer c.conn.SetReadDeadline(time.Time{})
+	if err := c.Write(frame); err != nil {
+		return err
+	}
+	_, err := c.await(func(f []byte) bool {
+		got, _, ok := parseAck(f)
+		return ok && got == id
+	})
+	return err
 }
 
 // await reads frames, answering pings, until match accepts one. A CONNECT
@@ -171,6 +209,9 @@ func (c *Client) readLoop(h Handler) {
 		switch {
 		case len(f) == 0:
 		case f[0] == eioPing:
+			if c.cut.Load() {
+				continue // the sending side is shut
+			}
 			if err := c.Write([]byte{eioPong}); err != nil {
 				c.err = err
 				return
@@ -230,6 +271,31 @@ func (c *Client) Close() {
 	c.conn.Close()
 	if c.started {
 		<-c.done
+	}
+}
+
+// Cut ends the connection as a network failure the peer notices would: it
+// shuts the sending side of the TCP connection (the FIN that close(2)
+// sends) with no WebSocket close frame and no Engine.IO close packet, so
+// that the server sees the transport end without a goodbye. Then it waits,
+// up to the client's timeout, for the server to close its side, which it
+// does once it has seen the end, and closes the client. It reports whether
+// the server closed within the timeout. The reader must have been started.
+func (c *Client) Cut() bool {
+	c.closing.Store(true)
+	c.cut.Store(true)
+	defer c.Close()
+	hc, ok := c.conn.NetConn().(interface{ CloseWrite() error })
+	if !ok || hc.CloseWrite() != nil {
+		return false
+	}
+	t := time.NewTimer(c.timeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 

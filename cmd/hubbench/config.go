@@ -20,32 +20,34 @@ type Config struct {
 	Drain       time.Duration
 	Hold        time.Duration
 	Timeout     time.Duration
-	Clients     int // -n: fanout receivers, idle connections
+	Clients     int // -n: fanout and recover receivers, idle connections
 	Concurrency int // -c: ack clients, connect workers
 	Ramp        int // handshakes in flight during ramp-up
 	Rate        int // fanout publish rate, messages/s; 0 = as fast as the window allows
 	Window      int // fanout publishes in flight when Rate is 0
 	Inflight    int // ack: emits in flight per client
 	Size        int // padding bytes in each payload
+	Missed      int // recover: events published while the receivers are cut off
 	PID         int
 	JSON        bool
 	AllowRemote bool
-	Contract    string // fanout: "bench" (default) or "hubd"
+	Contract    string // fanout, recover: "bench" (default) or "hubd"
 	Auth        string // JSON object sent in every Socket.IO CONNECT; "" = none
 	// ReceiverURLs are more base URLs, comma-separated, over which fanout
 	// spreads its receivers round-robin with URL (the publisher stays on
-	// URL): the nodes of one cluster.
+	// URL): the nodes of one cluster. recover spreads its receivers over
+	// these alone, and reconnects them to URL.
 	ReceiverURLs string
 }
 
-// Server contracts for the fanout scenario.
+// Server contracts for the fanout and recover scenarios.
 const (
 	contractBench = "bench" // join / publish / echo, see the package doc
 	contractHubd  = "hubd"  // hub:join with ack; any other event is relayed to the sender's rooms
 )
 
 // defaultClients is the -n default per scenario.
-var defaultClients = map[string]int{"fanout": 1000, "idle": 5000}
+var defaultClients = map[string]int{"fanout": 1000, "idle": 5000, "recover": 200}
 
 // validate fills scenario-dependent defaults and checks the settings.
 func (c *Config) validate() error {
@@ -55,8 +57,8 @@ func (c *Config) validate() error {
 	switch {
 	case c.Clients < 0, c.Concurrency < 1, c.Ramp < 1, c.Inflight < 1, c.Window < 1:
 		return errors.New("-n must be >= 0; -c, -ramp, -inflight and -window must be >= 1")
-	case c.Rate < 0 || c.Size < 0 || c.PID < 0:
-		return errors.New("-rate, -size and -pid must be >= 0")
+	case c.Rate < 0 || c.Size < 0 || c.PID < 0 || c.Missed < 0:
+		return errors.New("-rate, -size, -pid and -missed must be >= 0")
 	case c.Duration <= 0 || c.Timeout <= 0 || c.Drain < 0 || c.Hold < 0:
 		return errors.New("-duration and -timeout must be > 0; -drain and -hold >= 0")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 )
 
@@ -68,6 +69,43 @@ func parseEvent(frame []byte) (name, rest []byte, ok bool) {
 		return nil, nil, false
 	}
 	return p[2 : 2+end], p[2+end+1:], true
+}
+
+// lastStringArg returns the last argument of an event frame when it is a
+// string, such as the offset a server with connection state recovery
+// appends to every packet it keeps. ok is false when the frame is not an
+// event or its last argument is no string (the event name is not an
+// argument).
+func lastStringArg(frame []byte) (s string, ok bool) {
+	if sioType(frame) != sioEvent || !bytes.HasSuffix(frame, []byte(`"]`)) {
+		return "", false
+	}
+	end := len(frame) - 2 // the closing quote
+	start := -1
+	for i := end - 1; i >= 2; i-- {
+		if frame[i] != '"' {
+			continue
+		}
+		slashes := 0
+		for j := i - 1; j >= 0 && frame[j] == '\\'; j-- {
+			slashes++
+		}
+		if slashes%2 == 0 {
+			start = i
+			break
+		}
+	}
+	if start < 1 || frame[start-1] != ',' {
+		return "", false
+	}
+	raw := frame[start : end+1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // intField finds the first `"key":` in b and parses the integer after it.

@@ -148,3 +148,28 @@ func TestAppendConnect(t *testing.T) {
 		t.Errorf("auth: %q", got)
 	}
 }
+
+func TestLastStringArg(t *testing.T) {
+	tests := []struct {
+		frame, want string
+		ok          bool
+	}{
+		{`42["msg",{"t":1,"s":0},"ab3f-1"]`, "ab3f-1", true},
+		{`42["msg","x"]`, "x", true},
+		{`42["msg",{"t":1},"1700000000000-0"]`, "1700000000000-0", true},
+		{`42["msg",{"t":1},""]`, "", true},
+		{`42["msg",{"p":"a\",\"b"},"o\"1"]`, `o"1`, true}, // escaped quotes
+		{`42["msg",1,"a\\"]`, `a\`, true},                 // escaped backslash before the closing quote
+		{`42["msg",{"t":1,"s":0}]`, "", false},            // no offset: recovery off
+		{`42["msg"]`, "", false},                          // the name is no argument
+		{`42["msg",["a"]]`, "", false},
+		{`43["x"]`, "", false},
+		{`40{"sid":"a"}`, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := lastStringArg([]byte(tt.frame))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("lastStringArg(%s) = %q, %v; want %q, %v", tt.frame, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -5,10 +5,11 @@
 //	publish(room, payload)  -> the server emits "msg" with payload to every socket in room
 //	echo(x) with ack        -> the server acks with x
 //
-// With -contract hubd the fanout scenario speaks hubd's own client contract
-// instead: hub:join(room) with ack joins, and the publisher emits
-// "msg" with the payload, which hubd relays to the rooms it joined (with
-// the namespace's "echo": true the publisher gets it back, pacing -rate 0).
+// With -contract hubd the fanout and recover scenarios speak hubd's own
+// client contract instead: hub:join(room) with ack joins, and the
+// publisher emits "msg" with the payload, which hubd relays to the rooms it
+// joined (with the namespace's "echo": true the publisher gets it back,
+// pacing -rate 0).
 //
 // Clients speak Engine.IO v4 over WebSocket only. Each connection costs one
 // reader goroutine, and incoming frames are scanned for the few fields
@@ -24,6 +25,12 @@
 //	         connections/s, connect time and errors
 //	idle     -n clients join room "idle" and stay for -hold; reports the
 //	         server's RSS growth per connection when -pid is given
+//	recover  -n receivers join room "bench" and get one event; their TCP
+//	         connections are cut, -missed events are published, and they
+//	         reconnect with their session (connection state recovery);
+//	         reports how many got their session back, missing, duplicate
+//	         and out-of-order events, and the time from the CONNECT to the
+//	         last missed event
 //
 // Usage:
 //
@@ -64,6 +71,7 @@ var scenarios = map[string]func(context.Context, *Config) (report, error){
 	"ack":     runAck,
 	"connect": runConnect,
 	"idle":    runIdle,
+	"recover": runRecover,
 }
 
 func main() {
@@ -98,26 +106,27 @@ func main() {
 func parseFlags(args []string) (*Config, error) {
 	cfg := &Config{}
 	fs := flag.NewFlagSet("hubbench", flag.ContinueOnError)
-	fs.StringVar(&cfg.Scenario, "scenario", "", "fanout, ack, connect or idle (may also be given as the first argument)")
+	fs.StringVar(&cfg.Scenario, "scenario", "", "fanout, ack, connect, idle or recover (may also be given as the first argument)")
 	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:3000", "server base URL (loopback only unless -allow-remote)")
 	fs.StringVar(&cfg.Path, "path", "/socket.io/", "Engine.IO endpoint path")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measurement time (fanout, ack, connect)")
-	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "longest wait for outstanding messages or acks after -duration")
+	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "longest wait for outstanding messages or acks after -duration (recover: for the missed events after the reconnects)")
 	fs.DurationVar(&cfg.Hold, "hold", 30*time.Second, "idle: how long to hold the connections once all are open")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "limit for each connect, join and write")
-	fs.IntVar(&cfg.Clients, "n", 0, "clients: fanout receivers (default 1000), idle connections (default 5000)")
+	fs.IntVar(&cfg.Clients, "n", 0, "clients: fanout receivers (default 1000), idle connections (default 5000), recover receivers (default 200)")
 	fs.IntVar(&cfg.Concurrency, "c", 50, "ack: clients; connect: concurrent workers")
 	fs.IntVar(&cfg.Ramp, "ramp", 32, "handshakes in flight while opening clients")
 	fs.IntVar(&cfg.Rate, "rate", 200, "fanout: publishes per second; 0 = as fast as -window allows")
 	fs.IntVar(&cfg.Window, "window", 64, "fanout with -rate 0: publishes not yet seen by the publisher")
 	fs.IntVar(&cfg.Inflight, "inflight", 1, "ack: emits awaiting their ack per client")
-	fs.IntVar(&cfg.Size, "size", 100, "padding bytes in each fanout/echo payload")
+	fs.IntVar(&cfg.Size, "size", 100, "padding bytes in each fanout/echo/recover payload")
+	fs.IntVar(&cfg.Missed, "missed", 100, "recover: events published while the receivers are cut off")
 	fs.IntVar(&cfg.PID, "pid", 0, "idle: server process id for RSS readings; 0 = skip")
 	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object instead of text")
-	fs.StringVar(&cfg.Contract, "contract", contractBench, "fanout: server contract, bench (join/publish) or hubd (hub:join, publisher emits \"msg\"; needs \"echo\": true for -rate 0)")
+	fs.StringVar(&cfg.Contract, "contract", contractBench, "fanout, recover: server contract, bench (join/publish) or hubd (hub:join, publisher emits \"msg\"; needs \"echo\": true for -rate 0)")
 	fs.StringVar(&cfg.Auth, "auth", "", "JSON object sent as the Socket.IO CONNECT auth payload, e.g. '{\"token\":\"...\"}'")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a non-loopback target")
-	fs.StringVar(&cfg.ReceiverURLs, "receivers-url", "", "fanout: more server base URLs, comma-separated (the other nodes of a cluster); receivers are spread round-robin over -url and these, the publisher stays on -url")
+	fs.StringVar(&cfg.ReceiverURLs, "receivers-url", "", "fanout: more server base URLs, comma-separated (the other nodes of a cluster); receivers are spread round-robin over -url and these, the publisher stays on -url; recover: receivers first connect to these alone, then reconnect to -url")
 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cfg.Scenario = args[0]
@@ -130,7 +139,7 @@ func parseFlags(args []string) (*Config, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if _, ok := scenarios[cfg.Scenario]; !ok {
-		return nil, fmt.Errorf("unknown scenario %q: want fanout, ack, connect or idle", cfg.Scenario)
+		return nil, fmt.Errorf("unknown scenario %q: want fanout, ack, connect, idle or recover", cfg.Scenario)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
