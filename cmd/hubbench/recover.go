@@ -168,8 +168,12 @@ func runRecover(ctx context.Context, cfg *Config) (report, error) {
 	}
 	if !shared.first.waitFor(ctx, int64(rep.Connected), cfg.Timeout) {
 		closeAll(opened.clients)
-		return nil, fmt.Errorf("%d of %d receivers got no event within -timeout: does the server implement the %s contract?",
-			int64(rep.Connected)-shared.first.n.Load(), rep.Connected, cfg.Contract)
+		hint := ""
+		if cfg.ReceiverURLs != "" {
+			hint = " (with -receivers-url, are the servers nodes of one cluster?)"
+		}
+		return nil, fmt.Errorf("%d of %d receivers got no event within -timeout: does the server implement the %s contract?%s",
+			int64(rep.Connected)-shared.first.n.Load(), rep.Connected, cfg.Contract, hint)
 	}
 
 	// 2. Every connection is cut; the room misses K events.
