@@ -33,8 +33,9 @@ import (
 // where YAML or TOML would need a third-party module.
 //
 // Sources, highest precedence first: flags, environment variables
-// (HUBD_LISTEN, HUBD_API_KEY, HUBD_PLUGINS, HUBD_STATIC, HUBD_LOG_FORMAT),
-// the config file (-config), the defaults.
+// (HUBD_LISTEN, HUBD_API_KEY, HUBD_PLUGINS, HUBD_STATIC, HUBD_LOG_FORMAT,
+// HUBD_ADAPTER, HUBD_REDIS_URL, HUBD_RECOVERY), the config file
+// (-config), the defaults.
 type Config struct {
 	// Listen is the address to listen on (":3000").
 	Listen string `json:"listen"`
@@ -67,6 +68,113 @@ type Config struct {
 	// cut, and so are HTTP requests still running ("10s"). It is fixed at
 	// start.
 	ShutdownGrace Duration `json:"shutdown_grace"`
+	// Recovery turns on connection state recovery (nil: off, the
+	// default). It is fixed at start.
+	Recovery *RecoveryConfig `json:"recovery"`
+}
+
+// RecoveryConfig is connection state recovery (hub.RecoveryOptions): a
+// client whose connection drops and that comes back within Duration gets
+// its socket back (same id, rooms and data) and the events it missed
+// meanwhile, in order. Writing the block turns recovery on; a key left
+// out keeps its default. It needs an adapter that keeps sessions: memory
+// (one node) or redis-streams, not redis.
+//
+// max_packets, max_bytes and max_sessions bound what the memory adapter
+// keeps per namespace; with redis-streams the stream's max_len bounds
+// the events kept instead. Past any bound the client gets a fresh socket
+// (socket.recovered false), never part of what it missed as if it were
+// all of it.
+type RecoveryConfig struct {
+	// Duration is how long a disconnected client's socket and the events
+	// it misses are kept ("2m").
+	Duration Duration `json:"duration"`
+	// RunMiddlewares runs the connect hook of the plugins for a
+	// recovered socket too (false: skipped, as Node's skipMiddlewares;
+	// the socket passed it when it first connected).
+	RunMiddlewares bool `json:"run_middlewares"`
+	// MaxPackets is the most events a namespace keeps for recovery
+	// (100000); past it the oldest go first.
+	MaxPackets int `json:"max_packets"`
+	// MaxBytes is the most bytes of events a namespace keeps for
+	// recovery (67108864, 64 MiB); past it the oldest go first.
+	MaxBytes int64 `json:"max_bytes"`
+	// MaxSessions is the most disconnected sockets a namespace keeps
+	// (100000); past it the oldest go first.
+	MaxSessions int `json:"max_sessions"`
+	// MaxSessionPackets is the most events one recovery replays (10000).
+	MaxSessionPackets int `json:"max_session_packets"`
+	// MaxSessionBytes is the most bytes one recovery replays (4194304,
+	// 4 MiB; at most 8388608, half of what may be queued for a client).
+	MaxSessionBytes int `json:"max_session_bytes"`
+}
+
+// defaultRecovery is the recovery block's defaults, the hub's.
+func defaultRecovery() RecoveryConfig {
+	return RecoveryConfig{
+		Duration:          Duration(hub.DefaultMaxDisconnectionDuration),
+		MaxPackets:        hub.DefaultRecoveryMaxPackets,
+		MaxBytes:          hub.DefaultRecoveryMaxBytes,
+		MaxSessions:       hub.DefaultRecoveryMaxSessions,
+		MaxSessionPackets: hub.DefaultRecoveryMaxSessionPkts,
+		MaxSessionBytes:   hub.DefaultRecoveryMaxSessionBytes,
+	}
+}
+
+// maxRecoverySessionBytes bounds recovery.max_session_bytes: the hub
+// never replays more than half of what it lets wait for one client (16
+// MiB, which hubd does not change), so that a replay cannot close the
+// connection it is for.
+const maxRecoverySessionBytes = 8 << 20
+
+// UnmarshalJSON reads the block over the defaults, so that a key left
+// out keeps its default; an unknown key is an error, as elsewhere in the
+// file.
+func (r *RecoveryConfig) UnmarshalJSON(b []byte) error {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(b, &keys) != nil {
+		return fmt.Errorf("recovery: an object such as {\"duration\": \"2m\"}, not %s", b)
+	}
+	if raw, ok := keys["duration"]; ok {
+		var d Duration
+		if err := d.UnmarshalJSON(raw); err != nil {
+			return fmt.Errorf("recovery.duration: %w", err)
+		}
+	}
+	type recovery RecoveryConfig // without this method
+	v := recovery(defaultRecovery())
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("recovery: %w", err)
+	}
+	*r = RecoveryConfig(v)
+	return nil
+}
+
+// hubOptions are the hub's recovery options; nil when r is (recovery off).
+func (r *RecoveryConfig) hubOptions() *hub.RecoveryOptions {
+	if r == nil {
+		return nil
+	}
+	return &hub.RecoveryOptions{
+		MaxDisconnectionDuration: time.Duration(r.Duration),
+		RunMiddlewares:           r.RunMiddlewares,
+		MaxPackets:               r.MaxPackets,
+		MaxBytes:                 r.MaxBytes,
+		MaxSessions:              r.MaxSessions,
+		MaxSessionPackets:        r.MaxSessionPackets,
+		MaxSessionBytes:          r.MaxSessionBytes,
+	}
+}
+
+// String is the block as logs show it ("off" when nil).
+func (r *RecoveryConfig) String() string {
+	if r == nil {
+		return "off"
+	}
+	return fmt.Sprintf("duration=%v run_middlewares=%v max_packets=%d max_bytes=%d max_sessions=%d max_session_packets=%d max_session_bytes=%d",
+		time.Duration(r.Duration), r.RunMiddlewares, r.MaxPackets, r.MaxBytes, r.MaxSessions, r.MaxSessionPackets, r.MaxSessionBytes)
 }
 
 // AdapterConfig connects hubd nodes, and Node socket.io servers using
@@ -324,6 +432,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		tlsKey     = fs.String("tls-key", "", "TLS key file")
 		adapter    = fs.String("adapter", "", "memory (this node alone) or redis (env HUBD_ADAPTER)")
 		redisURL   = fs.String("redis-url", "", "Redis of the redis adapter (default redis://127.0.0.1:6379; env HUBD_REDIS_URL)")
+		recovery   = fs.String("recovery", "", "connection state recovery: how long a disconnected client's state is kept, e.g. 2m; 0 turns it off (env HUBD_RECOVERY)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -360,6 +469,20 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		}
 	}
 
+	// Recovery's duration: the flag over the environment over the file.
+	recoveryFrom, recoveryVal := "HUBD_RECOVERY", getenv("HUBD_RECOVERY")
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "recovery" {
+			recoveryFrom, recoveryVal = "-recovery", *recovery
+		}
+	})
+	var problems []string
+	if recoveryFrom == "-recovery" || recoveryVal != "" {
+		if err := setRecovery(&cfg, recoveryVal); err != nil {
+			problems = append(problems, fmt.Sprintf("%s %q: %v", recoveryFrom, recoveryVal, err))
+		}
+	}
+
 	// Flags over everything, when given.
 	set := map[string]*string{
 		"listen": &cfg.Listen, "api-key": &cfg.API.Key, "plugins": &cfg.Plugins.Dir,
@@ -379,9 +502,39 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	})
 
 	if err := cfg.Validate(); err != nil {
-		return Config{}, err
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			problems = append(problems, ce.Problems...)
+		} else {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return Config{}, &ConfigError{Problems: problems}
 	}
 	return cfg, nil
+}
+
+// setRecovery applies -recovery (or HUBD_RECOVERY) to cfg: 0 turns
+// recovery off, whatever the file says; a positive duration turns it on,
+// with the file's other recovery settings if it has the block.
+func setRecovery(cfg *Config, v string) error {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return fmt.Errorf("not a duration; write one such as \"2m\", or 0 to turn recovery off")
+	case d < 0:
+		return fmt.Errorf("it must be 0 (off) or positive, e.g. \"2m\"")
+	case d == 0:
+		cfg.Recovery = nil
+		return nil
+	}
+	if cfg.Recovery == nil {
+		r := defaultRecovery()
+		cfg.Recovery = &r
+	}
+	cfg.Recovery.Duration = Duration(d)
+	return nil
 }
 
 func readFile(name string, cfg *Config) error {
@@ -540,11 +693,39 @@ func (c *Config) Validate() error {
 	if c.ShutdownGrace <= 0 {
 		bad("shutdown_grace %v: it must be positive, e.g. \"10s\"", time.Duration(c.ShutdownGrace))
 	}
+	if r := c.Recovery; r != nil {
+		validateRecovery(bad, r)
+		if c.Adapter.Type == "redis" {
+			bad("recovery: adapter redis keeps no sessions, so no client would recover; use adapter redis-streams (or memory, on one node), or leave recovery out")
+		}
+	}
 
 	if len(p) > 0 {
 		return &ConfigError{Problems: p}
 	}
 	return nil
+}
+
+// validateRecovery reports the problems of the recovery block.
+func validateRecovery(bad func(string, ...any), r *RecoveryConfig) {
+	if r.Duration <= 0 {
+		bad("recovery.duration %v: it must be positive, e.g. \"2m\"; to turn recovery off, leave the recovery block out (or give -recovery 0)",
+			time.Duration(r.Duration))
+	}
+	for _, b := range []struct {
+		name string
+		v    int64
+	}{
+		{"max_packets", int64(r.MaxPackets)}, {"max_bytes", r.MaxBytes}, {"max_sessions", int64(r.MaxSessions)},
+		{"max_session_packets", int64(r.MaxSessionPackets)}, {"max_session_bytes", int64(r.MaxSessionBytes)},
+	} {
+		if b.v <= 0 {
+			bad("recovery.%s %d: it must be positive (leave it out for the default)", b.name, b.v)
+		}
+	}
+	if r.MaxSessionBytes > maxRecoverySessionBytes {
+		bad("recovery.max_session_bytes %d: at most %d, half of what may be queued for one client", r.MaxSessionBytes, maxRecoverySessionBytes)
+	}
 }
 
 // validOrigin is whether o is "*", "null" (what sandboxed pages send) or

@@ -12,6 +12,7 @@
 //	     [-static DIR] [-log-format text|json] [-log-level info]
 //	     [-path /socket.io/] [-tls-cert FILE -tls-key FILE]
 //	     [-adapter memory|redis] [-redis-url redis://127.0.0.1:6379]
+//	     [-recovery 2m]
 //
 // See Config for the config file (JSON) and the environment variables.
 //
@@ -54,6 +55,13 @@
 // setting fixed at start (listen, TLS, path, ...) is logged as needing a
 // restart and the old value stays; an invalid file is logged, every
 // problem, and the configuration in force stays. See live.
+//
+// Connection state recovery (the recovery block, or -recovery 2m): a
+// client whose connection drops and that reconnects within the duration
+// gets its socket back, with its id, rooms and data, and the events it
+// missed meanwhile, in order; past a bound it gets a fresh socket and
+// knows it (socket.recovered is false). It needs an adapter that keeps
+// sessions: memory (one node) or redis-streams.
 //
 // Exit codes: 0 after a graceful shutdown, 1 for a runtime failure (a plugin
 // that fails to load at start, a port in use), 2 for an invalid
@@ -179,6 +187,10 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 	}
 	srv := hub.New(opts)
 	l.srv = srv
+	if r := cfg.Recovery; r != nil {
+		logger.Info("connection state recovery", "duration", time.Duration(r.Duration).String(),
+			"run_middlewares", r.RunMiddlewares)
+	}
 
 	// Plugins.
 	if cfg.Plugins.Dir != "" {
@@ -191,6 +203,9 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 		l.met = newMetrics(srv, l.pluginStats, newNamespaceLabels(cfg.Namespaces))
 		if cluster != nil {
 			l.met.reg.MustRegister(&adapterCollector{cluster: cluster})
+		}
+		if cfg.Recovery != nil {
+			l.met.reg.MustRegister(&recoveryCollector{srv: srv})
 		}
 	}
 	// The event counter runs before the plugins' Event hook.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -49,6 +51,16 @@ const metricsPath = "/metrics"
 //	hubd_adapter_dropped_total             counter  messages for other nodes lost to a Redis outage
 //	hubd_http_connections_refused_total    counter  connections closed at once for being over
 //	                                                http.max_conns_per_ip (with the cap on)
+//	hubd_recovery_attempted_total          counter  reconnecting clients that asked for their socket back
+//	                                                (with recovery on)
+//	hubd_recovery_succeeded_total          counter  those that got it back, with what they missed
+//	hubd_recovery_refused_total{reason}    counter  those that got a fresh socket instead: reason
+//	                                                "unknown_session" (expired, already recovered, never
+//	                                                issued), "unknown_offset", "offset_expired" (what it
+//	                                                missed is no longer kept), "too_many_missed" (over
+//	                                                max_session_packets or max_session_bytes), "refused"
+//	                                                (the connect hook refused it, with run_middlewares),
+//	                                                "unavailable" (the session store failed)
 //
 // plus the Go runtime's go_* and the process's process_* metrics.
 //
@@ -324,6 +336,37 @@ func (c *adapterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(adapterUpDesc, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(adapterDroppedDesc, prometheus.CounterValue, float64(c.cluster.Dropped()))
+}
+
+// recoveryCollector reads the hub's recovery counters when scraped
+// (registered only with recovery on). Every reason has its series, zero
+// or not, so that a rate over one never starts from nothing.
+type recoveryCollector struct {
+	srv *hub.Server
+}
+
+var (
+	recoveryAttemptedDesc = prometheus.NewDesc("hubd_recovery_attempted_total",
+		"Reconnecting clients that asked for their socket back (connection state recovery).", nil, nil)
+	recoverySucceededDesc = prometheus.NewDesc("hubd_recovery_succeeded_total",
+		"Reconnecting clients that got their socket back, with the events they missed.", nil, nil)
+	recoveryRefusedDesc = prometheus.NewDesc("hubd_recovery_refused_total",
+		"Reconnecting clients that asked for their socket back and got a fresh one, by reason.", []string{"reason"}, nil)
+)
+
+func (c *recoveryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- recoveryAttemptedDesc
+	ch <- recoverySucceededDesc
+	ch <- recoveryRefusedDesc
+}
+
+func (c *recoveryCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.srv.RecoveryStats()
+	ch <- prometheus.MustNewConstMetric(recoveryAttemptedDesc, prometheus.CounterValue, float64(st.Attempted))
+	ch <- prometheus.MustNewConstMetric(recoverySucceededDesc, prometheus.CounterValue, float64(st.Recovered))
+	for _, reason := range slices.Sorted(maps.Keys(st.Refused)) {
+		ch <- prometheus.MustNewConstMetric(recoveryRefusedDesc, prometheus.CounterValue, float64(st.Refused[reason]), reason)
+	}
 }
 
 // capCollector counts the connections refused by http.max_conns_per_ip

@@ -39,9 +39,11 @@ import (
 //
 // The other settings (listen, tls, http, socketio.path, ping_interval,
 // ping_timeout, max_payload, cleanup_empty_child_namespaces,
-// max_child_namespaces, log.format, metrics.enabled, adapter) are fixed at
-// start: a reload that changes one logs that it needs a restart and keeps
-// the old value.
+// max_child_namespaces, log.format, metrics.enabled, adapter,
+// shutdown_grace, recovery) are fixed at start: a reload that changes one
+// logs that it needs a restart and keeps the old value. Recovery is among
+// them because the hub gives each namespace its session store when it
+// makes it, and the sessions kept so far belong to that store.
 type live struct {
 	srv     *hub.Server
 	cluster *redisadapter.Cluster // nil when hubd runs alone
@@ -55,6 +57,8 @@ type live struct {
 	// namespaces holds their current settings, in the same order.
 	startNS    []NamespaceConfig
 	namespaces atomic.Pointer[[]NamespaceConfig]
+	// patterns are startNS's patterns compiled (nil for a name).
+	patterns []*regexp.Regexp
 	// corsOn is whether the hub was built with CORS (at start).
 	corsOn bool
 	// cors are the CORS origins (nil: CORS off); allowed are the origins
@@ -73,6 +77,12 @@ type live struct {
 func newLive(cfg Config, srv *hub.Server, logger *slog.Logger, level *slog.LevelVar) *live {
 	l := &live{srv: srv, logger: logger, level: level, cfg: cfg, corsOn: len(cfg.SocketIO.CORSOrigins) > 0}
 	l.startNS = slices.Clone(cfg.Namespaces)
+	l.patterns = make([]*regexp.Regexp, len(l.startNS))
+	for i, n := range l.startNS {
+		if n.Pattern != "" {
+			l.patterns[i], _ = regexp.Compile(`^(?:` + n.Pattern + `)$`) // Validate has checked it
+		}
+	}
 	ns := slices.Clone(cfg.Namespaces)
 	l.namespaces.Store(&ns)
 	l.cors.Store(newOriginSet(cfg.SocketIO.CORSOrigins))
@@ -95,6 +105,7 @@ func (l *live) hubOptions() hub.Options {
 
 		CleanupEmptyChildNamespaces: s.CleanupEmptyChildNamespaces,
 		MaxChildNamespaces:          s.MaxChildNamespaces,
+		ConnectionStateRecovery:     l.cfg.Recovery.hubOptions(),
 	}
 	if l.corsOn {
 		opts.CORS = &hub.CORS{Credentials: true} // no Origins: echo
@@ -220,16 +231,21 @@ func (l *live) setStatic(dir string) {
 }
 
 // hooks are the hub's hooks: the event counter of the metrics, if on, in
-// front of the plugins', if any.
+// front of the plugins', if any, and, once a reload has changed a
+// namespace's route or echo, the event hook that applies the change (see
+// attachNamespaces).
 func (l *live) hooks() *hub.Hooks {
-	var counter, plugins *hub.Hooks
+	var counter, plugins, routes *hub.Hooks
 	if l.met != nil {
 		counter = l.met.hooks()
 	}
 	if p := l.plugins.Load(); p != nil {
 		plugins = p.Hooks()
 	}
-	return hub.ChainHooks(counter, plugins)
+	if l.routesChanged() {
+		routes = &hub.Hooks{Event: l.override}
+	}
+	return hub.ChainHooks(counter, plugins, routes)
 }
 
 // pluginStats are the statistics of the plugins in force, for /metrics.
@@ -334,6 +350,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"metrics.enabled", old.Metrics.Enabled, next.Metrics.Enabled},
 		{"adapter", old.Adapter, next.Adapter},
 		{"shutdown_grace", time.Duration(old.ShutdownGrace), time.Duration(next.ShutdownGrace)},
+		{"recovery", old.Recovery.String(), next.Recovery.String()},
 	} {
 		if f.was != f.now {
 			restart(f.name, f.was, f.now)
@@ -363,8 +380,12 @@ func (l *live) apply(ctx context.Context, next Config) {
 			restart("namespaces", "without "+nsKey(n), "with it")
 		}
 	}
+	wasChanged := l.routesChanged()
 	l.namespaces.Store(&nsNow)
 	cur.Namespaces = nsNow
+	if l.routesChanged() != wasChanged {
+		l.srv.SetHooks(l.hooks())
+	}
 
 	// Origins.
 	if !slices.Equal(old.SocketIO.AllowedOrigins, next.SocketIO.AllowedOrigins) {
@@ -496,48 +517,43 @@ func route(r string) relay.Route {
 // their settings taken from l at every event: a reload that changes a
 // namespace's route or echo applies to the next event of every socket.
 //
-// The relay reads its settings once, at Attach; a socket middleware put
-// before the relay's carries the difference. While a namespace's settings
-// are those of the start it does nothing; otherwise it routes the event
-// the way the relay would with the new settings: it sets hub.Event.Route
-// (route "rooms", echo), or answers the client itself (route "none") or
-// broadcasts itself (route "namespace", which no Route expresses).
+// The relay reads its settings once, at Attach; an event hook (override,
+// chained after the plugins' hooks by hooks once a reload has changed a
+// namespace) carries the difference. It runs after the plugins, which may
+// have chosen the route, and before the relay's socket middleware, for
+// every socket, recovered ones too, whose middlewares do not run again
+// (recovery.run_middlewares). While every namespace has the start's
+// settings it is not in the chain and costs nothing.
 func (l *live) attachNamespaces(rc relay.Config) error {
-	patterns := make([]*regexp.Regexp, len(l.startNS))
-	for i, n := range l.startNS {
-		if n.Pattern != "" {
-			re, err := regexp.Compile(`^(?:` + n.Pattern + `)$`)
-			if err != nil {
-				return err // Validate has checked it
-			}
-			patterns[i] = re
-		}
-	}
-	// The namespace entry of a socket, as the relay resolves it: a name
-	// first, then the patterns in order.
-	entry := func(name string) int {
-		for i, n := range l.startNS {
-			if n.Name == name {
-				return i
-			}
-		}
-		for i, re := range patterns {
-			if re != nil && re.MatchString(name) {
-				return i
-			}
-		}
-		return -1
-	}
-	// The server's middlewares run before the namespaces' and before the
-	// relay's connection listener, so this one's socket middleware runs
-	// before the relay's.
-	l.srv.Use(func(s *hub.Socket) error {
-		if i := entry(s.Namespace().Name()); i >= 0 {
-			s.Use(func(ev *hub.Event) error { return l.override(ev, i) })
-		}
-		return nil
-	})
 	return relay.Attach(l.srv, rc)
+}
+
+// entry is the index in startNS of the namespace called name, as the
+// relay resolves it: a name first, then the patterns in order; -1 for
+// none.
+func (l *live) entry(name string) int {
+	for i, n := range l.startNS {
+		if n.Pattern == "" && n.Name == name {
+			return i
+		}
+	}
+	for i, re := range l.patterns {
+		if re != nil && re.MatchString(name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// routesChanged is whether a namespace's route or echo differ from the
+// start's.
+func (l *live) routesChanged() bool {
+	for i, n := range *l.namespaces.Load() {
+		if start := l.startNS[i]; route(n.Route) != route(start.Route) || n.Echo != start.Echo {
+			return true
+		}
+	}
+	return false
 }
 
 // The relay's answers, for the events override handles itself.
@@ -552,9 +568,13 @@ type ackFailure struct {
 	Error string `json:"error"`
 }
 
-// override routes ev with the current settings of namespace entry i when
-// they differ from the start's.
-func (l *live) override(ev *hub.Event, i int) error {
+// override is the event hook that routes ev with the current settings of
+// its namespace when they differ from the start's.
+func (l *live) override(ev *hub.Event) error {
+	i := l.entry(ev.Socket().Namespace().Name())
+	if i < 0 {
+		return nil
+	}
 	start, now := l.startNS[i], (*l.namespaces.Load())[i]
 	if route(now.Route) == route(start.Route) && now.Echo == start.Echo {
 		return nil
