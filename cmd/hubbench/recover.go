@@ -341,15 +341,15 @@ func sessionAuth(auth []byte, pid, offset string, hasOffset bool) ([]byte, error
 		}
 		return auth, nil
 	}
-	m := map[string]any{}
+	m := map[string]json.RawMessage{} // the other values byte for byte
 	if len(auth) > 0 {
 		if err := json.Unmarshal(auth, &m); err != nil {
 			return nil, fmt.Errorf("-auth: %w", err)
 		}
 	}
-	m["pid"] = pid
+	m["pid"], _ = json.Marshal(pid)
 	if hasOffset {
-		m["offset"] = offset
+		m["offset"], _ = json.Marshal(offset)
 	}
 	return json.Marshal(m)
 }

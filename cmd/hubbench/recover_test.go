@@ -36,7 +36,7 @@ func TestSessionAuth(t *testing.T) {
 		want              string
 	}{
 		{"", "p1", "o1", true, `{"offset":"o1","pid":"p1"}`},
-		{`{"token":"x"}`, "p1", "o1", true, `{"offset":"o1","pid":"p1","token":"x"}`},
+		{`{"token":"x","n":12345678901234567890}`, "p1", "o1", true, `{"n":12345678901234567890,"offset":"o1","pid":"p1","token":"x"}`},
 		{`{"pid":"old"}`, "p1", "", false, `{"pid":"p1"}`}, // no offset: the replay starts at the session's start
 		{`{"token":"x"}`, "", "", false, `{"token":"x"}`},  // no session: the auth as it was
 		{"", "", "", false, ""},
