@@ -190,3 +190,13 @@ func TestRecoverScenarioWithoutRecovery(t *testing.T) {
 			r.WithSession, r.Recovered, r.NotRecovered, r.RecoveryTime.Count, n)
 	}
 }
+
+func TestParseRecoverFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"recover"})
+	if err != nil || cfg.Clients != 200 || cfg.Missed != 100 || cfg.Contract != contractBench {
+		t.Fatalf("recover defaults: %+v, %v", cfg, err)
+	}
+	if _, err := parseFlags([]string{"recover", "-missed", "-1"}); err == nil {
+		t.Fatal("-missed -1 accepted")
+	}
+}
