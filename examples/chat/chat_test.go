@@ -3,6 +3,11 @@
 // driving Debian's chromium) opens the page as Ann and Bob, Ann sends a
 // message, and the test checks what Bob's page showed and the screenshot.
 //
+// Then connection state recovery (on in hubd.json): a third page, Cy,
+// reaches hubd through a TCP proxy the test owns; the test cuts it at
+// browser.mjs's request, Bob sends a message meanwhile, the proxy comes
+// back, and Cy's page must show the message with socket.recovered true.
+//
 // Needs /usr/bin/chromium, node, and `npm ci` run in examples/chat (which also
 // copies the socket.io-client bundle into public/vendor): examples/chat/setup.sh
 // does all of it.
@@ -13,11 +18,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +84,20 @@ func TestChatInBrowser(t *testing.T) {
 	url := "http://" + addr + "/"
 	waitServing(t, url, exited)
 
+	// Cy's way to hubd, and the switch browser.mjs pulls: the cut answers
+	// once hubd has seen Cy's socket go, so that Bob's message is one Cy
+	// misses, not one lost on a connection hubd still thinks open.
+	proxy := startCutProxy(t, addr)
+	control := httptest.NewServer(proxy.controlHandler(func() error {
+		before, err := sockets(url)
+		if err != nil {
+			return err
+		}
+		proxy.Cut()
+		return waitSockets(url, before-1)
+	}))
+	t.Cleanup(control.Close)
+
 	// Drive two browser pages.
 	shot := filepath.Join(root, "test-artifacts", "chat.png")
 	if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {
@@ -85,7 +107,8 @@ func TestChatInBrowser(t *testing.T) {
 	// A bound against hangs: the browser's waits are 30 s each.
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
-	browser := exec.CommandContext(ctx, node, filepath.Join(here, "browser.mjs"), url, shot)
+	browser := exec.CommandContext(ctx, node, filepath.Join(here, "browser.mjs"), url, shot,
+		"http://"+proxy.Addr()+"/", control.URL+"/")
 	browser.Dir = here
 	var stdout, stderr bytes.Buffer
 	browser.Stdout, browser.Stderr = &stdout, &stderr
@@ -96,6 +119,9 @@ func TestChatInBrowser(t *testing.T) {
 
 	var seen struct {
 		Name, Time, Text, Sent string
+		Recovery               *struct {
+			Name, Text, Sent, Recovered, Status string
+		}
 	}
 	if err := json.Unmarshal(lastLine(stdout.Bytes()), &seen); err != nil {
 		t.Fatalf("browser.mjs printed no JSON: %v\n%s", err, stdout.String())
@@ -112,6 +138,27 @@ func TestChatInBrowser(t *testing.T) {
 	} else if d := time.Since(stamp); d < -time.Minute || d > 5*time.Minute {
 		t.Errorf("time = %s, %v from now", seen.Time, d)
 	}
+	if r := seen.Recovery; r == nil {
+		t.Errorf("browser.mjs reported no recovery")
+	} else {
+		if r.Name != "Bob" || r.Sent == "" || r.Text != r.Sent {
+			t.Errorf("Cy saw %q from %q, want %q from Bob", r.Text, r.Name, r.Sent)
+		}
+		if r.Recovered != "true" {
+			t.Errorf("Cy's socket.recovered = %q after the cut, want true (status %q)", r.Recovered, r.Status)
+		}
+	}
+	// hubd counted it: one recovery asked for, and given.
+	if body, err := metrics(url); err != nil {
+		t.Error(err)
+	} else {
+		for _, name := range []string{"hubd_recovery_attempted_total", "hubd_recovery_succeeded_total"} {
+			if v, ok := sample(body, name); !ok || v != 1 {
+				t.Errorf("%s = %v (found %v), want 1", name, v, ok)
+			}
+		}
+	}
+
 	st, err := os.Stat(shot)
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
@@ -157,6 +204,63 @@ func waitServing(t *testing.T, url string, exited <-chan struct{}) {
 			t.Fatalf("hubd did not serve %s: %v", url, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// metrics returns hubd's /metrics.
+func metrics(base string) (string, error) {
+	resp, err := http.Get(base + "metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	return string(b), err
+}
+
+// sample finds the value of the series series (name and labels as
+// /metrics writes them) in body.
+func sample(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+// sockets is the number of sockets hubd has in "/".
+func sockets(base string) (float64, error) {
+	body, err := metrics(base)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := sample(body, `hubd_sockets{namespace="/"}`)
+	if !ok {
+		return 0, fmt.Errorf("no hubd_sockets in /metrics:\n%s", body)
+	}
+	return n, nil
+}
+
+// waitSockets waits until hubd has n sockets in "/".
+func waitSockets(base string, n float64) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := sockets(base)
+		if err != nil {
+			return err
+		}
+		if got == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("hubd still has %v sockets, want %v", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -1,7 +1,13 @@
 // The chat page: connect to hubd with a name, join "lobby", send and show
 // "chat" messages. hubd's chat plugin stamps each message with the sender's
 // name and time; the hub relays it to the room, the sender excluded, so the
-// page shows its own messages itself.
+// page shows its own messages itself, ticked once hubd has relayed them.
+//
+// hubd.json turns connection state recovery on: when the connection drops
+// for a moment (a network change, a laptop lid), the client reconnects to
+// the same socket, still in the room, and first gets the messages it
+// missed. The page then has nothing to do again: socket.recovered tells it
+// (and body[data-recovered] tells the browser test).
 (function () {
   "use strict";
   var ROOM = "lobby";
@@ -30,6 +36,14 @@
     li.append(name, time, text);
     $("messages").appendChild(li);
     li.scrollIntoView({ block: "end" });
+    return li;
+  }
+
+  function ready(text) {
+    status(text, "online");
+    $("send-button").disabled = false;
+    document.body.dataset.ready = "1";
+    $("text").focus();
   }
 
   function connect(name) {
@@ -39,12 +53,15 @@
     status("connecting as " + name + "…");
     socket = io({ auth: { name: name } });
     socket.on("connect", function () {
+      document.body.dataset.recovered = String(socket.recovered);
+      if (socket.recovered) {
+        // Same socket, still in the room; what it missed came first.
+        ready("reconnected as " + name + " in #" + ROOM + ", nothing missed");
+        return;
+      }
       socket.emit("hub:join", ROOM, function (res) {
         if (res && res.ok) {
-          status("connected as " + name + " in #" + ROOM, "online");
-          $("send-button").disabled = false;
-          document.body.dataset.ready = "1";
-          $("text").focus();
+          ready("connected as " + name + " in #" + ROOM);
         } else {
           status("could not join #" + ROOM + ": " + JSON.stringify(res), "error");
         }
@@ -73,9 +90,12 @@
     e.preventDefault();
     var text = $("text").value;
     if (!text.trim() || !socket || !socket.connected) return;
-    socket.emit("chat", { text: text });
-    // Our own copy: the hub does not echo it back to us.
-    show({ name: myName, time: new Date().toISOString(), text: text.slice(0, 500) }, true);
+    // Our own copy: the hub does not echo it back to us. Its ack says the
+    // room has it.
+    var li = show({ name: myName, time: new Date().toISOString(), text: text.slice(0, 500) }, true);
+    socket.emit("chat", { text: text }, function (res) {
+      if (res && res.ok) li.classList.add("delivered");
+    });
     $("text").value = "";
   });
 
