@@ -101,7 +101,7 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	if d.SocketData != nil {
 		// The data the chain ended with: the socket's own (a recovered
 		// socket's restored data) merged key by key with each plugin's
-		// socket_data, as every plugin after the first saw it.
+		// socket_data, as the chain showed it to the plugins that followed.
 		s.SetData(env.Socket.Data)
 	}
 	if len(d.Join) > 0 {
