@@ -33,6 +33,9 @@ const requestsTimeout = 10 * time.Second
 var redisURL string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(testNodeEnv) != "" {
+		os.Exit(runTestNode()) // a node of its own process (streams_node_test.go)
+	}
 	url, stop, err := testredis.Find()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "redisadapter tests:", err)
@@ -54,14 +57,25 @@ func testKey(t testing.TB) string {
 type node struct {
 	srv     *hub.Server
 	url     string
-	cluster *redisadapter.Cluster
+	cluster clusterLink
 	key     string
+}
+
+// clusterLink is a node's link to Redis: a *redisadapter.Cluster, or a
+// *redisadapter.Streams in the streams flavour (streams_test.go).
+type clusterLink interface {
+	Healthy() bool
+	Dropped() int64
+	Close() error
 }
 
 // newNode starts a hub server whose namespaces share Redis at url under
 // key. setup runs before the server takes connections.
 func newNode(t testing.TB, o redisadapter.Options, url, key string, setup func(*hub.Server)) *node {
 	t.Helper()
+	if isStreams(o) {
+		return newStreamsNode(t, o, url, key, setup)
+	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +195,7 @@ func bothFlavours(t *testing.T, test func(*testing.T, redisadapter.Options)) {
 // first local member, a moment after the join.
 func waitRoomChannels(t testing.TB, o redisadapter.Options, url, key string, want int, rooms ...string) {
 	t.Helper()
-	if !o.Sharded {
+	if !o.Sharded || isStreams(o) {
 		return
 	}
 	opt, _ := redis.ParseURL(url)

@@ -1,0 +1,642 @@
+package redisadapter
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/internal/jsonstr"
+)
+
+// streamsAdapter is a namespace's adapter in the streams flavour: local
+// delivery through the namespace's MemoryAdapter; broadcasts, joins,
+// leaves and disconnects through the namespace's stream; requests through
+// pub/sub, on the namespace's channel <prefix>#<nsp>#, answers on the
+// requesting node's own <prefix>#<nsp>#<uid>#, in msgpack. It reuses the
+// classic adapter's request bookkeeping, and keeps the namespace's
+// recovery sessions (streams_session.go).
+type streamsAdapter struct {
+	*adapter
+	s      *Streams
+	reader *streamReader
+
+	// Connection state recovery; recovery is nil when the server has none.
+	recovery *hub.RecoveryOptions
+	liveTTL  time.Duration // a connected socket's session
+	restTTL  time.Duration // a disconnected socket's session
+
+	recMu      sync.Mutex
+	recovering map[string]time.Time // ids of sockets whose session was taken here, until resumed
+
+	closeOnce sync.Once
+}
+
+func newStreamsAdapter(s *Streams, r *streamReader, nsp *hub.Namespace, local hub.LocalAdapter) *streamsAdapter {
+	base := newAdapter(s.pubsub, nsp, local)
+	base.uid = newHexID()
+	base.channel = s.opts.ChannelPrefix + "#" + nsp.Name() + "#"
+	base.requestChannel = base.channel // requests go to the namespace's channel
+	base.responseChannel = base.channel + base.uid + "#"
+	base.pattern, base.specificResponseChannel = "", ""
+	a := &streamsAdapter{adapter: base, s: s, reader: r, recovering: make(map[string]time.Time)}
+	if ro := nsp.Server().Options().ConnectionStateRecovery; ro != nil {
+		a.recovery = ro
+		period := refreshPeriod(ro.MaxDisconnectionDuration)
+		a.restTTL = ro.MaxDisconnectionDuration
+		a.liveTTL = ro.MaxDisconnectionDuration + period
+		s.sessions.notePeriod(period)
+	}
+	return a
+}
+
+// handle routes a message from one of the namespace's channels.
+func (a *streamsAdapter) handle(m *redis.Message) {
+	var msg clusterMessage
+	if !msg.decode([]byte(m.Payload)) || msg.UID == a.uid || msg.Nsp != a.nsp.Name() {
+		return
+	}
+	a.onMessage(&msg)
+}
+
+// onEntry handles an entry of the namespace's stream, on the reader's
+// deliverer goroutine.
+func (a *streamsAdapter) onEntry(e *streamEntry) {
+	if e.typ == msgBroadcast {
+		a.onBroadcastEntry(e)
+		return
+	}
+	if e.uid == a.uid {
+		return // applied here when it was sent
+	}
+	m, ok := e.message()
+	if !ok {
+		a.s.log.Debug("redisadapter: malformed stream entry ignored", "stream", a.reader.name, "id", e.id)
+		return
+	}
+	a.onMessage(m)
+}
+
+// onBroadcastEntry delivers a broadcast entry to the local sockets, with
+// its id as offset when recovery covers it.
+func (a *streamsAdapter) onBroadcastEntry(e *streamEntry) {
+	if e.uid == a.uid {
+		if id, ok := parseStreamID(e.id); ok {
+			if own, ok := a.reader.takeOwn(id); ok {
+				a.deliver(own.p, own.opts, e.id)
+				return
+			}
+		}
+	}
+	if !e.decoded {
+		e.decoded = true
+		e.p, e.opts, e.requestID, e.okPkt = decodeBroadcastEntry(e.nsp, e.data)
+	}
+	if !e.okPkt {
+		a.s.log.Debug("redisadapter: malformed broadcast entry ignored", "stream", a.reader.name, "id", e.id)
+		return
+	}
+	if e.requestID != "" {
+		if e.uid != a.uid {
+			a.broadcastForAcks(e.uid, e.requestID, e.p, e.opts)
+		}
+		return
+	}
+	a.deliver(e.p, e.opts, e.id)
+}
+
+// deliver hands a broadcast read from the stream to the local sockets.
+func (a *streamsAdapter) deliver(p *hub.Packet, opts hub.BroadcastOptions, id string) {
+	if a.recovery != nil && !opts.Flags.Volatile {
+		p.Offset = id
+	}
+	_ = a.local.Broadcast(p, opts)
+}
+
+// decodeBroadcastEntry reads the data of a broadcast entry: {packet,
+// opts, requestId?} in JSON, or base64 msgpack.
+func decodeBroadcastEntry(nsp, data string) (p *hub.Packet, opts hub.BroadcastOptions, requestID string, ok bool) {
+	if len(data) > 0 && data[0] == '{' {
+		var w struct {
+			Packet struct {
+				Data json.RawMessage `json:"data"`
+			} `json:"packet"`
+			Opts *struct {
+				Rooms  []json.RawMessage `json:"rooms"`
+				Except []json.RawMessage `json:"except"`
+				Flags  map[string]any    `json:"flags"`
+			} `json:"opts"`
+			RequestID string `json:"requestId"`
+		}
+		if json.Unmarshal([]byte(data), &w) != nil || w.Opts == nil {
+			return nil, opts, "", false
+		}
+		args, err := hub.RawArgs(w.Packet.Data, nil) // refuses what is not UTF-8
+		if err != nil || args.Len() == 0 {
+			return nil, opts, "", false
+		}
+		var event string
+		if json.Unmarshal(args.At(0), &event) != nil {
+			return nil, opts, "", false
+		}
+		opts = hub.BroadcastOptions{Rooms: roomsOf(w.Opts.Rooms), Except: roomsOf(w.Opts.Except), Flags: flagsFrom(w.Opts.Flags)}
+		return hub.NewPacket(nsp, event, args.From(1)), opts, w.RequestID, true
+	}
+	m, ok := msgpackData(data)
+	if !ok {
+		return nil, opts, "", false
+	}
+	if p, ok = m.packet(nsp); !ok {
+		return nil, opts, "", false
+	}
+	if opts, ok = m.opts(); !ok {
+		return nil, opts, "", false
+	}
+	m.field("requestId", &requestID)
+	return p, opts, requestID, true
+}
+
+// roomsOf reads a JSON list of rooms, strings or numbers (Node allows
+// numeric room names).
+func roomsOf(list []json.RawMessage) []string {
+	out := make([]string, 0, len(list))
+	for _, raw := range list {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			out = append(out, s)
+			continue
+		}
+		var n json.Number
+		if json.Unmarshal(raw, &n) == nil {
+			out = append(out, n.String())
+		}
+	}
+	return out
+}
+
+// msgpackData reads the base64 msgpack data of an entry.
+func msgpackData(data string) (*clusterMessage, bool) {
+	raw, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return nil, false
+	}
+	v, err := decodeMsgpack(raw)
+	if err != nil {
+		return nil, false
+	}
+	mp, _ := v.(map[string]any)
+	if mp == nil {
+		return nil, false
+	}
+	return &clusterMessage{mp: mp}, true
+}
+
+// message is the entry as a cluster message, its data decoded.
+func (e *streamEntry) message() (*clusterMessage, bool) {
+	m := &clusterMessage{UID: e.uid, Nsp: e.nsp, Type: e.typ}
+	if e.data == "" {
+		return m, true
+	}
+	if e.data[0] == '{' {
+		raw := []byte(e.data)
+		if !utf8.Valid(raw) || !json.Valid(raw) {
+			return nil, false
+		}
+		m.Data = raw
+		return m, true
+	}
+	d, ok := msgpackData(e.data)
+	if !ok {
+		return nil, false
+	}
+	m.mp = d.mp
+	return m, true
+}
+
+// onMessage handles a message from another node: from pub/sub, or one of
+// the stream's that is not a broadcast.
+func (a *streamsAdapter) onMessage(m *clusterMessage) {
+	switch m.Type {
+	case msgBroadcast:
+		p, ok := m.packet(a.nsp.Name())
+		if !ok {
+			return
+		}
+		opts, ok := m.opts()
+		if !ok {
+			return
+		}
+		var id string
+		if m.field("requestId", &id) && id != "" {
+			a.broadcastForAcks(m.UID, id, p, opts)
+			return
+		}
+		// A broadcast outside the stream has no offset.
+		_ = a.local.Broadcast(p, opts)
+	case msgSocketsJoin, msgSocketsLeave:
+		opts, ok := m.opts()
+		var rooms []string
+		if !ok || !m.field("rooms", &rooms) {
+			return
+		}
+		if m.Type == msgSocketsJoin {
+			_ = a.local.AddSockets(opts, rooms)
+		} else {
+			_ = a.local.DelSockets(opts, rooms)
+		}
+	case msgDisconnectSockets:
+		opts, ok := m.opts()
+		if !ok {
+			return
+		}
+		var close bool
+		m.field("close", &close)
+		_ = a.local.DisconnectSockets(opts, close)
+	case msgFetchSockets:
+		opts, ok := m.opts()
+		var id string
+		if !ok || !m.field("requestId", &id) {
+			return
+		}
+		rs, _ := a.local.FetchSockets(context.Background(), opts)
+		sockets, err := jsonMsgpack(nonNil(rs))
+		if err != nil {
+			a.s.log.Warn("redisadapter: cannot encode a response", "err", err)
+			return
+		}
+		a.respond(m.UID, msgFetchSocketsResponse, map[string]any{"requestId": id, "sockets": sockets})
+	case msgServerSideEmit:
+		event, args, ok := m.args("packet")
+		if !ok {
+			return
+		}
+		var ack func(hub.Args)
+		var id string
+		if m.field("requestId", &id) && id != "" {
+			requester := m.UID
+			ack = func(r hub.Args) {
+				a.respond(requester, msgServerSideEmitResponse, map[string]any{"requestId": id, "packet": firstValue(r)})
+			}
+		}
+		// A listener may take its time: it must not hold up the
+		// namespace's other messages.
+		go a.local.HandleServerSideEmit(event, args, ack)
+	case msgFetchSocketsResponse, msgServerSideEmitResponse, msgBroadcastClientCount, msgBroadcastAck:
+		a.onResponse(m)
+	}
+}
+
+// broadcastForAcks delivers another node's broadcast with acks and
+// answers it: the count, then each ack.
+func (a *streamsAdapter) broadcastForAcks(requester, id string, p *hub.Packet, opts hub.BroadcastOptions) {
+	_ = a.local.BroadcastWithAck(p, opts, func(n int) {
+		a.respond(requester, msgBroadcastClientCount, map[string]any{"requestId": id, "clientCount": int64(n)})
+	}, func(r hub.Args, err error) {
+		if err != nil {
+			// The target disconnected: the protocol has no answer for
+			// that; the requester's wait for this node ends on its
+			// timeout, or on its bound without one.
+			return
+		}
+		a.respond(requester, msgBroadcastAck, map[string]any{"requestId": id, "packet": firstValue(r)})
+	})
+}
+
+// onResponse handles an answer to one of this node's requests.
+func (a *streamsAdapter) onResponse(m *clusterMessage) {
+	var id string
+	if !m.field("requestId", &id) {
+		return
+	}
+	a.mu.Lock()
+	if r := a.acks[id]; r != nil {
+		a.mu.Unlock()
+		switch m.Type {
+		case msgBroadcastClientCount:
+			var n int
+			if m.field("clientCount", &n) {
+				r.clientCount(n)
+			}
+		case msgBroadcastAck:
+			if v, ok := m.value("packet"); ok {
+				r.ack(v, nil)
+			}
+		}
+		return
+	}
+	a.mu.Unlock()
+	r := a.pendingRequest(id)
+	if r == nil {
+		return
+	}
+	switch {
+	case m.Type == msgFetchSocketsResponse && r.typ == typeRemoteFetch:
+		var sockets []*hub.RemoteSocket
+		if !m.field("sockets", &sockets) {
+			return
+		}
+		a.mu.Lock()
+		r.sockets = append(r.sockets, sockets...)
+		a.mu.Unlock()
+	case m.Type == msgServerSideEmitResponse && r.typ == typeServerSideEmit:
+		v, ok := m.value("packet")
+		if !ok {
+			return
+		}
+		a.mu.Lock()
+		r.acks = append(r.acks, v)
+		a.mu.Unlock()
+	default:
+		return
+	}
+	a.answered(r)
+}
+
+// encode returns the msgpack message {uid, nsp, type, data}, the form
+// of every pub/sub message of the flavour.
+func (a *streamsAdapter) encode(typ int, data map[string]any) ([]byte, error) {
+	return appendValue(nil, map[string]any{"uid": a.uid, "nsp": a.nsp.Name(), "type": int64(typ), "data": data})
+}
+
+// respond sends an answer to the requesting node's own channel.
+func (a *streamsAdapter) respond(requester string, typ int, data map[string]any) {
+	msg, err := a.encode(typ, data)
+	if err != nil {
+		a.s.log.Warn("redisadapter: cannot encode a response", "err", err)
+		return
+	}
+	_ = a.c.send(a.channel+requester+"#", msg)
+}
+
+// jsonMsgpack is the msgpack form of v's JSON.
+func jsonMsgpack(v any) (rawMsgpack, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	t := jsonToMsgpack{src: raw}
+	out, err := t.value(nil, 0)
+	return rawMsgpack(out), err
+}
+
+func (a *streamsAdapter) AddAll(s *hub.Socket, rooms []string) {
+	if len(rooms) == 1 && rooms[0] == s.ID() && a.isRecovering(s.ID()) {
+		// A socket being recovered joins its own room with the others
+		// when its missed packets are queued (ResumeSession): joined
+		// now, it could get live a packet the replay holds too.
+		return
+	}
+	a.local.AddAll(s, rooms)
+}
+
+func (a *streamsAdapter) Del(s *hub.Socket, room string) { a.local.Del(s, room) }
+
+func (a *streamsAdapter) DelAll(s *hub.Socket) {
+	a.doneRecovering(s.ID())
+	a.local.DelAll(s)
+}
+
+// Broadcast adds p to the stream; it reaches this node's sockets too when
+// the reader reads it back. With the Local flag, or while Redis cannot be
+// reached, it is delivered here only (without an offset).
+func (a *streamsAdapter) Broadcast(p *hub.Packet, opts hub.BroadcastOptions) error {
+	if opts.Flags.Local {
+		return a.local.Broadcast(p, opts)
+	}
+	data, err := encodeBroadcastEntry(p, opts)
+	if err != nil {
+		_ = a.local.Broadcast(p, opts)
+		return err
+	}
+	return a.s.xadd(xaddJob{a: a, typ: msgBroadcast, data: data, p: p, opts: opts})
+}
+
+// encodeBroadcastEntry writes the data of a broadcast entry: {packet,
+// opts} in JSON, or base64 msgpack when the packet holds binary.
+func encodeBroadcastEntry(p *hub.Packet, opts hub.BroadcastOptions) (string, error) {
+	if len(p.Args.Attachments()) > 0 {
+		pm, err := packetMap(p)
+		if err != nil {
+			return "", err
+		}
+		b, err := appendValue(nil, map[string]any{"packet": pm, "opts": msgpackOpts(opts)})
+		if err != nil {
+			return "", err
+		}
+		return base64.StdEncoding.EncodeToString(b), nil
+	}
+	o, err := json.Marshal(msgpackOpts(opts))
+	if err != nil {
+		return "", err
+	}
+	args := p.Args.JSON()
+	b := make([]byte, 0, 64+len(p.Event)+len(p.Nsp)+len(args)+len(o))
+	b = append(b, `{"packet":{"type":2,"data":[`...)
+	b = jsonstr.Append(b, p.Event)
+	if len(args) > 2 {
+		b = append(b, ',')
+		b = append(b, args[1:len(args)-1]...)
+	}
+	b = append(b, `],"nsp":`...)
+	b = jsonstr.Append(b, p.Nsp)
+	b = append(b, `},"opts":`...)
+	b = append(b, o...)
+	return string(append(b, '}')), nil
+}
+
+// BroadcastWithAck delivers p to the local sockets and asks the other
+// nodes, through pub/sub, to do the same; each node reports its count,
+// then its acks.
+func (a *streamsAdapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args, error)) error {
+	if !opts.Flags.Local {
+		if !a.s.Healthy() {
+			return ErrUnavailable
+		}
+		pm, err := packetMap(p)
+		if err != nil {
+			return err
+		}
+		id := newHexID()
+		msg, err := a.encode(msgBroadcast, map[string]any{"packet": pm, "requestId": id, "opts": msgpackOpts(opts)})
+		if err != nil {
+			return err
+		}
+		if err := a.publishAckRequest(id, msg, opts, clientCount, ack); err != nil {
+			return err
+		}
+	}
+	return a.local.BroadcastWithAck(p, opts, clientCount, ack)
+}
+
+// ServerCount is the number of nodes subscribed to the namespace's
+// channel, this one included.
+func (a *streamsAdapter) ServerCount(ctx context.Context) (int, error) {
+	if !a.s.Healthy() {
+		return 0, ErrUnavailable
+	}
+	return a.subscribers(ctx, a.channel)
+}
+
+// subscribers counts the subscribers of a channel of the flavour.
+func (a *streamsAdapter) subscribers(ctx context.Context, channel string) (int, error) {
+	var res map[string]int64
+	var err error
+	if a.s.opts.Sharded {
+		res, err = a.s.rdb.PubSubShardNumSub(ctx, channel).Result()
+	} else {
+		res, err = a.s.rdb.PubSubNumSub(ctx, channel).Result()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("redisadapter: counting nodes: %w", err)
+	}
+	return int(res[channel]), nil
+}
+
+// FetchSockets describes the targeted sockets of every node.
+func (a *streamsAdapter) FetchSockets(ctx context.Context, opts hub.BroadcastOptions) ([]*hub.RemoteSocket, error) {
+	out, err := a.local.FetchSockets(ctx, opts)
+	if err != nil || opts.Flags.Local {
+		return out, err
+	}
+	n, err := a.ServerCount(ctx)
+	if err != nil || n <= 1 {
+		return out, err
+	}
+	id := newHexID()
+	msg, err := a.encode(msgFetchSockets, map[string]any{"opts": msgpackOpts(opts), "requestId": id})
+	if err != nil {
+		return out, err
+	}
+	r := &request{typ: typeRemoteFetch, want: n - 1}
+	err = a.ask(ctx, r, id, msg, a.requestTimeout(opts.Flags.Timeout))
+	a.mu.Lock()
+	out = append(out, r.sockets...)
+	a.mu.Unlock()
+	return out, err
+}
+
+// Rooms lists the rooms of every node: Node's cluster protocol has no
+// request for them, so they are those of the sockets FetchSockets
+// describes (every socket of the namespace: as costly as that).
+func (a *streamsAdapter) Rooms(ctx context.Context) ([]string, error) {
+	out, _ := a.local.Rooms(ctx)
+	sockets, err := a.FetchSockets(ctx, hub.BroadcastOptions{})
+	for _, s := range sockets {
+		out = append(out, s.Rooms...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), err
+}
+
+// AddSockets makes the targeted sockets of every node join rooms. This
+// node applies it at once; the others when they read it.
+func (a *streamsAdapter) AddSockets(opts hub.BroadcastOptions, rooms []string) error {
+	_ = a.local.AddSockets(opts, rooms)
+	if opts.Flags.Local {
+		return nil
+	}
+	return a.addMessage(msgSocketsJoin, map[string]any{"opts": msgpackOpts(opts), "rooms": nonNil(rooms)})
+}
+
+// DelSockets makes the targeted sockets of every node leave rooms.
+func (a *streamsAdapter) DelSockets(opts hub.BroadcastOptions, rooms []string) error {
+	_ = a.local.DelSockets(opts, rooms)
+	if opts.Flags.Local {
+		return nil
+	}
+	return a.addMessage(msgSocketsLeave, map[string]any{"opts": msgpackOpts(opts), "rooms": nonNil(rooms)})
+}
+
+// DisconnectSockets disconnects the targeted sockets of every node.
+func (a *streamsAdapter) DisconnectSockets(opts hub.BroadcastOptions, close bool) error {
+	_ = a.local.DisconnectSockets(opts, close)
+	if opts.Flags.Local {
+		return nil
+	}
+	return a.addMessage(msgDisconnectSockets, map[string]any{"opts": msgpackOpts(opts), "close": close})
+}
+
+// addMessage adds a JSON message to the namespace's stream.
+func (a *streamsAdapter) addMessage(typ int, data map[string]any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	return a.s.xadd(xaddJob{a: a, typ: typ, data: string(b)})
+}
+
+// ServerSideEmit sends an event to the other nodes; with wantAck it waits
+// for one answer from each (only their first argument).
+func (a *streamsAdapter) ServerSideEmit(ctx context.Context, event string, args hub.Args, wantAck bool) ([]hub.Args, error) {
+	packet, err := appendEventMsgpack(nil, event, args)
+	if err != nil {
+		return nil, err
+	}
+	if !wantAck {
+		msg, err := a.encode(msgServerSideEmit, map[string]any{"packet": rawMsgpack(packet)})
+		if err != nil {
+			return nil, err
+		}
+		return nil, a.c.send(a.channel, msg)
+	}
+	n, err := a.ServerCount(ctx)
+	if err != nil || n <= 1 {
+		return nil, err
+	}
+	id := newHexID()
+	msg, err := a.encode(msgServerSideEmit, map[string]any{"packet": rawMsgpack(packet), "requestId": id})
+	if err != nil {
+		return nil, err
+	}
+	r := &request{typ: typeServerSideEmit, want: n - 1}
+	err = a.ask(ctx, r, id, msg, a.s.opts.RequestsTimeout)
+	a.mu.Lock()
+	out := r.acks
+	a.mu.Unlock()
+	return out, err
+}
+
+// Close stops the namespace's reading and unsubscribes its channels; the
+// requests waiting end with ErrClosed.
+func (a *streamsAdapter) Close() error {
+	a.closeOnce.Do(func() {
+		a.failPending(ErrClosed)
+		a.mu.Lock()
+		a.closed = true
+		a.mu.Unlock()
+		a.reader.remove(a)
+		a.s.sessions.forget(a)
+		c := a.c
+		c.mu.Lock()
+		for _, ch := range []string{a.channel, a.responseChannel} {
+			if c.channels[ch] == member(a) {
+				delete(c.channels, ch)
+			}
+		}
+		c.mu.Unlock()
+		if c.closed.Load() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if a.s.opts.Sharded {
+			_ = c.ps.SUnsubscribe(ctx, a.channel, a.responseChannel)
+		} else {
+			_ = c.ps.Unsubscribe(ctx, a.channel, a.responseChannel)
+		}
+	})
+	return nil
+}
+
+var (
+	_ hub.Adapter        = (*streamsAdapter)(nil)
+	_ hub.SessionStore   = (*streamsAdapter)(nil)
+	_ hub.SessionTracker = (*streamsAdapter)(nil)
+)

@@ -1,0 +1,456 @@
+package redisadapter
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hubd/hubd/hub"
+)
+
+// Bounds on a session record, which comes from Redis, where any node (or
+// anyone with access) may have written it, and on the work of a
+// recovery.
+const (
+	maxRecordBytes  = 1 << 20 // a record's stored (base64) form
+	maxSessionRooms = 10_000
+	maxSessionID    = 256 // bytes of a socket or private id
+	replayPage      = 256 // entries per XRANGE of a recovery
+)
+
+// sessionRecord is a session as Redis keeps it: Node's {sid, pid, rooms,
+// data} and hubd's fields, absent (zero) from a record Node wrote.
+type sessionRecord struct {
+	sid, pid string
+	rooms    []string
+	data     json.RawMessage // nil when absent
+
+	owner string // the uid of the adapter that wrote it
+	live  bool   // its socket is connected
+	start string // the store's position when the socket first connected
+	nsp   string
+}
+
+// encode returns the record's stored form: base64 of msgpack, as Node's
+// persistSession writes it.
+func (r *sessionRecord) encode() (string, error) {
+	data := rawMsgpack{0xc0}
+	if len(r.data) > 0 {
+		t := jsonToMsgpack{src: r.data}
+		b, err := t.value(nil, 0)
+		if err != nil {
+			return "", err
+		}
+		data = b
+	}
+	b, err := appendValue(nil, map[string]any{
+		"sid": r.sid, "pid": r.pid, "rooms": nonNil(r.rooms), "data": data,
+		"hubd": map[string]any{"owner": r.owner, "live": r.live, "start": r.start, "nsp": r.nsp},
+	})
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+var errBadRecord = errors.New("redisadapter: malformed session record")
+
+// decodeRecord reads a stored record, Node's or hubd's, within the
+// bounds above.
+func decodeRecord(val string) (*sessionRecord, error) {
+	if len(val) > maxRecordBytes {
+		return nil, fmt.Errorf("%w: %d bytes", errBadRecord, len(val))
+	}
+	raw, err := base64.StdEncoding.DecodeString(val)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
+	}
+	v, err := decodeMsgpack(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
+	}
+	m, _ := v.(map[string]any)
+	if m == nil {
+		return nil, fmt.Errorf("%w: not a map", errBadRecord)
+	}
+	r := &sessionRecord{}
+	r.sid, _ = m["sid"].(string)
+	r.pid, _ = m["pid"].(string)
+	if r.sid == "" || r.pid == "" || len(r.sid) > maxSessionID || len(r.pid) > maxSessionID {
+		return nil, fmt.Errorf("%w: no valid sid and pid", errBadRecord)
+	}
+	rooms, ok := m["rooms"].([]any)
+	if !ok && m["rooms"] != nil || len(rooms) > maxSessionRooms {
+		return nil, fmt.Errorf("%w: rooms", errBadRecord)
+	}
+	r.rooms = stringList(rooms)
+	if d, has := m["data"]; has {
+		if r.data, err = json.Marshal(jsonSafe(d)); err != nil {
+			return nil, fmt.Errorf("%w: data: %w", errBadRecord, err)
+		}
+	}
+	if h, _ := m["hubd"].(map[string]any); h != nil {
+		r.owner, _ = h["owner"].(string)
+		r.live, _ = h["live"].(bool)
+		r.start, _ = h["start"].(string)
+		r.nsp, _ = h["nsp"].(string)
+	}
+	return r, nil
+}
+
+// recordOf is the record of a session of this adapter's.
+func (a *streamsAdapter) recordOf(s *hub.Session, live bool) *sessionRecord {
+	r := &sessionRecord{sid: s.ID, pid: s.PID, rooms: s.Rooms, owner: a.uid, live: live, start: s.Start, nsp: a.nsp.Name()}
+	switch d := s.Data.(type) {
+	case nil:
+	case json.RawMessage:
+		r.data = d
+	default:
+		b, err := json.Marshal(d)
+		if err != nil {
+			a.s.log.Debug("redisadapter: a socket's data cannot be kept in its session", "socket", s.ID, "err", err)
+			break
+		}
+		r.data = b
+	}
+	return r
+}
+
+// refreshPeriod is how often the owner of a connected socket's session
+// renews its time to live, which is the recovery's duration plus this.
+func refreshPeriod(d time.Duration) time.Duration {
+	return min(max(d/4, time.Second), 15*time.Second)
+}
+
+// Position returns the last entry the namespace's reader delivered
+// ("0-0" when the stream was empty and nothing came since).
+func (a *streamsAdapter) Position() string { return a.reader.position() }
+
+// TrackSession writes the latest state of a connected socket's session
+// (by the session writer: coalesced, pipelined).
+func (a *streamsAdapter) TrackSession(s *hub.Session) { a.s.sessions.track(a, s) }
+
+// PersistSession writes the session of a socket that disconnected, no
+// longer live, for the recovery's duration.
+func (a *streamsAdapter) PersistSession(s *hub.Session) { a.s.sessions.persist(a, s) }
+
+// DropSession deletes a session, if it is still the one this node wrote.
+func (a *streamsAdapter) DropSession(pid string) { a.s.sessions.drop(a, pid) }
+
+// TakeSession takes the session pid for a client that came back with
+// offset, and checks what it missed. A live session whose node is alive
+// is never taken; a record that is not one (or too big) is an unknown
+// session.
+func (a *streamsAdapter) TakeSession(ctx context.Context, pid, offset string) (*hub.Session, error) {
+	if a.recovery == nil || pid == "" || len(pid) > maxSessionID {
+		return nil, hub.ErrSessionUnknown
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.s.opts.RequestsTimeout)
+	defer cancel()
+	// This node's own writes of the session first (a socket that has
+	// just disconnected).
+	if err := a.s.sessions.sync(ctx, pid); err != nil {
+		return nil, err
+	}
+	key := a.s.opts.SessionKeyPrefix + pid
+	val, err := a.s.rdb.GetRange(ctx, key, 0, maxRecordBytes).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisadapter: reading a session: %w", err)
+	}
+	if val == "" {
+		return nil, hub.ErrSessionUnknown
+	}
+	rec, err := decodeRecord(val)
+	if err != nil {
+		a.s.log.Debug("redisadapter: a session record that is not one", "key", key, "err", err)
+		return nil, hub.ErrSessionUnknown
+	}
+	if rec.pid != pid || rec.nsp != "" && rec.nsp != a.nsp.Name() {
+		return nil, hub.ErrSessionUnknown
+	}
+	if rec.live {
+		n, err := a.subscribers(ctx, a.channel+rec.owner+"#")
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, hub.ErrSessionUnknown // its socket is still connected
+		}
+	}
+	// Only one taker wins: the record is replaced, if it is still the one
+	// read, by one of this node's, live, which the socket's tracking goes
+	// on from.
+	taken := *rec
+	taken.owner, taken.live, taken.nsp = a.uid, true, a.nsp.Name()
+	if !slices.Contains(taken.rooms, taken.sid) {
+		taken.rooms = append(slices.Clip(taken.rooms), taken.sid)
+	}
+	marker, err := taken.encode()
+	if err != nil {
+		return nil, hub.ErrSessionUnknown
+	}
+	won, err := swapScript.Run(ctx, a.s.rdb, []string{key}, val, marker, a.liveTTL.Milliseconds()).Int()
+	if err != nil {
+		return nil, fmt.Errorf("redisadapter: taking a session: %w", err)
+	}
+	if won == 0 {
+		return nil, hub.ErrSessionUnknown
+	}
+	sess := &hub.Session{ID: taken.sid, PID: pid, Rooms: taken.rooms, Start: taken.start}
+	if taken.data != nil {
+		sess.Data = taken.data
+	}
+	if sess.Offset = offset; offset == "" {
+		sess.Offset = taken.start
+	}
+	if err := a.checkMissed(ctx, sess); err != nil {
+		a.s.sessions.release(a, pid, marker)
+		return nil, err
+	}
+	if sess.Start == "" {
+		sess.Start = sess.Offset // a session Node wrote
+	}
+	a.s.sessions.taken(a, pid, marker)
+	a.markRecovering(sess.ID)
+	return sess, nil
+}
+
+// checkMissed checks that the stream still holds what s missed after
+// s.Offset and that it is within the bounds of one recovery.
+func (a *streamsAdapter) checkMissed(ctx context.Context, s *hub.Session) error {
+	id, ok := parseStreamID(s.Offset)
+	if !ok {
+		return hub.ErrOffsetUnknown
+	}
+	rdb, stream := a.s.rdb, a.reader.name
+	if id == (streamID{}) {
+		// The stream was empty when the socket connected: everything
+		// since is still there unless entries were trimmed (Redis 7
+		// tells; an older one does not, and the entries are assumed
+		// kept).
+		info, err := rdb.XInfoStream(ctx, stream).Result()
+		switch {
+		case err != nil && strings.Contains(err.Error(), "no such key"):
+			return nil
+		case err != nil:
+			return fmt.Errorf("redisadapter: reading the stream: %w", err)
+		case info.EntriesAdded > info.Length:
+			return hub.ErrOffsetExpired
+		}
+	} else {
+		pipe := rdb.Pipeline()
+		at := pipe.XRange(ctx, stream, s.Offset, s.Offset)
+		first := pipe.XRangeN(ctx, stream, "-", "+", 1)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("redisadapter: reading the stream: %w", err)
+		}
+		if len(at.Val()) == 0 {
+			if f := first.Val(); len(f) == 1 {
+				if fid, ok := parseStreamID(f[0].ID); ok && id.less(fid) {
+					return hub.ErrOffsetExpired
+				}
+			}
+			return hub.ErrOffsetUnknown
+		}
+	}
+	_, err := a.missed(ctx, s, id.next(), "+", false)
+	return err
+}
+
+// missed walks the entries of the namespace's stream from from to to
+// (inclusive) and returns, when keep, the broadcasts s's rooms were sent,
+// each with its offset; past the recovery's bounds it fails with
+// hub.ErrTooManyMissed.
+func (a *streamsAdapter) missed(ctx context.Context, s *hub.Session, from streamID, to string, keep bool) ([]*hub.Packet, error) {
+	in := newRoomSet(s.Rooms)
+	name := a.nsp.Name()
+	maxScan := 2*a.s.opts.MaxLen + 1000 // the stream's length, trimming being approximate
+	var out []*hub.Packet
+	count, bytes := 0, 0
+	for scanned := int64(0); ; {
+		msgs, err := a.s.rdb.XRangeN(ctx, a.reader.name, from.String(), to, replayPage).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisadapter: reading missed packets: %w", err)
+		}
+		for i := range msgs {
+			e, ok := readEntry(&msgs[i])
+			if !ok || e.nsp != name || e.typ != msgBroadcast {
+				continue
+			}
+			p, opts, requestID, ok := decodeBroadcastEntry(name, e.data)
+			if !ok || requestID != "" || opts.Flags.Volatile || !in.reaches(opts.Rooms, opts.Except) {
+				continue
+			}
+			count++
+			bytes += len(e.data)
+			if count > a.recovery.MaxSessionPackets || bytes > a.recovery.MaxSessionBytes {
+				return nil, hub.ErrTooManyMissed
+			}
+			if keep {
+				p.Offset = e.id
+				out = append(out, p)
+			}
+		}
+		if scanned += int64(len(msgs)); scanned > maxScan {
+			return nil, hub.ErrTooManyMissed
+		}
+		if len(msgs) < replayPage {
+			return out, nil
+		}
+		last, ok := parseStreamID(msgs[len(msgs)-1].ID)
+		if !ok {
+			return nil, fmt.Errorf("redisadapter: an entry id %q", msgs[len(msgs)-1].ID)
+		}
+		from = last.next()
+	}
+}
+
+// roomSet is a session's rooms, to test broadcasts against.
+type roomSet map[string]struct{}
+
+func newRoomSet(rooms []string) roomSet {
+	rs := make(roomSet, len(rooms))
+	for _, r := range rooms {
+		rs[r] = struct{}{}
+	}
+	return rs
+}
+
+// reaches reports whether a broadcast to rooms except except reaches a
+// socket in these rooms, as Node's shouldIncludePacket and hub's.
+func (rs roomSet) reaches(rooms, except []string) bool {
+	for _, r := range except {
+		if _, in := rs[r]; in {
+			return false
+		}
+	}
+	if len(rooms) == 0 {
+		return true
+	}
+	for _, r := range rooms {
+		if _, in := rs[r]; in {
+			return true
+		}
+	}
+	return false
+}
+
+// ResumeSession queues what s missed and joins its rooms, on the stream
+// reader's deliverer between two batches: once the reader has delivered
+// the client's offset, the entries after it up to the last delivered are
+// read back and handed to attach, and every later entry reaches the
+// socket live.
+func (a *streamsAdapter) ResumeSession(ctx context.Context, s *hub.Session, attach func([]*hub.Packet)) error {
+	a.doneRecovering(s.ID)
+	off, ok := parseStreamID(s.Offset)
+	if !ok {
+		return hub.ErrOffsetUnknown
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.s.opts.RequestsTimeout)
+	defer cancel()
+	req := &resumeRequest{a: a, sess: s, offset: off, attach: attach, done: make(chan error, 1)}
+	select {
+	case a.reader.resumes <- req:
+	case <-a.s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("redisadapter: the stream reader did not take the recovery: %w", ctx.Err())
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(resumeWaiting, resumeAbandoned) {
+			return fmt.Errorf("redisadapter: the stream reader did not reach the client's offset: %w", ctx.Err())
+		}
+		return <-req.done // running: it ends soon
+	}
+}
+
+// resumeRequest is a ResumeSession waiting for the deliverer.
+type resumeRequest struct {
+	a      *streamsAdapter
+	sess   *hub.Session
+	offset streamID
+	attach func([]*hub.Packet)
+	state  atomic.Int32
+	done   chan error // buffered
+}
+
+const (
+	resumeWaiting = iota
+	resumeRunning
+	resumeAbandoned
+)
+
+func (req *resumeRequest) finish(err error) {
+	select {
+	case req.done <- err:
+	default:
+	}
+}
+
+// serve runs, on the deliverer, the recoveries whose offset the reader
+// has delivered, and returns those still waiting for it.
+func (r *streamReader) serve(waiting []*resumeRequest) []*resumeRequest {
+	if len(waiting) == 0 {
+		return waiting
+	}
+	pos := r.position()
+	last, _ := parseStreamID(pos)
+	kept := waiting[:0]
+	for _, req := range waiting {
+		switch {
+		case req.state.Load() == resumeAbandoned:
+		case last.less(req.offset):
+			kept = append(kept, req) // the client saw what this node has not delivered yet
+		case req.state.CompareAndSwap(resumeWaiting, resumeRunning):
+			ctx, cancel := context.WithTimeout(context.Background(), r.s.opts.RequestsTimeout)
+			var missed []*hub.Packet
+			var err error
+			if !last.less(req.offset.next()) {
+				missed, err = req.a.missed(ctx, req.sess, req.offset.next(), pos, true)
+			}
+			cancel()
+			if err == nil {
+				req.attach(missed)
+			}
+			req.finish(err)
+		}
+	}
+	clear(waiting[len(kept):])
+	return kept
+}
+
+// markRecovering notes a socket whose session was taken here, until its
+// ResumeSession (see AddAll).
+func (a *streamsAdapter) markRecovering(id string) {
+	now := time.Now()
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	for x, at := range a.recovering {
+		if now.Sub(at) > time.Minute {
+			delete(a.recovering, x) // its connect never came
+		}
+	}
+	a.recovering[id] = now
+}
+
+func (a *streamsAdapter) isRecovering(id string) bool {
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	_, ok := a.recovering[id]
+	return ok
+}
+
+func (a *streamsAdapter) doneRecovering(id string) {
+	a.recMu.Lock()
+	delete(a.recovering, id)
+	a.recMu.Unlock()
+}
