@@ -364,15 +364,15 @@ func TestStreamsMalformedEntriesAreIgnored(t *testing.T) {
 		}
 	}
 	for _, f := range [][]string{
-		{"uid", "x", "type", "3", "data", good},                      // no namespace
-		{"uid", "x", "nsp", "/", "type", "three", "data", good},      // a type that is no number
-		{"uid", "x", "nsp", "/", "type", "3", "data", "{"},           // broken JSON
-		{"uid", "x", "nsp", "/", "type", "3", "data", "!!notbase64"}, // neither
-		{"uid", "x", "nsp", "/", "type", "3", "data", "kQ=="},        // msgpack, not a map
+		{"uid", "x", "type", "3", "data", good},                                                              // no namespace
+		{"uid", "x", "nsp", "/", "type", "three", "data", good},                                              // a type that is no number
+		{"uid", "x", "nsp", "/", "type", "3", "data", "{"},                                                   // broken JSON
+		{"uid", "x", "nsp", "/", "type", "3", "data", "!!notbase64"},                                         // neither
+		{"uid", "x", "nsp", "/", "type", "3", "data", "kQ=="},                                                // msgpack, not a map
 		{"uid", "x", "nsp", "/", "type", "3", "data", `{"packet":{"type":2,"data":["EV","ARG"],"nsp":"/"}}`}, // no opts
-		{"uid", "x", "nsp", "/", "type", "3", "data", strings.Replace(good, "ARG", "\xff\xfe", 1)},      // not UTF-8
-		{"uid", "x", "nsp", "/", "type", "4", "data", `{"opts":7,"rooms":["x"]}`},                         // a join without opts
-		{"uid", "x", "nsp", "/", "type", "6", "data", `{"close":true}`},                                   // a disconnect of no one
+		{"uid", "x", "nsp", "/", "type", "3", "data", strings.Replace(good, "ARG", "\xff\xfe", 1)},           // not UTF-8
+		{"uid", "x", "nsp", "/", "type", "4", "data", `{"opts":7,"rooms":["x"]}`},                            // a join without opts
+		{"uid", "x", "nsp", "/", "type", "6", "data", `{"close":true}`},                                      // a disconnect of no one
 		{"uid", "x", "nsp", "/", "type", "99"},
 	} {
 		add(f...)
