@@ -258,7 +258,7 @@ func TestAdapterConfig(t *testing.T) {
 		}
 	}
 	f = writeFile(t, dir, "bad2.json", `{"adapter": {"type": "nats"}}`)
-	if _, err := Load([]string{"-config", f}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), `adapter.type "nats": it must be memory or redis`) {
+	if _, err := Load([]string{"-config", f}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), `adapter.type "nats": it must be memory, redis or redis-streams`) {
 		t.Errorf("unknown type: %v", err)
 	}
 }

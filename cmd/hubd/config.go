@@ -58,8 +58,8 @@ type Config struct {
 	Log LogConfig `json:"log"`
 	// Metrics serves Prometheus metrics at /metrics (on).
 	Metrics MetricsConfig `json:"metrics"`
-	// Adapter shares rooms with other nodes through Redis (off: this node
-	// alone, no external service).
+	// Adapter shares rooms with other nodes through Redis, by pub/sub or
+	// by Redis Streams (off: this node alone, no external service).
 	Adapter AdapterConfig `json:"adapter"`
 	// ShutdownGrace bounds a graceful shutdown (SIGTERM, SIGINT): new
 	// Socket.IO connections get 503 at once while every client gets what
@@ -178,25 +178,64 @@ func (r *RecoveryConfig) String() string {
 }
 
 // AdapterConfig connects hubd nodes, and Node socket.io servers using
-// @socket.io/redis-adapter, into one cluster (see hub/redisadapter).
+// @socket.io/redis-adapter (type redis) or
+// @socket.io/redis-streams-adapter (type redis-streams), into one cluster
+// (see hub/redisadapter). All the nodes of a cluster must agree on every
+// setting but url and requests_timeout.
 type AdapterConfig struct {
-	// Type is "memory" (default: this node alone) or "redis".
+	// Type is "memory" (default: this node alone), "redis" (pub/sub) or
+	// "redis-streams": broadcasts go through Redis streams, which every
+	// node reads in order, and the sessions of connection state recovery
+	// are kept in Redis, so that a client may recover on any node.
 	Type string `json:"type"`
 	// URL is the Redis server, redis://[user:password@]host:port[/db] or
 	// rediss:// for TLS ("redis://127.0.0.1:6379").
 	URL string `json:"url"`
 	// Key is the channel prefix every node of the cluster shares
-	// ("socket.io", as the Node adapter's default).
+	// ("socket.io", as the Node adapters' default; Node's channelPrefix
+	// for redis-streams).
 	Key string `json:"key"`
 	// Sharded uses Redis 7 sharded pub/sub, as Node's createShardedAdapter
-	// (false: createAdapter's classic pub/sub).
+	// or, for redis-streams, useShardedPubSub (false: classic pub/sub).
 	Sharded bool `json:"sharded"`
-	// SubscriptionMode of the sharded flavour: "dynamic" (default),
+	// SubscriptionMode of the sharded redis flavour: "dynamic" (default),
 	// "dynamic-private" or "static".
 	SubscriptionMode string `json:"subscription_mode"`
-	// RequestsTimeout bounds waits for the other nodes' answers ("5s").
+	// RequestsTimeout bounds waits for the other nodes' answers ("5s");
+	// with redis-streams, a recovery's replay too.
 	RequestsTimeout Duration `json:"requests_timeout"`
+	// StreamName is the stream of redis-streams ("socket.io"), or the
+	// prefix of the streams when StreamCount is above 1.
+	StreamName string `json:"stream_name"`
+	// StreamCount spreads the namespaces over that many streams,
+	// <stream_name>-<i>, by a hash of their name, as Node's streamCount
+	// (1: one stream; at most 1024).
+	StreamCount int `json:"stream_count"`
+	// MaxLen bounds each stream of redis-streams, trimmed approximately
+	// (10000 entries). With recovery on it bounds what a client can get
+	// back: one that missed more gets a fresh socket.
+	MaxLen int64 `json:"max_len"`
+	// SessionKeyPrefix is the prefix of the Redis keys that hold
+	// redis-streams' recovery sessions ("sio:session:").
+	SessionKeyPrefix string `json:"session_key_prefix"`
 }
+
+// streamsOptions are the redis-streams adapter's options from c.
+func (c AdapterConfig) streamsOptions() redisadapter.StreamsOptions {
+	return redisadapter.StreamsOptions{
+		StreamName:       c.StreamName,
+		StreamCount:      c.StreamCount,
+		ChannelPrefix:    c.Key,
+		Sharded:          c.Sharded,
+		MaxLen:           c.MaxLen,
+		SessionKeyPrefix: c.SessionKeyPrefix,
+		RequestsTimeout:  time.Duration(c.RequestsTimeout),
+	}
+}
+
+// maxStreamCount bounds adapter.stream_count, as the redis-streams
+// adapter does (each stream has a reader goroutine and connection).
+const maxStreamCount = 1 << 10
 
 // TLSConfig names the certificate and key files (PEM). Both or neither.
 type TLSConfig struct {
@@ -391,7 +430,8 @@ func Defaults() Config {
 		API:        APIConfig{MaxBody: 1 << 20},
 		Log:        LogConfig{Format: "text", Level: "info"},
 		Metrics:    MetricsConfig{Enabled: true},
-		Adapter:    AdapterConfig{Type: "memory", URL: "redis://127.0.0.1:6379", Key: "socket.io", RequestsTimeout: Duration(5 * time.Second)},
+		Adapter: AdapterConfig{Type: "memory", URL: "redis://127.0.0.1:6379", Key: "socket.io", RequestsTimeout: Duration(5 * time.Second),
+			StreamName: "socket.io", StreamCount: 1, MaxLen: 10_000, SessionKeyPrefix: "sio:session:"},
 
 		ShutdownGrace: Duration(10 * time.Second),
 	}
@@ -430,8 +470,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		path       = fs.String("path", "", "Socket.IO path (default \"/socket.io/\")")
 		tlsCert    = fs.String("tls-cert", "", "TLS certificate file")
 		tlsKey     = fs.String("tls-key", "", "TLS key file")
-		adapter    = fs.String("adapter", "", "memory (this node alone) or redis (env HUBD_ADAPTER)")
-		redisURL   = fs.String("redis-url", "", "Redis of the redis adapter (default redis://127.0.0.1:6379; env HUBD_REDIS_URL)")
+		adapter    = fs.String("adapter", "", "memory (this node alone), redis or redis-streams (env HUBD_ADAPTER)")
+		redisURL   = fs.String("redis-url", "", "Redis of the redis and redis-streams adapters (default redis://127.0.0.1:6379; env HUBD_REDIS_URL)")
 		recovery   = fs.String("recovery", "", "connection state recovery: how long a disconnected client's state is kept, e.g. 2m; 0 turns it off (env HUBD_RECOVERY)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -665,30 +705,7 @@ func (c *Config) Validate() error {
 		bad("log.level %q: it must be debug, info, warn or error", c.Log.Level)
 	}
 
-	a := c.Adapter
-	switch a.Type {
-	case "memory", "":
-	case "redis":
-		if _, err := redis.ParseURL(a.URL); err != nil {
-			bad("adapter.url %q: %v (e.g. \"redis://127.0.0.1:6379\")", a.URL, err)
-		}
-		if a.Key == "" {
-			bad("adapter.key: empty; every node of a cluster shares one prefix (Node's default is \"socket.io\")")
-		}
-		switch a.SubscriptionMode {
-		case "", redisadapter.ModeDynamic, redisadapter.ModeDynamicPrivate, redisadapter.ModeStatic:
-		default:
-			bad("adapter.subscription_mode %q: it must be dynamic, dynamic-private or static", a.SubscriptionMode)
-		}
-		if a.SubscriptionMode != "" && !a.Sharded {
-			bad("adapter.subscription_mode is for the sharded flavour: set \"sharded\": true or leave it out")
-		}
-		if a.RequestsTimeout <= 0 {
-			bad("adapter.requests_timeout %v: it must be positive", time.Duration(a.RequestsTimeout))
-		}
-	default:
-		bad("adapter.type %q: it must be memory or redis", a.Type)
-	}
+	validateAdapter(bad, c.Adapter)
 
 	if c.ShutdownGrace <= 0 {
 		bad("shutdown_grace %v: it must be positive, e.g. \"10s\"", time.Duration(c.ShutdownGrace))
@@ -704,6 +721,79 @@ func (c *Config) Validate() error {
 		return &ConfigError{Problems: p}
 	}
 	return nil
+}
+
+// validateAdapter reports the problems of the adapter block.
+func validateAdapter(report func(string, ...any), a AdapterConfig) {
+	problems := 0
+	bad := func(format string, args ...any) {
+		problems++
+		report(format, args...)
+	}
+	switch a.Type {
+	case "memory", "":
+	case "redis", "redis-streams":
+		if _, err := redis.ParseURL(a.URL); err != nil {
+			bad("adapter.url %q: %v (e.g. \"redis://127.0.0.1:6379\")", a.URL, err)
+		}
+		if a.Key == "" {
+			bad("adapter.key: empty; every node of a cluster shares one prefix (Node's default is \"socket.io\")")
+		}
+		if a.RequestsTimeout <= 0 {
+			bad("adapter.requests_timeout %v: it must be positive", time.Duration(a.RequestsTimeout))
+		}
+		switch a.SubscriptionMode {
+		case "", redisadapter.ModeDynamic, redisadapter.ModeDynamicPrivate, redisadapter.ModeStatic:
+		default:
+			bad("adapter.subscription_mode %q: it must be dynamic, dynamic-private or static", a.SubscriptionMode)
+		}
+		switch {
+		case a.SubscriptionMode != "" && a.Type == "redis-streams":
+			bad("adapter.subscription_mode is for type redis: redis-streams subscribes to each namespace's channels; leave it out")
+		case a.SubscriptionMode != "" && !a.Sharded:
+			bad("adapter.subscription_mode is for the sharded flavour: set \"sharded\": true or leave it out")
+		}
+	default:
+		bad("adapter.type %q: it must be memory, redis or redis-streams", a.Type)
+	}
+
+	d := Defaults().Adapter
+	if a.Type != "redis-streams" {
+		var set []string
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"stream_name", a.StreamName != d.StreamName}, {"stream_count", a.StreamCount != d.StreamCount},
+			{"max_len", a.MaxLen != d.MaxLen}, {"session_key_prefix", a.SessionKeyPrefix != d.SessionKeyPrefix},
+		} {
+			if f.set {
+				set = append(set, f.name)
+			}
+		}
+		if len(set) > 0 {
+			bad("adapter.%s: for type redis-streams only; set \"type\": \"redis-streams\" or leave it out", strings.Join(set, ", "))
+		}
+		return
+	}
+	if a.StreamName == "" {
+		bad("adapter.stream_name: empty; every node of a cluster shares one stream (Node's default is \"socket.io\")")
+	}
+	if a.StreamCount < 1 || a.StreamCount > maxStreamCount {
+		bad("adapter.stream_count %d: it must be from 1 to %d", a.StreamCount, maxStreamCount)
+	}
+	if a.MaxLen <= 0 {
+		bad("adapter.max_len %d: it must be positive, e.g. 10000", a.MaxLen)
+	}
+	if a.SessionKeyPrefix == "" {
+		bad("adapter.session_key_prefix: empty; give the prefix of the sessions' keys (Node's default is \"sio:session:\")")
+	}
+	// Whatever the adapter itself refuses that the checks above let by.
+	if err := a.streamsOptions().Validate(); err != nil && problems == 0 {
+		for _, e := range unjoin(err) {
+			bad("adapter: %v", e)
+		}
+	}
 }
 
 // validateRecovery reports the problems of the recovery block.

@@ -3,15 +3,15 @@
 // (hub/httpapi) when a key is set, the plugin host (JavaScript, WebAssembly
 // and process plugins) when a plugin directory is set, health and readiness
 // endpoints, optional static files, structured logs, graceful shutdown,
-// and, with adapter redis, rooms shared with the other nodes (hubd or Node
-// socket.io) through Redis (hub/redisadapter).
+// and, with adapter redis or redis-streams, rooms shared with the other
+// nodes (hubd or Node socket.io) through Redis (hub/redisadapter).
 //
 // Usage:
 //
 //	hubd [-config hubd.json] [-listen :3000] [-api-key KEY] [-plugins DIR]
 //	     [-static DIR] [-log-format text|json] [-log-level info]
 //	     [-path /socket.io/] [-tls-cert FILE -tls-key FILE]
-//	     [-adapter memory|redis] [-redis-url redis://127.0.0.1:6379]
+//	     [-adapter memory|redis|redis-streams] [-redis-url redis://127.0.0.1:6379]
 //	     [-recovery 2m]
 //
 // See Config for the config file (JSON) and the environment variables.
@@ -61,7 +61,7 @@
 // gets its socket back, with its id, rooms and data, and the events it
 // missed meanwhile, in order; past a bound it gets a fresh socket and
 // knows it (socket.recovered is false). It needs an adapter that keeps
-// sessions: memory (one node) or redis-streams.
+// sessions: memory (one node) or redis-streams (any node of the cluster).
 //
 // Exit codes: 0 after a graceful shutdown, 1 for a runtime failure (a plugin
 // that fails to load at start, a port in use), 2 for an invalid
@@ -176,14 +176,13 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 	opts := l.hubOptions()
 
 	// The cluster adapter, before the hub makes its namespaces.
-	cluster, closeCluster, err := openAdapter(ctx, cfg.Adapter, logger)
+	cl, closeCluster, err := openAdapter(ctx, cfg.Adapter, logger)
 	if err != nil {
 		return err
 	}
 	defer closeCluster()
-	if cluster != nil {
-		opts.Adapter = cluster.Adapter
-		l.cluster = cluster
+	if cl != nil {
+		opts.Adapter = cl.Adapter
 	}
 	srv := hub.New(opts)
 	l.srv = srv
@@ -201,8 +200,8 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 	}
 	if cfg.Metrics.Enabled {
 		l.met = newMetrics(srv, l.pluginStats, newNamespaceLabels(cfg.Namespaces))
-		if cluster != nil {
-			l.met.reg.MustRegister(&adapterCollector{cluster: cluster})
+		if cl != nil {
+			l.met.reg.MustRegister(&adapterCollector{cluster: cl})
 		}
 		if cfg.Recovery != nil {
 			l.met.reg.MustRegister(&recoveryCollector{srv: srv})
@@ -366,10 +365,22 @@ loop:
 	return nil
 }
 
+// cluster is what hubd uses of a cluster adapter, of either flavour
+// (redisadapter.Cluster, redisadapter.Streams).
+type cluster interface {
+	// Adapter makes a namespace's adapter (a hub.AdapterFactory).
+	Adapter(nsp *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error)
+	// Healthy reports whether Redis answers.
+	Healthy() bool
+	// Dropped counts the messages for other nodes lost to a Redis outage.
+	Dropped() int64
+	Close() error
+}
+
 // openAdapter connects to the cluster adapter's Redis when c asks for it;
 // nil when hubd runs alone. The close function is always safe to call.
-func openAdapter(ctx context.Context, c AdapterConfig, logger *slog.Logger) (*redisadapter.Cluster, func(), error) {
-	if c.Type != "redis" {
+func openAdapter(ctx context.Context, c AdapterConfig, logger *slog.Logger) (cluster, func(), error) {
+	if c.Type != "redis" && c.Type != "redis-streams" {
 		return nil, func() {}, nil
 	}
 	opt, err := redis.ParseURL(c.URL)
@@ -379,20 +390,38 @@ func openAdapter(ctx context.Context, c AdapterConfig, logger *slog.Logger) (*re
 	rdb := redis.NewClient(opt)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	cluster, err := redisadapter.New(pingCtx, rdb, redisadapter.Options{
-		Key:              c.Key,
-		RequestsTimeout:  time.Duration(c.RequestsTimeout),
-		Sharded:          c.Sharded,
-		SubscriptionMode: c.SubscriptionMode,
-		Logger:           logger.With("component", "adapter"),
-	})
+	log := logger.With("component", "adapter")
+	var cl cluster
+	if c.Type == "redis-streams" {
+		so := c.streamsOptions()
+		so.Logger = log
+		var s *redisadapter.Streams
+		if s, err = redisadapter.NewStreams(pingCtx, rdb, so); err == nil {
+			cl = s
+		}
+	} else {
+		var p *redisadapter.Cluster
+		if p, err = redisadapter.New(pingCtx, rdb, redisadapter.Options{
+			Key:              c.Key,
+			RequestsTimeout:  time.Duration(c.RequestsTimeout),
+			Sharded:          c.Sharded,
+			SubscriptionMode: c.SubscriptionMode,
+			Logger:           log,
+		}); err == nil {
+			cl = p
+		}
+	}
 	if err != nil {
 		_ = rdb.Close()
 		return nil, func() {}, fmt.Errorf("adapter: %s: %w", redactURL(c.URL), err)
 	}
-	logger.Info("cluster adapter", "type", "redis", "url", redactURL(c.URL), "key", c.Key, "sharded", c.Sharded)
-	return cluster, func() {
-		_ = cluster.Close()
+	attrs := []any{"type", c.Type, "url", redactURL(c.URL), "key", c.Key, "sharded", c.Sharded}
+	if c.Type == "redis-streams" {
+		attrs = append(attrs, "stream_name", c.StreamName, "stream_count", c.StreamCount, "max_len", c.MaxLen)
+	}
+	logger.Info("cluster adapter", attrs...)
+	return cl, func() {
+		_ = cl.Close()
 		_ = rdb.Close()
 	}, nil
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/hub"
-	"github.com/hubd/hubd/hub/redisadapter"
 )
 
 // metricsPath is where the Prometheus metrics are served when
@@ -47,7 +46,8 @@ const metricsPath = "/metrics"
 //	                                       histogram time spent in plugin calls (calls refused by an
 //	                                                open circuit breaker are not timed)
 //	hubd_api_requests_total{code,method}   counter  requests to the HTTP API under /api/
-//	hubd_adapter_up                        gauge    1 while the Redis adapter reaches Redis (with adapter redis)
+//	hubd_adapter_up                        gauge    1 while the Redis adapter reaches Redis (with adapter redis
+//	                                                or redis-streams)
 //	hubd_adapter_dropped_total             counter  messages for other nodes lost to a Redis outage
 //	hubd_http_connections_refused_total    counter  connections closed at once for being over
 //	                                                http.max_conns_per_ip (with the cap on)
@@ -314,7 +314,7 @@ func (c *pluginCollector) Collect(ch chan<- prometheus.Metric) {
 
 // adapterCollector reports the cluster adapter's link to Redis.
 type adapterCollector struct {
-	cluster *redisadapter.Cluster
+	cluster cluster
 }
 
 var (

@@ -161,6 +161,9 @@ func TestDaemonMetrics(t *testing.T) {
 	check("hubd_events_dropped_total", eq(0), "0", `reason="closed"`)
 	check("hubd_panics_recovered_total", eq(0), "0")
 	check("go_goroutines", ge(1), ">= 1")
+	if strings.Contains(body, "hubd_recovery_") {
+		t.Errorf("recovery counters with recovery off:\n%s", body)
+	}
 	if !strings.Contains(body, "# TYPE hubd_plugin_hook_duration_seconds histogram") {
 		t.Errorf("no histogram type line:\n%s", body)
 	}

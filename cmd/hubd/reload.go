@@ -21,7 +21,6 @@ import (
 	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/httpapi"
-	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/relay"
 )
 
@@ -45,11 +44,10 @@ import (
 // them because the hub gives each namespace its session store when it
 // makes it, and the sessions kept so far belong to that store.
 type live struct {
-	srv     *hub.Server
-	cluster *redisadapter.Cluster // nil when hubd runs alone
-	met     *metrics              // nil when metrics are off
-	logger  *slog.Logger
-	level   *slog.LevelVar
+	srv    *hub.Server
+	met    *metrics // nil when metrics are off
+	logger *slog.Logger
+	level  *slog.LevelVar
 
 	// cfg is the configuration in force; only the serve loop writes it.
 	cfg Config
