@@ -116,8 +116,7 @@ func (c *sioClient) events(from string) (names, offsets []string) {
 
 // recoveryNode is a streams node with connection state recovery: its
 // clients join a room with data by the event "join" (serveJoin), it tells
-// when a socket is gone, and it serves the HTTP API (key "test-key")
-// under /api/.
+// when a socket is gone.
 type recoveryNode struct {
 	*node
 	streams *redisadapter.Streams
@@ -126,8 +125,6 @@ type recoveryNode struct {
 	mu   sync.Mutex
 	gone map[string]chan struct{}
 }
-
-const apiKey = "test-key"
 
 func startRecoveryNode(t *testing.T, so redisadapter.StreamsOptions, ro hub.RecoveryOptions, setup func(*hub.Server)) *recoveryNode {
 	t.Helper()

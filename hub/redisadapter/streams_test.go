@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/httpapi"
 	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
 )
@@ -49,6 +51,9 @@ func streamsOptions(key string, sharded bool) redisadapter.StreamsOptions {
 	}
 }
 
+// apiKey is the key of the nodes' HTTP API (hub/httpapi, under /api/).
+const apiKey = "test-key"
+
 // newStreamsNode is newNode for the streams flavour: a server with
 // connection state recovery on, so that its broadcasts carry offsets.
 func newStreamsNode(t testing.TB, o redisadapter.Options, url, key string, setup func(*hub.Server)) *node {
@@ -59,7 +64,7 @@ func newStreamsNode(t testing.TB, o redisadapter.Options, url, key string, setup
 }
 
 // startStreamsNode starts a hub server with opts whose adapter is a
-// Streams with so on the Redis at url.
+// Streams with so on the Redis at url; it serves the HTTP API too.
 func startStreamsNode(t testing.TB, so redisadapter.StreamsOptions, url string, opts hub.Options, setup func(*hub.Server)) (*node, *redisadapter.Streams) {
 	t.Helper()
 	rdb := testRedis(t, url)
@@ -77,7 +82,14 @@ func startStreamsNode(t testing.TB, so redisadapter.StreamsOptions, url string, 
 	if setup != nil {
 		setup(srv)
 	}
-	ts := httptest.NewServer(srv)
+	api, err := httpapi.New(srv, httpapi.Config{Key: apiKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	mux.Handle(httpapi.DefaultPrefix, api)
+	ts := httptest.NewServer(mux)
 	forgetKeys(t, url, so)
 	t.Cleanup(func() {
 		srv.Close()
