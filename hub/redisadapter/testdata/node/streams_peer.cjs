@@ -1,0 +1,134 @@
+// A Node socket.io 4.8 server with @socket.io/redis-streams-adapter 0.3
+// (over ioredis) and connection state recovery, the peer of the streams
+// flavour's mixed-cluster tests. It reads one JSON command per line on
+// stdin and answers each with one JSON line on stdout carrying the same
+// id; what happens on its own ({"event": ...} for a server-side emit from
+// another node, {"connection": ...} for each socket that connects) is
+// printed as lines without an id.
+//
+// Environment: REDIS_URL, STREAM (streamName), PREFIX (channelPrefix),
+// SESSION_PREFIX (sessionKeyPrefix), SHARDED=true for sharded pub/sub.
+//
+// A socket joins the rooms and takes the data its auth names ({rooms,
+// data}); the event "join" (room, data) does the same and is answered with
+// the socket's rooms. Binary values travel in the commands and answers as
+// {"$bin": "<base64>"}.
+"use strict";
+
+const http = require("node:http");
+const readline = require("node:readline");
+const { Server } = require("socket.io");
+const { createAdapter } = require("@socket.io/redis-streams-adapter");
+const Redis = require("ioredis");
+
+const toWire = (v) => {
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return { $bin: Buffer.from(v).toString("base64") };
+  if (Array.isArray(v)) return v.map(toWire);
+  if (v && typeof v === "object") {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toWire(x);
+    return out;
+  }
+  return v;
+};
+const fromWire = (v) => {
+  if (Array.isArray(v)) return v.map(fromWire);
+  if (v && typeof v === "object") {
+    if (typeof v.$bin === "string") return Buffer.from(v.$bin, "base64");
+    const out = {};
+    for (const [k, x] of Object.entries(v)) out[k] = fromWire(x);
+    return out;
+  }
+  return v;
+};
+const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+
+const redis = new Redis(process.env.REDIS_URL);
+redis.on("error", (e) => say({ log: "redis: " + e.message }));
+
+const httpServer = http.createServer();
+const io = new Server(httpServer, {
+  adapter: createAdapter(redis, {
+    streamName: process.env.STREAM,
+    channelPrefix: process.env.PREFIX,
+    sessionKeyPrefix: process.env.SESSION_PREFIX,
+    useShardedPubSub: process.env.SHARDED === "true",
+  }),
+  connectionStateRecovery: { maxDisconnectionDuration: 60000, skipMiddlewares: true },
+});
+io.on("connection", (socket) => {
+  const auth = socket.handshake.auth || {};
+  if (!socket.recovered) {
+    if (Array.isArray(auth.rooms)) socket.join(auth.rooms);
+    if (auth.data !== undefined) socket.data = auth.data;
+  }
+  socket.on("join", (room, data, cb) => {
+    socket.join(room);
+    socket.data = data;
+    cb([...socket.rooms]);
+  });
+  say({ connection: { id: socket.id, recovered: socket.recovered, rooms: [...socket.rooms], data: toWire(socket.data) } });
+});
+io.on("greet", (...args) => {
+  const cb = typeof args[args.length - 1] === "function" ? args.pop() : null;
+  say({ event: "greet", args: toWire(args) });
+  if (cb) cb({ from: "node", echo: args[0] });
+});
+
+const ops = {
+  async emit(c) {
+    let op = io.of(c.nsp || "/");
+    if (c.rooms) op = op.to(c.rooms);
+    if (c.except) op = op.except(c.except);
+    op.emit(c.event, ...fromWire(c.args || []));
+    return null;
+  },
+  async emitWithAck(c) {
+    let op = io.of(c.nsp || "/");
+    if (c.rooms) op = op.to(c.rooms);
+    return toWire(await op.timeout(c.timeout || 3000).emitWithAck(c.event, ...fromWire(c.args || [])));
+  },
+  async fetch(c) {
+    let op = io.of(c.nsp || "/");
+    if (c.rooms) op = op.in(c.rooms);
+    const sockets = await op.fetchSockets();
+    return sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: toWire(s.data), handshake: s.handshake }));
+  },
+  async join(c) {
+    await io.of(c.nsp || "/").in(c.rooms).socketsJoin(c.join);
+    return null;
+  },
+  async leave(c) {
+    await io.of(c.nsp || "/").in(c.rooms).socketsLeave(c.leave);
+    return null;
+  },
+  async disconnect(c) {
+    await io.of(c.nsp || "/").in(c.rooms).disconnectSockets(!!c.close);
+    return null;
+  },
+  async socket(c) {
+    const sock = io.of(c.nsp || "/").sockets.get(c.socket);
+    return sock ? { rooms: [...sock.rooms], data: toWire(sock.data), recovered: sock.recovered } : null;
+  },
+  async serverSideEmit(c) {
+    if (c.ack) return toWire(await io.serverSideEmitWithAck(c.event, ...fromWire(c.args || [])));
+    io.serverSideEmit(c.event, ...fromWire(c.args || []));
+    return null;
+  },
+  async count(c) {
+    return io.of(c.nsp || "/").adapter.serverCount();
+  },
+};
+
+readline.createInterface({ input: process.stdin }).on("line", async (line) => {
+  let c;
+  try {
+    c = JSON.parse(line);
+    say({ id: c.id, result: await ops[c.op](c) });
+  } catch (e) {
+    say({ id: c && c.id, error: String((e && e.message) || e) });
+  }
+});
+process.stdin.on("end", () => process.exit(0));
+
+httpServer.listen(0, "127.0.0.1", () => say({ ready: httpServer.address().port }));
