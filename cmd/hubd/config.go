@@ -78,7 +78,9 @@ type Config struct {
 // its socket back (same id, rooms and data) and the events it missed
 // meanwhile, in order. Writing the block turns recovery on; a key left
 // out keeps its default. It needs an adapter that keeps sessions: memory
-// (one node) or redis-streams, not redis.
+// (one node) or redis-streams. With redis the configuration is refused:
+// the hub would turn recovery off in every namespace, and an operator
+// who asked for it should hear so at start, not from clients.
 //
 // max_packets, max_bytes and max_sessions bound what the memory adapter
 // keeps per namespace; with redis-streams the stream's max_len bounds
