@@ -37,7 +37,10 @@ type RecoveryOptions struct {
 	// RunMiddlewares runs the middlewares and the connect hook for a
 	// recovered socket too (Socket.Recovered tells them, and they may
 	// refuse it). By default they are skipped, as Node's skipMiddlewares:
-	// the socket passed them when it first connected.
+	// the socket passed them when it first connected. Either way the
+	// connection listeners run, so set a socket up (its listeners, its
+	// Use) there rather than in a middleware. The socket's rooms come
+	// back after the middlewares, before the listeners.
 	RunMiddlewares bool
 	// MaxPackets and MaxBytes bound the packets a namespace's in-memory
 	// store keeps (100,000 and 64 MiB); past them the oldest go first.
