@@ -187,6 +187,8 @@ type Streams struct {
 
 	xadds  chan xaddJob
 	stop   chan struct{}
+	life   context.Context // ends at Close, ending the waits on Redis
+	end    context.CancelFunc
 	done   sync.WaitGroup
 	closed atomic.Bool
 	xaddOK atomic.Bool
@@ -238,6 +240,7 @@ func NewStreams(ctx context.Context, rdb redis.UniversalClient, opts StreamsOpti
 		stop:    make(chan struct{}),
 		readers: make(map[string]*streamReader),
 	}
+	s.life, s.end = context.WithCancel(context.Background())
 	s.ownCond.L = &s.ownMu
 	s.xaddOK.Store(true)
 	s.sessions = newSessionWriter(s)
@@ -327,18 +330,26 @@ func (s *Streams) Close() error {
 		return nil
 	}
 	close(s.stop)
+	healthy := s.Healthy()
+	s.end()
 	s.mu.Lock()
 	readers := make([]*streamReader, 0, len(s.readers))
 	for _, r := range s.readers {
 		readers = append(readers, r)
 	}
 	s.mu.Unlock()
-	for _, r := range readers {
-		r.wake()
+	if healthy {
+		// A reader blocked in XREAD returns when its wake key gets an
+		// entry; one that cannot reach Redis is not blocked.
+		for _, r := range readers {
+			r.wake()
+		}
 	}
 	s.done.Wait()
-	for _, r := range readers {
-		r.cleanup()
+	if healthy {
+		for _, r := range readers {
+			r.cleanup()
+		}
 	}
 	return s.pubsub.Close()
 }

@@ -43,6 +43,18 @@ func (p *switchProxy) point(target string) {
 	p.mu.Unlock()
 }
 
+// cutAll closes every connection open through the proxy.
+func (p *switchProxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// addr is the proxy's host:port.
+func (p *switchProxy) addr() string { return p.ln.Addr().String() }
+
 func (p *switchProxy) accept() {
 	defer p.wg.Done()
 	for {

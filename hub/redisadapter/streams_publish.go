@@ -122,7 +122,7 @@ func (s *Streams) writeXAdds(batch []xaddJob) {
 	s.ownMu.Lock()
 	s.inflight = true
 	s.ownMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.life, 5*time.Second)
 	cmds, err := s.pipelineXAdds(ctx, batch)
 	cancel()
 	var failed []xaddJob
@@ -161,7 +161,7 @@ func (s *Streams) writeXAdds(batch []xaddJob) {
 		case j := <-s.xadds:
 			s.dropJob(j)
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			ctx, cancel := context.WithTimeout(s.life, time.Second)
 			err := s.rdb.Ping(ctx).Err()
 			cancel()
 			if err == nil {

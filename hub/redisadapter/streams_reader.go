@@ -126,7 +126,7 @@ func (r *streamReader) cleanup() {
 // same place.
 func (r *streamReader) fetch(id string) {
 	defer r.s.done.Done()
-	ctx := context.Background()
+	ctx := r.s.life
 	backoff := 50 * time.Millisecond
 	for {
 		select {
@@ -134,10 +134,16 @@ func (r *streamReader) fetch(id string) {
 			return
 		default:
 		}
+		// After a failure, a read that does not block: Healthy should
+		// not wait BlockTime to learn that Redis answers again.
+		block := r.s.opts.BlockTime
+		if !r.ok.Load() {
+			block = -1
+		}
 		res, err := r.s.rdb.XRead(ctx, &redis.XReadArgs{
 			Streams: []string{r.name, r.wk, id, "0-0"},
 			Count:   int64(r.s.opts.ReadCount),
-			Block:   r.s.opts.BlockTime,
+			Block:   block,
 		}).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			r.setOK(false, err)

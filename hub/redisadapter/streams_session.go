@@ -411,7 +411,7 @@ func (r *streamReader) serve(waiting []*resumeRequest) []*resumeRequest {
 		case last.less(req.offset):
 			kept = append(kept, req) // the client saw what this node has not delivered yet
 		case req.state.CompareAndSwap(resumeWaiting, resumeRunning):
-			ctx, cancel := context.WithTimeout(context.Background(), r.s.opts.RequestsTimeout)
+			ctx, cancel := context.WithTimeout(r.s.life, r.s.opts.RequestsTimeout)
 			var missed []*hub.Packet
 			var err error
 			if !last.less(req.offset.next()) {

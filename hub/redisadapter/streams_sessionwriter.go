@@ -222,7 +222,7 @@ func (w *sessionWriter) run() {
 			}
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(w.s.life, 5*time.Second)
 		err := w.write(ctx)
 		cancel()
 		if err != nil {
@@ -363,7 +363,7 @@ func (w *sessionWriter) outage(err error) {
 		case <-w.s.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			ctx, cancel := context.WithTimeout(w.s.life, time.Second)
 			err := w.s.rdb.Ping(ctx).Err()
 			cancel()
 			if err == nil {
@@ -406,7 +406,7 @@ func (w *sessionWriter) refresh() {
 	w.mu.Unlock()
 	for start := 0; start < len(list); start += 1000 {
 		chunk := list[start:min(start+1000, len(list))]
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(w.s.life, 5*time.Second)
 		pipe := w.s.rdb.Pipeline()
 		for i := range chunk {
 			chunk[i].cmd = pipe.PExpire(ctx, w.s.opts.SessionKeyPrefix+chunk[i].pid, chunk[i].o.a.liveTTL)
