@@ -164,6 +164,9 @@ func (r *streamReader) fetch(id string) {
 			if len(st.Messages) == 0 {
 				continue
 			}
+			if len(st.Messages) == r.s.opts.ReadCount {
+				r.checkLag(ctx, id)
+			}
 			id = st.Messages[len(st.Messages)-1].ID
 			select {
 			case r.batches <- st.Messages:
@@ -171,6 +174,24 @@ func (r *streamReader) fetch(id string) {
 				return
 			}
 		}
+	}
+}
+
+// checkLag warns when the reader, behind (its batches are full), finds
+// that the stream was trimmed past its position: entries after it were
+// dropped before it could read them, and its sockets missed them.
+func (r *streamReader) checkLag(ctx context.Context, pos string) {
+	at, ok := parseStreamID(pos)
+	if !ok {
+		return
+	}
+	first, err := r.s.rdb.XRangeN(ctx, r.name, "-", "+", 1).Result()
+	if err != nil || len(first) == 0 {
+		return
+	}
+	if f, ok := parseStreamID(first[0].ID); ok && at.next().less(f) {
+		r.s.log.Warn("redisadapter: a stream reader fell more than MaxLen entries behind; entries were trimmed before it read them",
+			"stream", r.name, "after", pos, "first", first[0].ID)
 	}
 }
 
