@@ -28,6 +28,12 @@
 // ErrUnavailable, and the subscriber reconnects and subscribes again on its
 // own.
 //
+// NewStreams makes the Redis Streams flavour instead, the format of Node's
+// @socket.io/redis-streams-adapter 0.3: broadcasts go through a stream
+// that every node reads in order, and its adapters keep connection state
+// recovery sessions in Redis, so that a client recovers on any node, even
+// after the one that served it died (see Streams).
+//
 // One Redis server (or a primary with replicas behind one address) is
 // what this is built and tested for. A Redis Cluster of several primaries
 // is not supported yet: nodes are counted with PUBSUB NUMSUB on one server

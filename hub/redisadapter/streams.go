@@ -179,6 +179,43 @@ const xaddQueue = 8192
 // entry it delivered: what other nodes added meanwhile is delivered late,
 // in order, as far as the stream still holds it. Session writes wait and
 // are retried, latest state first.
+//
+// # Decisions
+//
+//   - Own broadcasts are delivered when read back, at the cost of a
+//     round trip before local sockets see them: delivered when XADD
+//     returns, as Node does, they could reach local sockets in another
+//     order than the stream's, and a client's offset would no longer
+//     mean it saw everything before it. The reader does not decode them
+//     again: it takes the packet the publisher kept for the entry.
+//   - Taking a session replaces it with the taker's own live record
+//     (compare-and-set) rather than deleting it: between the take and the
+//     socket's first tracked state, a node that lost the session (alive
+//     but cut off from Redis for a moment, so counted dead) could
+//     otherwise write it back. A recovery that fails its checks after
+//     the take deletes that record. A record that is missing, though,
+//     may be written again by its owner (it expired, or Redis restarted
+//     empty): the refresh finds such records and writes them again.
+//   - A socket being recovered joins its own room with its other rooms,
+//     when ResumeSession queues what it missed, not before: joined
+//     earlier, a packet to its id could reach it live and in the replay.
+//   - Rooms asks every node for its sockets (FETCH_SOCKETS, the only
+//     request Node's cluster protocol has for it), as costly as
+//     FetchSockets of the whole namespace.
+//   - A reader starts after the stream's last entry when its first
+//     namespace is made (Node starts at "$", which can miss what comes
+//     before its first XREAD), and resumes after the last entry it
+//     delivered after any failure; after a failure its next read does
+//     not block, so that Healthy turns true as soon as Redis answers.
+//   - A reader that falls more than MaxLen entries behind loses what the
+//     trimming removed; it logs a warning when it finds so.
+//   - Bounds on what Redis hands a node: a session record of at most 1
+//     MiB and 10,000 rooms (anything else is an unknown session), a
+//     replay within RecoveryOptions.MaxSessionPackets and
+//     MaxSessionBytes, and a scan of at most twice MaxLen entries.
+//
+// One Redis server is what this is built and tested for; with StreamCount
+// above 1, each stream has a reader of its own.
 type Streams struct {
 	rdb    redis.UniversalClient
 	opts   StreamsOptions
