@@ -21,7 +21,7 @@ const (
 	maxRecordBytes  = 1 << 20 // a record's stored (base64) form
 	maxSessionRooms = 10_000
 	maxSessionID    = 256 // bytes of a socket or private id
-	replayPage      = 256 // entries per XRANGE of a recovery
+	replayPage      = 100 // entries per XRANGE of a recovery: bounds what a page of large entries holds
 )
 
 // sessionRecord is a session as Redis keeps it: Node's {sid, pid, rooms,

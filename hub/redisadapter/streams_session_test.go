@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,53 @@ func TestStreamsReaderCatchesUpAfterOutage(t *testing.T) {
 			t.Fatalf("after the outage: event %d (offset %s after %s), want %d", n, off, prev, i)
 		}
 		prev = off
+	}
+}
+
+// A replay longer than one page of XRANGE comes whole and in order,
+// skipping what was not for the session's rooms.
+func TestStreamsReplaySpansPages(t *testing.T) {
+	key := testKey(t)
+	so := streamsOptions(key, false)
+	ro := hub.RecoveryOptions{MaxDisconnectionDuration: time.Minute}
+	a := startRecoveryNode(t, so, ro, nil)
+	b := startRecoveryNode(t, so, ro, nil)
+	waitNodes(t, a.node, "/", 2)
+	rdb := testRedis(t, redisURL)
+	ctx := context.Background()
+
+	c, r := connectClient(t, a.node, "/", nil)
+	joinRooms(t, a.node, "/", r.SID, "r")
+	waitSession(t, rdb, so, r.PID, "tracking", func(v redisadapter.SessionView) bool { return slices.Contains(v.Rooms, "r") })
+	_ = b.srv.To("r").Emit("first")
+	off := lastOffset(t, expectEvent(t, c, "/", "first"))
+	c.Close()
+	a.waitGone(t, r.SID)
+	waitSession(t, rdb, so, r.PID, "kept", persisted)
+	const missed = 250
+	for i := range missed {
+		_ = b.srv.To("r").Emit("m", i)
+		if i%5 == 0 {
+			_ = b.srv.To("elsewhere").Emit("other", i)
+		}
+	}
+	waitFor(t, func() bool { return rdb.XLen(ctx, so.StreamName).Val() == 1+missed+missed/5 }, "the events to be added")
+
+	st := b.store("/")
+	s, err := st.TakeSession(ctx, r.PID, off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*hub.Packet
+	if err := st.ResumeSession(ctx, s, func(ps []*hub.Packet) { got = ps }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != missed {
+		t.Fatalf("%d packets replayed, want %d", len(got), missed)
+	}
+	for i, p := range got {
+		if p.Event != "m" || string(p.Args.JSON()) != "["+strconv.Itoa(i)+"]" || i > 0 && !offsetLess(got[i-1].Offset, p.Offset) {
+			t.Fatalf("packet %d: %s %s at %s", i, p.Event, p.Args.JSON(), p.Offset)
+		}
 	}
 }
