@@ -269,6 +269,7 @@ func (n *Namespace) connectionListeners() []func(*Socket) {
 func (n *Namespace) add(s *Socket) error {
 	s.connected.Store(true)
 	recovered := s.recovered.Load()
+	attached := false
 	fail := func(err error) error {
 		s.connected.Store(false)
 		n.adapter.DelAll(s)
@@ -280,6 +281,14 @@ func (n *Namespace) add(s *Socket) error {
 			n.srv.recovery.refuse(RecoveryRefusedByMiddleware)
 		}
 		return fail(err)
+	}
+	if recovered {
+		// A taken session that goes unused: its store may forget it now.
+		defer func() {
+			if !attached {
+				n.recovery.store.DropSession(s.pid)
+			}
+		}()
 	}
 	if !recovered || n.recovery.opts.RunMiddlewares {
 		for _, mw := range n.middlewareChain() {
@@ -296,13 +305,17 @@ func (n *Namespace) add(s *Socket) error {
 	if !s.client.attach(s) {
 		return fail(errors.New("connection closed"))
 	}
+	attached = true
 	n.joined.Store(true)
 	n.count.Add(1)
 	n.pending.Add(-1)
 	n.local.register(s)
-	n.adapter.AddAll(s, []string{s.id})
 	if recovered {
+		// Its own room too is joined inside ResumeSession: a packet to
+		// its id must come either in the replay or after it, not both.
 		n.resume(s)
+	} else {
+		n.adapter.AddAll(s, []string{s.id})
 	}
 	payload := jsonstr.Append([]byte(`{"sid":`), s.id)
 	if s.pid != "" {

@@ -80,8 +80,9 @@ func (n *Namespace) refuseRecovery(err error) {
 func (n *Namespace) resume(s *Socket) {
 	sess := s.session
 	s.session = nil
+	rooms := append([]string{s.id}, sess.Rooms...)
 	err := n.recovery.store.ResumeSession(s.Context(), sess, func(missed []*Packet) {
-		n.adapter.AddAll(s, sess.Rooms)
+		n.adapter.AddAll(s, rooms)
 		sent, failed := 0, 0
 		for _, p := range missed {
 			if s.client.conn.Send(p.wire(), false) {
@@ -95,7 +96,7 @@ func (n *Namespace) resume(s *Socket) {
 	if err != nil {
 		s.recovered.Store(false)
 		s.pid = engine.NewID()
-		n.adapter.AddAll(s, sess.Rooms)
+		n.adapter.AddAll(s, rooms)
 		n.refuseRecovery(errReplay(err))
 		return
 	}
