@@ -33,9 +33,6 @@ type streamsAdapter struct {
 	liveTTL  time.Duration // a connected socket's session
 	restTTL  time.Duration // a disconnected socket's session
 
-	recMu      sync.Mutex
-	recovering map[string]time.Time // ids of sockets whose session was taken here, until resumed
-
 	closeOnce sync.Once
 }
 
@@ -46,7 +43,7 @@ func newStreamsAdapter(s *Streams, r *streamReader, nsp *hub.Namespace, local hu
 	base.requestChannel = base.channel // requests go to the namespace's channel
 	base.responseChannel = base.channel + base.uid + "#"
 	base.pattern, base.specificResponseChannel = "", ""
-	a := &streamsAdapter{adapter: base, s: s, reader: r, recovering: make(map[string]time.Time)}
+	a := &streamsAdapter{adapter: base, s: s, reader: r}
 	if ro := nsp.Server().Options().ConnectionStateRecovery; ro != nil {
 		a.recovery = ro
 		period := refreshPeriod(ro.MaxDisconnectionDuration)
@@ -387,19 +384,12 @@ func jsonMsgpack(v any) (rawMsgpack, error) {
 }
 
 func (a *streamsAdapter) AddAll(s *hub.Socket, rooms []string) {
-	if len(rooms) == 1 && rooms[0] == s.ID() && a.isRecovering(s.ID()) {
-		// A socket being recovered joins its own room with the others
-		// when its missed packets are queued (ResumeSession): joined
-		// now, it could get live a packet the replay holds too.
-		return
-	}
 	a.local.AddAll(s, rooms)
 }
 
 func (a *streamsAdapter) Del(s *hub.Socket, room string) { a.local.Del(s, room) }
 
 func (a *streamsAdapter) DelAll(s *hub.Socket) {
-	a.doneRecovering(s.ID())
 	a.local.DelAll(s)
 }
 

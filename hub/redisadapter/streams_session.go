@@ -217,7 +217,6 @@ func (a *streamsAdapter) TakeSession(ctx context.Context, pid, offset string) (*
 		sess.Start = sess.Offset // a session Node wrote
 	}
 	a.s.sessions.taken(a, pid, marker)
-	a.markRecovering(sess.ID)
 	return sess, nil
 }
 
@@ -347,7 +346,6 @@ func (rs roomSet) reaches(rooms, except []string) bool {
 // read back and handed to attach, and every later entry reaches the
 // socket live.
 func (a *streamsAdapter) ResumeSession(ctx context.Context, s *hub.Session, attach func([]*hub.Packet)) error {
-	a.doneRecovering(s.ID)
 	off, ok := parseStreamID(s.Offset)
 	if !ok {
 		return hub.ErrOffsetUnknown
@@ -428,29 +426,3 @@ func (r *streamReader) serve(waiting []*resumeRequest) []*resumeRequest {
 	return kept
 }
 
-// markRecovering notes a socket whose session was taken here, until its
-// ResumeSession (see AddAll).
-func (a *streamsAdapter) markRecovering(id string) {
-	now := time.Now()
-	a.recMu.Lock()
-	defer a.recMu.Unlock()
-	for x, at := range a.recovering {
-		if now.Sub(at) > time.Minute {
-			delete(a.recovering, x) // its connect never came
-		}
-	}
-	a.recovering[id] = now
-}
-
-func (a *streamsAdapter) isRecovering(id string) bool {
-	a.recMu.Lock()
-	defer a.recMu.Unlock()
-	_, ok := a.recovering[id]
-	return ok
-}
-
-func (a *streamsAdapter) doneRecovering(id string) {
-	a.recMu.Lock()
-	delete(a.recovering, id)
-	a.recMu.Unlock()
-}
