@@ -425,4 +425,3 @@ func (r *streamReader) serve(waiting []*resumeRequest) []*resumeRequest {
 	clear(waiting[len(kept):])
 	return kept
 }
-
