@@ -73,6 +73,19 @@ func (rs *recoveryServer) cut(t *testing.T, c *testclient.Client, id string) {
 	}
 }
 
+// connected opens a client, connects it to "/" and has it receive one
+// event to room "r", whose offset it returns with the CONNECT reply.
+func (rs *recoveryServer) connected(t *testing.T) (*testclient.Client, testclient.Reply, string) {
+	t.Helper()
+	c := hubDial(t, rs.url)
+	first, err := c.ConnectReply("/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.srv.Of("/").To("r").Emit("before")
+	return c, first, lastOffset(t, nextEvent(t, c, "/"))
+}
+
 // lastOffset returns the offset an event carries as its last argument.
 func lastOffset(t *testing.T, p *testclient.Packet) string {
 	t.Helper()
@@ -215,13 +228,7 @@ func TestRecoveryRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := newRecoveryServer(t, tc.opts)
-			c := hubDial(t, rs.url)
-			first, err := c.ConnectReply("/", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs.srv.Of("/").To("r").Emit("before")
-			off := lastOffset(t, nextEvent(t, c, "/"))
+			c, first, off := rs.connected(t)
 			if !tc.keep {
 				rs.cut(t, c, first.SID)
 			}
@@ -254,13 +261,7 @@ func TestRecoveryRefusals(t *testing.T) {
 // fresh one.
 func TestRecoveryOnce(t *testing.T) {
 	rs := newRecoveryServer(t, hub.RecoveryOptions{})
-	c := hubDial(t, rs.url)
-	first, err := c.ConnectReply("/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs.srv.Of("/").To("r").Emit("before")
-	off := lastOffset(t, nextEvent(t, c, "/"))
+	c, first, off := rs.connected(t)
 	rs.cut(t, c, first.SID)
 	auth := map[string]any{"pid": first.PID, "offset": off}
 	c2 := hubDial(t, rs.url)
@@ -314,13 +315,7 @@ func TestRecoveryRunMiddlewares(t *testing.T) {
 		return nil
 	})
 	recoverWith := func(extra map[string]any) (testclient.Reply, testclient.Reply, error) {
-		c := hubDial(t, rs.url)
-		first, err := c.ConnectReply("/", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs.srv.Of("/").To("r").Emit("before")
-		off := lastOffset(t, nextEvent(t, c, "/"))
+		c, first, off := rs.connected(t)
 		rs.cut(t, c, first.SID)
 		auth := map[string]any{"pid": first.PID, "offset": off}
 		for k, v := range extra {
