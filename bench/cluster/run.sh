@@ -12,6 +12,17 @@
 # hubd-2          two hubd nodes with the Redis adapter, receivers on both
 # node-1          one Node server, no adapter
 # node-2          two Node servers with the Redis adapter, receivers on both
+# hubd-2s         two hubd nodes with the Redis Streams adapter and
+#                 connection state recovery (bench/cluster/hubd-streams.json)
+# node-2s         two Node servers with @socket.io/redis-streams-adapter
+#                 0.3.1 and connectionStateRecovery
+# recover-hubd-2s, recover-node-2s: the same two-node setups under
+#                 `hubbench recover`: 200 receivers on the second node are
+#                 cut, 100 events are published on the first, and the
+#                 receivers reconnect to the first; the time from a
+#                 receiver's CONNECT to its last missed event
+#
+# SETUPS="hubd-2s node-2s" picks setups (default: the first five).
 #
 # hubd runs use `hubbench fanout -contract hubd` (hub:join, events relayed
 # with echo on), Node runs the bench contract; all `-rate 0 -duration 10s`.
@@ -43,8 +54,10 @@ start_hubd() { # port config
   pids+=($!)
   wait_port "$1"
 }
-start_node() { # port [redis]
-  (cd bench/node && PORT=$1 REDIS_URL=${2:-} REDIS_KEY=node-bench-cluster exec node server.js >>"$tmp/servers.log" 2>&1) &
+start_node() { # port [redis [streams]]
+  local key=node-bench-cluster adapter= recovery=
+  if [ -n "${3:-}" ]; then key=node-bench-streams adapter=streams recovery=1; fi
+  (cd bench/node && PORT=$1 REDIS_URL=${2:-} REDIS_KEY=$key ADAPTER=$adapter RECOVERY=$recovery exec node server.js >>"$tmp/servers.log" 2>&1) &
   pids+=($!)
   wait_port "$1"
 }
@@ -68,7 +81,15 @@ run() { # setup -> one line
       args=(-url http://127.0.0.1:3442) ;;
     node-2) start_node 3442 "$redis"; start_node 3443 "$redis"
       args=(-url http://127.0.0.1:3442 -receivers-url http://127.0.0.1:3443) ;;
+    hubd-2s | recover-hubd-2s) start_hubd 3440 bench/cluster/hubd-streams.json; start_hubd 3441 bench/cluster/hubd-streams.json
+      args=(-url http://127.0.0.1:3440 -receivers-url http://127.0.0.1:3441 -contract hubd) ;;
+    node-2s | recover-node-2s) start_node 3442 "$redis" streams; start_node 3443 "$redis" streams
+      args=(-url http://127.0.0.1:3442 -receivers-url http://127.0.0.1:3443) ;;
   esac
+  if [[ $setup == recover-* ]]; then
+    recover "$setup" "${args[@]}"
+    return
+  fi
   local out
   if ! out=$("$tmp/hubbench" fanout "${args[@]}" -rate 0 -duration 10s -json "$@"); then
     echo "$setup failed; server logs:" >&2
@@ -86,8 +107,26 @@ run() { # setup -> one line
   ' "$setup" "$out"
 }
 
+recover() { # setup args... -> one line
+  local setup=$1 out
+  shift
+  if ! out=$("$tmp/hubbench" recover "$@" -n 200 -missed 100 -json); then
+    echo "$setup failed; server logs:" >&2
+    cat "$tmp/servers.log" >&2
+    stop_all
+    return 1
+  fi
+  stop_all
+  node -e '
+    const r = JSON.parse(process.argv[2]);
+    const f = (x) => (x === undefined ? "-" : typeof x === "number" ? (Math.round(x * 100) / 100).toString() : x);
+    const t = r.recovery_time || {};
+    console.log(`recover ${process.argv[1].padEnd(16)} recovered ${f(r.recovered)}/${f(r.receivers)} missing ${f(r.missing)} duplicates ${f(r.duplicates)} out-of-order ${f(r.out_of_order)} time p50 ${f(t.p50_ms)} ms p99 ${f(t.p99_ms)} ms max ${f(t.max_ms)} ms`);
+  ' "$setup" "$out"
+}
+
 for i in $(seq "$runs"); do
-  for setup in hubd-1 hubd-1+redis hubd-2 node-1 node-2; do
+  for setup in ${SETUPS:-hubd-1 hubd-1+redis hubd-2 node-1 node-2}; do
     run "$setup" "$@"
   done
 done
