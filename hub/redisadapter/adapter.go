@@ -359,6 +359,27 @@ func (a *adapter) ask(ctx context.Context, r *request, id string, msg []byte, ti
 	return fmt.Errorf("redisadapter: timeout reached: only %d responses received out of %d: %w", got, want, context.DeadlineExceeded)
 }
 
+// askSockets asks the other nodes for sockets (msg, a FETCH_SOCKETS
+// request with id) and returns what the want nodes that answered in time
+// described.
+func (a *adapter) askSockets(ctx context.Context, id string, msg []byte, want int, timeout time.Duration) ([]*hub.RemoteSocket, error) {
+	r := &request{typ: typeRemoteFetch, want: want}
+	err := a.ask(ctx, r, id, msg, timeout)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return r.sockets, err
+}
+
+// askAcks sends msg, a server-side emit with id, and returns the answers
+// of the want other nodes that answered in time.
+func (a *adapter) askAcks(ctx context.Context, id string, msg []byte, want int, timeout time.Duration) ([]hub.Args, error) {
+	r := &request{typ: typeServerSideEmit, want: want}
+	err := a.ask(ctx, r, id, msg, timeout)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return r.acks, err
+}
+
 func (a *adapter) requestTimeout(d time.Duration) time.Duration {
 	if d > 0 {
 		return d
@@ -383,12 +404,8 @@ func (a *adapter) FetchSockets(ctx context.Context, opts hub.BroadcastOptions) (
 	msg, _ := json.Marshal(map[string]any{
 		"uid": a.uid, "requestId": id, "type": typeRemoteFetch, "opts": toWireOpts(opts),
 	})
-	r := &request{typ: typeRemoteFetch, want: n - 1}
-	err = a.ask(ctx, r, id, msg, a.requestTimeout(opts.Flags.Timeout))
-	a.mu.Lock()
-	out = append(out, r.sockets...)
-	a.mu.Unlock()
-	return out, err
+	remote, err := a.askSockets(ctx, id, msg, n-1, a.requestTimeout(opts.Flags.Timeout))
+	return append(out, remote...), err
 }
 
 // Rooms lists the rooms of every node.
@@ -479,12 +496,7 @@ func (a *adapter) ServerSideEmit(ctx context.Context, event string, args hub.Arg
 	if err != nil {
 		return nil, err
 	}
-	r := &request{typ: typeServerSideEmit, want: n - 1}
-	err = a.ask(ctx, r, id, msg, a.c.opts.RequestsTimeout)
-	a.mu.Lock()
-	out := r.acks
-	a.mu.Unlock()
-	return out, err
+	return a.askAcks(ctx, id, msg, n-1, a.c.opts.RequestsTimeout)
 }
 
 // Close unsubscribes the namespace and ends its waiting requests.

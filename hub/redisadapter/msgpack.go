@@ -43,6 +43,9 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case rawMsgpack:
 		return append(b, x...), nil
+	case json.RawMessage: // a JSON value, written in its msgpack form
+		t := jsonToMsgpack{src: x}
+		return t.value(b, 0)
 	case nil:
 		return append(b, 0xc0), nil
 	case bool:

@@ -20,11 +20,11 @@ import (
 // delivery through the namespace's MemoryAdapter; broadcasts, joins,
 // leaves and disconnects through the namespace's stream; requests through
 // pub/sub, on the namespace's channel <prefix>#<nsp>#, answers on the
-// requesting node's own <prefix>#<nsp>#<uid>#, in msgpack. It reuses the
-// classic adapter's request bookkeeping, and keeps the namespace's
-// recovery sessions (streams_session.go).
+// requesting node's own <prefix>#<nsp>#<uid>#, in msgpack (the
+// ClusterAdapter protocol, cluster.go). It keeps the namespace's recovery
+// sessions (streams_session.go).
 type streamsAdapter struct {
-	*adapter
+	clusterAdapter
 	s      *Streams
 	reader *streamReader
 
@@ -43,7 +43,8 @@ func newStreamsAdapter(s *Streams, r *streamReader, nsp *hub.Namespace, local hu
 	base.requestChannel = base.channel // requests go to the namespace's channel
 	base.responseChannel = base.channel + base.uid + "#"
 	base.pattern, base.specificResponseChannel = "", ""
-	a := &streamsAdapter{adapter: base, s: s, reader: r}
+	a := &streamsAdapter{clusterAdapter: clusterAdapter{adapter: base}, s: s, reader: r}
+	a.wire = a
 	if ro := nsp.Server().Options().ConnectionStateRecovery; ro != nil {
 		a.recovery = ro
 		period := refreshPeriod(ro.MaxDisconnectionDuration)
@@ -56,11 +57,9 @@ func newStreamsAdapter(s *Streams, r *streamReader, nsp *hub.Namespace, local hu
 
 // handle routes a message from one of the namespace's channels.
 func (a *streamsAdapter) handle(m *redis.Message) {
-	var msg clusterMessage
-	if !msg.decode([]byte(m.Payload)) || msg.UID == a.uid || msg.Nsp != a.nsp.Name() {
-		return
+	if msg, ok := a.decodeMessage(m); ok {
+		a.onClusterMessage(msg)
 	}
-	a.onMessage(&msg)
 }
 
 // onEntry handles an entry of the namespace's stream, on the reader's
@@ -78,7 +77,7 @@ func (a *streamsAdapter) onEntry(e *streamEntry) {
 		a.s.log.Debug("redisadapter: malformed stream entry ignored", "stream", a.reader.name, "id", e.id)
 		return
 	}
-	a.onMessage(m)
+	a.onClusterMessage(m)
 }
 
 // onBroadcastEntry delivers a broadcast entry to the local sockets, with
@@ -217,181 +216,28 @@ func (e *streamEntry) message() (*clusterMessage, bool) {
 	return m, true
 }
 
-// onMessage handles a message from another node: from pub/sub, or one of
-// the stream's that is not a broadcast.
-func (a *streamsAdapter) onMessage(m *clusterMessage) {
-	switch m.Type {
-	case msgBroadcast:
-		p, ok := m.packet(a.nsp.Name())
-		if !ok {
-			return
-		}
-		opts, ok := m.opts()
-		if !ok {
-			return
-		}
-		var id string
-		if m.field("requestId", &id) && id != "" {
-			a.broadcastForAcks(m.UID, id, p, opts)
-			return
-		}
-		// A broadcast outside the stream has no offset.
-		_ = a.local.Broadcast(p, opts)
-	case msgSocketsJoin, msgSocketsLeave:
-		opts, ok := m.opts()
-		var rooms []string
-		if !ok || !m.field("rooms", &rooms) {
-			return
-		}
-		if m.Type == msgSocketsJoin {
-			_ = a.local.AddSockets(opts, rooms)
-		} else {
-			_ = a.local.DelSockets(opts, rooms)
-		}
-	case msgDisconnectSockets:
-		opts, ok := m.opts()
-		if !ok {
-			return
-		}
-		var close bool
-		m.field("close", &close)
-		_ = a.local.DisconnectSockets(opts, close)
-	case msgFetchSockets:
-		opts, ok := m.opts()
-		var id string
-		if !ok || !m.field("requestId", &id) {
-			return
-		}
-		rs, _ := a.local.FetchSockets(context.Background(), opts)
-		sockets, err := jsonMsgpack(nonNil(rs))
-		if err != nil {
-			a.s.log.Warn("redisadapter: cannot encode a response", "err", err)
-			return
-		}
-		a.respond(m.UID, msgFetchSocketsResponse, map[string]any{"requestId": id, "sockets": sockets})
-	case msgServerSideEmit:
-		event, args, ok := m.args("packet")
-		if !ok {
-			return
-		}
-		var ack func(hub.Args)
-		var id string
-		if m.field("requestId", &id) && id != "" {
-			requester := m.UID
-			ack = func(r hub.Args) {
-				a.respond(requester, msgServerSideEmitResponse, map[string]any{"requestId": id, "packet": firstValue(r)})
-			}
-		}
-		// A listener may take its time: it must not hold up the
-		// namespace's other messages.
-		go a.local.HandleServerSideEmit(event, args, ack)
-	case msgFetchSocketsResponse, msgServerSideEmitResponse, msgBroadcastClientCount, msgBroadcastAck:
-		a.onResponse(m)
-	}
-}
-
-// broadcastForAcks delivers another node's broadcast with acks and
-// answers it: the count, then each ack.
-func (a *streamsAdapter) broadcastForAcks(requester, id string, p *hub.Packet, opts hub.BroadcastOptions) {
-	_ = a.local.BroadcastWithAck(p, opts, func(n int) {
-		a.respond(requester, msgBroadcastClientCount, map[string]any{"requestId": id, "clientCount": int64(n)})
-	}, func(r hub.Args, err error) {
-		if err != nil {
-			// The target disconnected: the protocol has no answer for
-			// that; the requester's wait for this node ends on its
-			// timeout, or on its bound without one.
-			return
-		}
-		a.respond(requester, msgBroadcastAck, map[string]any{"requestId": id, "packet": firstValue(r)})
-	})
-}
-
-// onResponse handles an answer to one of this node's requests.
-func (a *streamsAdapter) onResponse(m *clusterMessage) {
-	var id string
-	if !m.field("requestId", &id) {
-		return
-	}
-	a.mu.Lock()
-	if r := a.acks[id]; r != nil {
-		a.mu.Unlock()
-		switch m.Type {
-		case msgBroadcastClientCount:
-			var n int
-			if m.field("clientCount", &n) {
-				r.clientCount(n)
-			}
-		case msgBroadcastAck:
-			if v, ok := m.value("packet"); ok {
-				r.ack(v, nil)
-			}
-		}
-		return
-	}
-	a.mu.Unlock()
-	r := a.pendingRequest(id)
-	if r == nil {
-		return
-	}
-	switch {
-	case m.Type == msgFetchSocketsResponse && r.typ == typeRemoteFetch:
-		var sockets []*hub.RemoteSocket
-		if !m.field("sockets", &sockets) {
-			return
-		}
-		a.mu.Lock()
-		r.sockets = append(r.sockets, sockets...)
-		a.mu.Unlock()
-	case m.Type == msgServerSideEmitResponse && r.typ == typeServerSideEmit:
-		v, ok := m.value("packet")
-		if !ok {
-			return
-		}
-		a.mu.Lock()
-		r.acks = append(r.acks, v)
-		a.mu.Unlock()
-	default:
-		return
-	}
-	a.answered(r)
-}
-
 // encode returns the msgpack message {uid, nsp, type, data}, the form
 // of every pub/sub message of the flavour.
-func (a *streamsAdapter) encode(typ int, data map[string]any) ([]byte, error) {
+func (a *streamsAdapter) encode(typ int, data map[string]any, _ bool) ([]byte, error) {
 	return appendValue(nil, map[string]any{"uid": a.uid, "nsp": a.nsp.Name(), "type": int64(typ), "data": data})
 }
 
-// respond sends an answer to the requesting node's own channel.
-func (a *streamsAdapter) respond(requester string, typ int, data map[string]any) {
-	msg, err := a.encode(typ, data)
-	if err != nil {
-		a.s.log.Warn("redisadapter: cannot encode a response", "err", err)
-		return
-	}
-	_ = a.c.send(a.channel+requester+"#", msg)
+func (a *streamsAdapter) healthy() bool { return a.s.Healthy() }
+
+// targets is the opts of a message, flags included.
+func (a *streamsAdapter) targets(opts hub.BroadcastOptions) any { return msgpackOpts(opts) }
+
+func (a *streamsAdapter) packet(p *hub.Packet) (any, bool, error) {
+	pm, err := packetMap(p)
+	return pm, true, err
 }
 
-// jsonMsgpack is the msgpack form of v's JSON.
-func jsonMsgpack(v any) (rawMsgpack, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	t := jsonToMsgpack{src: raw}
-	out, err := t.value(nil, 0)
-	return rawMsgpack(out), err
+func (a *streamsAdapter) eventPacket(event string, args hub.Args) (any, bool, error) {
+	packet, err := appendEventMsgpack(nil, event, args)
+	return rawMsgpack(packet), true, err
 }
 
-func (a *streamsAdapter) AddAll(s *hub.Socket, rooms []string) {
-	a.local.AddAll(s, rooms)
-}
-
-func (a *streamsAdapter) Del(s *hub.Socket, room string) { a.local.Del(s, room) }
-
-func (a *streamsAdapter) DelAll(s *hub.Socket) {
-	a.local.DelAll(s)
-}
+func (a *streamsAdapter) roomsChanged([]string) {}
 
 // Broadcast adds p to the stream; it reaches this node's sockets too when
 // the reader reads it back. With the Local flag, or while Redis cannot be
@@ -441,30 +287,6 @@ func encodeBroadcastEntry(p *hub.Packet, opts hub.BroadcastOptions) (string, err
 	return string(append(b, '}')), nil
 }
 
-// BroadcastWithAck delivers p to the local sockets and asks the other
-// nodes, through pub/sub, to do the same; each node reports its count,
-// then its acks.
-func (a *streamsAdapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args, error)) error {
-	if !opts.Flags.Local {
-		if !a.s.Healthy() {
-			return ErrUnavailable
-		}
-		pm, err := packetMap(p)
-		if err != nil {
-			return err
-		}
-		id := newHexID()
-		msg, err := a.encode(msgBroadcast, map[string]any{"packet": pm, "requestId": id, "opts": msgpackOpts(opts)})
-		if err != nil {
-			return err
-		}
-		if err := a.publishAckRequest(id, msg, opts, clientCount, ack); err != nil {
-			return err
-		}
-	}
-	return a.local.BroadcastWithAck(p, opts, clientCount, ack)
-}
-
 // ServerCount is the number of nodes subscribed to the namespace's
 // channel, this one included.
 func (a *streamsAdapter) ServerCount(ctx context.Context) (int, error) {
@@ -489,29 +311,6 @@ func (a *streamsAdapter) subscribers(ctx context.Context, channel string) (int, 
 	return int(res[channel]), nil
 }
 
-// FetchSockets describes the targeted sockets of every node.
-func (a *streamsAdapter) FetchSockets(ctx context.Context, opts hub.BroadcastOptions) ([]*hub.RemoteSocket, error) {
-	out, err := a.local.FetchSockets(ctx, opts)
-	if err != nil || opts.Flags.Local {
-		return out, err
-	}
-	n, err := a.ServerCount(ctx)
-	if err != nil || n <= 1 {
-		return out, err
-	}
-	id := newHexID()
-	msg, err := a.encode(msgFetchSockets, map[string]any{"opts": msgpackOpts(opts), "requestId": id})
-	if err != nil {
-		return out, err
-	}
-	r := &request{typ: typeRemoteFetch, want: n - 1}
-	err = a.ask(ctx, r, id, msg, a.requestTimeout(opts.Flags.Timeout))
-	a.mu.Lock()
-	out = append(out, r.sockets...)
-	a.mu.Unlock()
-	return out, err
-}
-
 // Rooms lists the rooms of every node: Node's cluster protocol has no
 // request for them, so they are those of the sockets FetchSockets
 // describes (every socket of the namespace: as costly as that).
@@ -525,72 +324,14 @@ func (a *streamsAdapter) Rooms(ctx context.Context) ([]string, error) {
 	return slices.Compact(out), err
 }
 
-// AddSockets makes the targeted sockets of every node join rooms. This
-// node applies it at once; the others when they read it.
-func (a *streamsAdapter) AddSockets(opts hub.BroadcastOptions, rooms []string) error {
-	_ = a.local.AddSockets(opts, rooms)
-	if opts.Flags.Local {
-		return nil
-	}
-	return a.addMessage(msgSocketsJoin, map[string]any{"opts": msgpackOpts(opts), "rooms": nonNil(rooms)})
-}
-
-// DelSockets makes the targeted sockets of every node leave rooms.
-func (a *streamsAdapter) DelSockets(opts hub.BroadcastOptions, rooms []string) error {
-	_ = a.local.DelSockets(opts, rooms)
-	if opts.Flags.Local {
-		return nil
-	}
-	return a.addMessage(msgSocketsLeave, map[string]any{"opts": msgpackOpts(opts), "rooms": nonNil(rooms)})
-}
-
-// DisconnectSockets disconnects the targeted sockets of every node.
-func (a *streamsAdapter) DisconnectSockets(opts hub.BroadcastOptions, close bool) error {
-	_ = a.local.DisconnectSockets(opts, close)
-	if opts.Flags.Local {
-		return nil
-	}
-	return a.addMessage(msgDisconnectSockets, map[string]any{"opts": msgpackOpts(opts), "close": close})
-}
-
-// addMessage adds a JSON message to the namespace's stream.
-func (a *streamsAdapter) addMessage(typ int, data map[string]any) error {
+// publish adds a join, a leave or a disconnect to the namespace's stream,
+// in JSON.
+func (a *streamsAdapter) publish(typ int, data map[string]any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
 	return a.s.xadd(xaddJob{a: a, typ: typ, data: string(b)})
-}
-
-// ServerSideEmit sends an event to the other nodes; with wantAck it waits
-// for one answer from each (only their first argument).
-func (a *streamsAdapter) ServerSideEmit(ctx context.Context, event string, args hub.Args, wantAck bool) ([]hub.Args, error) {
-	packet, err := appendEventMsgpack(nil, event, args)
-	if err != nil {
-		return nil, err
-	}
-	if !wantAck {
-		msg, err := a.encode(msgServerSideEmit, map[string]any{"packet": rawMsgpack(packet)})
-		if err != nil {
-			return nil, err
-		}
-		return nil, a.c.send(a.channel, msg)
-	}
-	n, err := a.ServerCount(ctx)
-	if err != nil || n <= 1 {
-		return nil, err
-	}
-	id := newHexID()
-	msg, err := a.encode(msgServerSideEmit, map[string]any{"packet": rawMsgpack(packet), "requestId": id})
-	if err != nil {
-		return nil, err
-	}
-	r := &request{typ: typeServerSideEmit, want: n - 1}
-	err = a.ask(ctx, r, id, msg, a.s.opts.RequestsTimeout)
-	a.mu.Lock()
-	out := r.acks
-	a.mu.Unlock()
-	return out, err
 }
 
 // Close stops the namespace's reading and unsubscribes its channels; the
