@@ -265,22 +265,23 @@ func (a *clusterAdapter) FetchSockets(ctx context.Context, opts hub.BroadcastOpt
 // AddSockets makes the targeted sockets of every node join rooms. This
 // node applies it at once; the others when they get it.
 func (a *clusterAdapter) AddSockets(opts hub.BroadcastOptions, rooms []string) error {
-	_ = a.local.AddSockets(opts, rooms)
-	a.wire.roomsChanged(rooms)
-	if opts.Flags.Local {
-		return nil
-	}
-	return a.wire.publish(msgSocketsJoin, map[string]any{"opts": a.wire.targets(opts), "rooms": nonNil(rooms)})
+	return a.changeRooms(msgSocketsJoin, a.local.AddSockets, opts, rooms)
 }
 
 // DelSockets makes the targeted sockets of every node leave rooms.
 func (a *clusterAdapter) DelSockets(opts hub.BroadcastOptions, rooms []string) error {
-	_ = a.local.DelSockets(opts, rooms)
+	return a.changeRooms(msgSocketsLeave, a.local.DelSockets, opts, rooms)
+}
+
+// changeRooms applies a join or a leave here, then sends it to the other
+// nodes.
+func (a *clusterAdapter) changeRooms(typ int, apply func(hub.BroadcastOptions, []string) error, opts hub.BroadcastOptions, rooms []string) error {
+	_ = apply(opts, rooms)
 	a.wire.roomsChanged(rooms)
 	if opts.Flags.Local {
 		return nil
 	}
-	return a.wire.publish(msgSocketsLeave, map[string]any{"opts": a.wire.targets(opts), "rooms": nonNil(rooms)})
+	return a.wire.publish(typ, map[string]any{"opts": a.wire.targets(opts), "rooms": nonNil(rooms)})
 }
 
 // DisconnectSockets disconnects the targeted sockets of every node.

@@ -305,39 +305,11 @@ func (c *Cluster) send(channel string, payload []byte) error {
 // While Redis fails, it drops what is queued and pings until it answers.
 func (c *Cluster) publish() {
 	defer c.done.Done()
-	batch := make([]outgoing, 0, 256)
-	for {
-		select {
-		case m := <-c.queue:
-			batch = append(batch[:0], m)
-		case <-c.stop:
-			c.flush(batch[:0])
-			return
-		}
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case m := <-c.queue:
-				batch = append(batch, m)
-			default:
-				break fill
-			}
-		}
-		c.write(batch)
-	}
+	publishBatches(c.queue, c.stop, 256, c.write, c.flush)
 }
 
-// flush publishes what is left in the queue at Close.
+// flush publishes what was left in the queue at Close, within a second.
 func (c *Cluster) flush(batch []outgoing) {
-	for {
-		select {
-		case m := <-c.queue:
-			batch = append(batch, m)
-			continue
-		default:
-		}
-		break
-	}
 	if len(batch) > 0 && c.pubOK.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -372,24 +344,9 @@ func (c *Cluster) write(batch []outgoing) {
 	}
 	c.dropped.Add(int64(len(batch)))
 	c.setPub(false, err)
-	// Drop what queued meanwhile and wait for Redis to answer again.
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-c.queue:
-			c.dropped.Add(1)
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			err := c.rdb.Ping(ctx).Err()
-			cancel()
-			if err == nil {
-				c.setPub(true, nil)
-				return
-			}
-		}
+	// Drop what queues meanwhile and wait for Redis to answer again.
+	if awaitRedis(context.Background(), c.rdb, c.queue, c.stop, func(outgoing) { c.dropped.Add(1) }) {
+		c.setPub(true, nil)
 	}
 }
 

@@ -57,40 +57,11 @@ func (s *Streams) dropJob(j xaddJob) {
 // is queued and pings until Redis answers.
 func (s *Streams) publish() {
 	defer s.done.Done()
-	batch := make([]xaddJob, 0, 512)
-	for {
-		select {
-		case j := <-s.xadds:
-			batch = append(batch[:0], j)
-		case <-s.stop:
-			s.flushXAdds(batch[:0])
-			return
-		}
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case j := <-s.xadds:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		s.writeXAdds(batch)
-		clear(batch) // let the packets go
-	}
+	publishBatches(s.xadds, s.stop, 512, s.writeXAdds, s.flushXAdds)
 }
 
-// flushXAdds adds what is left in the queue at Close, within a second.
+// flushXAdds adds what was left in the queue at Close, within a second.
 func (s *Streams) flushXAdds(batch []xaddJob) {
-	for {
-		select {
-		case j := <-s.xadds:
-			batch = append(batch, j)
-			continue
-		default:
-		}
-		break
-	}
 	if len(batch) == 0 || !s.xaddOK.Load() {
 		return
 	}
@@ -151,24 +122,9 @@ func (s *Streams) writeXAdds(batch []xaddJob) {
 		return // Redis answered, if only with an error
 	}
 	s.setXAdd(false, err)
-	// Deliver here what queued meanwhile and wait for Redis to answer.
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case j := <-s.xadds:
-			s.dropJob(j)
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(s.life, time.Second)
-			err := s.rdb.Ping(ctx).Err()
-			cancel()
-			if err == nil {
-				s.setXAdd(true, nil)
-				return
-			}
-		}
+	// Deliver here what queues meanwhile and wait for Redis to answer.
+	if awaitRedis(s.life, s.rdb, s.xadds, s.stop, s.dropJob) {
+		s.setXAdd(true, nil)
 	}
 }
 

@@ -356,26 +356,14 @@ func (w *sessionWriter) outage(err error) {
 	if w.ok.Swap(false) {
 		w.s.log.Warn("redisadapter: cannot write sessions to Redis; retrying", "err", err)
 	}
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(w.s.life, time.Second)
-			err := w.s.rdb.Ping(ctx).Err()
-			cancel()
-			if err == nil {
-				w.ok.Store(true)
-				w.s.log.Info("redisadapter: writing sessions to Redis again")
-				select {
-				case w.wake <- struct{}{}:
-				default:
-				}
-				return
-			}
-		}
+	if !awaitRedis[struct{}](w.s.life, w.s.rdb, nil, w.s.stop, nil) {
+		return
+	}
+	w.ok.Store(true)
+	w.s.log.Info("redisadapter: writing sessions to Redis again")
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
 }
 
