@@ -351,29 +351,34 @@ func (c *Cluster) write(batch []outgoing) {
 }
 
 func (c *Cluster) setPub(ok bool, err error) {
-	if c.pubOK.Swap(ok) == ok {
-		return
-	}
-	if ok {
-		c.log.Info("redisadapter: publishing to Redis again")
-	} else {
-		c.log.Warn("redisadapter: cannot publish to Redis; broadcasts stay local", "err", err)
-	}
+	setHealth(c.log, &c.pubOK, ok, err, "redisadapter: publishing to Redis again",
+		"redisadapter: cannot publish to Redis; broadcasts stay local")
 }
 
 func (c *Cluster) setSub(ok bool, err error) {
-	if c.subOK.Swap(ok) == ok {
+	if !setHealth(c.log, &c.subOK, ok, err, "redisadapter: subscribed to Redis again",
+		"redisadapter: lost the Redis subscription; reconnecting") || ok {
 		return
 	}
-	if ok {
-		c.log.Info("redisadapter: subscribed to Redis again")
-		return
-	}
-	c.log.Warn("redisadapter: lost the Redis subscription; reconnecting", "err", err)
 	// Answers can no longer arrive: end what waits for them.
 	for _, a := range c.members() {
 		a.failPending(ErrUnavailable)
 	}
+}
+
+// setHealth records in v whether one kind of call to Redis goes through
+// and logs a change: up as information, down as a warning with err (both
+// with attrs). It reports whether v changed.
+func setHealth(log *slog.Logger, v *atomic.Bool, ok bool, err error, up, down string, attrs ...any) bool {
+	if v.Swap(ok) == ok {
+		return false
+	}
+	if ok {
+		log.Info(up, attrs...)
+	} else {
+		log.Warn(down, append(attrs, "err", err)...)
+	}
+	return true
 }
 
 // receive reads the subscriber connection and hands each message to its

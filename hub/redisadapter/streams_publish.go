@@ -129,12 +129,6 @@ func (s *Streams) writeXAdds(batch []xaddJob) {
 }
 
 func (s *Streams) setXAdd(ok bool, err error) {
-	if s.xaddOK.Swap(ok) == ok {
-		return
-	}
-	if ok {
-		s.log.Info("redisadapter: adding to the Redis streams again")
-	} else {
-		s.log.Warn("redisadapter: cannot add to the Redis streams; broadcasts stay local", "err", err)
-	}
+	setHealth(s.log, &s.xaddOK, ok, err, "redisadapter: adding to the Redis streams again",
+		"redisadapter: cannot add to the Redis streams; broadcasts stay local")
 }

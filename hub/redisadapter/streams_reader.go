@@ -196,18 +196,14 @@ func (r *streamReader) checkLag(ctx context.Context, pos string) {
 }
 
 func (r *streamReader) setOK(ok bool, err error) {
-	if r.ok.Swap(ok) == ok {
+	if !setHealth(r.s.log, &r.ok, ok, err, "redisadapter: reading the Redis stream again",
+		"redisadapter: cannot read the Redis stream; retrying from the last entry", "stream", r.name) {
 		return
 	}
 	if ok {
 		r.s.readFailing.Add(-1)
 	} else {
 		r.s.readFailing.Add(1)
-	}
-	if ok {
-		r.s.log.Info("redisadapter: reading the Redis stream again", "stream", r.name)
-	} else {
-		r.s.log.Warn("redisadapter: cannot read the Redis stream; retrying from the last entry", "stream", r.name, "err", err)
 	}
 }
 
