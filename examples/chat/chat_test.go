@@ -29,6 +29,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubd/hubd/internal/tcpproxy"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -87,8 +89,8 @@ func TestChatInBrowser(t *testing.T) {
 	// Cy's way to hubd, and the switch browser.mjs pulls: the cut answers
 	// once hubd has seen Cy's socket go, so that Bob's message is one Cy
 	// misses, not one lost on a connection hubd still thinks open.
-	proxy := startCutProxy(t, addr)
-	control := httptest.NewServer(proxy.controlHandler(func() error {
+	proxy := tcpproxy.Start(t, addr)
+	control := httptest.NewServer(controlHandler(proxy, func() error {
 		before, err := sockets(url)
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/redisadapter"
+	"github.com/hubd/hubd/internal/tcpproxy"
 )
 
 // A client served by node A, a process of its own, recovers on node B
@@ -30,9 +31,9 @@ func TestStreamsRecoveryAfterNodeKilled(t *testing.T) {
 	b := startRecoveryNode(t, so, hub.RecoveryOptions{MaxDisconnectionDuration: duration}, nil)
 	waitNodes(t, b.node, "/", 2)
 	rdb := testRedis(t, redisURL)
-	proxy := newSwitchProxy(t, a.addr)
+	proxy := tcpproxy.Start(t, a.addr)
 
-	c := startSIOClient(t, proxy.url(), map[string]any{"room": "R", "data": map[string]any{"user": "bob"}})
+	c := startSIOClient(t, "http://"+proxy.Addr(), map[string]any{"room": "R", "data": map[string]any{"user": "bob"}})
 	first := c.next("connect")
 	id, pid := first["id"].(string), first["pid"].(string)
 	c.next("joined")
@@ -86,7 +87,7 @@ func TestStreamsRecoveryAfterNodeKilled(t *testing.T) {
 	atKill := publishing("A killed")
 	waitFor(t, func() bool { return publishing("the gap") >= atKill+10 }, "ticks to be published while the client is away")
 
-	proxy.point(b.addr)
+	proxy.Point(b.addr)
 	c.Must(map[string]any{"op": "reconnect"}, nil)
 	again := c.next("connect")
 	if again["recovered"] != true || again["id"] != id {

@@ -17,6 +17,7 @@ import (
 	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/internal/nodeproc"
+	"github.com/hubd/hubd/internal/tcpproxy"
 )
 
 // streamsPeer is a Node socket.io 4.8 server with
@@ -452,8 +453,8 @@ func TestStreamsMixedClusterRecovery(t *testing.T) {
 	t.Run("node-to-hub", func(t *testing.T) {
 		n, p, so := mixedStreamsCluster(t, false, nil)
 		rdb := testRedis(t, redisURL)
-		proxy := newSwitchProxy(t, p.addr)
-		c := startSIOClient(t, proxy.url(), map[string]any{"room": "R", "data": map[string]any{"user": "on-node"}})
+		proxy := tcpproxy.Start(t, p.addr)
+		c := startSIOClient(t, "http://"+proxy.Addr(), map[string]any{"room": "R", "data": map[string]any{"user": "on-node"}})
 		first := c.next("connect")
 		id, pid := first["id"].(string), first["pid"].(string)
 		c.next("joined")
@@ -473,7 +474,7 @@ func TestStreamsMixedClusterRecovery(t *testing.T) {
 			return err == nil && n.store("/").Position() == last[0].ID
 		}, "hub to read the gap")
 
-		proxy.point(n.addr)
+		proxy.Point(n.addr)
 		c.Must(map[string]any{"op": "reconnect"}, nil)
 		again := c.next("connect")
 		if again["recovered"] != true || again["id"] != id {
@@ -496,8 +497,8 @@ func TestStreamsMixedClusterRecovery(t *testing.T) {
 	t.Run("hub-to-node", func(t *testing.T) {
 		n, p, so := mixedStreamsCluster(t, false, nil)
 		rdb := testRedis(t, redisURL)
-		proxy := newSwitchProxy(t, n.addr)
-		c := startSIOClient(t, proxy.url(), map[string]any{"room": "R", "data": map[string]any{"user": "on-hub"}})
+		proxy := tcpproxy.Start(t, n.addr)
+		c := startSIOClient(t, "http://"+proxy.Addr(), map[string]any{"room": "R", "data": map[string]any{"user": "on-hub"}})
 		first := c.next("connect")
 		id, pid := first["id"].(string), first["pid"].(string)
 		c.next("joined")
@@ -509,7 +510,7 @@ func TestStreamsMixedClusterRecovery(t *testing.T) {
 		waitSession(t, rdb, so, pid, "hub to keep the session", persisted)
 		want := emitGap(t, n, p, so, "R", id)
 
-		proxy.point(p.addr)
+		proxy.Point(p.addr)
 		c.Must(map[string]any{"op": "reconnect"}, nil)
 		again := c.next("connect")
 		if again["recovered"] != true || again["id"] != id {

@@ -19,6 +19,7 @@ import (
 	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/internal/nodeproc"
+	"github.com/hubd/hubd/internal/tcpproxy"
 )
 
 // sioClient is the official socket.io-client 4.8 in a Node process
@@ -201,9 +202,9 @@ func TestStreamsRecoveryOnAnotherNode(t *testing.T) {
 	b := startRecoveryNode(t, so, ro, nil)
 	waitNodes(t, a.node, "/", 2)
 	rdb := testRedis(t, redisURL)
-	proxy := newSwitchProxy(t, a.addr)
+	proxy := tcpproxy.Start(t, a.addr)
 
-	c := startSIOClient(t, proxy.url(), map[string]any{"room": "R", "data": map[string]any{"user": "ann", "n": 7}})
+	c := startSIOClient(t, "http://"+proxy.Addr(), map[string]any{"room": "R", "data": map[string]any{"user": "ann", "n": 7}})
 	first := c.next("connect")
 	if first["recovered"] != false {
 		t.Fatalf("first connect: %v", first)
@@ -254,7 +255,7 @@ func TestStreamsRecoveryOnAnotherNode(t *testing.T) {
 		return err == nil && n == int64(1+len(emits)) && b.store("/").Position() == last[0].ID
 	}, "the gap events to be added and read")
 
-	proxy.point(b.addr)
+	proxy.Point(b.addr)
 	c.Must(map[string]any{"op": "reconnect"}, nil)
 	again := c.next("connect")
 	if again["recovered"] != true || again["id"] != id || again["pid"] != pid {

@@ -3,7 +3,6 @@ package redisadapter_test
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/redisadapter"
+	"github.com/hubd/hubd/internal/tcpproxy"
 )
 
 // A connected socket's session lives the recovery's duration plus a
@@ -206,8 +206,8 @@ func TestStreamsReaderCatchesUpAfterOutage(t *testing.T) {
 	key := testKey(t)
 	so := streamsOptions(key, false)
 	opt, _ := redis.ParseURL(redisURL)
-	toRedis := newSwitchProxy(t, opt.Addr)
-	viaProxy := "redis://" + toRedis.addr()
+	toRedis := tcpproxy.Start(t, opt.Addr)
+	viaProxy := "redis://" + toRedis.Addr()
 	a, streamsA := startStreamsNode(t, so, viaProxy, hub.Options{ConnectionStateRecovery: &hub.RecoveryOptions{}}, nil)
 	b, _ := startStreamsNode(t, so, redisURL, hub.Options{ConnectionStateRecovery: &hub.RecoveryOptions{}}, nil)
 	waitNodes(t, b, "/", 2)
@@ -216,10 +216,7 @@ func TestStreamsReaderCatchesUpAfterOutage(t *testing.T) {
 	_ = b.srv.To("r").Emit("n", 0)
 	expectEvent(t, c, "/", "n")
 
-	dead, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead.Close()
-	toRedis.point(dead.Addr().String())
-	toRedis.cutAll()
+	toRedis.Cut()
 	waitFor(t, func() bool { return !streamsA.Healthy() }, "node a to notice the outage")
 	if err := a.srv.To("r").Emit("local", 1); !errors.Is(err, redisadapter.ErrUnavailable) {
 		t.Errorf("a broadcast during the outage: %v, want ErrUnavailable", err)
@@ -232,7 +229,7 @@ func TestStreamsReaderCatchesUpAfterOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	toRedis.point(opt.Addr)
+	toRedis.Restore()
 	waitFor(t, func() bool { return streamsA.Healthy() }, "node a to reach Redis again")
 	prev := ""
 	for i := 1; i <= 20; i++ {
