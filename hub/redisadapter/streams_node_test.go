@@ -1,7 +1,6 @@
 package redisadapter_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/redisadapter"
+	"github.com/hubd/hubd/internal/nodeproc"
 )
 
 // A hub node can run in a process of its own, so that a test can kill it
@@ -93,46 +93,30 @@ func serveJoin(srv *hub.Server) {
 
 // nodeProcess is a hub node in a process of its own.
 type nodeProcess struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
+	*nodeproc.Proc
 	addr string // host:port
 }
 
 // startNodeProcess runs the test binary again as a node of key's
-// cluster; it is killed when the test ends, if it has not been.
+// cluster; it ends when the test does, if it has not been killed.
 func startNodeProcess(t *testing.T, key string, recovery time.Duration) *nodeProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), testNodeEnv+"=1", "HUBD_TEST_REDIS="+redisURL, "HUBD_TEST_KEY="+key,
 		"HUBD_TEST_RECOVERY="+recovery.String())
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
 	port := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		port <- strings.TrimSpace(line)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case p := <-port:
-		if _, err := strconv.Atoi(p); err != nil {
-			t.Fatalf("the node process did not start: %q", p)
+	p := nodeproc.StartCommand(t, cmd, func(line []byte) {
+		select {
+		case port <- strings.TrimSpace(string(line)): // the first line, or nil at the end
+		default:
 		}
-		return &nodeProcess{cmd: cmd, in: in, addr: "127.0.0.1:" + p}
+	})
+	select {
+	case n := <-port:
+		if _, err := strconv.Atoi(n); err != nil {
+			t.Fatalf("the node process did not start: %q", n)
+		}
+		return &nodeProcess{Proc: p, addr: "127.0.0.1:" + n}
 	case <-time.After(wait):
 		t.Fatal("the node process did not start")
 	}
@@ -142,8 +126,7 @@ func startNodeProcess(t *testing.T, key string, recovery time.Duration) *nodePro
 // kill ends the node with SIGKILL: nothing of it runs after.
 func (p *nodeProcess) kill(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
+	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.cmd.Wait()
 }

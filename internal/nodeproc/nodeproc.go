@@ -1,7 +1,9 @@
 // Package nodeproc runs, for tests, a Node.js script that reads one JSON
 // command per line on stdin and answers each with one JSON line carrying
 // the command's "id": {"id", "result"} or {"id", "error"}. Lines without an
-// id (notices the script prints on its own) go to a callback.
+// id (notices the script prints on its own) go to a callback. Any other
+// program that reads its stdin until it closes runs the same way
+// (StartCommand).
 package nodeproc
 
 import (
@@ -19,10 +21,13 @@ import (
 // Proc is a running script.
 type Proc struct {
 	t     testing.TB
+	cmd   *exec.Cmd
 	in    io.WriteCloser
 	mu    sync.Mutex
 	next  int
 	calls map[int]chan answer
+
+	waitOnce sync.Once
 }
 
 type answer struct {
@@ -39,7 +44,17 @@ func Start(t testing.TB, dir, script string, env []string, notice func(line []by
 	cmd := exec.Command("node", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
+	return StartCommand(t, cmd, notice)
+}
+
+// StartCommand runs cmd as Start runs a script: its stdin takes the
+// commands and closes when the test ends, its stdout the answers and
+// notices; its stderr is the test's unless cmd says otherwise.
+func StartCommand(t testing.TB, cmd *exec.Cmd, notice func(line []byte)) *Proc {
+	t.Helper()
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -49,9 +64,9 @@ func Start(t testing.TB, dir, script string, env []string, notice func(line []by
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("node %s: %v", script, err)
+		t.Fatalf("%s: %v", cmd, err)
 	}
-	p := &Proc{t: t, in: in, calls: map[int]chan answer{}}
+	p := &Proc{t: t, cmd: cmd, in: in, calls: map[int]chan answer{}}
 	go func() {
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 1<<20), 1<<24)
@@ -78,7 +93,7 @@ func Start(t testing.TB, dir, script string, env []string, notice func(line []by
 	t.Cleanup(func() {
 		in.Close()
 		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
+		go func() { p.wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
@@ -88,6 +103,17 @@ func Start(t testing.TB, dir, script string, env []string, notice func(line []by
 	})
 	return p
 }
+
+// Kill ends the process with SIGKILL, as a crash would, and waits until
+// it has exited.
+func (p *Proc) Kill() error {
+	err := p.cmd.Process.Kill()
+	p.wait()
+	return err
+}
+
+// wait waits for the process to exit, once for every caller.
+func (p *Proc) wait() { p.waitOnce.Do(func() { _ = p.cmd.Wait() }) }
 
 // Call sends cmd (its "id" is set here), waits up to 30 s for the answer
 // and decodes its result into out when out is not nil. The bound only
