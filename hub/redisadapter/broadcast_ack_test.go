@@ -13,7 +13,7 @@ import (
 // socket (which never answers) ends when the cluster closes, with
 // ErrClosed, instead of waiting for ever.
 func TestBroadcastAckEndsWhenClusterCloses(t *testing.T) {
-	bothFlavours(t, testBroadcastAckEndsWhenClusterCloses)
+	allFlavours(t, testBroadcastAckEndsWhenClusterCloses)
 }
 
 func testBroadcastAckEndsWhenClusterCloses(t *testing.T, o redisadapter.Options) {

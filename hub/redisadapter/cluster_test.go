@@ -16,7 +16,7 @@ import (
 	"github.com/hubd/hubd/hub/redisadapter"
 )
 
-func TestBroadcastAcrossNodes(t *testing.T) { bothFlavours(t, testBroadcastAcrossNodes) }
+func TestBroadcastAcrossNodes(t *testing.T) { allFlavours(t, testBroadcastAcrossNodes) }
 
 func testBroadcastAcrossNodes(t *testing.T, o redisadapter.Options) {
 	a, b := twoNodes(t, o)
@@ -82,7 +82,7 @@ func testBroadcastAcrossNodes(t *testing.T, o redisadapter.Options) {
 	expectEvent(t, cb, "/", "local-only")
 }
 
-func TestBroadcastAcksAcrossNodes(t *testing.T) { bothFlavours(t, testBroadcastAcksAcrossNodes) }
+func TestBroadcastAcksAcrossNodes(t *testing.T) { allFlavours(t, testBroadcastAcksAcrossNodes) }
 
 func testBroadcastAcksAcrossNodes(t *testing.T, o redisadapter.Options) {
 	a, b := twoNodes(t, o)
@@ -145,7 +145,7 @@ func testBroadcastAcksAcrossNodes(t *testing.T, o redisadapter.Options) {
 	}
 }
 
-func TestRemoteSocketsAcrossNodes(t *testing.T) { bothFlavours(t, testRemoteSocketsAcrossNodes) }
+func TestRemoteSocketsAcrossNodes(t *testing.T) { allFlavours(t, testRemoteSocketsAcrossNodes) }
 
 func testRemoteSocketsAcrossNodes(t *testing.T, o redisadapter.Options) {
 	a, b := twoNodes(t, o)
@@ -225,7 +225,7 @@ func testRemoteSocketsAcrossNodes(t *testing.T, o redisadapter.Options) {
 	}
 }
 
-func TestServerSideEmitAcrossNodes(t *testing.T) { bothFlavours(t, testServerSideEmitAcrossNodes) }
+func TestServerSideEmitAcrossNodes(t *testing.T) { allFlavours(t, testServerSideEmitAcrossNodes) }
 
 func testServerSideEmitAcrossNodes(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
@@ -273,7 +273,7 @@ func testServerSideEmitAcrossNodes(t *testing.T, o redisadapter.Options) {
 	}
 }
 
-func TestNodeThatLeavesIsNotCounted(t *testing.T) { bothFlavours(t, testNodeThatLeavesIsNotCounted) }
+func TestNodeThatLeavesIsNotCounted(t *testing.T) { allFlavours(t, testNodeThatLeavesIsNotCounted) }
 
 func testNodeThatLeavesIsNotCounted(t *testing.T, o redisadapter.Options) {
 	a, b := twoNodes(t, o)
@@ -287,7 +287,7 @@ func testNodeThatLeavesIsNotCounted(t *testing.T, o redisadapter.Options) {
 	}
 }
 
-func TestNamespacesAreSeparate(t *testing.T) { bothFlavours(t, testNamespacesAreSeparate) }
+func TestNamespacesAreSeparate(t *testing.T) { allFlavours(t, testNamespacesAreSeparate) }
 
 func testNamespacesAreSeparate(t *testing.T, o redisadapter.Options) {
 	key := testKey(t)
@@ -449,11 +449,12 @@ func TestShardedRoomChannelsFollowMembership(t *testing.T) {
 	waitFor(t, func() bool { return count(key+"#/#room-a#") == 0 }, "the empty room's channel to be unsubscribed")
 }
 
-// After the server and the cluster close, no goroutine of theirs is left:
-// not the subscriber, the publisher, a namespace's subscription keeper or
-// a pending request's timer.
+// After the servers and their clusters close, no goroutine of theirs is
+// left: not the subscriber, the publisher, a namespace's subscription
+// keeper, the streams' readers and session writer, or a pending request's
+// timer.
 func TestNoGoroutineLeftAfterClose(t *testing.T) {
-	bothFlavours(t, func(t *testing.T, o redisadapter.Options) {
+	allFlavours(t, func(t *testing.T, o redisadapter.Options) {
 		before := runtime.NumGoroutine()
 		func() {
 			a, b := twoNodes(t, o)
@@ -462,6 +463,8 @@ func TestNoGoroutineLeftAfterClose(t *testing.T) {
 			waitRoomChannels(t, o, redisURL, a.key, 1, "r")
 			_ = b.srv.To("r").Emit("x")
 			expectEvent(t, c, "/", "x")
+			_ = a.srv.To("r").Emit("y") // in the streams flavour, delivered by a's reader
+			expectEvent(t, c, "/", "y")
 			if _, err := a.srv.Of("/").FetchSockets(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -482,9 +485,10 @@ func TestNoGoroutineLeftAfterClose(t *testing.T) {
 	})
 }
 
-// A 512 KiB binary value and a 512 KiB string cross nodes intact.
+// A 512 KiB binary value and a 512 KiB string cross nodes intact (in the
+// streams flavour, through the stream: base64 msgpack and JSON).
 func TestLargePayloadsAcrossNodes(t *testing.T) {
-	bothFlavours(t, func(t *testing.T, o redisadapter.Options) {
+	allFlavours(t, func(t *testing.T, o redisadapter.Options) {
 		a, b := twoNodes(t, o)
 		c, id := dial(t, a, "/")
 		joinRooms(t, a, "/", id, "big")
@@ -497,6 +501,9 @@ func TestLargePayloadsAcrossNodes(t *testing.T) {
 		if err := b.srv.To("big").Emit("large", blob, text); err != nil {
 			t.Fatal(err)
 		}
+		if err := b.srv.To("big").Emit("large-text", text); err != nil {
+			t.Fatal(err)
+		}
 		p := expectEvent(t, c, "/", "large")
 		var gotBlob []byte
 		var gotText string
@@ -505,6 +512,10 @@ func TestLargePayloadsAcrossNodes(t *testing.T) {
 		}
 		if err := p.Arg(1, &gotText); err != nil || gotText != text {
 			t.Errorf("text: %d bytes (%v), want %d intact", len(gotText), err, len(text))
+		}
+		p = expectEvent(t, c, "/", "large-text")
+		if err := p.Arg(0, &gotText); err != nil || gotText != text {
+			t.Errorf("text alone: %d bytes (%v), want %d intact", len(gotText), err, len(text))
 		}
 	})
 }

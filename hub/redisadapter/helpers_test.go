@@ -190,6 +190,14 @@ func bothFlavours(t *testing.T, test func(*testing.T, redisadapter.Options)) {
 	t.Run("sharded", func(t *testing.T) { test(t, redisadapter.Options{Sharded: true}) })
 }
 
+// allFlavours runs test with the classic and the sharded adapters
+// (bothFlavours), then with the streams flavour (streamsFlavours): the
+// behaviour they all share.
+func allFlavours(t *testing.T, test func(*testing.T, redisadapter.Options)) {
+	bothFlavours(t, test)
+	streamsFlavours(t, test)
+}
+
 // waitRoomChannels waits, in the sharded flavour, until want nodes listen
 // on each room's own channel: nodes subscribe to it when a room gets its
 // first local member, a moment after the join.

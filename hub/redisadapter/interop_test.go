@@ -19,24 +19,33 @@ import (
 	"github.com/hubd/hubd/internal/nodeproc"
 )
 
-// nodePeer is a Node socket.io 4.8 server with @socket.io/redis-adapter 8.3
-// (testdata/node/peer.cjs), driven by commands on its stdin.
+// nodePeer is a Node socket.io 4.8 server of testdata/node, driven by
+// commands on its stdin: peer.cjs, with @socket.io/redis-adapter 8.3, or
+// streams_peer.cjs, with @socket.io/redis-streams-adapter 0.3 and
+// connection state recovery.
 type nodePeer struct {
 	*nodeproc.Proc
-	url    string
-	events chan json.RawMessage // what other nodes sent it
+	url, addr string
+	events    chan json.RawMessage // server-side emits it received
 }
 
+// startNodePeer starts peer.cjs, a node of key's cluster in o's flavour.
 func startNodePeer(t testing.TB, key string, o redisadapter.Options) *nodePeer {
 	t.Helper()
+	return startPeer(t, "peer.cjs", "redis-adapter", "REDIS_URL="+redisURL, "KEY="+key, "SHARDED="+strconv.FormatBool(o.Sharded))
+}
+
+// startPeer runs script, which needs the package @socket.io/<pkg>, with
+// env, and waits until it listens.
+func startPeer(t testing.TB, script, pkg string, env ...string) *nodePeer {
+	t.Helper()
 	dir := nodeDir()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@socket.io", "redis-adapter")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@socket.io", pkg)); err != nil {
 		t.Fatalf("the Node peer's packages are missing: run `npm ci` in %s (make test does)", dir)
 	}
 	p := &nodePeer{events: make(chan json.RawMessage, 64)}
 	ready := make(chan int, 1)
-	env := []string{"REDIS_URL=" + redisURL, "KEY=" + key, "SHARDED=" + strconv.FormatBool(o.Sharded)}
-	p.Proc = nodeproc.Start(t, dir, "peer.cjs", env, func(line []byte) {
+	p.Proc = nodeproc.Start(t, dir, script, env, func(line []byte) {
 		var n struct {
 			Ready int             `json:"ready"`
 			Event json.RawMessage `json:"event"`
@@ -60,15 +69,16 @@ func startNodePeer(t testing.TB, key string, o redisadapter.Options) *nodePeer {
 		if !ok {
 			t.Fatal("the Node peer exited before listening")
 		}
-		p.url = "http://127.0.0.1:" + strconv.Itoa(port)
+		p.addr = "127.0.0.1:" + strconv.Itoa(port)
+		p.url = "http://" + p.addr
 	case <-time.After(wait):
 		t.Fatal("the Node peer did not start")
 	}
 	return p
 }
 
-// dialNode connects a client to the Node peer, in rooms, with data.
-func dialNode(t testing.TB, p *nodePeer, rooms []string, data any) (*testclient.Client, string) {
+// dialPeer connects a client to the Node peer, in rooms, with data.
+func dialPeer(t testing.TB, p *nodePeer, rooms []string, data any) (*testclient.Client, string) {
 	t.Helper()
 	c, err := testclient.Dial(p.url, "/socket.io/")
 	if err != nil {
@@ -86,9 +96,16 @@ func bin(b []byte) map[string]any {
 	return map[string]any{"$bin": base64.StdEncoding.EncodeToString(b)}
 }
 
-func mixedCluster(t *testing.T, o redisadapter.Options) (*node, *nodePeer) {
+// mixedCluster starts a hub node (setup runs before it takes
+// connections) and a Node peer of o's flavour on one Redis, and waits
+// until they count each other.
+func mixedCluster(t *testing.T, o redisadapter.Options, setup func(*hub.Server)) (*node, *nodePeer) {
+	if isStreams(o) {
+		n, p, _ := mixedStreamsCluster(t, o.Sharded, setup)
+		return n.node, p
+	}
 	key := testKey(t)
-	n := newNode(t, o, redisURL, key, nil)
+	n := newNode(t, o, redisURL, key, setup)
 	p := startNodePeer(t, key, o)
 	waitNodes(t, n, "/", 2)
 	var count int
@@ -99,11 +116,23 @@ func mixedCluster(t *testing.T, o redisadapter.Options) (*node, *nodePeer) {
 	return n, p
 }
 
-func TestMixedClusterBroadcasts(t *testing.T) { bothFlavours(t, testMixedClusterBroadcasts) }
+// Broadcasts cross between hub and Node both ways, rooms, exceptions,
+// binary and text intact; in the streams flavour, a broadcast carries the
+// same offset, its entry id, to the clients of both.
+func TestMixedClusterBroadcasts(t *testing.T) { allFlavours(t, testMixedClusterBroadcasts) }
 
 func testMixedClusterBroadcasts(t *testing.T, o redisadapter.Options) {
-	n, p := mixedCluster(t, o)
+	n, p := mixedCluster(t, o, nil)
 	blob := []byte{0xde, 0xad, 0, 0xbe, 0xef}
+	sameOffset := func(onHub, onNode *testclient.Packet) {
+		t.Helper()
+		if !isStreams(o) {
+			return
+		}
+		if a, b := lastOffset(t, onHub), lastOffset(t, onNode); a != b {
+			t.Errorf("offsets of one broadcast: %s on hub, %s on Node", a, b)
+		}
+	}
 
 	// Clients on both servers: in r, in r and x, in x only.
 	gR, gRID := dial(t, n, "/")
@@ -112,8 +141,8 @@ func testMixedClusterBroadcasts(t *testing.T, o redisadapter.Options) {
 	joinRooms(t, n, "/", gRID, "r")
 	joinRooms(t, n, "/", gRXID, "r", "x")
 	joinRooms(t, n, "/", gXID, "x")
-	nR, _ := dialNode(t, p, []string{"r"}, nil)
-	nRX, _ := dialNode(t, p, []string{"r", "x"}, nil)
+	nR, _ := dialPeer(t, p, []string{"r"}, nil)
+	nRX, nRXID := dialPeer(t, p, []string{"r", "x"}, nil)
 	waitRoomChannels(t, o, redisURL, n.key, 2, "r", "x")
 
 	// Node → hub: to r except x, binary inside.
@@ -121,7 +150,7 @@ func testMixedClusterBroadcasts(t *testing.T, o redisadapter.Options) {
 		"args": []any{"s", 7, 2.5, bin(blob), map[string]any{"nested": bin(blob[:2]), "list": []any{true, nil}}}}, nil)
 	got := expectEvent(t, gR, "/", "from-node")
 	checkArgs(t, got, blob)
-	expectEvent(t, nR, "/", "from-node")
+	sameOffset(got, expectEvent(t, nR, "/", "from-node"))
 	p.Must(map[string]any{"op": "emit", "event": "sentinel"}, nil)
 	expectNone(t, gRX, "/", "from-node", "sentinel")
 	expectNone(t, gX, "/", "from-node", "sentinel")
@@ -132,27 +161,22 @@ func testMixedClusterBroadcasts(t *testing.T, o redisadapter.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkArgs(t, expectEvent(t, nR, "/", "from-go"), blob)
-	expectEvent(t, gR, "/", "from-go")
+	onNode := expectEvent(t, nR, "/", "from-go")
+	checkArgs(t, onNode, blob)
+	sameOffset(expectEvent(t, gR, "/", "from-go"), onNode)
 	_ = n.srv.Of("/").Emit("sentinel2")
 	expectNone(t, nRX, "/", "from-go", "sentinel2")
 	expectNone(t, gRX, "/", "from-go", "sentinel2")
 
-	// Several rooms from Node (the main channel) and a socket id from Go
-	// (its own channel, filtered by Node on the room).
-	p.Must(map[string]any{"op": "emit", "rooms": []string{"r", "x"}, "event": "both"}, nil)
+	// Several rooms from Node (the main channel), JSON only, and a socket
+	// id from Go (its own channel, filtered by Node on the room).
+	p.Must(map[string]any{"op": "emit", "rooms": []string{"r", "x"}, "event": "both", "args": []any{"é\n\"q\""}}, nil)
 	for _, c := range []*testclient.Client{gR, gRX, gX, nR, nRX} {
-		expectEvent(t, c, "/", "both")
-	}
-	var nodeSockets []struct{ ID string }
-	p.Must(map[string]any{"op": "fetch", "rooms": []string{"x"}}, &nodeSockets)
-	var nodeRXID string
-	for _, s := range nodeSockets {
-		if n.srv.Of("/").Socket(s.ID) == nil {
-			nodeRXID = s.ID
+		if pk := expectEvent(t, c, "/", "both"); pk.Str(0) != "é\n\"q\"" {
+			t.Errorf("text argument %q", pk.Str(0))
 		}
 	}
-	if err := n.srv.To(nodeRXID).Emit("direct", 1); err != nil {
+	if err := n.srv.To(nRXID).Emit("direct", 1); err != nil {
 		t.Fatal(err)
 	}
 	expectEvent(t, nRX, "/", "direct")
@@ -196,16 +220,18 @@ func checkArgs(t *testing.T, p *testclient.Packet, blob []byte) {
 	}
 }
 
-func TestMixedClusterFetchSockets(t *testing.T) { bothFlavours(t, testMixedClusterFetchSockets) }
+// FetchSockets, Rooms, SocketsJoin, SocketsLeave and DisconnectSockets
+// work both ways.
+func TestMixedClusterFetchSockets(t *testing.T) { allFlavours(t, testMixedClusterFetchSockets) }
 
 func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
-	n, p := mixedCluster(t, o)
+	n, p := mixedCluster(t, o, nil)
 	_, gid := dial(t, n, "/")
 	joinRooms(t, n, "/", gid, "team")
 	n.srv.Of("/").Socket(gid).SetData(map[string]any{"user": "gopher"})
 	_, bare := dial(t, n, "/") // no data: Node tools read {} (null crashed the admin UI)
 	joinRooms(t, n, "/", bare, "team")
-	_, nid := dialNode(t, p, []string{"team"}, map[string]any{"user": "nodejs"})
+	_, nid := dialPeer(t, p, []string{"team"}, map[string]any{"user": "nodejs"})
 
 	// From Node: sees hub's socket with its rooms, data and handshake.
 	var fromNode []struct {
@@ -263,63 +289,71 @@ func testMixedClusterFetchSockets(t *testing.T, o redisadapter.Options) {
 	if remote.Handshake.Query().Get("EIO") != "4" || remote.Handshake.Host == "" || remote.Handshake.Issued == 0 {
 		t.Errorf("Node's handshake seen from Go = %+v", remote.Handshake)
 	}
-	if !o.Sharded { // Node's sharded adapter has no allRooms
+	// Rooms across nodes: Go's asks every node (the streams flavour,
+	// through FetchSockets) but in the sharded flavour, which, as Node's
+	// sharded adapter, has no request for it; Node's allRooms is the
+	// classic adapter's alone.
+	if !o.Sharded || isStreams(o) {
+		goRooms, err := n.srv.Of("/").Rooms(context.Background())
+		if err != nil || !slices.Contains(goRooms, nid) || !slices.Contains(goRooms, "team") {
+			t.Errorf("Go's Rooms = %v (%v), want Node's socket room %s too", goRooms, err, nid)
+		}
+	}
+	if !o.Sharded && !isStreams(o) {
 		var rooms []string
 		p.Must(map[string]any{"op": "allRooms"}, &rooms)
 		if !slices.Contains(rooms, gid) || !slices.Contains(rooms, "team") {
 			t.Errorf("Node's allRooms = %v, want hub's rooms too", rooms)
 		}
-		goRooms, err := n.srv.Of("/").Rooms(context.Background())
-		if err != nil || !slices.Contains(goRooms, nid) {
-			t.Errorf("Go's Rooms = %v (%v), want Node's socket room %s", goRooms, err, nid)
-		}
 	}
 
 	// Join, leave and disconnect both ways.
+	nodeRooms := func() ([]string, error) { // nil once the socket is gone
+		var r []string
+		err := p.Call(map[string]any{"op": "localRooms", "socket": nid}, &r)
+		return r, err
+	}
 	p.Must(map[string]any{"op": "join", "rooms": []string{gid}, "join": []string{"from-node"}}, nil)
 	waitFor(t, func() bool { return slices.Contains(n.srv.Of("/").Socket(gid).Rooms(), "from-node") }, "join from Node")
+	p.Must(map[string]any{"op": "leave", "rooms": []string{gid}, "leave": []string{"team"}}, nil)
+	waitFor(t, func() bool { return !n.srv.Of("/").Socket(gid).In("team") }, "leave from Node")
 	if err := remote.Join("from-go"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		var r []string
-		return p.Call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && slices.Contains(r, "from-go")
-	}, "join from Go")
+	waitFor(t, func() bool { r, err := nodeRooms(); return err == nil && slices.Contains(r, "from-go") }, "join from Go")
 	if err := remote.Leave("team"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		var r []string
-		return p.Call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && !slices.Contains(r, "team")
-	}, "leave from Go")
+	waitFor(t, func() bool { r, err := nodeRooms(); return err == nil && r != nil && !slices.Contains(r, "team") }, "leave from Go")
 	if err := remote.Disconnect(false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		var r []string
-		return p.Call(map[string]any{"op": "localRooms", "socket": nid}, &r) == nil && r == nil
-	}, "disconnect from Go")
+	waitFor(t, func() bool { r, err := nodeRooms(); return err == nil && r == nil }, "disconnect from Go")
 	p.Must(map[string]any{"op": "disconnect", "rooms": []string{gid}}, nil)
 	waitFor(t, func() bool { return n.srv.Of("/").Socket(gid) == nil }, "disconnect from Node")
 }
 
-func TestMixedClusterServerSideEmit(t *testing.T) { bothFlavours(t, testMixedClusterServerSideEmit) }
+// Server-side emits, with and without acks, both ways; in the streams
+// flavour, whose messages are msgpack, binary crosses too.
+func TestMixedClusterServerSideEmit(t *testing.T) { allFlavours(t, testMixedClusterServerSideEmit) }
 
 func testMixedClusterServerSideEmit(t *testing.T, o redisadapter.Options) {
-	key := testKey(t)
+	binary := isStreams(o)
 	got := make(chan string, 4)
-	n := newNode(t, o, redisURL, key, func(s *hub.Server) {
+	n, p := mixedCluster(t, o, func(s *hub.Server) {
 		s.Of("/").OnServerSideEmit("greet", func(e *hub.ServerEvent) {
 			var who string
 			_ = e.Args.Bind(&who)
 			got <- who
 			if e.WantsAck() {
-				_ = e.Ack(map[string]any{"from": "go", "echo": who})
+				answer := map[string]any{"from": "go", "echo": who}
+				if binary {
+					answer["bin"] = []byte{1, 2}
+				}
+				_ = e.Ack(answer)
 			}
 		})
 	})
-	p := startNodePeer(t, key, o)
-	waitNodes(t, n, "/", 2)
 
 	// Node → Go, without and with an ack.
 	p.Must(map[string]any{"op": "serverSideEmit", "event": "greet", "args": []any{"plain"}}, nil)
@@ -330,16 +364,22 @@ func testMixedClusterServerSideEmit(t *testing.T, o redisadapter.Options) {
 	p.Must(map[string]any{"op": "serverSideEmit", "event": "greet", "args": []any{"asking"}, "ack": true}, &acks)
 	if len(acks) != 1 || acks[0]["from"] != "go" || acks[0]["echo"] != "asking" {
 		t.Errorf("Node's serverSideEmitWithAck answers = %v", acks)
+	} else if b, _ := acks[0]["bin"].(map[string]any); binary && b["$bin"] != base64.StdEncoding.EncodeToString([]byte{1, 2}) {
+		t.Errorf("binary in the answer: %v", acks[0]["bin"])
 	}
 	<-got
 
 	// Go → Node, without and with an ack.
-	if err := n.srv.Of("/").ServerSideEmit("greet", "hello-node"); err != nil {
+	args, want := []any{"hello-node"}, `"hello-node"`
+	if binary {
+		args, want = []any{"hello-node", []byte("b")}, `"hello-node",{"$bin":"Yg=="}`
+	}
+	if err := n.srv.Of("/").ServerSideEmit("greet", args...); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case ev := <-p.events:
-		if !bytes.Contains(ev, []byte(`"hello-node"`)) {
+		if !bytes.Contains(ev, []byte(want)) {
 			t.Errorf("Node received %s", ev)
 		}
 	case <-time.After(wait):
@@ -361,10 +401,11 @@ func testMixedClusterServerSideEmit(t *testing.T, o redisadapter.Options) {
 	<-p.events
 }
 
-func TestMixedClusterBroadcastAcks(t *testing.T) { bothFlavours(t, testMixedClusterBroadcastAcks) }
+// Broadcasts with acks, both ways, answers with binary intact.
+func TestMixedClusterBroadcastAcks(t *testing.T) { allFlavours(t, testMixedClusterBroadcastAcks) }
 
 func testMixedClusterBroadcastAcks(t *testing.T, o redisadapter.Options) {
-	n, p := mixedCluster(t, o)
+	n, p := mixedCluster(t, o, nil)
 	answer := func(c *testclient.Client, name string) {
 		go func() {
 			for {
@@ -379,7 +420,7 @@ func testMixedClusterBroadcastAcks(t *testing.T, o redisadapter.Options) {
 	gc, gid := dial(t, n, "/")
 	joinRooms(t, n, "/", gid, "acks")
 	answer(gc, "go-client")
-	nc, _ := dialNode(t, p, []string{"acks"}, nil)
+	nc, _ := dialPeer(t, p, []string{"acks"}, nil)
 	answer(nc, "node-client")
 
 	want := []string{"go-client", "node-client"}

@@ -32,7 +32,7 @@ func grows(t *testing.T, n *atomic.Int64, what string) {
 	waitFor(t, func() bool { return n.Load() > from+5 }, what)
 }
 
-func TestRedisRestartDuringTraffic(t *testing.T) { bothFlavours(t, testRedisRestartDuringTraffic) }
+func TestRedisRestartDuringTraffic(t *testing.T) { allFlavours(t, testRedisRestartDuringTraffic) }
 
 func testRedisRestartDuringTraffic(t *testing.T, o redisadapter.Options) {
 	rs, err := testredis.Start(0)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/redisadapter"
-	"github.com/hubd/hubd/internal/tcpproxy"
 )
 
 // A client served by node A, a process of its own, recovers on node B
@@ -31,12 +30,8 @@ func TestStreamsRecoveryAfterNodeKilled(t *testing.T) {
 	b := startRecoveryNode(t, so, hub.RecoveryOptions{MaxDisconnectionDuration: duration}, nil)
 	waitNodes(t, b.node, "/", 2)
 	rdb := testRedis(t, redisURL)
-	proxy := tcpproxy.Start(t, a.addr)
 
-	c := startSIOClient(t, "http://"+proxy.Addr(), map[string]any{"room": "R", "data": map[string]any{"user": "bob"}})
-	first := c.next("connect")
-	id, pid := first["id"].(string), first["pid"].(string)
-	c.next("joined")
+	c, proxy, id, pid := connectSIOClient(t, a.addr, map[string]any{"user": "bob"})
 	kept := waitSession(t, rdb, so, pid, "A to track the session", func(v redisadapter.SessionView) bool {
 		return v.Live && slices.Contains(v.Rooms, "R") && strings.Contains(string(v.Data), `"bob"`)
 	})
@@ -87,12 +82,7 @@ func TestStreamsRecoveryAfterNodeKilled(t *testing.T) {
 	atKill := publishing("A killed")
 	waitFor(t, func() bool { return publishing("the gap") >= atKill+10 }, "ticks to be published while the client is away")
 
-	proxy.Point(b.addr)
-	c.Must(map[string]any{"op": "reconnect"}, nil)
-	again := c.next("connect")
-	if again["recovered"] != true || again["id"] != id {
-		t.Fatalf("reconnect: %v, want recovered with id %s", again, id)
-	}
+	c.reconnectTo(proxy, b.addr, id, pid)
 	s := b.srv.Of("/").Socket(id)
 	if s == nil || !s.Recovered() || !s.In("R") {
 		t.Fatalf("B's socket %s: %v", id, s)

@@ -189,30 +189,77 @@ func waitSession(t *testing.T, rdb *redis.Client, so redisadapter.StreamsOptions
 
 func persisted(v redisadapter.SessionView) bool { return !v.Live }
 
+// connectSIOClient starts the real socket.io-client through a proxy to
+// target (host:port), joining room R with data, and returns both once
+// the client is in R, with its socket and session ids.
+func connectSIOClient(t *testing.T, target string, data map[string]any) (c *sioClient, proxy *tcpproxy.Proxy, id, pid string) {
+	t.Helper()
+	proxy = tcpproxy.Start(t, target)
+	c = startSIOClient(t, "http://"+proxy.Addr(), map[string]any{"room": "R", "data": data})
+	first := c.next("connect")
+	if first["recovered"] != false {
+		t.Fatalf("first connect: %v", first)
+	}
+	id, pid = first["id"].(string), first["pid"].(string)
+	if joined := c.next("joined"); !slices.Contains(toStrings(joined["rooms"]), "R") {
+		t.Fatalf("joined: %v", joined)
+	}
+	return c, proxy, id, pid
+}
+
+// reconnectTo points the client's proxy at target (host:port) and has the
+// client connect again: it must recover its socket and session ids.
+func (c *sioClient) reconnectTo(proxy *tcpproxy.Proxy, target, id, pid string) {
+	c.t.Helper()
+	proxy.Point(target)
+	c.Must(map[string]any{"op": "reconnect"}, nil)
+	again := c.next("connect")
+	if again["recovered"] != true || again["id"] != id || again["pid"] != pid {
+		c.t.Fatalf("reconnect to %s: %v, want recovered with id %s, session %s", target, again, id, pid)
+	}
+}
+
+// twoRecoveryNodes starts two nodes of a new streams cluster, with a
+// recovery of a minute, and waits until they count each other; rdb is a
+// client of their Redis.
+func twoRecoveryNodes(t *testing.T) (a, b *recoveryNode, so redisadapter.StreamsOptions, rdb *redis.Client) {
+	t.Helper()
+	so = streamsOptions(testKey(t), false)
+	ro := hub.RecoveryOptions{MaxDisconnectionDuration: time.Minute}
+	a = startRecoveryNode(t, so, ro, nil)
+	b = startRecoveryNode(t, so, ro, nil)
+	waitNodes(t, a.node, "/", 2)
+	return a, b, so, testRedis(t, redisURL)
+}
+
+// keptSession connects a client to nsp of node a, in room, and takes
+// from it a broadcast node b sends the room, with its offset; then the
+// client goes, and a keeps its session. It returns the session and that
+// offset.
+func keptSession(t *testing.T, rdb *redis.Client, so redisadapter.StreamsOptions, a, b *recoveryNode, nsp, room string) (testclient.Reply, string) {
+	t.Helper()
+	c, r := connectClient(t, a.node, nsp, nil)
+	joinRooms(t, a.node, nsp, r.SID, room)
+	waitSession(t, rdb, so, r.PID, "tracking", func(v redisadapter.SessionView) bool { return slices.Contains(v.Rooms, room) })
+	if err := b.srv.Of(nsp).To(room).Emit("first"); err != nil {
+		t.Fatal(err)
+	}
+	off := lastOffset(t, expectEvent(t, c, nsp, "first"))
+	c.Close()
+	a.waitGone(t, r.SID)
+	waitSession(t, rdb, so, r.PID, "the session to be kept", persisted)
+	return r, off
+}
+
 // A client served by node A loses its connection; events reach its room
 // through node B meanwhile; it comes back through B: the real
 // socket.io-client sees socket.recovered with the same id, gets every
 // event it missed once and in order, each with its offset, and then the
 // live ones; B's socket has its rooms and data.
 func TestStreamsRecoveryOnAnotherNode(t *testing.T) {
-	key := testKey(t)
-	so := streamsOptions(key, false)
-	ro := hub.RecoveryOptions{MaxDisconnectionDuration: time.Minute}
-	a := startRecoveryNode(t, so, ro, nil)
-	b := startRecoveryNode(t, so, ro, nil)
-	waitNodes(t, a.node, "/", 2)
-	rdb := testRedis(t, redisURL)
-	proxy := tcpproxy.Start(t, a.addr)
+	a, b, so, rdb := twoRecoveryNodes(t)
 
-	c := startSIOClient(t, "http://"+proxy.Addr(), map[string]any{"room": "R", "data": map[string]any{"user": "ann", "n": 7}})
-	first := c.next("connect")
-	if first["recovered"] != false {
-		t.Fatalf("first connect: %v", first)
-	}
-	id, pid := first["id"].(string), first["pid"].(string)
-	if joined := c.next("joined"); !slices.Contains(toStrings(joined["rooms"]), "R") {
-		t.Fatalf("joined: %v", joined)
-	}
+	c, proxy, id, pid := connectSIOClient(t, a.addr, map[string]any{"user": "ann", "n": 7})
 	waitSession(t, rdb, so, pid, "the session to be tracked with its room and data", func(v redisadapter.SessionView) bool {
 		return v.Live && slices.Contains(v.Rooms, "R") && strings.Contains(string(v.Data), `"ann"`)
 	})
@@ -255,12 +302,7 @@ func TestStreamsRecoveryOnAnotherNode(t *testing.T) {
 		return err == nil && n == int64(1+len(emits)) && b.store("/").Position() == last[0].ID
 	}, "the gap events to be added and read")
 
-	proxy.Point(b.addr)
-	c.Must(map[string]any{"op": "reconnect"}, nil)
-	again := c.next("connect")
-	if again["recovered"] != true || again["id"] != id || again["pid"] != pid {
-		t.Fatalf("reconnect: %v, want recovered with id %s", again, id)
-	}
+	c.reconnectTo(proxy, b.addr, id, pid)
 	s := b.srv.Of("/").Socket(id)
 	if s == nil || !s.Recovered() || !s.In("R") || !s.In(id) {
 		t.Fatalf("B's socket: %v", s)
@@ -357,29 +399,13 @@ func connectClient(t *testing.T, n *node, nsp string, auth any) (*testclient.Cli
 // records in Redis that are not sessions, or too big. None of them crashes
 // a node or consumes a session that is not the asker's.
 func TestStreamsRecoveryRefusals(t *testing.T) {
-	key := testKey(t)
-	so := streamsOptions(key, false)
-	ro := hub.RecoveryOptions{MaxDisconnectionDuration: time.Minute}
-	a := startRecoveryNode(t, so, ro, nil)
-	b := startRecoveryNode(t, so, ro, nil)
-	waitNodes(t, a.node, "/", 2)
-	rdb := testRedis(t, redisURL)
+	a, b, so, rdb := twoRecoveryNodes(t)
 	ctx := context.Background()
 
 	// A disconnected client's session, with an offset.
 	cutClient := func(nsp string) (testclient.Reply, string) {
 		t.Helper()
-		c, r := connectClient(t, a.node, nsp, nil)
-		joinRooms(t, a.node, nsp, r.SID, "r")
-		waitSession(t, rdb, so, r.PID, "tracking", func(v redisadapter.SessionView) bool { return slices.Contains(v.Rooms, "r") })
-		if err := b.srv.Of(nsp).To("r").Emit("e", 1); err != nil {
-			t.Fatal(err)
-		}
-		off := lastOffset(t, expectEvent(t, c, nsp, "e"))
-		c.Close()
-		a.waitGone(t, r.SID)
-		waitSession(t, rdb, so, r.PID, "the session to be kept", persisted)
-		return r, off
+		return keptSession(t, rdb, so, a, b, nsp, "r")
 	}
 	take := func(st hub.SessionStore, pid, offset string, want error) *hub.Session {
 		t.Helper()

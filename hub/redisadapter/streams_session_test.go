@@ -119,16 +119,10 @@ func TestStreamsRecoveryBounds(t *testing.T) {
 	joinRooms(t, a.node, "/", rEarly2.SID, "r")
 	waitSession(t, rdb, so, rEarly2.PID, "tracking", func(v redisadapter.SessionView) bool { return v.Start == "0-0" && slices.Contains(v.Rooms, "r") })
 
-	cut := func(r string) (string, string) {
-		c, rep := connectClient(t, a.node, "/", nil)
-		joinRooms(t, a.node, "/", rep.SID, r)
-		waitSession(t, rdb, so, rep.PID, "tracking", func(v redisadapter.SessionView) bool { return slices.Contains(v.Rooms, r) })
-		_ = b.srv.To(r).Emit("first")
-		off := lastOffset(t, expectEvent(t, c, "/", "first"))
-		c.Close()
-		a.waitGone(t, rep.SID)
-		waitSession(t, rdb, so, rep.PID, "kept", persisted)
-		return rep.PID, off
+	cut := func(room string) (string, string) {
+		t.Helper()
+		r, off := keptSession(t, rdb, so, a, b, "/", room)
+		return r.PID, off
 	}
 	for _, c := range []interface{ Close() error }{early, early2} {
 		c.Close()
@@ -247,23 +241,10 @@ func TestStreamsReaderCatchesUpAfterOutage(t *testing.T) {
 // A replay longer than one page of XRANGE comes whole and in order,
 // skipping what was not for the session's rooms.
 func TestStreamsReplaySpansPages(t *testing.T) {
-	key := testKey(t)
-	so := streamsOptions(key, false)
-	ro := hub.RecoveryOptions{MaxDisconnectionDuration: time.Minute}
-	a := startRecoveryNode(t, so, ro, nil)
-	b := startRecoveryNode(t, so, ro, nil)
-	waitNodes(t, a.node, "/", 2)
-	rdb := testRedis(t, redisURL)
+	a, b, so, rdb := twoRecoveryNodes(t)
 	ctx := context.Background()
 
-	c, r := connectClient(t, a.node, "/", nil)
-	joinRooms(t, a.node, "/", r.SID, "r")
-	waitSession(t, rdb, so, r.PID, "tracking", func(v redisadapter.SessionView) bool { return slices.Contains(v.Rooms, "r") })
-	_ = b.srv.To("r").Emit("first")
-	off := lastOffset(t, expectEvent(t, c, "/", "first"))
-	c.Close()
-	a.waitGone(t, r.SID)
-	waitSession(t, rdb, so, r.PID, "kept", persisted)
+	r, off := keptSession(t, rdb, so, a, b, "/", "r")
 	const missed = 250
 	for i := range missed {
 		_ = b.srv.To("r").Emit("m", i)

@@ -1,13 +1,11 @@
 package redisadapter_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -131,98 +129,6 @@ func forgetKeys(t testing.TB, url string, so redisadapter.StreamsOptions) {
 			keys = append(keys, fmt.Sprintf("%s-%d", so.StreamName, i), fmt.Sprintf("%s--%d", so.StreamName, i))
 		}
 		_ = rdb.Del(ctx, keys...).Err()
-	})
-}
-
-// The behaviour every flavour shares (cluster_test.go and the others),
-// run against the streams flavour.
-
-func TestStreamsBroadcastAcrossNodes(t *testing.T) { streamsFlavours(t, testBroadcastAcrossNodes) }
-func TestStreamsBroadcastAcksAcrossNodes(t *testing.T) {
-	streamsFlavours(t, testBroadcastAcksAcrossNodes)
-}
-func TestStreamsRemoteSocketsAcrossNodes(t *testing.T) {
-	streamsFlavours(t, testRemoteSocketsAcrossNodes)
-}
-func TestStreamsServerSideEmitAcrossNodes(t *testing.T) {
-	streamsFlavours(t, testServerSideEmitAcrossNodes)
-}
-func TestStreamsNodeThatLeavesIsNotCounted(t *testing.T) {
-	streamsFlavours(t, testNodeThatLeavesIsNotCounted)
-}
-func TestStreamsNamespacesAreSeparate(t *testing.T) { streamsFlavours(t, testNamespacesAreSeparate) }
-func TestStreamsBroadcastAckEndsWhenClusterCloses(t *testing.T) {
-	streamsFlavours(t, testBroadcastAckEndsWhenClusterCloses)
-}
-func TestStreamsRedisRestartDuringTraffic(t *testing.T) {
-	streamsFlavours(t, testRedisRestartDuringTraffic)
-}
-
-// After the servers and their Streams close, no goroutine of theirs is
-// left: not the readers, the publisher, the session writer, the
-// subscriber or a pending request's timer.
-func TestStreamsNoGoroutineLeftAfterClose(t *testing.T) {
-	streamsFlavours(t, func(t *testing.T, o redisadapter.Options) {
-		before := runtime.NumGoroutine()
-		func() {
-			a, b := twoNodes(t, o)
-			c, id := dial(t, a, "/")
-			joinRooms(t, a, "/", id, "r")
-			_ = b.srv.To("r").Emit("x")
-			expectEvent(t, c, "/", "x")
-			_ = a.srv.To("r").Emit("y") // delivered by a's reader
-			expectEvent(t, c, "/", "y")
-			if _, err := a.srv.Of("/").FetchSockets(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			c.Close()
-			for _, n := range []*node{a, b} {
-				n.srv.Close()
-				n.cluster.Close()
-			}
-		}()
-		deadline := time.Now().Add(wait)
-		for runtime.NumGoroutine() > before+2 { // the test's own helpers may linger a moment
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
-
-// A 512 KiB binary value and a 512 KiB string cross nodes intact, through
-// the stream (base64 msgpack and JSON).
-func TestStreamsLargePayloadsAcrossNodes(t *testing.T) {
-	streamsFlavours(t, func(t *testing.T, o redisadapter.Options) {
-		a, b := twoNodes(t, o)
-		c, id := dial(t, a, "/")
-		joinRooms(t, a, "/", id, "big")
-		blob := make([]byte, 512<<10)
-		for i := range blob {
-			blob[i] = byte(i * 7)
-		}
-		text := strings.Repeat("é", 256<<10)
-		if err := b.srv.To("big").Emit("large", blob, text); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.srv.To("big").Emit("large-text", text); err != nil {
-			t.Fatal(err)
-		}
-		p := expectEvent(t, c, "/", "large")
-		var gotBlob []byte
-		var gotText string
-		if err := p.Arg(0, &gotBlob); err != nil || !bytes.Equal(gotBlob, blob) {
-			t.Errorf("binary: %d bytes (%v), want %d intact", len(gotBlob), err, len(blob))
-		}
-		if err := p.Arg(1, &gotText); err != nil || gotText != text {
-			t.Errorf("text: %d bytes (%v), want %d intact", len(gotText), err, len(text))
-		}
-		p = expectEvent(t, c, "/", "large-text")
-		if err := p.Arg(0, &gotText); err != nil || gotText != text {
-			t.Errorf("text alone: %d bytes (%v), want %d intact", len(gotText), err, len(text))
-		}
 	})
 }
 

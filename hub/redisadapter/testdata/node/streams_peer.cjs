@@ -106,6 +106,10 @@ const ops = {
     await io.of(c.nsp || "/").in(c.rooms).disconnectSockets(!!c.close);
     return null;
   },
+  async localRooms(c) {
+    const sock = io.of(c.nsp || "/").sockets.get(c.socket);
+    return sock ? [...sock.rooms] : null;
+  },
   async socket(c) {
     const sock = io.of(c.nsp || "/").sockets.get(c.socket);
     return sock ? { rooms: [...sock.rooms], data: toWire(sock.data), recovered: sock.recovered } : null;
