@@ -34,7 +34,9 @@ const (
 // wait for the other nodes' answers (with the classic adapter's
 // bookkeeping), and the answers, sent to the requesting node's own
 // channel <channel><uid>#. Each flavour embeds it and says, through wire,
-// how its messages are written and where they go.
+// how its messages are written and where they go; each defines its own
+// handle, Broadcast, ServerCount, Rooms and Close, since those of the
+// embedded classic adapter speak the classic protocol.
 type clusterAdapter struct {
 	*adapter
 	wire clusterWire
