@@ -258,56 +258,91 @@ func (a *streamsAdapter) checkMissed(ctx context.Context, s *hub.Session) error 
 			return hub.ErrOffsetUnknown
 		}
 	}
-	_, err := a.missed(ctx, s, id.next(), "+", false)
-	return err
+	return a.readReplay(ctx, id.next(), "+", newMissedBy(a, s, id, false).add)
 }
 
-// missed walks the entries of the namespace's stream from from to to
-// (inclusive) and returns, when keep, the broadcasts s's rooms were sent,
-// each with its offset; past the recovery's bounds it fails with
-// hub.ErrTooManyMissed.
-func (a *streamsAdapter) missed(ctx context.Context, s *hub.Session, from streamID, to string, keep bool) ([]*hub.Packet, error) {
-	in := newRoomSet(s.Rooms)
+// replayed is a broadcast read back from the stream for a recovery.
+type replayed struct {
+	id   streamID
+	p    *hub.Packet // its Offset set
+	opts hub.BroadcastOptions
+	size int
+}
+
+// readReplay calls fn, in order, for each broadcast of the namespace in
+// its stream from from to to (inclusive) that a recovery may replay (no
+// ack asked, not volatile). It reads at most the stream's length: past
+// it, or when fn says so, it fails with hub.ErrTooManyMissed.
+func (a *streamsAdapter) readReplay(ctx context.Context, from streamID, to string, fn func(replayed) error) error {
 	name := a.nsp.Name()
 	maxScan := 2*a.s.opts.MaxLen + 1000 // the stream's length, trimming being approximate
-	var out []*hub.Packet
-	count, bytes := 0, 0
 	for scanned := int64(0); ; {
 		msgs, err := a.s.rdb.XRangeN(ctx, a.reader.name, from.String(), to, replayPage).Result()
 		if err != nil {
-			return nil, fmt.Errorf("redisadapter: reading missed packets: %w", err)
+			return fmt.Errorf("redisadapter: reading missed packets: %w", err)
 		}
 		for i := range msgs {
 			e, ok := readEntry(&msgs[i])
 			if !ok || e.nsp != name || e.typ != msgBroadcast {
 				continue
 			}
-			p, opts, requestID, ok := decodeBroadcastEntry(name, e.data)
-			if !ok || requestID != "" || opts.Flags.Volatile || !in.reaches(opts.Rooms, opts.Except) {
+			id, ok := parseStreamID(e.id)
+			if !ok {
 				continue
 			}
-			count++
-			bytes += len(e.data)
-			if count > a.recovery.MaxSessionPackets || bytes > a.recovery.MaxSessionBytes {
-				return nil, hub.ErrTooManyMissed
+			p, opts, requestID, ok := decodeBroadcastEntry(name, e.data)
+			if !ok || requestID != "" || opts.Flags.Volatile {
+				continue
 			}
-			if keep {
-				p.Offset = e.id
-				out = append(out, p)
+			p.Offset = e.id
+			if err := fn(replayed{id: id, p: p, opts: opts, size: len(e.data)}); err != nil {
+				return err
 			}
 		}
 		if scanned += int64(len(msgs)); scanned > maxScan {
-			return nil, hub.ErrTooManyMissed
+			return hub.ErrTooManyMissed
 		}
 		if len(msgs) < replayPage {
-			return out, nil
+			return nil
 		}
 		last, ok := parseStreamID(msgs[len(msgs)-1].ID)
 		if !ok {
-			return nil, fmt.Errorf("redisadapter: an entry id %q", msgs[len(msgs)-1].ID)
+			return fmt.Errorf("redisadapter: an entry id %q", msgs[len(msgs)-1].ID)
 		}
 		from = last.next()
 	}
+}
+
+// missedBy selects, from broadcasts in stream order, those after offset
+// that s's rooms were sent, within the bounds of one recovery (else
+// hub.ErrTooManyMissed). keep says whether to keep them or only count.
+type missedBy struct {
+	a      *streamsAdapter
+	in     roomSet
+	offset streamID
+	keep   bool
+	out    []*hub.Packet
+	count  int
+	bytes  int
+}
+
+func newMissedBy(a *streamsAdapter, s *hub.Session, offset streamID, keep bool) *missedBy {
+	return &missedBy{a: a, in: newRoomSet(s.Rooms), offset: offset, keep: keep}
+}
+
+func (m *missedBy) add(r replayed) error {
+	if !m.offset.less(r.id) || !m.in.reaches(r.opts.Rooms, r.opts.Except) {
+		return nil
+	}
+	m.count++
+	m.bytes += r.size
+	if m.count > m.a.recovery.MaxSessionPackets || m.bytes > m.a.recovery.MaxSessionBytes {
+		return hub.ErrTooManyMissed
+	}
+	if m.keep {
+		m.out = append(m.out, r.p)
+	}
+	return nil
 }
 
 // roomSet is a session's rooms, to test broadcasts against.
@@ -403,25 +438,62 @@ func (r *streamReader) serve(waiting []*resumeRequest) []*resumeRequest {
 	pos := r.position()
 	last, _ := parseStreamID(pos)
 	kept := waiting[:0]
+	var ready []*resumeRequest
 	for _, req := range waiting {
 		switch {
 		case req.state.Load() == resumeAbandoned:
 		case last.less(req.offset):
 			kept = append(kept, req) // the client saw what this node has not delivered yet
 		case req.state.CompareAndSwap(resumeWaiting, resumeRunning):
-			ctx, cancel := context.WithTimeout(r.s.life, r.s.opts.RequestsTimeout)
-			var missed []*hub.Packet
-			var err error
-			if !last.less(req.offset.next()) {
-				missed, err = req.a.missed(ctx, req.sess, req.offset.next(), pos, true)
-			}
-			cancel()
-			if err == nil {
-				req.attach(missed)
-			}
-			req.finish(err)
+			ready = append(ready, req)
 		}
 	}
 	clear(waiting[len(kept):])
+	// One read of the stream serves every recovery of a namespace that
+	// waits at this point: after a network cut, clients come back
+	// together, at nearly the same offsets.
+	for len(ready) > 0 {
+		a := ready[0].a
+		var group []*missedBy
+		from := ready[0].offset
+		rest := ready[:0]
+		var reqs []*resumeRequest
+		for _, req := range ready {
+			if req.a != a {
+				rest = append(rest, req)
+				continue
+			}
+			reqs = append(reqs, req)
+			group = append(group, newMissedBy(a, req.sess, req.offset, true))
+			if req.offset.less(from) {
+				from = req.offset
+			}
+		}
+		ready = rest
+		errs := make([]error, len(group))
+		var err error
+		if from.less(last) {
+			ctx, cancel := context.WithTimeout(r.s.life, r.s.opts.RequestsTimeout)
+			err = a.readReplay(ctx, from.next(), pos, func(rp replayed) error {
+				for i, m := range group {
+					if errs[i] == nil {
+						errs[i] = m.add(rp)
+					}
+				}
+				return nil
+			})
+			cancel()
+		}
+		for i, req := range reqs {
+			e := err
+			if e == nil {
+				e = errs[i]
+			}
+			if e == nil {
+				req.attach(group[i].out)
+			}
+			req.finish(e)
+		}
+	}
 	return kept
 }
