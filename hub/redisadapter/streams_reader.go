@@ -218,6 +218,16 @@ func (r *streamReader) deliverLoop() {
 			r.deliver(b)
 		case req := <-r.resumes:
 			waiting = append(waiting, req)
+			// And every other one already at the door: served together,
+			// they cost one read of the stream (see serve).
+			for more := true; more; {
+				select {
+				case req := <-r.resumes:
+					waiting = append(waiting, req)
+				default:
+					more = false
+				}
+			}
 		case <-r.s.stop:
 			for _, req := range waiting {
 				req.finish(ErrClosed)

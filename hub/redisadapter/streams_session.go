@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/redis/go-redis/v9"
 )
 
 // Bounds on a session record, which comes from Redis, where any node (or
@@ -159,10 +160,16 @@ func (a *streamsAdapter) TakeSession(ctx context.Context, pid, offset string) (*
 		return nil, err
 	}
 	key := a.s.opts.SessionKeyPrefix + pid
-	val, err := a.s.rdb.GetRange(ctx, key, 0, maxRecordBytes).Result()
-	if err != nil {
+	pipe := a.s.rdb.Pipeline()
+	get := pipe.GetRange(ctx, key, 0, maxRecordBytes)
+	var pre *offsetReads
+	if id, ok := parseStreamID(offset); ok && id != (streamID{}) {
+		pre = a.queueOffsetReads(pipe, offset, id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("redisadapter: reading a session: %w", err)
 	}
+	val := get.Val()
 	if val == "" {
 		return nil, hub.ErrSessionUnknown
 	}
@@ -209,7 +216,7 @@ func (a *streamsAdapter) TakeSession(ctx context.Context, pid, offset string) (*
 	if sess.Offset = offset; offset == "" {
 		sess.Offset = taken.start
 	}
-	if err := a.checkMissed(ctx, sess); err != nil {
+	if err := a.checkMissed(ctx, sess, pre); err != nil {
 		a.s.sessions.release(a, pid, marker)
 		return nil, err
 	}
@@ -222,7 +229,7 @@ func (a *streamsAdapter) TakeSession(ctx context.Context, pid, offset string) (*
 
 // checkMissed checks that the stream still holds what s missed after
 // s.Offset and that it is within the bounds of one recovery.
-func (a *streamsAdapter) checkMissed(ctx context.Context, s *hub.Session) error {
+func (a *streamsAdapter) checkMissed(ctx context.Context, s *hub.Session, pre *offsetReads) error {
 	id, ok := parseStreamID(s.Offset)
 	if !ok {
 		return hub.ErrOffsetUnknown
@@ -242,23 +249,45 @@ func (a *streamsAdapter) checkMissed(ctx context.Context, s *hub.Session) error 
 		case info.EntriesAdded > info.Length:
 			return hub.ErrOffsetExpired
 		}
-	} else {
-		pipe := rdb.Pipeline()
-		at := pipe.XRange(ctx, stream, s.Offset, s.Offset)
-		first := pipe.XRangeN(ctx, stream, "-", "+", 1)
-		if _, err := pipe.Exec(ctx); err != nil {
+		return a.readReplay(ctx, id.next(), "+", newMissedBy(a, s, id, false).add)
+	}
+	if pre == nil || pre.offset != s.Offset {
+		pre = a.queueOffsetReads(rdb.Pipeline(), s.Offset, id)
+		if _, err := pre.pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("redisadapter: reading the stream: %w", err)
 		}
-		if len(at.Val()) == 0 {
-			if f := first.Val(); len(f) == 1 {
-				if fid, ok := parseStreamID(f[0].ID); ok && id.less(fid) {
-					return hub.ErrOffsetExpired
-				}
-			}
-			return hub.ErrOffsetUnknown
-		}
 	}
-	return a.readReplay(ctx, id.next(), "+", newMissedBy(a, s, id, false).add)
+	if len(pre.at.Val()) == 0 {
+		if f := pre.first.Val(); len(f) == 1 {
+			if fid, ok := parseStreamID(f[0].ID); ok && id.less(fid) {
+				return hub.ErrOffsetExpired
+			}
+		}
+		return hub.ErrOffsetUnknown
+	}
+	return a.readReplayFrom(ctx, id.next(), "+", pre.page.Val(), newMissedBy(a, s, id, false).add)
+}
+
+// offsetReads are the reads that check a client's offset: the entry it
+// names, the stream's first entry, and the first page after the offset.
+// A take queues them with its read of the session, so that a recovery
+// costs two round trips to Redis, not four: clients come back together,
+// and each round trip waits for one of the pool's connections.
+type offsetReads struct {
+	pipe            redis.Pipeliner
+	offset          string
+	at, first, page *redis.XMessageSliceCmd
+}
+
+func (a *streamsAdapter) queueOffsetReads(pipe redis.Pipeliner, offset string, id streamID) *offsetReads {
+	ctx, stream := context.Background(), a.reader.name
+	return &offsetReads{
+		pipe:   pipe,
+		offset: offset,
+		at:     pipe.XRange(ctx, stream, offset, offset),
+		first:  pipe.XRangeN(ctx, stream, "-", "+", 1),
+		page:   pipe.XRangeN(ctx, stream, id.next().String(), "+", replayPage),
+	}
 }
 
 // replayed is a broadcast read back from the stream for a recovery.
@@ -274,13 +303,24 @@ type replayed struct {
 // ack asked, not volatile). It reads at most the stream's length: past
 // it, or when fn says so, it fails with hub.ErrTooManyMissed.
 func (a *streamsAdapter) readReplay(ctx context.Context, from streamID, to string, fn func(replayed) error) error {
+	return a.readReplayFrom(ctx, from, to, nil, fn)
+}
+
+// readReplayFrom is readReplay whose first page (XRANGE from to COUNT
+// replayPage) was read already, when pre is not nil.
+func (a *streamsAdapter) readReplayFrom(ctx context.Context, from streamID, to string, pre []redis.XMessage, fn func(replayed) error) error {
 	name := a.nsp.Name()
 	maxScan := 2*a.s.opts.MaxLen + 1000 // the stream's length, trimming being approximate
 	for scanned := int64(0); ; {
-		msgs, err := a.s.rdb.XRangeN(ctx, a.reader.name, from.String(), to, replayPage).Result()
-		if err != nil {
-			return fmt.Errorf("redisadapter: reading missed packets: %w", err)
+		msgs := pre
+		if pre == nil {
+			var err error
+			msgs, err = a.s.rdb.XRangeN(ctx, a.reader.name, from.String(), to, replayPage).Result()
+			if err != nil {
+				return fmt.Errorf("redisadapter: reading missed packets: %w", err)
+			}
 		}
+		pre = nil
 		for i := range msgs {
 			e, ok := readEntry(&msgs[i])
 			if !ok || e.nsp != name || e.typ != msgBroadcast {
