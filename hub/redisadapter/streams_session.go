@@ -265,7 +265,52 @@ func (a *streamsAdapter) checkMissed(ctx context.Context, s *hub.Session, pre *o
 		}
 		return hub.ErrOffsetUnknown
 	}
+	within, err := a.boundMissed(ctx, id, pre.page.Val())
+	if err != nil || within {
+		return err
+	}
 	return a.readReplayFrom(ctx, id.next(), "+", pre.page.Val(), newMissedBy(a, s, id, false).add)
+}
+
+// boundMissed reports whether every broadcast of the namespace after id
+// put together stays within the bounds of one recovery: then whatever
+// part of them a session missed does too, and nothing needs decoding.
+// Clients come back together after a cut, and decoding what each missed
+// only to count it was most of a recovery's cost.
+func (a *streamsAdapter) boundMissed(ctx context.Context, id streamID, pre []redis.XMessage) (bool, error) {
+	name := a.nsp.Name()
+	count, bytes := 0, 0
+	from := id.next()
+	for {
+		msgs := pre
+		if pre == nil {
+			var err error
+			msgs, err = a.s.rdb.XRangeN(ctx, a.reader.name, from.String(), "+", replayPage).Result()
+			if err != nil {
+				return false, fmt.Errorf("redisadapter: reading missed packets: %w", err)
+			}
+		}
+		pre = nil
+		for i := range msgs {
+			e, ok := readEntry(&msgs[i])
+			if !ok || e.nsp != name || e.typ != msgBroadcast {
+				continue
+			}
+			count++
+			bytes += len(e.data)
+			if count > a.recovery.MaxSessionPackets || bytes > a.recovery.MaxSessionBytes {
+				return false, nil
+			}
+		}
+		if len(msgs) < replayPage {
+			return true, nil
+		}
+		last, ok := parseStreamID(msgs[len(msgs)-1].ID)
+		if !ok {
+			return false, fmt.Errorf("redisadapter: an entry id %q", msgs[len(msgs)-1].ID)
+		}
+		from = last.next()
+	}
 }
 
 // offsetReads are the reads that check a client's offset: the entry it
