@@ -86,12 +86,12 @@ run() { # setup -> one line
     node-2s | recover-node-2s) start_node 3442 "$redis" streams; start_node 3443 "$redis" streams
       args=(-url http://127.0.0.1:3442 -receivers-url http://127.0.0.1:3443) ;;
   esac
+  local scenario=fanout flags=(-rate 0 -duration 10s "$@")
   if [[ $setup == recover-* ]]; then
-    recover "$setup" "${args[@]}"
-    return
+    scenario=recover flags=(-n 200 -missed 100)
   fi
   local out
-  if ! out=$("$tmp/hubbench" fanout "${args[@]}" -rate 0 -duration 10s -json "$@"); then
+  if ! out=$("$tmp/hubbench" "$scenario" "${args[@]}" "${flags[@]}" -json); then
     echo "$setup failed; server logs:" >&2
     cat "$tmp/servers.log" >&2
     stop_all
@@ -99,30 +99,19 @@ run() { # setup -> one line
   fi
   stop_all
   node -e '
-    const r = JSON.parse(process.argv[2]);
+    const [setup, scenario, json] = process.argv.slice(1);
+    const r = JSON.parse(json);
     const f = (x) => (x === undefined ? "-" : typeof x === "number" ? (Math.round(x * 100) / 100).toString() : x);
-    let line = `delivered/s ${f(r.delivered_per_sec)} receivers ${f(r.connected)}/${f(r.receivers)} published ${f(r.published)} lost ${f(r.lost)} p50 ${f(r.latency.p50_ms)} ms p99 ${f(r.latency.p99_ms)} ms`;
-    if (r.publish_error) line += ` publish error: ${r.publish_error}`;
-    console.log(`fanout ${process.argv[1].padEnd(13)} ${line}`);
-  ' "$setup" "$out"
-}
-
-recover() { # setup args... -> one line
-  local setup=$1 out
-  shift
-  if ! out=$("$tmp/hubbench" recover "$@" -n 200 -missed 100 -json); then
-    echo "$setup failed; server logs:" >&2
-    cat "$tmp/servers.log" >&2
-    stop_all
-    return 1
-  fi
-  stop_all
-  node -e '
-    const r = JSON.parse(process.argv[2]);
-    const f = (x) => (x === undefined ? "-" : typeof x === "number" ? (Math.round(x * 100) / 100).toString() : x);
-    const t = r.recovery_time || {};
-    console.log(`recover ${process.argv[1].padEnd(16)} recovered ${f(r.recovered)}/${f(r.receivers)} missing ${f(r.missing)} duplicates ${f(r.duplicates)} out-of-order ${f(r.out_of_order)} time p50 ${f(t.p50_ms)} ms p99 ${f(t.p99_ms)} ms max ${f(t.max_ms)} ms`);
-  ' "$setup" "$out"
+    let line;
+    if (scenario === "recover") {
+      const t = r.recovery_time || {};
+      line = `recovered ${f(r.recovered)}/${f(r.receivers)} missing ${f(r.missing)} duplicates ${f(r.duplicates)} out-of-order ${f(r.out_of_order)} time p50 ${f(t.p50_ms)} ms p99 ${f(t.p99_ms)} ms max ${f(t.max_ms)} ms`;
+    } else {
+      line = `delivered/s ${f(r.delivered_per_sec)} receivers ${f(r.connected)}/${f(r.receivers)} published ${f(r.published)} lost ${f(r.lost)} p50 ${f(r.latency.p50_ms)} ms p99 ${f(r.latency.p99_ms)} ms`;
+      if (r.publish_error) line += ` publish error: ${r.publish_error}`;
+    }
+    console.log(`${scenario.padEnd(7)} ${setup.padEnd(15)} ${line}`);
+  ' "$setup" "$scenario" "$out"
 }
 
 for i in $(seq "$runs"); do

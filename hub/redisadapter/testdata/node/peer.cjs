@@ -15,27 +15,7 @@ const { Server } = require("socket.io");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 const { createClient } = require("redis");
 
-const toWire = (v) => {
-  if (Buffer.isBuffer(v)) return { $bin: v.toString("base64") };
-  if (Array.isArray(v)) return v.map(toWire);
-  if (v && typeof v === "object") {
-    const out = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toWire(x);
-    return out;
-  }
-  return v;
-};
-const fromWire = (v) => {
-  if (Array.isArray(v)) return v.map(fromWire);
-  if (v && typeof v === "object") {
-    if (typeof v.$bin === "string") return Buffer.from(v.$bin, "base64");
-    const out = {};
-    for (const [k, x] of Object.entries(v)) out[k] = fromWire(x);
-    return out;
-  }
-  return v;
-};
-const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+const { toWire, fromWire, say } = require("./wire.cjs");
 
 async function main() {
   const pub = createClient({ url: process.env.REDIS_URL });

@@ -21,27 +21,7 @@ const { Server } = require("socket.io");
 const { createAdapter } = require("@socket.io/redis-streams-adapter");
 const Redis = require("ioredis");
 
-const toWire = (v) => {
-  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return { $bin: Buffer.from(v).toString("base64") };
-  if (Array.isArray(v)) return v.map(toWire);
-  if (v && typeof v === "object") {
-    const out = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toWire(x);
-    return out;
-  }
-  return v;
-};
-const fromWire = (v) => {
-  if (Array.isArray(v)) return v.map(fromWire);
-  if (v && typeof v === "object") {
-    if (typeof v.$bin === "string") return Buffer.from(v.$bin, "base64");
-    const out = {};
-    for (const [k, x] of Object.entries(v)) out[k] = fromWire(x);
-    return out;
-  }
-  return v;
-};
-const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+const { toWire, fromWire, say } = require("./wire.cjs");
 
 const redis = new Redis(process.env.REDIS_URL);
 redis.on("error", (e) => say({ log: "redis: " + e.message }));
