@@ -54,6 +54,8 @@ type Dialer struct {
 	auth []byte
 	// joinEvent is the event Client.Join emits ("join" when empty).
 	joinEvent string
+	// tap records what each client reads (see tapConn) when set.
+	tap bool
 }
 
 // newDialer returns a Dialer for the Engine.IO endpoint wsURL. timeout bounds
@@ -85,7 +87,18 @@ func (d *Dialer) Dial(ctx context.Context) (*Client, error) {
 // dialing goroutine for every event frame that arrives before the CONNECT
 // reply (a recovering server may send what the client missed first).
 func (d *Dialer) DialWith(ctx context.Context, auth []byte, early Handler) (*Client, error) {
-	conn, resp, err := d.ws.DialContext(ctx, d.url, nil)
+	ws := d.ws
+	if d.tap {
+		dial := ws.NetDialContext
+		ws.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &tapConn{Conn: c}, nil
+		}
+	}
+	conn, resp, err := ws.DialContext(ctx, d.url, nil)
 	if err != nil {
 		if resp != nil {
 			err = fmt.Errorf("websocket handshake refused: HTTP %d", resp.StatusCode)

@@ -38,12 +38,22 @@ type Config struct {
 	// URL): the nodes of one cluster. recover spreads its receivers over
 	// these alone, and reconnects them to URL.
 	ReceiverURLs string
+	// ReceiversIO is how fanout reads its receivers: "goroutine" (default),
+	// one reader goroutine each, or "epoll", a few goroutines on Linux
+	// epoll that cost far less per delivered message.
+	ReceiversIO string
 }
 
 // Server contracts for the fanout and recover scenarios.
 const (
 	contractBench = "bench" // join / publish / echo, see the package doc
 	contractHubd  = "hubd"  // hub:join with ack; any other event is relayed to the sender's rooms
+)
+
+// Receiver read modes for fanout (-receivers-io).
+const (
+	receiversGoroutine = "goroutine"
+	receiversEpoll     = "epoll"
 )
 
 // defaultClients is the -n default per scenario.
@@ -68,6 +78,17 @@ func (c *Config) validate() error {
 	case contractBench, contractHubd:
 	default:
 		return fmt.Errorf("-contract %q: want bench or hubd", c.Contract)
+	}
+	switch c.ReceiversIO {
+	case "":
+		c.ReceiversIO = receiversGoroutine
+	case receiversGoroutine:
+	case receiversEpoll:
+		if !epollSupported {
+			return errors.New("-receivers-io epoll needs Linux: use -receivers-io goroutine here")
+		}
+	default:
+		return fmt.Errorf("-receivers-io %q: want goroutine or epoll", c.ReceiversIO)
 	}
 	if c.Auth != "" {
 		var v map[string]any

@@ -88,3 +88,17 @@ func TestReceiverURLs(t *testing.T) {
 		t.Fatalf("pick order wrong")
 	}
 }
+
+func TestParseReceiversIO(t *testing.T) {
+	cfg, err := parseFlags([]string{"fanout"})
+	if err != nil || cfg.ReceiversIO != receiversGoroutine {
+		t.Fatalf("default: %+v, %v", cfg, err)
+	}
+	_, err = parseFlags([]string{"fanout", "-receivers-io", "epoll"})
+	if epollSupported != (err == nil) {
+		t.Fatalf("-receivers-io epoll with support %v: %v", epollSupported, err)
+	}
+	if _, err := parseFlags([]string{"fanout", "-receivers-io", "threads"}); err == nil {
+		t.Fatal("unknown receiver mode accepted")
+	}
+}

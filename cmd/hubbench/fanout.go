@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -15,6 +16,7 @@ const fanoutRoom = "bench"
 type fanoutReport struct {
 	header
 	Contract       string         `json:"contract"`
+	ReceiversIO    string         `json:"receivers_io"`
 	ReceiverURLs   string         `json:"receiver_urls,omitempty"`
 	Receivers      int            `json:"receivers"`
 	Connected      int            `json:"connected"`
@@ -102,6 +104,7 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 	rep := &fanoutReport{
 		header:         header{Scenario: "fanout", URL: cfg.URL},
 		Contract:       cfg.Contract,
+		ReceiversIO:    cfg.ReceiversIO,
 		ReceiverURLs:   cfg.ReceiverURLs,
 		Receivers:      cfg.Clients,
 		TargetRate:     cfg.Rate,
@@ -116,6 +119,29 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 	for _, u := range others {
 		r.others = append(r.others, cfg.newDialer(u))
 	}
+	// closeReceivers closes them all and returns how many had been
+	// dropped before.
+	closeReceivers := func(clients []*Client) int { return closeAll(clients) }
+	if cfg.ReceiversIO == receiversEpoll {
+		readers, err := startEpollReaders(cfg.Clients, runtime.GOMAXPROCS(0))
+		if err != nil {
+			return nil, fmt.Errorf("-receivers-io epoll: %w", err)
+		}
+		tapped := func(d *Dialer) *Dialer {
+			t := *d
+			t.tap = true
+			return &t
+		}
+		r.dialer = tapped(r.dialer)
+		for k, d := range r.others {
+			r.others[k] = tapped(d)
+		}
+		r.adopt = func(i int, c *Client) {
+			receivers[i].shared = shared
+			readers.adopt(i, c, &receivers[i])
+		}
+		closeReceivers = func([]*Client) int { return readers.stop() }
+	}
 	opened := r.open(ctx, cfg.Clients, func(i int) Handler {
 		receivers[i].shared = shared
 		return receivers[i].handle
@@ -124,6 +150,7 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 	rep.RampSeconds = opened.elapsed.Seconds()
 	rep.ConnectErrors = opened.errors.Snapshot()
 	if rep.Connected == 0 {
+		closeReceivers(nil)
 		return nil, fmt.Errorf("no receiver connected: %v", rep.ConnectErrors)
 	}
 
@@ -132,7 +159,7 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 		err = pub.Join(fanoutRoom)
 	}
 	if err != nil {
-		closeAll(opened.clients)
+		closeReceivers(opened.clients)
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
 	var seen atomic.Int64 // publishes the publisher has received back
@@ -163,7 +190,7 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 	for shared.delivered.Load() < rep.Expected && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
-	rep.Dropped = closeAll(opened.clients)
+	rep.Dropped = closeReceivers(opened.clients)
 
 	for i := range receivers[:rep.Connected] {
 		rv := &receivers[i]
@@ -231,7 +258,7 @@ func (r *fanoutReport) writeText(w io.Writer) {
 	if r.ReceiverURLs != "" {
 		fmt.Fprintf(w, "receivers also on %s (round-robin; the publisher is on %s)\n", r.ReceiverURLs, r.URL)
 	}
-	fmt.Fprintf(w, "receivers      %d connected of %d in %.2f s\n", r.Connected, r.Receivers, r.RampSeconds)
+	fmt.Fprintf(w, "receivers      %d connected of %d in %.2f s, read by %s\n", r.Connected, r.Receivers, r.RampSeconds, r.ReceiversIO)
 	writeErrors(w, "connect errors (attempts)", r.ConnectErrors)
 	target := "max"
 	if r.TargetRate > 0 {

@@ -19,6 +19,9 @@ type ramp struct {
 	next        atomic.Uint64
 	concurrency int    // handshakes in flight at once
 	room        string // joined with an ack by every client; "" for none
+	// adopt, when set, takes each opened client instead of Start: the
+	// caller reads it its own way (fanout's epoll receivers).
+	adopt func(i int, c *Client)
 }
 
 // rampResult is what a ramp-up produced.
@@ -31,8 +34,8 @@ type rampResult struct {
 // open connects n clients, each joining r.room when set, with at most
 // r.concurrency handshakes in flight. Each client is then started with the
 // handler returned by handler(i) for its index i among the connected
-// clients. Clients that fail rampAttempts times are left out; their errors
-// are tallied.
+// clients, or handed to r.adopt with that index when it is set. Clients
+// that fail rampAttempts times are left out; their errors are tallied.
 func (r *ramp) open(ctx context.Context, n int, handler func(i int) Handler) *rampResult {
 	res := &rampResult{}
 	start := time.Now()
@@ -52,7 +55,11 @@ func (r *ramp) open(ctx context.Context, n int, handler func(i int) Handler) *ra
 				i := len(res.clients)
 				res.clients = append(res.clients, c)
 				mu.Unlock()
-				c.Start(handler(i))
+				if r.adopt != nil {
+					r.adopt(i, c)
+				} else {
+					c.Start(handler(i))
+				}
 			}
 		}()
 	}

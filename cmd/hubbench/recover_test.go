@@ -83,6 +83,12 @@ func benchServer(t *testing.T, recovery bool) *httptest.Server {
 	if recovery {
 		opts.ConnectionStateRecovery = &hub.RecoveryOptions{}
 	}
+	return benchServerWith(t, opts)
+}
+
+// benchServerWith is benchServer with the given options.
+func benchServerWith(t *testing.T, opts hub.Options) *httptest.Server {
+	t.Helper()
 	srv := hub.New(opts)
 	srv.OnConnection(func(s *hub.Socket) {
 		s.On("join", func(ev *hub.Event) {
