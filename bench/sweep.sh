@@ -17,6 +17,10 @@
 #   DURATION=10s                        hubbench -duration
 #   WINDOW=8                            publishes in flight (hubbench -window)
 #   PAYLOAD=64                          payload padding in bytes (-size)
+#   RECEIVERS_IO=goroutine              how hubbench reads its receivers
+#                                       (-receivers-io): goroutine, or epoll
+#                                       (Linux; far less CPU per delivery,
+#                                       for big rooms)
 #   BASE=<git revision>                 also run bench/hub built from that
 #                                       revision, as server "base"
 #
@@ -82,7 +86,7 @@ for size in $sizes; do
     for server in $servers; do
       port=$(port_of "$server")
       pid=$(start "$server" "$port")
-      if out=$("$bin/hubbench" fanout -url "http://127.0.0.1:$port" -n "$size" -rate 0 -window "${WINDOW:-8}" -size "${PAYLOAD:-64}" -duration "$duration" -json); then
+      if out=$("$bin/hubbench" fanout -url "http://127.0.0.1:$port" -n "$size" -rate 0 -window "${WINDOW:-8}" -size "${PAYLOAD:-64}" -duration "$duration" -receivers-io "${RECEIVERS_IO:-goroutine}" -json); then
         rate=$(field "$out" delivered_per_sec)
         p50=$(field "$out" p50_ms)
         p99=$(field "$out" p99_ms)
