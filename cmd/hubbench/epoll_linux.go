@@ -23,10 +23,16 @@ const epollSupported = true
 // A client is adopted once its join is acknowledged: its socket is
 // duplicated and the gorilla connection closed, which takes the socket out
 // of the Go runtime's poller (two pollers would both wake for every
-// packet). Whatever gorilla had buffered past the join ack is lost with it;
-// the server sends nothing between the ack and the first publish but, at
-// worst, an Engine.IO ping.
+// packet). What gorilla had read past the join ack but not parsed is taken
+// from the client's tapConn and parsed first, so nothing is lost between
+// the two readers.
+//
+// Each poller counts its receivers' deliveries in a fanoutShared of its own
+// and adds them to the run's after every wake-up (the latency samples at
+// stop), so that the two cores do not contend for the same counters on
+// every message.
 type epollReaders struct {
+	shared  *fanoutShared // the run's
 	pollers []*epollPoller
 	conns   []atomic.Pointer[epollConn] // by receiver index
 	wg      sync.WaitGroup
@@ -39,6 +45,9 @@ type epollPoller struct {
 	epfd int
 	wake [2]int // a pipe: a byte written to wake[1] stops the poller
 	buf  []byte
+
+	local   fanoutShared // this poller's receivers' counts
+	flushed int64        // local.delivered already added to the run's
 }
 
 // epollConn is one adopted receiver.
@@ -53,9 +62,10 @@ type epollConn struct {
 // wakeIndex marks the stop pipe in an epoll event.
 const wakeIndex = -1
 
-// startEpollReaders starts workers pollers for up to n receivers.
-func startEpollReaders(n, workers int) (*epollReaders, error) {
-	e := &epollReaders{conns: make([]atomic.Pointer[epollConn], n)}
+// startEpollReaders starts workers pollers for up to n receivers, counting
+// into shared.
+func startEpollReaders(shared *fanoutShared, n, workers int) (*epollReaders, error) {
+	e := &epollReaders{shared: shared, conns: make([]atomic.Pointer[epollConn], n)}
 	for range max(workers, 1) {
 		p, err := newEpollPoller()
 		if err != nil {
@@ -100,6 +110,7 @@ func (p *epollPoller) close() {
 // failure the client is closed and counted in failed.
 func (e *epollReaders) adopt(i int, c *Client, rv *receiver) {
 	p := e.pollers[i%len(e.pollers)]
+	rv.shared = &p.local
 	conn := &epollConn{rv: rv, p: p}
 	fd, rest, err := detachFD(c)
 	conn.fd = fd
@@ -184,6 +195,24 @@ func (e *epollReaders) run(p *epollPoller) {
 				e.read(c)
 			}
 		}
+		e.flush(p)
+	}
+}
+
+// flush adds what p counted since the last flush to the run's counts.
+func (e *epollReaders) flush(p *epollPoller) {
+	d := p.local.delivered.Load()
+	if d == p.flushed {
+		return
+	}
+	e.shared.delivered.Add(d - p.flushed)
+	p.flushed = d
+	last := p.local.lastRecv.Load()
+	for {
+		cur := e.shared.lastRecv.Load()
+		if last <= cur || e.shared.lastRecv.CompareAndSwap(cur, last) {
+			return
+		}
 	}
 }
 
@@ -250,6 +279,10 @@ func (e *epollReaders) stop() (dropped int) {
 		syscall.Write(p.wake[1], []byte{0})
 	}
 	e.wg.Wait()
+	for _, p := range e.pollers {
+		e.flush(p)
+		e.shared.hist.Merge(&p.local.hist)
+	}
 	for i := range e.conns {
 		if c := e.conns[i].Load(); c != nil && !c.dead {
 			syscall.Close(c.fd)

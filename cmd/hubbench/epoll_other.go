@@ -10,7 +10,7 @@ const epollSupported = false
 // epollReaders is Linux-only; config validation refuses the mode elsewhere.
 type epollReaders struct{}
 
-func startEpollReaders(n, workers int) (*epollReaders, error) {
+func startEpollReaders(shared *fanoutShared, n, workers int) (*epollReaders, error) {
 	return nil, errors.New("-receivers-io epoll needs Linux")
 }
 

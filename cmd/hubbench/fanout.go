@@ -123,7 +123,7 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 	// dropped before.
 	closeReceivers := func(clients []*Client) int { return closeAll(clients) }
 	if cfg.ReceiversIO == receiversEpoll {
-		readers, err := startEpollReaders(cfg.Clients, runtime.GOMAXPROCS(0))
+		readers, err := startEpollReaders(shared, cfg.Clients, runtime.GOMAXPROCS(0))
 		if err != nil {
 			return nil, fmt.Errorf("-receivers-io epoll: %w", err)
 		}
@@ -137,7 +137,6 @@ func runFanout(ctx context.Context, cfg *Config) (report, error) {
 			r.others[k] = tapped(d)
 		}
 		r.adopt = func(i int, c *Client) {
-			receivers[i].shared = shared
 			readers.adopt(i, c, &receivers[i])
 		}
 		closeReceivers = func([]*Client) int { return readers.stop() }

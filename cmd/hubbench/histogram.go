@@ -60,6 +60,24 @@ func (h *Histogram) Record(d time.Duration) {
 	}
 }
 
+// Merge adds the samples of o, which must not change meanwhile.
+func (h *Histogram) Merge(o *Histogram) {
+	for i := range o.counts {
+		if n := o.counts[i].Load(); n > 0 {
+			h.counts[i].Add(n)
+		}
+	}
+	h.total.Add(o.total.Load())
+	h.sum.Add(o.sum.Load())
+	m := o.max.Load()
+	for {
+		cur := h.max.Load()
+		if m <= cur || h.max.CompareAndSwap(cur, m) {
+			return
+		}
+	}
+}
+
 // Count returns the number of samples recorded.
 func (h *Histogram) Count() uint64 { return h.total.Load() }
 

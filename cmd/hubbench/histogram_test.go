@@ -111,3 +111,20 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Record allocates %.1f times", n)
 	}
 }
+
+func TestMerge(t *testing.T) {
+	var a, b, all Histogram
+	for i := range 1000 {
+		d := time.Duration(i * i)
+		all.Record(d)
+		if i%3 == 0 {
+			a.Record(d)
+		} else {
+			b.Record(d)
+		}
+	}
+	a.Merge(&b)
+	if a.Summary() != all.Summary() {
+		t.Fatalf("merged %+v; want %+v", a.Summary(), all.Summary())
+	}
+}
