@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -183,19 +184,7 @@ func TestValidation(t *testing.T) {
 				args = append([]string{"-config", f}, args...)
 			}
 			_, err := Load(args, env(nil), io.Discard)
-			var ce *ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("case %d: want a *ConfigError, got %v", i, err)
-			}
-			msg := err.Error()
-			for _, w := range c.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("missing %q in:\n%s", w, msg)
-				}
-			}
-			if len(ce.Problems) != len(c.want) {
-				t.Errorf("want %d problems, got %d:\n%s", len(c.want), len(ce.Problems), msg)
-			}
+			wantProblems(t, fmt.Sprintf("case %d", i), err, c.want)
 		})
 	}
 }
@@ -251,5 +240,24 @@ func TestShutdownGrace(t *testing.T) {
 		if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0], "shutdown_grace") {
 			t.Errorf("shutdown_grace %s: %v, want one problem about shutdown_grace", bad, err)
 		}
+	}
+}
+
+// wantProblems checks that err is a *ConfigError with one problem per
+// entry of want, each found in its text.
+func wantProblems(t *testing.T, what string, err error, want []string) {
+	t.Helper()
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%s: want a *ConfigError, got %v", what, err)
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("%s: missing %q in:\n%s", what, w, msg)
+		}
+	}
+	if len(ce.Problems) != len(want) {
+		t.Errorf("%s: want %d problems, got %d:\n%s", what, len(want), len(ce.Problems), msg)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -135,18 +134,7 @@ func TestRecoveryValidation(t *testing.T) {
 				args = append([]string{"-config", writeFile(t, t.TempDir(), "c.json", c.file)}, args...)
 			}
 			_, err := Load(args, env(c.env), io.Discard)
-			var ce *ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("want a *ConfigError, got %v", err)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("missing %q in:\n%v", w, err)
-				}
-			}
-			if len(ce.Problems) != len(c.want) {
-				t.Errorf("want %d problems, got %d:\n%v", len(c.want), len(ce.Problems), err)
-			}
+			wantProblems(t, c.name, err, c.want)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -69,18 +68,7 @@ func TestStreamsAdapterConfig(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Load([]string{"-config", writeFile(t, t.TempDir(), "c.json", c.file)}, env(nil), io.Discard)
-			var ce *ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("want a *ConfigError, got %v", err)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("missing %q in:\n%v", w, err)
-				}
-			}
-			if len(ce.Problems) != len(c.want) {
-				t.Errorf("want %d problems, got %d:\n%v", len(c.want), len(ce.Problems), err)
-			}
+			wantProblems(t, c.name, err, c.want)
 		})
 	}
 }
