@@ -157,6 +157,19 @@ func cleanEnv() []string {
 	return out
 }
 
+// waitLog waits until hubd's stderr holds text: its log lines reach the
+// test through a pipe, after whatever they report has happened.
+func (d *daemon) waitLog(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.stderr.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not logged:\n%s", text, d.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (d *daemon) wait(t *testing.T) int {
 	t.Helper()
 	select {
@@ -295,13 +308,7 @@ func TestDaemon(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.stderr.String(), "SIGHUP: plugins reloaded") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged:\n%s", d.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	d.waitLog(t, "SIGHUP: plugins reloaded")
 	if code := post("secret"); code != 200 {
 		t.Fatalf("emit after reload: %d", code)
 	}
@@ -506,13 +513,7 @@ func TestDaemonReloadKeepsWorkingPlugins(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.stderr.String(), "SIGHUP: plugin reload failed") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failed reload logged:\n%s", d.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	d.waitLog(t, "SIGHUP: plugin reload failed")
 	if _, ans := sioConnect(t, d.addr, ""); !strings.HasPrefix(ans, `44{"message":"token required"`) {
 		t.Fatalf("policy lost by the failed reload: %s", ans)
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -154,13 +153,7 @@ func TestSIGHUPReloadKeepsClients(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.stderr.String(), "SIGHUP: plugins reloaded") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged:\n%s", d.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	d.waitLog(t, "SIGHUP: plugins reloaded")
 	c.say("reloaded")
 
 	after := c.next("after", d)
