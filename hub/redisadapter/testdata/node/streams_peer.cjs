@@ -16,12 +16,11 @@
 "use strict";
 
 const http = require("node:http");
-const readline = require("node:readline");
 const { Server } = require("socket.io");
 const { createAdapter } = require("@socket.io/redis-streams-adapter");
 const Redis = require("ioredis");
 
-const { toWire, fromWire, say } = require("./wire.cjs");
+const { toWire, say, serverOps, serve } = require("./wire.cjs");
 
 const redis = new Redis(process.env.REDIS_URL);
 redis.on("error", (e) => say({ log: "redis: " + e.message }));
@@ -55,64 +54,6 @@ io.on("greet", (...args) => {
   if (cb) cb({ from: "node", echo: args[0] });
 });
 
-const ops = {
-  async emit(c) {
-    let op = io.of(c.nsp || "/");
-    if (c.rooms) op = op.to(c.rooms);
-    if (c.except) op = op.except(c.except);
-    op.emit(c.event, ...fromWire(c.args || []));
-    return null;
-  },
-  async emitWithAck(c) {
-    let op = io.of(c.nsp || "/");
-    if (c.rooms) op = op.to(c.rooms);
-    return toWire(await op.timeout(c.timeout || 3000).emitWithAck(c.event, ...fromWire(c.args || [])));
-  },
-  async fetch(c) {
-    let op = io.of(c.nsp || "/");
-    if (c.rooms) op = op.in(c.rooms);
-    const sockets = await op.fetchSockets();
-    return sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: toWire(s.data), handshake: s.handshake }));
-  },
-  async join(c) {
-    await io.of(c.nsp || "/").in(c.rooms).socketsJoin(c.join);
-    return null;
-  },
-  async leave(c) {
-    await io.of(c.nsp || "/").in(c.rooms).socketsLeave(c.leave);
-    return null;
-  },
-  async disconnect(c) {
-    await io.of(c.nsp || "/").in(c.rooms).disconnectSockets(!!c.close);
-    return null;
-  },
-  async localRooms(c) {
-    const sock = io.of(c.nsp || "/").sockets.get(c.socket);
-    return sock ? [...sock.rooms] : null;
-  },
-  async socket(c) {
-    const sock = io.of(c.nsp || "/").sockets.get(c.socket);
-    return sock ? { rooms: [...sock.rooms], data: toWire(sock.data), recovered: sock.recovered } : null;
-  },
-  async serverSideEmit(c) {
-    if (c.ack) return toWire(await io.serverSideEmitWithAck(c.event, ...fromWire(c.args || [])));
-    io.serverSideEmit(c.event, ...fromWire(c.args || []));
-    return null;
-  },
-  async count(c) {
-    return io.of(c.nsp || "/").adapter.serverCount();
-  },
-};
-
-readline.createInterface({ input: process.stdin }).on("line", async (line) => {
-  let c;
-  try {
-    c = JSON.parse(line);
-    say({ id: c.id, result: await ops[c.op](c) });
-  } catch (e) {
-    say({ id: c && c.id, error: String((e && e.message) || e) });
-  }
-});
-process.stdin.on("end", () => process.exit(0));
+serve(serverOps(io));
 
 httpServer.listen(0, "127.0.0.1", () => say({ ready: httpServer.address().port }));
