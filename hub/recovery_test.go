@@ -205,6 +205,9 @@ func TestRecoveryRefusals(t *testing.T) {
 		{"a string of the client's own", hub.RecoveryOptions{}, "unknown_offset", false, func(t *testing.T, rs *recoveryServer, pid, sid, off string) setup {
 			return setup{pid: pid, offset: "hello"}
 		}},
+		{"an offset as long as a packet may be", hub.RecoveryOptions{}, "unknown_offset", false, func(t *testing.T, rs *recoveryServer, pid, sid, off string) setup {
+			return setup{pid: pid, offset: off + strings.Repeat("9", 500_000)}
+		}},
 		{"session of another namespace", hub.RecoveryOptions{}, "unknown_session", false, func(t *testing.T, rs *recoveryServer, pid, sid, off string) setup {
 			return setup{pid: pid, offset: off, nsp: "/other"}
 		}},
