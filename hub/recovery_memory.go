@@ -239,10 +239,10 @@ func (m *memoryStore) missedLocked(s *Session, fn func(*Packet)) (count, bytes i
 	if seq+1 < m.first {
 		return 0, 0, ErrOffsetExpired
 	}
-	in := newRoomSet(s.Rooms)
+	in := NewSessionRooms(s.Rooms)
 	for i := m.head + int(seq+1-m.first); i < len(m.queue); i++ {
 		sp := &m.queue[i]
-		if !in.reaches(sp.rooms, sp.except) {
+		if !in.Reaches(sp.rooms, sp.except) {
 			continue
 		}
 		count++
@@ -257,14 +257,17 @@ func (m *memoryStore) missedLocked(s *Session, fn func(*Packet)) (count, bytes i
 	return count, bytes, nil
 }
 
-// roomSet is a session's rooms, to test packets against.
-type roomSet struct {
+// SessionRooms are a session's rooms, to test broadcasts against: what a
+// SessionStore uses to pick the packets a session missed.
+type SessionRooms struct {
 	list []string
 	set  map[string]struct{} // for long lists
 }
 
-func newRoomSet(rooms []string) roomSet {
-	rs := roomSet{list: rooms}
+// NewSessionRooms returns the rooms to test broadcasts against (a
+// session's own room among them).
+func NewSessionRooms(rooms []string) SessionRooms {
+	rs := SessionRooms{list: rooms}
 	if len(rooms) > 8 {
 		rs.set = make(map[string]struct{}, len(rooms))
 		for _, r := range rooms {
@@ -274,7 +277,7 @@ func newRoomSet(rooms []string) roomSet {
 	return rs
 }
 
-func (rs roomSet) has(r string) bool {
+func (rs SessionRooms) has(r string) bool {
 	if rs.set != nil {
 		_, ok := rs.set[r]
 		return ok
@@ -287,9 +290,10 @@ func (rs roomSet) has(r string) bool {
 	return false
 }
 
-// reaches reports whether a packet sent to rooms except except reaches a
-// socket in these rooms, as the reference's shouldIncludePacket.
-func (rs roomSet) reaches(rooms, except []string) bool {
+// Reaches reports whether a broadcast to rooms (all, when empty), except
+// the sockets in except, reaches a socket in these rooms, as the
+// reference's shouldIncludePacket.
+func (rs SessionRooms) Reaches(rooms, except []string) bool {
 	for _, r := range except {
 		if rs.has(r) {
 			return false

@@ -403,7 +403,7 @@ func (a *streamsAdapter) readReplayFrom(ctx context.Context, from streamID, to s
 // hub.ErrTooManyMissed). keep says whether to keep them or only count.
 type missedBy struct {
 	a      *streamsAdapter
-	in     roomSet
+	in     hub.SessionRooms
 	offset streamID
 	keep   bool
 	out    []*hub.Packet
@@ -412,11 +412,11 @@ type missedBy struct {
 }
 
 func newMissedBy(a *streamsAdapter, s *hub.Session, offset streamID, keep bool) *missedBy {
-	return &missedBy{a: a, in: newRoomSet(s.Rooms), offset: offset, keep: keep}
+	return &missedBy{a: a, in: hub.NewSessionRooms(s.Rooms), offset: offset, keep: keep}
 }
 
 func (m *missedBy) add(r replayed) error {
-	if !m.offset.less(r.id) || !m.in.reaches(r.opts.Rooms, r.opts.Except) {
+	if !m.offset.less(r.id) || !m.in.Reaches(r.opts.Rooms, r.opts.Except) {
 		return nil
 	}
 	m.count++
@@ -428,36 +428,6 @@ func (m *missedBy) add(r replayed) error {
 		m.out = append(m.out, r.p)
 	}
 	return nil
-}
-
-// roomSet is a session's rooms, to test broadcasts against.
-type roomSet map[string]struct{}
-
-func newRoomSet(rooms []string) roomSet {
-	rs := make(roomSet, len(rooms))
-	for _, r := range rooms {
-		rs[r] = struct{}{}
-	}
-	return rs
-}
-
-// reaches reports whether a broadcast to rooms except except reaches a
-// socket in these rooms, as Node's shouldIncludePacket and hub's.
-func (rs roomSet) reaches(rooms, except []string) bool {
-	for _, r := range except {
-		if _, in := rs[r]; in {
-			return false
-		}
-	}
-	if len(rooms) == 0 {
-		return true
-	}
-	for _, r := range rooms {
-		if _, in := rs[r]; in {
-			return true
-		}
-	}
-	return false
 }
 
 // ResumeSession queues what s missed and joins its rooms, on the stream
