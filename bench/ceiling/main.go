@@ -23,6 +23,13 @@
 //     goroutine (and no stack) and no write buffer (both buffers go back to
 //     a shared pool). A broadcast to a big room then starts a goroutine per
 //     member, which is what it costs that this mode measures.
+//   - "pool": a few writer goroutines (-pool-workers, 2) for all
+//     connections, taking connections with bytes queued in first-in,
+//     first-out order and writing each one's queue with one non-blocking
+//     write(2); a connection whose socket buffer is full gets a goroutine of
+//     its own for the rest (see pool.go). This is the strategy hubd's engine
+//     took for big rooms; here it shows what it is worth without the rest
+//     of a server.
 //
 // The rest is kept as small: the WebSocket handshake (RFC 6455) is done by
 // hand on a hijacked net/http connection, and the handler returns at once,
@@ -81,13 +88,17 @@ const (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:3001", "listen address")
-	writer := flag.String("writer", "persistent", `"persistent": a writer goroutine per connection for its life; "on-demand": one started when the queue gets bytes`)
+	writer := flag.String("writer", "persistent", `"persistent": a writer goroutine per connection for its life; "on-demand": one started when the queue gets bytes; "pool": a few writers for all connections`)
+	workers := flag.Int("pool-workers", 2, "writer goroutines with -writer pool")
 	flag.Parse()
-	if *writer != "persistent" && *writer != "on-demand" {
-		log.Fatalf("-writer %q: use persistent or on-demand", *writer)
+	if *writer != "persistent" && *writer != "on-demand" && *writer != "pool" {
+		log.Fatalf("-writer %q: use persistent, on-demand or pool", *writer)
 	}
 
 	srv := &server{rooms: make(map[string]*room), persistent: *writer == "persistent"}
+	if *writer == "pool" {
+		srv.pool = newPool(*workers)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/socket.io/", srv.serveWS)
 
@@ -104,6 +115,7 @@ type server struct {
 	mu         sync.RWMutex
 	rooms      map[string]*room
 	persistent bool // each connection keeps its writer goroutine (-writer)
+	pool       *pool
 }
 
 // room is a member list that iterates as a slice; index gives each member's
@@ -567,6 +579,10 @@ func (c *conn) wakeLocked() {
 		c.writing = true
 		if c.wake != nil {
 			c.wake <- struct{}{} // buffered: the writer is parked or about to be
+			return
+		}
+		if c.srv.pool != nil {
+			c.srv.pool.push(c)
 			return
 		}
 		go c.writeLoop()
