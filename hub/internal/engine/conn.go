@@ -62,7 +62,7 @@ type Conn struct {
 	netConn     net.Conn
 	queue       []Frame
 	queued      int     // bytes in queue
-	writing     bool    // a WebSocket writer goroutine is running
+	writing     bool    // a WebSocket writer runs or waits in the writer pool
 	dispatching bool    // the WebSocket reader is in the handler
 	reading     *wsConn // the WebSocket being read (see readLoop)
 
@@ -182,8 +182,7 @@ func (c *Conn) kickLocked() {
 		// writes what was queued itself once the handler returns (see
 		// dispatch): replies then cost no goroutine.
 		if !c.writing && len(c.queue) > 0 && !c.dispatching {
-			c.writing = true
-			go c.startedWriteLoop(c.netConn)
+			c.startWriterLocked()
 		}
 		return
 	}
@@ -274,8 +273,7 @@ func (c *Conn) Close() {
 	case c.ws != nil:
 		c.queue = append(c.queue, Frame{Data: closeNormal, op: opClose})
 		if !c.writing {
-			c.writing = true
-			go c.startedWriteLoop(c.netConn)
+			c.startWriterLocked()
 		}
 		c.mu.Unlock()
 	case c.poll != nil && len(c.queue) == 0:

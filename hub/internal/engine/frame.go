@@ -84,12 +84,7 @@ func writeFrames(c net.Conn, prefix []byte, frames []Frame, timeout time.Duratio
 	}
 	if total <= copyLimit {
 		bp := batchPool.Get().(*[]byte)
-		buf := append((*bp)[:0], prefix...)
-		for i := range frames {
-			f := &frames[i]
-			buf = appendFrameHeader(buf, f.opcode(), len(f.Data))
-			buf = append(buf, f.Data...)
-		}
+		buf := appendFrames((*bp)[:0], prefix, frames)
 		_, err := c.Write(buf)
 		*bp = buf[:0]
 		batchPool.Put(bp)
@@ -108,6 +103,17 @@ func writeFrames(c net.Conn, prefix []byte, frames []Frame, timeout time.Duratio
 	}
 	_, err := bufs.WriteTo(c)
 	return err
+}
+
+// appendFrames appends prefix and then frames as WebSocket frames.
+func appendFrames(dst, prefix []byte, frames []Frame) []byte {
+	dst = append(dst, prefix...)
+	for i := range frames {
+		f := &frames[i]
+		dst = appendFrameHeader(dst, f.opcode(), len(f.Data))
+		dst = append(dst, f.Data...)
+	}
+	return dst
 }
 
 // appendPayload appends frames as a polling payload.

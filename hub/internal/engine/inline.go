@@ -92,8 +92,7 @@ func (c *Conn) moveReading() {
 	c.readEpoch.Add(1)
 	c.dispatching = false
 	if !c.writing && len(c.queue) > 0 {
-		c.writing = true
-		go c.startedWriteLoop(c.netConn)
+		c.startWriterLocked()
 	}
 	epoch := c.readEpoch.Load()
 	c.mu.Unlock()

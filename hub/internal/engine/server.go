@@ -23,7 +23,8 @@ type Server struct {
 	draining atomic.Bool   // Drain was called: handshakes are refused
 	panics   atomic.Uint64 // see PanicsRecovered
 
-	inline inlineWatch // see inline.go
+	inline  inlineWatch // see inline.go
+	writers *writerPool // see writers.go
 }
 
 // readBufferSize is the WebSocket read buffer of a session. Larger frames
@@ -33,7 +34,7 @@ const readBufferSize = 512
 // NewServer returns a server with cfg; zero fields take their defaults.
 func NewServer(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, sessions: make(map[string]*Conn), drained: make(chan struct{})}
+	s := &Server{cfg: cfg, sessions: make(map[string]*Conn), drained: make(chan struct{}), writers: newWriterPool(0)}
 	if cfg.CORS != nil {
 		s.cors = cfg.CORS.EngineCORS()
 	}

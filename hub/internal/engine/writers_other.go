@@ -1,0 +1,16 @@
+//go:build !unix
+
+package engine
+
+import (
+	"errors"
+	"net"
+)
+
+// Without non-blocking writes, every session has goroutine writers (see
+// pooled).
+const rawWriteSupported = false
+
+func rawWrite(net.Conn, []byte) (int, error) {
+	return 0, errors.New("engine: no raw writes on this system")
+}
