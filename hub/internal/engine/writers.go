@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,8 @@ type writerPool struct {
 	head    int
 	workers int // running
 	max     int
+
+	handoffs atomic.Uint64 // turns that found a socket buffer full
 }
 
 func newWriterPool(max int) *writerPool {
@@ -140,6 +143,7 @@ func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
 	case errors.Is(err, errWouldBlock):
 		// The client is not reading as fast: the rest goes out on a
 		// goroutine of this session's own, with what is queued after it.
+		p.handoffs.Add(1)
 		rest := bytes.Clone(buf[n:])
 		go func() {
 			defer c.recoverPanic()
