@@ -126,9 +126,9 @@ func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
 		return buf
 	}
 	nc := c.netConn
-	if c.queued > copyLimit || c.queue[len(c.queue)-1].op == opClose {
-		// Big batches (writev) and the close handshake: the goroutine
-		// writer, which blocks under the write timeout.
+	if c.queue[len(c.queue)-1].op == opClose {
+		// The close handshake: the goroutine writer, which ends the
+		// session once the close frame is out.
 		c.mu.Unlock()
 		go c.startedWriteLoop(nc)
 		return buf
@@ -136,15 +136,15 @@ func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
 	batch := c.takeLocked()
 	c.mu.Unlock()
 
-	buf = appendFrames(buf, nil, batch)
-	n, err := c.tryWrite(nc, buf)
+	iov, buf := layoutFrames(buf, batch)
+	err := c.tryWrite(nc, &iov)
 	switch {
 	case err == nil:
 	case errors.Is(err, errWouldBlock):
 		// The client is not reading as fast: the rest goes out on a
 		// goroutine of this session's own, with what is queued after it.
 		p.handoffs.Add(1)
-		rest := bytes.Clone(buf[n:])
+		rest := bytes.Join(iov, nil)
 		go func() {
 			defer c.recoverPanic()
 			c.writeLoop(nc, rest)
@@ -169,23 +169,66 @@ func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
 	return buf
 }
 
+// bigFrame is the payload size from which a frame is written from where it
+// lies (writev) rather than copied into the worker's buffer.
+const bigFrame = 4 << 10
+
+// layoutFrames lays frames out for one writev: headers and small payloads
+// copied into buf, big payloads referenced as they are. It returns the
+// pieces in order and buf, which they may point into.
+func layoutFrames(buf []byte, frames []Frame) ([][]byte, []byte) {
+	small := true
+	for i := range frames {
+		if len(frames[i].Data) >= bigFrame {
+			small = false
+			break
+		}
+	}
+	if small {
+		buf = appendFrames(buf, nil, frames)
+		return [][]byte{buf}, buf
+	}
+	// Copy first, then cut: buf may move while it grows.
+	ends := make([]int, len(frames))
+	for i := range frames {
+		f := &frames[i]
+		buf = appendFrameHeader(buf, f.opcode(), len(f.Data))
+		if len(f.Data) < bigFrame {
+			buf = append(buf, f.Data...)
+		}
+		ends[i] = len(buf)
+	}
+	iov := make([][]byte, 0, 2*len(frames)+1)
+	from := 0
+	for i := range frames {
+		if f := &frames[i]; len(f.Data) >= bigFrame {
+			iov = append(iov, buf[from:ends[i]], f.Data)
+			from = ends[i]
+		}
+	}
+	if from < len(buf) {
+		iov = append(iov, buf[from:])
+	}
+	return iov, buf
+}
+
 // errWouldBlock is a non-blocking write that found the socket buffer full.
 var errWouldBlock = errors.New("engine: write would block")
 
-// tryWrite writes b without waiting for the socket to become writable: it
-// returns the bytes written and errWouldBlock when the socket buffer
-// filled first. Only the session's writer calls it.
-func (c *Conn) tryWrite(nc net.Conn, b []byte) (int, error) {
-	n, err := rawWrite(nc, b)
+// tryWrite writes *iov without waiting for the socket to become writable:
+// it returns errWouldBlock when the socket buffer filled first, and leaves
+// in *iov what it did not write. Only the session's writer calls it.
+func (c *Conn) tryWrite(nc net.Conn, iov *[][]byte) error {
+	n, err := rawWritev(nc, iov)
 	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		// A write deadline set by an earlier blocking write (see
 		// armWriteDeadline) has passed; it means nothing to a write
 		// that does not wait. Clear it and try again.
 		if err := nc.SetWriteDeadline(time.Time{}); err != nil {
-			return 0, err
+			return err
 		}
 		c.deadlineConn, c.writeDeadline = nil, time.Time{}
-		n, err = rawWrite(nc, b)
+		_, err = rawWritev(nc, iov)
 	}
-	return n, err
+	return err
 }

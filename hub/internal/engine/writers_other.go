@@ -11,6 +11,6 @@ import (
 // pooled).
 const rawWriteSupported = false
 
-func rawWrite(net.Conn, []byte) (int, error) {
+func rawWritev(net.Conn, *[][]byte) (int, error) {
 	return 0, errors.New("engine: no raw writes on this system")
 }
