@@ -66,6 +66,10 @@ type Options struct {
 	// MaxBufferedBytes bounds what may wait to be written to one client; a
 	// client further behind is disconnected (16 MiB).
 	MaxBufferedBytes int
+	// WriteTimeout bounds a write to a client whose socket buffer is full
+	// (it reads slower than it is sent to): one that does not finish in
+	// time disconnects the client (10s). Other clients never wait for it.
+	WriteTimeout time.Duration
 	// HTTPCompressionThreshold is the size from which long-polling
 	// responses are compressed (gzip, else deflate) for clients that accept
 	// it (1024 bytes, as the reference's httpCompression); negative turns

@@ -44,6 +44,7 @@ func New(opts Options) *Server {
 		UpgradeTimeout:    opts.UpgradeTimeout,
 		MaxPayload:        opts.MaxPayload,
 		MaxBufferedBytes:  opts.MaxBufferedBytes,
+		WriteTimeout:      opts.WriteTimeout,
 		CompressThreshold: opts.HTTPCompressionThreshold,
 		DisablePolling:    opts.DisablePolling,
 		DisableWebSocket:  opts.DisableWebSocket,
