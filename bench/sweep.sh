@@ -11,7 +11,9 @@
 #
 # Environment:
 #   SIZES="1000 3000 5000 10000 19000"  room sizes (receivers)
-#   SERVERS="hub node ceiling"          any of hub, node, ceiling, bare
+#   SERVERS="hub node ceiling"          any of hub, node, ceiling, bare, and
+#                                       pool (bench/ceiling -writer pool: a
+#                                       few writers for all connections)
 #   RUNS=1                              runs per size and server; medians
 #                                       in the table when more than one
 #   DURATION=10s                        hubbench -duration
@@ -43,6 +45,7 @@ go build -o "$bin/hubbench" ./cmd/hubbench
 for server in $servers; do
   case $server in
     hub | ceiling | bare) go build -o "$bin/$server" "./bench/$server" ;;
+    pool) go build -o "$bin/ceiling" ./bench/ceiling ;;
     node) [ -d bench/node/node_modules ] || (cd bench/node && npm ci --no-audit --no-fund --loglevel=error) ;;
     *) echo "sweep: unknown server $server" >&2 && exit 2 ;;
   esac
@@ -55,7 +58,7 @@ if [ -n "${BASE:-}" ]; then
 fi
 
 port_of() {
-  case $1 in hub) echo 3420 ;; node) echo 3421 ;; ceiling) echo 3422 ;; base) echo 3423 ;; bare) echo 3424 ;; esac
+  case $1 in hub) echo 3420 ;; node) echo 3421 ;; ceiling) echo 3422 ;; base) echo 3423 ;; bare) echo 3424 ;; pool) echo 3425 ;; esac
 }
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -67,6 +70,7 @@ start() { # name port -> pid
   fi
   case $1 in
     node) (cd bench/node && PORT=$2 exec node server.js >/dev/null 2>&1) & ;;
+    pool) "$bin/ceiling" -writer pool -addr "127.0.0.1:$2" >/dev/null 2>&1 & ;;
     *) "$bin/$1" -addr "127.0.0.1:$2" >/dev/null 2>&1 & ;;
   esac
   local pid=$!
@@ -121,12 +125,14 @@ awk -v sizes="$sizes" -v servers="$servers" '
     line = sprintf("%6s", "size")
     for (j = 1; j <= nv; j++) line = line sprintf(" %10s", V[j])
     line = line sprintf(" %11s %9s", "hub/ceiling", "hub/node")
+    if (servers ~ /(^| )pool( |$)/) line = line sprintf(" %9s", "hub/pool")
     if (base) line = line sprintf(" %9s", "hub/base")
     print line
     for (i = 1; i <= ns; i++) {
       line = sprintf("%6s", S[i])
       for (j = 1; j <= nv; j++) { m[V[j]] = median(S[i], V[j]); line = line sprintf(" %10s", m[V[j]] == "" ? "-" : sprintf("%.0f", m[V[j]])) }
       line = line sprintf(" %11s %9s", ratio(m["hub"], m["ceiling"]), ratio(m["hub"], m["node"]))
+      if (servers ~ /(^| )pool( |$)/) line = line sprintf(" %9s", ratio(m["hub"], m["pool"]))
       if (base) line = line sprintf(" %9s", ratio(m["hub"], m["base"]))
       print line
     }
