@@ -120,6 +120,7 @@ func (s *Socket) removeAny(l *listener) {
 // socket.onAnyOutgoing.)
 func (s *Socket) OnAnyOutgoing(fn func(event string, args Args)) (off func()) {
 	l := &outgoingListener{fn: fn}
+	s.nsp.outgoingUsed.Store(true)
 	s.mu.Lock()
 	var list []*outgoingListener
 	if p := s.outgoing.Load(); p != nil {
@@ -135,6 +136,7 @@ func (s *Socket) OnAnyOutgoing(fn func(event string, args Args)) (off func()) {
 // there. The returned function removes it. (Node: socket.prependAnyOutgoing.)
 func (s *Socket) PrependAnyOutgoing(fn func(event string, args Args)) (off func()) {
 	l := &outgoingListener{fn: fn}
+	s.nsp.outgoingUsed.Store(true)
 	s.mu.Lock()
 	list := []*outgoingListener{l}
 	if p := s.outgoing.Load(); p != nil {

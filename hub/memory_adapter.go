@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/hubd/hubd/hub/internal/engine"
 )
 
 // shardCount spreads rooms over locks so that joins and broadcasts to
@@ -16,7 +18,7 @@ const shardCount = 32
 
 type shard struct {
 	mu      sync.RWMutex
-	rooms   map[string]map[*Socket]struct{}
+	rooms   map[string]*roomSet
 	sockets map[string]*Socket // by id, for the sockets whose id hashes here
 	// joined keeps, for the sockets whose id hashes here, their rooms in
 	// the order they joined them (Socket.rooms is a set): DelAll leaves
@@ -61,7 +63,7 @@ type RoomEvents struct {
 func newMemoryAdapter(nsp *Namespace) *MemoryAdapter {
 	a := &MemoryAdapter{nsp: nsp, seed: maphash.MakeSeed()}
 	for i := range a.shards {
-		a.shards[i].rooms = make(map[string]map[*Socket]struct{})
+		a.shards[i].rooms = make(map[string]*roomSet)
 		a.shards[i].sockets = make(map[string]*Socket)
 		a.shards[i].joined = make(map[*Socket][]string)
 	}
@@ -127,10 +129,53 @@ func (a *MemoryAdapter) register(s *Socket) {
 	sh.mu.Unlock()
 }
 
+// roomSet is the members of one room: a slice to go through, in which
+// each member's connection sits beside it, so that a broadcast to a big
+// room reads the slice in order and touches each member's connection only,
+// and an index to take a member out (by moving the last one to its place).
+type roomSet struct {
+	members []roomMember
+	index   map[*Socket]int
+}
+
+type roomMember struct {
+	s    *Socket
+	conn *engine.Conn
+}
+
+func (set *roomSet) add(s *Socket) {
+	if _, in := set.index[s]; !in {
+		set.index[s] = len(set.members)
+		set.members = append(set.members, roomMember{s: s, conn: s.client.conn})
+	}
+}
+
+// remove takes s out and reports whether the set is empty.
+func (set *roomSet) remove(s *Socket) bool {
+	i, in := set.index[s]
+	if !in {
+		return len(set.members) == 0
+	}
+	last := len(set.members) - 1
+	if i != last {
+		set.members[i] = set.members[last]
+		set.index[set.members[i].s] = i
+	}
+	set.members[last] = roomMember{}
+	set.members = set.members[:last]
+	delete(set.index, s)
+	if cap(set.members) > 64 && len(set.members) < cap(set.members)/4 {
+		set.members = slices.Clip(slices.Clone(set.members))
+	}
+	return len(set.members) == 0
+}
+
 // each calls fn for every member of room r; sh is r's shard, read-locked.
 func (sh *shard) each(r string, fn func(*Socket)) {
-	for s := range sh.rooms[r] {
-		fn(s)
+	if set := sh.rooms[r]; set != nil {
+		for i := range set.members {
+			fn(set.members[i].s)
+		}
 	}
 	// Sockets and rooms hash to shards alike, so a socket's own room is
 	// found in the same shard.
@@ -154,7 +199,7 @@ func (a *MemoryAdapter) hasRoom(room string) bool {
 	sh := a.shardOf(room)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	if len(sh.rooms[room]) > 0 {
+	if sh.rooms[room] != nil {
 		return true
 	}
 	s := sh.sockets[room]
@@ -188,13 +233,13 @@ func (a *MemoryAdapter) AddAll(s *Socket, rooms []string) {
 		} else {
 			sh := a.shardOf(r)
 			sh.mu.Lock()
-			members := sh.rooms[r]
-			created = members == nil
+			set := sh.rooms[r]
+			created = set == nil
 			if created {
-				members = make(map[*Socket]struct{}, 1)
-				sh.rooms[r] = members
+				set = &roomSet{index: make(map[*Socket]int, 1)}
+				sh.rooms[r] = set
 			}
-			members[s] = struct{}{}
+			set.add(s)
 			sh.mu.Unlock()
 		}
 		if track {
@@ -244,12 +289,9 @@ func (a *MemoryAdapter) removeMember(s *Socket, room string) (deleted bool) {
 	}
 	sh := a.shardOf(room)
 	sh.mu.Lock()
-	if members := sh.rooms[room]; members != nil {
-		delete(members, s)
-		if len(members) == 0 {
-			delete(sh.rooms, room)
-			deleted = true
-		}
+	if set := sh.rooms[room]; set != nil && set.remove(s) {
+		delete(sh.rooms, room)
+		deleted = true
 	}
 	sh.mu.Unlock()
 	return deleted
@@ -373,6 +415,33 @@ func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
 	volatile := opts.Flags.Volatile
 	// Counted here and added once: the loop stays free of atomics.
 	sent, failed := 0, 0
+	if len(opts.Rooms) == 1 && len(opts.Except) == 0 && !a.nsp.outgoingUsed.Load() {
+		// One room and no outgoing listener anywhere in the namespace
+		// (the common broadcast): the member slice alone, each member's
+		// connection read from it, no socket touched.
+		r := opts.Rooms[0]
+		sh := a.shardOf(r)
+		sh.mu.RLock()
+		if set := sh.rooms[r]; set != nil {
+			for i := range set.members {
+				if set.members[i].conn.Send(frames, volatile) {
+					sent++
+				} else {
+					failed++
+				}
+			}
+		}
+		if s := sh.sockets[r]; s != nil && s.ownRoom.Load() {
+			if s.client.conn.Send(frames, volatile) {
+				sent++
+			} else {
+				failed++
+			}
+		}
+		sh.mu.RUnlock()
+		a.nsp.srv.stats.add(sent, failed, volatile)
+		return nil
+	}
 	var notify []*Socket
 	a.apply(opts, func(s *Socket) {
 		if s.client.conn.Send(frames, volatile) {

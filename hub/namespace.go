@@ -27,6 +27,9 @@ type Namespace struct {
 	count   atomic.Int64 // connected sockets
 	pending atomic.Int64 // sockets resolved to this namespace, not yet through add
 	joined  atomic.Bool  // a socket has connected (children only)
+	// outgoingUsed: a socket of the namespace has had an outgoing
+	// listener; until then a broadcast checks no socket for one.
+	outgoingUsed atomic.Bool
 
 	mu           sync.Mutex
 	middlewares  []func(*Socket) error
