@@ -154,6 +154,9 @@ func TestSlowReadersInBigRoom(t *testing.T) {
 	if n := members("slow"); n != slow {
 		t.Fatalf("%d slow clients still connected, want %d", n, slow)
 	}
+	if n := srv.Stats().SlowWrites; n < uint64(slow) {
+		t.Fatalf("Stats.SlowWrites %d, want at least one per slow client (%d)", n, slow)
+	}
 	fleet.Must(map[string]any{"op": "read"}, nil)
 	expect("slow") // and the slow ones everything, in order
 }

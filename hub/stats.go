@@ -22,6 +22,11 @@ type Stats struct {
 	// goroutines (an application's listener, the transport): each closed
 	// its connection only and was logged with its stack.
 	PanicsRecovered uint64
+	// SlowWrites is the writes to a client that found its socket buffer
+	// full (it reads slower than it is sent to): each went on in a
+	// goroutine of that client's own, bounded by Options.WriteTimeout,
+	// while the broadcasts to others went on.
+	SlowWrites uint64
 }
 
 // Stats returns the server's delivery counters. Reading them costs a few
@@ -33,6 +38,7 @@ func (s *Server) Stats() Stats {
 		VolatileDropped: s.stats.dropped.Load(),
 		Undelivered:     s.stats.undelivered.Load(),
 		PanicsRecovered: s.engine.PanicsRecovered() + s.stats.panics.Load(),
+		SlowWrites:      s.engine.SlowWrites(),
 	}
 }
 

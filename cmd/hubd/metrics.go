@@ -149,6 +149,8 @@ var (
 		[]string{"reason"}, nil)
 	panicsDesc = prometheus.NewDesc("hubd_panics_recovered_total",
 		"Panics recovered on a connection's goroutines; each closed that connection only and is in the log with its stack.", nil, nil)
+	slowWritesDesc = prometheus.NewDesc("hubd_slow_client_writes_total",
+		"Writes that found a client's socket buffer full (it reads slower than it is sent to); each went on apart, under the write timeout, without holding up other clients.", nil, nil)
 )
 
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -159,6 +161,7 @@ func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- eventsSentDesc
 	ch <- eventsDroppedDesc
 	ch <- panicsDesc
+	ch <- slowWritesDesc
 }
 
 func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
@@ -168,6 +171,7 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.VolatileDropped), "volatile")
 	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.Undelivered), "closed")
 	ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(st.PanicsRecovered))
+	ch <- prometheus.MustNewConstMetric(slowWritesDesc, prometheus.CounterValue, float64(st.SlowWrites))
 	// Every entry of the config has its series, at 0 when it has no
 	// namespace (a pattern without children).
 	type sums struct{ namespaces, sockets, rooms int }

@@ -160,6 +160,7 @@ func TestDaemonMetrics(t *testing.T) {
 	check("hubd_events_dropped_total", eq(0), "0", `reason="volatile"`)
 	check("hubd_events_dropped_total", eq(0), "0", `reason="closed"`)
 	check("hubd_panics_recovered_total", eq(0), "0")
+	check("hubd_slow_client_writes_total", eq(0), "0")
 	check("go_goroutines", ge(1), ">= 1")
 	if strings.Contains(body, "hubd_recovery_") {
 		t.Errorf("recovery counters with recovery off:\n%s", body)

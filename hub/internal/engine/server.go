@@ -51,6 +51,11 @@ func (s *Server) Len() int {
 	return len(s.sessions)
 }
 
+// SlowWrites returns how many writes of the writer pool found a client's
+// socket buffer full and left the rest to a goroutine of that session's
+// own (see writers.go).
+func (s *Server) SlowWrites() uint64 { return s.writers.handoffs.Load() }
+
 // PanicsRecovered returns how many panics the server has recovered on its
 // sessions' goroutines, each of which closed its session (see recoverPanic).
 func (s *Server) PanicsRecovered() uint64 { return s.panics.Load() }
