@@ -307,6 +307,11 @@ type SocketIOConfig struct {
 	PingInterval Duration `json:"ping_interval"`
 	// PingTimeout is how long a ping may go unanswered ("20s").
 	PingTimeout Duration `json:"ping_timeout"`
+	// WriteTimeout bounds a write to a client whose socket buffer is
+	// full (it reads slower than it is sent to); a client whose write
+	// does not finish in time is disconnected ("10s"). Other clients never
+	// wait for it.
+	WriteTimeout Duration `json:"write_timeout"`
 	// MaxPayload is the largest message a client may send, in bytes
 	// (1000000).
 	MaxPayload int64 `json:"max_payload"`
@@ -417,6 +422,7 @@ func Defaults() Config {
 			Path:         "/socket.io/",
 			PingInterval: Duration(25 * time.Second),
 			PingTimeout:  Duration(20 * time.Second),
+			WriteTimeout: Duration(10 * time.Second),
 			MaxPayload:   1_000_000,
 
 			CleanupEmptyChildNamespaces: true,
@@ -654,6 +660,9 @@ func (c *Config) Validate() error {
 	}
 	if s.PingTimeout <= 0 {
 		bad("socketio.ping_timeout %v: it must be positive", time.Duration(s.PingTimeout))
+	}
+	if s.WriteTimeout <= 0 {
+		bad("socketio.write_timeout %v: it must be positive", time.Duration(s.WriteTimeout))
 	}
 	if s.MaxPayload <= 0 {
 		bad("socketio.max_payload %d: it must be positive", s.MaxPayload)

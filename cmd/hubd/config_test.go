@@ -48,7 +48,7 @@ func TestConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	f := writeFile(t, dir, "hubd.json", `{
 		"listen": "127.0.0.1:4000",
-		"socketio": {"path": "/rt/", "cors_origins": ["https://a.example"], "ping_interval": "5s", "ping_timeout": "3s", "max_payload": 5000},
+		"socketio": {"path": "/rt/", "cors_origins": ["https://a.example"], "ping_interval": "5s", "ping_timeout": "3s", "write_timeout": "7s", "max_payload": 5000},
 		"namespaces": [{"name": "/"}, {"pattern": "/team-\\d+", "route": "namespace", "echo": true}],
 		"plugins": {"dir": "`+dir+`"},
 		"api": {"key": "k", "max_body": 100},
@@ -63,7 +63,7 @@ func TestConfigFile(t *testing.T) {
 	}
 	if cfg.Listen != "127.0.0.1:4000" || cfg.SocketIO.Path != "/rt/" || cfg.SocketIO.CORSOrigins[0] != "https://a.example" ||
 		time.Duration(cfg.SocketIO.PingInterval) != 5*time.Second || time.Duration(cfg.SocketIO.PingTimeout) != 3*time.Second ||
-		cfg.SocketIO.MaxPayload != 5000 || len(cfg.Namespaces) != 2 || cfg.Namespaces[1].Route != "namespace" || !cfg.Namespaces[1].Echo ||
+		time.Duration(cfg.SocketIO.WriteTimeout) != 7*time.Second || cfg.SocketIO.MaxPayload != 5000 || len(cfg.Namespaces) != 2 || cfg.Namespaces[1].Route != "namespace" || !cfg.Namespaces[1].Echo ||
 		cfg.Plugins.Dir != dir || cfg.API.Key != "k" || cfg.API.MaxBody != 100 || cfg.Static.Dir != dir ||
 		cfg.Log.Format != "json" || cfg.Log.Level != "debug" {
 		t.Fatalf("file config: %+v", cfg)
@@ -150,10 +150,10 @@ func TestValidation(t *testing.T) {
 			"", []string{`listen "nope"`, "plugin directory /does/not/exist does not exist", `log.format "xml"`,
 				`log.level "loud"`, `socketio.path "rt"`, "static directory " + aFile + " is not a directory",
 				"tls: set both", "tls.cert_file /no/cert"}},
-		{"file values", nil, `{"socketio": {"ping_interval": "-1s", "ping_timeout": "0s", "max_payload": 0, "cors_origins": [""]},
+		{"file values", nil, `{"socketio": {"ping_interval": "-1s", "ping_timeout": "0s", "write_timeout": "0s", "max_payload": 0, "cors_origins": [""]},
 			"namespaces": [{"name": "chat"}, {"pattern": "(", "route": "everywhere"}, {}, {"name": "/a", "pattern": "/b"}],
 			"api": {"max_body": -1}}`,
-			[]string{"socketio.ping_interval", "socketio.ping_timeout", "socketio.max_payload", "socketio.cors_origins[0]",
+			[]string{"socketio.ping_interval", "socketio.ping_timeout", "socketio.write_timeout", "socketio.max_payload", "socketio.cors_origins[0]",
 				`namespaces[0]: name "chat" must start with /`, `namespaces[1]: pattern "("`, `namespaces[1]: route "everywhere"`,
 				"namespaces[2]: set a name or a pattern", "namespaces[3]: set a name or a pattern, not both", "api.max_body"}},
 		{"http values", nil, `{"http": {"read_header_timeout": "0s", "read_timeout": "-1s", "idle_timeout": "0s",

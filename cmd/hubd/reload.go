@@ -37,7 +37,7 @@ import (
 //   - static.dir, plugins.dir and log.level.
 //
 // The other settings (listen, tls, http, socketio.path, ping_interval,
-// ping_timeout, max_payload, cleanup_empty_child_namespaces,
+// ping_timeout, write_timeout, max_payload, cleanup_empty_child_namespaces,
 // max_child_namespaces, log.format, metrics.enabled, adapter,
 // shutdown_grace, recovery) are fixed at start: a reload that changes one
 // logs that it needs a restart and keeps the old value. Recovery is among
@@ -97,6 +97,7 @@ func (l *live) hubOptions() hub.Options {
 		Path:         s.Path,
 		PingInterval: time.Duration(s.PingInterval),
 		PingTimeout:  time.Duration(s.PingTimeout),
+		WriteTimeout: time.Duration(s.WriteTimeout),
 		MaxPayload:   s.MaxPayload,
 		CheckOrigin:  l.checkOrigin,
 		Logger:       l.logger.With("component", "hub"),
@@ -341,6 +342,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"socketio.path", old.SocketIO.Path, next.SocketIO.Path},
 		{"socketio.ping_interval", time.Duration(old.SocketIO.PingInterval), time.Duration(next.SocketIO.PingInterval)},
 		{"socketio.ping_timeout", time.Duration(old.SocketIO.PingTimeout), time.Duration(next.SocketIO.PingTimeout)},
+		{"socketio.write_timeout", time.Duration(old.SocketIO.WriteTimeout), time.Duration(next.SocketIO.WriteTimeout)},
 		{"socketio.max_payload", old.SocketIO.MaxPayload, next.SocketIO.MaxPayload},
 		{"socketio.cleanup_empty_child_namespaces", old.SocketIO.CleanupEmptyChildNamespaces, next.SocketIO.CleanupEmptyChildNamespaces},
 		{"socketio.max_child_namespaces", old.SocketIO.MaxChildNamespaces, next.SocketIO.MaxChildNamespaces},
