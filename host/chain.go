@@ -271,6 +271,9 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		took := time.Since(now)
 		if err == nil && d != nil {
 			err = d.Check()
+			if err == nil && hook == HookEvent {
+				err = d.checkPlaceholders(len(env.Attachments))
+			}
 		}
 		end := now.Add(took)
 		if err != nil && abandoned(ctx, err) {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/hubd/hubd/hub"
 )
 
 // Action is what a decision asks for.
@@ -118,6 +120,26 @@ func (d *Decision) Check() error {
 	}
 	if d.Action == Reply && len(d.Reply) == 0 {
 		d.Reply = json.RawMessage("[]")
+	}
+	return nil
+}
+
+// checkPlaceholders reports whether the binary placeholders of an event
+// decision's args and reply point at the event's n attachments (an error
+// wrapping ErrGarbage when one does not): a plugin may move the event's
+// binary values about, never invent one.
+func (d *Decision) checkPlaceholders(n int) error {
+	att := make([][]byte, n) // only counted
+	for _, f := range [...]struct {
+		name string
+		raw  json.RawMessage
+	}{{"args", d.Args}, {"reply", d.Reply}} {
+		if len(f.raw) == 0 {
+			continue
+		}
+		if _, err := hub.RawArgs(f.raw, att); err != nil {
+			return fmt.Errorf("%w: %s: %v (the event has %d binary values)", ErrGarbage, f.name, err, n)
+		}
 	}
 	return nil
 }

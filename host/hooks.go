@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -195,7 +196,7 @@ func (h *Host) onEvent(ev *hub.Event) error {
 		s.Disconnect(false)
 		return hub.ErrDrop
 	case Reply:
-		reply(ev, d.Reply)
+		h.reply(ev, d.Reply)
 		return hub.ErrDrop
 	}
 	if d.Event != "" {
@@ -214,7 +215,7 @@ func (h *Host) onEvent(ev *hub.Event) error {
 		ev.Route = &hub.Route{Rooms: d.Rooms, Except: d.Except, ToSender: d.ToSender}
 	}
 	if d.Reply != nil {
-		reply(ev, d.Reply)
+		h.reply(ev, d.Reply)
 	}
 	return nil
 }
@@ -233,12 +234,21 @@ func answer(ev *hub.Event, reason string) {
 	}
 }
 
-func reply(ev *hub.Event, args json.RawMessage) {
+// reply answers the client's ack with a plugin's reply. Placeholders in
+// it stand for the event's binary values, as in a transform's args: a
+// reply that uses any carries the event's attachments with it.
+func (h *Host) reply(ev *hub.Event, args json.RawMessage) {
 	if !ev.WantsAck() {
 		return
 	}
-	a, err := hub.RawArgs(args, nil)
+	var att [][]byte
+	if bytes.Contains(args, []byte("placeholder")) || bytes.Contains(args, []byte(`\u`)) {
+		att = ev.Args.Attachments()
+	}
+	a, err := hub.RawArgs(args, att)
 	if err != nil {
+		// The chain checked each plugin's reply; this is a bug.
+		h.logger.Error("plugin reply refused", "event", ev.Name, "err", err)
 		answer(ev, "plugin returned a bad reply")
 		return
 	}

@@ -2,14 +2,9 @@ package host_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,58 +27,9 @@ var recoveryRuntimes = []string{"js", "wasm-go", "wasm-c", "process"}
 
 // buildRecoveryPlugins builds the connect hook of testdata/recovery from
 // source for every runtime (recovery.js says what it does) and returns
-// the spec of each. The C guest is part of the contract: a missing C
-// toolchain fails the test.
+// the spec of each.
 func buildRecoveryPlugins(t *testing.T) map[string]host.Spec {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	src := filepath.Join(root, "host/testdata/recovery")
-	entries := map[string]string{
-		"js":      filepath.Join(src, "recovery.js"),
-		"wasm-go": filepath.Join(dir, "recovery-go.wasm"),
-		"wasm-c":  filepath.Join(dir, "recovery-c.wasm"),
-		"process": filepath.Join(dir, "recovery-process"),
-	}
-	builds := []*exec.Cmd{
-		exec.Command("go", "build", "-buildmode=c-shared", "-o", entries["wasm-go"], "./host/testdata/recovery/wasmgo"),
-		exec.Command("clang", "--target=wasm32-wasi", "-O2", "-mexec-model=reactor", "-I", filepath.Join(root, "sdk/wasm/c"),
-			"-Wl,--strip-debug", "-o", entries["wasm-c"], filepath.Join(src, "wasmc/recovery.c")),
-		exec.Command("go", "build", "-o", entries["process"], "./host/testdata/recovery/process"),
-	}
-	builds[0].Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	errs := make([]error, len(builds))
-	var wg sync.WaitGroup
-	for i, cmd := range builds {
-		cmd.Dir = root
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				errs[i] = fmt.Errorf("%v: %v\n%s", cmd.Args, err, out)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatalf("building the recovery plugins (the C guest needs clang, lld, wasi-libc and "+
-				"libclang-rt-14-dev-wasm32: bash scripts/wasm-toolchain.sh installs them): %v", err)
-		}
-	}
-	specs := make(map[string]host.Spec, len(entries))
-	for name, entry := range entries {
-		runtime, _, _ := strings.Cut(name, "-")
-		specs[name] = host.Spec{
-			Manifest: host.Manifest{Name: "recovery-" + name, Runtime: runtime, Hooks: []host.Hook{host.HookConnect},
-				Timeout: testTimeout, PoolSize: 1},
-			Entry: entry,
-		}
-	}
-	return specs
+	return buildRuntimePlugins(t, "recovery", host.HookConnect)
 }
 
 // connection is a socket of the main namespace as its OnConnection

@@ -153,6 +153,8 @@ declare namespace hubd {
     /**
      * event hook: answer the client's ack with these arguments. With
      * action "reply" the event then stops; with allow it also goes on.
+     * Placeholders from `args` stand for the event's binary values, which
+     * the client gets back as binary.
      */
     reply?: any[];
     /**

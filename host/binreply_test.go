@@ -1,0 +1,152 @@
+package host_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/host/process"
+	"github.com/hubd/hubd/host/wasm"
+	"github.com/hubd/hubd/hub"
+)
+
+// echoAnswer is one line of testdata/binreply/client.cjs.
+type echoAnswer struct {
+	Buffer bool `json:"buffer"`
+	Value  any  `json:"value"`
+	N      int  `json:"n"`
+}
+
+// TestBinaryReply: in every runtime, an event hook that answers the
+// client's ack with the event's binary argument (its placeholder, moved
+// into the reply) gets it to the real socket.io-client as a Buffer, with
+// the same bytes; a reply without binary values is plain JSON.
+func TestBinaryReply(t *testing.T) {
+	specs := buildRuntimePlugins(t, "binreply", host.HookEvent)
+	wasmRT := wasm.New(wasm.WithCacheDir(t.TempDir()))
+	want := []echoAnswer{
+		{Buffer: true, Value: []any{1.0, 2.0, 3.0, 255.0}, N: 2},
+		{Buffer: false, Value: "hi", N: 1},
+	}
+	for _, name := range recoveryRuntimes {
+		t.Run(name, func(t *testing.T) {
+			h := host.New(nil)
+			generousBudgets(h)
+			h.Register("js", js.Runtime{})
+			h.Register("wasm", wasmRT)
+			h.Register("process", &process.Runtime{})
+			t.Cleanup(func() { _ = h.Close() })
+			if err := h.Load(t.Context(), []host.Spec{specs[name]}); err != nil {
+				t.Fatal(err)
+			}
+			srv := hub.New(hub.Options{})
+			srv.SetHooks(h.Hooks())
+			ts := httptest.NewServer(srv)
+			t.Cleanup(func() {
+				_ = srv.Close()
+				ts.Close()
+			})
+			if got := runEchoClient(t, ts.URL); !reflect.DeepEqual(got, want) {
+				t.Fatalf("the client's acks: %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// runEchoClient runs testdata/binreply/client.cjs against base with the
+// socket.io-client the hub package's compatibility tests install.
+func runEchoClient(t *testing.T, base string) []echoAnswer {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := filepath.Join(root, "hub/testdata/client/node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "socket.io-client")); err != nil {
+		t.Fatalf("socket.io-client is not installed in %s: run npm ci there (scripts/test.sh does)", modules)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "host/testdata/binreply/client.cjs"), base)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("client: %v\n%s", err, stderr.Bytes())
+	}
+	var got []echoAnswer
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var a echoAnswer
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatalf("client line %q: %v", sc.Text(), err)
+		}
+		got = append(got, a)
+	}
+	return got
+}
+
+// syncBuffer is a log destination the test reads while the host writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestForgedPlaceholderRefused: a decision whose reply or args point at a
+// binary value the event does not have is the plugin's failure, logged
+// with its name; with the fail-open policy the event goes on as if the
+// plugin had not answered.
+func TestForgedPlaceholderRefused(t *testing.T) {
+	for _, field := range []string{"reply", "args"} {
+		t.Run(field, func(t *testing.T) {
+			var logs syncBuffer
+			h := host.New(slog.New(slog.NewTextHandler(&logs, nil)))
+			generousBudgets(h)
+			h.Register("js", js.Runtime{})
+			t.Cleanup(func() { _ = h.Close() })
+			src := `hubd.on("event", () => ({ action: "` + map[string]string{"reply": "reply", "args": "allow"}[field] +
+				`", ` + field + `: [{ _placeholder: true, num: 1 }] }));`
+			if err := h.Load(t.Context(), []host.Spec{jsPlugin(t, "forger", "allow", src)}); err != nil {
+				t.Fatal(err)
+			}
+			env := event("s1", "x", json.RawMessage(`[{"_placeholder":true,"num":0}]`))
+			env.Attachments = [][]byte{{1}}
+			d := h.Run(t.Context(), env)
+			if d.Action != "" && d.Action != host.Allow || d.Reply != nil || d.Args != nil {
+				t.Fatalf("decision %+v, want none taken from the plugin", d)
+			}
+			if out := outcomes(h, "forger"); out["error"] != 1 {
+				t.Fatalf("outcomes %v, want one error", out)
+			}
+			if l := logs.String(); !strings.Contains(l, "plugin=forger") || !strings.Contains(l, field+":") {
+				t.Fatalf("log %q: want the plugin's name and the field", l)
+			}
+		})
+	}
+}
