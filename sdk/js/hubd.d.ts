@@ -38,7 +38,7 @@ declare namespace hubd {
     query: Record<string, string>;
     /** Request headers, names in lower case, repeated values joined by ", ". */
     headers: Record<string, string>;
-    /** The client's remote address ("ip:port"). */
+    /** The client's IP address, without the port (behind a proxy: the proxy's). */
     address: string;
   }
 

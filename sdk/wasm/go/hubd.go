@@ -9,7 +9,7 @@
 //
 //	func init() {
 //		hubd.OnEvent(func(e *hubd.Envelope) hubd.Decision {
-//			if e.Event == "spam" {
+//			if e.Event() == "spam" {
 //				return hubd.Drop()
 //			}
 //			return hubd.Allow()
@@ -21,6 +21,16 @@
 // and is built as a WASI reactor:
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .
+//
+// A plugin in a module of its own gets the SDK like any Go package:
+//
+//	go get github.com/hubd/hubd/sdk/wasm/go
+//
+// The package imports only the standard library, so nothing else of hubd's
+// dependencies enters the plugin's build. Working from a checkout of hubd
+// instead, point the module at it:
+//
+//	go mod edit -replace github.com/hubd/hubd=/path/to/hubd
 //
 // The SDK reads the envelope with a small hand-written scanner and writes
 // the decision by hand: no reflection, no encoding/json (which costs tens
