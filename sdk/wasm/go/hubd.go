@@ -26,8 +26,9 @@
 //
 //	go get github.com/hubd/hubd/sdk/wasm/go
 //
-// The package imports only the standard library, so nothing else of hubd's
-// dependencies enters the plugin's build. Working from a checkout of hubd
+// The package imports only the standard library and hubd's small JSON
+// string writer (internal/jsonstr, the one the host uses), so none of
+// hubd's dependencies enters the plugin's build. Working from a checkout of hubd
 // instead, point the module at it:
 //
 //	go mod edit -replace github.com/hubd/hubd=/path/to/hubd

@@ -5,6 +5,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // Raw is one JSON value as bytes, e.g. an event argument or the socket's
@@ -497,34 +499,10 @@ func hex4(s []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// appendString appends s as a JSON string, escaping exactly what the host
-// escapes (quote, backslash, control characters).
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i, c := range bytesOf(s) {
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendString appends s as a JSON string, escaped as the host escapes
+// its envelopes (the same code: control characters, \b and \f, invalid
+// UTF-8 as \ufffd).
+func appendString(dst []byte, s string) []byte { return jsonstr.Append(dst, s) }
 
 // bytesOf returns s's bytes without copying (not to be written).
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -552,6 +530,10 @@ func appendRuneJSON(dst []byte, r rune) []byte {
 		return append(dst, '\\', 'r')
 	case c == '\t':
 		return append(dst, '\\', 't')
+	case c == '\b':
+		return append(dst, '\\', 'b')
+	case c == '\f':
+		return append(dst, '\\', 'f')
 	}
 	return append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 }
