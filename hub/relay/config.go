@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -69,8 +70,17 @@ type Namespace struct {
 	Echo bool `json:"echo,omitempty"`
 }
 
+// key names the namespace in messages: its name, or its pattern.
+func (n Namespace) key() string {
+	if n.Pattern != "" {
+		return "pattern " + strconv.Quote(n.Pattern)
+	}
+	return "name " + strconv.Quote(n.Name)
+}
+
 // Validate reports every problem of the Config at once, joined in one
-// error; nil means Attach will accept it.
+// error; nil means New and Update will accept it (Update also wants the
+// namespaces New was given).
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("relay: "+format, args...)) }

@@ -23,13 +23,23 @@
 //     included), to the namespace's default route or to the route a hook
 //     set in hub.Event.Route. An ack the client asked for is always
 //     answered: {ok: true} once routed, {ok: false, error} otherwise,
-//     unless a hook answered it already.
+//     unless a hook answered it already (a hook that refuses an event
+//     answers with Fail, so that the client sees the same shape).
 //   - Other "hub:" events get {ok: false, error: "unknown command"} and are
 //     never relayed.
 //
+// # Changing the configuration
+//
+// Attach fixes the configuration for the life of the Server. New attaches
+// the same way and returns the Relay, whose Update puts a new
+// configuration (routes, echo, limits, logger; not the namespaces
+// themselves) in force for the next event of every socket, connected
+// already or not. Each event is handled with the configuration in force
+// when the relay took it up, old or new, never part of each.
+//
 // # Where the relay runs
 //
-// For every socket of a configured namespace, Attach adds a socket
+// For every socket of a configured namespace, the relay adds a socket
 // middleware (hub.Socket.Use) from a namespace connection listener. An
 // event therefore meets, in order: the server's event hook (the plugin
 // host: deny, drop, reply, transform, route), the catch-all listeners
@@ -41,7 +51,7 @@
 // that refuses an event (a rate limit, say) must be able to keep it from
 // being relayed. To have such a middleware run first, add it from a
 // connection middleware (Server.Use, Namespace.Use) or from a connection
-// listener registered before Attach.
+// listener registered before Attach (or New).
 //
 // Everything runs on the sending socket's runner goroutine (see
 // hub.Socket), one event at a time in the order the client sent them, and

@@ -32,3 +32,21 @@ func ExampleAttach() {
 	//   socket.emit("chat", { text: "hi" }, (res) => console.log(res));
 	//   // { ok: true }; everyone else in lobby or news gets "chat" once
 }
+
+// A relay whose routes change while clients are connected: "/feed" opens
+// to its clients' events without a restart.
+func ExampleRelay_Update() {
+	srv := hub.New(hub.Options{})
+	feed := relay.Namespace{Name: "/feed", Route: relay.RouteNone}
+	r, err := relay.New(srv, relay.Config{Namespaces: []relay.Namespace{{Name: "/"}, feed}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// ... serve srv ...
+
+	// Later (on SIGHUP, say): the same namespaces, in the same order.
+	feed.Route = relay.RouteNamespace
+	if err := r.Update(relay.Config{Namespaces: []relay.Namespace{{Name: "/"}, feed}}); err != nil {
+		log.Print(err) // the configuration in force stays
+	}
+}

@@ -35,7 +35,7 @@ func newWorldOpts(t testing.TB, opts hub.Options, cfg relay.Config, hooks *hub.H
 	t.Helper()
 	srv := hub.New(opts)
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = quiet
 	}
 	if err := relay.Attach(srv, cfg); err != nil {
 		t.Fatalf("Attach: %v", err)
@@ -45,6 +45,23 @@ func newWorldOpts(t testing.TB, opts hub.Options, cfg relay.Config, hooks *hub.H
 	}
 	return serve(t, srv)
 }
+
+// newRelayWorld is newWorld with the Relay New returns, for Update.
+func newRelayWorld(t testing.TB, cfg relay.Config) (*world, *relay.Relay) {
+	t.Helper()
+	srv := hub.New(hub.Options{})
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	r, err := relay.New(srv, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return serve(t, srv), r
+}
+
+// quiet is the relay's logger in tests.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // serve serves srv until the test ends.
 func serve(t testing.TB, srv *hub.Server) *world {

@@ -3,9 +3,11 @@ package relay
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hubd/hubd/hub"
 )
@@ -26,7 +28,35 @@ const (
 	errReservedName   = "reserved event name"
 )
 
-// Attach makes srv offer the client contract of hubd (see the package
+// Relay is the client contract attached to a Server by New. Its
+// configuration can change while clients use it (Update).
+type Relay struct {
+	// namespaces are the namespaces and patterns New attached, which
+	// Update may not change.
+	namespaces []Namespace
+	// cur is the configuration in force. What it points to is never
+	// changed: an event reads it once and is handled with one
+	// configuration, old or new, whatever Update does meanwhile.
+	cur atomic.Pointer[settings]
+}
+
+// settings are one configuration in force, one namespaceRelay per entry of
+// Config.Namespaces, in order.
+type settings struct {
+	namespaces []*namespaceRelay
+}
+
+// ErrNamespacesChanged is returned by Update when the Config does not name
+// the namespaces the relay was attached with.
+var ErrNamespacesChanged = errors.New("relay: the namespaces differ from those attached; adding, removing or reordering namespaces needs a new server")
+
+// Attach is New for a relay whose configuration never changes.
+func Attach(srv *hub.Server, cfg Config) error {
+	_, err := New(srv, cfg)
+	return err
+}
+
+// New makes srv offer the client contract of hubd (see the package
 // documentation) on the namespaces cfg allows: it creates the named ones
 // (Server.Of), adds a dynamic namespace for each pattern
 // (Server.OfPattern), and relays on every socket that connects to them.
@@ -34,34 +64,34 @@ const (
 // the standard "Invalid namespace" connect_error unless cfg allows it.
 // Other namespaces the program creates itself are left alone.
 //
-// Attach returns cfg.Validate's error, if any, and then changes nothing.
-// Call it once per Server, before clients connect.
-func Attach(srv *hub.Server, cfg Config) error {
+// New returns cfg.Validate's error, if any, and then changes nothing.
+// Call it once per Server, before clients connect; change the
+// configuration later with Update.
+func New(srv *hub.Server, cfg Config) (*Relay, error) {
 	if err := cfg.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	limits := limits{room: cfg.MaxRoomName, perCall: cfg.MaxRoomsPerCall, perSocket: cfg.MaxRoomsPerSocket}
+	r := &Relay{namespaces: slices.Clone(cfg.Namespaces)}
+	r.cur.Store(newSettings(cfg))
 	mainAllowed := false
 	// Names first: the hub resolves existing namespaces before patterns.
-	for _, n := range cfg.Namespaces {
+	for i, n := range cfg.Namespaces {
 		if n.Name == "" {
 			continue
 		}
-		r := newRelay(n, limits, cfg.Logger)
-		srv.Of(n.Name).OnConnection(r.attach)
+		srv.Of(n.Name).OnConnection(r.attach(i))
 		mainAllowed = mainAllowed || n.Name == "/"
 	}
-	for _, n := range cfg.Namespaces {
+	for i, n := range cfg.Namespaces {
 		if n.Pattern == "" {
 			continue
 		}
 		re, _ := compile(n.Pattern) // checked by Validate
-		r := newRelay(n, limits, cfg.Logger)
-		srv.OfPattern(re).OnConnection(r.attach)
+		srv.OfPattern(re).OnConnection(r.attach(i))
 		if !mainAllowed && re.MatchString("/") {
 			// "/" always exists, so the pattern would never create it.
-			srv.Of("/").OnConnection(r.attach)
+			srv.Of("/").OnConnection(r.attach(i))
 			mainAllowed = true
 		}
 	}
@@ -70,7 +100,57 @@ func Attach(srv *hub.Server, cfg Config) error {
 			return &hub.ConnectError{Message: "Invalid namespace"}
 		})
 	}
+	return r, nil
+}
+
+// Update puts cfg in force for every event that reaches the relay from now
+// on, on every socket, those connected already included; an event being
+// handled finishes with the configuration it started with. Every setting
+// may change (routes, echo, limits, logger) but the namespaces themselves:
+// cfg.Namespaces must name the namespaces and patterns New was given, in
+// the same order (no namespace stands for [{Name: "/"}], as in New).
+//
+// Update returns cfg.Validate's error, or one wrapping
+// ErrNamespacesChanged, and then changes nothing. It is safe to call while
+// clients send events, and from several goroutines (the last one wins).
+func (r *Relay) Update(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	if len(cfg.Namespaces) != len(r.namespaces) {
+		return fmt.Errorf("%w: %d given, %d attached", ErrNamespacesChanged, len(cfg.Namespaces), len(r.namespaces))
+	}
+	for i, n := range cfg.Namespaces {
+		if was := r.namespaces[i]; n.Name != was.Name || n.Pattern != was.Pattern {
+			return fmt.Errorf("%w: namespaces[%d] is %s, attached as %s", ErrNamespacesChanged, i, n.key(), was.key())
+		}
+	}
+	r.cur.Store(newSettings(cfg))
 	return nil
+}
+
+// newSettings are the settings of a valid Config with its defaults.
+func newSettings(cfg Config) *settings {
+	l := limits{room: cfg.MaxRoomName, perCall: cfg.MaxRoomsPerCall, perSocket: cfg.MaxRoomsPerSocket}
+	st := &settings{namespaces: make([]*namespaceRelay, len(cfg.Namespaces))}
+	for i, n := range cfg.Namespaces {
+		st.namespaces[i] = newNamespaceRelay(n, l, cfg.Logger)
+	}
+	return st
+}
+
+// attach returns the connection listener that sets the relay up on a
+// socket of cfg.Namespaces[i]. The socket's middleware reads the settings
+// in force at every event, so that Update reaches the sockets connected
+// already.
+func (r *Relay) attach(i int) func(*hub.Socket) {
+	return func(s *hub.Socket) {
+		s.Use(func(ev *hub.Event) error {
+			r.cur.Load().namespaces[i].handle(ev)
+			return nil
+		})
+	}
 }
 
 // limits bound what one client may ask of hub:join and hub:leave.
@@ -80,28 +160,25 @@ type limits struct {
 	perSocket int
 }
 
-// relay serves the sockets of one configured namespace (or pattern).
-type relay struct {
+// namespaceRelay serves the sockets of one configured namespace (or
+// pattern) with one configuration.
+type namespaceRelay struct {
 	route  Route
 	echo   bool
 	limits limits
 	log    *slog.Logger
 }
 
-func newRelay(n Namespace, l limits, log *slog.Logger) *relay {
-	r := &relay{route: n.Route, echo: n.Echo, limits: l, log: log}
+func newNamespaceRelay(n Namespace, l limits, log *slog.Logger) *namespaceRelay {
+	r := &namespaceRelay{route: n.Route, echo: n.Echo, limits: l, log: log}
 	if r.route == "" {
 		r.route = RouteRooms
 	}
 	return r
 }
 
-// attach sets the relay up on a socket that has just connected.
-func (r *relay) attach(s *hub.Socket) { s.Use(r.handle) }
-
-// handle is the socket middleware: it runs the commands and relays the
-// rest. It never stops the event.
-func (r *relay) handle(ev *hub.Event) error {
+// handle runs the commands and relays the rest. It never stops the event.
+func (r *namespaceRelay) handle(ev *hub.Event) {
 	if strings.HasPrefix(ev.Name, CommandPrefix) {
 		switch ev.Name {
 		case CommandJoin:
@@ -109,16 +186,15 @@ func (r *relay) handle(ev *hub.Event) error {
 		case CommandLeave:
 			r.leave(ev)
 		default:
-			fail(ev, errUnknownCommand)
+			Fail(ev, errUnknownCommand)
 		}
-		return nil
+		return
 	}
 	r.relay(ev)
-	return nil
 }
 
 // relay sends the event on to its route and answers the ack.
-func (r *relay) relay(ev *hub.Event) {
+func (r *namespaceRelay) relay(ev *hub.Event) {
 	s := ev.Socket()
 	nsp := s.Namespace()
 	echo := r.echo
@@ -141,7 +217,7 @@ func (r *relay) relay(ev *hub.Event) {
 			return
 		}
 	case r.route == RouteNone:
-		fail(ev, errPublishing)
+		Fail(ev, errPublishing)
 		return
 	case r.route == RouteNamespace:
 		op = nsp.Except() // no room: the whole namespace
@@ -164,16 +240,16 @@ func (r *relay) relay(ev *hub.Event) {
 	}
 	if err := op.EmitArgs(ev.Name, ev.Args); err != nil {
 		if errors.Is(err, hub.ErrReserved) {
-			fail(ev, errReservedName)
+			Fail(ev, errReservedName)
 			return
 		}
 		if errors.Is(err, hub.ErrUnavailable) {
 			r.log.Warn("relay reached this node only", "namespace", nsp.Name(), "socket", s.ID(), "event", ev.Name, "err", err)
-			fail(ev, errRelayLocalOnly)
+			Fail(ev, errRelayLocalOnly)
 			return
 		}
 		r.log.Error("relay failed", "namespace", nsp.Name(), "socket", s.ID(), "event", ev.Name, "err", err)
-		fail(ev, errRelayFailed)
+		Fail(ev, errRelayFailed)
 		return
 	}
 	succeed(ev)
@@ -195,9 +271,11 @@ func succeed(ev *hub.Event) {
 	}
 }
 
-// fail answers {ok: false, error: msg} unless the ack was answered already
-// or not asked for.
-func fail(ev *hub.Event, msg string) {
+// Fail answers the client's ack with {ok: false, error: msg}, the shape of
+// every refusal of the client contract, unless the client asked for no ack
+// or it was answered already. A hook or listener that ends an event the
+// relay would have answered uses it, so that the client sees one shape.
+func Fail(ev *hub.Event, msg string) {
 	if ev.WantsAck() && !ev.Acked() {
 		_ = ev.Ack(failure{Error: msg})
 	}

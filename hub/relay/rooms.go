@@ -14,11 +14,11 @@ import (
 const idCheckTimeout = 5 * time.Second
 
 // join runs hub:join: every room or none.
-func (r *relay) join(ev *hub.Event) {
+func (r *namespaceRelay) join(ev *hub.Event) {
 	s := ev.Socket()
 	req, msg := r.parseRooms(ev.Args, "join")
 	if msg != "" {
-		fail(ev, msg)
+		Fail(ev, msg)
 		return
 	}
 	rooms := req.names
@@ -29,21 +29,21 @@ func (r *relay) join(ev *hub.Event) {
 		}
 	}
 	if n > r.limits.perSocket {
-		fail(ev, fmt.Sprintf("too many rooms: a socket may be in at most %d", r.limits.perSocket))
+		Fail(ev, fmt.Sprintf("too many rooms: a socket may be in at most %d", r.limits.perSocket))
 		return
 	}
 	if i, err := socketIDIndex(s, rooms); err != nil {
 		r.log.Error("socket id check failed", "namespace", s.Namespace().Name(), "socket", s.ID(), "err", err)
-		fail(ev, req.label(i)+"could not check the room name, try again")
+		Fail(ev, req.label(i)+"could not check the room name, try again")
 		return
 	} else if i >= 0 {
-		fail(ev, req.label(i)+"a socket id cannot be joined")
+		Fail(ev, req.label(i)+"a socket id cannot be joined")
 		return
 	}
 	if len(rooms) > 0 {
 		// One call: the join hook sees every room and refuses them together.
 		if err := s.Join(rooms...); err != nil {
-			fail(ev, err.Error())
+			Fail(ev, err.Error())
 			return
 		}
 	}
@@ -51,17 +51,17 @@ func (r *relay) join(ev *hub.Event) {
 }
 
 // leave runs hub:leave; leaving a room the socket is not in succeeds.
-func (r *relay) leave(ev *hub.Event) {
+func (r *namespaceRelay) leave(ev *hub.Event) {
 	s := ev.Socket()
 	req, msg := r.parseRooms(ev.Args, "leave")
 	if msg != "" {
-		fail(ev, msg)
+		Fail(ev, msg)
 		return
 	}
 	rooms := req.names
 	for i, room := range rooms {
 		if room == s.ID() {
-			fail(ev, req.label(i)+"a socket cannot leave its own id room")
+			Fail(ev, req.label(i)+"a socket cannot leave its own id room")
 			return
 		}
 	}
@@ -97,7 +97,7 @@ func (q roomRequest) label(i int) string {
 
 // parseRooms reads the first argument of a command: a room name or a list
 // of them. It returns the rooms, or a message for the client.
-func (r *relay) parseRooms(args hub.Args, verb string) (roomRequest, string) {
+func (r *namespaceRelay) parseRooms(args hub.Args, verb string) (roomRequest, string) {
 	raw := args.At(0)
 	if raw == nil {
 		return roomRequest{}, fmt.Sprintf("hub:%s needs a room name or a list of room names", verb)
@@ -142,7 +142,7 @@ func (r *relay) parseRooms(args hub.Args, verb string) (roomRequest, string) {
 }
 
 // checkName returns why room is not an acceptable name, or "".
-func (r *relay) checkName(room string) string {
+func (r *namespaceRelay) checkName(room string) string {
 	switch {
 	case room == "":
 		return "room name must not be empty"
