@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/relay"
 )
 
 // DenyError is a plugin's refusal, as the hub's hooks return it.
@@ -227,12 +228,9 @@ func reasonOr(reason, fallback string) string {
 	return reason
 }
 
-// answer tells a client that waits for an ack that its event went nowhere.
-func answer(ev *hub.Event, reason string) {
-	if ev.WantsAck() {
-		_ = ev.Ack(map[string]any{"ok": false, "error": reason})
-	}
-}
+// answer tells a client that waits for an ack that its event went nowhere,
+// in the relay's shape, so that a plugin's refusal reads like the relay's.
+func answer(ev *hub.Event, reason string) { relay.Fail(ev, reason) }
 
 // reply answers the client's ack with a plugin's reply. Placeholders in
 // it stand for the event's binary values, as in a transform's args: a

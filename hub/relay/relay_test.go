@@ -280,11 +280,7 @@ func TestRelayFanOut(t *testing.T) {
 
 // hostHooks behave like the plugin host on the event hook, by event name.
 func hostHooks() *hub.Hooks {
-	answer := func(ev *hub.Event, reason string) {
-		if ev.WantsAck() {
-			_ = ev.Ack(map[string]any{"ok": false, "error": reason})
-		}
-	}
+	answer := relay.Fail
 	return &hub.Hooks{Event: func(ev *hub.Event) error {
 		switch ev.Name {
 		case "deny":
@@ -327,8 +323,8 @@ func TestAcks(t *testing.T) {
 		relayed string
 	}{
 		{"chat", `{"ok":true}`, `42["chat","p"]`},
-		{"deny", `{"error":"not allowed","ok":false}`, ""},
-		{"drop", `{"error":"dropped","ok":false}`, ""},
+		{"deny", `{"ok":false,"error":"not allowed"}`, ""},
+		{"drop", `{"ok":false,"error":"dropped"}`, ""},
 		{"reply", `{"answer":42}`, ""},
 		{"reply-and-route", `{"answer":43}`, `42["reply-and-route","p"]`},
 		{"transform", `{"ok":true}`, `42["transformed","new","p"]`},
