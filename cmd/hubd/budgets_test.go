@@ -20,10 +20,7 @@ func TestChainBudgetsApplied(t *testing.T) {
 	cfg.Plugins.ChainBudgets = map[string]Duration{"event": Duration(5 * time.Second)}
 	srv := hub.New(hub.Options{})
 	defer srv.Close()
-	l := &live{srv: srv, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), level: new(slog.LevelVar), cfg: cfg,
-		startNS: cfg.Namespaces}
-	ns := cfg.Namespaces
-	l.namespaces.Store(&ns)
+	l := &live{srv: srv, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), level: new(slog.LevelVar), cfg: cfg}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := l.openPlugins(ctx, cfg.Plugins.Dir); err != nil {

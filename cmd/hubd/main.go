@@ -211,9 +211,7 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 	if hooks := l.hooks(); hooks != nil {
 		srv.SetHooks(hooks)
 	}
-	rc := cfg.relayConfig()
-	rc.Logger = logger.With("component", "relay")
-	if err := l.attachNamespaces(rc); err != nil {
+	if err := l.attachNamespaces(); err != nil {
 		_ = srv.Close()
 		l.closePlugins()
 		return fmt.Errorf("namespaces: %w", err)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,12 +50,9 @@ type live struct {
 
 	// cfg is the configuration in force; only the serve loop writes it.
 	cfg Config
-	// startNS are the namespaces of the start, which the relay serves;
-	// namespaces holds their current settings, in the same order.
-	startNS    []NamespaceConfig
-	namespaces atomic.Pointer[[]NamespaceConfig]
-	// patterns are startNS's patterns compiled (nil for a name).
-	patterns []*regexp.Regexp
+	// relay serves the namespaces of the start; apply puts their new
+	// route and echo in force with Update.
+	relay *relay.Relay
 	// corsOn is whether the hub was built with CORS (at start).
 	corsOn bool
 	// cors are the CORS origins (nil: CORS off); allowed are the origins
@@ -74,15 +70,6 @@ type live struct {
 
 func newLive(cfg Config, srv *hub.Server, logger *slog.Logger, level *slog.LevelVar) *live {
 	l := &live{srv: srv, logger: logger, level: level, cfg: cfg, corsOn: len(cfg.SocketIO.CORSOrigins) > 0}
-	l.startNS = slices.Clone(cfg.Namespaces)
-	l.patterns = make([]*regexp.Regexp, len(l.startNS))
-	for i, n := range l.startNS {
-		if n.Pattern != "" {
-			l.patterns[i], _ = regexp.Compile(`^(?:` + n.Pattern + `)$`) // Validate has checked it
-		}
-	}
-	ns := slices.Clone(cfg.Namespaces)
-	l.namespaces.Store(&ns)
 	l.cors.Store(newOriginSet(cfg.SocketIO.CORSOrigins))
 	l.allowed.Store(newOriginSet(cfg.SocketIO.AllowedOrigins))
 	return l
@@ -230,21 +217,16 @@ func (l *live) setStatic(dir string) {
 }
 
 // hooks are the hub's hooks: the event counter of the metrics, if on, in
-// front of the plugins', if any, and, once a reload has changed a
-// namespace's route or echo, the event hook that applies the change (see
-// attachNamespaces).
+// front of the plugins', if any.
 func (l *live) hooks() *hub.Hooks {
-	var counter, plugins, routes *hub.Hooks
+	var counter, plugins *hub.Hooks
 	if l.met != nil {
 		counter = l.met.hooks()
 	}
 	if p := l.plugins.Load(); p != nil {
 		plugins = p.Hooks()
 	}
-	if l.routesChanged() {
-		routes = &hub.Hooks{Event: l.override}
-	}
-	return hub.ChainHooks(counter, plugins, routes)
+	return hub.ChainHooks(counter, plugins)
 }
 
 // pluginStats are the statistics of the plugins in force, for /metrics.
@@ -357,21 +339,23 @@ func (l *live) apply(ctx context.Context, next Config) {
 		}
 	}
 
-	// Namespaces: the settings of those hubd started with.
-	nsNow := slices.Clone(*l.namespaces.Load())
+	// Namespaces: the route and echo of those hubd started with, which
+	// are those in force in the same order.
+	nsNow := slices.Clone(old.Namespaces)
+	var nsChanged []string
 	byKey := make(map[string]NamespaceConfig, len(next.Namespaces))
 	for _, n := range next.Namespaces {
 		byKey[nsKey(n)] = n
 	}
-	for i, n := range l.startNS {
+	for i, n := range old.Namespaces {
 		nn, ok := byKey[nsKey(n)]
 		if !ok {
 			restart("namespaces", "with "+nsKey(n), "without it")
 			continue
 		}
 		delete(byKey, nsKey(n))
-		if route(nn.Route) != route(nsNow[i].Route) || nn.Echo != nsNow[i].Echo {
-			changed = append(changed, "namespaces["+nsKey(n)+"]")
+		if route(nn.Route) != route(n.Route) || nn.Echo != n.Echo {
+			nsChanged = append(nsChanged, "namespaces["+nsKey(n)+"]")
 			nsNow[i].Route, nsNow[i].Echo = nn.Route, nn.Echo
 		}
 	}
@@ -380,11 +364,14 @@ func (l *live) apply(ctx context.Context, next Config) {
 			restart("namespaces", "without "+nsKey(n), "with it")
 		}
 	}
-	wasChanged := l.routesChanged()
-	l.namespaces.Store(&nsNow)
-	cur.Namespaces = nsNow
-	if l.routesChanged() != wasChanged {
-		l.srv.SetHooks(l.hooks())
+	if len(nsChanged) > 0 {
+		if err := l.relay.Update(l.relayConfig(nsNow)); err != nil {
+			// Validated with next, and the namespaces are the start's.
+			l.logger.Error("SIGHUP: namespaces: keeping the old settings", "error", err)
+		} else {
+			cur.Namespaces = nsNow
+			changed = append(changed, nsChanged...)
+		}
 	}
 
 	// Origins.
@@ -513,130 +500,23 @@ func route(r string) relay.Route {
 	return relay.Route(r)
 }
 
-// attachNamespaces makes the relay serve the start's namespaces, with
-// their settings taken from l at every event: a reload that changes a
-// namespace's route or echo applies to the next event of every socket.
-//
-// The relay reads its settings once, at Attach; an event hook (override,
-// chained after the plugins' hooks by hooks once a reload has changed a
-// namespace) carries the difference. It runs after the plugins, which may
-// have chosen the route, and before the relay's socket middleware, for
-// every socket, recovered ones too, whose middlewares do not run again
-// (recovery.run_middlewares). While every namespace has the start's
-// settings it is not in the chain and costs nothing.
-func (l *live) attachNamespaces(rc relay.Config) error {
-	return relay.Attach(l.srv, rc)
+// attachNamespaces makes the relay serve the namespaces of the
+// configuration. A reload changes their route and echo (Relay.Update) for
+// the next event of every socket, recovered ones too, whose middlewares do
+// not run again (recovery.run_middlewares): the relay reads its settings
+// at every event.
+func (l *live) attachNamespaces() error {
+	r, err := relay.New(l.srv, l.relayConfig(l.cfg.Namespaces))
+	if err != nil {
+		return err
+	}
+	l.relay = r
+	return nil
 }
 
-// entry is the index in startNS of the namespace called name, as the
-// relay resolves it: a name first, then the patterns in order; -1 for
-// none.
-func (l *live) entry(name string) int {
-	for i, n := range l.startNS {
-		if n.Pattern == "" && n.Name == name {
-			return i
-		}
-	}
-	for i, re := range l.patterns {
-		if re != nil && re.MatchString(name) {
-			return i
-		}
-	}
-	return -1
-}
-
-// routesChanged is whether a namespace's route or echo differ from the
-// start's.
-func (l *live) routesChanged() bool {
-	for i, n := range *l.namespaces.Load() {
-		if start := l.startNS[i]; route(n.Route) != route(start.Route) || n.Echo != start.Echo {
-			return true
-		}
-	}
-	return false
-}
-
-// The relay's answers, for the events override handles itself.
-const (
-	errPublishing   = "publishing is disabled"
-	errReservedName = "reserved event name"
-	errRelayFailed  = "relay failed"
-)
-
-type ackFailure struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error"`
-}
-
-// override is the event hook that routes ev with the current settings of
-// its namespace when they differ from the start's.
-func (l *live) override(ev *hub.Event) error {
-	i := l.entry(ev.Socket().Namespace().Name())
-	if i < 0 {
-		return nil
-	}
-	start, now := l.startNS[i], (*l.namespaces.Load())[i]
-	if route(now.Route) == route(start.Route) && now.Echo == start.Echo {
-		return nil
-	}
-	if strings.HasPrefix(ev.Name, relay.CommandPrefix) {
-		return nil
-	}
-	rt := ev.Route
-	if rt != nil && rt.Rooms != nil {
-		// A hook chose the rooms; only the default echo is the
-		// namespace's.
-		if rt.ToSender == nil && now.Echo != start.Echo {
-			r := *rt
-			r.ToSender = &now.Echo
-			ev.Route = &r
-		}
-		return nil
-	}
-	echo := now.Echo
-	var except []string
-	if rt != nil {
-		if rt.ToSender != nil {
-			echo = *rt.ToSender
-		}
-		except = rt.Except
-	}
-	s := ev.Socket()
-	switch route(now.Route) {
-	case relay.RouteNone:
-		answer(ev, ackFailure{Error: errPublishing})
-		return hub.ErrDrop
-	case relay.RouteNamespace:
-		op := s.Namespace().Except(except...)
-		if !echo {
-			op = op.Except(s.ID())
-		}
-		if err := op.EmitArgs(ev.Name, ev.Args); err != nil {
-			if errors.Is(err, hub.ErrReserved) {
-				answer(ev, ackFailure{Error: errReservedName})
-				return hub.ErrDrop
-			}
-			l.logger.Error("relay failed", "namespace", s.Namespace().Name(), "socket", s.ID(), "event", ev.Name, "err", err)
-			answer(ev, ackFailure{Error: errRelayFailed})
-			return hub.ErrDrop
-		}
-		answer(ev, map[string]bool{"ok": true})
-		return hub.ErrDrop
-	default: // rooms: the sender's rooms, without its own
-		id := s.ID()
-		rooms := slices.DeleteFunc(s.Rooms(), func(r string) bool { return r == id })
-		if rooms == nil {
-			rooms = []string{}
-		}
-		ev.Route = &hub.Route{Rooms: rooms, Except: except, ToSender: &echo}
-		return nil
-	}
-}
-
-// answer answers the client's ack unless it was answered already or not
-// asked for.
-func answer(ev *hub.Event, v any) {
-	if ev.WantsAck() && !ev.Acked() {
-		_ = ev.Ack(v)
-	}
+// relayConfig is the relay's configuration for namespaces.
+func (l *live) relayConfig(namespaces []NamespaceConfig) relay.Config {
+	rc := (&Config{Namespaces: namespaces}).relayConfig()
+	rc.Logger = l.logger.With("component", "relay")
+	return rc
 }
