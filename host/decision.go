@@ -8,18 +8,19 @@ import (
 	"unicode/utf8"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Action is what a decision asks for.
-type Action string
+type Action = wire.Action
 
 // The actions. The empty action is Allow.
 const (
-	Allow      Action = "allow"
-	Deny       Action = "deny"
-	Drop       Action = "drop"
-	Reply      Action = "reply"
-	Disconnect Action = "disconnect"
+	Allow      = wire.ActionAllow
+	Deny       = wire.ActionDeny
+	Drop       = wire.ActionDrop
+	Reply      = wire.ActionReply
+	Disconnect = wire.ActionDisconnect
 )
 
 // Decision is a plugin's answer to one hook call. Every field is optional;
@@ -51,8 +52,8 @@ type Decision struct {
 
 // Limits of a decision; a plugin exceeding them returns garbage.
 const (
-	maxReason = 256
-	maxRooms  = 256
+	maxReason = wire.MaxReason
+	maxRooms  = wire.MaxRooms
 )
 
 // ErrGarbage reports a decision that is not valid: malformed JSON, an

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/hubd/hubd/internal/jsonstr"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Version is the version of the envelope and decision schema (the "v"
@@ -19,18 +20,19 @@ const Version = 1
 // takes (and can hand back) any envelope the chain lets through. The chain
 // answers a deeper envelope with each plugin's failure policy without
 // calling the plugin, and a decision carrying deeper JSON is garbage.
-const MaxJSONDepth = 64
+const MaxJSONDepth = wire.MaxJSONDepth
 
-// Hook names a moment of a socket's life.
-type Hook string
+// Hook names a moment of a socket's life (package wire defines the names
+// for every runtime and SDK).
+type Hook = wire.Hook
 
 // The hooks.
 const (
-	HookConnect    Hook = "connect"
-	HookJoin       Hook = "join"
-	HookLeave      Hook = "leave"
-	HookEvent      Hook = "event"
-	HookDisconnect Hook = "disconnect"
+	HookConnect    = wire.HookConnect
+	HookJoin       = wire.HookJoin
+	HookLeave      = wire.HookLeave
+	HookEvent      = wire.HookEvent
+	HookDisconnect = wire.HookDisconnect
 )
 
 // allHooks lists every hook, in lifecycle order.
@@ -50,7 +52,7 @@ func Hooks(yield func(int, Hook) bool) {
 	}
 }
 
-func (h Hook) valid() bool {
+func validHook(h Hook) bool {
 	switch h {
 	case HookConnect, HookJoin, HookLeave, HookEvent, HookDisconnect:
 		return true

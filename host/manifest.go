@@ -95,7 +95,7 @@ func (m *Manifest) Validate() error {
 		errs = append(errs, errors.New("runtime is missing (js, wasm or process)"))
 	}
 	for _, h := range m.Hooks {
-		if !h.valid() {
+		if !validHook(h) {
 			errs = append(errs, fmt.Errorf("unknown hook %q (connect, join, leave, event or disconnect)", h))
 		}
 	}

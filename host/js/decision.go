@@ -9,14 +9,15 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 var promiseType = reflect.TypeOf((*goja.Promise)(nil))
 
 // Bounds of a decision, as the host checks them.
 const (
-	maxReason = 256
-	maxRooms  = 256
+	maxReason = wire.MaxReason
+	maxRooms  = wire.MaxRooms
 )
 
 // decision converts what a handler returned. undefined and null allow

@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"encoding/binary"
+	"github.com/hubd/hubd/sdk/wire"
 	"math/bits"
 
 	"github.com/hubd/hubd/host"
@@ -16,39 +17,16 @@ import (
 //
 // Layout, little-endian uint32 words:
 //
-//	magic (indexMagic), field count N, escape bits, then N pairs
+//	magic (wire.IndexMagic), field count N, escape bits, then N pairs
 //	(start, end): the value's bytes in the JSON, end exclusive, strings
 //	with their quotes; (0, 0) when the field is absent. Escape bit i is
 //	set when string field i holds a backslash escape.
-const (
-	indexMagic = 0x58444968 // "hIDX"
-)
-
-// Field ids of the index. New fields are only ever appended.
-const (
-	fieldV = iota
-	fieldHook
-	fieldNs
-	fieldSocket
-	fieldSocketID
-	fieldSocketRooms
-	fieldSocketData
-	fieldHandshake
-	fieldAuth
-	fieldQuery
-	fieldHeaders
-	fieldAddress
-	fieldEvent
-	fieldArgs
-	fieldAck
-	fieldRooms
-	fieldReason
-	fieldRecovered
-	numFields
-)
+//
+// The field ids and key tables are package wire's, shared with the Go
+// guest SDK.
 
 // indexSize is the size of the index in bytes.
-const indexSize = 12 + 8*numFields
+const indexSize = 12 + 8*wire.NumFields
 
 // appendIndex pads js, env's JSON as AppendJSON wrote it, to a multiple
 // of 4 and appends its index. If js is not a well-formed object the index
@@ -61,13 +39,13 @@ func appendIndex(js []byte, env *host.Envelope) []byte {
 	start := len(js)
 	js = append(js, make([]byte, indexSize)...)
 	idx := js[start:]
-	binary.LittleEndian.PutUint32(idx[0:], indexMagic)
-	binary.LittleEndian.PutUint32(idx[4:], numFields)
+	binary.LittleEndian.PutUint32(idx[0:], wire.IndexMagic)
+	binary.LittleEndian.PutUint32(idx[4:], wire.NumFields)
 	x := indexer{b: js[:n], idx: idx}
 	if !x.layout(env) {
 		clear(idx[8:])
 		x.esc = 0
-		if i := ws(js, 0); x.object(i, topKey) < 0 {
+		if i := ws(js, 0); x.object(i, wire.TopKey) < 0 {
 			clear(idx[8:])
 		}
 	}
@@ -166,62 +144,62 @@ func (x *indexer) layout(env *host.Envelope) bool {
 		i = e
 		return true
 	}
-	if !lit(`{"v":`) || !val(fieldV) || !lit(`,"hook":`) || !known(fieldHook, string(env.Hook)) ||
-		!lit(`,"ns":`) || !known(fieldNs, env.Namespace) || !lit(`,"socket":`) {
+	if !lit(`{"v":`) || !val(wire.FieldV) || !lit(`,"hook":`) || !known(wire.FieldHook, string(env.Hook)) ||
+		!lit(`,"ns":`) || !known(wire.FieldNs, env.Namespace) || !lit(`,"socket":`) {
 		return false
 	}
 	sock := i
-	if !lit(`{"id":`) || !known(fieldSocketID, env.Socket.ID) || !lit(`,"rooms":`) || !knownList(fieldSocketRooms, env.Socket.Rooms) {
+	if !lit(`{"id":`) || !known(wire.FieldSocketID, env.Socket.ID) || !lit(`,"rooms":`) || !knownList(wire.FieldSocketRooms, env.Socket.Rooms) {
 		return false
 	}
-	if len(env.Socket.Data) > 0 && (!lit(`,"data":`) || !raw(fieldSocketData, env.Socket.Data)) {
+	if len(env.Socket.Data) > 0 && (!lit(`,"data":`) || !raw(wire.FieldSocketData, env.Socket.Data)) {
 		return false
 	}
 	if !lit(`}`) {
 		return false
 	}
-	x.set(fieldSocket, sock, i, false)
+	x.set(wire.FieldSocket, sock, i, false)
 	if h := env.Handshake; h != nil {
 		hs := i + len(`,"handshake":`)
 		auth := []byte(h.Auth)
 		if len(auth) == 0 {
 			auth = []byte("{}")
 		}
-		if !lit(`,"handshake":{"auth":`) || !raw(fieldAuth, auth) ||
-			!lit(`,"query":`) || !val(fieldQuery) || !lit(`,"headers":`) || !val(fieldHeaders) ||
-			!lit(`,"address":`) || !known(fieldAddress, h.Address) || !lit(`}`) {
+		if !lit(`,"handshake":{"auth":`) || !raw(wire.FieldAuth, auth) ||
+			!lit(`,"query":`) || !val(wire.FieldQuery) || !lit(`,"headers":`) || !val(wire.FieldHeaders) ||
+			!lit(`,"address":`) || !known(wire.FieldAddress, h.Address) || !lit(`}`) {
 			return false
 		}
-		x.set(fieldHandshake, hs, i, false)
+		x.set(wire.FieldHandshake, hs, i, false)
 	}
 	if env.Recovered {
 		if !lit(`,"recovered":`) {
 			return false
 		}
-		x.set(fieldRecovered, i, i+4, false)
+		x.set(wire.FieldRecovered, i, i+4, false)
 		if !lit("true") {
 			return false
 		}
 	}
-	if env.Event != "" && (!lit(`,"event":`) || !known(fieldEvent, env.Event)) {
+	if env.Event != "" && (!lit(`,"event":`) || !known(wire.FieldEvent, env.Event)) {
 		return false
 	}
-	if len(env.Args) > 0 && (!lit(`,"args":`) || !raw(fieldArgs, env.Args)) {
+	if len(env.Args) > 0 && (!lit(`,"args":`) || !raw(wire.FieldArgs, env.Args)) {
 		return false
 	}
 	if env.Ack {
 		if !lit(`,"ack":`) {
 			return false
 		}
-		x.set(fieldAck, i, i+4, false)
+		x.set(wire.FieldAck, i, i+4, false)
 		if !lit("true") {
 			return false
 		}
 	}
-	if env.Rooms != nil && (!lit(`,"rooms":`) || !knownList(fieldRooms, env.Rooms)) {
+	if env.Rooms != nil && (!lit(`,"rooms":`) || !knownList(wire.FieldRooms, env.Rooms)) {
 		return false
 	}
-	if env.Reason != "" && (!lit(`,"reason":`) || !known(fieldReason, env.Reason)) {
+	if env.Reason != "" && (!lit(`,"reason":`) || !known(wire.FieldReason, env.Reason)) {
 		return false
 	}
 	return lit(`}`) && i == len(b)
@@ -231,62 +209,6 @@ type indexer struct {
 	b   []byte
 	idx []byte
 	esc uint32
-}
-
-// Key tables: the field id of each key of the top-level object, of
-// "socket" and of "handshake" (-1: not indexed).
-func topKey(k []byte) int {
-	switch string(k) {
-	case "v":
-		return fieldV
-	case "hook":
-		return fieldHook
-	case "ns":
-		return fieldNs
-	case "socket":
-		return fieldSocket
-	case "handshake":
-		return fieldHandshake
-	case "event":
-		return fieldEvent
-	case "args":
-		return fieldArgs
-	case "ack":
-		return fieldAck
-	case "rooms":
-		return fieldRooms
-	case "reason":
-		return fieldReason
-	case "recovered":
-		return fieldRecovered
-	}
-	return -1
-}
-
-func socketKey(k []byte) int {
-	switch string(k) {
-	case "id":
-		return fieldSocketID
-	case "rooms":
-		return fieldSocketRooms
-	case "data":
-		return fieldSocketData
-	}
-	return -1
-}
-
-func handshakeKey(k []byte) int {
-	switch string(k) {
-	case "auth":
-		return fieldAuth
-	case "query":
-		return fieldQuery
-	case "headers":
-		return fieldHeaders
-	case "address":
-		return fieldAddress
-	}
-	return -1
 }
 
 func (x *indexer) set(id, start, end int, esc bool) {
@@ -328,10 +250,10 @@ func (x *indexer) object(i int, keyOf func([]byte) int) int {
 		var ve int
 		var vesc bool
 		switch {
-		case id == fieldSocket && vs < len(b) && b[vs] == '{':
-			ve = x.object(vs, socketKey)
-		case id == fieldHandshake && vs < len(b) && b[vs] == '{':
-			ve = x.object(vs, handshakeKey)
+		case id == wire.FieldSocket && vs < len(b) && b[vs] == '{':
+			ve = x.object(vs, wire.SocketKey)
+		case id == wire.FieldHandshake && vs < len(b) && b[vs] == '{':
+			ve = x.object(vs, wire.HandshakeKey)
 		default:
 			ve, vesc = skipJSON(b, vs)
 		}

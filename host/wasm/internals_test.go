@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // loopModule is a hand-written module with one memory and a function that
@@ -199,9 +200,9 @@ func indexEnvelopes() []host.Envelope {
 }
 
 // readIndex decodes the index that follows the JSON.
-func readIndex(t *testing.T, buf []byte, n int) (spans [numFields][2]uint32, esc uint32) {
+func readIndex(t *testing.T, buf []byte, n int) (spans [wire.NumFields][2]uint32, esc uint32) {
 	off := (n + 3) &^ 3
-	if binary.LittleEndian.Uint32(buf[off:]) != indexMagic || binary.LittleEndian.Uint32(buf[off+4:]) != numFields {
+	if binary.LittleEndian.Uint32(buf[off:]) != wire.IndexMagic || binary.LittleEndian.Uint32(buf[off+4:]) != wire.NumFields {
 		t.Fatalf("bad index header")
 	}
 	esc = binary.LittleEndian.Uint32(buf[off+8:])
@@ -215,13 +216,13 @@ func readIndex(t *testing.T, buf []byte, n int) (spans [numFields][2]uint32, esc
 // TestIndex checks the index against the JSON, for the fast (layout) path
 // and the scanning fallback alike.
 func TestIndex(t *testing.T) {
-	paths := [numFields][]string{
-		fieldV: {"v"}, fieldHook: {"hook"}, fieldNs: {"ns"}, fieldSocket: {"socket"},
-		fieldSocketID: {"socket", "id"}, fieldSocketRooms: {"socket", "rooms"}, fieldSocketData: {"socket", "data"},
-		fieldHandshake: {"handshake"}, fieldAuth: {"handshake", "auth"}, fieldQuery: {"handshake", "query"},
-		fieldHeaders: {"handshake", "headers"}, fieldAddress: {"handshake", "address"}, fieldEvent: {"event"},
-		fieldArgs: {"args"}, fieldAck: {"ack"}, fieldRooms: {"rooms"}, fieldReason: {"reason"},
-		fieldRecovered: {"recovered"},
+	paths := [wire.NumFields][]string{
+		wire.FieldV: {"v"}, wire.FieldHook: {"hook"}, wire.FieldNs: {"ns"}, wire.FieldSocket: {"socket"},
+		wire.FieldSocketID: {"socket", "id"}, wire.FieldSocketRooms: {"socket", "rooms"}, wire.FieldSocketData: {"socket", "data"},
+		wire.FieldHandshake: {"handshake"}, wire.FieldAuth: {"handshake", "auth"}, wire.FieldQuery: {"handshake", "query"},
+		wire.FieldHeaders: {"handshake", "headers"}, wire.FieldAddress: {"handshake", "address"}, wire.FieldEvent: {"event"},
+		wire.FieldArgs: {"args"}, wire.FieldAck: {"ack"}, wire.FieldRooms: {"rooms"}, wire.FieldReason: {"reason"},
+		wire.FieldRecovered: {"recovered"},
 	}
 	for k, env := range indexEnvelopes() {
 		for _, fast := range []bool{true, false} {
@@ -283,7 +284,7 @@ func TestIndexMalformed(t *testing.T) {
 	for _, js := range []string{`[]`, `{"hook":`, `{"hook":"event"`, `nope`} {
 		buf := appendIndex([]byte(js), nil)
 		spans, _ := readIndex(t, buf, len(js))
-		if spans != [numFields][2]uint32{} {
+		if spans != [wire.NumFields][2]uint32{} {
 			t.Errorf("%s: index %v", js, spans)
 		}
 	}

@@ -3,18 +3,20 @@ package process
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Action is what a decision asks for.
-type Action string
+type Action = wire.Action
 
 // The actions. The empty action is ActionAllow.
 const (
-	ActionAllow      Action = "allow"
-	ActionDeny       Action = "deny"
-	ActionDrop       Action = "drop"
-	ActionReply      Action = "reply"
-	ActionDisconnect Action = "disconnect"
+	ActionAllow      = wire.ActionAllow
+	ActionDeny       = wire.ActionDeny
+	ActionDrop       = wire.ActionDrop
+	ActionReply      = wire.ActionReply
+	ActionDisconnect = wire.ActionDisconnect
 )
 
 // Decision is a plugin's answer to one hook call. Every field is optional:

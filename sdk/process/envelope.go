@@ -4,18 +4,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Hook names a moment of a socket's life.
-type Hook string
+type Hook = wire.Hook
 
 // The hooks.
 const (
-	HookConnect    Hook = "connect"
-	HookJoin       Hook = "join"
-	HookLeave      Hook = "leave"
-	HookEvent      Hook = "event"
-	HookDisconnect Hook = "disconnect"
+	HookConnect    = wire.HookConnect
+	HookJoin       = wire.HookJoin
+	HookLeave      = wire.HookLeave
+	HookEvent      = wire.HookEvent
+	HookDisconnect = wire.HookDisconnect
 )
 
 // Envelope is one hook call, as every hubd runtime sees it.

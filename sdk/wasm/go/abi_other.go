@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Outside Wasm the host is simulated, so that handlers can be tested with
@@ -57,8 +59,8 @@ func Dispatch(envelope []byte, attachments ...[]byte) ([]byte, error) {
 	if !probe.reset("", envelope, len(envelope)) {
 		return nil, errors.New(errEnvelope)
 	}
-	h, _ := Raw(probe.field(fieldHook)).Str()
-	id := hookIDOf(Hook(h))
+	h, _ := Raw(probe.field(wire.FieldHook)).Str()
+	id := wire.HookID(Hook(h))
 	if id == 0 {
 		return nil, errors.New("hubd: unknown hook " + h)
 	}

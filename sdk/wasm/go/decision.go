@@ -1,15 +1,17 @@
 package hubd
 
+import "github.com/hubd/hubd/sdk/wire"
+
 // Action is what a decision asks for.
-type Action string
+type Action = wire.Action
 
 // The actions. The empty action is ActionAllow.
 const (
-	ActionAllow      Action = "allow"
-	ActionDeny       Action = "deny"
-	ActionDrop       Action = "drop"
-	ActionReply      Action = "reply"
-	ActionDisconnect Action = "disconnect"
+	ActionAllow      = wire.ActionAllow
+	ActionDeny       = wire.ActionDeny
+	ActionDrop       = wire.ActionDrop
+	ActionReply      = wire.ActionReply
+	ActionDisconnect = wire.ActionDisconnect
 )
 
 // Decision is a handler's answer. The zero Decision allows the call

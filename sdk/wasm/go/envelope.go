@@ -1,30 +1,22 @@
 package hubd
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/hubd/hubd/sdk/wire"
+)
 
 // Hook names a moment of a socket's life.
-type Hook string
+type Hook = wire.Hook
 
 // The hooks.
 const (
-	HookConnect    Hook = "connect"
-	HookJoin       Hook = "join"
-	HookLeave      Hook = "leave"
-	HookEvent      Hook = "event"
-	HookDisconnect Hook = "disconnect"
+	HookConnect    = wire.HookConnect
+	HookJoin       = wire.HookJoin
+	HookLeave      = wire.HookLeave
+	HookEvent      = wire.HookEvent
+	HookDisconnect = wire.HookDisconnect
 )
-
-// hook ids of the ABI (hubd_handle's first argument).
-var hookIDs = [...]Hook{1: HookConnect, 2: HookJoin, 3: HookLeave, 4: HookEvent, 5: HookDisconnect}
-
-func hookIDOf(h Hook) uint32 {
-	for i, x := range hookIDs {
-		if x == h && i > 0 {
-			return uint32(i)
-		}
-	}
-	return 0
-}
 
 // Envelope is one hook call as the host sends it (see sdk/wasm/ABI.md).
 // Its methods read the fields on demand, through the index the host
@@ -40,35 +32,12 @@ type Envelope struct {
 	buf   []byte // the envelope JSON
 	spans []byte // the index pairs: the host's, or own
 	esc   uint32
-	own   [numFields * 8]byte
+	own   [wire.NumFields * 8]byte
 	arena []byte
 }
 
-// The envelope index (sdk/wasm/ABI.md, "Envelope index").
-const indexMagic = 0x58444968 // "hIDX"
-
-// Field ids of the index.
-const (
-	fieldV = iota
-	fieldHook
-	fieldNs
-	fieldSocket
-	fieldSocketID
-	fieldSocketRooms
-	fieldSocketData
-	fieldHandshake
-	fieldAuth
-	fieldQuery
-	fieldHeaders
-	fieldAddress
-	fieldEvent
-	fieldArgs
-	fieldAck
-	fieldRooms
-	fieldReason
-	fieldRecovered
-	numFields
-)
+// The envelope index (sdk/wasm/ABI.md, "Envelope index"): its magic,
+// field ids and key tables are package wire's, shared with the host.
 
 func u32(b []byte, off int) uint32 {
 	return *(*uint32)(unsafe.Pointer(unsafe.SliceData(b[off : off+4])))
@@ -85,10 +54,10 @@ func (e *Envelope) reset(hook Hook, buf []byte, n int) bool {
 	e.buf = buf[:n]
 	e.arena = e.arena[:0]
 	off := (n + 3) &^ 3
-	if off+12+8*numFields <= len(buf) && u32(buf, off) == indexMagic && int(u32(buf, off+4)) >= numFields {
-		e.spans = buf[off+12 : off+12+8*numFields]
+	if off+12+8*wire.NumFields <= len(buf) && u32(buf, off) == wire.IndexMagic && int(u32(buf, off+4)) >= wire.NumFields {
+		e.spans = buf[off+12 : off+12+8*wire.NumFields]
 		e.esc = u32(buf, off+8)
-		if u32(e.spans, 8*fieldHook+4) != 0 {
+		if u32(e.spans, 8*wire.FieldHook+4) != 0 {
 			return true
 		}
 	}
@@ -96,7 +65,7 @@ func (e *Envelope) reset(hook Hook, buf []byte, n int) bool {
 	clear(e.own[:])
 	e.spans, e.esc = e.own[:], 0
 	x := scanner{b: e.buf, e: e}
-	return x.object(skipWS(e.buf, 0), topKey) >= 0
+	return x.object(skipWS(e.buf, 0), wire.TopKey) >= 0
 }
 
 // field returns the bytes of field f (empty if absent).
@@ -130,7 +99,7 @@ func (e *Envelope) Hook() Hook { return e.hook }
 
 // V returns the envelope schema version.
 func (e *Envelope) V() int {
-	n, ok := Raw(e.field(fieldV)).Int()
+	n, ok := Raw(e.field(wire.FieldV)).Int()
 	if !ok {
 		return 1
 	}
@@ -139,56 +108,56 @@ func (e *Envelope) V() int {
 
 // Namespace returns the socket's namespace, e.g. "/".
 func (e *Envelope) Namespace() string {
-	if v := e.field(fieldNs); len(v) == 3 && v[1] == '/' {
+	if v := e.field(wire.FieldNs); len(v) == 3 && v[1] == '/' {
 		return "/"
 	}
-	return e.text(fieldNs)
+	return e.text(wire.FieldNs)
 }
 
 // SocketID returns the socket's id.
-func (e *Envelope) SocketID() string { return e.text(fieldSocketID) }
+func (e *Envelope) SocketID() string { return e.text(wire.FieldSocketID) }
 
 // SocketRooms returns the rooms the socket has joined (without its own id
 // room).
-func (e *Envelope) SocketRooms() []string { return Raw(e.field(fieldSocketRooms)).Strings() }
+func (e *Envelope) SocketRooms() []string { return Raw(e.field(wire.FieldSocketRooms)).Strings() }
 
 // SocketRoomsJSON returns the socket's rooms as a JSON array.
-func (e *Envelope) SocketRoomsJSON() Raw { return e.field(fieldSocketRooms) }
+func (e *Envelope) SocketRoomsJSON() Raw { return e.field(wire.FieldSocketRooms) }
 
 // SocketData returns what the connect hook attached (socket_data), as
 // JSON; empty if nothing.
-func (e *Envelope) SocketData() Raw { return e.field(fieldSocketData) }
+func (e *Envelope) SocketData() Raw { return e.field(wire.FieldSocketData) }
 
 // Auth returns the client's auth payload (connect hook; a JSON object).
-func (e *Envelope) Auth() Raw { return e.field(fieldAuth) }
+func (e *Envelope) Auth() Raw { return e.field(wire.FieldAuth) }
 
 // AuthString returns the string member key of the auth payload.
 func (e *Envelope) AuthString(key string) (string, bool) { return e.Auth().Get(key).Str() }
 
 // Query returns the connect request's query parameters (a JSON object of
 // strings).
-func (e *Envelope) Query() Raw { return e.field(fieldQuery) }
+func (e *Envelope) Query() Raw { return e.field(wire.FieldQuery) }
 
 // QueryParam returns one query parameter.
 func (e *Envelope) QueryParam(key string) (string, bool) { return e.Query().Get(key).Str() }
 
 // Headers returns the connect request's headers (a JSON object of strings,
 // names in lower case).
-func (e *Envelope) Headers() Raw { return e.field(fieldHeaders) }
+func (e *Envelope) Headers() Raw { return e.field(wire.FieldHeaders) }
 
 // Header returns one request header (name in lower case).
 func (e *Envelope) Header(name string) (string, bool) { return e.Headers().Get(name).Str() }
 
 // Address returns the client's remote address (connect hook).
-func (e *Envelope) Address() string { return e.text(fieldAddress) }
+func (e *Envelope) Address() string { return e.text(wire.FieldAddress) }
 
 // Event returns the event's name (event hook).
-func (e *Envelope) Event() string { return e.text(fieldEvent) }
+func (e *Envelope) Event() string { return e.text(wire.FieldEvent) }
 
 // Args returns the event's JSON argument array (event hook). Binary
 // attachments are placeholders {"_placeholder":true,"num":i} whose bytes
 // Attachment(i) returns.
-func (e *Envelope) Args() Raw { return e.field(fieldArgs) }
+func (e *Envelope) Args() Raw { return e.field(wire.FieldArgs) }
 
 // Arg returns the event's argument i, or an empty Raw.
 func (e *Envelope) Arg(i int) Raw { return e.Args().Index(i) }
@@ -200,23 +169,23 @@ func (e *Envelope) ArgString(i int) (string, bool) { return e.Args().indexStr(i)
 func (e *Envelope) NumArgs() int { return e.Args().Len() }
 
 // Ack reports whether the client waits for an acknowledgement.
-func (e *Envelope) Ack() bool { return len(e.field(fieldAck)) == 4 }
+func (e *Envelope) Ack() bool { return len(e.field(wire.FieldAck)) == 4 }
 
 // Rooms returns the rooms the call acts on: those being joined or left
 // (join, leave), or the event's target rooms (event).
-func (e *Envelope) Rooms() []string { return Raw(e.field(fieldRooms)).Strings() }
+func (e *Envelope) Rooms() []string { return Raw(e.field(wire.FieldRooms)).Strings() }
 
 // RoomsJSON returns the rooms the call acts on as a JSON array.
-func (e *Envelope) RoomsJSON() Raw { return e.field(fieldRooms) }
+func (e *Envelope) RoomsJSON() Raw { return e.field(wire.FieldRooms) }
 
 // Reason returns the disconnect reason (disconnect hook).
-func (e *Envelope) Reason() string { return e.text(fieldReason) }
+func (e *Envelope) Reason() string { return e.text(wire.FieldReason) }
 
 // Recovered reports whether the connecting socket is one its client got
 // back after a disconnection (connect hook, with connection state
 // recovery): SocketID and SocketData are the restored ones. Its rooms
 // come back once the connect is allowed; a deny fails the recovery.
-func (e *Envelope) Recovered() bool { return len(e.field(fieldRecovered)) == 4 }
+func (e *Envelope) Recovered() bool { return len(e.field(wire.FieldRecovered)) == 4 }
 
 // JSON returns the whole envelope.
 func (e *Envelope) JSON() Raw { return e.buf }
@@ -405,60 +374,6 @@ type scanner struct {
 	e *Envelope
 }
 
-func topKey(k []byte) int {
-	switch string(k) {
-	case "v":
-		return fieldV
-	case "hook":
-		return fieldHook
-	case "ns":
-		return fieldNs
-	case "socket":
-		return fieldSocket
-	case "handshake":
-		return fieldHandshake
-	case "event":
-		return fieldEvent
-	case "args":
-		return fieldArgs
-	case "ack":
-		return fieldAck
-	case "rooms":
-		return fieldRooms
-	case "reason":
-		return fieldReason
-	case "recovered":
-		return fieldRecovered
-	}
-	return -1
-}
-
-func socketKey(k []byte) int {
-	switch string(k) {
-	case "id":
-		return fieldSocketID
-	case "rooms":
-		return fieldSocketRooms
-	case "data":
-		return fieldSocketData
-	}
-	return -1
-}
-
-func handshakeKey(k []byte) int {
-	switch string(k) {
-	case "auth":
-		return fieldAuth
-	case "query":
-		return fieldQuery
-	case "headers":
-		return fieldHeaders
-	case "address":
-		return fieldAddress
-	}
-	return -1
-}
-
 // object indexes the object at b[i] and returns the index after it, or -1.
 func (x *scanner) object(i int, keyOf func([]byte) int) int {
 	b := x.b
@@ -486,10 +401,10 @@ func (x *scanner) object(i int, keyOf func([]byte) int) int {
 		var ve int
 		vesc := false
 		switch {
-		case id == fieldSocket && vs < len(b) && b[vs] == '{':
-			ve = x.object(vs, socketKey)
-		case id == fieldHandshake && vs < len(b) && b[vs] == '{':
-			ve = x.object(vs, handshakeKey)
+		case id == wire.FieldSocket && vs < len(b) && b[vs] == '{':
+			ve = x.object(vs, wire.SocketKey)
+		case id == wire.FieldHandshake && vs < len(b) && b[vs] == '{':
+			ve = x.object(vs, wire.HandshakeKey)
 		case vs < len(b) && b[vs] == '"':
 			ve, vesc = scanString(b, vs)
 		default:

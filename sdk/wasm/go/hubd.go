@@ -42,16 +42,20 @@
 // plugin's handlers can be unit tested natively with Dispatch.
 package hubd
 
-import "time"
+import (
+	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
+)
 
 // Handler answers one hook call.
 type Handler func(e *Envelope) Decision
 
-var handlers [len(hookIDs)]Handler
+var handlers [len(wire.HookIDs)]Handler
 
 // On registers the handler of a hook (replacing any earlier one).
 func On(h Hook, fn Handler) {
-	id := hookIDOf(h)
+	id := wire.HookID(h)
 	if id == 0 {
 		panic("hubd: unknown hook " + string(h))
 	}
@@ -109,7 +113,7 @@ func dispatch(id uint32, buf []byte, n int) (status uint32) {
 	if fn == nil {
 		return statusOK
 	}
-	if !env.reset(hookIDs[id], buf, n) {
+	if !env.reset(wire.HookIDs[id], buf, n) {
 		emit([]byte(errEnvelope))
 		return statusEnvelope
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 func TestRaw(t *testing.T) {
@@ -91,8 +92,8 @@ func withIndex(js []byte) []byte {
 		out = append(out, 0)
 	}
 	var head [12]byte
-	putU32(head[:], 0, indexMagic)
-	putU32(head[:], 4, numFields)
+	putU32(head[:], 0, wire.IndexMagic)
+	putU32(head[:], 4, wire.NumFields)
 	putU32(head[:], 8, e.esc)
 	out = append(out, head[:]...)
 	return append(out, e.own[:]...)
@@ -213,7 +214,7 @@ func TestDecisionJSON(t *testing.T) {
 }
 
 func TestDispatch(t *testing.T) {
-	defer func() { handlers = [len(hookIDs)]Handler{} }()
+	defer func() { handlers = [len(wire.HookIDs)]Handler{} }()
 	OnEvent(func(e *Envelope) Decision {
 		switch e.Event() {
 		case "panic":
@@ -254,7 +255,7 @@ func TestConfigAndAttachments(t *testing.T) {
 	if string(Config()) != `{"a":1}` {
 		t.Errorf("Config = %s", Config())
 	}
-	defer func() { handlers = [len(hookIDs)]Handler{} }()
+	defer func() { handlers = [len(wire.HookIDs)]Handler{} }()
 	OnEvent(func(e *Envelope) Decision {
 		b, ok := Attachment(1)
 		_, none := Attachment(2)
