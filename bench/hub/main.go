@@ -5,9 +5,16 @@
 //   - "join" (room) with an ack: join the room, ack with no arguments;
 //   - "publish" (room, payload): broadcast "msg" with payload to the room;
 //   - "echo" (x) with an ack: ack with x.
+//
+// With -plugins DIR the hub's hooks are a plugin host loaded from DIR (JS,
+// Wasm and process plugins, as hubd loads them), so that hubbench measures
+// what the plugin path costs: e.g. bench/hub/plugins holds an event hook
+// that reads the event name and the first argument and allows the event,
+// in JS and as a Go Wasm guest (built as wasmgo/main.go says).
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log"
@@ -19,6 +26,10 @@ import (
 	"runtime"
 	"runtime/pprof"
 
+	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/host/process"
+	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/hub"
 )
 
@@ -28,6 +39,7 @@ func main() {
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: the default; 1 records every allocation)")
 	recovery := flag.Duration("recovery", 0, "turn connection state recovery on with this max disconnection duration (0: off)")
+	plugins := flag.String("plugins", "", "load the plugins of this directory as the hub's hooks")
 	flag.Parse()
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
@@ -56,6 +68,16 @@ func main() {
 		opts.ConnectionStateRecovery = &hub.RecoveryOptions{MaxDisconnectionDuration: *recovery}
 	}
 	srv := hub.New(opts)
+	if *plugins != "" {
+		h := host.New(nil)
+		h.Register("js", js.Runtime{})
+		h.Register("wasm", wasm.New())
+		h.Register("process", &process.Runtime{})
+		if err := h.LoadDir(context.Background(), *plugins); err != nil {
+			log.Fatal(err)
+		}
+		srv.SetHooks(h.Hooks())
+	}
 	srv.OnConnection(func(s *hub.Socket) {
 		s.On("join", func(ev *hub.Event) {
 			var room string
