@@ -18,7 +18,6 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
-	"github.com/hubd/hubd/host/process"
 	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/hub"
 )
@@ -43,15 +42,7 @@ func TestBinaryReply(t *testing.T) {
 	}
 	for _, name := range recoveryRuntimes {
 		t.Run(name, func(t *testing.T) {
-			h := host.New(nil)
-			generousBudgets(h)
-			h.Register("js", js.Runtime{})
-			h.Register("wasm", wasmRT)
-			h.Register("process", &process.Runtime{})
-			t.Cleanup(func() { _ = h.Close() })
-			if err := h.Load(t.Context(), []host.Spec{specs[name]}); err != nil {
-				t.Fatal(err)
-			}
+			h := runtimesHost(t, wasmRT, specs[name])
 			srv := hub.New(hub.Options{})
 			srv.SetHooks(h.Hooks())
 			ts := httptest.NewServer(srv)

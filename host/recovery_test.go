@@ -11,8 +11,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hubd/hubd/host"
-	"github.com/hubd/hubd/host/js"
-	"github.com/hubd/hubd/host/process"
 	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/hub"
 )
@@ -51,14 +49,7 @@ type recoveryHub struct {
 
 func newRecoveryHub(t *testing.T, spec host.Spec, wasmRT *wasm.Runtime) *recoveryHub {
 	t.Helper()
-	h := host.New(nil)
-	generousBudgets(h)
-	h.Register("js", js.Runtime{})
-	h.Register("wasm", wasmRT)
-	h.Register("process", &process.Runtime{})
-	if err := h.Load(t.Context(), []host.Spec{spec}); err != nil {
-		t.Fatal(err)
-	}
+	h := runtimesHost(t, wasmRT, spec)
 	rh := &recoveryHub{
 		srv:         hub.New(hub.Options{ConnectionStateRecovery: &hub.RecoveryOptions{RunMiddlewares: true}}),
 		connections: make(chan connection, 16),
@@ -77,7 +68,6 @@ func newRecoveryHub(t *testing.T, spec host.Spec, wasmRT *wasm.Runtime) *recover
 	t.Cleanup(func() {
 		_ = rh.srv.Close()
 		ts.Close()
-		_ = h.Close()
 	})
 	return rh
 }

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/host/process"
+	"github.com/hubd/hubd/host/wasm"
 )
 
 // buildRuntimePlugins builds the plugin of host/testdata/<name> from
@@ -67,4 +70,21 @@ func buildRuntimePlugins(t *testing.T, name string, hook host.Hook) map[string]h
 		}
 	}
 	return specs
+}
+
+// runtimesHost is a host with every runtime registered, whose chain
+// budgets let a test's calls run, loaded with specs; it closes when the
+// test ends.
+func runtimesHost(t *testing.T, wasmRT *wasm.Runtime, specs ...host.Spec) *host.Host {
+	t.Helper()
+	h := host.New(nil)
+	generousBudgets(h)
+	h.Register("js", js.Runtime{})
+	h.Register("wasm", wasmRT)
+	h.Register("process", &process.Runtime{})
+	t.Cleanup(func() { _ = h.Close() })
+	if err := h.Load(t.Context(), specs); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
