@@ -495,6 +495,10 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	cfg := Defaults()
 	if *configFile != "" {
 		if err := readFile(*configFile, &cfg); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				return Config{}, ce
+			}
 			return Config{}, &ConfigError{Problems: []string{err.Error()}}
 		}
 	}
@@ -596,7 +600,19 @@ func readFile(name string, cfg *Config) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(cfg); err != nil {
-		return fmt.Errorf("config file %s: %w", name, err)
+		if !json.Valid(raw) {
+			return fmt.Errorf("config file %s: %w", name, err)
+		}
+		// Well-formed JSON that does not fit: say everything that does
+		// not, not only the first thing encoding/json met.
+		problems := jsonProblems(raw, cfg)
+		if len(problems) == 0 {
+			problems = []string{err.Error()}
+		}
+		for i, p := range problems {
+			problems[i] = "config file " + name + ": " + p
+		}
+		return &ConfigError{Problems: problems}
 	}
 	if dec.More() {
 		return fmt.Errorf("config file %s: extra data after the JSON object", name)
