@@ -3,6 +3,7 @@ package hub
 import (
 	"log/slog"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/hubd/hubd/hub/internal/engine"
@@ -17,10 +18,23 @@ type CORS struct {
 	// Origins lists the origins allowed, such as "https://chat.example";
 	// "*" allows any (answered as "*", or as the request's Origin when
 	// Credentials is set, since browsers refuse "*" with credentials).
-	// Empty: the request's Origin is echoed, so any origin is allowed.
-	// A request from an origin not listed gets no
-	// Access-Control-Allow-Origin, and the browser blocks its answer.
+	// With none of Origins, OriginPatterns and AllowOrigin set, the
+	// request's Origin is echoed, so any origin is allowed.
+	// A request from an origin not allowed (by Origins, OriginPatterns or
+	// AllowOrigin) gets no Access-Control-Allow-Origin, and the browser
+	// blocks its answer.
 	Origins []string
+	// OriginPatterns allow every origin they match, anywhere in the
+	// Origin header as a JavaScript RegExp's test does: anchor them
+	// (`^https://[a-z0-9-]+\.example\.com$`) to mean a whole origin.
+	OriginPatterns []*regexp.Regexp
+	// AllowOrigin, when set, allows the origins for which it returns true
+	// (Node's origin function). It runs for every cross-origin request, on
+	// many goroutines at once.
+	AllowOrigin func(origin string) bool
+	// ExposedHeaders lists, comma-separated, the response headers a page's
+	// script may read (Access-Control-Expose-Headers; none by default).
+	ExposedHeaders string
 	// Methods is what a preflight is told may be used, comma-separated
 	// ("GET,HEAD,PUT,PATCH,POST,DELETE").
 	Methods string

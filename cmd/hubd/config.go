@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -291,8 +292,13 @@ type SocketIOConfig struct {
 	// requests; "*" allows any. When set, a WebSocket connection whose
 	// Origin header is not listed is refused too, with 403 (one without
 	// Origin, a non-browser client, is allowed), unless AllowedOrigins
-	// is set. Empty: CORS off.
+	// is set. An entry that starts with "^" is a regular expression (Go
+	// syntax) that allows every origin it matches, e.g.
+	// "^https://[a-z0-9-]+\\.chat\\.example$". Empty: CORS off.
 	CORSOrigins []string `json:"cors_origins"`
+	// CORSExposedHeaders lists the response headers a page's script may
+	// read (Access-Control-Expose-Headers), with CORS on. Fixed at start.
+	CORSExposedHeaders []string `json:"cors_exposed_headers"`
 	// AllowedOrigins lists the origins browsers may connect from, on
 	// every transport, whether CORS is on or not, e.g.
 	// ["https://chat.example"]: a request whose Origin header is not
@@ -686,6 +692,15 @@ func (c *Config) Validate() error {
 	for i, o := range s.CORSOrigins {
 		if o == "" {
 			bad("socketio.cors_origins[%d]: empty", i)
+		} else if strings.HasPrefix(o, "^") {
+			if _, err := regexp.Compile(o); err != nil {
+				bad("socketio.cors_origins[%d] %q: not a regular expression: %v", i, o, err)
+			}
+		}
+	}
+	for i, h := range s.CORSExposedHeaders {
+		if h == "" || strings.ContainsAny(h, ", \t\r\n") {
+			bad("socketio.cors_exposed_headers[%d] %q: a header name, such as \"X-Request-Id\"", i, h)
 		}
 	}
 	if s.MaxChildNamespaces <= 0 {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,31 +95,54 @@ func (l *live) hubOptions() hub.Options {
 		ConnectionStateRecovery:     l.cfg.Recovery.hubOptions(),
 	}
 	if l.corsOn {
-		opts.CORS = &hub.CORS{Credentials: true} // no Origins: echo
+		// No Origins: echo; wrapHub hides the origins not allowed.
+		opts.CORS = &hub.CORS{Credentials: true, ExposedHeaders: strings.Join(l.cfg.SocketIO.CORSExposedHeaders, ", ")}
 	}
 	return opts
 }
 
 // originSet is a list of origins as a set, written as browsers send them
-// (lower case, no trailing slash); "*" stands for any.
-type originSet map[string]bool
+// (lower case, no trailing slash); "*" stands for any. Entries that start
+// with "^" are patterns (see SocketIOConfig.CORSOrigins).
+type originSet struct {
+	exact    map[string]bool
+	patterns []*regexp.Regexp
+}
 
-// newOriginSet is the set of origins, nil for none.
+// newOriginSet is the set of origins, nil for none. Patterns were checked
+// by Validate; one that does not compile is left out.
 func newOriginSet(origins []string) *originSet {
 	if len(origins) == 0 {
 		return nil
 	}
-	m := make(originSet, len(origins))
+	m := &originSet{exact: make(map[string]bool, len(origins))}
 	for _, o := range origins {
-		m[normOrigin(o)] = true
+		if strings.HasPrefix(o, "^") {
+			if re, err := regexp.Compile(o); err == nil {
+				m.patterns = append(m.patterns, re)
+			}
+			continue
+		}
+		m.exact[normOrigin(o)] = true
 	}
-	return &m
+	return m
 }
 
 func normOrigin(o string) string { return strings.ToLower(strings.TrimSuffix(o, "/")) }
 
 func (m *originSet) has(origin string) bool {
-	return m != nil && ((*m)["*"] || (*m)[normOrigin(origin)])
+	if m == nil {
+		return false
+	}
+	if m.exact["*"] || m.exact[normOrigin(origin)] {
+		return true
+	}
+	for _, re := range m.patterns {
+		if re.MatchString(origin) {
+			return true
+		}
+	}
+	return false
 }
 
 // originAllowed is whether a browser at origin may connect: a request
@@ -325,6 +349,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"socketio.ping_interval", time.Duration(old.SocketIO.PingInterval), time.Duration(next.SocketIO.PingInterval)},
 		{"socketio.ping_timeout", time.Duration(old.SocketIO.PingTimeout), time.Duration(next.SocketIO.PingTimeout)},
 		{"socketio.write_timeout", time.Duration(old.SocketIO.WriteTimeout), time.Duration(next.SocketIO.WriteTimeout)},
+		{"socketio.cors_exposed_headers", strings.Join(old.SocketIO.CORSExposedHeaders, ", "), strings.Join(next.SocketIO.CORSExposedHeaders, ", ")},
 		{"socketio.max_payload", old.SocketIO.MaxPayload, next.SocketIO.MaxPayload},
 		{"socketio.cleanup_empty_child_namespaces", old.SocketIO.CleanupEmptyChildNamespaces, next.SocketIO.CleanupEmptyChildNamespaces},
 		{"socketio.max_child_namespaces", old.SocketIO.MaxChildNamespaces, next.SocketIO.MaxChildNamespaces},

@@ -282,6 +282,50 @@ func TestReloadCORSOrigins(t *testing.T) {
 	}
 }
 
+// TestCORSOriginPatterns: a cors_origins entry that starts with "^" allows
+// the origins it matches, on polling and WebSocket alike, and the exposed
+// headers reach a polling answer.
+func TestCORSOriginPatterns(t *testing.T) {
+	cfg := Defaults()
+	cfg.SocketIO.CORSOrigins = []string{"https://a.example", `^https://[a-z]+\.chat\.example$`}
+	cfg.SocketIO.CORSExposedHeaders = []string{"X-Request-Id"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	l := newLive(cfg, nil, slog.New(slog.DiscardHandler), new(slog.LevelVar))
+	srv := hub.New(l.hubOptions())
+	l.srv = srv
+	t.Cleanup(func() { _ = srv.Close() })
+	h := l.wrapHub(srv)
+	for origin, ok := range map[string]bool{
+		"https://a.example": true, "https://eu.chat.example": true,
+		"https://eu.chat.example.evil": false, "https://b.example": false,
+	} {
+		req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil)
+		req.Header.Set("Origin", origin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		got := rec.Header().Get("Access-Control-Allow-Origin")
+		if (got == origin) != ok || (!ok && got != "") {
+			t.Errorf("polling from %s: Access-Control-Allow-Origin %q, allowed %v", origin, got, ok)
+		}
+		if e := rec.Header().Get("Access-Control-Expose-Headers"); e != "X-Request-Id" {
+			t.Errorf("polling from %s: Access-Control-Expose-Headers %q", origin, e)
+		}
+		ws := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
+		ws.Header.Set("Origin", origin)
+		if l.checkOrigin(ws) != ok {
+			t.Errorf("websocket from %s: allowed %v, want %v", origin, !ok, ok)
+		}
+	}
+
+	bad := Defaults()
+	bad.SocketIO.CORSOrigins = []string{"^https://(unclosed"}
+	bad.SocketIO.CORSExposedHeaders = []string{"X-A, X-B"}
+	wantProblems(t, "bad CORS", bad.Validate(), []string{`socketio.cors_origins[0] "^https://(unclosed": not a regular expression`,
+		"socketio.cors_exposed_headers[0]"})
+}
+
 // TestSIGHUPSwitchesPluginDir: a reload that names another plugin
 // directory puts its plugins in force for the next event; one whose
 // plugins do not load keeps those in force; none turns plugins off. The

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"regexp"
 	"time"
 )
 
@@ -80,9 +81,17 @@ func (c *CORS) EngineCORS() *CORS { return c }
 
 // CORS holds the cross-origin settings applied to polling requests.
 type CORS struct {
-	// Origins lists the allowed origins; "*" allows any. An empty list
-	// echoes the request's origin.
+	// Origins lists the allowed origins; "*" allows any. With Origins,
+	// OriginPatterns and AllowOrigin all empty the request's origin is
+	// echoed.
 	Origins []string
+	// OriginPatterns allow the origins they match (anywhere in the
+	// Origin, as a JavaScript RegExp's test).
+	OriginPatterns []*regexp.Regexp
+	// AllowOrigin, when set, allows the origins for which it returns true.
+	AllowOrigin func(origin string) bool
+	// ExposedHeaders lists the response headers a page's script may read.
+	ExposedHeaders string
 	// Methods answered to preflights (GET,HEAD,PUT,PATCH,POST,DELETE).
 	Methods string
 	// Headers allowed in requests (the preflight's request headers).

@@ -259,7 +259,7 @@ func (s *Server) applyCORS(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	allowed := ""
 	switch {
-	case len(cors.Origins) == 0:
+	case len(cors.Origins) == 0 && len(cors.OriginPatterns) == 0 && cors.AllowOrigin == nil:
 		allowed = origin
 	default:
 		for _, o := range cors.Origins {
@@ -275,6 +275,17 @@ func (s *Server) applyCORS(w http.ResponseWriter, r *http.Request) bool {
 				break
 			}
 		}
+		if allowed == "" && origin != "" {
+			for _, re := range cors.OriginPatterns {
+				if re.MatchString(origin) {
+					allowed = origin
+					break
+				}
+			}
+		}
+		if allowed == "" && origin != "" && cors.AllowOrigin != nil && cors.AllowOrigin(origin) {
+			allowed = origin
+		}
 	}
 	if allowed != "" {
 		h.Set("Access-Control-Allow-Origin", allowed)
@@ -284,6 +295,9 @@ func (s *Server) applyCORS(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if cors.Credentials {
 		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if cors.ExposedHeaders != "" {
+		h.Set("Access-Control-Expose-Headers", cors.ExposedHeaders)
 	}
 	if r.Method != http.MethodOptions {
 		return false
