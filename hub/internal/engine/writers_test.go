@@ -42,6 +42,13 @@ func TestWriterPoolSlowReader(t *testing.T) {
 	// on this goroutine, as a worker runs them, until one finds the
 	// socket full: it must return rather than wait for the client.
 	p := c.srv.writers
+	// The writer of the open packet may still be ending its loop after
+	// the client has the packet.
+	waitFor(t, "the open packet's writer to end", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.writing
+	})
 	for p.handoffs.Load() == 0 {
 		if seq > 100_000 {
 			t.Fatal("600 MB written to a client that does not read: the socket never filled")
