@@ -1186,15 +1186,20 @@ func TestCompatReconnect(t *testing.T) {
 					s.On("go-away", func(*hub.Event) {
 						go func() {
 							// Shutdown returns once the sessions have ended
-							// (their close packets written); then close the
-							// listener and serve a new server at the same
-							// address.
+							// (their close packets handed to their
+							// transports); the HTTP server's own Shutdown
+							// then lets a polling GET that carries one
+							// finish (Close would cut it: "transport
+							// error"), and closes the listener. Then a new
+							// server takes the same address.
 							ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 							defer cancel()
 							if err := srv.Shutdown(ctx); err != nil {
 								rec.add("err", "shutdown: "+err.Error())
 							}
-							_ = hs.Close()
+							if err := hs.Shutdown(ctx); err != nil {
+								rec.add("err", "http shutdown: "+err.Error())
+							}
 							ln2, err := net.Listen("tcp", addr)
 							if err != nil {
 								rec.add("err", "listen again: "+err.Error())
