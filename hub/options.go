@@ -80,6 +80,10 @@ type Options struct {
 	// MaxBufferedBytes bounds what may wait to be written to one client; a
 	// client further behind is disconnected (16 MiB).
 	MaxBufferedBytes int
+	// ServeClient, when set, serves the browser bundles of a
+	// socket.io-client package under Path, as Node's serveClient (see
+	// LoadClientBundle). Nil (the default): not served.
+	ServeClient *ClientBundle
 	// WriteTimeout bounds a write to a client whose socket buffer is full
 	// (it reads slower than it is sent to): one that does not finish in
 	// time disconnects the client (10s). Other clients never wait for it.

@@ -71,6 +71,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if b := s.opts.ServeClient; b != nil && b.serve(w, r, r.URL.Path[len(s.opts.Path):]) {
+		return
+	}
 	s.engine.ServeHTTP(w, r)
 }
 

@@ -296,6 +296,13 @@ type SocketIOConfig struct {
 	// syntax) that allows every origin it matches, e.g.
 	// "^https://[a-z0-9-]+\\.chat\\.example$". Empty: CORS off.
 	CORSOrigins []string `json:"cors_origins"`
+	// ServeClient, when set, is the folder of an installed socket.io-client
+	// package (e.g. "node_modules/socket.io-client", relative to hubd's
+	// working directory) whose browser bundles hubd serves under the
+	// Socket.IO path, as Node's serveClient: socket.io.js, .min.js,
+	// .msgpack.min.js, .esm.min.js and their maps, with the package's
+	// version as ETag. Fixed at start.
+	ServeClient string `json:"serve_client"`
 	// CORSExposedHeaders lists the response headers a page's script may
 	// read (Access-Control-Expose-Headers), with CORS on. Fixed at start.
 	CORSExposedHeaders []string `json:"cors_exposed_headers"`
@@ -696,6 +703,11 @@ func (c *Config) Validate() error {
 			if _, err := regexp.Compile(o); err != nil {
 				bad("socketio.cors_origins[%d] %q: not a regular expression: %v", i, o, err)
 			}
+		}
+	}
+	if s.ServeClient != "" {
+		if _, err := hub.LoadClientBundle(s.ServeClient); err != nil {
+			bad("socketio.serve_client %q: %v", s.ServeClient, err)
 		}
 	}
 	for i, h := range s.CORSExposedHeaders {

@@ -551,3 +551,36 @@ func TestDaemonBadTLSPair(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// TestDaemonServeClient: with socketio.serve_client, hubd serves the
+// browser bundle of the installed socket.io-client package, with its
+// version as ETag; a folder that is not the package is a config problem.
+func TestDaemonServeClient(t *testing.T) {
+	pkg, err := filepath.Abs("../../hub/testdata/client/node_modules/socket.io-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(pkg, "package.json")); err != nil {
+		t.Fatalf("socket.io-client is not installed in %s: run npm ci in hub/testdata/client (scripts/test.sh does)", pkg)
+	}
+	dir := t.TempDir()
+	cfgFile := writeFile(t, dir, "hubd.json", `{"listen": "127.0.0.1:0", "socketio": {"serve_client": "`+pkg+`"}}`)
+	d := start(t, "-config", cfgFile)
+	res, err := http.Get("http://" + d.addr + "/socket.io/socket.io.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	want, err := os.ReadFile(filepath.Join(pkg, "dist/socket.io.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 || !bytes.Equal(body, want) || res.Header.Get("ETag") != `"4.8.4"` {
+		t.Fatalf("GET socket.io.min.js: %d, %d bytes (want %d), ETag %q", res.StatusCode, len(body), len(want), res.Header.Get("ETag"))
+	}
+
+	bad := Defaults()
+	bad.SocketIO.ServeClient = dir
+	wantProblems(t, "serve_client", bad.Validate(), []string{"socketio.serve_client"})
+}

@@ -94,6 +94,14 @@ func (l *live) hubOptions() hub.Options {
 		MaxChildNamespaces:          s.MaxChildNamespaces,
 		ConnectionStateRecovery:     l.cfg.Recovery.hubOptions(),
 	}
+	if dir := l.cfg.SocketIO.ServeClient; dir != "" {
+		// Checked by Validate; a package that went away since is logged.
+		if b, err := hub.LoadClientBundle(dir); err != nil {
+			l.logger.Error("socketio.serve_client: the client bundle is not served", "err", err)
+		} else {
+			opts.ServeClient = b
+		}
+	}
 	if l.corsOn {
 		// No Origins: echo; wrapHub hides the origins not allowed.
 		opts.CORS = &hub.CORS{Credentials: true, ExposedHeaders: strings.Join(l.cfg.SocketIO.CORSExposedHeaders, ", ")}
@@ -349,6 +357,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"socketio.ping_interval", time.Duration(old.SocketIO.PingInterval), time.Duration(next.SocketIO.PingInterval)},
 		{"socketio.ping_timeout", time.Duration(old.SocketIO.PingTimeout), time.Duration(next.SocketIO.PingTimeout)},
 		{"socketio.write_timeout", time.Duration(old.SocketIO.WriteTimeout), time.Duration(next.SocketIO.WriteTimeout)},
+		{"socketio.serve_client", old.SocketIO.ServeClient, next.SocketIO.ServeClient},
 		{"socketio.cors_exposed_headers", strings.Join(old.SocketIO.CORSExposedHeaders, ", "), strings.Join(next.SocketIO.CORSExposedHeaders, ", ")},
 		{"socketio.max_payload", old.SocketIO.MaxPayload, next.SocketIO.MaxPayload},
 		{"socketio.cleanup_empty_child_namespaces", old.SocketIO.CleanupEmptyChildNamespaces, next.SocketIO.CleanupEmptyChildNamespaces},
