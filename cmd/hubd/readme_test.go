@@ -78,3 +78,25 @@ func TestReadmeEmbedCompiles(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeNamesEveryFlag: the README's flags section names every flag
+// hubd has, so that a new one cannot go unmentioned.
+func TestReadmeNamesEveryFlag(t *testing.T) {
+	var usage strings.Builder
+	if _, err := Load([]string{"-h"}, func(string) string { return "" }, &usage); err == nil {
+		t.Fatal("-h: no error")
+	}
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^  (-[a-z-]+)`).FindAllStringSubmatch(usage.String(), -1)
+	if len(flags) < 10 {
+		t.Fatalf("only %d flags in the usage:\n%s", len(flags), usage.String())
+	}
+	for _, f := range flags {
+		if !strings.Contains(string(raw), "`"+f[1]+" ") && !strings.Contains(string(raw), "`"+f[1]+"`") {
+			t.Errorf("README.md does not name the flag %s", f[1])
+		}
+	}
+}
