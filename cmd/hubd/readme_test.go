@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -97,6 +98,52 @@ func TestReadmeNamesEveryFlag(t *testing.T) {
 	for _, f := range flags {
 		if !strings.Contains(string(raw), "`"+f[1]+" ") && !strings.Contains(string(raw), "`"+f[1]+"`") {
 			t.Errorf("README.md does not name the flag %s", f[1])
+		}
+	}
+}
+
+// TestReadmeConfigReference: the README's config file reference names
+// every key of Config, nested ones by their path.
+func TestReadmeConfigReference(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ref, ok := strings.Cut(string(raw), "## Config file reference")
+	if !ok {
+		t.Fatal("README.md has no config file reference")
+	}
+	ref, _, _ = strings.Cut(ref, "\n## ")
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(ty reflect.Type, prefix string) {
+		for i := range ty.NumField() {
+			f := ty.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			path := prefix + name
+			keys = append(keys, path)
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			switch {
+			case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[Duration]():
+				walk(ft, path+".")
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(ft.Elem(), path+"[].")
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	if len(keys) < 40 {
+		t.Fatalf("only %d keys found: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !strings.Contains(ref, "| `"+k+"` |") {
+			t.Errorf("the config file reference has no row for %s", k)
 		}
 	}
 }
