@@ -85,10 +85,29 @@ func (p *writerPool) next() *Conn {
 }
 
 func (p *writerPool) work() {
-	var buf []byte
+	var s turnScratch
 	for c := p.next(); c != nil; c = p.next() {
-		buf = c.writeTurn(p, buf[:0])
+		c.writeTurn(p, &s)
+		s.reset()
 	}
+}
+
+// turnScratch is a worker's memory, kept from turn to turn: the buffer the
+// frames are laid out in and the pieces of one writev.
+type turnScratch struct {
+	buf []byte
+	iov [][]byte
+}
+
+// reset readies s for the next turn: it lets go of the frames the pieces
+// pointed at, and of a buffer a big batch grew.
+func (s *turnScratch) reset() {
+	if cap(s.buf) > 4*copyLimit {
+		s.buf = nil
+	}
+	s.buf = s.buf[:0]
+	clear(s.iov)
+	s.iov = s.iov[:0]
 }
 
 // pooled reports whether nc's writes can go through the writer pool: a
@@ -115,15 +134,15 @@ func (c *Conn) startWriterLocked() {
 }
 
 // writeTurn is one turn of a pool worker on c: it writes what c has queued
-// without blocking and puts c back in the list if more came meanwhile. buf
-// is the worker's scratch buffer, returned for the next turn.
-func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
+// without blocking and puts c back in the list if more came meanwhile. s
+// is the worker's scratch memory.
+func (c *Conn) writeTurn(p *writerPool, s *turnScratch) {
 	defer c.recoverPanic()
 	c.mu.Lock()
 	if c.state == stateClosed || len(c.queue) == 0 {
 		c.writing = false
 		c.mu.Unlock()
-		return buf
+		return
 	}
 	nc := c.netConn
 	if c.queue[len(c.queue)-1].op == opClose {
@@ -131,12 +150,13 @@ func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
 		// session once the close frame is out.
 		c.mu.Unlock()
 		go c.startedWriteLoop(nc)
-		return buf
+		return
 	}
 	batch := c.takeLocked()
 	c.mu.Unlock()
 
-	iov, buf := layoutFrames(buf, batch)
+	s.iov, s.buf = layoutFrames(s.iov, s.buf, batch)
+	iov := s.iov
 	err := c.tryWrite(nc, &iov)
 	switch {
 	case err == nil:
@@ -149,10 +169,10 @@ func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
 			defer c.recoverPanic()
 			c.writeLoop(nc, rest)
 		}()
-		return buf
+		return
 	default:
 		c.closeNow(ReasonTransportError, nil)
-		return buf
+		return
 	}
 	c.mu.Lock()
 	again := len(c.queue) > 0 && c.state != stateClosed
@@ -163,10 +183,6 @@ func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
 	if again {
 		p.push(c)
 	}
-	if cap(buf) > 4*copyLimit {
-		buf = nil
-	}
-	return buf
 }
 
 // bigFrame is the payload size from which a frame is written from where it
@@ -174,9 +190,10 @@ func (c *Conn) writeTurn(p *writerPool, buf []byte) []byte {
 const bigFrame = 4 << 10
 
 // layoutFrames lays frames out for one writev: headers and small payloads
-// copied into buf, big payloads referenced as they are. It returns the
-// pieces in order and buf, which they may point into.
-func layoutFrames(buf []byte, frames []Frame) ([][]byte, []byte) {
+// copied into buf, big payloads referenced as they are. It appends the
+// pieces, in order, to iov and returns it with buf, which they may point
+// into.
+func layoutFrames(iov [][]byte, buf []byte, frames []Frame) ([][]byte, []byte) {
 	small := true
 	for i := range frames {
 		if len(frames[i].Data) >= bigFrame {
@@ -186,7 +203,7 @@ func layoutFrames(buf []byte, frames []Frame) ([][]byte, []byte) {
 	}
 	if small {
 		buf = appendFrames(buf, nil, frames)
-		return [][]byte{buf}, buf
+		return append(iov, buf), buf
 	}
 	// Copy first, then cut: buf may move while it grows.
 	ends := make([]int, len(frames))
@@ -198,7 +215,6 @@ func layoutFrames(buf []byte, frames []Frame) ([][]byte, []byte) {
 		}
 		ends[i] = len(buf)
 	}
-	iov := make([][]byte, 0, 2*len(frames)+1)
 	from := 0
 	for i := range frames {
 		if f := &frames[i]; len(f.Data) >= bigFrame {

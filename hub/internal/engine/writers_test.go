@@ -65,7 +65,7 @@ func TestWriterPoolSlowReader(t *testing.T) {
 			c.queued += len(f.Data)
 		}
 		c.mu.Unlock()
-		c.writeTurn(p, nil)
+		c.writeTurn(p, &turnScratch{})
 	}
 	t.Logf("handoff after %d frames", seq)
 	c.mu.Lock()
