@@ -350,6 +350,9 @@ type NamespaceConfig struct {
 	Route string `json:"route,omitempty"`
 	// Echo sends a client's event back to it too (false).
 	Echo bool `json:"echo,omitempty"`
+	// Presence announces joins and leaves to the room's other members:
+	// hub:joined and hub:left with {room, id, data} (false).
+	Presence bool `json:"presence,omitempty"`
 }
 
 // PluginsConfig is the plugin directory and the bounds of its calls.
@@ -916,6 +919,7 @@ func (c *Config) relayConfig() relay.Config {
 	for _, n := range c.Namespaces {
 		rc.Namespaces = append(rc.Namespaces, relay.Namespace{
 			Name: n.Name, Pattern: n.Pattern, Route: relay.Route(n.Route), Echo: n.Echo,
+			Presence: n.Presence,
 		})
 	}
 	return rc

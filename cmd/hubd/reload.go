@@ -388,9 +388,9 @@ func (l *live) apply(ctx context.Context, next Config) {
 			continue
 		}
 		delete(byKey, nsKey(n))
-		if route(nn.Route) != route(n.Route) || nn.Echo != n.Echo {
+		if route(nn.Route) != route(n.Route) || nn.Echo != n.Echo || nn.Presence != n.Presence {
 			nsChanged = append(nsChanged, "namespaces["+nsKey(n)+"]")
-			nsNow[i].Route, nsNow[i].Echo = nn.Route, nn.Echo
+			nsNow[i].Route, nsNow[i].Echo, nsNow[i].Presence = nn.Route, nn.Echo, nn.Presence
 		}
 	}
 	for _, n := range next.Namespaces {

@@ -68,6 +68,15 @@ type Namespace struct {
 	// Echo sends a client's event back to the client as well (default
 	// false).
 	Echo bool `json:"echo,omitempty"`
+	// Presence announces to a room each socket that joins it with hub:join
+	// (EventJoined) and each that leaves it with hub:leave or by
+	// disconnecting (EventLeft), the socket itself left out; a socket
+	// whose connection state was recovered is announced again in its
+	// rooms. The payload is {room, id, data}, data being the socket's data
+	// (what connect hooks set): keep nothing private there when Presence
+	// is on. Rooms joined otherwise (by a hook, by the program) are not
+	// announced.
+	Presence bool `json:"presence,omitempty"`
 }
 
 // key names the namespace in messages: its name, or its pattern.

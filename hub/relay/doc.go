@@ -89,6 +89,11 @@
 //     client.
 //   - hub:join and hub:leave work whatever the route, "none" included:
 //     rooms still receive what the server publishes.
+//   - With Presence, a room's other members get hub:joined when a socket
+//     joins it with hub:join and hub:left when it leaves it with hub:leave
+//     or disconnects, with {room, id, data} (data: the socket's data); a
+//     recovered socket is announced again in its rooms. The notice goes
+//     out before the command's ack.
 //   - An event whose relay fails (a cluster adapter error) is answered
 //     {ok: false, error: "relay failed"} and logged.
 package relay

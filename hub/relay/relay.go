@@ -17,6 +17,10 @@ const (
 	CommandPrefix = "hub:"
 	CommandJoin   = "hub:join"
 	CommandLeave  = "hub:leave"
+	// EventJoined and EventLeft are the presence announcements
+	// (Namespace.Presence).
+	EventJoined = "hub:joined"
+	EventLeft   = "hub:left"
 )
 
 // Errors the clients see in {ok: false, error} acks.
@@ -150,6 +154,12 @@ func (r *Relay) attach(i int) func(*hub.Socket) {
 			r.cur.Load().namespaces[i].handle(ev)
 			return nil
 		})
+		s.OnDisconnecting(func(hub.DisconnectReason) {
+			r.cur.Load().namespaces[i].announce(s, EventLeft, joined(s))
+		})
+		if s.Recovered() {
+			r.cur.Load().namespaces[i].announce(s, EventJoined, joined(s))
+		}
 	}
 }
 
@@ -163,14 +173,37 @@ type limits struct {
 // namespaceRelay serves the sockets of one configured namespace (or
 // pattern) with one configuration.
 type namespaceRelay struct {
-	route  Route
-	echo   bool
-	limits limits
-	log    *slog.Logger
+	route    Route
+	echo     bool
+	presence bool
+	limits   limits
+	log      *slog.Logger
+}
+
+// presenceNotice is the payload of EventJoined and EventLeft.
+type presenceNotice struct {
+	Room string `json:"room"`
+	ID   string `json:"id"`
+	Data any    `json:"data"`
+}
+
+// announce tells each of rooms' other members that s joined or left it,
+// when presence is on.
+func (r *namespaceRelay) announce(s *hub.Socket, event string, rooms []string) {
+	if !r.presence {
+		return
+	}
+	nsp := s.Namespace()
+	for _, room := range rooms {
+		err := nsp.To(room).Except(s.ID()).Emit(event, presenceNotice{Room: room, ID: s.ID(), Data: s.Data()})
+		if err != nil {
+			r.log.Warn("presence notice failed", "namespace", nsp.Name(), "socket", s.ID(), "room", room, "event", event, "err", err)
+		}
+	}
 }
 
 func newNamespaceRelay(n Namespace, l limits, log *slog.Logger) *namespaceRelay {
-	r := &namespaceRelay{route: n.Route, echo: n.Echo, limits: l, log: log}
+	r := &namespaceRelay{route: n.Route, echo: n.Echo, presence: n.Presence, limits: l, log: log}
 	if r.route == "" {
 		r.route = RouteRooms
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hubd/hubd/hub"
@@ -23,9 +24,11 @@ func (r *namespaceRelay) join(ev *hub.Event) {
 	}
 	rooms := req.names
 	n := len(joined(s))
+	var added []string
 	for _, room := range rooms {
 		if !s.In(room) {
 			n++
+			added = append(added, room)
 		}
 	}
 	if n > r.limits.perSocket {
@@ -47,6 +50,7 @@ func (r *namespaceRelay) join(ev *hub.Event) {
 			return
 		}
 	}
+	r.announce(s, EventJoined, slices.DeleteFunc(added, func(room string) bool { return !s.In(room) }))
 	answerRooms(ev)
 }
 
@@ -65,9 +69,16 @@ func (r *namespaceRelay) leave(ev *hub.Event) {
 			return
 		}
 	}
+	var left []string
+	for _, room := range rooms {
+		if s.In(room) {
+			left = append(left, room)
+		}
+	}
 	if len(rooms) > 0 {
 		_ = s.Leave(rooms...)
 	}
+	r.announce(s, EventLeft, slices.DeleteFunc(left, s.In))
 	answerRooms(ev)
 }
 
