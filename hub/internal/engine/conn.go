@@ -86,6 +86,8 @@ type Conn struct {
 	lingerNoop    bool        // closed by the client: a racing GET gets a noop
 	closeSent     bool        // the WebSocket close frame is being written
 	closeTimer    *time.Timer
+
+	traffic traffic // under mu (see Server.Traffic)
 }
 
 // ID returns the session id.
@@ -133,6 +135,7 @@ func (c *Conn) Send(frames []Frame, volatile bool) bool {
 	}
 	c.queue = append(c.queue, frames...)
 	c.queued += n
+	c.traffic.sent(len(frames), n)
 	c.kickLocked()
 	c.mu.Unlock()
 	return true
@@ -160,6 +163,7 @@ func (c *Conn) SendNow(frames []Frame) bool {
 	}
 	c.queue = append(c.queue, frames...)
 	c.queued += n
+	c.traffic.sent(len(frames), n)
 	c.writing = true
 	nc := c.netConn
 	c.mu.Unlock()
@@ -317,6 +321,8 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 	}
 	reason = c.srv.closeReason(reason)
 	c.state = stateClosed
+	ended := c.traffic
+	c.traffic = traffic{} // the server's totals take it over
 	// A client that closes a polling session while its GET is still on the
 	// way gets the noop it would have got had the GET arrived first; not
 	// during a shutdown, which waits for the table to empty.
@@ -355,6 +361,7 @@ func (c *Conn) closeNow(reason string, reply []Frame) {
 	} else {
 		c.srv.remove(c)
 	}
+	c.srv.traffic.end(reason, ended)
 	if nc != nil {
 		_ = nc.Close()
 	}
@@ -382,6 +389,9 @@ func (c *Conn) upgradingConnLocked() net.Conn {
 func (c *Conn) onPacket(p eio.Packet) bool {
 	c.mu.Lock()
 	st := c.state
+	if st == stateOpen && p.Type == eio.Message {
+		c.traffic.received(len(p.Data))
+	}
 	c.mu.Unlock()
 	if st != stateOpen {
 		if st == stateClosing && p.Type == eio.Close {

@@ -23,8 +23,9 @@ type Server struct {
 	draining atomic.Bool   // Drain was called: handshakes are refused
 	panics   atomic.Uint64 // see PanicsRecovered
 
-	inline  inlineWatch // see inline.go
-	writers *writerPool // see writers.go
+	inline  inlineWatch   // see inline.go
+	writers *writerPool   // see writers.go
+	traffic serverTraffic // see Traffic
 }
 
 // readBufferSize is the WebSocket read buffer of a session. Larger frames
@@ -211,6 +212,7 @@ func (s *Server) publish(c *Conn) {
 	draining := s.draining.Load()
 	s.mu.Unlock()
 	c.mu.Unlock()
+	s.traffic.opened.Add(1)
 	if draining {
 		c.Close()
 	}
