@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,14 +13,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/internal/adaptertest"
 	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/internal/testredis"
 )
 
-// wait bounds every wait for an event; none waits it out, and nothing is
-// asserted on speed: it is long so that a loaded machine passes.
-const wait = 20 * time.Second
+// wait bounds every wait for an event (adaptertest.Wait).
+const wait = adaptertest.Wait
 
 // requestsTimeout is the nodes' Options.RequestsTimeout: no test waits it
 // out, so it is long enough for a loaded machine's nodes to answer.
@@ -49,9 +46,7 @@ func TestMain(m *testing.M) {
 
 // testKey is a channel prefix of the test's own, so that tests and runs
 // sharing one Redis do not see each other.
-func testKey(t testing.TB) string {
-	return "hubdtest-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-}
+func testKey(t testing.TB) string { return adaptertest.ClusterName(t) }
 
 // node is a hub server on the cluster.
 type node struct {
@@ -76,6 +71,15 @@ func newNode(t testing.TB, o redisadapter.Options, url, key string, setup func(*
 	if isStreams(o) {
 		return newStreamsNode(t, o, url, key, setup)
 	}
+	cluster := joinCluster(t, o, url, key)
+	srv, surl := adaptertest.Serve(t, hub.Options{Adapter: cluster.Adapter}, setup)
+	return &node{srv: srv, url: surl, cluster: cluster, key: key}
+}
+
+// joinCluster links a node to the Redis at url under key with the classic
+// or the sharded adapter; the link closes when the test ends.
+func joinCluster(t testing.TB, o redisadapter.Options, url, key string) *redisadapter.Cluster {
+	t.Helper()
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -89,94 +93,68 @@ func newNode(t testing.TB, o redisadapter.Options, url, key string, setup func(*
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := hub.New(hub.Options{Adapter: cluster.Adapter})
-	if setup != nil {
-		setup(srv)
-	}
-	ts := httptest.NewServer(srv)
-	n := &node{srv: srv, url: ts.URL, cluster: cluster, key: key}
 	t.Cleanup(func() {
-		srv.Close()
-		ts.Close()
 		cluster.Close()
 		rdb.Close()
 	})
-	return n
+	return cluster
+}
+
+// flavour is o as a flavour of the cross-node table (adaptertest.Run).
+func flavour(o redisadapter.Options) adaptertest.Flavour {
+	f := adaptertest.Flavour{
+		WaitRooms: func(t testing.TB, key string, nodes int, rooms ...string) {
+			waitRoomChannels(t, o, redisURL, key, nodes, rooms...)
+		},
+		LocalRooms: o.Sharded,
+		ErrClosed:  redisadapter.ErrClosed,
+	}
+	f.Join = func(t testing.TB, key string) adaptertest.Link {
+		if isStreams(o) {
+			return joinStreamsFlavour(t, o, redisURL, key)
+		}
+		c := joinCluster(t, o, redisURL, key)
+		return adaptertest.Link{Adapter: c.Adapter, Close: c.Close}
+	}
+	return f
 }
 
 // waitNodes waits until the namespace counts want nodes.
 func waitNodes(t testing.TB, n *node, nsp string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		got, err := n.srv.Of(nsp).Adapter().ServerCount(context.Background())
-		if err == nil && got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ServerCount of %s = %d (%v), want %d", nsp, got, err, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	adaptertest.WaitNodes(t, n.srv, nsp, want)
 }
 
 // dial connects a client to nsp of n and returns it with its socket id.
 func dial(t testing.TB, n *node, nsp string) (*testclient.Client, string) {
 	t.Helper()
-	c, err := testclient.Dial(n.url, "/socket.io/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	id, err := c.Connect(nsp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, id
+	return adaptertest.Dial(t, n.url, nsp)
 }
 
 // joinRooms makes the local socket id of n join rooms and waits until it
 // has.
 func joinRooms(t testing.TB, n *node, nsp, id string, rooms ...string) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for n.srv.Of(nsp).Socket(id) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("socket %s not registered", id)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := n.srv.Of(nsp).Socket(id).Join(rooms...); err != nil {
-		t.Fatal(err)
-	}
+	adaptertest.JoinRooms(t, n.srv, nsp, id, rooms...)
 }
 
 // expectEvent waits for event on c and returns it.
 func expectEvent(t testing.TB, c *testclient.Client, nsp, event string) *testclient.Packet {
 	t.Helper()
-	p, err := c.WaitEvent(nsp, event, wait)
-	if err != nil {
-		t.Fatalf("waiting for %q: %v", event, err)
-	}
-	return p
+	return adaptertest.ExpectEvent(t, c, nsp, event)
 }
 
 // expectNone checks that c receives no event named event before a sentinel
 // event (sent by the caller after the one that must not arrive).
 func expectNone(t testing.TB, c *testclient.Client, nsp, event, sentinel string) {
 	t.Helper()
-	for {
-		p, err := c.NextEvent(nsp, wait)
-		if err != nil {
-			t.Fatalf("waiting for %q: %v", sentinel, err)
-		}
-		if p.Event == event {
-			t.Fatalf("received %s, which was not addressed to this client", p.Text)
-		}
-		if p.Event == sentinel {
-			return
-		}
-	}
+	adaptertest.ExpectNone(t, c, nsp, event, sentinel)
+}
+
+// waitFor waits until cond holds.
+func waitFor(t testing.TB, cond func() bool, what string) {
+	t.Helper()
+	adaptertest.WaitFor(t, cond, what)
 }
 
 var nodeDir = sync.OnceValue(func() string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/httpapi"
+	"github.com/hubd/hubd/hub/internal/adaptertest"
 	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/internal/testredis"
@@ -66,13 +67,7 @@ func newStreamsNode(t testing.TB, o redisadapter.Options, url, key string, setup
 // Streams with so on the Redis at url; it serves the HTTP API too.
 func startStreamsNode(t testing.TB, so redisadapter.StreamsOptions, url string, opts hub.Options, setup func(*hub.Server)) (*node, *redisadapter.Streams) {
 	t.Helper()
-	rdb := testRedis(t, url)
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	streams, err := redisadapter.NewStreams(ctx, rdb, so)
-	if err != nil {
-		t.Fatal(err)
-	}
+	streams := joinStreams(t, so, url)
 	opts.Adapter = streams.Adapter
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -89,13 +84,39 @@ func startStreamsNode(t testing.TB, so redisadapter.StreamsOptions, url string, 
 	mux.Handle("/socket.io/", srv)
 	mux.Handle(httpapi.DefaultPrefix, api)
 	ts := httptest.NewServer(mux)
-	forgetKeys(t, url, so)
 	t.Cleanup(func() {
 		srv.Close()
 		ts.Close()
 		streams.Close()
 	})
 	return &node{srv: srv, url: ts.URL, cluster: streams, key: so.ChannelPrefix}, streams
+}
+
+// joinStreams links a node to the Redis at url with so; its stream and
+// sessions are deleted when the test ends.
+func joinStreams(t testing.TB, so redisadapter.StreamsOptions, url string) *redisadapter.Streams {
+	t.Helper()
+	rdb := testRedis(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	streams, err := redisadapter.NewStreams(ctx, rdb, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgetKeys(t, url, so)
+	t.Cleanup(func() { streams.Close() })
+	return streams
+}
+
+// joinStreamsFlavour is joinStreams as a link of the cross-node table,
+// on a server with connection state recovery on (see newStreamsNode).
+func joinStreamsFlavour(t testing.TB, o redisadapter.Options, url, key string) adaptertest.Link {
+	s := joinStreams(t, streamsOptions(key, o.Sharded), url)
+	return adaptertest.Link{
+		Adapter: s.Adapter,
+		Options: func(h *hub.Options) { h.ConnectionStateRecovery = &hub.RecoveryOptions{} },
+		Close:   s.Close,
+	}
 }
 
 // testRedis is a client of the Redis at url, closed when the test ends.
