@@ -54,6 +54,8 @@ try {
   };
   const ann = await open("Ann");
   const bob = await open("Bob");
+  // Presence: Ann's page tells that Bob joined.
+  await ann.locator("#messages li.notice", { hasText: "Bob joined" }).waitFor({ timeout: 30_000 });
 
   await ann.fill("#text", text);
   await ann.click("#send-button");
@@ -67,6 +69,7 @@ try {
     text: await item.locator(".text").textContent(),
     sent: text,
     status: await bob.textContent("#status"),
+    notices: await ann.locator("#messages li.notice").allTextContents(),
   };
 
   mkdirSync(dirname(shot), { recursive: true });
@@ -98,6 +101,12 @@ async function recovery(open, bob, logs) {
   // The cut returns once hubd has seen Cy's connection go.
   await post("cut");
   await step("Cy's page never saw the cut", cy.waitForSelector("body:not([data-ready])", { timeout: 30_000 }));
+  // While hubd is out of reach the page says it is reconnecting; a red
+  // error would mean the page gave up. Cy's client keeps retrying (the
+  // proxy refuses it), so connect_error comes too.
+  await step("Cy's page did not say it was reconnecting",
+    cy.waitForSelector("#status.reconnecting", { timeout: 30_000 }));
+  const away = { text: await cy.textContent("#status"), class: await cy.getAttribute("#status", "class") };
   await bob.fill("#text", missed);
   await bob.click("#send-button");
   // hubd acks once the room has the message, so it is kept for Cy.
@@ -108,11 +117,16 @@ async function recovery(open, bob, logs) {
   const item = cy.locator("#messages li.message", { hasText: missed });
   await step("Cy's page never showed the message it missed", item.waitFor({ timeout: 30_000 }));
   await step("Cy's page never reconnected", cy.waitForSelector("body[data-ready]", { timeout: 30_000 }));
+  // Bob saw Cy leave with the cut and come back with the recovery.
+  await step("Bob's page never showed Cy back",
+    bob.locator("#messages li.notice", { hasText: "Cy joined" }).nth(1).waitFor({ timeout: 30_000 }));
   return {
     name: await item.locator(".name").textContent(),
     text: await item.locator(".text").textContent(),
     sent: missed,
     recovered: await cy.evaluate(() => document.body.dataset.recovered),
     status: await cy.textContent("#status"),
+    away,
+    bob_notices: await bob.locator("#messages li.notice").allTextContents(),
   };
 }

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,8 +122,11 @@ func TestChatInBrowser(t *testing.T) {
 
 	var seen struct {
 		Name, Time, Text, Sent string
+		Notices                []string
 		Recovery               *struct {
 			Name, Text, Sent, Recovered, Status string
+			Away                                struct{ Text, Class string }
+			BobNotices                          []string `json:"bob_notices"`
 		}
 	}
 	if err := json.Unmarshal(lastLine(stdout.Bytes()), &seen); err != nil {
@@ -140,9 +144,22 @@ func TestChatInBrowser(t *testing.T) {
 	} else if d := time.Since(stamp); d < -time.Minute || d > 5*time.Minute {
 		t.Errorf("time = %s, %v from now", seen.Time, d)
 	}
+	// Presence is on in hubd.json: Ann's page showed Bob joining.
+	if !slices.Contains(seen.Notices, "Bob joined") {
+		t.Errorf("Ann's notices = %q, want \"Bob joined\"", seen.Notices)
+	}
 	if r := seen.Recovery; r == nil {
 		t.Errorf("browser.mjs reported no recovery")
 	} else {
+		// Cut off, Cy's page said it was reconnecting, not an error.
+		if r.Away.Class != "reconnecting" || !strings.Contains(r.Away.Text, "reconnecting") {
+			t.Errorf("Cy's status while cut off = %q (class %q), want reconnecting", r.Away.Text, r.Away.Class)
+		}
+		// Bob saw Cy join, leave with the cut, and join again once recovered.
+		want := []string{"Cy joined", "Cy left", "Cy joined"}
+		if got := r.BobNotices; !slices.Equal(got[max(0, len(got)-3):], want) {
+			t.Errorf("Bob's notices = %q, want them to end with %q", got, want)
+		}
 		if r.Name != "Bob" || r.Sent == "" || r.Text != r.Sent {
 			t.Errorf("Cy saw %q from %q, want %q from Bob", r.Text, r.Name, r.Sent)
 		}

@@ -8,6 +8,12 @@
 // the same socket, still in the room, and first gets the messages it
 // missed. The page then has nothing to do again: socket.recovered tells it
 // (and body[data-recovered] tells the browser test).
+//
+// hubd.json also turns presence on: the room's other members get
+// "hub:joined" and "hub:left" ({room, id, data}, data being what the
+// plugin's connect hook set: the name), shown as notices. When the server
+// goes away, the client retries on its own: the page says "reconnecting",
+// not an error; only a refusal by the server is shown as one.
 (function () {
   "use strict";
   var ROOM = "lobby";
@@ -39,6 +45,18 @@
     return li;
   }
 
+  function notice(text) {
+    var li = document.createElement("li");
+    li.className = "notice";
+    li.textContent = text;
+    $("messages").appendChild(li);
+    li.scrollIntoView({ block: "end" });
+  }
+
+  function who(p) {
+    return p && p.data && typeof p.data.name === "string" ? p.data.name : "someone";
+  }
+
   function ready(text) {
     status(text, "online");
     $("send-button").disabled = false;
@@ -68,12 +86,28 @@
       });
     });
     socket.on("connect_error", function (err) {
-      status("connection refused: " + err.message, "error");
+      if (socket.active) {
+        // The server is away or restarting: the client tries again.
+        status("reconnecting…", "reconnecting");
+      } else {
+        // The server refused us (the plugin wants a name): no retry.
+        status("connection refused: " + err.message, "error");
+      }
     });
     socket.on("disconnect", function (reason) {
       $("send-button").disabled = true;
       delete document.body.dataset.ready;
-      status("disconnected (" + reason + "), reconnecting…", "error");
+      if (socket.active) {
+        status("reconnecting…", "reconnecting");
+      } else {
+        status("disconnected (" + reason + ")", "error");
+      }
+    });
+    socket.on("hub:joined", function (p) {
+      if (p && p.room === ROOM) notice(who(p) + " joined");
+    });
+    socket.on("hub:left", function (p) {
+      if (p && p.room === ROOM) notice(who(p) + " left");
     });
     socket.on("chat", function (msg) {
       if (msg && typeof msg === "object") show(msg, false);
