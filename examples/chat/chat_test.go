@@ -2,15 +2,17 @@
 // starts hubd with examples/chat/hubd.json, then browser.mjs (playwright-core
 // driving Debian's chromium) opens the page as Ann and Bob, Ann sends a
 // message, and the test checks what Bob's page showed and the screenshot.
+// The page loads socket.io-client from hubd itself (/socket.io/socket.io.min.js,
+// socketio.serve_client in hubd.json), so this is also serveClient's browser
+// test. Presence is on: Ann's page must show that Bob joined.
 //
 // Then connection state recovery (on in hubd.json): a third page, Cy,
 // reaches hubd through a TCP proxy the test owns; the test cuts it at
 // browser.mjs's request, Bob sends a message meanwhile, the proxy comes
 // back, and Cy's page must show the message with socket.recovered true.
 //
-// Needs /usr/bin/chromium, node, and `npm ci` run in examples/chat (which also
-// copies the socket.io-client bundle into public/vendor): examples/chat/setup.sh
-// does all of it.
+// Needs /usr/bin/chromium, node, and `npm ci` run in examples/chat:
+// examples/chat/setup.sh does both.
 package chat_test
 
 import (
@@ -49,7 +51,7 @@ func TestChatInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(here, "..", "..")
-	for _, f := range []string{"node_modules/playwright-core/package.json", "public/vendor/socket.io.min.js"} {
+	for _, f := range []string{"node_modules/playwright-core/package.json", "node_modules/socket.io-client/dist/socket.io.min.js"} {
 		if _, err := os.Stat(filepath.Join(here, f)); err != nil {
 			t.Fatalf("examples/chat/%s is missing: run `npm ci` in examples/chat (or examples/chat/setup.sh)", f)
 		}

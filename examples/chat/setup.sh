@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares the machine for examples/chat's browser test (go test ./examples/chat/):
 # installs Debian's chromium when missing (as root), then installs the npm
-# packages from package-lock.json, which also copies the socket.io-client
-# browser bundle into public/vendor/ (postinstall: vendor.mjs).
+# packages from package-lock.json (socket.io-client, whose browser bundle
+# hubd serves at /socket.io/socket.io.min.js, and playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,4 +19,3 @@ fi
 
 command -v node >/dev/null || { echo "setup.sh: node and npm are needed" >&2; exit 1; }
 npm ci --no-audit --no-fund
-npm run vendor
