@@ -63,14 +63,21 @@ func (s *Server) acceptWebSocket(w http.ResponseWriter, r *http.Request, initial
 	}
 	// Clear the deadlines the HTTP server may have set.
 	_ = nc.SetDeadline(time.Time{})
-	return newWSConn(nc, s.cfg.MaxPayload), appendSwitchingProtocols(nil, key, extra), nil
+	ws := newWSConn(nc, s.cfg.MaxPayload)
+	var extension string
+	if s.deflate != nil {
+		if extension = negotiateDeflate(r.Header); extension != "" {
+			ws.deflate = s.deflate
+		}
+	}
+	return ws, appendSwitchingProtocols(nil, key, extension, extra), nil
 }
 
 // appendSwitchingProtocols appends the 101 response to a handshake with
-// key, with the extra headers (none when nil). Header.Write drops a header
-// whose name is not valid and turns line breaks in a value into spaces, so
-// extra cannot split the response.
-func appendSwitchingProtocols(dst []byte, key string, extra http.Header) []byte {
+// key, with the extension answer (none when "") and the extra headers (none
+// when nil). Header.Write drops a header whose name is not valid and turns
+// line breaks in a value into spaces, so extra cannot split the response.
+func appendSwitchingProtocols(dst []byte, key, extension string, extra http.Header) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	h := sha1.New()
 	h.Write([]byte(key))
@@ -78,6 +85,11 @@ func appendSwitchingProtocols(dst []byte, key string, extra http.Header) []byte 
 	var sum [sha1.Size]byte
 	dst = base64.StdEncoding.AppendEncode(dst, h.Sum(sum[:0]))
 	dst = append(dst, "\r\n"...)
+	if extension != "" {
+		dst = append(dst, "Sec-WebSocket-Extensions: "...)
+		dst = append(dst, extension...)
+		dst = append(dst, "\r\n"...)
+	}
 	if len(extra) > 0 {
 		b := bytes.NewBuffer(dst)
 		_ = extra.Write(b)

@@ -29,6 +29,10 @@ type Config struct {
 	// compressed with gzip or deflate, when the client accepts one (1024
 	// bytes, the reference's default); negative turns compression off.
 	CompressThreshold int
+	// PerMessageDeflate, when set, compresses WebSocket messages for the
+	// clients that offer permessage-deflate (RFC 7692); nil: off, as in
+	// the reference.
+	PerMessageDeflate *Deflate
 	// DisablePolling and DisableWebSocket turn a transport off.
 	DisablePolling   bool
 	DisableWebSocket bool

@@ -233,7 +233,11 @@ func (c *Conn) writeLoop(nc net.Conn, prefix []byte) {
 		if closing {
 			c.closeSent = true
 		}
+		z := c.deflaterLocked()
 		c.mu.Unlock()
+		if z != nil {
+			z.compress(batch)
+		}
 		if err := c.armWriteDeadline(nc); err != nil {
 			c.closeNow(ReasonTransportError, nil)
 			return

@@ -16,7 +16,8 @@ import (
 type Frame struct {
 	Data   []byte
 	Binary bool
-	op     byte // a WebSocket control opcode, for pong and close frames
+	op     byte      // a control opcode (pong, close), or rsv1Bit and the opcode of a compressed frame
+	z      *deflated // the compressed form shared by every session (see Server.Share)
 }
 
 // Text returns a text frame for a packet of type t with data.

@@ -23,6 +23,8 @@ type Server struct {
 	draining atomic.Bool   // Drain was called: handshakes are refused
 	panics   atomic.Uint64 // see PanicsRecovered
 
+	deflate *deflater // per-message compression (deflate.go); nil: off
+
 	inline  inlineWatch   // see inline.go
 	writers *writerPool   // see writers.go
 	traffic serverTraffic // see Traffic
@@ -39,6 +41,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.CORS != nil {
 		s.cors = cfg.CORS.EngineCORS()
 	}
+	s.deflate = newDeflater(cfg.PerMessageDeflate)
 	return s
 }
 

@@ -216,6 +216,11 @@ func (c *Conn) readLoopEpoch(ws *wsConn, handoffs int, epoch uint64) {
 			// would lose the 1009.
 			ws.drain(time.Second)
 			c.closeNow(ReasonTransportClose, nil)
+		case errors.Is(err, errBadDeflate):
+			// As the reference (ws) does for data that does not inflate.
+			c.closeWith(websocket.CloseInvalidFramePayloadData)
+			ws.drain(time.Second)
+			c.closeNow(ReasonTransportError, nil)
 		default:
 			if errors.Is(err, errPeerClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				c.closeNow(ReasonTransportClose, nil)

@@ -153,7 +153,11 @@ func (c *Conn) writeTurn(p *writerPool, s *turnScratch) {
 		return
 	}
 	batch := c.takeLocked()
+	z := c.deflaterLocked()
 	c.mu.Unlock()
+	if z != nil {
+		z.compress(batch)
+	}
 
 	s.iov, s.buf = layoutFrames(s.iov, s.buf, batch)
 	iov := s.iov

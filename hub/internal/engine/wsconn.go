@@ -31,6 +31,10 @@ type wsConn struct {
 	limit  int64                 // largest message accepted
 	onPing func([]byte)          // a client's ping, to be answered with a pong
 	skip   int64                 // unread payload of a frame refused as too big
+	// deflate is the server's compressor when permessage-deflate was
+	// negotiated (nil: it was not): a message may then come compressed
+	// (RSV1 on its first frame), and is written so from the threshold up.
+	deflate *deflater
 }
 
 func newWSConn(nc net.Conn, limit int64) *wsConn {
@@ -187,22 +191,25 @@ const minGrowth = 4 << 10
 
 // next returns the next data message: control frames in between are
 // handled (pings answered through onPing, pongs ignored), fragments are
-// joined. A close frame from the peer is errPeerClosed.
+// joined, a compressed message is inflated. A close frame from the peer is
+// errPeerClosed.
 //
 // Lengths come from the client: a message is refused (errTooBig) before
 // anything is allocated for it when its frames announce more than the
 // limit, and the buffer of one within the limit grows with the bytes that
-// arrive, never with what a header announces.
+// arrive, never with what a header announces. A compressed message is
+// held to the limit twice: as it arrives and as it inflates.
 func (w *wsConn) next() (binary bool, data []byte, err error) {
 	var op byte // opcode of the message being assembled, 0 before its first frame
 	var msg []byte
+	compressed := false
 	for {
-		fin, opcode, n, mask, err := w.header()
+		fin, rsv1, opcode, n, mask, err := w.header()
 		if err != nil {
 			return false, nil, err
 		}
 		if opcode >= opClose {
-			if !fin || n > 125 {
+			if !fin || n > 125 || rsv1 {
 				return false, nil, errProtocol
 			}
 			// Heap, not stack: a big frame here would keep the parked
@@ -227,14 +234,15 @@ func (w *wsConn) next() (binary bool, data []byte, err error) {
 		}
 		switch opcode {
 		case 0:
-			if op == 0 {
+			// RSV1 belongs to a message's first frame only (RFC 7692, 6).
+			if op == 0 || rsv1 {
 				return false, nil, errProtocol
 			}
 		case opText, opBinary:
 			if op != 0 {
 				return false, nil, errProtocol
 			}
-			op = opcode
+			op, compressed = opcode, rsv1
 		default:
 			return false, nil, errProtocol
 		}
@@ -248,7 +256,11 @@ func (w *wsConn) next() (binary bool, data []byte, err error) {
 			return false, nil, err
 		}
 		if fin {
-			return op == opBinary, msg, nil
+			if compressed {
+				w.deflate.received.Add(1)
+				msg, err = inflate(msg, w.limit)
+			}
+			return op == opBinary, msg, err
 		}
 	}
 }
@@ -292,18 +304,20 @@ func (w *wsConn) ensure(k int) error {
 }
 
 // header reads a frame header. Client frames must be masked and use no
-// extension bits. It reads through the buffer only, so that nothing it
-// reads into escapes to the heap.
-func (w *wsConn) header() (fin bool, opcode byte, n int64, mask [4]byte, err error) {
+// extension bits but RSV1, and that one only when permessage-deflate was
+// negotiated. It reads through the buffer only, so that nothing it reads
+// into escapes to the heap.
+func (w *wsConn) header() (fin, rsv1 bool, opcode byte, n int64, mask [4]byte, err error) {
 	if err = w.ensure(2); err != nil {
 		return
 	}
 	b0, b1 := w.buf[w.r], w.buf[w.r+1]
-	if b0&0x70 != 0 || b1&0x80 == 0 {
+	rsv := b0 & 0x70
+	if rsv != 0 && (rsv != rsv1Bit || w.deflate == nil) || b1&0x80 == 0 {
 		err = errProtocol
 		return
 	}
-	fin, opcode = b0&0x80 != 0, b0&0x0f
+	fin, rsv1, opcode = b0&0x80 != 0, rsv != 0, b0&0x0f
 	size := 2 + 4
 	switch b1 & 0x7f {
 	case 126:
@@ -359,7 +373,7 @@ func (w *wsConn) drain(timeout time.Duration) {
 		return
 	}
 	for {
-		_, opcode, n, _, err := w.header()
+		_, _, opcode, n, _, err := w.header()
 		if err != nil || opcode == opClose {
 			return
 		}
