@@ -38,6 +38,10 @@ type Config struct {
 	DisableWebSocket bool
 	// DisableUpgrades stops polling sessions from moving to WebSocket.
 	DisableUpgrades bool
+	// AllowEIO3 serves clients of revision 3 of the protocol
+	// (socket.io-client 2.x) too (false: they are refused with 400
+	// "Unsupported protocol version", as the reference's allowEIO3).
+	AllowEIO3 bool
 	// CORS, when set to settings that are not nil, answers cross-origin
 	// polling requests.
 	CORS CORSSource

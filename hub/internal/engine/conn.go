@@ -55,6 +55,7 @@ type Conn struct {
 	id      string
 	srv     *Server
 	handler Handler
+	v3      *eio3 // set for a revision 3 session (see eio3.go); never changes
 
 	mu          sync.Mutex
 	state       state
@@ -111,6 +112,9 @@ func (c *Conn) Transport() string {
 // modified afterwards. With volatile set, the frames are dropped unless the
 // transport can write at once. It reports whether the frames were queued.
 func (c *Conn) Send(frames []Frame, volatile bool) bool {
+	if c.v3 != nil {
+		frames = framesV3(frames)
+	}
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
@@ -148,6 +152,9 @@ func (c *Conn) Send(frames []Frame, volatile bool) bool {
 // goroutine and a wake-up per reply. The write is bounded by the write
 // timeout, as any.
 func (c *Conn) SendNow(frames []Frame) bool {
+	if c.v3 != nil {
+		return c.Send(frames, false) // which adds revision 3's type bytes
+	}
 	c.mu.Lock()
 	if c.ws == nil || c.writing || c.dispatching || c.state != stateOpen || len(c.queue) > 0 {
 		c.mu.Unlock()
@@ -415,6 +422,11 @@ func (c *Conn) onPacket(p eio.Packet) bool {
 			c.handler.OnMessage(p.Data, p.Binary)
 		}
 	case eio.Pong:
+		if c.v3 != nil {
+			// Revision 3 clients ping: invalid heartbeat direction.
+			c.closeNow(ReasonTransportError, nil)
+			return false
+		}
 		c.mu.Lock()
 		if c.awaitingPong && c.state == stateOpen {
 			c.awaitingPong = false
@@ -426,6 +438,10 @@ func (c *Conn) onPacket(p eio.Packet) bool {
 		c.closeNow(ReasonTransportClose, []Frame{noopFrame})
 		return false
 	case eio.Ping:
+		if c.v3 != nil {
+			c.onPingV3()
+			break
+		}
 		// Version 4 clients do not ping: invalid heartbeat direction.
 		c.closeNow(ReasonTransportError, nil)
 		return false
@@ -441,6 +457,10 @@ func (c *Conn) heartbeatExpiredLocked() bool {
 
 // startHeartbeat arms the ping timer of an open session.
 func (c *Conn) startHeartbeat() {
+	if c.v3 != nil {
+		c.startHeartbeatV3()
+		return
+	}
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()

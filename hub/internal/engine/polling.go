@@ -124,9 +124,15 @@ func (c *Conn) writePayload(w http.ResponseWriter, r *http.Request, frames []Fra
 	for i := range frames {
 		n += len(frames[i].Data)*4/3 + 4
 	}
-	body := appendPayload(make([]byte, 0, n), frames)
+	var body []byte
+	contentType := "text/plain; charset=UTF-8"
+	if c.v3 != nil {
+		body, contentType = c.v3.appendPayload(make([]byte, 0, n+8*len(frames)), frames)
+	} else {
+		body = appendPayload(make([]byte, 0, n), frames)
+	}
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
 	if t := c.srv.cfg.CompressThreshold; t >= 0 && len(body) >= t {
 		if enc := acceptedEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
@@ -171,7 +177,8 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 	}()
 
-	if r.Header.Get("Content-Type") == "application/octet-stream" {
+	binary := r.Header.Get("Content-Type") == "application/octet-stream"
+	if binary && c.v3 == nil {
 		// Version 4 polling bodies are always text.
 		writeError(w, codeBadRequest, "")
 		c.closeNow(ReasonTransportError, nil)
@@ -200,12 +207,17 @@ func (c *Conn) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeUnknownSID, "")
 		return
 	}
-	err = eio.DecodePayload(body, func(p eio.Packet) error {
+	deliver := func(p eio.Packet) error {
 		if !c.onPacket(p) {
 			return errStop
 		}
 		return nil
-	})
+	}
+	if c.v3 != nil {
+		err = c.v3.decodePayload(body, binary, deliver)
+	} else {
+		err = eio.DecodePayload(body, deliver)
+	}
 	if err != nil && err != errStop {
 		writeError(w, codeBadRequest, "")
 		c.closeNow(ReasonParseError, nil)

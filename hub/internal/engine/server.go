@@ -125,7 +125,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.refuse(w, r, codeUnknownSID, "", map[string]any{"sid": sid})
 			return
 		}
-		if q.Get("EIO") != "4" {
+		if (q.Get("EIO") == "4") != (c.v3 == nil) {
 			// A session keeps its protocol revision (the reference's
 			// PROTOCOL_MISMATCH).
 			s.refuse(w, r, codeBadRequest, "", map[string]any{"name": "PROTOCOL_MISMATCH"})
@@ -168,25 +168,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var v3 *eio3
 	if q.Get("EIO") != "4" {
 		// The reference takes any revision but 4 for 3, which it refuses
 		// unless allowEIO3 is set.
-		s.refuse(w, r, codeUnsupportedVersion, "", map[string]any{"protocol": 3})
-		return
+		if !s.cfg.AllowEIO3 {
+			s.refuse(w, r, codeUnsupportedVersion, "", map[string]any{"protocol": 3})
+			return
+		}
+		// The reference reads any non-empty b64 as set.
+		v3 = &eio3{b64: q.Get("b64") != ""}
 	}
 	if transport == "websocket" {
-		s.serveWebSocket(w, r)
+		s.serveWebSocket(w, r, v3)
 		return
 	}
-	s.servePollingHandshake(w, r)
+	s.servePollingHandshake(w, r, v3)
 }
 
 // newConn makes a session with its open packet queued. It is not yet in
 // the server's table: publish puts it there once it is fully set up, so
 // that nothing (CloseAll, a request naming its id) reaches a half-built
 // session.
-func (s *Server) newConn(upgrades bool) *Conn {
-	c := &Conn{srv: s}
+func (s *Server) newConn(upgrades bool, v3 *eio3) *Conn {
+	c := &Conn{srv: s, v3: v3}
 	s.mu.RLock()
 	for {
 		// 120 random bits: the check against live sessions is a formality.
@@ -239,9 +244,9 @@ func (s *Server) openFrame(id string, upgrades bool) Frame {
 	return Frame{Data: b}
 }
 
-func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
+func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request, v3 *eio3) {
 	upgrades := !s.cfg.DisableUpgrades && !s.cfg.DisableWebSocket
-	c := s.newConn(upgrades)
+	c := s.newConn(upgrades, v3)
 	defer c.recoverRequest()
 	if s.cfg.OnConnection != nil {
 		s.cfg.OnConnection(c, r)

@@ -14,12 +14,12 @@ import (
 var errStop = errors.New("engine: stop")
 
 // serveWebSocket opens a session directly over WebSocket.
-func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, v3 *eio3) {
 	ws, response, err := s.acceptWebSocket(w, r, true)
 	if err != nil {
 		return // answered
 	}
-	c := s.newConn(false)
+	c := s.newConn(false, v3)
 	defer c.recoverPanic()
 	c.watchControl(ws)
 	c.ws = ws
@@ -154,6 +154,9 @@ func (c *Conn) readPacket(ws *wsConn) (eio.Packet, error) {
 	binary, data, err := ws.next()
 	if err != nil {
 		return eio.Packet{}, err
+	}
+	if c.v3 != nil {
+		return readPacketV3(binary, data)
 	}
 	if binary {
 		return eio.Packet{Type: eio.Message, Data: data, Binary: true}, nil
