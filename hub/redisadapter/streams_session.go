@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/internal/msgpack"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -43,8 +44,7 @@ type sessionRecord struct {
 func (r *sessionRecord) encode() (string, error) {
 	data := rawMsgpack{0xc0}
 	if len(r.data) > 0 {
-		t := jsonToMsgpack{src: r.data}
-		b, err := t.value(nil, 0)
+		b, err := msgpack.AppendJSON(nil, r.data, nil, maxDepth)
 		if err != nil {
 			return "", err
 		}
