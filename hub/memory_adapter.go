@@ -38,6 +38,7 @@ type MemoryAdapter struct {
 
 	eventsMu sync.RWMutex
 	events   RoomEvents
+	added    []*RoomEvents // by Namespace.AddRoomEvents; copied, never changed
 
 	// store keeps the packets and sessions of connection state recovery
 	// when this adapter is the namespace's (nil otherwise).
@@ -94,7 +95,16 @@ func (a *MemoryAdapter) report(id string, changes []roomChange) {
 	}
 	a.eventsMu.RLock()
 	ev := a.events
+	added := a.added
 	a.eventsMu.RUnlock()
+	ev.report(id, changes)
+	for _, more := range added {
+		more.report(id, changes)
+	}
+}
+
+// report calls the listeners of ev for changes.
+func (ev *RoomEvents) report(id string, changes []roomChange) {
 	for _, c := range changes {
 		if c.join {
 			if c.edge && ev.CreateRoom != nil {
@@ -118,7 +128,23 @@ func (a *MemoryAdapter) hasListeners() bool {
 	a.eventsMu.RLock()
 	defer a.eventsMu.RUnlock()
 	ev := a.events
-	return ev.CreateRoom != nil || ev.DeleteRoom != nil || ev.JoinRoom != nil || ev.LeaveRoom != nil
+	return ev.CreateRoom != nil || ev.DeleteRoom != nil || ev.JoinRoom != nil || ev.LeaveRoom != nil || len(a.added) > 0
+}
+
+// addRoomEvents adds listeners beside those setRoomEvents sets; the
+// returned function removes them.
+func (a *MemoryAdapter) addRoomEvents(ev RoomEvents) func() {
+	p := &ev
+	a.eventsMu.Lock()
+	a.added = append(slices.Clip(a.added), p)
+	a.eventsMu.Unlock()
+	return func() {
+		a.eventsMu.Lock()
+		if i := slices.Index(a.added, p); i >= 0 {
+			a.added = slices.Delete(slices.Clone(a.added), i, i+1)
+		}
+		a.eventsMu.Unlock()
+	}
 }
 
 // register makes a socket known by id.

@@ -71,6 +71,13 @@ func (n *Namespace) Adapter() Adapter { return n.adapter }
 // and leave-room for this node's sockets.
 func (n *Namespace) SetRoomEvents(ev RoomEvents) { n.local.setRoomEvents(ev) }
 
+// AddRoomEvents adds listeners of the same events beside those
+// SetRoomEvents sets, which it leaves alone (as Node's adapter.on adds
+// one): for a library that watches the rooms of an application that may
+// set its own. They run after the SetRoomEvents ones, in the order added;
+// the returned function removes them.
+func (n *Namespace) AddRoomEvents(ev RoomEvents) (off func()) { return n.local.addRoomEvents(ev) }
+
 // Use adds a middleware run for every socket that connects, after the
 // server's middlewares. An error refuses the connection: the client gets a
 // connect_error with the error's message (and data, for *ConnectError).

@@ -29,6 +29,7 @@ type Server struct {
 	parents     []*ParentNamespace
 	middlewares []func(*Socket) error
 	main        *Namespace
+	onNamespace []func(*Namespace) // copied, never changed (see OnNamespace)
 
 	stats    counters         // see Stats
 	recovery recoveryCounters // see RecoveryStats
@@ -153,6 +154,7 @@ func (s *Server) build(name string, p *ParentNamespace, pending, memoryOnly bool
 
 		n, err := newNamespace(s, name, p, memoryOnly)
 		full := false
+		var listeners []func(*Namespace)
 		s.mu.Lock()
 		delete(s.busy, name)
 		switch {
@@ -162,6 +164,7 @@ func (s *Server) build(name string, p *ParentNamespace, pending, memoryOnly bool
 			full = true // other children were made meanwhile
 		default:
 			s.nsps[name] = n
+			listeners = s.onNamespace
 			if p != nil {
 				s.children++
 				p.mu.Lock()
@@ -178,7 +181,31 @@ func (s *Server) build(name string, p *ParentNamespace, pending, memoryOnly bool
 			_ = n.adapter.Close()
 			return nil, nil
 		}
+		for _, fn := range listeners {
+			fn(n)
+		}
 		return n, err
+	}
+}
+
+// OnNamespace calls fn for every namespace that exists now and for every
+// one made later (Of, a dynamic namespace's child), once each (Node's
+// new_namespace event, with the namespaces already there): for a library
+// that watches every namespace, such as an admin UI's server side. A new
+// namespace is handed to fn as soon as it exists, on the goroutine that
+// made it, before the CONNECT that made a dynamic child goes on; fn must
+// not wait, nor call Of.
+func (s *Server) OnNamespace(fn func(*Namespace)) {
+	s.mu.Lock()
+	s.onNamespace = append(slices.Clip(s.onNamespace), fn)
+	existing := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		existing = append(existing, n)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(existing, func(a, b *Namespace) int { return strings.Compare(a.name, b.name) })
+	for _, n := range existing {
+		fn(n)
 	}
 }
 
