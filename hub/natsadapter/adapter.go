@@ -1,0 +1,550 @@
+package natsadapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/internal/sio"
+)
+
+// adapter is a namespace's cluster adapter: it serves the local sockets
+// through local and carries to and from the other nodes what concerns
+// theirs, on the namespace's subject.
+type adapter struct {
+	c       *Cluster
+	nsp     *hub.Namespace
+	local   hub.LocalAdapter
+	subject string
+	sub     *nats.Subscription
+
+	ctx    context.Context // ends when the adapter or its cluster closes
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	members map[string]time.Time // the other nodes with this namespace: when last heard
+	closed  bool
+}
+
+func (a *adapter) AddAll(s *hub.Socket, rooms []string) { a.local.AddAll(s, rooms) }
+func (a *adapter) Del(s *hub.Socket, room string)       { a.local.Del(s, room) }
+func (a *adapter) DelAll(s *hub.Socket)                 { a.local.DelAll(s) }
+
+// Broadcast delivers p to the local targets and publishes it for the
+// other nodes' (unless opts say Local).
+func (a *adapter) Broadcast(p *hub.Packet, opts hub.BroadcastOptions) error {
+	err := a.local.Broadcast(p, opts)
+	if opts.Flags.Local {
+		return err
+	}
+	w := newMessage(msgBroadcast, a.c.uid)
+	w.opts(opts)
+	w.str(p.Event)
+	w.args(p.Args)
+	return errors.Join(err, a.send(w, ""))
+}
+
+// BroadcastWithAck delivers p to the local targets asking for acks, and
+// asks the other nodes to do the same: each answers on a reply inbox of
+// the broadcast's own with its count, then its sockets' acks.
+func (a *adapter) BroadcastWithAck(p *hub.Packet, opts hub.BroadcastOptions, clientCount func(int), ack func(hub.Args, error)) error {
+	if !opts.Flags.Local {
+		if want := a.memberCount(); want > 0 {
+			w := newMessage(msgBroadcast, a.c.uid)
+			w.opts(opts)
+			w.str(p.Event)
+			w.args(p.Args)
+			sub, err := a.ask(w)
+			if err != nil {
+				return err
+			}
+			go a.collectAcks(sub, want, opts.Flags.Timeout, clientCount, ack)
+		}
+	}
+	return a.local.BroadcastWithAck(p, opts, clientCount, ack)
+}
+
+// ServerCount is the number of nodes with this namespace, this one
+// included, as their heartbeats tell.
+func (a *adapter) ServerCount(context.Context) (int, error) {
+	if !a.c.nc.IsConnected() {
+		return 0, ErrUnavailable
+	}
+	return a.memberCount() + 1, nil
+}
+
+// FetchSockets describes the targeted sockets of every node.
+func (a *adapter) FetchSockets(ctx context.Context, opts hub.BroadcastOptions) ([]*hub.RemoteSocket, error) {
+	out, err := a.local.FetchSockets(ctx, opts)
+	if err != nil || opts.Flags.Local {
+		return out, err
+	}
+	w := newMessage(msgFetch, a.c.uid)
+	w.opts(opts)
+	err = a.request(ctx, w, a.timeout(opts.Flags.Timeout), "fetching sockets", func(r *reader, typ byte) bool {
+		raw := r.bytes()
+		if typ != msgSockets || !r.done() || !utf8.Valid(raw) {
+			return false
+		}
+		var rs []*hub.RemoteSocket
+		if json.Unmarshal(raw, &rs) != nil {
+			return false
+		}
+		for _, s := range rs {
+			if s != nil {
+				out = append(out, s)
+			}
+		}
+		return true
+	})
+	return out, err
+}
+
+// Rooms lists the rooms of every node.
+func (a *adapter) Rooms(ctx context.Context) ([]string, error) {
+	out, _ := a.local.Rooms(ctx)
+	err := a.request(ctx, newMessage(msgRooms, a.c.uid), a.c.opts.RequestsTimeout, "listing rooms", func(r *reader, typ byte) bool {
+		rooms := r.strs()
+		if typ != msgRoomList || !r.done() {
+			return false
+		}
+		out = append(out, rooms...)
+		return true
+	})
+	slices.Sort(out)
+	return slices.Compact(out), err
+}
+
+// AddSockets makes the targeted sockets of every node join rooms: this
+// node's at once, the others' on receipt.
+func (a *adapter) AddSockets(opts hub.BroadcastOptions, rooms []string) error {
+	return a.roomsOp(msgJoin, opts, rooms, a.local.AddSockets)
+}
+
+// DelSockets makes the targeted sockets of every node leave rooms.
+func (a *adapter) DelSockets(opts hub.BroadcastOptions, rooms []string) error {
+	return a.roomsOp(msgLeave, opts, rooms, a.local.DelSockets)
+}
+
+func (a *adapter) roomsOp(typ byte, opts hub.BroadcastOptions, rooms []string, local func(hub.BroadcastOptions, []string) error) error {
+	err := local(opts, rooms)
+	if opts.Flags.Local {
+		return err
+	}
+	w := newMessage(typ, a.c.uid)
+	w.opts(opts)
+	w.strs(rooms)
+	return errors.Join(err, a.send(w, ""))
+}
+
+// DisconnectSockets disconnects the targeted sockets of every node.
+func (a *adapter) DisconnectSockets(opts hub.BroadcastOptions, close bool) error {
+	err := a.local.DisconnectSockets(opts, close)
+	if opts.Flags.Local {
+		return err
+	}
+	w := newMessage(msgDisconnect, a.c.uid)
+	w.opts(opts)
+	if close {
+		w.b = append(w.b, 1)
+	} else {
+		w.b = append(w.b, 0)
+	}
+	return errors.Join(err, a.send(w, ""))
+}
+
+// ServerSideEmit sends an event to the other nodes' namespace; with
+// wantAck, it waits for one answer from each.
+func (a *adapter) ServerSideEmit(ctx context.Context, event string, args hub.Args, wantAck bool) ([]hub.Args, error) {
+	w := newMessage(msgEmit, a.c.uid)
+	w.str(event)
+	w.args(args)
+	if !wantAck {
+		return nil, a.send(w, "")
+	}
+	var out []hub.Args
+	err := a.request(ctx, w, a.c.opts.RequestsTimeout, "server-side emit", func(r *reader, typ byte) bool {
+		v := r.args()
+		if typ != msgEmitAck || !r.done() {
+			return false
+		}
+		out = append(out, v)
+		return true
+	})
+	return out, err
+}
+
+// Close leaves the namespace: the other nodes stop counting this one at
+// once, and its pending requests end with ErrClosed.
+func (a *adapter) Close() error {
+	a.leave()
+	return nil
+}
+
+// leave unsubscribes and says goodbye, once.
+func (a *adapter) leave() {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return
+	}
+	a.closed = true
+	a.mu.Unlock()
+	_ = a.sub.Unsubscribe()
+	_ = a.send(newMessage(msgBye, a.c.uid), "")
+	a.cancel()
+	a.c.forget(a)
+}
+
+// memberCount is the number of other nodes heard from within the
+// heartbeat timeout.
+func (a *adapter) memberCount() int {
+	since := time.Now().Add(-a.c.opts.HeartbeatTimeout)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, t := range a.members {
+		if t.After(since) {
+			n++
+		}
+	}
+	return n
+}
+
+// heard notes that node uid is alive; it reports whether uid is new.
+func (a *adapter) heard(uid string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, known := a.members[uid]
+	if !known && len(a.members) >= maxMembers {
+		return false
+	}
+	a.members[uid] = time.Now()
+	return !known
+}
+
+// maxMembers bounds the nodes a namespace counts, so that a flood of
+// forged heartbeats cannot grow the table without end.
+const maxMembers = 4096
+
+// expire forgets the nodes not heard from since before.
+func (a *adapter) expire(before time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for uid, t := range a.members {
+		if t.Before(before) {
+			delete(a.members, uid)
+		}
+	}
+}
+
+// timeout is a request's bound: the broadcast's Timeout when it has one.
+func (a *adapter) timeout(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return a.c.opts.RequestsTimeout
+}
+
+// publish sends a message that needs no answer, logging a failure.
+func (a *adapter) publish(w *writer) {
+	if err := a.send(w, ""); err != nil && !errors.Is(err, ErrClosed) {
+		a.c.log.Warn("natsadapter: cannot publish", "nsp", a.nsp.Name(), "err", err)
+	}
+}
+
+// send publishes w on the namespace's subject, with reply as the inbox
+// for answers when not empty. While the client reconnects, NATS keeps the
+// message in its reconnect buffer; ErrUnavailable says that buffer is
+// full.
+func (a *adapter) send(w *writer, reply string) error {
+	if max := a.c.nc.MaxPayload(); max > 0 && int64(len(w.b)) > max {
+		return fmt.Errorf("%w: %d bytes, max_payload %d", ErrTooLarge, len(w.b), max)
+	}
+	return a.c.publishErr(a.c.nc.PublishMsg(&nats.Msg{Subject: a.subject, Reply: reply, Data: w.b}))
+}
+
+// respond answers a request on its reply inbox.
+func (a *adapter) respond(reply string, w *writer) {
+	if max := a.c.nc.MaxPayload(); max > 0 && int64(len(w.b)) > max {
+		a.c.log.Warn("natsadapter: an answer is larger than max_payload", "nsp", a.nsp.Name(), "bytes", len(w.b), "max_payload", max)
+		return
+	}
+	if err := a.c.publishErr(a.c.nc.Publish(reply, w.b)); err != nil && !errors.Is(err, ErrClosed) {
+		a.c.log.Warn("natsadapter: cannot answer a request", "nsp", a.nsp.Name(), "err", err)
+	}
+}
+
+// publishErr maps the client's publish errors to the package's.
+func (c *Cluster) publishErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return ErrClosed
+	case errors.Is(err, nats.ErrReconnectBufExceeded):
+		return ErrUnavailable
+	}
+	return fmt.Errorf("natsadapter: publishing: %w", err)
+}
+
+// ask publishes w with a reply inbox of its own and returns the inbox's
+// subscription, on which the answers come.
+func (a *adapter) ask(w *writer) (*nats.Subscription, error) {
+	if !a.c.nc.IsConnected() {
+		return nil, ErrUnavailable
+	}
+	inbox := a.c.nc.NewInbox()
+	sub, err := a.c.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, a.c.publishErr(err)
+	}
+	if err := a.send(w, inbox); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	return sub, nil
+}
+
+// request asks every other node and hands each one's first well-formed
+// answer to answer (which reports whether it was one), until all have
+// answered, timeout passes, ctx ends or the adapter closes.
+func (a *adapter) request(ctx context.Context, w *writer, timeout time.Duration, what string, answer func(r *reader, typ byte) bool) error {
+	want := a.memberCount()
+	if want == 0 {
+		return nil
+	}
+	sub, err := a.ask(w)
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(a.ctx, cancel)
+	defer stop()
+	answered := map[string]bool{}
+	for len(answered) < want {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if a.ctx.Err() != nil {
+				return ErrClosed
+			}
+			return fmt.Errorf("natsadapter: %s: %d of %d nodes answered within %v: %w", what, len(answered), want, timeout, hub.ErrTimeout)
+		}
+		r, typ, uid, ok := readHeader(m.Data)
+		if !ok || answered[uid] {
+			continue
+		}
+		if answer(r, typ) {
+			answered[uid] = true
+		}
+	}
+	return nil
+}
+
+// ackWait bounds the wait for other nodes' acks of a broadcast without a
+// Timeout.
+const ackWait = time.Minute
+
+// collectAcks hands the other nodes' counts and acks of a broadcast to
+// the hub, until every node has counted and every counted socket has
+// answered or gone. A broadcast with a Timeout is ended by the hub when it
+// passes; one without ends after ackWait with an error wrapping
+// hub.ErrTimeout, or with ErrClosed when the adapter closes first.
+func (a *adapter) collectAcks(sub *nats.Subscription, want int, timeout time.Duration, clientCount func(int), ack func(hub.Args, error)) {
+	defer sub.Unsubscribe()
+	life := timeout
+	if life <= 0 {
+		life = ackWait
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, life)
+	defer cancel()
+	counts := map[string]int{}  // per node that counted: its targets
+	answers := map[string]int{} // per node: its targets that answered or went
+	pending := 0                // counted targets not yet answered
+	for len(counts) < want || pending > 0 {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			switch {
+			case a.ctx.Err() != nil:
+				ack(hub.Args{}, ErrClosed)
+			case timeout <= 0:
+				ack(hub.Args{}, fmt.Errorf("natsadapter: the other nodes' acks did not all come within %v: %w", ackWait, hub.ErrTimeout))
+			}
+			return
+		}
+		r, typ, uid, ok := readHeader(m.Data)
+		if !ok {
+			continue
+		}
+		switch typ {
+		case msgClientCount:
+			n := r.uint()
+			if _, dup := counts[uid]; dup || !r.done() || n > maxClientCount || len(counts) == want {
+				continue
+			}
+			counts[uid] = int(n)
+			pending += int(n)
+			clientCount(int(n))
+		case msgAck, msgGone:
+			var v hub.Args
+			if typ == msgAck {
+				v = r.args()
+			}
+			if n, ok := counts[uid]; !ok || answers[uid] >= n || !r.done() {
+				continue // a node counts before it answers (broadcastForAcks)
+			}
+			answers[uid]++
+			pending--
+			if typ == msgGone {
+				ack(hub.Args{}, fmt.Errorf("natsadapter: a socket on another node disconnected before it answered: %w", hub.ErrDisconnected))
+			} else {
+				ack(v, nil)
+			}
+		}
+	}
+}
+
+// maxClientCount bounds a node's count of a broadcast's targets.
+const maxClientCount = 1 << 30
+
+// handle applies a message from another node of the namespace.
+func (a *adapter) handle(m *nats.Msg) {
+	r, typ, uid, ok := readHeader(m.Data)
+	if !ok || uid == a.c.uid {
+		return
+	}
+	switch typ {
+	case msgHello, msgHeartbeat:
+		if a.heard(uid) && typ == msgHello {
+			// A newcomer: let it count this node at once.
+			a.publish(newMessage(msgHeartbeat, a.c.uid))
+		}
+	case msgBye:
+		a.mu.Lock()
+		delete(a.members, uid)
+		a.mu.Unlock()
+	case msgBroadcast:
+		opts := r.opts()
+		event := r.str()
+		args := r.args()
+		if !r.done() || sio.Reserved(event) {
+			return
+		}
+		p := hub.NewPacket(a.nsp.Name(), event, args)
+		if m.Reply != "" {
+			a.broadcastForAcks(m.Reply, p, opts)
+			return
+		}
+		if len(opts.Rooms) == 1 && !a.local.HasRoom(opts.Rooms[0]) {
+			return
+		}
+		_ = a.local.Broadcast(p, opts)
+	case msgJoin, msgLeave:
+		opts := r.opts()
+		rooms := r.strs()
+		if !r.done() {
+			return
+		}
+		if typ == msgJoin {
+			_ = a.local.AddSockets(opts, rooms)
+		} else {
+			_ = a.local.DelSockets(opts, rooms)
+		}
+	case msgDisconnect:
+		opts := r.opts()
+		close := r.byte() == 1
+		if r.done() {
+			_ = a.local.DisconnectSockets(opts, close)
+		}
+	case msgFetch:
+		opts := r.opts()
+		if !r.done() || m.Reply == "" {
+			return
+		}
+		rs, _ := a.local.FetchSockets(context.Background(), opts)
+		if rs == nil {
+			rs = []*hub.RemoteSocket{}
+		}
+		raw, err := json.Marshal(rs)
+		if err != nil {
+			a.c.log.Warn("natsadapter: cannot encode sockets", "err", err)
+			return
+		}
+		w := newMessage(msgSockets, a.c.uid)
+		w.bytes(raw)
+		a.respond(m.Reply, w)
+	case msgRooms:
+		if !r.done() || m.Reply == "" {
+			return
+		}
+		rooms, _ := a.local.Rooms(context.Background())
+		w := newMessage(msgRoomList, a.c.uid)
+		w.strs(rooms)
+		a.respond(m.Reply, w)
+	case msgEmit:
+		event := r.str()
+		args := r.args()
+		if !r.done() {
+			return
+		}
+		var ack func(hub.Args)
+		if reply := m.Reply; reply != "" {
+			ack = func(v hub.Args) {
+				w := newMessage(msgEmitAck, a.c.uid)
+				w.args(firstArg(v))
+				a.respond(reply, w)
+			}
+		}
+		// A listener may take its time: it must not hold up the
+		// namespace's other messages.
+		go a.local.HandleServerSideEmit(event, args, ack)
+	}
+}
+
+// broadcastForAcks delivers another node's broadcast with acks and
+// answers on reply: the count first, then each socket's ack (an ack that
+// comes before the count is held until the count is sent).
+func (a *adapter) broadcastForAcks(reply string, p *hub.Packet, opts hub.BroadcastOptions) {
+	var mu sync.Mutex
+	counted := false
+	var held []*writer
+	send := func(w *writer, count bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !count && !counted {
+			held = append(held, w)
+			return
+		}
+		a.respond(reply, w)
+		if count {
+			counted = true
+			for _, h := range held {
+				a.respond(reply, h)
+			}
+			held = nil
+		}
+	}
+	_ = a.local.BroadcastWithAck(p, opts, func(n int) {
+		w := newMessage(msgClientCount, a.c.uid)
+		w.uint(uint64(n))
+		send(w, true)
+	}, func(v hub.Args, err error) {
+		if err != nil {
+			send(newMessage(msgGone, a.c.uid), false)
+			return
+		}
+		w := newMessage(msgAck, a.c.uid)
+		w.args(firstArg(v))
+		send(w, false)
+	})
+}
