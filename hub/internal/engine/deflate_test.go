@@ -477,3 +477,78 @@ func (c *rawClient) next(t testing.TB) rawFrame {
 	}
 	return f
 }
+
+// FuzzInflate holds inflate to the standard library's inflater: the same
+// message when it inflates within the limit, errTooBig as soon as it
+// inflates past it, errBadDeflate when the data is not deflate.
+func FuzzInflate(f *testing.F) {
+	for _, seed := range [][]byte{
+		nil,
+		{0x00},
+		deflateNoTail([]byte("4hello")),
+		deflateNoTail(chatMessage(3000)),
+		deflateNoTail(make([]byte, 70_000)), // a bomb for a small limit
+		append(deflateNoTail([]byte("4a")), 0xff, 0xff), // garbage after the message
+		{0x03, 0x00}, // a final empty block
+		{0x01, 0x03, 0x00, 0xfc, 0xff, 'a', 'b', 'c'}, // a stored block
+		{0x01, 0x03, 0x00, 0xfc, 0xfe, 'a', 'b', 'c'}, // its length check broken
+		{0xff, 0xff, 0xff, 0xff},
+		{0x06}, // a reserved block type
+	} {
+		f.Add(seed, uint16(100))
+		f.Add(seed, uint16(60_000))
+	}
+	f.Fuzz(func(t *testing.T, z []byte, limit uint16) {
+		got, err := inflate(z, int64(limit))
+		ref, rerr := io.ReadAll(io.LimitReader(flate.NewReader(io.MultiReader(bytes.NewReader(z), bytes.NewReader(inflateTail))), int64(limit)+1))
+		switch {
+		case len(ref) > int(limit):
+			if !errors.Is(err, errTooBig) {
+				t.Fatalf("inflates to more than %d bytes: got %d bytes, %v", limit, len(got), err)
+			}
+		case rerr != nil:
+			if !errors.Is(err, errBadDeflate) {
+				t.Fatalf("the reference failed (%v); got %d bytes, %v", rerr, len(got), err)
+			}
+		case err != nil || !bytes.Equal(got, ref):
+			t.Fatalf("got %d bytes, %v; want %d bytes", len(got), err, len(ref))
+		}
+	})
+}
+
+// FuzzDeflateRoundTrip: what the server compresses, a client inflates to
+// the same bytes.
+func FuzzDeflateRoundTrip(f *testing.F) {
+	f.Add([]byte("4hello"))
+	f.Add(chatMessage(3000))
+	f.Add(make([]byte, 5000))
+	d := newDeflater(&Deflate{})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		z := d.deflate(p)
+		if z == nil {
+			return // not smaller: sent as it is
+		}
+		if got := inflateAll(t, z); !bytes.Equal(got, p) {
+			t.Fatalf("round trip of %d bytes gave %d", len(p), len(got))
+		}
+	})
+}
+
+// FuzzNegotiateDeflate: any header gets one of the answers, or none.
+func FuzzNegotiateDeflate(f *testing.F) {
+	for _, s := range []string{
+		"permessage-deflate; client_max_window_bits",
+		"permessage-deflate; server_max_window_bits=\"15\", x; y=z",
+		"permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+		"a;b=\"\\",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		switch got := negotiateDeflate(http.Header{"Sec-Websocket-Extensions": {s}}); got {
+		case "", deflateResponse, deflateResponse15:
+		default:
+			t.Fatalf("answered %q", got)
+		}
+	})
+}
