@@ -18,8 +18,9 @@ type CORS struct {
 	// Origins lists the origins allowed, such as "https://chat.example";
 	// "*" allows any (answered as "*", or as the request's Origin when
 	// Credentials is set, since browsers refuse "*" with credentials).
-	// With none of Origins, OriginPatterns and AllowOrigin set, the
-	// request's Origin is echoed, so any origin is allowed.
+	// With none of Origins, OriginPatterns and AllowOrigin set, any origin
+	// is allowed: answered "*" as Node does, or, with Credentials, the
+	// request's Origin echoed.
 	// A request from an origin not allowed (by Origins, OriginPatterns or
 	// AllowOrigin) gets no Access-Control-Allow-Origin, and the browser
 	// blocks its answer.
@@ -56,6 +57,9 @@ func (c *CORS) EngineCORS() *engine.CORS {
 		return nil
 	}
 	e := engine.CORS(*c)
+	if len(e.Origins) == 0 && len(e.OriginPatterns) == 0 && e.AllowOrigin == nil && !e.Credentials {
+		e.Origins = []string{"*"} // Node's default origin
+	}
 	return &e
 }
 
