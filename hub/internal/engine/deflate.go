@@ -25,7 +25,7 @@ const rsv1Bit = 0x40
 // deflater compresses the messages of a server's sessions that negotiated
 // permessage-deflate. Every message is compressed on its own (no context
 // takeover), so the compressed form of a frame queued on many sessions is
-// made once and written to all of them (see Server.Share).
+// made once and written to all of them (see Share).
 type deflater struct {
 	threshold int
 	writers   sync.Pool // *flate.Writer, BestSpeed
@@ -47,6 +47,7 @@ func newDeflater(cfg *Deflate) *deflater {
 		w, _ := flate.NewWriter(nil, flate.BestSpeed)
 		return w
 	}
+	lowerShareThreshold(d.threshold)
 	return d
 }
 
@@ -57,23 +58,39 @@ type deflated struct {
 	data []byte // nil: compressing does not make the payload smaller
 }
 
-// Share readies frames that are to be queued on many sessions: with
-// per-message compression on, each data frame from the threshold up gets
-// one compressed form, made by the first writer of a compressing session
-// that writes it and written as it is by every other. It changes frames in
-// place, which must not have been queued yet, and returns them. With
-// compression off (or s nil) it does nothing.
-func (s *Server) Share(frames []Frame) []Frame {
-	if s == nil || s.deflate == nil {
+// Share readies frames that are to be queued on many sessions: when a
+// server of the process compresses, each data frame from the smallest
+// threshold up gets one compressed form, made by the first writer of a
+// compressing session that writes it and written as it is by every other.
+// It changes frames in place, which must not have been queued yet, and
+// returns them. While no server compresses, it costs one atomic load.
+func Share(frames []Frame) []Frame {
+	least := int(shareThreshold.Load())
+	if least == 0 {
 		return frames
 	}
 	for i := range frames {
 		f := &frames[i]
-		if f.op == 0 && f.z == nil && len(f.Data) >= s.deflate.threshold {
+		if f.op == 0 && f.z == nil && len(f.Data) >= least {
 			f.z = new(deflated)
 		}
 	}
 	return frames
+}
+
+// shareThreshold is the smallest threshold of the process's compressing
+// servers; 0 while none compresses. Share is called where frames are
+// encoded, which knows nothing of the server they go through.
+var shareThreshold atomic.Int64
+
+// lowerShareThreshold makes Share prepare frames of threshold bytes and up.
+func lowerShareThreshold(threshold int) {
+	for {
+		old := shareThreshold.Load()
+		if old != 0 && old <= int64(threshold) || shareThreshold.CompareAndSwap(old, int64(threshold)) {
+			return
+		}
+	}
 }
 
 // compress replaces, in batch (a batch its writer owns), each data frame
@@ -229,4 +246,25 @@ func (c *Conn) deflaterLocked() *deflater {
 		return c.ws.deflate
 	}
 	return nil
+}
+
+// DeflateStats count the work of per-message compression.
+type DeflateStats struct {
+	// Compressions is the payloads compressed: one per broadcast frame
+	// (Share), however many sessions it went to, and one per other frame.
+	Compressions uint64
+	// Sent is the frames written compressed, one per session.
+	Sent uint64
+	// Received is the compressed messages received.
+	Received uint64
+}
+
+// DeflateStats returns the server's compression counters (all zero with
+// compression off).
+func (s *Server) DeflateStats() DeflateStats {
+	d := s.deflate
+	if d == nil {
+		return DeflateStats{}
+	}
+	return DeflateStats{Compressions: d.compressions.Load(), Sent: d.sent.Load(), Received: d.received.Load()}
 }

@@ -217,9 +217,9 @@ func TestDeflateShared(t *testing.T) {
 	}
 	msg := Text(4, chatMessage(2048))
 	small := Text(4, []byte("hi"))
-	frames := e.srv.Share([]Frame{msg, small})
-	if frames[1].z != nil {
-		t.Fatal("a frame under the threshold was made shareable")
+	frames := Share([]Frame{msg, small})
+	if frames[0].z == nil {
+		t.Fatal("Share did not prepare the frame")
 	}
 	for _, c := range conns {
 		c.Send(frames, false)

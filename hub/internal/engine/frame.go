@@ -17,7 +17,7 @@ type Frame struct {
 	Data   []byte
 	Binary bool
 	op     byte      // a control opcode (pong, close), or rsv1Bit and the opcode of a compressed frame
-	z      *deflated // the compressed form shared by every session (see Server.Share)
+	z      *deflated // the compressed form shared by every session (see Share)
 }
 
 // Text returns a text frame for a packet of type t with data.
