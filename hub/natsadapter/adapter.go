@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -89,13 +88,9 @@ func (a *adapter) FetchSockets(ctx context.Context, opts hub.BroadcastOptions) (
 	}
 	w := newMessage(msgFetch, a.c.uid)
 	w.opts(opts)
-	err = a.request(ctx, w, a.timeout(opts.Flags.Timeout), "fetching sockets", func(r *reader, typ byte) bool {
-		raw := r.bytes()
-		if typ != msgSockets || !r.done() || !utf8.Valid(raw) {
-			return false
-		}
+	err = a.request(ctx, w, msgSockets, a.timeout(opts.Flags.Timeout), "fetching sockets", func(m message) bool {
 		var rs []*hub.RemoteSocket
-		if json.Unmarshal(raw, &rs) != nil {
+		if json.Unmarshal(m.raw, &rs) != nil {
 			return false
 		}
 		for _, s := range rs {
@@ -111,12 +106,8 @@ func (a *adapter) FetchSockets(ctx context.Context, opts hub.BroadcastOptions) (
 // Rooms lists the rooms of every node.
 func (a *adapter) Rooms(ctx context.Context) ([]string, error) {
 	out, _ := a.local.Rooms(ctx)
-	err := a.request(ctx, newMessage(msgRooms, a.c.uid), a.c.opts.RequestsTimeout, "listing rooms", func(r *reader, typ byte) bool {
-		rooms := r.strs()
-		if typ != msgRoomList || !r.done() {
-			return false
-		}
-		out = append(out, rooms...)
+	err := a.request(ctx, newMessage(msgRooms, a.c.uid), msgRoomList, a.c.opts.RequestsTimeout, "listing rooms", func(m message) bool {
+		out = append(out, m.rooms...)
 		return true
 	})
 	slices.Sort(out)
@@ -171,12 +162,8 @@ func (a *adapter) ServerSideEmit(ctx context.Context, event string, args hub.Arg
 		return nil, a.send(w, "")
 	}
 	var out []hub.Args
-	err := a.request(ctx, w, a.c.opts.RequestsTimeout, "server-side emit", func(r *reader, typ byte) bool {
-		v := r.args()
-		if typ != msgEmitAck || !r.done() {
-			return false
-		}
-		out = append(out, v)
+	err := a.request(ctx, w, msgEmitAck, a.c.opts.RequestsTimeout, "server-side emit", func(m message) bool {
+		out = append(out, m.args)
 		return true
 	})
 	return out, err
@@ -244,6 +231,14 @@ func (a *adapter) expire(before time.Time) {
 			delete(a.members, uid)
 		}
 	}
+}
+
+// forgetMembers forgets every other node: the NATS server says none
+// subscribes to the namespace any more.
+func (a *adapter) forgetMembers() {
+	a.mu.Lock()
+	clear(a.members)
+	a.mu.Unlock()
 }
 
 // timeout is a request's bound: the broadcast's Timeout when it has one.
@@ -315,9 +310,9 @@ func (a *adapter) ask(w *writer) (*nats.Subscription, error) {
 }
 
 // request asks every other node and hands each one's first well-formed
-// answer to answer (which reports whether it was one), until all have
+// answer of answerType to answer (which reports whether it took it), until all have
 // answered, timeout passes, ctx ends or the adapter closes.
-func (a *adapter) request(ctx context.Context, w *writer, timeout time.Duration, what string, answer func(r *reader, typ byte) bool) error {
+func (a *adapter) request(ctx context.Context, w *writer, answerType byte, timeout time.Duration, what string, answer func(m message) bool) error {
 	want := a.memberCount()
 	if want == 0 {
 		return nil
@@ -333,19 +328,26 @@ func (a *adapter) request(ctx context.Context, w *writer, timeout time.Duration,
 	defer stop()
 	answered := map[string]bool{}
 	for len(answered) < want {
-		m, err := sub.NextMsgWithContext(ctx)
+		nm, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
-			if a.ctx.Err() != nil {
+			switch {
+			case a.ctx.Err() != nil:
 				return ErrClosed
+			case errors.Is(err, nats.ErrNoResponders):
+				// No other node subscribes: those counted are gone.
+				a.forgetMembers()
+				return nil
+			case !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
+				return fmt.Errorf("natsadapter: %s: %w", what, err)
 			}
 			return fmt.Errorf("natsadapter: %s: %d of %d nodes answered within %v: %w", what, len(answered), want, timeout, hub.ErrTimeout)
 		}
-		r, typ, uid, ok := readHeader(m.Data)
-		if !ok || answered[uid] {
+		m, ok := decode(nm.Data)
+		if !ok || answered[m.uid] || m.typ != answerType {
 			continue
 		}
-		if answer(r, typ) {
-			answered[uid] = true
+		if answer(m) {
+			answered[m.uid] = true
 		}
 	}
 	return nil
@@ -372,43 +374,41 @@ func (a *adapter) collectAcks(sub *nats.Subscription, want int, timeout time.Dur
 	answers := map[string]int{} // per node: its targets that answered or went
 	pending := 0                // counted targets not yet answered
 	for len(counts) < want || pending > 0 {
-		m, err := sub.NextMsgWithContext(ctx)
+		nm, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			switch {
 			case a.ctx.Err() != nil:
 				ack(hub.Args{}, ErrClosed)
+			case errors.Is(err, nats.ErrNoResponders):
+				a.forgetMembers()
+				ack(hub.Args{}, fmt.Errorf("natsadapter: the other nodes left before they answered: %w", hub.ErrUnavailable))
 			case timeout <= 0:
 				ack(hub.Args{}, fmt.Errorf("natsadapter: the other nodes' acks did not all come within %v: %w", ackWait, hub.ErrTimeout))
 			}
 			return
 		}
-		r, typ, uid, ok := readHeader(m.Data)
+		m, ok := decode(nm.Data)
 		if !ok {
 			continue
 		}
-		switch typ {
+		switch m.typ {
 		case msgClientCount:
-			n := r.uint()
-			if _, dup := counts[uid]; dup || !r.done() || n > maxClientCount || len(counts) == want {
+			if _, dup := counts[m.uid]; dup || len(counts) == want {
 				continue
 			}
-			counts[uid] = int(n)
-			pending += int(n)
-			clientCount(int(n))
+			counts[m.uid] = int(m.n)
+			pending += int(m.n)
+			clientCount(int(m.n))
 		case msgAck, msgGone:
-			var v hub.Args
-			if typ == msgAck {
-				v = r.args()
-			}
-			if n, ok := counts[uid]; !ok || answers[uid] >= n || !r.done() {
+			if n, ok := counts[m.uid]; !ok || answers[m.uid] >= n {
 				continue // a node counts before it answers (broadcastForAcks)
 			}
-			answers[uid]++
+			answers[m.uid]++
 			pending--
-			if typ == msgGone {
+			if m.typ == msgGone {
 				ack(hub.Args{}, fmt.Errorf("natsadapter: a socket on another node disconnected before it answered: %w", hub.ErrDisconnected))
 			} else {
-				ack(v, nil)
+				ack(m.args, nil)
 			}
 		}
 	}
@@ -417,61 +417,47 @@ func (a *adapter) collectAcks(sub *nats.Subscription, want int, timeout time.Dur
 // maxClientCount bounds a node's count of a broadcast's targets.
 const maxClientCount = 1 << 30
 
-// handle applies a message from another node of the namespace.
-func (a *adapter) handle(m *nats.Msg) {
-	r, typ, uid, ok := readHeader(m.Data)
-	if !ok || uid == a.c.uid {
+// handle applies a message from another node of the namespace; a
+// malformed one is dropped whole.
+func (a *adapter) handle(nm *nats.Msg) {
+	m, ok := decode(nm.Data)
+	if !ok || m.uid == a.c.uid {
 		return
 	}
-	switch typ {
+	switch m.typ {
 	case msgHello, msgHeartbeat:
-		if a.heard(uid) && typ == msgHello {
+		if a.heard(m.uid) && m.typ == msgHello {
 			// A newcomer: let it count this node at once.
 			a.publish(newMessage(msgHeartbeat, a.c.uid))
 		}
 	case msgBye:
 		a.mu.Lock()
-		delete(a.members, uid)
+		delete(a.members, m.uid)
 		a.mu.Unlock()
 	case msgBroadcast:
-		opts := r.opts()
-		event := r.str()
-		args := r.args()
-		if !r.done() || sio.Reserved(event) {
+		if sio.Reserved(m.event) {
 			return
 		}
-		p := hub.NewPacket(a.nsp.Name(), event, args)
-		if m.Reply != "" {
-			a.broadcastForAcks(m.Reply, p, opts)
+		p := hub.NewPacket(a.nsp.Name(), m.event, m.args)
+		if nm.Reply != "" {
+			a.broadcastForAcks(nm.Reply, p, m.opts)
 			return
 		}
-		if len(opts.Rooms) == 1 && !a.local.HasRoom(opts.Rooms[0]) {
+		if len(m.opts.Rooms) == 1 && !a.local.HasRoom(m.opts.Rooms[0]) {
 			return
 		}
-		_ = a.local.Broadcast(p, opts)
-	case msgJoin, msgLeave:
-		opts := r.opts()
-		rooms := r.strs()
-		if !r.done() {
-			return
-		}
-		if typ == msgJoin {
-			_ = a.local.AddSockets(opts, rooms)
-		} else {
-			_ = a.local.DelSockets(opts, rooms)
-		}
+		_ = a.local.Broadcast(p, m.opts)
+	case msgJoin:
+		_ = a.local.AddSockets(m.opts, m.rooms)
+	case msgLeave:
+		_ = a.local.DelSockets(m.opts, m.rooms)
 	case msgDisconnect:
-		opts := r.opts()
-		close := r.byte() == 1
-		if r.done() {
-			_ = a.local.DisconnectSockets(opts, close)
-		}
+		_ = a.local.DisconnectSockets(m.opts, m.close)
 	case msgFetch:
-		opts := r.opts()
-		if !r.done() || m.Reply == "" {
+		if nm.Reply == "" {
 			return
 		}
-		rs, _ := a.local.FetchSockets(context.Background(), opts)
+		rs, _ := a.local.FetchSockets(context.Background(), m.opts)
 		if rs == nil {
 			rs = []*hub.RemoteSocket{}
 		}
@@ -482,23 +468,18 @@ func (a *adapter) handle(m *nats.Msg) {
 		}
 		w := newMessage(msgSockets, a.c.uid)
 		w.bytes(raw)
-		a.respond(m.Reply, w)
+		a.respond(nm.Reply, w)
 	case msgRooms:
-		if !r.done() || m.Reply == "" {
+		if nm.Reply == "" {
 			return
 		}
 		rooms, _ := a.local.Rooms(context.Background())
 		w := newMessage(msgRoomList, a.c.uid)
 		w.strs(rooms)
-		a.respond(m.Reply, w)
+		a.respond(nm.Reply, w)
 	case msgEmit:
-		event := r.str()
-		args := r.args()
-		if !r.done() {
-			return
-		}
 		var ack func(hub.Args)
-		if reply := m.Reply; reply != "" {
+		if reply := nm.Reply; reply != "" {
 			ack = func(v hub.Args) {
 				w := newMessage(msgEmitAck, a.c.uid)
 				w.args(firstArg(v))
@@ -507,7 +488,7 @@ func (a *adapter) handle(m *nats.Msg) {
 		}
 		// A listener may take its time: it must not hold up the
 		// namespace's other messages.
-		go a.local.HandleServerSideEmit(event, args, ack)
+		go a.local.HandleServerSideEmit(m.event, m.args, ack)
 	}
 }
 

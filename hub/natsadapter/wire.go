@@ -228,7 +228,7 @@ func (r *reader) args() hub.Args {
 // done reports whether the message was read whole and well.
 func (r *reader) done() bool { return r.err == nil && len(r.b) == 0 }
 
-// header reads a message's version, type and sender.
+// readHeader reads a message's version, type and sender.
 func readHeader(b []byte) (r *reader, typ byte, uid string, ok bool) {
 	r = &reader{b: b}
 	if r.byte() != wireVersion {
@@ -256,4 +256,68 @@ func firstArg(a hub.Args) hub.Args {
 		return hub.Args{}
 	}
 	return f
+}
+
+// message is a decoded message: its header and the fields its type has.
+type message struct {
+	typ   byte
+	uid   string
+	opts  hub.BroadcastOptions // broadcast, join, leave, disconnect, fetch
+	event string               // broadcast, emit
+	args  hub.Args             // broadcast, emit, ack, emit ack
+	rooms []string             // join, leave, room list
+	close bool                 // disconnect
+	n     uint64               // client count
+	raw   []byte               // sockets (JSON, checked for UTF-8)
+}
+
+// decode reads a whole message; ok is false for one that is malformed
+// in any part, of an unknown type or version, or with bytes left over.
+func decode(b []byte) (m message, ok bool) {
+	r, typ, uid, ok := readHeader(b)
+	if !ok {
+		return m, false
+	}
+	m.typ, m.uid = typ, uid
+	switch typ {
+	case msgHello, msgHeartbeat, msgBye, msgRooms, msgGone:
+	case msgBroadcast:
+		m.opts = r.opts()
+		m.event = r.str()
+		m.args = r.args()
+	case msgJoin, msgLeave:
+		m.opts = r.opts()
+		m.rooms = r.strs()
+	case msgDisconnect:
+		m.opts = r.opts()
+		switch r.byte() {
+		case 0:
+		case 1:
+			m.close = true
+		default:
+			r.fail()
+		}
+	case msgFetch:
+		m.opts = r.opts()
+	case msgEmit:
+		m.event = r.str()
+		m.args = r.args()
+	case msgClientCount:
+		m.n = r.uint()
+		if m.n > maxClientCount {
+			r.fail()
+		}
+	case msgAck, msgEmitAck:
+		m.args = r.args()
+	case msgSockets:
+		m.raw = r.bytes()
+		if !utf8.Valid(m.raw) {
+			r.fail()
+		}
+	case msgRoomList:
+		m.rooms = r.strs()
+	default:
+		return m, false
+	}
+	return m, r.done()
 }
