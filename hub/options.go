@@ -95,8 +95,12 @@ type Options struct {
 	// HTTPCompressionThreshold is the size from which long-polling
 	// responses are compressed (gzip, else deflate) for clients that accept
 	// it (1024 bytes, as the reference's httpCompression); negative turns
-	// compression off. WebSocket messages are not compressed.
+	// compression off. WebSocket messages: see PerMessageDeflate.
 	HTTPCompressionThreshold int
+	// PerMessageDeflate, when set, compresses WebSocket messages for the
+	// clients that offer it (see PerMessageDeflate); nil (the default):
+	// off, as in Node.
+	PerMessageDeflate *PerMessageDeflate
 	// DisablePolling and DisableWebSocket turn a transport off;
 	// DisableUpgrades keeps polling clients on polling.
 	DisablePolling   bool

@@ -98,5 +98,6 @@ func withAttachments(text []byte, atts [][]byte) []engine.Frame {
 	for i, a := range atts {
 		frames[1+i] = engine.Frame{Data: a, Binary: true}
 	}
-	return frames
+	// Encoded once, these frames may go to many: compressed, once too.
+	return engine.Share(frames)
 }

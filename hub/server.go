@@ -47,6 +47,7 @@ func New(opts Options) *Server {
 		MaxBufferedBytes:  opts.MaxBufferedBytes,
 		WriteTimeout:      opts.WriteTimeout,
 		CompressThreshold: opts.HTTPCompressionThreshold,
+		PerMessageDeflate: opts.PerMessageDeflate.engine(),
 		DisablePolling:    opts.DisablePolling,
 		DisableWebSocket:  opts.DisableWebSocket,
 		DisableUpgrades:   opts.DisableUpgrades,

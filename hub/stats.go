@@ -27,19 +27,29 @@ type Stats struct {
 	// goroutine of that client's own, bounded by Options.WriteTimeout,
 	// while the broadcasts to others went on.
 	SlowWrites uint64
+	// With PerMessageDeflate: Compressions is the messages compressed (a
+	// broadcast once, however many receivers it has), CompressedSent the
+	// messages written compressed (one per receiver) and
+	// CompressedReceived the compressed messages clients sent.
+	Compressions       uint64
+	CompressedSent     uint64
+	CompressedReceived uint64
 }
 
 // Stats returns the server's delivery counters. Reading them costs a few
 // atomic loads; keeping them costs the delivery path one atomic add per
 // counter and broadcast, whatever the number of recipients.
 func (s *Server) Stats() Stats {
-	return Stats{
+	st := Stats{
 		EventsSent:      s.stats.sent.Load(),
 		VolatileDropped: s.stats.dropped.Load(),
 		Undelivered:     s.stats.undelivered.Load(),
 		PanicsRecovered: s.engine.PanicsRecovered() + s.stats.panics.Load(),
 		SlowWrites:      s.engine.SlowWrites(),
 	}
+	d := s.engine.DeflateStats()
+	st.Compressions, st.CompressedSent, st.CompressedReceived = d.Compressions, d.Sent, d.Received
+	return st
 }
 
 // counters are one server's Stats as they are kept.
