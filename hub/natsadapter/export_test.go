@@ -1,5 +1,7 @@
 package natsadapter
 
+import "unicode/utf8"
+
 // Subject is the subject of namespace nsp under prefix.
 func Subject(prefix, nsp string) string {
 	return (&Cluster{opts: Options{SubjectPrefix: prefix}}).subject(nsp)
@@ -34,3 +36,6 @@ func EncodeJoin(uid string, rooms []string, join string) []byte {
 
 // EncodeHeartbeat is a heartbeat of node uid.
 func EncodeHeartbeat(uid string) []byte { return newMessage(msgHeartbeat, uid).b }
+
+// validString reports whether s is valid UTF-8 (for the fuzz test).
+func validString(s string) bool { return utf8.ValidString(s) }

@@ -3,6 +3,7 @@ package natsadapter_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -187,4 +188,55 @@ func TestNewFailsWithoutServer(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("err = %v, want one naming the server", err)
 	}
+}
+
+// Closing a cluster with a request and a broadcast with acks pending (a
+// peer that subscribes but never answers) ends both with ErrClosed, and
+// leaves no goroutine of the adapter or of the NATS client behind.
+func TestNoGoroutineLeftWithPendingRequests(t *testing.T) {
+	before := runtime.NumGoroutine()
+	cluster := adaptertest.ClusterName(t)
+	func() {
+		nc := rawConn(t, natsURL)
+		subject := natsadapter.Subject(cluster, "/")
+		peer, err := nc.SubscribeSync(subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := natsadapter.New(context.Background(), natsadapter.Options{URLs: []string{natsURL}, SubjectPrefix: cluster, RequestsTimeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := hub.New(hub.Options{Adapter: c.Adapter})
+		if err := nc.Publish(subject, natsadapter.EncodeHeartbeat("silent")); err != nil {
+			t.Fatal(err)
+		}
+		adaptertest.WaitNodes(t, srv, "/", 2)
+		fetched := make(chan error, 1)
+		go func() {
+			_, err := srv.FetchSockets(context.Background())
+			fetched <- err
+		}()
+		acked := make(chan error, 1)
+		if err := srv.Emit("question", hub.BroadcastAckFunc(func(_ []hub.Args, err error) { acked <- err })); err != nil {
+			t.Fatal(err)
+		}
+		// The requests are pending once the peer has them (after the
+		// node's hello).
+		adaptertest.WaitFor(t, func() bool { n, _, _ := peer.Pending(); return n >= 3 }, "the peer to get the requests")
+		srv.Close()
+		c.Close()
+		for what, ch := range map[string]chan error{"FetchSockets": fetched, "the broadcast with acks": acked} {
+			select {
+			case err := <-ch:
+				if !errors.Is(err, natsadapter.ErrClosed) {
+					t.Errorf("%s ended with %v, want ErrClosed", what, err)
+				}
+			case <-time.After(adaptertest.Wait):
+				t.Fatalf("%s did not end when the cluster closed", what)
+			}
+		}
+		nc.Close()
+	}()
+	adaptertest.WaitFor(t, func() bool { return runtime.NumGoroutine() <= before+2 }, "the goroutines to end")
 }
