@@ -420,6 +420,13 @@ const maxClientCount = 1 << 30
 // handle applies a message from another node of the namespace; a
 // malformed one is dropped whole.
 func (a *adapter) handle(nm *nats.Msg) {
+	if nm.Reply == "" {
+		// Every node of the namespace gets every broadcast: one for a
+		// room with no member here costs only the reading of its room.
+		if room, ok := singleRoom(nm.Data); ok && !a.local.HasRoom(room) {
+			return
+		}
+	}
 	m, ok := decode(nm.Data)
 	if !ok || m.uid == a.c.uid {
 		return
@@ -441,9 +448,6 @@ func (a *adapter) handle(nm *nats.Msg) {
 		p := hub.NewPacket(a.nsp.Name(), m.event, m.args)
 		if nm.Reply != "" {
 			a.broadcastForAcks(nm.Reply, p, m.opts)
-			return
-		}
-		if len(m.opts.Rooms) == 1 && !a.local.HasRoom(m.opts.Rooms[0]) {
 			return
 		}
 		_ = a.local.Broadcast(p, m.opts)

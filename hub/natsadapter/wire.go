@@ -321,3 +321,15 @@ func decode(b []byte) (m message, ok bool) {
 	}
 	return m, r.done()
 }
+
+// singleRoom returns the room of a broadcast to exactly one room, reading
+// no further than its rooms: a node with no member there drops it without
+// decoding the rest.
+func singleRoom(b []byte) (room string, ok bool) {
+	r, typ, _, ok := readHeader(b)
+	if !ok || typ != msgBroadcast || r.count() != 1 {
+		return "", false
+	}
+	room = r.str()
+	return room, r.err == nil
+}
