@@ -19,6 +19,7 @@ type loaded struct {
 	p        Plugin
 	lastWarn atomic.Int64 // unix nanos of the last failure logged
 	version  string       // content hash, for directory reloads
+	ident    *pluginIdent // what decision traces say of it
 	stats    [len(hookIndex)]*hookStats
 	breaker  breaker
 	strikes  strikes // failures per socket
@@ -29,6 +30,12 @@ type loaded struct {
 	// budgets are the chain budgets set on the host that loaded it (see
 	// Host.SetChainBudget); the chains it is in read them.
 	budgets *chainBudgets
+}
+
+// setVersion sets the plugin's content hash, before its table is in use.
+func (l *loaded) setVersion(v string) {
+	l.version = v
+	l.ident = &pluginIdent{name: l.m.Name, version: v, runtime: l.m.Runtime}
 }
 
 // hookIndex maps hooks to array slots.
@@ -48,6 +55,7 @@ func slot(h Hook) int {
 
 func newLoaded(m Manifest, p Plugin, budgets *chainBudgets) *loaded {
 	l := &loaded{m: m, p: p, struckLane: make(chan struct{}, 1), budgets: budgets}
+	l.ident = &pluginIdent{name: m.Name, runtime: m.Runtime}
 	for i := range l.stats {
 		l.stats[i] = newHookStats()
 	}
@@ -200,7 +208,9 @@ func abandoned(ctx context.Context, err error) bool {
 // which ends when the socket goes) is no failure of the plugin: it counts
 // towards neither its breaker nor the socket's strikes, is logged at debug
 // level only, and ends the chain with a drop (abandonedCall).
-func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
+//
+// With tb set, each plugin consulted adds a step to it (decision traces).
+func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf) Decision {
 	var out Decision
 	i := slot(hook)
 	chain := t.byHook[i]
@@ -208,6 +218,9 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		return out
 	}
 	start := time.Now()
+	if tb != nil {
+		tb.hook, tb.start = hook, start
+	}
 	budgetEnd := start.Add(t.budgets.budget(i))
 	sock := env.Socket.ID
 	if hook == HookConnect {
@@ -223,13 +236,14 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 			// plugins change stays within it.
 			checked = true
 			if env.tooDeep() {
-				return t.reject(hook, env, chain)
+				return t.reject(hook, env, chain, tb)
 			}
 		}
 		now := time.Now()
 		held, struck := l.strikes.held(sock, now)
 		if held {
 			l.stats[i].observe(OutcomeSocketBackoff, 0)
+			tb.add(l, OutcomeSocketBackoff, 0, nil, nil)
 			if l.m.failClosed(hook) {
 				out.merge(&unavailable)
 				return out
@@ -239,6 +253,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		admitted, probe := l.breaker.admit(now)
 		if !admitted {
 			l.stats[i].observe(OutcomeCircuitOpen, 0)
+			tb.add(l, OutcomeCircuitOpen, 0, nil, nil)
 			if l.m.failClosed(hook) {
 				out.merge(&unavailable)
 				return out
@@ -253,6 +268,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 			case l.struckLane <- struct{}{}:
 			default:
 				l.stats[i].observe(OutcomeSocketBackoff, 0)
+				tb.add(l, OutcomeSocketBackoff, 0, nil, nil)
 				if l.m.failClosed(hook) {
 					out.merge(&unavailable)
 					return out
@@ -278,6 +294,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 		end := now.Add(took)
 		if err != nil && abandoned(ctx, err) {
 			l.stats[i].observe(OutcomeAbandoned, took)
+			tb.add(l, OutcomeAbandoned, took, nil, err)
 			l.breaker.abandon(probe)
 			if t.logger != nil {
 				t.logger.Debug("plugin call abandoned: its socket is gone", "plugin", l.m.Name, "runtime", l.m.Runtime, "hook", string(hook), "socket", env.Socket.ID, "err", err)
@@ -296,6 +313,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 			}
 			l.breaker.done(false, l.strikes.fail(sock, end, weight), end)
 			l.stats[i].observe(o, took)
+			tb.add(l, o, took, nil, err)
 			t.warn(l, hook, sock, err)
 			if l.m.failClosed(hook) {
 				out.merge(&unavailable)
@@ -311,6 +329,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 			d = &Decision{}
 		}
 		l.stats[i].observe(d.outcome(), took)
+		tb.add(l, d.outcome(), took, d, nil)
 		out.merge(d)
 		env.apply(hook, d)
 		if d.final() {
@@ -323,13 +342,14 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope) Decision {
 // reject answers an envelope too deep for any runtime with each plugin's
 // failure policy, calling none and charging nobody's breaker: the input is
 // the client's fault.
-func (t *table) reject(hook Hook, env *Envelope, chain []*loaded) Decision {
+func (t *table) reject(hook Hook, env *Envelope, chain []*loaded, tb *traceBuf) Decision {
 	i := slot(hook)
 	for _, l := range chain {
 		if !l.m.handles(hook, env.Namespace, env.Event) {
 			continue
 		}
 		l.stats[i].observe(OutcomeRejectedInput, 0)
+		tb.add(l, OutcomeRejectedInput, 0, nil, nil)
 		if l.m.failClosed(hook) {
 			return rejectedInput
 		}

@@ -179,7 +179,7 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 			fresh, f.err = h.loadAll(ctx, []Spec{f.spec}) // names the plugin
 			if f.err == nil {
 				l = fresh[0]
-				l.version = f.version
+				l.setVersion(f.version)
 			}
 		}
 		if f.err != nil {

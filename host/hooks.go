@@ -95,10 +95,20 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	hs := s.Handshake()
 	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
 	env.Recovered = s.Recovered()
-	d := t.run(s.Context(), HookConnect, &env)
+	ctx := s.Context()
+	var shown TraceRecord
+	var show *TraceRecord
+	if c := h.tracer.on(); c != nil && c.connectError {
+		show = &shown
+	}
+	d := h.decide(ctx, ctx, t, &env, show)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:
-		return connectError(&d)
+		ce := connectError(&d)
+		if show != nil && shown.Hook != "" {
+			ce.Data = withTrace(d.Data, show)
+		}
+		return ce
 	}
 	if d.SocketData != nil {
 		// The data the chain ended with: the socket's own (a recovered
@@ -113,7 +123,7 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	return nil
 }
 
-func connectError(d *Decision) error {
+func connectError(d *Decision) *hub.ConnectError {
 	ce := &hub.ConnectError{Message: d.Reason}
 	if ce.Message == "" {
 		ce.Message = "Forbidden"
@@ -131,7 +141,8 @@ func (h *Host) onJoin(s *hub.Socket, rooms []string) ([]string, error) {
 	}
 	env := socketEnvelope(HookJoin, s)
 	env.Rooms = rooms
-	d := t.run(s.Context(), HookJoin, &env)
+	ctx := s.Context()
+	d := h.decide(ctx, ctx, t, &env, nil)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:
 		return nil, &DenyError{Reason: reasonOr(d.Reason, "join refused"), Data: d.Data}
@@ -149,7 +160,8 @@ func (h *Host) onLeave(s *hub.Socket, rooms []string) {
 	}
 	env := socketEnvelope(HookLeave, s)
 	env.Rooms = rooms
-	t.run(s.Context(), HookLeave, &env)
+	ctx := s.Context()
+	h.decide(ctx, ctx, t, &env, nil)
 }
 
 func (h *Host) onDisconnect(s *hub.Socket, reason hub.DisconnectReason) {
@@ -162,7 +174,8 @@ func (h *Host) onDisconnect(s *hub.Socket, reason hub.DisconnectReason) {
 	}
 	env := socketEnvelope(HookDisconnect, s)
 	env.Reason = string(reason)
-	t.run(context.WithoutCancel(s.Context()), HookDisconnect, &env)
+	ctx := s.Context()
+	h.decide(context.WithoutCancel(ctx), ctx, t, &env, nil)
 }
 
 // ErrDenied is wrapped by the errors an event hook returns for a denied
@@ -184,7 +197,8 @@ func (h *Host) onEvent(ev *hub.Event) error {
 	env.Attachments = ev.Args.Attachments()
 	env.Ack = ev.WantsAck()
 	env.Rooms = env.Socket.Rooms
-	d := t.run(s.Context(), HookEvent, &env)
+	ctx := s.Context()
+	d := h.decide(ctx, ctx, t, &env, nil)
 	switch d.Action {
 	case Deny:
 		reason := reasonOr(d.Reason, "denied")
@@ -219,6 +233,21 @@ func (h *Host) onEvent(ev *hub.Event) error {
 		h.reply(ev, d.Reply)
 	}
 	return nil
+}
+
+// decide runs t's chain for env with ctx and, when tracing is on, records
+// the decision in the trace of env's socket, whose life is sockCtx; show,
+// when not nil, gets the record.
+func (h *Host) decide(ctx, sockCtx context.Context, t *table, env *Envelope, show *TraceRecord) Decision {
+	c := h.tracer.on()
+	if c == nil {
+		return t.run(ctx, env.Hook, env, nil)
+	}
+	var tb traceBuf
+	event := env.Event // as the client sent it; the chain may rename it
+	d := t.run(ctx, env.Hook, env, &tb)
+	h.tracer.record(c, env.Socket.ID, env.Namespace, sockCtx, slot(env.Hook), event, &tb, &d, show)
+	return d
 }
 
 func reasonOr(reason, fallback string) string {

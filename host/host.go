@@ -23,6 +23,8 @@ type Host struct {
 	// budgets bound one hook's chain, all its plugins together; zero keeps
 	// the default (see SetChainBudget).
 	budgets chainBudgets
+	// tracer keeps the sockets' decision traces (see SetTrace).
+	tracer *tracer
 }
 
 // New returns a host with no plugins. A nil logger discards.
@@ -30,7 +32,7 @@ func New(logger *slog.Logger) *Host {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Host{logger: logger, runtimes: make(map[string]Runtime)}
+	h := &Host{logger: logger, runtimes: make(map[string]Runtime), tracer: newTracer(logger)}
 	h.current.Store(newTable(nil, h.logger))
 	return h
 }
@@ -161,7 +163,7 @@ func (h *Host) Subscribed(hook Hook, ns, event string) bool {
 // served; Hooks frees a socket's record when it disconnects, and the
 // records of IDs that never disconnect are bounded and swept.
 func (h *Host) Run(ctx context.Context, env *Envelope) Decision {
-	return h.current.Load().run(ctx, env.Hook, env)
+	return h.current.Load().run(ctx, env.Hook, env, nil)
 }
 
 // Stats returns the counters of every loaded plugin for every hook it

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"sync/atomic"
@@ -35,6 +36,26 @@ const (
 var outcomeNames = [outcomeCount]string{"allow", "deny", "drop", "reply", "disconnect", "error", "timeout", "circuit_open", "rejected_input", "socket_backoff", "abandoned"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
+
+// MarshalText writes the outcome's name ("allow", "timeout", ...), as
+// HookStats.Outcomes and decision traces name it.
+func (o Outcome) MarshalText() ([]byte, error) {
+	if o < 0 || o >= outcomeCount {
+		return nil, fmt.Errorf("host: no outcome %d", int(o))
+	}
+	return []byte(outcomeNames[o]), nil
+}
+
+// UnmarshalText reads an outcome's name.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	for i, name := range outcomeNames {
+		if string(b) == name {
+			*o = Outcome(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("host: unknown outcome %q", b)
+}
 
 // LatencyBuckets returns the upper bounds of the latency histogram of
 // HookStats.Buckets, in increasing order (a copy: changing it changes

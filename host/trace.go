@@ -1,0 +1,689 @@
+package host
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Decision traces: every connect, join, leave, event and disconnect
+// decision the hooks take records which plugins the chain consulted and
+// what each said, in a ring of the socket's latest decisions. The rings of
+// closed sockets are kept for a while (the most recently closed ones), so
+// that an operator can see why a socket was refused or cut.
+
+// Bounds of the trace options.
+const (
+	// DefaultTracePerSocket is the default number of records a socket's
+	// ring keeps.
+	DefaultTracePerSocket = 32
+	// MaxTracePerSocket is the most records a socket's ring may keep.
+	MaxTracePerSocket = 1024
+	// DefaultTraceClosedSockets is the default number of closed sockets
+	// whose rings are kept.
+	DefaultTraceClosedSockets = 1000
+	// MaxTraceClosedSockets is the most closed sockets whose rings may be
+	// kept.
+	MaxTraceClosedSockets = 100_000
+)
+
+// Bounds of one record's values, so that a socket's ring holds at most
+// about PerSocket × (traceRecordBytes + chain length × 64) bytes whatever
+// its client sends.
+const (
+	// traceMaxText bounds an event name or an error's message; a longer
+	// one is cut at a character boundary and ends with "…".
+	traceMaxText = 128
+	// traceMaxValue bounds a changed value kept (rooms, join, socket_data,
+	// a new event name); a larger one is named in Changed only.
+	traceMaxValue = 256
+	// traceMaxRooms bounds the room names of a list kept.
+	traceMaxRooms = 16
+	// traceRecordBytes bounds the bytes a record keeps of names, reasons
+	// and values together; past it, further values are left out.
+	traceRecordBytes = 1024
+)
+
+// TraceOptions configure decision traces (Host.SetTrace). The zero value
+// is the default: tracing on, 32 records per socket, the rings of the
+// last 1,000 closed sockets kept, no decision logged, none shown to
+// clients.
+type TraceOptions struct {
+	// PerSocket is how many of a socket's latest decisions its ring keeps
+	// (default DefaultTracePerSocket, at most MaxTracePerSocket); negative
+	// turns tracing off.
+	PerSocket int `json:"per_socket"`
+	// ClosedSockets is how many closed sockets keep their ring, the most
+	// recently closed first to stay (default DefaultTraceClosedSockets, at
+	// most MaxTraceClosedSockets); negative keeps none.
+	ClosedSockets int `json:"closed_sockets"`
+	// Sample is the share of decisions whose trace is logged at info
+	// level, every step included: 0 (the default) logs none, 1 every one.
+	Sample float64 `json:"sample"`
+	// ConnectError puts the trace of a refused connect into the client's
+	// connect_error data, under "trace" (err.data.trace in
+	// socket.io-client). Off by default: it tells a client which plugins
+	// ran and why they refused.
+	ConnectError bool `json:"connect_error"`
+}
+
+// Validate reports every problem of the options at once, joined in one
+// error.
+func (o TraceOptions) Validate() error {
+	var errs []error
+	if o.PerSocket > MaxTracePerSocket {
+		errs = append(errs, fmt.Errorf("trace per_socket is %d: at most %d records per socket (negative turns tracing off)", o.PerSocket, MaxTracePerSocket))
+	}
+	if o.ClosedSockets > MaxTraceClosedSockets {
+		errs = append(errs, fmt.Errorf("trace closed_sockets is %d: at most %d (negative keeps none)", o.ClosedSockets, MaxTraceClosedSockets))
+	}
+	if math.IsNaN(o.Sample) || o.Sample < 0 || o.Sample > 1 {
+		errs = append(errs, fmt.Errorf("trace sample is %v: give a share of decisions between 0 and 1, e.g. 0.001", o.Sample))
+	}
+	return errors.Join(errs...)
+}
+
+// traceConfig is TraceOptions with the defaults filled in.
+type traceConfig struct {
+	perSocket    int // 0: off
+	closed       int
+	sample       float64
+	connectError bool
+}
+
+func (o TraceOptions) config() *traceConfig {
+	c := &traceConfig{perSocket: o.PerSocket, closed: o.ClosedSockets, sample: o.Sample, connectError: o.ConnectError}
+	switch {
+	case c.perSocket == 0:
+		c.perSocket = DefaultTracePerSocket
+	case c.perSocket < 0:
+		c.perSocket = 0
+	}
+	switch {
+	case c.closed == 0:
+		c.closed = DefaultTraceClosedSockets
+	case c.closed < 0:
+		c.closed = 0
+	}
+	return c
+}
+
+// SetTrace configures decision traces; it returns o.Validate's error, and
+// then changes nothing. The size of a socket's ring is the one set when
+// its first decision was recorded; the closed sockets kept are trimmed to
+// the new bound at once, the most recently closed staying.
+func (h *Host) SetTrace(o TraceOptions) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	h.tracer.set(o.config())
+	return nil
+}
+
+// Trace returns the decision trace of a socket, oldest record first: its
+// latest decisions, up to TraceOptions.PerSocket of them, while it is
+// connected and after it closed, as long as it is one of the
+// TraceOptions.ClosedSockets most recently closed. It reports false for a
+// socket it keeps no trace of. The records are copies.
+func (h *Host) Trace(socketID string) ([]TraceRecord, bool) {
+	r := h.tracer.find(socketID)
+	if r == nil {
+		return nil, false
+	}
+	return r.records(), true
+}
+
+// TraceRecord is one decision: the chain of one hook call for one socket.
+type TraceRecord struct {
+	Hook      Hook   `json:"hook"`
+	Namespace string `json:"namespace"`
+	Socket    string `json:"socket"`
+	// Event is the event's name as the client sent it (event hook); one
+	// longer than 128 bytes is cut and ends with "…".
+	Event string `json:"event,omitempty"`
+	// Time is when the chain started.
+	Time time.Time `json:"time"`
+	// Outcome is what the chain decided: allow, deny, drop, reply or
+	// disconnect; Reason is the reason of the plugin that ended it.
+	Outcome Action `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	// Steps are the plugins consulted, in chain order.
+	Steps []TraceStep `json:"steps"`
+}
+
+// TraceStep is one plugin's part in a decision.
+type TraceStep struct {
+	Plugin string `json:"plugin"`
+	// Version is the content hash of a plugin loaded from a directory.
+	Version string `json:"version,omitempty"`
+	Runtime string `json:"runtime"`
+	// Verdict is the plugin's answer (allow, deny, drop, reply,
+	// disconnect) or why it gave none: error, timeout, circuit_open,
+	// socket_backoff (the socket's own calls kept failing), abandoned
+	// (the socket went during the call), rejected_input (the envelope
+	// nested too deep to be sent).
+	Verdict Outcome `json:"verdict"`
+	// Policy is the failure policy that answered when the plugin gave no
+	// answer: "deny" ended the chain, "allow" went on.
+	Policy string `json:"policy,omitempty"`
+	// Reason is the plugin's reason, or the error of a failed call (cut
+	// at 128 bytes).
+	Reason string `json:"reason,omitempty"`
+	// Latency is how long the call took.
+	Latency Duration `json:"latency"`
+	// Changed names the decision's fields the plugin set: event, args,
+	// rooms, except, to_sender, reply, socket_data, join. Event, Rooms,
+	// Join and SocketData hold the new value when it is small (a list
+	// of at most 16 names, at most 256 bytes); only named when larger.
+	Changed    []string        `json:"changed,omitempty"`
+	Event      string          `json:"event,omitempty"`
+	Rooms      []string        `json:"rooms,omitzero"`
+	Join       []string        `json:"join,omitzero"`
+	SocketData json.RawMessage `json:"socket_data,omitzero"`
+}
+
+// String is the step in one line, as a sampled trace logs it with a text
+// handler.
+func (s TraceStep) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s@%s %s", s.Plugin, s.Runtime, s.Verdict)
+	if s.Policy != "" {
+		fmt.Fprintf(&b, " (policy %s)", s.Policy)
+	}
+	if s.Reason != "" {
+		fmt.Fprintf(&b, " %q", s.Reason)
+	}
+	fmt.Fprintf(&b, " %v", time.Duration(s.Latency))
+	if len(s.Changed) > 0 {
+		fmt.Fprintf(&b, " changed %s", strings.Join(s.Changed, ","))
+	}
+	return b.String()
+}
+
+// traceSteps are steps as a sampled trace logs them: one line each with a
+// text handler, their JSON with a JSON handler.
+type traceSteps []TraceStep
+
+func (s traceSteps) String() string {
+	parts := make([]string, len(s))
+	for i, st := range s {
+		parts[i] = st.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// changeSet marks the fields a decision set.
+type changeSet uint16
+
+const (
+	changedEvent changeSet = 1 << iota
+	changedArgs
+	changedRooms
+	changedExcept
+	changedToSender
+	changedReply
+	changedSocketData
+	changedJoin
+	changeCount = iota
+)
+
+var changeNames = [changeCount]string{"event", "args", "rooms", "except", "to_sender", "reply", "socket_data", "join"}
+
+func changes(d *Decision) changeSet {
+	var c changeSet
+	if d.Event != "" {
+		c |= changedEvent
+	}
+	if d.Args != nil {
+		c |= changedArgs
+	}
+	if d.Rooms != nil {
+		c |= changedRooms
+	}
+	if d.Except != nil {
+		c |= changedExcept
+	}
+	if d.ToSender != nil {
+		c |= changedToSender
+	}
+	if d.Reply != nil {
+		c |= changedReply
+	}
+	if d.SocketData != nil {
+		c |= changedSocketData
+	}
+	if d.Join != nil {
+		c |= changedJoin
+	}
+	return c
+}
+
+// pluginIdent is what a step says of its plugin: strings the plugin owns,
+// shared by every step, apart from the plugin itself so that a step does
+// not keep a replaced plugin's runtime alive.
+type pluginIdent struct {
+	name, version, runtime string
+}
+
+// traceBuf gathers the steps of one chain as it runs; the hooks keep it
+// on their stack and copy it into the socket's ring afterwards.
+type traceBuf struct {
+	hook   Hook // set by the chain
+	start  time.Time
+	n      int
+	inline [4]pendingStep
+	more   []pendingStep
+}
+
+// pendingStep is a step before it is recorded: the decision and error are
+// read when it is.
+type pendingStep struct {
+	who        *pluginIdent
+	verdict    Outcome
+	failClosed bool
+	took       time.Duration
+	d          *Decision // the plugin's decision; nil when it gave none
+	err        error     // the failed call's error
+}
+
+// add appends a step; a nil buffer (tracing off) takes nothing.
+func (b *traceBuf) add(l *loaded, o Outcome, took time.Duration, d *Decision, err error) {
+	if b == nil {
+		return
+	}
+	s := pendingStep{who: l.ident, verdict: o, took: took, d: d, err: err}
+	switch o {
+	case OutcomeError, OutcomeTimeout, OutcomeCircuitOpen, OutcomeSocketBackoff, OutcomeRejectedInput:
+		s.failClosed = l.m.failClosed(b.hook)
+	}
+	if b.n < len(b.inline) {
+		b.inline[b.n] = s
+	} else {
+		b.more = append(b.more, s)
+	}
+	b.n++
+}
+
+func (b *traceBuf) step(i int) *pendingStep {
+	if i < len(b.inline) {
+		return &b.inline[i]
+	}
+	return &b.more[i-len(b.inline)]
+}
+
+// span is a piece of a record's arena.
+type span struct{ off, n uint32 }
+
+// record is one decision in a socket's ring. Its text lives in arena,
+// reused from one decision to the next, so that a ring that has gone
+// round once records without allocating.
+type record struct {
+	at      int64 // unix nanoseconds
+	hook    uint8 // slot of hookIndex
+	outcome Outcome
+	event   span
+	reason  span
+	steps   []step
+	arena   []byte
+}
+
+// step is one plugin's part in a recorded decision.
+type step struct {
+	who        *pluginIdent
+	latency    time.Duration
+	verdict    uint8 // an Outcome
+	failClosed bool
+	changed    changeSet
+	reason     span
+	event      span
+	rooms      span // uvarint-prefixed names
+	join       span
+	data       span
+}
+
+// put copies s into the arena, cut at limit bytes (at a character
+// boundary, ending with "…") when cut, or left out when longer and not
+// cut; nothing is kept past traceRecordBytes.
+func (r *record) put(s string, limit int, cut bool) span {
+	if len(s) > limit {
+		if !cut {
+			return span{}
+		}
+		i := limit - len("…")
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		return r.put2(s[:i], "…")
+	}
+	return r.put2(s, "")
+}
+
+func (r *record) put2(a, b string) span {
+	n := len(a) + len(b)
+	if n == 0 || len(r.arena)+n > traceRecordBytes {
+		return span{}
+	}
+	off := len(r.arena)
+	r.arena = append(r.arena, a...)
+	r.arena = append(r.arena, b...)
+	return span{uint32(off), uint32(n)}
+}
+
+// putList copies a small list of names into the arena, their count then
+// each prefixed by its length; a larger list is left out.
+func (r *record) putList(list []string) span {
+	if len(list) > traceMaxRooms {
+		return span{}
+	}
+	names, n := 0, 1
+	for _, s := range list {
+		names += len(s)
+		n += binary.MaxVarintLen32 + len(s)
+	}
+	if names > traceMaxValue || len(r.arena)+n > traceRecordBytes {
+		return span{}
+	}
+	off := len(r.arena)
+	r.arena = append(r.arena, byte(len(list))) // at most traceMaxRooms
+	for _, s := range list {
+		r.arena = binary.AppendUvarint(r.arena, uint64(len(s)))
+		r.arena = append(r.arena, s...)
+	}
+	return span{uint32(off), uint32(len(r.arena) - off)}
+}
+
+func (r *record) text(s span) string { return string(r.arena[s.off : s.off+s.n]) }
+
+func (r *record) list(s span) []string {
+	if s.n == 0 {
+		return nil
+	}
+	b := r.arena[s.off : s.off+s.n]
+	out := make([]string, b[0])
+	b = b[1:]
+	for i := range out {
+		n, k := binary.Uvarint(b)
+		out[i] = string(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	return out
+}
+
+// fill records the chain of tb, which ended with d.
+func (r *record) fill(hook int, event string, tb *traceBuf, d *Decision) {
+	r.arena = r.arena[:0]
+	r.steps = r.steps[:0]
+	start := tb.start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	r.at = start.UnixNano()
+	r.hook = uint8(hook)
+	r.outcome = d.outcome()
+	r.event = r.put(event, traceMaxText, true)
+	r.reason = r.put(d.Reason, traceMaxText, true)
+	for i := range tb.n {
+		p := tb.step(i)
+		s := step{who: p.who, latency: p.took, verdict: uint8(p.verdict), failClosed: p.failClosed}
+		switch {
+		case p.err != nil && p.verdict != OutcomeAbandoned:
+			s.reason = r.put(p.err.Error(), traceMaxText, true)
+		case p.d != nil:
+			s.reason = r.put(p.d.Reason, traceMaxText, true)
+			s.changed = changes(p.d)
+			s.event = r.put(p.d.Event, traceMaxValue, false)
+			if p.d.Rooms != nil {
+				s.rooms = r.putList(p.d.Rooms)
+			}
+			if p.d.Join != nil {
+				s.join = r.putList(p.d.Join)
+			}
+			if len(p.d.SocketData) <= traceMaxValue {
+				s.data = r.put2(string(p.d.SocketData), "")
+			}
+		}
+		r.steps = append(r.steps, s)
+	}
+}
+
+// export is the record as callers see it.
+func (r *record) export(id, ns string) TraceRecord {
+	out := TraceRecord{
+		Hook: hookIndex[r.hook], Namespace: ns, Socket: id, Event: r.text(r.event),
+		Time: time.Unix(0, r.at).UTC(), Outcome: outcomeAction[r.outcome], Reason: r.text(r.reason),
+		Steps: make([]TraceStep, len(r.steps)),
+	}
+	for i, s := range r.steps {
+		st := TraceStep{
+			Plugin: s.who.name, Version: s.who.version, Runtime: s.who.runtime,
+			Verdict: Outcome(s.verdict), Reason: r.text(s.reason), Latency: Duration(s.latency),
+			Event: r.text(s.event), Rooms: r.list(s.rooms), Join: r.list(s.join),
+		}
+		switch Outcome(s.verdict) {
+		case OutcomeError, OutcomeTimeout, OutcomeCircuitOpen, OutcomeSocketBackoff, OutcomeRejectedInput:
+			st.Policy = "allow"
+			if s.failClosed {
+				st.Policy = "deny"
+			}
+		}
+		for b := range changeCount {
+			if s.changed&(1<<b) != 0 {
+				st.Changed = append(st.Changed, changeNames[b])
+			}
+		}
+		if s.data.n > 0 {
+			st.SocketData = json.RawMessage(r.text(s.data))
+		}
+		out.Steps[i] = st
+	}
+	return out
+}
+
+// outcomeAction is the action of a chain's outcome.
+var outcomeAction = [...]Action{OutcomeAllow: Allow, OutcomeDeny: Deny, OutcomeDrop: Drop, OutcomeReply: Reply, OutcomeDisconnect: Disconnect}
+
+// ring is a socket's latest decisions.
+type ring struct {
+	id, ns string
+	size   int
+	mu     sync.Mutex
+	recs   []record // grows to size, then is written round
+	n      uint64   // records written
+}
+
+// write records the chain of tb in the ring's oldest slot; with show set
+// it also returns the record as callers see it.
+func (r *ring) write(hook int, event string, tb *traceBuf, d *Decision, show *TraceRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var rec *record
+	if len(r.recs) < r.size {
+		r.recs = append(r.recs, record{})
+		rec = &r.recs[len(r.recs)-1]
+	} else {
+		rec = &r.recs[r.n%uint64(r.size)]
+	}
+	r.n++
+	rec.fill(hook, event, tb, d)
+	if show != nil {
+		*show = rec.export(r.id, r.ns)
+	}
+}
+
+// records returns copies of the ring's records, oldest first.
+func (r *ring) records() []TraceRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]TraceRecord, 0, len(r.recs))
+	first := 0
+	if len(r.recs) == r.size {
+		first = int(r.n % uint64(r.size))
+	}
+	for i := range r.recs {
+		out = append(out, r.recs[(first+i)%len(r.recs)].export(r.id, r.ns))
+	}
+	return out
+}
+
+// tracer keeps the rings of the host's sockets: those of connected
+// sockets by id, and those of the most recently closed ones in a FIFO.
+type tracer struct {
+	logger *slog.Logger
+	cfg    atomic.Pointer[traceConfig]
+	live   sync.Map // socket id → *ring
+
+	mu         sync.Mutex // guards moving rings from live to closed, and closed
+	closed     []*ring    // a circle of cfg.closed entries, oldest at closedNext
+	closedNext int
+	closedIdx  map[string]*ring
+}
+
+func newTracer(logger *slog.Logger) *tracer {
+	t := &tracer{logger: logger, closedIdx: make(map[string]*ring)}
+	t.set(TraceOptions{}.config())
+	return t
+}
+
+// set applies a configuration, trimming the closed rings to its bound.
+func (t *tracer) set(c *traceConfig) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cfg.Store(c)
+	if c.closed == len(t.closed) {
+		return
+	}
+	// Oldest first, so that the newest stay.
+	var kept []*ring
+	for i := range t.closed {
+		if r := t.closed[(t.closedNext+i)%len(t.closed)]; r != nil {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) > c.closed {
+		for _, r := range kept[:len(kept)-c.closed] {
+			if t.closedIdx[r.id] == r {
+				delete(t.closedIdx, r.id)
+			}
+		}
+		kept = kept[len(kept)-c.closed:]
+	}
+	t.closed = make([]*ring, c.closed)
+	copy(t.closed, kept)
+	t.closedNext = len(kept) % max(c.closed, 1)
+}
+
+// on returns the configuration when tracing is on, else nil.
+func (t *tracer) on() *traceConfig {
+	if c := t.cfg.Load(); c.perSocket > 0 {
+		return c
+	}
+	return nil
+}
+
+// find returns the ring of socket id, connected or closed.
+func (t *tracer) find(id string) *ring {
+	if r, ok := t.live.Load(id); ok {
+		return r.(*ring)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closedIdx[id]
+}
+
+// ring returns the ring of socket id in namespace ns, whose life is
+// sockCtx, making it on the socket's first decision. A socket that is
+// already gone gets its ring among the closed ones.
+func (t *tracer) ring(c *traceConfig, id, ns string, sockCtx context.Context) *ring {
+	if r, ok := t.live.Load(id); ok {
+		return r.(*ring)
+	}
+	if sockCtx.Err() == nil {
+		fresh := &ring{id: id, ns: ns, size: c.perSocket}
+		r, loaded := t.live.LoadOrStore(id, fresh)
+		if !loaded {
+			context.AfterFunc(sockCtx, func() { t.close(fresh) })
+		}
+		return r.(*ring)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r, ok := t.live.Load(id); ok {
+		return r.(*ring) // its socket's end is being handled
+	}
+	if r := t.closedIdx[id]; r != nil {
+		return r
+	}
+	r := &ring{id: id, ns: ns, size: c.perSocket}
+	t.keepClosed(r)
+	return r
+}
+
+// close moves the ring of a socket that ended to the closed ones.
+func (t *tracer) close(r *ring) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.live.CompareAndDelete(r.id, r)
+	t.keepClosed(r)
+}
+
+// keepClosed adds r to the closed rings, forgetting the oldest one when
+// they are as many as the bound; t.mu is held.
+func (t *tracer) keepClosed(r *ring) {
+	if len(t.closed) == 0 {
+		return
+	}
+	if old := t.closed[t.closedNext]; old != nil && t.closedIdx[old.id] == old {
+		delete(t.closedIdx, old.id)
+	}
+	t.closed[t.closedNext] = r
+	t.closedIdx[r.id] = r
+	t.closedNext = (t.closedNext + 1) % len(t.closed)
+}
+
+// record puts the decision d that the chain of tb took into the ring of
+// socket id, logs it when sampled, and fills show, when not nil, with the
+// record as callers see it. event is the event's name as the client sent
+// it.
+func (t *tracer) record(c *traceConfig, id, ns string, sockCtx context.Context, hook int, event string, tb *traceBuf, d *Decision, show *TraceRecord) {
+	r := t.ring(c, id, ns, sockCtx)
+	sampled := c.sample > 0 && rand.Float64() < c.sample
+	if !sampled {
+		r.write(hook, event, tb, d, show)
+		return
+	}
+	var rec TraceRecord
+	r.write(hook, event, tb, d, &rec)
+	if show != nil {
+		*show = rec
+	}
+	t.logger.Info("decision trace", "hook", string(rec.Hook), "namespace", rec.Namespace, "socket", rec.Socket,
+		"event", rec.Event, "outcome", string(rec.Outcome), "reason", rec.Reason, "steps", traceSteps(rec.Steps))
+}
+
+// withTrace returns a refused connect's data with rec added as "trace":
+// into the object data is, or around data when it is not an object.
+func withTrace(data json.RawMessage, rec *TraceRecord) any {
+	var obj map[string]json.RawMessage
+	if len(data) > 0 && json.Unmarshal(data, &obj) == nil && obj != nil {
+		out := make(map[string]any, len(obj)+1)
+		for k, v := range obj {
+			out[k] = v
+		}
+		out["trace"] = rec
+		return out
+	}
+	if len(data) == 0 {
+		return map[string]any{"trace": rec}
+	}
+	return map[string]any{"data": data, "trace": rec}
+}

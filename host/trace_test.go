@@ -1,0 +1,458 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// traceWait bounds the waits of the trace tests: a hang fails, a slow
+// machine does not.
+const traceWait = 20 * time.Second
+
+// decideFor runs h's chain for env as the hooks do for a socket whose
+// life is sockCtx, recording its trace.
+func decideFor(h *Host, sockCtx context.Context, env *Envelope) Decision {
+	return h.decide(sockCtx, sockCtx, h.current.Load(), env, nil)
+}
+
+func traceEnv(hook Hook, socket, event string) *Envelope {
+	return &Envelope{Hook: hook, Namespace: "/", Socket: Socket{ID: socket}, Event: event, Args: json.RawMessage(`["x"]`)}
+}
+
+// stripTimes zeroes what varies from run to run: latencies and times.
+func stripTimes(recs []TraceRecord) []TraceRecord {
+	for i := range recs {
+		recs[i].Time = time.Time{}
+		for j := range recs[i].Steps {
+			recs[i].Steps[j].Latency = 0
+		}
+	}
+	return recs
+}
+
+// TestTraceSteps: each plugin the chain consults is a step with its
+// verdict, reason, failure policy and the fields it changed (small values
+// kept); the record has the event as the client sent it and the chain's
+// outcome; a plugin after the one that ended the chain is not a step.
+func TestTraceSteps(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("audit", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	rt.set("broken", func(context.Context, *Envelope) (*Decision, error) { return nil, errors.New("boom") })
+	rt.set("shape", func(_ context.Context, env *Envelope) (*Decision, error) {
+		if env.Event == "secret" {
+			return &Decision{Action: Deny, Reason: "no secrets"}, nil
+		}
+		return &Decision{Event: "said", Args: json.RawMessage(`["X"]`), Rooms: []string{"lobby"}, Except: []string{}, SocketData: json.RawMessage(`{"n":1}`)}, nil
+	})
+	rt.set("last", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	broken := spec("broken", 1, HookEvent)
+	broken.Manifest.OnError = "allow"
+	if err := h.Load(t.Context(), []Spec{spec("audit", 0, HookEvent), broken, spec("shape", 2, HookEvent), spec("last", 3, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	decideFor(h, ctx, traceEnv(HookEvent, "s1", "say"))
+	decideFor(h, ctx, traceEnv(HookEvent, "s1", "secret"))
+	got, ok := h.Trace("s1")
+	if !ok {
+		t.Fatal("no trace of s1")
+	}
+	want := []TraceRecord{
+		{Hook: HookEvent, Namespace: "/", Socket: "s1", Event: "say", Outcome: Allow, Steps: []TraceStep{
+			{Plugin: "audit", Runtime: "fake", Verdict: OutcomeAllow},
+			{Plugin: "broken", Runtime: "fake", Verdict: OutcomeError, Policy: "allow", Reason: "boom"},
+			{Plugin: "shape", Runtime: "fake", Verdict: OutcomeAllow, Changed: []string{"event", "args", "rooms", "except", "socket_data"},
+				Event: "said", Rooms: []string{"lobby"}, SocketData: json.RawMessage(`{"n":1}`)},
+			{Plugin: "last", Runtime: "fake", Verdict: OutcomeAllow},
+		}},
+		{Hook: HookEvent, Namespace: "/", Socket: "s1", Event: "secret", Outcome: Deny, Reason: "no secrets", Steps: []TraceStep{
+			{Plugin: "audit", Runtime: "fake", Verdict: OutcomeAllow},
+			{Plugin: "broken", Runtime: "fake", Verdict: OutcomeError, Policy: "allow", Reason: "boom"},
+			{Plugin: "shape", Runtime: "fake", Verdict: OutcomeDeny, Reason: "no secrets"},
+		}},
+	}
+	if got = stripTimes(got); !reflect.DeepEqual(got, want) {
+		gj, _ := json.MarshalIndent(got, "", "  ")
+		t.Fatalf("trace:\n%s", gj)
+	}
+	if _, ok := h.Trace("s2"); ok {
+		t.Fatal("a trace of a socket that made no decision")
+	}
+}
+
+// TestTraceFailClosedAndRejected: a failure answered by a fail-closed
+// policy says so and ends the chain; an envelope too deep is a
+// rejected_input step per plugin.
+func TestTraceFailClosedAndRejected(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("gate", func(context.Context, *Envelope) (*Decision, error) { return nil, errors.New("down") })
+	rt.set("after", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	if err := h.Load(t.Context(), []Spec{spec("gate", 0, HookJoin, HookEvent), spec("after", 1, HookJoin, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	env := traceEnv(HookJoin, "s1", "")
+	env.Rooms = []string{"a"}
+	decideFor(h, t.Context(), env)
+	deep := traceEnv(HookEvent, "s1", "deep")
+	deep.Args = json.RawMessage(strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1))
+	decideFor(h, t.Context(), deep)
+	got, _ := h.Trace("s1")
+	want := []TraceRecord{
+		{Hook: HookJoin, Namespace: "/", Socket: "s1", Outcome: Deny, Reason: "plugin unavailable", Steps: []TraceStep{
+			{Plugin: "gate", Runtime: "fake", Verdict: OutcomeError, Policy: "deny", Reason: "down"},
+		}},
+		{Hook: HookEvent, Namespace: "/", Socket: "s1", Event: "deep", Outcome: Allow, Steps: []TraceStep{
+			{Plugin: "gate", Runtime: "fake", Verdict: OutcomeRejectedInput, Policy: "allow"},
+			{Plugin: "after", Runtime: "fake", Verdict: OutcomeRejectedInput, Policy: "allow"},
+		}},
+	}
+	if got = stripTimes(got); !reflect.DeepEqual(got, want) {
+		gj, _ := json.MarshalIndent(got, "", "  ")
+		t.Fatalf("trace:\n%s", gj)
+	}
+}
+
+// TestTraceRingBounded: a socket that makes many decisions keeps the
+// latest PerSocket of them, oldest first, in a ring that stops growing.
+func TestTraceRingBounded(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetTrace(TraceOptions{PerSocket: 4}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		decideFor(h, t.Context(), traceEnv(HookEvent, "s1", fmt.Sprint("e", i)))
+	}
+	got, _ := h.Trace("s1")
+	var events []string
+	for _, r := range got {
+		events = append(events, r.Event)
+	}
+	if want := []string{"e996", "e997", "e998", "e999"}; !reflect.DeepEqual(events, want) {
+		t.Fatalf("events %v, want %v", events, want)
+	}
+	if r := h.tracer.find("s1"); len(r.recs) != 4 || cap(r.recs) > 8 {
+		t.Fatalf("ring of %d records (capacity %d), want 4", len(r.recs), cap(r.recs))
+	}
+}
+
+// TestTraceHostileValuesBounded: what a client controls (event names,
+// errors that quote it) and large values a plugin returns are cut or left
+// out, so that one record stays within its bound whatever is sent.
+func TestTraceHostileValuesBounded(t *testing.T) {
+	h, rt := newTestHost(t)
+	big := strings.Repeat("é", 1<<20)
+	many := make([]string, 200)
+	for i := range many {
+		many[i] = fmt.Sprint("room-", i)
+	}
+	rt.set("a", func(_ context.Context, env *Envelope) (*Decision, error) {
+		return &Decision{Rooms: many, Join: []string{strings.Repeat("j", 300)}, SocketData: json.RawMessage(`"` + strings.Repeat("d", 300) + `"`)}, nil
+	})
+	rt.set("b", func(_ context.Context, env *Envelope) (*Decision, error) {
+		return nil, errors.New("bad event " + env.Event)
+	})
+	b := spec("b", 1, HookEvent)
+	b.Manifest.OnError = "allow"
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent), b}); err != nil {
+		t.Fatal(err)
+	}
+	decideFor(h, t.Context(), traceEnv(HookEvent, "s0", big))
+	got, _ := h.Trace("s0")
+	rec := got[0]
+	if len(rec.Event) > traceMaxText || !strings.HasSuffix(rec.Event, "…") || !strings.HasPrefix(rec.Event, "éé") {
+		t.Fatalf("event kept as %d bytes %q, want at most %d ending with …", len(rec.Event), rec.Event, traceMaxText)
+	}
+	a, bs := rec.Steps[0], rec.Steps[1]
+	if !reflect.DeepEqual(a.Changed, []string{"rooms", "socket_data", "join"}) || a.Rooms != nil || a.Join != nil || a.SocketData != nil {
+		t.Fatalf("step %+v: want the large values named and left out", a)
+	}
+	if len(bs.Reason) > traceMaxText || !strings.HasPrefix(bs.Reason, "bad event é") {
+		t.Fatalf("error kept as %d bytes: want at most %d", len(bs.Reason), traceMaxText)
+	}
+	// Sockets' failing calls end up held back (socket_backoff): records
+	// of every kind go round the ring.
+	for range 3 * DefaultTracePerSocket {
+		decideFor(h, t.Context(), traceEnv(HookEvent, "s1", big))
+	}
+	if got, _ := h.Trace("s1"); len(got) != DefaultTracePerSocket {
+		t.Fatalf("%d records, want %d", len(got), DefaultTracePerSocket)
+	}
+	r := h.tracer.find("s1")
+	for i := range r.recs {
+		if n := cap(r.recs[i].arena); n > traceRecordBytes {
+			t.Fatalf("record %d keeps %d bytes, want at most %d", i, n, traceRecordBytes)
+		}
+	}
+}
+
+// TestTraceClosedSocketsBounded: an attacker opening and closing many
+// sockets leaves the rings of the last ClosedSockets of them, no more,
+// and no ring of a live socket once all are gone.
+func TestTraceClosedSocketsBounded(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookConnect, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetTrace(TraceOptions{ClosedSockets: 10}); err != nil {
+		t.Fatal(err)
+	}
+	const sockets = 1000
+	for i := range sockets {
+		ctx, cancel := context.WithCancel(t.Context())
+		id := fmt.Sprint("s", i)
+		decideFor(h, ctx, traceEnv(HookConnect, id, ""))
+		decideFor(h, ctx, traceEnv(HookEvent, id, "e"))
+		cancel()
+		// The ring moves when the context's callback has run: one at a
+		// time, so that the sockets close in order.
+		waitNoLiveRing(t, h)
+	}
+	h.tracer.mu.Lock()
+	kept := len(h.tracer.closedIdx)
+	h.tracer.mu.Unlock()
+	if kept != 10 {
+		t.Fatalf("%d closed sockets kept, want 10", kept)
+	}
+	for i := range sockets {
+		id := fmt.Sprint("s", i)
+		recs, ok := h.Trace(id)
+		if want := i >= sockets-10; ok != want {
+			t.Fatalf("trace of %s found %v, want %v", id, ok, want)
+		}
+		if ok && len(recs) != 2 {
+			t.Fatalf("trace of %s has %d records, want 2", id, len(recs))
+		}
+	}
+	// A lower bound keeps the newest.
+	if err := h.SetTrace(TraceOptions{ClosedSockets: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for i := sockets - 10; i < sockets; i++ {
+		if _, ok := h.Trace(fmt.Sprint("s", i)); ok != (i >= sockets-3) {
+			t.Fatalf("after lowering the bound, trace of s%d found %v", i, ok)
+		}
+	}
+}
+
+func waitNoLiveRing(t *testing.T, h *Host) {
+	t.Helper()
+	deadline := time.Now().Add(traceWait)
+	for liveRings(h) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rings still live after their sockets ended", liveRings(h))
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func liveRings(h *Host) int {
+	h.tracer.mu.Lock()
+	defer h.tracer.mu.Unlock()
+	n := 0
+	h.tracer.live.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// TestTraceAfterClose: a decision recorded after its socket's context
+// ended (the disconnect hook's) lands in the ring kept for the closed
+// socket, and a socket whose first decision comes after its end gets a
+// closed ring, not a live one that nothing would remove.
+func TestTraceAfterClose(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent, HookDisconnect)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	decideFor(h, ctx, traceEnv(HookEvent, "s1", "e"))
+	cancel()
+	decideFor(h, ctx, traceEnv(HookDisconnect, "s1", ""))
+	decideFor(h, ctx, traceEnv(HookDisconnect, "s2", ""))
+	waitNoLiveRing(t, h)
+	for id, want := range map[string][]Hook{"s1": {HookEvent, HookDisconnect}, "s2": {HookDisconnect}} {
+		recs, _ := h.Trace(id)
+		var hooks []Hook
+		for _, r := range recs {
+			hooks = append(hooks, r.Hook)
+		}
+		if !reflect.DeepEqual(hooks, want) {
+			t.Fatalf("%s: hooks %v, want %v", id, hooks, want)
+		}
+	}
+}
+
+// TestTraceConcurrent: sockets recording, closing and being read at once
+// (run with -race).
+func TestTraceConcurrent(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return &Decision{Rooms: []string{"r"}}, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetTrace(TraceOptions{PerSocket: 3, ClosedSockets: 5}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				ctx, cancel := context.WithCancel(t.Context())
+				id := fmt.Sprint("s", g, "-", i%7)
+				decideFor(h, ctx, traceEnv(HookEvent, id, "e"))
+				if recs, ok := h.Trace(id); !ok || len(recs) == 0 || len(recs) > 3 {
+					t.Errorf("trace of %s: %d records, found %v", id, len(recs), ok)
+				}
+				if i%3 == 0 {
+					cancel()
+				} else {
+					defer cancel()
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestTraceOff: with PerSocket negative nothing is recorded.
+func TestTraceOff(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetTrace(TraceOptions{PerSocket: -1}); err != nil {
+		t.Fatal(err)
+	}
+	decideFor(h, t.Context(), traceEnv(HookEvent, "s1", "e"))
+	if _, ok := h.Trace("s1"); ok {
+		t.Fatal("a trace recorded with tracing off")
+	}
+}
+
+// TestTraceOptionsValidate: every problem is reported at once, and
+// nothing changes.
+func TestTraceOptionsValidate(t *testing.T) {
+	h := New(nil)
+	err := h.SetTrace(TraceOptions{PerSocket: MaxTracePerSocket + 1, ClosedSockets: MaxTraceClosedSockets + 1, Sample: 2})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"per_socket", "closed_sockets", "sample"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if c := h.tracer.on(); c == nil || c.perSocket != DefaultTracePerSocket || c.closed != DefaultTraceClosedSockets || c.sample != 0 || c.connectError {
+		t.Fatalf("config %+v after a refused SetTrace, want the defaults", c)
+	}
+}
+
+// TestTraceSampleLogs: a sampled decision is logged at info with every
+// step.
+func TestTraceSampleLogs(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	h := New(slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil)))
+	rt := newFakeRuntime()
+	h.Register("fake", rt)
+	t.Cleanup(func() { _ = h.Close() })
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	rt.set("b", func(context.Context, *Envelope) (*Decision, error) { return &Decision{Action: Deny, Reason: "no"}, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent), spec("b", 1, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetTrace(TraceOptions{Sample: 1}); err != nil {
+		t.Fatal(err)
+	}
+	decideFor(h, t.Context(), traceEnv(HookEvent, "s1", "e"))
+	mu.Lock()
+	line := logs.String()
+	mu.Unlock()
+	var entry struct {
+		Level, Msg, Hook, Socket, Outcome string
+		Steps                             []TraceStep
+	}
+	if err := json.Unmarshal([]byte(line), &entry); err != nil {
+		t.Fatalf("log %q: %v", line, err)
+	}
+	if entry.Level != "INFO" || entry.Msg != "decision trace" || entry.Socket != "s1" || entry.Outcome != "deny" ||
+		len(entry.Steps) != 2 || entry.Steps[0].Plugin != "a" || entry.Steps[1].Reason != "no" {
+		t.Fatalf("log %s", line)
+	}
+	if s := traceSteps(entry.Steps).String(); !strings.Contains(s, `a@fake allow`) || !strings.Contains(s, `b@fake deny "no"`) {
+		t.Fatalf("text form %q", s)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestWithTrace: the trace goes into a refused connect's data object,
+// or around data that is not one.
+func TestWithTrace(t *testing.T) {
+	rec := &TraceRecord{Hook: HookConnect, Socket: "s1"}
+	for _, c := range []struct{ data, want string }{
+		{``, `{"trace":{}}`},
+		{`{"code":401}`, `{"code":401,"trace":{}}`},
+		{`"no"`, `{"data":"no","trace":{}}`},
+		{`null`, `{"data":null,"trace":{}}`},
+	} {
+		b, err := json.Marshal(withTrace(json.RawMessage(c.data), rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want map[string]any
+		_ = json.Unmarshal(b, &got)
+		_ = json.Unmarshal([]byte(c.want), &want)
+		got["trace"] = map[string]any{}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("data %s: got %s, want %s", c.data, b, c.want)
+		}
+	}
+}
+
+// TestTraceRecordsWithoutAllocating: once a socket's ring has gone round,
+// recording a decision allocates nothing more than the chain does with
+// tracing off.
+func TestTraceRecordsWithoutAllocating(t *testing.T) {
+	h, rt := newTestHost(t)
+	d := &Decision{Args: json.RawMessage(`["X"]`), Rooms: []string{"lobby"}}
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return d, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	run := func() {
+		env := traceEnv(HookEvent, "s1", "chat")
+		decideFor(h, ctx, env)
+	}
+	for range 2 * DefaultTracePerSocket {
+		run()
+	}
+	on := testing.AllocsPerRun(200, run)
+	if err := h.SetTrace(TraceOptions{PerSocket: -1}); err != nil {
+		t.Fatal(err)
+	}
+	off := testing.AllocsPerRun(200, run)
+	if on > off {
+		t.Fatalf("%v allocations per decision traced, %v untraced", on, off)
+	}
+}
