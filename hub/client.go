@@ -66,6 +66,10 @@ type joining struct {
 // on the goroutine that reads the connection, and runs no application
 // code but ack callbacks (see dispatch.go).
 func (c *client) OnMessage(data []byte, binary bool) {
+	if c.srv.opts.Parser == ParserMsgpack {
+		c.decodeMsgpack(data, binary)
+		return
+	}
 	if binary {
 		if c.pending == nil {
 			c.fail()
@@ -302,7 +306,7 @@ func (c *client) connect(s *Socket, name string) {
 	if err != errInvalidNamespace {
 		payload = connectErrorPayload(err)
 	}
-	c.conn.Send(encodeControl(sio.ConnectError, name, payload), false)
+	c.conn.Send(encodeControl(c.srv.opts.Parser, sio.ConnectError, name, payload), false)
 }
 
 var errInvalidNamespace = errors.New("hub: invalid namespace")

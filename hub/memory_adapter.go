@@ -437,7 +437,7 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 // deliver queues p for the local sockets opts targets and returns those
 // with outgoing listeners.
 func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
-	frames := p.wire()
+	frames := p.wire(a.nsp.srv.opts.Parser)
 	volatile := opts.Flags.Volatile
 	// Counted here and added once: the loop stays free of atomics.
 	sent, failed := 0, 0
@@ -506,7 +506,7 @@ func notifyOutgoing(sockets []*Socket, p *Packet) {
 // operator end the local waits.
 func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clientCount func(int), ack func(Args, error)) error {
 	id := a.nsp.nextAckID()
-	frames := p.encode(id)
+	frames := p.encode(a.nsp.srv.opts.Parser, id)
 	volatile := opts.Flags.Volatile
 	b := &ackBroadcast{a: a, p: p, id: id}
 	a.addAckBroadcast(b)

@@ -335,7 +335,7 @@ func (n *Namespace) add(s *Socket) error {
 	payload = append(payload, '}')
 	// Written on this goroutine (the socket's runner) when the connection
 	// is idle: the client needs it before the listeners' emits anyway.
-	s.client.conn.SendNow(encodeControl(0, n.name, payload))
+	s.client.conn.SendNow(encodeControl(n.srv.opts.Parser, 0, n.name, payload))
 	if s.pid != "" {
 		s.tracked.Store(true)
 		n.track(s)

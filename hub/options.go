@@ -79,8 +79,13 @@ type Options struct {
 	// MaxPayload is the largest message or polling body a client may send,
 	// in bytes (1,000,000).
 	MaxPayload int64
-	// MaxAttachments bounds the binary attachments of one packet (10).
+	// MaxAttachments bounds the binary attachments of one packet (10);
+	// with ParserMsgpack, the binary values of one packet.
 	MaxAttachments int
+	// Parser is how packets are written on the wire, for every client of
+	// the server: ParserJSON (the default) or ParserMsgpack. A value that
+	// is neither serves JSON, with a warning logged.
+	Parser Parser
 	// MaxBufferedBytes bounds what may wait to be written to one client; a
 	// client further behind is disconnected (16 MiB).
 	MaxBufferedBytes int
@@ -193,6 +198,10 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttachments <= 0 {
 		o.MaxAttachments = 10
+	}
+	if o.Parser > ParserMsgpack {
+		o.Logger.Warn("hub: unknown parser, serving json", "parser", o.Parser.String())
+		o.Parser = ParserJSON
 	}
 	if o.MaxChildNamespaces == 0 {
 		o.MaxChildNamespaces = DefaultMaxChildNamespaces

@@ -20,8 +20,11 @@ type Packet struct {
 	// Empty for packets recovery does not cover.
 	Offset string
 
-	once   sync.Once
-	frames []engine.Frame
+	// The wire form without an ack id, built once per parser.
+	once     sync.Once
+	frames   []engine.Frame
+	mpOnce   sync.Once
+	mpFrames []engine.Frame
 }
 
 // NewPacket returns the packet for event with args in namespace nsp.
@@ -29,25 +32,33 @@ func NewPacket(nsp, event string, args Args) *Packet {
 	return &Packet{Nsp: nsp, Event: event, Args: args}
 }
 
-// wire returns the frames of the packet without an ack id, building them on
-// first use.
-func (p *Packet) wire() []engine.Frame {
-	p.once.Do(func() { p.frames = p.encode(sio.NoID) })
+// wire returns the frames of the packet without an ack id for parser pr,
+// building them on first use.
+func (p *Packet) wire(pr Parser) []engine.Frame {
+	if pr == ParserMsgpack {
+		p.mpOnce.Do(func() { p.mpFrames = p.encode(pr, sio.NoID) })
+		return p.mpFrames
+	}
+	p.once.Do(func() { p.frames = p.encode(pr, sio.NoID) })
 	return p.frames
 }
 
 // encode builds the frames of the packet with ack id id (sio.NoID for none).
-func (p *Packet) encode(id int64) []engine.Frame {
+func (p *Packet) encode(pr Parser, id int64) []engine.Frame {
 	if id != sio.NoID {
 		// A packet that asks for acks is never recovered.
-		return encodeEvent(p.Nsp, id, p.Event, p.Args, "")
+		return encodeEvent(pr, p.Nsp, id, p.Event, p.Args, "")
 	}
-	return encodeEvent(p.Nsp, id, p.Event, p.Args, p.Offset)
+	return encodeEvent(pr, p.Nsp, id, p.Event, p.Args, p.Offset)
 }
 
 // encodeEvent builds an event packet; a non-empty offset goes last among
 // its arguments.
-func encodeEvent(nsp string, id int64, event string, args Args, offset string) []engine.Frame {
+func encodeEvent(pr Parser, nsp string, id int64, event string, args Args, offset string) []engine.Frame {
+	if pr == ParserMsgpack {
+		b := make([]byte, 0, 32+len(nsp)+len(event)+args.msgpackSize()+len(offset))
+		return msgpackFrame(sio.AppendMsgpackEvent(b, nsp, id, event, args.list, args.attachments, offset))
+	}
 	h := sio.Header{Type: sio.Event, Nsp: nsp, ID: id}
 	if n := len(args.attachments); n > 0 {
 		h.Type, h.Attachments = sio.BinaryEvent, n
@@ -69,7 +80,11 @@ func encodeEvent(nsp string, id int64, event string, args Args, offset string) [
 	return withAttachments(b, args.attachments)
 }
 
-func encodeAck(nsp string, id int64, args Args) []engine.Frame {
+func encodeAck(pr Parser, nsp string, id int64, args Args) []engine.Frame {
+	if pr == ParserMsgpack {
+		b := make([]byte, 0, 32+len(nsp)+args.msgpackSize())
+		return msgpackFrame(sio.AppendMsgpackAck(b, nsp, id, args.list, args.attachments))
+	}
 	h := sio.Header{Type: sio.Ack, Nsp: nsp, ID: id}
 	if n := len(args.attachments); n > 0 {
 		h.Type, h.Attachments = sio.BinaryAck, n
@@ -84,7 +99,10 @@ func encodeAck(nsp string, id int64, args Args) []engine.Frame {
 }
 
 // encodeControl builds a CONNECT, DISCONNECT or CONNECT_ERROR packet.
-func encodeControl(t sio.Type, nsp string, data []byte) []engine.Frame {
+func encodeControl(pr Parser, t sio.Type, nsp string, data []byte) []engine.Frame {
+	if pr == ParserMsgpack {
+		return msgpackFrame(sio.AppendMsgpackControl(make([]byte, 0, 24+len(nsp)+len(data)), t, nsp, data))
+	}
 	b := make([]byte, 0, 8+len(nsp)+len(data))
 	b = append(b, '4')
 	b = sio.AppendHeader(b, sio.Header{Type: t, Nsp: nsp, ID: sio.NoID})
@@ -100,4 +118,14 @@ func withAttachments(text []byte, atts [][]byte) []engine.Frame {
 	}
 	// Encoded once, these frames may go to many: compressed, once too.
 	return engine.Share(frames)
+}
+
+// msgpackSize is about what the arguments take in msgpack: less than their
+// JSON, plus their binary values in place.
+func (a Args) msgpackSize() int {
+	n := len(a.list)
+	for _, b := range a.attachments {
+		n += len(b)
+	}
+	return n
 }

@@ -25,6 +25,7 @@ import (
 type memoryStore struct {
 	opts   RecoveryOptions
 	prefix string
+	parser Parser // the server's: the kept packets are in its wire form
 
 	mu      sync.Mutex
 	queue   []storedPacket // queue[head:] are kept, oldest first
@@ -99,7 +100,7 @@ func (m *memoryStore) broadcast(p *Packet, opts BroadcastOptions, deliver func()
 	seq := m.next
 	m.next++
 	p.Offset = m.offset(seq)
-	frames := p.wire()
+	frames := p.wire(m.parser)
 	size := framesSize(frames) + stringsSize(opts.Rooms) + stringsSize(opts.Except)
 	m.queue = append(m.queue, storedPacket{frames: frames, rooms: opts.Rooms, except: opts.Except, at: now, size: size})
 	m.bytes += int64(size)
@@ -140,9 +141,15 @@ func framesSize(frames []engine.Frame) int {
 }
 
 // replayPacket makes a packet of kept frames for a replay.
-func replayPacket(frames []engine.Frame) *Packet {
-	p := &Packet{frames: frames}
-	p.once.Do(func() {})
+func replayPacket(frames []engine.Frame, pr Parser) *Packet {
+	p := &Packet{}
+	if pr == ParserMsgpack {
+		p.mpFrames = frames
+		p.mpOnce.Do(func() {})
+	} else {
+		p.frames = frames
+		p.once.Do(func() {})
+	}
 	return p
 }
 
@@ -251,7 +258,7 @@ func (m *memoryStore) missedLocked(s *Session, fn func(*Packet)) (count, bytes i
 			return 0, 0, ErrTooManyMissed
 		}
 		if fn != nil {
-			fn(replayPacket(sp.frames))
+			fn(replayPacket(sp.frames, m.parser))
 		}
 	}
 	return count, bytes, nil

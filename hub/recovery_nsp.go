@@ -26,6 +26,7 @@ func (n *Namespace) setupRecovery() {
 		r.store = st
 	case n.adapter == Adapter(n.local):
 		m := newMemoryStore(*opts)
+		m.parser = n.srv.opts.Parser
 		n.local.store = m
 		r.store = m
 	default:
@@ -85,7 +86,7 @@ func (n *Namespace) resume(s *Socket) {
 		n.adapter.AddAll(s, rooms)
 		sent, failed := 0, 0
 		for _, p := range missed {
-			if s.client.conn.Send(p.wire(), false) {
+			if s.client.conn.Send(p.wire(n.srv.opts.Parser), false) {
 				sent++
 			} else {
 				failed++

@@ -281,7 +281,7 @@ func (s *Socket) Disconnect(close bool) {
 	if !s.connected.Load() {
 		return
 	}
-	s.client.conn.Send(encodeControl(sio.Disconnect, s.nsp.name, nil), false)
+	s.client.conn.Send(encodeControl(s.nsp.srv.opts.Parser, sio.Disconnect, s.nsp.name, nil), false)
 	// At once, as the reference's disconnect, even from a listener: the
 	// events still queued are dropped.
 	s.closeNow(ReasonServerNamespaceDisconnect)
@@ -525,7 +525,7 @@ func (e *Event) Ack(args ...any) error {
 	}
 	// Written on this goroutine when the connection is idle: an ack is
 	// most often the last thing a listener does, on the socket's runner.
-	e.socket.client.conn.SendNow(encodeAck(e.socket.nsp.name, e.id, a))
+	e.socket.client.conn.SendNow(encodeAck(e.socket.nsp.srv.opts.Parser, e.socket.nsp.name, e.id, a))
 	return nil
 }
 
@@ -586,7 +586,7 @@ func (e SocketEmitter) emit(event string, args []any, ack AckFunc) (int64, error
 	// event, before it is queued (and maybe dropped).
 	s.notifyOutgoing(event, a)
 	if ack == nil {
-		if s.client.conn.Send(encodeEvent(s.nsp.name, sio.NoID, event, a, ""), e.volatile) {
+		if s.client.conn.Send(encodeEvent(s.nsp.srv.opts.Parser, s.nsp.name, sio.NoID, event, a, ""), e.volatile) {
 			s.nsp.srv.stats.add(1, 0, e.volatile)
 		} else {
 			s.nsp.srv.stats.add(0, 1, e.volatile)
@@ -601,7 +601,7 @@ func (e SocketEmitter) emit(event string, args []any, ack AckFunc) (int64, error
 	if !s.addAckTimeout(id, ack, e.timeout) {
 		return sio.NoID, nil
 	}
-	if !s.client.conn.Send(encodeEvent(s.nsp.name, id, event, a, ""), e.volatile) {
+	if !s.client.conn.Send(encodeEvent(s.nsp.srv.opts.Parser, s.nsp.name, id, event, a, ""), e.volatile) {
 		s.nsp.srv.stats.add(0, 1, e.volatile)
 		if fn := s.takeAck(id); fn != nil {
 			fn(Args{}, ErrDisconnected)
