@@ -75,6 +75,14 @@ else
   exit 2
 fi
 
+# The NATS adapter's tests start nats-server on free ports (or use NATS_URL).
+echo "== nats"
+if [ -z "${NATS_URL:-}" ] && ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+  echo "test.sh: the NATS adapter's tests need nats-server: install it (apt-get install -y nats-server)" >&2
+  echo "  or set NATS_URL=nats://host:port (a server with max_payload of 8MB or more)." >&2
+  exit 2
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
