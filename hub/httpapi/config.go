@@ -28,6 +28,12 @@ type Config struct {
 	// Timeout bounds the requests to the other nodes behind rooms, sockets
 	// and disconnect (DefaultTimeout, 5s).
 	Timeout time.Duration `json:"timeout"`
+	// Trace, when set, serves GET sockets/{id}/trace: it returns what to
+	// answer as the trace of the socket with that id (any value that
+	// encodes as JSON, such as a plugin host's decision trace), or false
+	// for a socket it knows nothing of. It is called on the request's
+	// goroutine and must be safe for concurrent use.
+	Trace func(socketID string) (any, bool) `json:"-"`
 }
 
 // Validate reports every problem of the Config at once, joined in one

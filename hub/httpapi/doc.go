@@ -21,6 +21,9 @@
 //	                         [{"id": "...", "rooms": ["r"], "data": {...}}]}
 //	POST /api/disconnect  {"namespace": "/", "id": "<socket id>", "close": false}
 //	                      → {"ok": true}
+//	GET  /api/sockets/<socket id>/trace
+//	                      → {"ok": true, "socket": "...", "trace": ...}
+//	                        (with Config.Trace set: see below)
 //
 // Every answer is JSON: {"ok": true, ...} with 200, or
 // {"ok": false, "error": "..."} with 400 (bad JSON, a body that is not
@@ -55,6 +58,12 @@
 //   - disconnect answers 404 when no node has a socket with that id; with
 //     "close": true it closes the client's whole connection, every
 //     namespace of it.
+//   - sockets/{id}/trace answers what Config.Trace gives for the id, such
+//     as the decision trace of a plugin host (host.Host.Trace): why the
+//     socket was refused, cut or had its events changed. It is this node's
+//     only: the socket's own node holds its trace, and keeps it a while
+//     after the socket closed. An id Config.Trace knows nothing of gets
+//     404, and so does every id when Config.Trace is not set.
 //   - Unknown JSON fields are refused (400), so that a misspelt "room" does
 //     not silently broadcast to the whole namespace; unknown query
 //     parameters are ignored.

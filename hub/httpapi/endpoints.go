@@ -244,3 +244,35 @@ func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, answerOK)
 }
+
+// traceID returns the socket id of a path sockets/{id}/trace (relative to
+// the prefix).
+func traceID(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, "sockets/")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, "/trace")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
+}
+
+// trace answers the decision trace of socket id, as Config.Trace gives it.
+func (h *Handler) trace(w http.ResponseWriter, id string) {
+	if h.cfg.Trace == nil {
+		writeError(w, http.StatusNotFound, "decision traces are not served here: the server gives the API no trace provider (Config.Trace)")
+		return
+	}
+	trace, ok := h.cfg.Trace(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no trace of socket %q: it is unknown, made no decision a plugin took part in, or closed too long ago", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		OK     bool   `json:"ok"`
+		Socket string `json:"socket"`
+		Trace  any    `json:"trace"`
+	}{true, id, trace})
+}

@@ -57,8 +57,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name, found := strings.CutPrefix(r.URL.Path, h.cfg.Prefix)
 	ep, known := h.endpoints[name]
+	if id, ok := traceID(name); ok && found {
+		ep, known = endpoint{[]string{http.MethodGet, http.MethodHead}, func(h *Handler, w http.ResponseWriter, _ *http.Request) { h.trace(w, id) }}, true
+	}
 	if !found || !known {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s: use %semit, rooms, sockets or disconnect", r.URL.Path, h.cfg.Prefix))
+		also := ""
+		if h.cfg.Trace != nil {
+			also = ", sockets/{id}/trace"
+		}
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s: use %semit, rooms, sockets%s or disconnect", r.URL.Path, h.cfg.Prefix, also))
 		return
 	}
 	allowed := false
