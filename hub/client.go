@@ -19,6 +19,7 @@ type client struct {
 	srv       *Server
 	conn      *engine.Conn
 	handshake Handshake
+	v2        bool // a socket.io-client 2.x connection (see v2client.go)
 
 	// Touched only by the connection's reading goroutine.
 	pending     *sio.Packet
@@ -39,8 +40,17 @@ type client struct {
 
 func newClient(srv *Server, conn *engine.Conn, r *http.Request) *client {
 	c := &client{srv: srv, conn: conn, handshake: newHandshake(r), connectTokens: float64(srv.opts.ConnectBurst)}
+	c.v2 = conn.Protocol() == 3
 	c.connectTimer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
 	return c
+}
+
+// opened starts what a new connection does before the client speaks: a
+// 2.x client is connected to the main namespace at once.
+func (c *client) opened() {
+	if c.v2 {
+		c.startConnect("/", nil)
+	}
 }
 
 // onConnectTimeout closes a connection that joined no namespace in time.
@@ -92,6 +102,9 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	if err != nil {
 		c.fail()
 		return
+	}
+	if c.v2 {
+		v2Packet(&p)
 	}
 	if (p.Type == sio.BinaryEvent || p.Type == sio.BinaryAck) && p.Attachments > 0 {
 		c.pending, c.pendingSize = &p, len(data)
@@ -266,6 +279,9 @@ func (c *client) startConnect(name string, auth []byte) {
 		auth = append([]byte(nil), auth...)
 	}
 	s := &Socket{id: engine.NewID(), client: c, handshake: c.handshake}
+	if c.v2 {
+		s.id = v2SocketID(name, c.conn.ID())
+	}
 	s.handshake.Auth = json.RawMessage(auth)
 	c.mu.Lock()
 	c.joining = append(c.joining, joining{nsp: name, s: s})
@@ -303,7 +319,11 @@ func (c *client) connect(s *Socket, name string) {
 	// again at once must not find this CONNECT still under way.
 	c.leaveJoining(s)
 	payload := invalidNamespace
-	if err != errInvalidNamespace {
+	switch {
+	case err == errInvalidNamespace:
+	case c.v2:
+		payload = v2ConnectErrorPayload(err)
+	default:
 		payload = connectErrorPayload(err)
 	}
 	c.conn.Send(encodeControl(c.srv.opts.Parser, sio.ConnectError, name, payload), false)

@@ -333,6 +333,9 @@ func (n *Namespace) add(s *Socket) error {
 		payload = jsonstr.Append(payload, s.pid)
 	}
 	payload = append(payload, '}')
+	if s.client.v2 {
+		payload = nil // a 2.x client's CONNECT reply carries no sid
+	}
 	// Written on this goroutine (the socket's runner) when the connection
 	// is idle: the client needs it before the listeners' emits anyway.
 	s.client.conn.SendNow(encodeControl(n.srv.opts.Parser, 0, n.name, payload))

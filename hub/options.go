@@ -111,6 +111,13 @@ type Options struct {
 	DisablePolling   bool
 	DisableWebSocket bool
 	DisableUpgrades  bool
+	// AllowEIO3 lets socket.io-client 2.x connect too (Engine.IO revision
+	// 3), as Node's allowEIO3; off by default, when such a client is
+	// refused with HTTP 400 "Unsupported protocol version". Such a client
+	// joins the main namespace on connecting, sends its auth for other
+	// namespaces as the query of the namespace's name, and gets a refused
+	// connect as an "error" event. The default JSON parser only.
+	AllowEIO3 bool
 	// CORS, when set, answers cross-origin polling requests.
 	CORS *CORS
 	// AllowRequest vets each new connection's first request; an error

@@ -51,6 +51,7 @@ func New(opts Options) *Server {
 		DisablePolling:    opts.DisablePolling,
 		DisableWebSocket:  opts.DisableWebSocket,
 		DisableUpgrades:   opts.DisableUpgrades,
+		AllowEIO3:         opts.AllowEIO3,
 		CORS:              opts.CORS,
 		AllowRequest:      opts.AllowRequest,
 		CheckOrigin:       opts.CheckOrigin,
@@ -59,7 +60,9 @@ func New(opts Options) *Server {
 		Headers:           opts.Headers,
 		Logger:            opts.Logger,
 		OnConnection: func(c *engine.Conn, r *http.Request) {
-			c.SetHandler(newClient(s, c, r))
+			cl := newClient(s, c, r)
+			c.SetHandler(cl)
+			cl.opened()
 		},
 	})
 	s.main = s.Of("/")
