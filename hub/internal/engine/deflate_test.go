@@ -552,3 +552,30 @@ func FuzzNegotiateDeflate(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDeflate is the cost of compressing a 2 KB JSON message (once
+// per broadcast) and of inflating it (once per compressed message a client
+// sends).
+func BenchmarkDeflate(b *testing.B) {
+	msg := chatMessage(2048)
+	d := newDeflater(&Deflate{})
+	b.Run("compress", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		b.ReportAllocs()
+		var z []byte
+		for b.Loop() {
+			z = d.deflate(msg)
+		}
+		b.ReportMetric(float64(len(z)), "compressed-B")
+	})
+	b.Run("inflate", func(b *testing.B) {
+		z := d.deflate(msg)
+		b.SetBytes(int64(len(msg)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := inflate(z, 1<<20); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
