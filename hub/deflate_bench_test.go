@@ -208,4 +208,3 @@ func (c *countingClient) close() {
 	_ = c.ws.Close()
 	<-c.done
 }
-
