@@ -503,33 +503,38 @@ func (a *adapter) broadcastForAcks(reply string, p *hub.Packet, opts hub.Broadca
 	var mu sync.Mutex
 	counted := false
 	var held []*writer
-	send := func(w *writer, count bool) {
+	answer := func(w *writer) {
 		mu.Lock()
-		defer mu.Unlock()
-		if !count && !counted {
+		if !counted {
 			held = append(held, w)
+			mu.Unlock()
 			return
 		}
+		mu.Unlock()
 		a.respond(reply, w)
-		if count {
-			counted = true
-			for _, h := range held {
-				a.respond(reply, h)
-			}
-			held = nil
+	}
+	count := func(w *writer) {
+		a.respond(reply, w)
+		mu.Lock()
+		counted = true
+		early := held
+		held = nil
+		mu.Unlock()
+		for _, h := range early {
+			a.respond(reply, h)
 		}
 	}
 	_ = a.local.BroadcastWithAck(p, opts, func(n int) {
 		w := newMessage(msgClientCount, a.c.uid)
 		w.uint(uint64(n))
-		send(w, true)
+		count(w)
 	}, func(v hub.Args, err error) {
 		if err != nil {
-			send(newMessage(msgGone, a.c.uid), false)
+			answer(newMessage(msgGone, a.c.uid))
 			return
 		}
 		w := newMessage(msgAck, a.c.uid)
 		w.args(firstArg(v))
-		send(w, false)
+		answer(w)
 	})
 }
