@@ -1,6 +1,8 @@
 package hub_test
 
 import (
+	"context"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -104,5 +106,36 @@ func TestTraffic(t *testing.T) {
 	}
 	if closed != 1 || end.PacketsIn < tr.PacketsIn || end.BytesOut < tr.BytesOut {
 		t.Errorf("after the close: %+v (before it: %+v)", end, tr)
+	}
+}
+
+// TestSetDataView: FetchSockets reports a socket's data through the view,
+// which leaves the socket's own data alone; nil removes it.
+func TestSetDataView(t *testing.T) {
+	srv, url := roomServer(t, hub.Options{})
+	a := hubDial(t, url)
+	id := roomConnect(t, a, nil)
+	s := hubSocket(t, srv.Of("/"), id)
+	s.SetData(map[string]int{"n": 1})
+	srv.SetDataView(func(s *hub.Socket, data json.RawMessage) json.RawMessage {
+		return json.RawMessage(`{"seen":` + string(data) + `}`)
+	})
+	fetch := func() string {
+		t.Helper()
+		list, err := srv.FetchSockets(context.Background())
+		if err != nil || len(list) != 1 {
+			t.Fatalf("FetchSockets: %v %v", list, err)
+		}
+		return string(list[0].Data)
+	}
+	if got := fetch(); got != `{"seen":{"n":1}}` {
+		t.Errorf("viewed data %s", got)
+	}
+	if d, _ := s.Data().(map[string]int); d["n"] != 1 || len(d) != 1 {
+		t.Errorf("the socket's data became %v", s.Data())
+	}
+	srv.SetDataView(nil)
+	if got := fetch(); got != `{"n":1}` {
+		t.Errorf("data without a view %s", got)
 	}
 }

@@ -31,6 +31,8 @@ type Server struct {
 	main        *Namespace
 	onNamespace []func(*Namespace) // copied, never changed (see OnNamespace)
 
+	dataView atomic.Pointer[func(*Socket, json.RawMessage) json.RawMessage] // see SetDataView
+
 	stats    counters         // see Stats
 	recovery recoveryCounters // see RecoveryStats
 }

@@ -470,7 +470,7 @@ func (s *Socket) describe() *RemoteSocket {
 		ID:        s.id,
 		Handshake: s.handshake,
 		Rooms:     s.Rooms(),
-		Data:      marshalData(s.Data()),
+		Data:      s.viewData(),
 		nsp:       s.nsp,
 	}
 }
