@@ -105,6 +105,7 @@ func Instrument(srv *hub.Server, opts Options) (*Admin, error) {
 		// Before the admin namespace's own listener, so that a UI hears
 		// of a socket before anything else about it, as in Node.
 		srv.OnNamespace(a.instrumentNamespace)
+		srv.SetDataView(adminData)
 	}
 	a.nsp.OnConnection(a.onUI)
 	go a.runStats()

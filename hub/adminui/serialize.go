@@ -81,6 +81,30 @@ func (a *Admin) serializeRemote(nsp *hub.Namespace, r *hub.RemoteSocket) socketJ
 	return out
 }
 
+// adminData adds to a socket's data, as other nodes fetch it, the
+// "_admin" field Node's instrument() keeps in socket.data: the
+// connection's id (its first 12 characters) and transport, which a UI on
+// another node, hub or Node, shows.
+func adminData(s *hub.Socket, data json.RawMessage) json.RawMessage {
+	body := bytes.TrimSpace(data)
+	if len(body) < 2 || body[0] != '{' {
+		return data // not an object: nowhere to put it
+	}
+	cid := s.ClientID()
+	cid = cid[:min(len(cid), clientIDLength)]
+	admin, err := json.Marshal(map[string]string{"clientId": cid, "transport": s.Transport()})
+	if err != nil {
+		return data
+	}
+	out := make([]byte, 0, len(body)+len(admin)+12)
+	out = append(out, `{"_admin":`...)
+	out = append(out, admin...)
+	if rest := bytes.TrimSpace(body[1:]); len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, body[1:]...)
+}
+
 // handshakeJSON is the handshake as the UI shows it: the reference's
 // shape, the address as a proxy reports it, and without the auth payload
 // (which holds the UIs' own passwords).
