@@ -20,11 +20,11 @@ type Packet struct {
 	// Empty for packets recovery does not cover.
 	Offset string
 
-	// The wire form without an ack id, built once per parser.
-	once     sync.Once
-	frames   []engine.Frame
-	mpOnce   sync.Once
-	mpFrames []engine.Frame
+	// The wire form without an ack id, built once for the parser of the
+	// first server that sends the packet (framesFor).
+	once      sync.Once
+	framesFor Parser
+	frames    []engine.Frame
 }
 
 // NewPacket returns the packet for event with args in namespace nsp.
@@ -35,11 +35,12 @@ func NewPacket(nsp, event string, args Args) *Packet {
 // wire returns the frames of the packet without an ack id for parser pr,
 // building them on first use.
 func (p *Packet) wire(pr Parser) []engine.Frame {
-	if pr == ParserMsgpack {
-		p.mpOnce.Do(func() { p.mpFrames = p.encode(pr, sio.NoID) })
-		return p.mpFrames
+	p.once.Do(func() { p.frames, p.framesFor = p.encode(pr, sio.NoID), pr })
+	if p.framesFor != pr {
+		// A packet given to servers of both parsers: the second encodes
+		// it every time.
+		return p.encode(pr, sio.NoID)
 	}
-	p.once.Do(func() { p.frames = p.encode(pr, sio.NoID) })
 	return p.frames
 }
 

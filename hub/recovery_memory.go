@@ -142,14 +142,8 @@ func framesSize(frames []engine.Frame) int {
 
 // replayPacket makes a packet of kept frames for a replay.
 func replayPacket(frames []engine.Frame, pr Parser) *Packet {
-	p := &Packet{}
-	if pr == ParserMsgpack {
-		p.mpFrames = frames
-		p.mpOnce.Do(func() {})
-	} else {
-		p.frames = frames
-		p.once.Do(func() {})
-	}
+	p := &Packet{frames: frames, framesFor: pr}
+	p.once.Do(func() {})
 	return p
 }
 
