@@ -18,9 +18,9 @@ import (
 // buildRuntimePlugins builds the plugin of host/testdata/<name> from
 // source for every runtime of recoveryRuntimes — <name>.js, wasmgo (a Go
 // guest), wasmc/<name>.c (a C guest) and process — and returns the spec of
-// each, handling hook. The C guest is part of the contract: a missing C
-// toolchain fails the test.
-func buildRuntimePlugins(t *testing.T, name string, hook host.Hook) map[string]host.Spec {
+// each, named <name>-<runtime> and handling hooks. The C guest is part of
+// the contract: a missing C toolchain fails the test.
+func buildRuntimePlugins(t *testing.T, name string, hooks ...host.Hook) map[string]host.Spec {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -64,7 +64,7 @@ func buildRuntimePlugins(t *testing.T, name string, hook host.Hook) map[string]h
 	for rt, entry := range entries {
 		runtime, _, _ := strings.Cut(rt, "-")
 		specs[rt] = host.Spec{
-			Manifest: host.Manifest{Name: name + "-" + rt, Runtime: runtime, Hooks: []host.Hook{hook},
+			Manifest: host.Manifest{Name: name + "-" + rt, Runtime: runtime, Hooks: hooks,
 				Timeout: testTimeout, PoolSize: 1},
 			Entry: entry,
 		}
