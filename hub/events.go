@@ -27,8 +27,8 @@ const (
 	// or during a shutdown (HTTP 503, Context["name"] is
 	// "SERVER_SHUTTING_DOWN").
 	CodeForbidden = 4
-	// CodeUnsupportedProtocolVersion: an Engine.IO revision other than 4
-	// ("Unsupported protocol version").
+	// CodeUnsupportedProtocolVersion: an Engine.IO revision other than 4,
+	// or 3 without Options.AllowEIO3 ("Unsupported protocol version").
 	CodeUnsupportedProtocolVersion = 5
 )
 
