@@ -326,10 +326,17 @@ func decode(b []byte) (m message, ok bool) {
 // no further than its rooms: a node with no member there drops it without
 // decoding the rest.
 func singleRoom(b []byte) (room string, ok bool) {
-	r, typ, _, ok := readHeader(b)
-	if !ok || typ != msgBroadcast || r.count() != 1 {
+	r := reader{b: b}
+	if r.byte() != wireVersion || r.byte() != msgBroadcast {
 		return "", false
 	}
-	room = r.str()
-	return room, r.err == nil
+	r.bytes() // the sender
+	if r.count() != 1 {
+		return "", false
+	}
+	p := r.bytes()
+	if r.err != nil || !utf8.Valid(p) {
+		return "", false
+	}
+	return string(p), true
 }
