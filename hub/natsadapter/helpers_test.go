@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/hubd/hubd/hub/internal/adaptertest"
 	"github.com/hubd/hubd/hub/natsadapter"
 	"github.com/hubd/hubd/internal/testnats"
@@ -62,4 +64,16 @@ func flavour(url string, o natsadapter.Options) adaptertest.Flavour {
 		},
 		ErrClosed: natsadapter.ErrClosed,
 	}
+}
+
+// rawConn is a plain NATS connection of the test's own, playing a hostile
+// or broken peer.
+func rawConn(t testing.TB, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
