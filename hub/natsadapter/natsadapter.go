@@ -15,6 +15,12 @@
 // No Node.js NATS adapter exists to speak with: the message format is this
 // package's own (wire.go). All nodes of a cluster must use this package.
 //
+// A node's NATS user needs to publish and subscribe on <prefix>.> and on
+// the reply inboxes, _INBOX.> (or the prefix given with
+// nats.CustomInboxPrefix in Options.NATSOptions). Messages are bounded by
+// the servers' max_payload (1 MB unless configured): a larger broadcast
+// fails with ErrTooLarge after its local delivery.
+//
 // Delivery is NATS core's, at most once: a broadcast published while a
 // node is cut from the NATS server waits in the client's reconnect buffer
 // and is sent when it reconnects, but what the server was carrying when it
