@@ -51,8 +51,13 @@ func splitNamespace(nsp string) (path, query string) {
 	return path, query
 }
 
+// maxQueryParams bounds the parameters read from a namespace's query, as
+// Node's querystring.parse bounds a URL's (maxKeys): the rest are dropped,
+// so that a CONNECT of "&a" repeated does not cost many times its size.
+const maxQueryParams = 1000
+
 // queryObject returns the parameters of query as a JSON object of strings,
-// in the order of their names' first appearance, a repeated name taking its last value (JavaScript's
+// in the order of their names' first appearance, a repeated name taking its last value, at most maxQueryParams of them (JavaScript's
 // Object.fromEntries of URLSearchParams); nil for an empty query.
 func queryObject(query string) []byte {
 	if query == "" {
@@ -63,6 +68,9 @@ func queryObject(query string) []byte {
 	for part := range strings.SplitSeq(query, "&") {
 		if part == "" {
 			continue
+		}
+		if len(pairs) == maxQueryParams {
+			break
 		}
 		k, v, _ := strings.Cut(part, "=")
 		pairs = append(pairs, pair{unescapeQuery(k), unescapeQuery(v)})

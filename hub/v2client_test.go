@@ -3,6 +3,8 @@ package hub
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -38,6 +40,24 @@ func TestV2Packet(t *testing.T) {
 		if p.Type == sio.Connect && p.Data != nil && !json.Valid(p.Data) {
 			t.Errorf("%q: auth %q is not JSON", tc.in, p.Data)
 		}
+	}
+}
+
+// TestV2QueryBound: a query of many parameters gives the first
+// maxQueryParams of them.
+func TestV2QueryBound(t *testing.T) {
+	q := strings.Repeat("k=v&", maxQueryParams) + strings.Repeat("x=1&", 10) + strings.Repeat("&", 1000)
+	var m map[string]string
+	if err := json.Unmarshal(queryObject(q), &m); err != nil || len(m) != 1 || m["k"] != "v" {
+		t.Fatalf("%v %v", m, err)
+	}
+	var b strings.Builder
+	for i := range maxQueryParams + 5 {
+		fmt.Fprintf(&b, "k%d=%d&", i, i)
+	}
+	m = nil
+	if err := json.Unmarshal(queryObject(b.String()), &m); err != nil || len(m) != maxQueryParams {
+		t.Fatalf("%d parameters, want %d (%v)", len(m), maxQueryParams, err)
 	}
 }
 
