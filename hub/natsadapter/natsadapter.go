@@ -259,6 +259,11 @@ func (c *Cluster) Adapter(nsp *hub.Namespace, local hub.LocalAdapter) (hub.Adapt
 	c.adapters[a] = struct{}{}
 	c.mu.Unlock()
 	a.publish(newMessage(msgHello, c.uid))
+	if !c.nc.IsConnected() {
+		// Cut off: the subscription and the hello go out on reconnect;
+		// the namespace does not wait for that.
+		return a, nil
+	}
 	if err := c.nc.FlushTimeout(c.opts.RequestsTimeout); err != nil {
 		c.log.Warn("natsadapter: NATS did not confirm a namespace's subscription", "nsp", nsp.Name(), "err", err)
 	}
