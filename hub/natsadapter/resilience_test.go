@@ -30,7 +30,7 @@ import (
 //     (NATS core delivers at most once);
 //   - once the receiver has a tick sent after both nodes reconnected, it
 //     gets every later one, in order, and the nodes count each other and
-//     answer requests again.
+//     answer requests again, in the namespaces made while cut off too.
 func TestNATSRestartDuringTraffic(t *testing.T) {
 	ns, err := testnats.Start(0)
 	if err != nil {
@@ -132,6 +132,9 @@ func TestNATSRestartDuringTraffic(t *testing.T) {
 	if _, err := srvA.FetchSockets(context.Background()); !errors.Is(err, hub.ErrUnavailable) {
 		t.Errorf("FetchSockets while cut off: err = %v, want hub.ErrUnavailable", err)
 	}
+	// Namespaces made while cut off join the cluster once reconnected.
+	srvA.Of("/late")
+	srvB.Of("/late")
 	atCut := sent.Load()
 	adaptertest.WaitFor(t, func() bool { return sent.Load() >= atCut+50 }, "50 local ticks while the server is down")
 	select {
@@ -194,6 +197,12 @@ func TestNATSRestartDuringTraffic(t *testing.T) {
 		last, beforeCut, lost, int(resumed)-int(beforeCut)-1, resumed)
 	adaptertest.WaitNodes(t, srvA, "/", 2)
 	adaptertest.WaitNodes(t, srvB, "/", 2)
+	adaptertest.WaitNodes(t, srvA, "/late", 2)
+	late, _ := adaptertest.Dial(t, urlA, "/late")
+	if err := srvB.Of("/late").Emit("late"); err != nil {
+		t.Fatal(err)
+	}
+	adaptertest.ExpectEvent(t, late, "/late", "late")
 	all, err := srvA.FetchSockets(context.Background())
 	if err != nil || len(all) != 2 {
 		t.Errorf("FetchSockets after the reconnect: %d sockets, %v; want 2", len(all), err)
