@@ -319,11 +319,7 @@ func (a *adapter) ServerCount(ctx context.Context) (int, error) {
 	if !a.c.Healthy() {
 		return 0, ErrUnavailable
 	}
-	res, err := a.c.rdb.PubSubNumSub(ctx, a.requestChannel).Result()
-	if err != nil {
-		return 0, fmt.Errorf("redisadapter: counting nodes: %w", err)
-	}
-	return int(res[a.requestChannel]), nil
+	return a.c.numSub(ctx, a.requestChannel)
 }
 
 // ask publishes a request and waits for want answers (or until ctx ends or

@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 	redisURL = url
 	code := m.Run()
 	stop()
+	stopRedisCluster()
 	os.Exit(code)
 }
 

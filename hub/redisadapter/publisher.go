@@ -3,8 +3,6 @@ package redisadapter
 import (
 	"context"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // publishBatches is the loop of a publisher goroutine (the Cluster's
@@ -42,9 +40,9 @@ func appendQueued[T any](batch []T, queue <-chan T, max int) []T {
 	return batch
 }
 
-// awaitRedis pings rdb every 250ms until it answers (true) or stop closes
-// (false); what queue receives meanwhile goes to drop.
-func awaitRedis[T any](ctx context.Context, rdb redis.UniversalClient, queue <-chan T, stop <-chan struct{}, drop func(T)) bool {
+// awaitRedis calls ping every 250ms until it succeeds (true) or stop
+// closes (false); what queue receives meanwhile goes to drop.
+func awaitRedis[T any](ctx context.Context, ping func(context.Context) error, queue <-chan T, stop <-chan struct{}, drop func(T)) bool {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -55,7 +53,7 @@ func awaitRedis[T any](ctx context.Context, rdb redis.UniversalClient, queue <-c
 			drop(m)
 		case <-t.C:
 			pctx, cancel := context.WithTimeout(ctx, time.Second)
-			err := rdb.Ping(pctx).Err()
+			err := ping(pctx)
 			cancel()
 			if err == nil {
 				return true

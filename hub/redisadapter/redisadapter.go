@@ -34,11 +34,23 @@
 // recovery sessions in Redis, so that a client recovers on any node, even
 // after the one that served it died (see Streams).
 //
-// One Redis server (or a primary with replicas behind one address) is
-// what this is built and tested for. A Redis Cluster of several primaries
-// is not supported yet: nodes are counted with PUBSUB NUMSUB on one server
-// rather than summed over the primaries as Node does, and the sharded
-// flavour keeps all its channels on one connection.
+// # Redis Cluster
+//
+// Both pub/sub flavours work on a Redis Cluster of several primaries when
+// rdb is a *redis.ClusterClient (see NewClient). The classic flavour
+// subscribes on one node (PUBLISH reaches every node of a cluster),
+// publishes through the primary that owns the slot of Options.Key, so
+// that its broadcasts keep their order, and counts nodes with PUBSUB
+// NUMSUB summed over every node that answers (a node that does not has
+// no subscriber left on it). The sharded flavour subscribes to each
+// channel on the primary that owns the channel's slot, one connection
+// per primary, and follows the slots when they move: a failover, a
+// resharding, a MOVED answer (see shardSubscriber). While a primary is
+// down, and until its replica has taken over, what is published through
+// it is lost: broadcasts still reach this node's sockets, requests whose
+// answers may be lost fail with ErrUnavailable, and both flavours resume
+// on their own once the cluster is whole again. The streams flavour
+// (NewStreams) does not support a Redis Cluster yet and refuses one.
 package redisadapter
 
 import (
@@ -136,11 +148,15 @@ type Cluster struct {
 	opts Options
 	log  *slog.Logger
 
-	ps     *redis.PubSub
-	queue  chan outgoing
-	stop   chan struct{}
-	done   sync.WaitGroup
-	closed atomic.Bool
+	cc     *redis.ClusterClient // rdb, on a Redis Cluster; nil otherwise
+	ps     subscriptions
+	shards *shardSubscriber // ps, in the sharded flavour on a Redis Cluster
+	// startReceiver starts reading ps, if it is one go-redis PubSub.
+	startReceiver func()
+	queue         chan outgoing
+	stop          chan struct{}
+	done          sync.WaitGroup
+	closed        atomic.Bool
 
 	subOK atomic.Bool // the subscriber connection is up
 	pubOK atomic.Bool // the last publish went through
@@ -168,9 +184,6 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Cluster
 	default:
 		return nil, fmt.Errorf("redisadapter: unknown subscription mode %q (static, dynamic or dynamic-private)", opts.SubscriptionMode)
 	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("redisadapter: cannot reach Redis: %w", err)
-	}
 	c := &Cluster{
 		rdb:      rdb,
 		opts:     opts.withDefaults(),
@@ -179,14 +192,74 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Cluster
 		patterns: make(map[string]member),
 		channels: make(map[string]member),
 	}
+	c.cc, _ = rdb.(*redis.ClusterClient)
+	if err := c.reachable(ctx); err != nil {
+		return nil, fmt.Errorf("redisadapter: cannot reach Redis: %w", err)
+	}
 	c.log = c.opts.Logger
-	c.ps = rdb.Subscribe(ctx)
 	c.subOK.Store(true)
 	c.pubOK.Store(true)
-	c.done.Add(2)
-	go c.receive()
+	if c.cc != nil && c.opts.Sharded {
+		c.shards = newShardSubscriber(c, c.cc)
+		c.ps = c.shards
+	} else {
+		ps := rdb.Subscribe(ctx)
+		c.ps = ps
+		c.startReceiver = sync.OnceFunc(func() {
+			c.done.Add(1)
+			go func() {
+				defer c.done.Done()
+				c.receive(ps, c.stop, receiver{up: c.subscriberUp, subscription: c.confirms.confirm, refused: c.refused})
+			}()
+		})
+		if c.cc == nil {
+			c.startReceiver()
+		}
+		// On a Redis Cluster, the reader starts with the first
+		// subscription, so that go-redis opens the connection on the
+		// primary of its channel's slot rather than on any node: Node's
+		// adapter counts the subscribers of primaries only.
+	}
+	c.done.Add(1)
 	go c.publish()
 	return c, nil
+}
+
+// subscriberUp records the state of the subscriber connection; on a
+// Redis Cluster, a failure has go-redis read the slots' owners again, so
+// that it reconnects to a live primary.
+func (c *Cluster) subscriberUp(ok bool, err error) {
+	c.setSub(ok, err)
+	if !ok && c.cc != nil {
+		c.cc.ReloadState(context.Background())
+	}
+}
+
+// subscriptions is what a Cluster subscribes through: one go-redis
+// PubSub, or in the sharded flavour on a Redis Cluster a shardSubscriber.
+type subscriptions interface {
+	Subscribe(ctx context.Context, channels ...string) error
+	PSubscribe(ctx context.Context, patterns ...string) error
+	SSubscribe(ctx context.Context, channels ...string) error
+	Unsubscribe(ctx context.Context, channels ...string) error
+	PUnsubscribe(ctx context.Context, patterns ...string) error
+	SUnsubscribe(ctx context.Context, channels ...string) error
+	Close() error
+}
+
+// reachable reports whether Redis answers a PING: on a Redis Cluster,
+// every primary, after the slots' owners have been read again (a replica
+// may have taken over).
+func (c *Cluster) reachable(ctx context.Context) error {
+	if c.cc == nil {
+		return c.rdb.Ping(ctx).Err()
+	}
+	return c.cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		if err := node.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("primary %s: %w", node.Options().Addr, err)
+		}
+		return nil
+	})
 }
 
 // Adapter makes the adapter of a namespace; pass it as hub.Options.Adapter
@@ -246,6 +319,32 @@ func (c *Cluster) forget(a *adapter) {
 // Healthy reports whether Redis answers: the subscriber is connected and
 // the last publish went through.
 func (c *Cluster) Healthy() bool { return c.subOK.Load() && c.pubOK.Load() }
+
+// Ready reports, for a readiness probe, whether this node is linked to the
+// other nodes: nil when its subscriptions are up, its last publish went
+// through and Redis (every primary of a Redis Cluster) answers a PING
+// within ctx; otherwise an error that says which part is down, wrapping
+// ErrUnavailable (ErrClosed once closed).
+func (c *Cluster) Ready(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.shards != nil {
+		if err := c.shards.ready(); err != nil {
+			return err
+		}
+	}
+	if !c.subOK.Load() {
+		return fmt.Errorf("redisadapter: the subscriber lost Redis and is reconnecting: %w", ErrUnavailable)
+	}
+	if !c.pubOK.Load() {
+		return fmt.Errorf("redisadapter: the last publish to Redis failed; retrying: %w", ErrUnavailable)
+	}
+	if err := c.reachable(ctx); err != nil {
+		return fmt.Errorf("redisadapter: Redis does not answer (%v): %w", err, ErrUnavailable)
+	}
+	return nil
+}
 
 // Dropped is the number of messages that could not be published because
 // Redis was unreachable or the queue was closed.
@@ -318,13 +417,23 @@ func (c *Cluster) flush(batch []outgoing) {
 }
 
 func (c *Cluster) pipeline(ctx context.Context, batch []outgoing) ([]redis.Cmder, error) {
+	rdb := c.rdb
+	if c.cc != nil && !c.opts.Sharded {
+		// One node for every PUBLISH, so that they reach the others in
+		// the order they were sent (go-redis would spread them).
+		node, err := c.cc.MasterForKey(ctx, c.opts.Key)
+		if err != nil {
+			return nil, err
+		}
+		rdb = node
+	}
 	if len(batch) == 1 {
 		if c.opts.Sharded {
-			return nil, c.rdb.SPublish(ctx, batch[0].channel, batch[0].payload).Err()
+			return nil, rdb.SPublish(ctx, batch[0].channel, batch[0].payload).Err()
 		}
-		return nil, c.rdb.Publish(ctx, batch[0].channel, batch[0].payload).Err()
+		return nil, rdb.Publish(ctx, batch[0].channel, batch[0].payload).Err()
 	}
-	pipe := c.rdb.Pipeline()
+	pipe := rdb.Pipeline()
 	for _, m := range batch {
 		if c.opts.Sharded {
 			pipe.SPublish(ctx, m.channel, m.payload)
@@ -345,7 +454,7 @@ func (c *Cluster) write(batch []outgoing) {
 	c.dropped.Add(int64(len(batch)))
 	c.setPub(false, err)
 	// Drop what queues meanwhile and wait for Redis to answer again.
-	if awaitRedis(context.Background(), c.rdb, c.queue, c.stop, func(outgoing) { c.dropped.Add(1) }) {
+	if awaitRedis(context.Background(), c.reachable, c.queue, c.stop, func(outgoing) { c.dropped.Add(1) }) {
 		c.setPub(true, nil)
 	}
 }
@@ -381,31 +490,45 @@ func setHealth(log *slog.Logger, v *atomic.Bool, ok bool, err error, up, down st
 	return true
 }
 
-// receive reads the subscriber connection and hands each message to its
-// namespace's adapter, in order. go-redis reconnects and subscribes again
-// on the next read after an error.
-func (c *Cluster) receive() {
-	defer c.done.Done()
+// receiver is what a subscriber connection's reader tells.
+type receiver struct {
+	up           func(ok bool, err error)    // the connection is up, or failed with err
+	subscription func(m *redis.Subscription) // Redis confirmed a (un)subscription
+	refused      func(err error)             // Redis answered err, the connection is fine
+}
+
+// receive reads a subscriber connection until stop closes and hands each
+// message to its namespace's adapter, in order. go-redis reconnects and
+// subscribes again on the next read after an error.
+func (c *Cluster) receive(ps *redis.PubSub, stop <-chan struct{}, r receiver) {
 	ctx := context.Background()
 	backoff := 50 * time.Millisecond
 	idle := false
 	for {
-		msg, err := c.ps.ReceiveTimeout(ctx, 5*time.Second)
-		if c.closed.Load() {
+		msg, err := ps.ReceiveTimeout(ctx, 5*time.Second)
+		select {
+		case <-stop:
 			return
+		default:
 		}
 		if err != nil {
 			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) && ne.Timeout() && !idle {
+			timeout := errors.As(err, &ne) && ne.Timeout()
+			if timeout && !idle {
 				// Quiet for a while: make sure the connection is alive.
 				idle = true
-				if perr := c.ps.Ping(ctx); perr == nil {
+				if perr := ps.Ping(ctx); perr == nil {
 					continue
 				}
 			}
-			c.setSub(false, err)
+			var rerr redis.Error
+			if !timeout && errors.As(err, &rerr) {
+				r.refused(err)
+				continue
+			}
+			r.up(false, err)
 			select {
-			case <-c.stop:
+			case <-stop:
 				return
 			case <-time.After(backoff):
 			}
@@ -414,13 +537,24 @@ func (c *Cluster) receive() {
 		}
 		idle = false
 		backoff = 50 * time.Millisecond
-		c.setSub(true, nil)
+		r.up(true, nil)
 		switch m := msg.(type) {
 		case *redis.Message:
 			c.dispatch(m)
 		case *redis.Subscription:
-			c.confirms.confirm(m)
+			r.subscription(m)
 		}
+	}
+}
+
+// refused handles an error Redis answered on the subscriber connection
+// (such as CLUSTERDOWN while a Redis Cluster fails over): the connection
+// stays, and a subscription Redis refused is not confirmed, so that the
+// adapter that asked for it fails.
+func (c *Cluster) refused(err error) {
+	c.log.Warn("redisadapter: Redis refused a subscription", "err", err)
+	if c.cc != nil {
+		c.cc.ReloadState(context.Background())
 	}
 }
 

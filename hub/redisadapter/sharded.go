@@ -134,11 +134,7 @@ func (s *shardedAdapter) ServerCount(ctx context.Context) (int, error) {
 	if !s.c.Healthy() {
 		return 0, ErrUnavailable
 	}
-	res, err := s.c.rdb.PubSubShardNumSub(ctx, s.channel).Result()
-	if err != nil {
-		return 0, err
-	}
-	return int(res[s.channel]), nil
+	return s.c.shardNumSub(ctx, s.channel)
 }
 
 // Rooms lists this node's rooms: the Node sharded adapter has no request

@@ -215,7 +215,8 @@ const xaddQueue = 8192
 //     MaxSessionBytes, and a scan of at most twice MaxLen entries.
 //
 // One Redis server is what this is built and tested for; with StreamCount
-// above 1, each stream has a reader of its own.
+// above 1, each stream has a reader of its own. NewStreams refuses a
+// Redis Cluster client (ErrStreamsCluster).
 type Streams struct {
 	rdb    redis.UniversalClient
 	opts   StreamsOptions
@@ -253,6 +254,9 @@ type Streams struct {
 func NewStreams(ctx context.Context, rdb redis.UniversalClient, opts StreamsOptions) (*Streams, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		return nil, ErrStreamsCluster
 	}
 	opts = opts.withDefaults()
 	pubsub, err := New(ctx, rdb, Options{
@@ -352,6 +356,39 @@ func (s *Streams) reader(name string) (*streamReader, error) {
 func (s *Streams) Healthy() bool {
 	return s.pubsub.Healthy() && s.xaddOK.Load() && s.sessions.ok.Load() && s.readFailing.Load() == 0
 }
+
+// Ready reports, for a readiness probe, whether this node is linked to the
+// other nodes: nil when Healthy holds and Redis answers a PING within ctx;
+// otherwise an error that says which part is down, wrapping
+// ErrUnavailable (ErrClosed once closed).
+func (s *Streams) Ready(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := s.pubsub.Ready(ctx); err != nil {
+		return err
+	}
+	down := func(what string) error {
+		return fmt.Errorf("redisadapter: %s: %w", what, ErrUnavailable)
+	}
+	switch n := s.readFailing.Load(); {
+	case !s.xaddOK.Load():
+		return down("the last add to a stream failed; retrying")
+	case n > 0:
+		return down(fmt.Sprintf("%d stream readers cannot read; retrying", n))
+	case !s.sessions.ok.Load():
+		return down("the session writer cannot reach Redis; retrying")
+	}
+	return nil
+}
+
+// ping reports whether Redis answers a PING.
+func (s *Streams) ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// ErrStreamsCluster is NewStreams's answer to a Redis Cluster client.
+var ErrStreamsCluster = errors.New("redisadapter: the streams flavour does not support a Redis Cluster yet " +
+	"(its session scripts and node counts need one server): use one Redis server (with replicas behind one address), " +
+	"or the classic or sharded pub/sub flavour on the cluster")
 
 // Dropped is the number of messages that could not be sent because Redis
 // was unreachable or the Streams was closed; each broadcast among them

@@ -123,7 +123,7 @@ func (s *Streams) writeXAdds(batch []xaddJob) {
 	}
 	s.setXAdd(false, err)
 	// Deliver here what queues meanwhile and wait for Redis to answer.
-	if awaitRedis(s.life, s.rdb, s.xadds, s.stop, s.dropJob) {
+	if awaitRedis(s.life, s.ping, s.xadds, s.stop, s.dropJob) {
 		s.setXAdd(true, nil)
 	}
 }

@@ -356,7 +356,7 @@ func (w *sessionWriter) outage(err error) {
 	if w.ok.Swap(false) {
 		w.s.log.Warn("redisadapter: cannot write sessions to Redis; retrying", "err", err)
 	}
-	if !awaitRedis[struct{}](w.s.life, w.s.rdb, nil, w.s.stop, nil) {
+	if !awaitRedis[struct{}](w.s.life, w.s.ping, nil, w.s.stop, nil) {
 		return
 	}
 	w.ok.Store(true)

@@ -103,6 +103,11 @@ func (c *Cluster) subscribe(groups ...subscribeGroup) error {
 		default:
 			err = c.ps.Subscribe(ctx, g.channels...)
 		}
+		if c.startReceiver != nil {
+			// go-redis knows a channel now: it connects where that
+			// channel lives (see New).
+			c.startReceiver()
+		}
 		if err != nil {
 			return fmt.Errorf("redisadapter: subscribing: %w", err)
 		}

@@ -1,0 +1,304 @@
+package redisadapter_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/internal/adaptertest"
+	"github.com/hubd/hubd/hub/redisadapter"
+	"github.com/hubd/hubd/internal/testredis"
+)
+
+// The tests on a Redis Cluster share one of three primaries with a replica
+// each, started by the first that needs it and stopped by TestMain
+// (stopRedisCluster); a test that kills nodes starts its own.
+var (
+	sharedCluster   *testredis.Cluster
+	sharedClusterMu sync.Mutex
+)
+
+// redisCluster returns the package's Redis Cluster, started if need be.
+func redisCluster(t testing.TB) *testredis.Cluster {
+	t.Helper()
+	sharedClusterMu.Lock()
+	defer sharedClusterMu.Unlock()
+	if sharedCluster == nil {
+		rc, err := testredis.StartCluster(3, 1)
+		if err != nil {
+			t.Fatalf("the Redis Cluster tests run a cluster of their own and could not start one: %v", err)
+		}
+		sharedCluster = rc
+	}
+	return sharedCluster
+}
+
+// stopRedisCluster stops the package's Redis Cluster, if it was started.
+func stopRedisCluster() {
+	sharedClusterMu.Lock()
+	defer sharedClusterMu.Unlock()
+	if sharedCluster != nil {
+		sharedCluster.Stop()
+		sharedCluster = nil
+	}
+}
+
+// ownRedisCluster starts a Redis Cluster for one test, stopped when it
+// ends.
+func ownRedisCluster(t testing.TB) *testredis.Cluster {
+	t.Helper()
+	rc, err := testredis.StartCluster(3, 1)
+	if err != nil {
+		t.Fatalf("this test runs a Redis Cluster of its own and could not start one: %v", err)
+	}
+	t.Cleanup(rc.Stop)
+	return rc
+}
+
+// joinRedisCluster links a node to the Redis Cluster rc under key, with a
+// client made by redisadapter.NewClient from the cluster's URL; the link
+// and the client close when the test ends, or before with the returned
+// function.
+func joinRedisCluster(t testing.TB, o redisadapter.Options, rc *testredis.Cluster, key string) (*redisadapter.Cluster, func() error) {
+	t.Helper()
+	rdb, err := redisadapter.NewClient(rc.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rdb.(*redis.ClusterClient); !ok {
+		t.Fatalf("NewClient(%s) made a %T, want a *redis.ClusterClient", rc.URL(), rdb)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	o.Key, o.Logger = key, slog.New(slog.DiscardHandler)
+	if o.RequestsTimeout == 0 {
+		o.RequestsTimeout = requestsTimeout
+	}
+	cluster, err := redisadapter.New(ctx, rdb, o)
+	if err != nil {
+		rdb.Close()
+		t.Fatal(err)
+	}
+	closeBoth := sync.OnceValue(func() error {
+		err := cluster.Close()
+		rdb.Close()
+		return err
+	})
+	t.Cleanup(func() { _ = closeBoth() })
+	return cluster, closeBoth
+}
+
+// clusterFlavour is o on the Redis Cluster rc, as a flavour of the
+// cross-node table.
+func clusterFlavour(o redisadapter.Options, rc *testredis.Cluster) adaptertest.Flavour {
+	f := adaptertest.Flavour{LocalRooms: o.Sharded, ErrClosed: redisadapter.ErrClosed}
+	if o.Sharded {
+		f.WaitRooms = func(t testing.TB, key string, nodes int, rooms ...string) {
+			waitShardSubscribers(t, rc, key, nodes, rooms...)
+		}
+	}
+	f.Join = func(t testing.TB, key string) adaptertest.Link {
+		c, closeBoth := joinRedisCluster(t, o, rc, key)
+		return adaptertest.Link{Adapter: c.Adapter, Close: closeBoth}
+	}
+	return f
+}
+
+// waitShardSubscribers waits until at least want nodes listen on the
+// channel of each room of namespace "/", on the primary that owns it.
+func waitShardSubscribers(t testing.TB, rc *testredis.Cluster, key string, want int, rooms ...string) {
+	t.Helper()
+	rdb := rc.Client()
+	defer rdb.Close()
+	for _, r := range rooms {
+		ch := key + "#/#" + r + "#"
+		var n int64
+		adaptertest.WaitFor(t, func() bool {
+			n = shardSubscribers(rdb, ch)
+			return n >= int64(want)
+		}, fmt.Sprintf("%d nodes on %s", want, ch))
+	}
+}
+
+// shardSubscribers is SHARDNUMSUB of ch on the primary that owns it.
+func shardSubscribers(rdb *redis.ClusterClient, ch string) int64 {
+	ctx := context.Background()
+	node, err := rdb.MasterForKey(ctx, ch)
+	if err != nil {
+		return -1
+	}
+	res, err := node.PubSubShardNumSub(ctx, ch).Result()
+	if err != nil {
+		return -1
+	}
+	return res[ch]
+}
+
+// TestCrossNodeOnRedisCluster runs the cross-node table against the
+// classic and the sharded flavours on a Redis Cluster of three primaries.
+func TestCrossNodeOnRedisCluster(t *testing.T) {
+	bothFlavours(t, func(t *testing.T, o redisadapter.Options) {
+		adaptertest.Run(t, clusterFlavour(o, redisCluster(t)))
+	})
+}
+
+// roomsOnEveryPrimary returns rooms whose channels (for key, in namespace
+// "/") live on different primaries, at least one on each.
+func roomsOnEveryPrimary(t *testing.T, rc *testredis.Cluster, key string) []string {
+	t.Helper()
+	rdb := rc.Client()
+	defer rdb.Close()
+	owners := make(map[string]string)
+	var rooms []string
+	for i := 0; len(owners) < 3 && i < 1000; i++ {
+		room := fmt.Sprintf("room-%d", i)
+		node, err := rdb.MasterForKey(context.Background(), key+"#/#"+room+"#")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if addr := node.Options().Addr; owners[addr] == "" {
+			owners[addr] = room
+			rooms = append(rooms, room)
+		}
+	}
+	if len(rooms) != 3 {
+		t.Fatalf("rooms on %d primaries, want 3", len(rooms))
+	}
+	return rooms
+}
+
+// Each flavour spreads over the three primaries: three nodes count each
+// other (summed over the nodes in the classic flavour), and broadcasts to
+// rooms whose channels live on each primary reach every member; in the
+// sharded flavour, each room's channel is subscribed on its own primary.
+func TestRoomsOnEveryPrimary(t *testing.T) {
+	bothFlavours(t, func(t *testing.T, o redisadapter.Options) {
+		rc := redisCluster(t)
+		key := testKey(t)
+		f := clusterFlavour(o, rc)
+		a := adaptertest.Start(t, f, key, nil)
+		b := adaptertest.Start(t, f, key, nil)
+		c := adaptertest.Start(t, f, key, nil)
+		for _, n := range []*adaptertest.Node{a, b, c} {
+			adaptertest.WaitNodes(t, n.Server, "/", 3)
+		}
+		rooms := roomsOnEveryPrimary(t, rc, key)
+		cb, idb := adaptertest.Dial(t, b.URL, "/")
+		adaptertest.JoinRooms(t, b.Server, "/", idb, rooms...)
+		cc, idc := adaptertest.Dial(t, c.URL, "/")
+		adaptertest.JoinRooms(t, c.Server, "/", idc, rooms...)
+		if o.Sharded {
+			waitShardSubscribers(t, rc, key, 2, rooms...)
+		}
+		for _, r := range rooms {
+			if err := a.Server.To(r).Emit("to-" + r); err != nil {
+				t.Fatal(err)
+			}
+			adaptertest.ExpectEvent(t, cb, "/", "to-"+r)
+			adaptertest.ExpectEvent(t, cc, "/", "to-"+r)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		sockets, err := a.Server.FetchSockets(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range sockets {
+			ids = append(ids, s.ID)
+		}
+		slices.Sort(ids)
+		want := []string{idb, idc}
+		slices.Sort(want)
+		if !slices.Equal(ids, want) {
+			t.Errorf("FetchSockets = %v, want %v", ids, want)
+		}
+	})
+}
+
+// A node's Ready says nil while the cluster is whole.
+func TestReadyOnRedisCluster(t *testing.T) {
+	bothFlavours(t, func(t *testing.T, o redisadapter.Options) {
+		rc := redisCluster(t)
+		c, _ := joinRedisCluster(t, o, rc, testKey(t))
+		srv, _ := adaptertest.Serve(t, hub.Options{Adapter: c.Adapter}, nil)
+		adaptertest.WaitNodes(t, srv, "/", 1)
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := c.Ready(ctx); err != nil {
+			t.Fatalf("Ready = %v", err)
+		}
+		c.Close()
+		if err := c.Ready(ctx); !errors.Is(err, redisadapter.ErrClosed) {
+			t.Fatalf("Ready after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+// The streams flavour refuses a Redis Cluster with a clear error.
+func TestStreamsRefuseRedisCluster(t *testing.T) {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer rdb.Close()
+	_, err := redisadapter.NewStreams(context.Background(), rdb, redisadapter.StreamsOptions{})
+	if !errors.Is(err, redisadapter.ErrStreamsCluster) {
+		t.Fatalf("NewStreams on a cluster client = %v, want ErrStreamsCluster", err)
+	}
+}
+
+func TestNewClient(t *testing.T) {
+	for _, c := range []struct {
+		url     string
+		cluster bool
+		addrs   []string
+		err     bool
+	}{
+		{url: "redis://127.0.0.1:6379", addrs: []string{"127.0.0.1:6379"}},
+		{url: "redis://user:secret@10.0.0.1:6380/2", addrs: []string{"10.0.0.1:6380"}},
+		{url: "rediss://10.0.0.1", addrs: []string{"10.0.0.1:6379"}},
+		{url: "redis://h1:7000?addr=h2:7001&addr=h3:7002", cluster: true, addrs: []string{"h1:7000", "h2:7001", "h3:7002"}},
+		{url: "redis-cluster://h1:7000", cluster: true, addrs: []string{"h1:7000"}},
+		{url: "rediss-cluster://user:secret@h1:7000?addr=h2:7001&dial_timeout=2s", cluster: true, addrs: []string{"h1:7000", "h2:7001"}},
+		{url: "http://h1:7000", err: true},
+		{url: "redis://h1:7000?nosuchoption=1", err: true},
+		{url: "redis-cluster://h1:7000?addr=h2:7001&nosuchoption=1", err: true},
+		{url: "redis://user:secret@h1:notaport", err: true},
+		{url: "redis-cluster://user:secret@h1:7000?addr=h2:7001&nosuchoption=1", err: true},
+		{url: "::", err: true},
+	} {
+		rdb, err := redisadapter.NewClient(c.url)
+		if c.err {
+			if err == nil {
+				rdb.Close()
+				t.Errorf("NewClient(%q) accepted it", c.url)
+			} else if strings.Contains(err.Error(), "secret") {
+				t.Errorf("NewClient(%q) = %v: the error shows the password", c.url, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("NewClient(%q): %v", c.url, err)
+			continue
+		}
+		switch r := rdb.(type) {
+		case *redis.ClusterClient:
+			if !c.cluster || !slices.Equal(r.Options().Addrs, c.addrs) {
+				t.Errorf("NewClient(%q) = cluster of %v, want cluster %v of %v", c.url, r.Options().Addrs, c.cluster, c.addrs)
+			}
+		case *redis.Client:
+			if c.cluster || r.Options().Addr != c.addrs[0] {
+				t.Errorf("NewClient(%q) = one server at %s, want cluster %v of %v", c.url, r.Options().Addr, c.cluster, c.addrs)
+			}
+		default:
+			t.Errorf("NewClient(%q) = %T", c.url, rdb)
+		}
+		rdb.Close()
+	}
+}
