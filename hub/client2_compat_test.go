@@ -188,7 +188,8 @@ func TestCompatV2(t *testing.T) {
 }
 
 // TestCompatV2Refused: without AllowEIO3, a 2.x client is refused as Node
-// refuses it, with HTTP 400, and the server reports the protocol.
+// refuses it, with HTTP 400, over polling and WebSocket, and the server
+// reports the protocol.
 func TestCompatV2Refused(t *testing.T) {
 	t.Parallel()
 	rec := newCompatRecorder()
@@ -202,4 +203,8 @@ func TestCompatV2Refused(t *testing.T) {
 	compatWant(t, "connect_error", e["description"], 400)
 	compatWant(t, "server's connection errors", []any{rec.wait(t, "code", 1, 20*time.Second)[0], rec.get("message")[0]},
 		[]any{hub.CodeUnsupportedProtocolVersion, "Unsupported protocol version"})
+
+	r = runCompatV2(t, "refused", url, "websocket")
+	compatWant(t, "connect_error over WebSocket", r.one(t, "connect_error")["description"], "Unexpected server response: 400")
+	compatWant(t, "server's connection errors over WebSocket", rec.wait(t, "code", 2, 20*time.Second)[1], hub.CodeUnsupportedProtocolVersion)
 }

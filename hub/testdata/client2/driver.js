@@ -127,7 +127,10 @@ async function refused() {
       throw new Error("connected to a server that does not allow revision 3");
     }),
   ]);
-  out({ ev: "connect_error", message: err.message, description: plain(err.description) });
+  // Polling's description is the HTTP status; WebSocket's, the ws
+  // library's error, whose message says the status.
+  const d = err.description;
+  out({ ev: "connect_error", message: err.message, description: d && typeof d === "object" ? String(d.message) : d });
   main.close();
 }
 
