@@ -3,8 +3,10 @@
 // answers each with one JSON line on stdout carrying the same id; what other
 // nodes send it (server-side emits) is printed as {"event": ...} lines.
 //
-// Environment: REDIS_URL, KEY (the adapter's channel prefix), SHARDED=true
-// for the sharded adapter (dynamic subscription mode).
+// Environment: REDIS_URL, or CLUSTER_NODES (host:port of a Redis Cluster's
+// nodes, comma-separated) for the redis package's createCluster; KEY (the
+// adapter's channel prefix), SHARDED=true for the sharded adapter (dynamic
+// subscription mode).
 //
 // Binary values travel in the commands and answers as {"$bin": "<base64>"}.
 "use strict";
@@ -12,12 +14,14 @@
 const http = require("node:http");
 const { Server } = require("socket.io");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
-const { createClient } = require("redis");
+const { createClient, createCluster } = require("redis");
 
 const { toWire, say, serverOps, serve } = require("./wire.cjs");
 
 async function main() {
-  const pub = createClient({ url: process.env.REDIS_URL });
+  const pub = process.env.CLUSTER_NODES
+    ? createCluster({ rootNodes: process.env.CLUSTER_NODES.split(",").map((a) => ({ url: "redis://" + a })) })
+    : createClient({ url: process.env.REDIS_URL });
   const sub = pub.duplicate();
   pub.on("error", (e) => say({ log: "pub: " + e.message }));
   sub.on("error", (e) => say({ log: "sub: " + e.message }));
