@@ -1,5 +1,6 @@
 // Package eio holds the Engine.IO v4 wire codec: single packets and the
-// long-polling payload that joins them with the record separator.
+// long-polling payload that joins them with the record separator; and
+// revision 3's, for socket.io-client 2.x (v3.go).
 //
 // A text packet is one type digit followed by UTF-8 data ("4hello", "2",
 // "3probe"). A binary packet is always a message; over WebSocket it is a

@@ -1,6 +1,8 @@
 // Package engine is the Engine.IO v4 server: sessions over HTTP long-polling
 // and WebSocket, the upgrade from one to the other, the server heartbeat,
-// payload limits, CORS and the reference server's HTTP errors.
+// payload limits, CORS and the reference server's HTTP errors. With
+// Config.AllowEIO3 it serves revision 3 too (socket.io-client 2.x; see
+// eio3.go).
 //
 // A session (Conn) hands each incoming message to its Handler on the
 // goroutine that read it, in order. Outgoing frames go into a bounded
