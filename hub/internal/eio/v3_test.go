@@ -254,3 +254,24 @@ func FuzzEIO3Payload(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodePayloadV3Allocs: a length a client claims costs nothing: the
+// decoders allocate only a base64 packet's bytes, never for a length.
+func TestDecodePayloadV3Allocs(t *testing.T) {
+	noop := func(Packet) error { return nil }
+	for _, in := range [][]byte{
+		[]byte("9999999999:4"),
+		[]byte("99999999999999999999:4"),
+		[]byte("5:4hello1:2"),
+		{1, 9, 9, 9, 9, 9, 9, 9, 9, 9, 0xff, 4},
+		binaryPayload(0, "4hello", 1, "\x04\x01"),
+	} {
+		n := testing.AllocsPerRun(100, func() {
+			_ = DecodePayloadV3(in, noop)
+			_ = DecodeBinaryPayloadV3(in, noop)
+		})
+		if n != 0 {
+			t.Errorf("%q: %v allocations", in, n)
+		}
+	}
+}
