@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // benchChainHost is a host with two fake event plugins that allow, so that
@@ -112,5 +113,54 @@ func BenchmarkChainEventUnderAttack(b *testing.B) {
 		if d := h.Run(ctx, &env); d.Action != "" {
 			b.Fatalf("decision %+v", d)
 		}
+	}
+}
+
+// BenchmarkChainEventTrace is BenchmarkChainEvent/small as the hooks run
+// it (Host.decide), with decision traces at their default (on) and off:
+// what recording a decision adds per event, its ring already gone round
+// once. Run the two alternately (-bench 'ChainEventTrace/off$', then
+// '/on$', ...) and compare cpu-ns/op.
+func BenchmarkChainEventTrace(b *testing.B) {
+	for _, mode := range []string{"off", "on"} {
+		b.Run(mode, func(b *testing.B) {
+			h := benchChainHost(b)
+			if mode == "off" {
+				if err := h.SetTrace(TraceOptions{PerSocket: -1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			t := h.current.Load()
+			args := []byte(`["hello world",{"at":1712345678,"tags":["a","b"]}]`)
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				env := benchEventEnv(args)
+				if d := h.decide(ctx, ctx, t, &env, nil); d.Action != "" {
+					b.Fatalf("decision %+v", d)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTraceRecord is the recording alone: one event's decision of two
+// steps (one transform) put into its socket's ring, gone round once.
+func BenchmarkTraceRecord(b *testing.B) {
+	h := benchChainHost(b)
+	t := h.current.Load()
+	ctx := context.Background()
+	c := h.tracer.on()
+	tb := traceBuf{hook: HookEvent, start: time.Now()}
+	d := &Decision{Args: json.RawMessage(`["X"]`), Rooms: []string{"lobby"}}
+	tb.add(t.plugins[0], OutcomeAllow, time.Microsecond, &Decision{}, nil)
+	tb.add(t.plugins[1], OutcomeAllow, time.Microsecond, d, nil)
+	var out Decision
+	out.merge(d)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		h.tracer.record(c, "s1", "/", ctx, slotEvent, "chat", &tb, &out, nil)
 	}
 }

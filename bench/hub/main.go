@@ -40,6 +40,7 @@ func main() {
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0: the default; 1 records every allocation)")
 	recovery := flag.Duration("recovery", 0, "turn connection state recovery on with this max disconnection duration (0: off)")
 	plugins := flag.String("plugins", "", "load the plugins of this directory as the hub's hooks")
+	trace := flag.Bool("trace", true, "with -plugins, record decision traces (the host's default); false turns them off")
 	flag.Parse()
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
@@ -73,6 +74,11 @@ func main() {
 		h.Register("js", js.Runtime{})
 		h.Register("wasm", wasm.New())
 		h.Register("process", &process.Runtime{})
+		if !*trace {
+			if err := h.SetTrace(host.TraceOptions{PerSocket: -1}); err != nil {
+				log.Fatal(err)
+			}
+		}
 		if err := h.LoadDir(context.Background(), *plugins); err != nil {
 			log.Fatal(err)
 		}
