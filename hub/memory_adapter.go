@@ -437,7 +437,7 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 // deliver queues p for the local sockets opts targets and returns those
 // with outgoing listeners.
 func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
-	frames := p.wire(a.nsp.srv.opts.Parser)
+	frames, z := p.shared(a.nsp.srv.opts.Parser, a.nsp.srv.opts.PerMessageDeflate != nil)
 	volatile := opts.Flags.Volatile
 	// Counted here and added once: the loop stays free of atomics.
 	sent, failed := 0, 0
@@ -450,7 +450,7 @@ func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
 		sh.mu.RLock()
 		if set := sh.rooms[r]; set != nil {
 			for i := range set.members {
-				if set.members[i].conn.Send(frames, volatile) {
+				if set.members[i].conn.SendShared(frames, z, volatile) {
 					sent++
 				} else {
 					failed++
@@ -458,7 +458,7 @@ func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
 			}
 		}
 		if s := sh.sockets[r]; s != nil && s.ownRoom.Load() {
-			if s.client.conn.Send(frames, volatile) {
+			if s.client.conn.SendShared(frames, z, volatile) {
 				sent++
 			} else {
 				failed++
@@ -470,7 +470,7 @@ func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
 	}
 	var notify []*Socket
 	a.apply(opts, func(s *Socket) {
-		if s.client.conn.Send(frames, volatile) {
+		if s.client.conn.SendShared(frames, z, volatile) {
 			sent++
 		} else {
 			failed++
@@ -507,6 +507,10 @@ func notifyOutgoing(sockets []*Socket, p *Packet) {
 func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clientCount func(int), ack func(Args, error)) error {
 	id := a.nsp.nextAckID()
 	frames := p.encode(a.nsp.srv.opts.Parser, id)
+	var z *engine.Deflated // compressed once for all targets
+	if a.nsp.srv.opts.PerMessageDeflate != nil {
+		z = new(engine.Deflated)
+	}
 	volatile := opts.Flags.Volatile
 	b := &ackBroadcast{a: a, p: p, id: id}
 	a.addAckBroadcast(b)
@@ -536,7 +540,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 			targets = append(targets, s)
 			return
 		}
-		if s.client.conn.Send(frames, volatile) {
+		if s.client.conn.SendShared(frames, z, volatile) {
 			sent++
 		} else {
 			failed++

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/hubd/hubd/hub/internal/engine"
 	"github.com/hubd/hubd/hub/internal/sio"
@@ -25,6 +26,10 @@ type Packet struct {
 	once      sync.Once
 	framesFor Parser
 	frames    []engine.Frame
+	// The compressed form of frames, made once for the receivers that
+	// negotiated WebSocket compression; set once a server that
+	// compresses sends the packet.
+	deflated atomic.Pointer[engine.Deflated]
 }
 
 // NewPacket returns the packet for event with args in namespace nsp.
@@ -42,6 +47,23 @@ func (p *Packet) wire(pr Parser) []engine.Frame {
 		return p.encode(pr, sio.NoID)
 	}
 	return p.frames
+}
+
+// shared is wire for a server that sends the packet to many: with
+// compression on (deflate), it also returns the holder of the frames'
+// compressed form (nil otherwise), so that they are compressed once for
+// all receivers (engine.Conn.SendShared).
+func (p *Packet) shared(pr Parser, deflate bool) ([]engine.Frame, *engine.Deflated) {
+	frames := p.wire(pr)
+	if !deflate || p.framesFor != pr {
+		return frames, nil
+	}
+	z := p.deflated.Load()
+	if z == nil {
+		p.deflated.CompareAndSwap(nil, new(engine.Deflated))
+		z = p.deflated.Load()
+	}
+	return frames, z
 }
 
 // encode builds the frames of the packet with ack id id (sio.NoID for none).
@@ -117,8 +139,7 @@ func withAttachments(text []byte, atts [][]byte) []engine.Frame {
 	for i, a := range atts {
 		frames[1+i] = engine.Frame{Data: a, Binary: true}
 	}
-	// Encoded once, these frames may go to many: compressed, once too.
-	return engine.Share(frames)
+	return frames
 }
 
 // msgpackSize is about what the arguments take in msgpack: less than their

@@ -60,8 +60,5 @@ func (c *client) decodeMsgpack(data []byte, binary bool) {
 	c.dispatch(&p, atts, len(data))
 }
 
-// msgpackFrame is a msgpack packet's one binary message, ready to be
-// compressed once for all its receivers (see engine.Share).
-func msgpackFrame(b []byte) []engine.Frame {
-	return engine.Share([]engine.Frame{{Data: b, Binary: true}})
-}
+// msgpackFrame is a msgpack packet's one binary message.
+func msgpackFrame(b []byte) []engine.Frame { return []engine.Frame{{Data: b, Binary: true}} }

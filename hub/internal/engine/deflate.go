@@ -25,7 +25,7 @@ const rsv1Bit = 0x40
 // deflater compresses the messages of a server's sessions that negotiated
 // permessage-deflate. Every message is compressed on its own (no context
 // takeover), so the compressed form of a frame queued on many sessions is
-// made once and written to all of them (see Share).
+// made once and written to all of them (see SendShared).
 type deflater struct {
 	threshold int
 	writers   sync.Pool // *flate.Writer, BestSpeed
@@ -47,78 +47,87 @@ func newDeflater(cfg *Deflate) *deflater {
 		w, _ := flate.NewWriter(nil, flate.BestSpeed)
 		return w
 	}
-	lowerShareThreshold(d.threshold)
 	return d
 }
 
-// deflated is the compressed form of a shared frame, made by the first
-// writer that needs it.
-type deflated struct {
-	once sync.Once
-	data []byte // nil: compressing does not make the payload smaller
+// Deflated holds the compressed form of frames queued on many sessions (a
+// broadcast's): made once, by the first session that negotiated
+// compression, and queued as it is by the others (see Conn.SendShared).
+// The zero value is ready; one Deflated goes with one list of frames.
+type Deflated struct {
+	once   sync.Once
+	frames []Frame
 }
 
-// Share readies frames that are to be queued on many sessions: when a
-// server of the process compresses, each data frame from the smallest
-// threshold up gets one compressed form, made by the first writer of a
-// compressing session that writes it and written as it is by every other.
-// It changes frames in place, which must not have been queued yet, and
-// returns them. While no server compresses, it costs one atomic load.
-func Share(frames []Frame) []Frame {
-	least := int(shareThreshold.Load())
-	if least == 0 {
-		return frames
-	}
+// of returns the compressed form of frames, making it on first use.
+func (z *Deflated) of(d *deflater, frames []Frame) []Frame {
+	z.once.Do(func() { z.frames = d.compressed(frames) })
+	return z.frames
+}
+
+// compressed returns frames with each data frame from the threshold up
+// compressed, unless compressing did not make it smaller; frames itself
+// when none was.
+func (d *deflater) compressed(frames []Frame) []Frame {
+	var out []Frame
 	for i := range frames {
 		f := &frames[i]
-		if f.op == 0 && f.z == nil && len(f.Data) >= least {
-			f.z = new(deflated)
+		if f.op != 0 || len(f.Data) < d.threshold {
+			continue
 		}
-	}
-	return frames
-}
-
-// shareThreshold is the smallest threshold of the process's compressing
-// servers; 0 while none compresses. Share is called where frames are
-// encoded, which knows nothing of the server they go through.
-var shareThreshold atomic.Int64
-
-// lowerShareThreshold makes Share prepare frames of threshold bytes and up.
-func lowerShareThreshold(threshold int) {
-	for {
-		old := shareThreshold.Load()
-		if old != 0 && old <= int64(threshold) || shareThreshold.CompareAndSwap(old, int64(threshold)) {
-			return
+		data := d.deflate(f.Data)
+		if data == nil {
+			continue
 		}
+		if out == nil {
+			out = slices.Clone(frames)
+		}
+		out[i] = Frame{Data: data, Binary: f.Binary, op: rsv1Bit | f.opcode()}
 	}
+	if out == nil {
+		return frames
+	}
+	return out
 }
 
 // compress replaces, in batch (a batch its writer owns), each data frame
 // from the threshold up with its compressed form, unless compressing did
-// not make it smaller. A shared frame is compressed once for all its
-// sessions.
+// not make it smaller. Frames compressed already (SendShared) are left as
+// they are.
 func (d *deflater) compress(batch []Frame) {
 	n := uint64(0)
 	for i := range batch {
 		f := &batch[i]
-		if f.op != 0 || len(f.Data) < d.threshold {
-			continue
-		}
-		var data []byte
-		if z := f.z; z != nil {
-			z.once.Do(func() { z.data = d.deflate(f.Data) })
-			data = z.data
-		} else {
-			data = d.deflate(f.Data)
-		}
-		if data != nil {
-			*f = Frame{Data: data, Binary: f.Binary, op: rsv1Bit | f.opcode()}
+		switch {
+		case f.op&rsv1Bit != 0:
 			n++
+		case f.op != 0 || len(f.Data) < d.threshold:
+		default:
+			if data := d.deflate(f.Data); data != nil {
+				*f = Frame{Data: data, Binary: f.Binary, op: rsv1Bit | f.opcode()}
+				n++
+			}
 		}
 	}
 	if n > 0 {
 		d.sent.Add(n)
 	}
+}
+
+// SendShared is Send for frames queued on many sessions, such as a
+// broadcast's: z, kept by the caller with frames, holds their compressed
+// form (see Deflated). A session that negotiated compression queues that
+// form, made once for all; any other queues frames. A nil z is Send.
+func (c *Conn) SendShared(frames []Frame, z *Deflated, volatile bool) bool {
+	if z != nil && c.srv.deflate != nil && c.v3 == nil {
+		c.mu.Lock()
+		d := c.deflaterLocked()
+		c.mu.Unlock()
+		if d != nil {
+			frames = z.of(d, frames)
+		}
+	}
+	return c.Send(frames, volatile)
 }
 
 // deflate compresses p on its own, as RFC 7692 (7.2.1) frames it: the
@@ -251,7 +260,8 @@ func (c *Conn) deflaterLocked() *deflater {
 // DeflateStats count the work of per-message compression.
 type DeflateStats struct {
 	// Compressions is the payloads compressed: one per broadcast frame
-	// (Share), however many sessions it went to, and one per other frame.
+	// (SendShared), however many sessions it went to, and one per other
+	// frame.
 	Compressions uint64
 	// Sent is the frames written compressed, one per session.
 	Sent uint64

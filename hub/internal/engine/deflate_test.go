@@ -203,8 +203,9 @@ func TestDeflateUpgrade(t *testing.T) {
 	}
 }
 
-// TestDeflateShared: a frame shared by many sessions is compressed once,
-// however many sessions write it, and each gets the same bytes.
+// TestDeflateShared: frames sent to many sessions with SendShared are
+// compressed once, however many sessions write them, and each gets the
+// same bytes; a session without compression gets them as they are.
 func TestDeflateShared(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{PerMessageDeflate: &Deflate{}})
@@ -217,12 +218,10 @@ func TestDeflateShared(t *testing.T) {
 	}
 	msg := Text(4, chatMessage(2048))
 	small := Text(4, []byte("hi"))
-	frames := Share([]Frame{msg, small})
-	if frames[0].z == nil {
-		t.Fatal("Share did not prepare the frame")
-	}
+	frames := []Frame{msg, small}
+	var z Deflated
 	for _, c := range conns {
-		c.Send(frames, false)
+		c.SendShared(frames, &z, false)
 	}
 	var first []byte
 	for _, rc := range clients {
@@ -248,6 +247,13 @@ func TestDeflateShared(t *testing.T) {
 	d := e.srv.deflate
 	if c, s := d.compressions.Load(), d.sent.Load(); c != 1 || s != n {
 		t.Fatalf("%d compressions for %d compressed frames sent, want 1 for %d", c, s, n)
+	}
+	// A session that did not negotiate compression gets the frames as
+	// they are.
+	plain := dialRaw(t, e, "")
+	e.conn(plain.sid).SendShared(frames, &z, false)
+	if f := plain.next(t); f.rsv1 || !bytes.Equal(f.payload, msg.Data) {
+		t.Fatalf("without the extension: rsv1 %v, %d bytes", f.rsv1, len(f.payload))
 	}
 }
 

@@ -58,7 +58,6 @@ func framesV3(frames []Frame) []Frame {
 		d[0] = eio.BinaryMessageV3
 		copy(d[1:], f.Data)
 		out[i].Data = d
-		out[i].z = nil // a shared compressed form is of the data without the byte
 	}
 	if out == nil {
 		return frames

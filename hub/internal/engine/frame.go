@@ -16,8 +16,7 @@ import (
 type Frame struct {
 	Data   []byte
 	Binary bool
-	op     byte      // a control opcode (pong, close), or rsv1Bit and the opcode of a compressed frame
-	z      *deflated // the compressed form shared by every session (see Share)
+	op     byte // a control opcode (pong, close), or rsv1Bit and the opcode of a compressed frame
 }
 
 // Text returns a text frame for a packet of type t with data.
