@@ -163,3 +163,31 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("the UI's emit reached %v, want every server", reached)
 	}
 }
+
+// TestRedisSessions: a session id saved by one node is known to another,
+// under the key and for the time Node's RedisStore uses.
+func TestRedisSessions(t *testing.T) {
+	opt, err := redis.ParseURL(testRedis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	ctx := context.Background()
+	prefix := "adminui-test-" + time.Now().Format("150405.000000")
+	a, b := &adminui.RedisSessions{Client: rdb, Prefix: prefix}, &adminui.RedisSessions{Client: rdb, Prefix: prefix}
+	if err := a.Save(ctx, "0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Exists(ctx, "0123456789abcdef"); !ok || err != nil {
+		t.Fatalf("a saved session: %v %v", ok, err)
+	}
+	if ok, err := b.Exists(ctx, "fedcba9876543210"); ok || err != nil {
+		t.Fatalf("an unknown session: %v %v", ok, err)
+	}
+	key := prefix + "#0123456789abcdef"
+	if ttl := rdb.TTL(ctx, key).Val(); ttl < 23*time.Hour || ttl > 24*time.Hour {
+		t.Errorf("%s lives %v, want a day", key, ttl)
+	}
+	rdb.Del(ctx, key)
+}

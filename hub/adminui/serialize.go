@@ -86,23 +86,33 @@ func (a *Admin) serializeRemote(nsp *hub.Namespace, r *hub.RemoteSocket) socketJ
 // connection's id (its first 12 characters) and transport, which a UI on
 // another node, hub or Node, shows.
 func adminData(s *hub.Socket, data json.RawMessage) json.RawMessage {
+	cid := s.ClientID()
+	return withAdmin(data, cid[:min(len(cid), clientIDLength)], s.Transport())
+}
+
+// withAdmin returns the JSON object data with "_admin" added last (so
+// that it wins over a field of the application's of that name, for a
+// reader that keeps the last); data that is not an object is returned as
+// it is.
+func withAdmin(data json.RawMessage, clientID, transport string) json.RawMessage {
 	body := bytes.TrimSpace(data)
-	if len(body) < 2 || body[0] != '{' {
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
 		return data // not an object: nowhere to put it
 	}
-	cid := s.ClientID()
-	cid = cid[:min(len(cid), clientIDLength)]
-	admin, err := json.Marshal(map[string]string{"clientId": cid, "transport": s.Transport()})
+	admin, err := json.Marshal(map[string]string{"clientId": clientID, "transport": transport})
 	if err != nil {
 		return data
 	}
+	members := bytes.TrimSpace(body[1 : len(body)-1])
 	out := make([]byte, 0, len(body)+len(admin)+12)
-	out = append(out, `{"_admin":`...)
-	out = append(out, admin...)
-	if rest := bytes.TrimSpace(body[1:]); len(rest) > 0 && rest[0] != '}' {
+	out = append(out, '{')
+	if len(members) > 0 {
+		out = append(out, members...)
 		out = append(out, ',')
 	}
-	return append(out, body[1:]...)
+	out = append(out, `"_admin":`...)
+	out = append(out, admin...)
+	return append(out, '}')
 }
 
 // handshakeJSON is the handshake as the UI shows it: the reference's
@@ -159,28 +169,35 @@ func (a *Admin) emit(event string, args ...any) {
 // arguments (binary ones included) go on as they are, after the name,
 // without being decoded.
 func (a *Admin) emitEvent(kind, nsp, id, name string, args hub.Args) {
-	var b bytes.Buffer
-	b.Grow(len(nsp) + len(id) + len(name) + len(args.JSON()) + 48)
-	b.WriteByte('[')
-	writeString(&b, nsp)
-	b.WriteByte(',')
-	writeString(&b, id)
-	b.WriteString(",[")
-	writeString(&b, name)
-	if inner := bytes.TrimSpace(args.JSON()); len(inner) > 2 {
-		b.WriteByte(',')
-		b.Write(inner[1 : len(inner)-1])
-	}
-	b.WriteString("],")
-	writeString(&b, now())
-	b.WriteByte(']')
-	raw, err := hub.RawArgs(b.Bytes(), args.Attachments())
+	raw, err := hub.RawArgs(eventJSON(nsp, id, name, args.JSON(), now()), args.Attachments())
 	if err != nil {
 		return
 	}
 	if err := a.nsp.Except().EmitArgs(kind, raw); err != nil {
 		a.srv.Options().Logger.Debug("adminui: an update could not be sent", "event", kind, "err", err)
 	}
+}
+
+// eventJSON is [nsp, id, [name, ...args], date], args being a JSON array.
+func eventJSON(nsp, id, name string, args json.RawMessage, date string) []byte {
+	var b bytes.Buffer
+	b.Grow(len(nsp) + len(id) + len(name) + len(args) + len(date) + 16)
+	b.WriteByte('[')
+	writeString(&b, nsp)
+	b.WriteByte(',')
+	writeString(&b, id)
+	b.WriteString(",[")
+	writeString(&b, name)
+	if inner := bytes.TrimSpace(args); len(inner) > 2 {
+		if rest := bytes.TrimSpace(inner[1 : len(inner)-1]); len(rest) > 0 {
+			b.WriteByte(',')
+			b.Write(rest)
+		}
+	}
+	b.WriteString("],")
+	writeString(&b, date)
+	b.WriteByte(']')
+	return b.Bytes()
 }
 
 func writeString(b *bytes.Buffer, s string) {
