@@ -84,7 +84,8 @@ type Options struct {
 	MaxAttachments int
 	// Parser is how packets are written on the wire, for every client of
 	// the server: ParserJSON (the default) or ParserMsgpack. A value that
-	// is neither serves JSON, with a warning logged.
+	// is neither serves JSON, with a warning logged. ParserMsgpack turns
+	// AllowEIO3 off (with a warning): 2.x clients' msgpack differs.
 	Parser Parser
 	// MaxBufferedBytes bounds what may wait to be written to one client; a
 	// client further behind is disconnected (16 MiB).
@@ -209,6 +210,11 @@ func (o Options) withDefaults() Options {
 	if o.Parser > ParserMsgpack {
 		o.Logger.Warn("hub: unknown parser, serving json", "parser", o.Parser.String())
 		o.Parser = ParserJSON
+	}
+	if o.Parser == ParserMsgpack && o.AllowEIO3 {
+		// socket.io-client 2.x's msgpack parser writes another format.
+		o.Logger.Warn("hub: AllowEIO3 is off with the msgpack parser: socket.io-client 2.x is served with the json parser only")
+		o.AllowEIO3 = false
 	}
 	if o.MaxChildNamespaces == 0 {
 		o.MaxChildNamespaces = DefaultMaxChildNamespaces

@@ -32,6 +32,19 @@ func TestUnknownParserServesJSON(t *testing.T) {
 	}
 }
 
+// Socket.IO v2 clients are not served with the msgpack parser: theirs
+// writes another format.
+func TestMsgpackParserTurnsEIO3Off(t *testing.T) {
+	var log bytes.Buffer
+	o := Options{Parser: ParserMsgpack, AllowEIO3: true, Logger: slog.New(slog.NewTextHandler(&log, nil))}.withDefaults()
+	if o.AllowEIO3 || !bytes.Contains(log.Bytes(), []byte("AllowEIO3 is off")) {
+		t.Fatalf("AllowEIO3 %v, log %q", o.AllowEIO3, log.String())
+	}
+	if o := (Options{AllowEIO3: true}).withDefaults(); !o.AllowEIO3 {
+		t.Fatal("AllowEIO3 turned off with the json parser")
+	}
+}
+
 // A packet's wire form is built once, for the first parser that asks; a
 // server of the other parser still gets its own form.
 func TestPacketWirePerParser(t *testing.T) {
