@@ -217,6 +217,18 @@ func testFailoverDuringTraffic(t *testing.T, o redisadapter.Options) {
 		t.Fatal(err)
 	}
 	t.Logf("killed primary %s after tick %d", addr, cut)
+	// Every node says, for /readyz, that it is cut off.
+	for i, l := range links {
+		var err error
+		adaptertest.WaitFor(t, func() bool {
+			err = l.Ready(ctx)
+			return err != nil
+		}, fmt.Sprintf("node %d to say it is not Ready", i))
+		if !errors.Is(err, redisadapter.ErrUnavailable) {
+			t.Errorf("node %d: Ready = %v, want an error wrapping ErrUnavailable", i, err)
+		}
+		t.Logf("node %d: Ready = %v", i, err)
+	}
 
 	if err := rc.WaitHealthy(ctx, 3); err != nil {
 		t.Fatal(err)

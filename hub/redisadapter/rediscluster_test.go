@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -301,4 +302,56 @@ func TestNewClient(t *testing.T) {
 		}
 		rdb.Close()
 	}
+}
+
+// In the sharded flavour, a room's channel follows its slot to another
+// primary: Redis unsubscribes the channel's subscribers on the old owner
+// when the slot moves, and the node subscribes again on the new one.
+func TestShardedChannelFollowsItsSlot(t *testing.T) {
+	rc := redisCluster(t)
+	key := testKey(t)
+	f := clusterFlavour(redisadapter.Options{Sharded: true}, rc)
+	a := adaptertest.Start(t, f, key, nil)
+	b := adaptertest.Start(t, f, key, nil)
+	adaptertest.WaitNodes(t, a.Server, "/", 2)
+	cb, idb := adaptertest.Dial(t, b.URL, "/")
+	adaptertest.JoinRooms(t, b.Server, "/", idb, "moving")
+	waitShardSubscribers(t, rc, key, 1, "moving")
+	if err := a.Server.To("moving").Emit("before"); err != nil {
+		t.Fatal(err)
+	}
+	adaptertest.ExpectEvent(t, cb, "/", "before")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ch := key + "#/#moving#"
+	rdb := rc.Client()
+	defer rdb.Close()
+	slot, err := rdb.ClusterKeySlot(ctx, ch).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := rc.PrimaryOf(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := testredis.Nodes(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := ""
+	for _, n := range nodes {
+		if n.Primary && !n.Failed && len(n.Slots) > 0 && n.Addr != from {
+			to = n.Addr
+		}
+	}
+	if err := rc.MoveSlot(ctx, int(slot), to); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("moved slot %d of %s from %s to %s", slot, ch, from, to)
+	waitShardSubscribers(t, rc, key, 1, "moving")
+	if err := a.Server.To("moving").Emit("after"); err != nil {
+		t.Fatal(err)
+	}
+	adaptertest.ExpectEvent(t, cb, "/", "after")
 }

@@ -149,7 +149,8 @@ func (s *shardSubscriber) markStale() {
 	s.poke()
 }
 
-// run places the channels whenever something changed, and every second.
+// run places the channels whenever something changed, and every second;
+// while a placement fails or a connection is down, every 200ms.
 func (s *shardSubscriber) run() {
 	defer close(s.placed)
 	t := time.NewTicker(time.Second)
@@ -161,19 +162,23 @@ func (s *shardSubscriber) run() {
 		case <-s.wake:
 		case <-t.C:
 		}
-		s.place()
-		// At most 20 placements a second, whatever Redis answers.
+		pause := 50 * time.Millisecond // at most 20 placements a second
+		if s.place() != nil {
+			pause = 200 * time.Millisecond
+			s.poke()
+		}
 		select {
 		case <-s.stop:
 			return
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 }
 
 // place subscribes every wanted channel on its slot's primary and
-// unsubscribes it elsewhere; the network calls are made without s.mu.
-func (s *shardSubscriber) place() {
+// unsubscribes it elsewhere, and returns what is still wrong (see ready);
+// the network calls are made without s.mu.
+func (s *shardSubscriber) place() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.mu.Lock()
@@ -263,10 +268,7 @@ func (s *shardSubscriber) place() {
 		s.stale = true
 	}
 	s.mu.Unlock()
-	if err != nil {
-		s.poke() // try again soon rather than at the next tick
-	}
-	s.report()
+	return s.report()
 }
 
 // connect starts a subscriber connection to the primary at addr (node is
@@ -382,11 +384,12 @@ func (s *shardSubscriber) ready() error {
 	return nil
 }
 
-// report passes the subscriptions' state on to the Cluster.
-func (s *shardSubscriber) report() {
-	if s.stopped.Load() {
-		return
-	}
+// report passes the subscriptions' state on to the Cluster, and returns
+// it.
+func (s *shardSubscriber) report() error {
 	err := s.ready()
-	s.c.setSub(err == nil, err)
+	if !s.stopped.Load() {
+		s.c.setSub(err == nil, err)
+	}
+	return err
 }

@@ -387,7 +387,7 @@ func (s *Streams) ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err()
 
 // ErrStreamsCluster is NewStreams's answer to a Redis Cluster client.
 var ErrStreamsCluster = errors.New("redisadapter: the streams flavour does not support a Redis Cluster yet " +
-	"(its session scripts and node counts need one server): use one Redis server (with replicas behind one address), " +
+	"(its node counts and session liveness checks need one server): use one Redis server (with replicas behind one address), " +
 	"or the classic or sharded pub/sub flavour on the cluster")
 
 // Dropped is the number of messages that could not be sent because Redis

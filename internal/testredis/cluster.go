@@ -322,3 +322,109 @@ func (c *Cluster) Stop() {
 	}
 	os.RemoveAll(c.dir)
 }
+
+// MoveSlot hands slot, which must hold no keys, to the primary at to, as
+// a resharding does (IMPORTING, MIGRATING, then NODE on every primary),
+// and waits until every running node sees to as its owner.
+func (c *Cluster) MoveSlot(ctx context.Context, slot int, to string) error {
+	nodes, err := Nodes(ctx, to)
+	if err != nil {
+		return err
+	}
+	var source, target ClusterNode
+	var primaries []ClusterNode
+	for _, n := range nodes {
+		if n.Primary && !n.Failed && len(n.Slots) > 0 {
+			primaries = append(primaries, n)
+			if ownsSlot(n.Slots, slot) {
+				source = n
+			}
+		}
+		if n.Addr == to {
+			target = n
+		}
+	}
+	if source.ID == "" || target.ID == "" || !target.Primary {
+		return fmt.Errorf("slot %d: no owner, or %s is not a primary", slot, to)
+	}
+	if source.ID == target.ID {
+		return nil
+	}
+	run := func(addr string, args ...any) error {
+		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+		defer rdb.Close()
+		if err := rdb.Do(ctx, args...).Err(); err != nil {
+			return fmt.Errorf("%s: %v: %w", addr, args, err)
+		}
+		return nil
+	}
+	src := redis.NewClient(&redis.Options{Addr: source.Addr, MaxRetries: -1})
+	keys, err := src.ClusterCountKeysInSlot(ctx, slot).Result()
+	src.Close()
+	if err != nil {
+		return err
+	}
+	if keys > 0 {
+		return fmt.Errorf("slot %d holds %d keys", slot, keys)
+	}
+	steps := []func() error{
+		func() error { return run(target.Addr, "cluster", "setslot", slot, "importing", source.ID) },
+		func() error { return run(source.Addr, "cluster", "setslot", slot, "migrating", target.ID) },
+		func() error { return run(target.Addr, "cluster", "setslot", slot, "node", target.ID) },
+		func() error { return run(source.Addr, "cluster", "setslot", slot, "node", target.ID) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	for _, p := range primaries {
+		if p.ID != source.ID && p.ID != target.ID {
+			if err := run(p.Addr, "cluster", "setslot", slot, "node", target.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for {
+		agreed := true
+		for _, a := range c.Alive() {
+			nodes, err := Nodes(ctx, a)
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				if ownsSlot(n.Slots, slot) && n.ID != target.ID {
+					agreed = false
+				}
+			}
+		}
+		if agreed {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("slot %d: the nodes do not all see %s as its owner: %w", slot, to, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// ownsSlot reports whether slot is in the slots of a CLUSTER NODES line
+// ("0-5460", "5461", "[5462->-id]" for one migrating).
+func ownsSlot(slots []string, slot int) bool {
+	for _, s := range slots {
+		if strings.HasPrefix(s, "[") {
+			continue
+		}
+		lo, hi, found := strings.Cut(s, "-")
+		if !found {
+			hi = lo
+		}
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 == nil && err2 == nil && l <= slot && slot <= h {
+			return true
+		}
+	}
+	return false
+}
