@@ -217,12 +217,16 @@ func (c *Conn) readLoopEpoch(ws *wsConn, handoffs int, epoch uint64) {
 			// still sends until it answers the close: closing a socket
 			// with unread input resets the connection, and the client
 			// would lose the 1009.
-			ws.drain(time.Second)
+			var unread int64
+			if tb, ok := errors.AsType[*tooBigError](err); ok {
+				unread = tb.unread
+			}
+			ws.drain(unread, time.Second)
 			c.closeNow(ReasonTransportClose, nil)
 		case errors.Is(err, errBadDeflate):
 			// As the reference (ws) does for data that does not inflate.
 			c.closeWith(websocket.CloseInvalidFramePayloadData)
-			ws.drain(time.Second)
+			ws.drain(0, time.Second)
 			c.closeNow(ReasonTransportError, nil)
 		default:
 			if errors.Is(err, errPeerClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

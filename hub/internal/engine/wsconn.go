@@ -30,7 +30,6 @@ type wsConn struct {
 	rerr   error                 // what the read in wait returned with no data
 	limit  int64                 // largest message accepted
 	onPing func([]byte)          // a client's ping, to be answered with a pong
-	skip   int64                 // unread payload of a frame refused as too big
 	// deflate is the server's compressor when permessage-deflate was
 	// negotiated (nil: it was not): a message may then come compressed
 	// (RSV1 on its first frame), and is written so from the threshold up.
@@ -184,6 +183,14 @@ var (
 	errTooBig     = errors.New("engine: message too big")
 )
 
+// tooBigError is errTooBig for a frame whose payload is still unread, which
+// drain drops before it waits for the client's close. (Kept in the error,
+// not in wsConn: every connection would pay for it.)
+type tooBigError struct{ unread int64 }
+
+func (e *tooBigError) Error() string        { return errTooBig.Error() }
+func (e *tooBigError) Is(target error) bool { return target == errTooBig }
+
 // minGrowth is the least a message's buffer grows by: a frame of up to
 // minGrowth bytes, the common case, costs one allocation of its size; a
 // larger one starts with minGrowth bytes and grows as its bytes arrive.
@@ -249,8 +256,7 @@ func (w *wsConn) next() (binary bool, data []byte, err error) {
 		// len(msg) <= w.limit: the difference cannot overflow, where a
 		// sum with a length near 2^63 would.
 		if n > w.limit-int64(len(msg)) {
-			w.skip = n
-			return false, nil, errTooBig
+			return false, nil, &tooBigError{unread: n}
 		}
 		if msg, err = w.appendPayload(msg, n, mask); err != nil {
 			return false, nil, err
@@ -365,11 +371,12 @@ func unmask(b []byte, key [4]byte, pos int) {
 	}
 }
 
-// drain reads and drops frames until the peer's close frame, an error or
-// the timeout.
-func (w *wsConn) drain(timeout time.Duration) {
+// drain reads and drops what is left of the frame being read (unread
+// bytes), then frames until the peer's close frame, an error or the
+// timeout.
+func (w *wsConn) drain(unread int64, timeout time.Duration) {
 	_ = w.nc.SetReadDeadline(time.Now().Add(timeout))
-	if err := w.discardN(w.skip); err != nil {
+	if err := w.discardN(unread); err != nil {
 		return
 	}
 	for {
