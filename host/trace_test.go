@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // traceWait bounds the waits of the trace tests: a hang fails, a slow
@@ -455,4 +456,54 @@ func TestTraceRecordsWithoutAllocating(t *testing.T) {
 	if on > off {
 		t.Fatalf("%v allocations per decision traced, %v untraced", on, off)
 	}
+}
+
+// FuzzTraceRecord: whatever a client's event name, a plugin's reason,
+// rooms and data, a record keeps within its bound, cuts text at a
+// character boundary, and gives back small values as they were.
+func FuzzTraceRecord(f *testing.F) {
+	f.Add("chat", "no", "lobby\x00room-2", `{"user":"ann"}`, "boom")
+	f.Add(strings.Repeat("é", 100), strings.Repeat("r", 300), strings.Repeat("x\x00", 40), `"`+strings.Repeat("d", 300)+`"`, "")
+	f.Add("", "", "", "", strings.Repeat("\xff", 200))
+	f.Add("a\x00b", "\xe2\x80", "\x00", "[]", "e")
+	f.Fuzz(func(t *testing.T, event, reason, rooms, data, errText string) {
+		var list []string
+		if rooms != "" {
+			list = strings.Split(rooms, "\x00")
+		}
+		l := &loaded{ident: &pluginIdent{name: "p", runtime: "fake"}}
+		tb := traceBuf{hook: HookEvent}
+		d := &Decision{Action: Deny, Reason: reason, Rooms: list, Join: list, SocketData: json.RawMessage(data), Event: event}
+		tb.add(l, OutcomeDeny, time.Millisecond, d, nil)
+		if errText != "" {
+			tb.add(l, OutcomeError, time.Millisecond, nil, errors.New(errText))
+		}
+		var r record
+		r.fill(slotEvent, event, &tb, d)
+		if len(r.arena) > traceRecordBytes {
+			t.Fatalf("record keeps %d bytes", len(r.arena))
+		}
+		got := r.export("s", "/")
+		for _, s := range []string{got.Event, got.Reason, got.Steps[0].Reason} {
+			if len(s) > traceMaxText {
+				t.Fatalf("%d bytes kept of a text", len(s))
+			}
+		}
+		if len(event) <= traceMaxText && got.Event != event && got.Event != "" {
+			t.Fatalf("event %q kept as %q", event, got.Event)
+		}
+		if utf8.ValidString(event) && !utf8.ValidString(got.Event) {
+			t.Fatalf("event %q cut into invalid UTF-8 %q", event, got.Event)
+		}
+		st := got.Steps[0]
+		if st.Rooms != nil && !reflect.DeepEqual(st.Rooms, list) {
+			t.Fatalf("rooms %q kept as %q", list, st.Rooms)
+		}
+		if st.Rooms == nil && list != nil && len(list) <= traceMaxRooms && len(rooms) <= traceMaxValue-traceMaxRooms && len(event)+len(reason) < 100 {
+			t.Fatalf("small rooms %q left out", list)
+		}
+		if st.SocketData != nil && string(st.SocketData) != data {
+			t.Fatalf("data %q kept as %q", data, st.SocketData)
+		}
+	})
 }
