@@ -23,7 +23,8 @@ import (
 //   - redis-cluster://host:port[?addr=host2:port2...]: a Redis Cluster,
 //     even with one seed node.
 //
-// rediss:// and rediss-cluster:// are the same over TLS. The options are
+// rediss:// and rediss-cluster:// are the same over TLS. Errors never
+// quote the URL, which may hold a password. The options are
 // go-redis's (dial_timeout, read_timeout, max_retries...). A Redis Cluster
 // needs no more than one live seed node: the client learns the others
 // from it.
@@ -43,18 +44,18 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		cluster = true
 		u.Scheme = strings.TrimSuffix(u.Scheme, "-cluster")
 	default:
-		return nil, fmt.Errorf("redisadapter: Redis URL %q: the scheme must be redis, rediss, redis-cluster or rediss-cluster", u.Redacted())
+		return nil, fmt.Errorf("redisadapter: Redis URL scheme %q: it must be redis, rediss, redis-cluster or rediss-cluster", u.Scheme)
 	}
 	if !cluster {
 		opt, err := redis.ParseURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redisadapter: Redis URL %q: %w", u.Redacted(), err)
+			return nil, fmt.Errorf("redisadapter: Redis URL: %w", err)
 		}
 		return redis.NewClient(opt), nil
 	}
 	opt, err := redis.ParseClusterURL(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("redisadapter: Redis Cluster URL %q: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("redisadapter: Redis Cluster URL: %w", err)
 	}
 	return redis.NewClusterClient(opt), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -354,4 +355,65 @@ func TestShardedChannelFollowsItsSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	adaptertest.ExpectEvent(t, cb, "/", "after")
+}
+
+// In the classic flavour, ServerCount counts the subscribers of the
+// request channel on every node, a replica's too: a client of classic
+// pub/sub may subscribe on any node.
+func TestServerCountSumsEveryNode(t *testing.T) {
+	rc := redisCluster(t)
+	key := testKey(t)
+	c, _ := joinRedisCluster(t, redisadapter.Options{}, rc, key)
+	srv, _ := adaptertest.Serve(t, hub.Options{Adapter: c.Adapter}, nil)
+	adaptertest.WaitNodes(t, srv, "/", 1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	nodes, err := testredis.Nodes(ctx, rc.Addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A subscriber on one replica and one on each primary.
+	var on []string
+	for _, n := range nodes {
+		if !n.Failed && (n.Primary && len(n.Slots) > 0 || !n.Primary && len(on) == 0) {
+			on = append(on, n.Addr)
+		}
+	}
+	for _, addr := range on {
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		defer rdb.Close()
+		ps := rdb.Subscribe(ctx, key+"-request#/#")
+		defer ps.Close()
+		if _, err := ps.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adaptertest.WaitNodes(t, srv, "/", 1+len(on))
+}
+
+// FuzzNewClient: whatever the URL, NewClient returns a client or an error
+// that does not show the URL's password.
+func FuzzNewClient(f *testing.F) {
+	for _, s := range []string{
+		"redis://127.0.0.1:6379", "rediss://u:secret@h:1/2?dial_timeout=1s",
+		"redis://h1:7000?addr=h2:7001&addr=h3:7002", "redis-cluster://u:secret@h1:7000",
+		"rediss-cluster://h?addr=", "redis://u:secret@h:notaport", "redis://[::1]:6379", "%", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, url string) {
+		rdb, err := redisadapter.NewClient(url)
+		if err != nil {
+			// Only the password says "secret", once.
+			u, perr := neturl.Parse(url)
+			if perr == nil && u.User != nil && strings.Count(url, "secret") == 1 {
+				if p, _ := u.User.Password(); p == "secret" && strings.Contains(err.Error(), "secret") {
+					t.Fatalf("NewClient(%q) = %v: the error shows the password", url, err)
+				}
+			}
+			return
+		}
+		rdb.Close()
+	})
 }
