@@ -306,6 +306,20 @@ type SocketIOConfig struct {
 	// CORSExposedHeaders lists the response headers a page's script may
 	// read (Access-Control-Expose-Headers), with CORS on. Fixed at start.
 	CORSExposedHeaders []string `json:"cors_exposed_headers"`
+	// Parser is the packet parser of every client: "json" (the default,
+	// Socket.IO's own) or "msgpack" (clients created with
+	// socket.io-msgpack-parser; JSON clients are then refused). Fixed at
+	// start.
+	Parser string `json:"parser"`
+	// PerMessageDeflate compresses WebSocket messages for the clients
+	// that offer it (RFC 7692), as Node's perMessageDeflate: false (the
+	// default), true (messages from 1024 bytes), or {"threshold": N} for
+	// messages from N bytes. Costs CPU on every compressed message. Fixed
+	// at start.
+	PerMessageDeflate DeflateConfig `json:"per_message_deflate"`
+	// AllowEIO3 lets socket.io-client 2.x (Engine.IO revision 3) connect,
+	// as Node's allowEIO3 (false). Fixed at start.
+	AllowEIO3 bool `json:"allow_eio3"`
 	// AllowedOrigins lists the origins browsers may connect from, on
 	// every transport, whether CORS is on or not, e.g.
 	// ["https://chat.example"]: a request whose Origin header is not
@@ -411,6 +425,51 @@ type MetricsConfig struct {
 // Duration is a time.Duration written in JSON as a string ("25s", "1m").
 type Duration time.Duration
 
+// DeflateConfig is socketio.per_message_deflate: off, or on with a
+// threshold.
+type DeflateConfig struct {
+	On        bool `json:"-"`
+	Threshold int  `json:"threshold"`
+}
+
+// UnmarshalJSON reads false, true or {"threshold": N}.
+func (d *DeflateConfig) UnmarshalJSON(b []byte) error {
+	var on bool
+	if json.Unmarshal(b, &on) == nil {
+		*d = DeflateConfig{On: on}
+		return nil
+	}
+	var v struct {
+		Threshold *int `json:"threshold"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil || v.Threshold == nil {
+		return fmt.Errorf("socketio.per_message_deflate: true, false or {\"threshold\": 1024}, not %s", b)
+	}
+	if *v.Threshold < 1 {
+		return fmt.Errorf("socketio.per_message_deflate.threshold %d: it must be 1 or more", *v.Threshold)
+	}
+	*d = DeflateConfig{On: true, Threshold: *v.Threshold}
+	return nil
+}
+
+// MarshalJSON writes what UnmarshalJSON reads.
+func (d DeflateConfig) MarshalJSON() ([]byte, error) {
+	if !d.On || d.Threshold == 0 {
+		return json.Marshal(d.On)
+	}
+	return json.Marshal(map[string]int{"threshold": d.Threshold})
+}
+
+// hub is the hub's option, nil when off.
+func (d DeflateConfig) hub() *hub.PerMessageDeflate {
+	if !d.On {
+		return nil
+	}
+	return &hub.PerMessageDeflate{Threshold: d.Threshold}
+}
+
 // UnmarshalJSON reads "25s"-style strings.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
@@ -436,6 +495,7 @@ func Defaults() Config {
 		Listen: ":3000",
 		SocketIO: SocketIOConfig{
 			Path:         "/socket.io/",
+			Parser:       "json",
 			PingInterval: Duration(25 * time.Second),
 			PingTimeout:  Duration(20 * time.Second),
 			WriteTimeout: Duration(10 * time.Second),
@@ -497,6 +557,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		adapter    = fs.String("adapter", "", "memory (this node alone), redis or redis-streams (env HUBD_ADAPTER)")
 		redisURL   = fs.String("redis-url", "", "Redis of the redis and redis-streams adapters (default redis://127.0.0.1:6379; env HUBD_REDIS_URL)")
 		recovery   = fs.String("recovery", "", "connection state recovery: how long a disconnected client's state is kept, e.g. 2m; 0 turns it off (env HUBD_RECOVERY)")
+		parser     = fs.String("parser", "", "packet parser of every client: json (default) or msgpack (socket.io-msgpack-parser)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -556,12 +617,12 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		"listen": &cfg.Listen, "api-key": &cfg.API.Key, "plugins": &cfg.Plugins.Dir,
 		"static": &cfg.Static.Dir, "log-format": &cfg.Log.Format, "log-level": &cfg.Log.Level,
 		"path": &cfg.SocketIO.Path, "tls-cert": &cfg.TLS.CertFile, "tls-key": &cfg.TLS.KeyFile,
-		"adapter": &cfg.Adapter.Type, "redis-url": &cfg.Adapter.URL,
+		"adapter": &cfg.Adapter.Type, "redis-url": &cfg.Adapter.URL, "parser": &cfg.SocketIO.Parser,
 	}
 	vals := map[string]*string{
 		"listen": listen, "api-key": apiKey, "plugins": plugins, "static": static,
 		"log-format": logFormat, "log-level": logLevel, "path": path, "tls-cert": tlsCert, "tls-key": tlsKey,
-		"adapter": adapter, "redis-url": redisURL,
+		"adapter": adapter, "redis-url": redisURL, "parser": parser,
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if dst, ok := set[f.Name]; ok {
@@ -707,6 +768,11 @@ func (c *Config) Validate() error {
 				bad("socketio.cors_origins[%d] %q: not a regular expression: %v", i, o, err)
 			}
 		}
+	}
+	if p, err := hub.ParseParser(s.Parser); err != nil {
+		bad("socketio.parser %q: json or msgpack", s.Parser)
+	} else if p == hub.ParserMsgpack && s.AllowEIO3 {
+		bad("socketio.allow_eio3 with socketio.parser \"msgpack\": socket.io-client 2.x speaks another msgpack; use the json parser for 2.x clients")
 	}
 	if s.ServeClient != "" {
 		if _, err := hub.LoadClientBundle(s.ServeClient); err != nil {

@@ -151,6 +151,10 @@ var (
 		"Panics recovered on a connection's goroutines; each closed that connection only and is in the log with its stack.", nil, nil)
 	slowWritesDesc = prometheus.NewDesc("hubd_slow_client_writes_total",
 		"Writes that found a client's socket buffer full (it reads slower than it is sent to); each went on apart, under the write timeout, without holding up other clients.", nil, nil)
+	compressionsDesc = prometheus.NewDesc("hubd_websocket_compressions_total",
+		"WebSocket messages compressed (socketio.per_message_deflate); a broadcast counts once, however many receive it.", nil, nil)
+	compressedDesc = prometheus.NewDesc("hubd_websocket_compressed_messages_total",
+		"Compressed WebSocket messages, by direction: sent (one per receiver) or received.", []string{"direction"}, nil)
 )
 
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -162,6 +166,8 @@ func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- eventsDroppedDesc
 	ch <- panicsDesc
 	ch <- slowWritesDesc
+	ch <- compressionsDesc
+	ch <- compressedDesc
 }
 
 func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
@@ -172,6 +178,9 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(eventsDroppedDesc, prometheus.CounterValue, float64(st.Undelivered), "closed")
 	ch <- prometheus.MustNewConstMetric(panicsDesc, prometheus.CounterValue, float64(st.PanicsRecovered))
 	ch <- prometheus.MustNewConstMetric(slowWritesDesc, prometheus.CounterValue, float64(st.SlowWrites))
+	ch <- prometheus.MustNewConstMetric(compressionsDesc, prometheus.CounterValue, float64(st.Compressions))
+	ch <- prometheus.MustNewConstMetric(compressedDesc, prometheus.CounterValue, float64(st.CompressedSent), "sent")
+	ch <- prometheus.MustNewConstMetric(compressedDesc, prometheus.CounterValue, float64(st.CompressedReceived), "received")
 	// Every entry of the config has its series, at 0 when it has no
 	// namespace (a pattern without children).
 	type sums struct{ namespaces, sockets, rooms int }

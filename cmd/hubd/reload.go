@@ -93,7 +93,10 @@ func (l *live) hubOptions() hub.Options {
 		CleanupEmptyChildNamespaces: s.CleanupEmptyChildNamespaces,
 		MaxChildNamespaces:          s.MaxChildNamespaces,
 		ConnectionStateRecovery:     l.cfg.Recovery.hubOptions(),
+		PerMessageDeflate:           s.PerMessageDeflate.hub(),
+		AllowEIO3:                   s.AllowEIO3,
 	}
+	opts.Parser, _ = hub.ParseParser(s.Parser) // checked by Validate
 	if dir := l.cfg.SocketIO.ServeClient; dir != "" {
 		// Checked by Validate; a package that went away since is logged.
 		if b, err := hub.LoadClientBundle(dir); err != nil {
@@ -358,6 +361,9 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"socketio.ping_timeout", time.Duration(old.SocketIO.PingTimeout), time.Duration(next.SocketIO.PingTimeout)},
 		{"socketio.write_timeout", time.Duration(old.SocketIO.WriteTimeout), time.Duration(next.SocketIO.WriteTimeout)},
 		{"socketio.serve_client", old.SocketIO.ServeClient, next.SocketIO.ServeClient},
+		{"socketio.parser", old.SocketIO.Parser, next.SocketIO.Parser},
+		{"socketio.per_message_deflate", old.SocketIO.PerMessageDeflate, next.SocketIO.PerMessageDeflate},
+		{"socketio.allow_eio3", old.SocketIO.AllowEIO3, next.SocketIO.AllowEIO3},
 		{"socketio.cors_exposed_headers", strings.Join(old.SocketIO.CORSExposedHeaders, ", "), strings.Join(next.SocketIO.CORSExposedHeaders, ", ")},
 		{"socketio.max_payload", old.SocketIO.MaxPayload, next.SocketIO.MaxPayload},
 		{"socketio.cleanup_empty_child_namespaces", old.SocketIO.CleanupEmptyChildNamespaces, next.SocketIO.CleanupEmptyChildNamespaces},
