@@ -10,6 +10,11 @@
 // deny, drop, reply or disconnect ends the chain. A hook or event that no
 // plugin subscribes to costs a table lookup.
 //
+// Every decision the hooks take is recorded in its socket's decision
+// trace — the plugins consulted, what each said, what it changed — kept
+// in a bounded ring per socket and for a while after the socket closes
+// (Host.Trace, Host.SetTrace).
+//
 // Host.Hooks returns the hub.Hooks to install on a hub.Server; the chain
 // table behind them is swapped atomically when plugins are loaded again,
 // so no connection notices a reload. To run Go hooks of one's own beside

@@ -39,6 +39,9 @@ func (e *DenyError) Error() string { return e.Reason }
 // runtimes that watch their context, rather than run to its timeout. The
 // disconnect hook's call, made as the socket goes, keeps the context's
 // values but not its end: it runs to completion within its timeout.
+//
+// Each call that reaches a plugin is recorded in the socket's decision
+// trace (see SetTrace and Trace).
 func (h *Host) Hooks() *hub.Hooks {
 	return &hub.Hooks{
 		Connect:    h.onConnect,

@@ -330,7 +330,7 @@ type span struct{ off, n uint32 }
 type record struct {
 	at      int64 // unix nanoseconds
 	hook    uint8 // slot of hookIndex
-	outcome Outcome
+	outcome uint8 // an Outcome
 	event   span
 	reason  span
 	steps   []step
@@ -429,7 +429,7 @@ func (r *record) fill(hook int, event string, tb *traceBuf, d *Decision) {
 	}
 	r.at = start.UnixNano()
 	r.hook = uint8(hook)
-	r.outcome = d.outcome()
+	r.outcome = uint8(d.outcome())
 	r.event = r.put(event, traceMaxText, true)
 	r.reason = r.put(d.Reason, traceMaxText, true)
 	for i := range tb.n {
