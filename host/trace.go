@@ -601,31 +601,44 @@ func (t *tracer) find(id string) *ring {
 }
 
 // ring returns the ring of socket id in namespace ns, whose life is
-// sockCtx, making it on the socket's first decision. A socket that is
-// already gone gets its ring among the closed ones.
+// sockCtx, making it on the socket's first decision. A socket that
+// connection state recovery gave back takes up the ring it had; one that
+// is already gone gets its ring among the closed ones.
 func (t *tracer) ring(c *traceConfig, id, ns string, sockCtx context.Context) *ring {
 	if r, ok := t.live.Load(id); ok {
-		return r.(*ring)
-	}
-	if sockCtx.Err() == nil {
-		fresh := &ring{id: id, ns: ns, size: c.perSocket}
-		r, loaded := t.live.LoadOrStore(id, fresh)
-		if !loaded {
-			context.AfterFunc(sockCtx, func() { t.close(fresh) })
-		}
 		return r.(*ring)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r, ok := t.live.Load(id); ok {
-		return r.(*ring) // its socket's end is being handled
+		return r.(*ring) // made meanwhile, or its socket's end is being handled
 	}
-	if r := t.closedIdx[id]; r != nil {
+	r := t.closedIdx[id]
+	if sockCtx.Err() != nil {
+		if r == nil {
+			r = &ring{id: id, ns: ns, size: c.perSocket}
+			t.keepClosed(r)
+		}
 		return r
 	}
-	r := &ring{id: id, ns: ns, size: c.perSocket}
-	t.keepClosed(r)
+	if r != nil {
+		t.unkeep(r)
+	} else {
+		r = &ring{id: id, ns: ns, size: c.perSocket}
+	}
+	t.live.Store(id, r)
+	context.AfterFunc(sockCtx, func() { t.close(r) })
 	return r
+}
+
+// unkeep takes r out of the closed rings; t.mu is held.
+func (t *tracer) unkeep(r *ring) {
+	delete(t.closedIdx, r.id)
+	for i, x := range t.closed {
+		if x == r {
+			t.closed[i] = nil
+		}
+	}
 }
 
 // close moves the ring of a socket that ended to the closed ones.

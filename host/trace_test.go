@@ -507,3 +507,36 @@ func FuzzTraceRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestTraceRecoveredSocket: a socket that connection state recovery gives
+// back (the same id, a new context) takes up the trace it had.
+func TestTraceRecoveredSocket(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookConnect, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	first, cancel := context.WithCancel(t.Context())
+	decideFor(h, first, traceEnv(HookConnect, "s1", ""))
+	cancel()
+	waitNoLiveRing(t, h)
+	back, cancel := context.WithCancel(t.Context())
+	decideFor(h, back, traceEnv(HookConnect, "s1", ""))
+	decideFor(h, back, traceEnv(HookEvent, "s1", "e"))
+	cancel()
+	waitNoLiveRing(t, h)
+	if recs, _ := h.Trace("s1"); len(recs) != 3 {
+		t.Fatalf("%d records, want the first connect's, the recovery's and the event's", len(recs))
+	}
+	h.tracer.mu.Lock()
+	defer h.tracer.mu.Unlock()
+	n := 0
+	for _, r := range h.tracer.closed {
+		if r != nil {
+			n++
+		}
+	}
+	if n != 1 || len(h.tracer.closedIdx) != 1 {
+		t.Fatalf("the ring is kept %d times (%d indexed), want once", n, len(h.tracer.closedIdx))
+	}
+}
