@@ -320,6 +320,23 @@ func (c *Cluster) forget(a *adapter) {
 // the last publish went through.
 func (c *Cluster) Healthy() bool { return c.subOK.Load() && c.pubOK.Load() }
 
+// canPublish reports whether what publish sends can go through: in the
+// classic flavour on a Redis Cluster, whether the primary it publishes
+// through answers (the others may be down); otherwise whether Redis
+// answers (every primary).
+func (c *Cluster) canPublish(ctx context.Context) error {
+	if c.cc == nil || c.opts.Sharded {
+		return c.reachable(ctx)
+	}
+	// ForEachMaster reads the slots' owners again before it calls.
+	_ = c.cc.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil })
+	node, err := c.cc.MasterForKey(ctx, c.opts.Key)
+	if err != nil {
+		return err
+	}
+	return node.Ping(ctx).Err()
+}
+
 // Ready reports, for a readiness probe, whether this node is linked to the
 // other nodes: nil when its subscriptions are up, its last publish went
 // through and Redis (every primary of a Redis Cluster) answers a PING
@@ -454,7 +471,7 @@ func (c *Cluster) write(batch []outgoing) {
 	c.dropped.Add(int64(len(batch)))
 	c.setPub(false, err)
 	// Drop what queues meanwhile and wait for Redis to answer again.
-	if awaitRedis(context.Background(), c.reachable, c.queue, c.stop, func(outgoing) { c.dropped.Add(1) }) {
+	if awaitRedis(context.Background(), c.canPublish, c.queue, c.stop, func(outgoing) { c.dropped.Add(1) }) {
 		c.setPub(true, nil)
 	}
 }
