@@ -585,3 +585,39 @@ func BenchmarkDeflate(b *testing.B) {
 		}
 	})
 }
+
+// FuzzWSFramesDeflate feeds arbitrary bytes to the frame reader of a
+// connection that negotiated compression: it must not panic, never return
+// a message over the limit (inflated or not), and fail only with its own
+// errors or the input's end (FuzzInflate checks what inflating returns).
+func FuzzWSFramesDeflate(f *testing.F) {
+	for _, s := range fuzzFrameSeeds() {
+		f.Add(s.in, s.limit, byte(0))
+	}
+	f.Add(compressedFrame(opText, []byte("4hello")), uint16(100), byte(0))
+	f.Add(compressedFrame(opText, make([]byte, 10_000)), uint16(1000), byte(3))
+	f.Add(append(compressedFrameFin(false, opBinary, chatMessage(3000)), clientFrame(true, 0, nil)...), uint16(5000), byte(1))
+	rsv := clientFrame(true, opText, []byte{0xff, 0xff})
+	rsv[0] |= rsv1Bit
+	f.Add(rsv, uint16(100), byte(0))
+	d := newDeflater(&Deflate{})
+	f.Fuzz(func(t *testing.T, in []byte, limit uint16, piece byte) {
+		w := newWSConn(&readerConn{r: &pieceReader{b: in, n: int(piece) + 1}}, int64(limit))
+		w.deflate = d
+		for {
+			_, data, err := w.next()
+			if err != nil {
+				switch {
+				case errors.Is(err, errProtocol), errors.Is(err, errTooBig), errors.Is(err, errPeerClosed), errors.Is(err, errBadDeflate):
+				case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+				default:
+					t.Fatalf("error %v is none of the reader's", err)
+				}
+				return
+			}
+			if len(data) > int(limit) {
+				t.Fatalf("a %d-byte message passed the %d-byte limit", len(data), limit)
+			}
+		}
+	})
+}
