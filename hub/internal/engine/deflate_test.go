@@ -621,3 +621,76 @@ func FuzzWSFramesDeflate(f *testing.F) {
 		}
 	})
 }
+
+// TestDeflateNoGoroutineLeak ends compressing sessions every way the
+// compression adds (a bomb, bad data, RSV1 where it may not be) and the
+// ordinary ways, and checks that the goroutine count comes back to where
+// it was. It does not run in parallel.
+func TestDeflateNoGoroutineLeak(t *testing.T) {
+	const limit = 100_000
+	e := newEnv(t, Config{PerMessageDeflate: &Deflate{}, MaxPayload: limit})
+	settle := func() {
+		e.ts.Client().CloseIdleConnections()
+		waitFor(t, "an empty table", func() bool { return e.srv.Len() == 0 })
+	}
+	rsv1Ping := clientFrame(true, opPing, nil)
+	rsv1Ping[0] |= rsv1Bit
+	bad := clientFrame(true, opText, []byte{0xff, 0xff, 0xff})
+	bad[0] |= rsv1Bit
+	big := "4" + string(chatMessage(4096))
+	ends := []func(){
+		func() { // an echo both ways compressed, then the client closes
+			ws, _, _, h := e.dialDeflate()
+			writeText(t, ws, big)
+			readText(t, ws, big)
+			ws.Close()
+			h.waitClose(t)
+		},
+		func() { // the server closes
+			ws, _, _, h := e.dialDeflate()
+			writeText(t, ws, big)
+			readText(t, ws, big)
+			h.c.Close()
+			expectWSClosed(t, ws)
+			h.waitClose(t)
+		},
+		func() { // a bomb
+			ws, _, _, h := e.dialDeflate()
+			_, _ = ws.NetConn().Write(compressedFrame(opText, make([]byte, 4*limit)))
+			expectWSClosed(t, ws)
+			h.waitClose(t)
+		},
+		func() { // data that does not inflate
+			ws, _, _, h := e.dialDeflate()
+			_, _ = ws.NetConn().Write(bad)
+			expectWSClosed(t, ws)
+			h.waitClose(t)
+		},
+		func() { // RSV1 on a ping
+			ws, _, _, h := e.dialDeflate()
+			_, _ = ws.NetConn().Write(rsv1Ping)
+			expectWSClosed(t, ws)
+			h.waitClose(t)
+		},
+	}
+	// Warm up, then measure.
+	for _, end := range ends {
+		end()
+	}
+	settle()
+	base := runtime.NumGoroutine()
+	for range 4 {
+		for _, end := range ends {
+			end()
+		}
+	}
+	settle()
+	deadline := time.Now().Add(waitTimeout)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines, %d before", runtime.NumGoroutine(), base)
+		}
+		e.ts.Client().CloseIdleConnections()
+		time.Sleep(5 * time.Millisecond)
+	}
+}
