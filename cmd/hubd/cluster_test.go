@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hubd/hubd/internal/nodeproc"
+	"github.com/hubd/hubd/internal/testnats"
 	"github.com/hubd/hubd/internal/testredis"
 )
 
@@ -85,14 +86,21 @@ func api(t *testing.T, addr, method, path, body string) (int, string) {
 // TestCluster runs two hubd processes on one Redis: the relay, the HTTP
 // API and the remote-socket endpoints work across them, driven by the real
 // socket.io-client.
+// TestCluster runs two hubd nodes on each kind of cluster adapter: Redis
+// pub/sub, sharded or not, and NATS.
 func TestCluster(t *testing.T) {
-	for _, sharded := range []bool{false, true} {
-		t.Run(fmt.Sprintf("sharded=%v", sharded), func(t *testing.T) { testCluster(t, sharded) })
+	for _, kind := range []string{"redis", "redis-sharded", "nats"} {
+		t.Run(kind, func(t *testing.T) { testCluster(t, kind) })
 	}
 }
 
-func testCluster(t *testing.T, sharded bool) {
-	url, stop, err := testredis.Find()
+func testCluster(t *testing.T, kind string) {
+	sharded := kind == "redis-sharded"
+	find := testredis.Find
+	if kind == "nats" {
+		find = testnats.Find
+	}
+	url, stop, err := find()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,10 +108,14 @@ func testCluster(t *testing.T, sharded bool) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "hubd.json")
 	key := fmt.Sprintf("hubd-cluster-test-%d", time.Now().UnixNano())
+	adapter := map[string]any{"type": "redis", "url": url, "key": key, "sharded": sharded}
+	if kind == "nats" {
+		adapter = map[string]any{"type": "nats", "nats_url": url, "key": key}
+	}
 	raw, _ := json.Marshal(map[string]any{
 		"namespaces": []any{map[string]any{"name": "/"}},
 		"api":        map[string]any{"key": "cluster-key"},
-		"adapter":    map[string]any{"type": "redis", "url": url, "key": key, "sharded": sharded},
+		"adapter":    adapter,
 	})
 	if err := os.WriteFile(conf, raw, 0o600); err != nil {
 		t.Fatal(err)
@@ -111,6 +123,9 @@ func testCluster(t *testing.T, sharded bool) {
 	a := start(t, "-config", conf, "-listen", "127.0.0.1:0")
 	b := start(t, "-config", conf, "-listen", "127.0.0.1:0")
 	c := startClients(t)
+	if code, body := get(t, "http://"+a.addr+"/readyz"); code != 200 || body != "ready\nadapter: up" {
+		t.Errorf("/readyz: %d %q, want 200 \"ready\\nadapter: up\"", code, body)
+	}
 
 	a1 := c.connect("a1", a.addr)
 	b1 := c.connect("b1", b.addr)
@@ -211,6 +226,45 @@ func testCluster(t *testing.T, sharded bool) {
 	}
 }
 
+// TestDaemonReadinessFollowsTheAdapter: /readyz says whether the adapter
+// reaches NATS; with adapter.readiness "require" it answers 503 while
+// NATS is down, and 200 again once hubd has reconnected by itself.
+func TestDaemonReadinessFollowsTheAdapter(t *testing.T) {
+	srv, err := testnats.Start(0)
+	if err != nil {
+		t.Fatalf("%v (install nats-server: apt-get install nats-server)", err)
+	}
+	t.Cleanup(srv.Stop)
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "hubd.json", fmt.Sprintf(`{"listen": "127.0.0.1:0",
+		"adapter": {"type": "nats", "nats_url": %q, "key": "hubd-ready-test", "readiness": "require"}}`, srv.URL))
+	report := writeFile(t, dir, "report.json", fmt.Sprintf(`{"listen": "127.0.0.1:0",
+		"adapter": {"type": "nats", "nats_url": %q, "key": "hubd-ready-test"}}`, srv.URL))
+	d := start(t, "-config", conf)
+	r := start(t, "-config", report)
+	for _, x := range []*daemon{d, r} {
+		if code, body := get(t, "http://"+x.addr+"/readyz"); code != 200 || body != "ready\nadapter: up" {
+			t.Fatalf("/readyz with NATS up: %d %q", code, body)
+		}
+	}
+	srv.Kill()
+	waitCluster(t, func() bool {
+		code, body := get(t, "http://"+d.addr+"/readyz")
+		return code == 503 && strings.HasPrefix(body, "not ready\nadapter: down")
+	}, "/readyz to answer 503 with NATS down (readiness require)")
+	waitCluster(t, func() bool {
+		code, body := get(t, "http://"+r.addr+"/readyz")
+		return code == 200 && strings.HasPrefix(body, "ready\nadapter: down")
+	}, "/readyz to report the adapter down with 200 (readiness report)")
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitCluster(t, func() bool {
+		code, body := get(t, "http://"+d.addr+"/readyz")
+		return code == 200 && body == "ready\nadapter: up"
+	}, "/readyz to answer 200 once hubd reconnected to NATS")
+}
+
 func waitCluster(t *testing.T, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -257,9 +311,47 @@ func TestAdapterConfig(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", w, all)
 		}
 	}
-	f = writeFile(t, dir, "bad2.json", `{"adapter": {"type": "nats"}}`)
-	if _, err := Load([]string{"-config", f}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), `adapter.type "nats": it must be memory, redis or redis-streams`) {
+	f = writeFile(t, dir, "bad2.json", `{"adapter": {"type": "kafka"}}`)
+	if _, err := Load([]string{"-config", f}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), `adapter.type "kafka": it must be memory, redis, redis-streams or nats`) {
 		t.Errorf("unknown type: %v", err)
+	}
+
+	// A Redis Cluster, by URL.
+	for _, u := range []string{"redis-cluster://127.0.0.1:7000", "redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002"} {
+		if _, err := Load([]string{"-adapter", "redis", "-redis-url", u}, env(nil), io.Discard); err != nil {
+			t.Errorf("Redis Cluster URL %s: %v", u, err)
+		}
+	}
+
+	// NATS: from the file, the environment and the flags.
+	f = writeFile(t, dir, "nats.json", `{"adapter": {"type": "nats", "nats_url": "nats://10.0.0.7:4222, nats://10.0.0.8:4222", "nats_credentials_file": "/etc/hubd/nats.creds", "key": "app.rt"}}`)
+	cfg, err = Load([]string{"-config", f}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.Adapter.natsOptions()
+	if !slices.Equal(o.URLs, []string{"nats://10.0.0.7:4222", "nats://10.0.0.8:4222"}) || o.CredentialsFile != "/etc/hubd/nats.creds" ||
+		o.SubjectPrefix != "app.rt" || o.RequestsTimeout != 5*time.Second {
+		t.Errorf("nats options = %+v", o)
+	}
+	cfg, err = Load([]string{"-adapter", "nats"}, env(map[string]string{"HUBD_NATS_URL": "nats://10.0.0.9:4222"}), io.Discard)
+	if err != nil || cfg.Adapter.NATSURL != "nats://10.0.0.9:4222" {
+		t.Errorf("nats from env = %+v (%v)", cfg.Adapter, err)
+	}
+	cfg, err = Load([]string{"-adapter", "nats", "-nats-url", "nats://10.0.0.10:4222"}, env(map[string]string{"HUBD_NATS_URL": "nats://10.0.0.9:4222"}), io.Discard)
+	if err != nil || cfg.Adapter.NATSURL != "nats://10.0.0.10:4222" {
+		t.Errorf("nats from the flag = %+v (%v)", cfg.Adapter, err)
+	}
+	f = writeFile(t, dir, "badnats.json", `{"adapter": {"type": "nats", "nats_url": "nats://a:1,", "key": "has space", "sharded": true, "readiness": "maybe"}, "recovery": {}}`)
+	_, err = Load([]string{"-config", f}, env(nil), io.Discard)
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a ConfigError", err)
+	}
+	all = strings.Join(ce.Problems, "\n")
+	for _, w := range []string{"empty URL", "has space", "adapter.sharded and adapter.subscription_mode are for type redis", `adapter.readiness "maybe"`, "recovery: adapter nats keeps no sessions"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("missing %q in:\n%s", w, all)
+		}
 	}
 }
 

@@ -17,10 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/natsadapter"
 	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/relay"
 )
@@ -59,8 +58,9 @@ type Config struct {
 	Log LogConfig `json:"log"`
 	// Metrics serves Prometheus metrics at /metrics (on).
 	Metrics MetricsConfig `json:"metrics"`
-	// Adapter shares rooms with other nodes through Redis, by pub/sub or
-	// by Redis Streams (off: this node alone, no external service).
+	// Adapter shares rooms with other nodes through Redis (pub/sub, on one
+	// server or a Redis Cluster, or Streams) or NATS (off: this node alone,
+	// no external service).
 	Adapter AdapterConfig `json:"adapter"`
 	// ShutdownGrace bounds a graceful shutdown (SIGTERM, SIGINT): new
 	// Socket.IO connections get 503 at once while every client gets what
@@ -183,21 +183,41 @@ func (r *RecoveryConfig) String() string {
 // AdapterConfig connects hubd nodes, and Node socket.io servers using
 // @socket.io/redis-adapter (type redis) or
 // @socket.io/redis-streams-adapter (type redis-streams), into one cluster
-// (see hub/redisadapter). All the nodes of a cluster must agree on every
-// setting but url and requests_timeout.
+// (see hub/redisadapter), or hubd nodes through NATS (type nats, see
+// hub/natsadapter). All the nodes of a cluster must agree on every
+// setting but the URLs, the credentials and requests_timeout.
 type AdapterConfig struct {
-	// Type is "memory" (default: this node alone), "redis" (pub/sub) or
-	// "redis-streams": broadcasts go through Redis streams, which every
+	// Type is "memory" (default: this node alone), "redis" (pub/sub),
+	// "redis-streams" (broadcasts go through Redis streams, which every
 	// node reads in order, and the sessions of connection state recovery
-	// are kept in Redis, so that a client may recover on any node.
+	// are kept in Redis, so that a client may recover on any node) or
+	// "nats" (NATS core pub/sub and request/reply; no recovery across
+	// nodes).
 	Type string `json:"type"`
 	// URL is the Redis server, redis://[user:password@]host:port[/db] or
-	// rediss:// for TLS ("redis://127.0.0.1:6379").
+	// rediss:// for TLS ("redis://127.0.0.1:6379"), or a Redis Cluster:
+	// redis-cluster://host:port (one seed node is enough), or
+	// redis://host1:port1?addr=host2:port2&addr=host3:port3 with several
+	// seed nodes (rediss for TLS). Types redis and redis-streams.
 	URL string `json:"url"`
+	// NATSURL is the NATS server of type nats, or several,
+	// comma-separated, to fail over ("nats://127.0.0.1:4222").
+	NATSURL string `json:"nats_url"`
+	// NATSCredentialsFile, when set, is a NATS credentials file (a user
+	// JWT and its NKey seed). The user needs publish and subscribe rights
+	// on "<key>.>" and "_INBOX.>".
+	NATSCredentialsFile string `json:"nats_credentials_file"`
 	// Key is the channel prefix every node of the cluster shares
 	// ("socket.io", as the Node adapters' default; Node's channelPrefix
-	// for redis-streams).
+	// for redis-streams); with nats, the subject prefix (dot-separated
+	// tokens).
 	Key string `json:"key"`
+	// Readiness says what the adapter's link does to /readyz: "report"
+	// (the default: /readyz answers 200 and says "adapter: down" while
+	// broadcasts stay on this node, so that an outage of Redis or NATS
+	// does not take every node out of the load balancer) or "require"
+	// (503 while the link is down).
+	Readiness string `json:"readiness"`
 	// Sharded uses Redis 7 sharded pub/sub, as Node's createShardedAdapter
 	// or, for redis-streams, useShardedPubSub (false: classic pub/sub).
 	Sharded bool `json:"sharded"`
@@ -233,6 +253,20 @@ func (c AdapterConfig) streamsOptions() redisadapter.StreamsOptions {
 		MaxLen:           c.MaxLen,
 		SessionKeyPrefix: c.SessionKeyPrefix,
 		RequestsTimeout:  time.Duration(c.RequestsTimeout),
+	}
+}
+
+// natsOptions are the nats adapter's options from c.
+func (c AdapterConfig) natsOptions() natsadapter.Options {
+	var urls []string
+	for u := range strings.SplitSeq(c.NATSURL, ",") {
+		urls = append(urls, strings.TrimSpace(u))
+	}
+	return natsadapter.Options{
+		URLs:            urls,
+		CredentialsFile: c.NATSCredentialsFile,
+		SubjectPrefix:   c.Key,
+		RequestsTimeout: time.Duration(c.RequestsTimeout),
 	}
 }
 
@@ -514,7 +548,8 @@ func Defaults() Config {
 		API:        APIConfig{MaxBody: 1 << 20},
 		Log:        LogConfig{Format: "text", Level: "info"},
 		Metrics:    MetricsConfig{Enabled: true},
-		Adapter: AdapterConfig{Type: "memory", URL: "redis://127.0.0.1:6379", Key: "socket.io", RequestsTimeout: Duration(5 * time.Second),
+		Adapter: AdapterConfig{Type: "memory", URL: "redis://127.0.0.1:6379", NATSURL: "nats://127.0.0.1:4222", Key: "socket.io",
+			Readiness: "report", RequestsTimeout: Duration(5 * time.Second),
 			StreamName: "socket.io", StreamCount: 1, MaxLen: 10_000, SessionKeyPrefix: "sio:session:"},
 
 		ShutdownGrace: Duration(10 * time.Second),
@@ -554,9 +589,10 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		path       = fs.String("path", "", "Socket.IO path (default \"/socket.io/\")")
 		tlsCert    = fs.String("tls-cert", "", "TLS certificate file")
 		tlsKey     = fs.String("tls-key", "", "TLS key file")
-		adapter    = fs.String("adapter", "", "memory (this node alone), redis or redis-streams (env HUBD_ADAPTER)")
-		redisURL   = fs.String("redis-url", "", "Redis of the redis and redis-streams adapters (default redis://127.0.0.1:6379; env HUBD_REDIS_URL)")
+		adapter    = fs.String("adapter", "", "memory (this node alone), redis, redis-streams or nats (env HUBD_ADAPTER)")
+		redisURL   = fs.String("redis-url", "", "Redis (or Redis Cluster: redis-cluster://host:port) of the redis and redis-streams adapters (default redis://127.0.0.1:6379; env HUBD_REDIS_URL)")
 		recovery   = fs.String("recovery", "", "connection state recovery: how long a disconnected client's state is kept, e.g. 2m; 0 turns it off (env HUBD_RECOVERY)")
+		natsURL    = fs.String("nats-url", "", "NATS of the nats adapter, comma-separated for several (default nats://127.0.0.1:4222; env HUBD_NATS_URL)")
 		parser     = fs.String("parser", "", "packet parser of every client: json (default) or msgpack (socket.io-msgpack-parser)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -592,6 +628,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		{"HUBD_LOG_FORMAT", &cfg.Log.Format},
 		{"HUBD_ADAPTER", &cfg.Adapter.Type},
 		{"HUBD_REDIS_URL", &cfg.Adapter.URL},
+		{"HUBD_NATS_URL", &cfg.Adapter.NATSURL},
 	} {
 		if v := getenv(e.name); v != "" {
 			*e.dst = v
@@ -618,11 +655,12 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		"static": &cfg.Static.Dir, "log-format": &cfg.Log.Format, "log-level": &cfg.Log.Level,
 		"path": &cfg.SocketIO.Path, "tls-cert": &cfg.TLS.CertFile, "tls-key": &cfg.TLS.KeyFile,
 		"adapter": &cfg.Adapter.Type, "redis-url": &cfg.Adapter.URL, "parser": &cfg.SocketIO.Parser,
+		"nats-url": &cfg.Adapter.NATSURL,
 	}
 	vals := map[string]*string{
 		"listen": listen, "api-key": apiKey, "plugins": plugins, "static": static,
 		"log-format": logFormat, "log-level": logLevel, "path": path, "tls-cert": tlsCert, "tls-key": tlsKey,
-		"adapter": adapter, "redis-url": redisURL, "parser": parser,
+		"adapter": adapter, "redis-url": redisURL, "parser": parser, "nats-url": natsURL,
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if dst, ok := set[f.Name]; ok {
@@ -835,8 +873,8 @@ func (c *Config) Validate() error {
 	}
 	if r := c.Recovery; r != nil {
 		validateRecovery(bad, r)
-		if c.Adapter.Type == "redis" {
-			bad("recovery: adapter redis keeps no sessions, so no client would recover; use adapter redis-streams (or memory, on one node), or leave recovery out")
+		if c.Adapter.Type == "redis" || c.Adapter.Type == "nats" {
+			bad("recovery: adapter %s keeps no sessions, so no client would recover; use adapter redis-streams (or memory, on one node), or leave recovery out", c.Adapter.Type)
 		}
 	}
 
@@ -853,11 +891,25 @@ func validateAdapter(report func(string, ...any), a AdapterConfig) {
 		problems++
 		report(format, args...)
 	}
+	switch a.Readiness {
+	case "report", "require":
+	default:
+		bad("adapter.readiness %q: report or require", a.Readiness)
+	}
 	switch a.Type {
 	case "memory", "":
+	case "nats":
+		if err := a.natsOptions().Validate(); err != nil {
+			bad("adapter: %v", err)
+		}
+		if a.Sharded || a.SubscriptionMode != "" {
+			bad("adapter.sharded and adapter.subscription_mode are for type redis; leave them out with nats")
+		}
 	case "redis", "redis-streams":
-		if _, err := redis.ParseURL(a.URL); err != nil {
-			bad("adapter.url %q: %v (e.g. \"redis://127.0.0.1:6379\")", a.URL, err)
+		if rdb, err := redisadapter.NewClient(a.URL); err != nil {
+			bad("adapter.url %q: %v (e.g. \"redis://127.0.0.1:6379\", or \"redis-cluster://127.0.0.1:7000\" for a Redis Cluster)", redactURL(a.URL), err)
+		} else {
+			_ = rdb.Close()
 		}
 		if a.Key == "" {
 			bad("adapter.key: empty; every node of a cluster shares one prefix (Node's default is \"socket.io\")")
@@ -877,7 +929,7 @@ func validateAdapter(report func(string, ...any), a AdapterConfig) {
 			bad("adapter.subscription_mode is for the sharded flavour: set \"sharded\": true or leave it out")
 		}
 	default:
-		bad("adapter.type %q: it must be memory, redis or redis-streams", a.Type)
+		bad("adapter.type %q: it must be memory, redis, redis-streams or nats", a.Type)
 	}
 
 	d := Defaults().Adapter

@@ -85,10 +85,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/httpapi"
+	"github.com/hubd/hubd/hub/natsadapter"
 	"github.com/hubd/hubd/hub/redisadapter"
 )
 
@@ -231,7 +230,21 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 			_, _ = io.WriteString(w, "not ready")
 			return
 		}
-		_, _ = io.WriteString(w, "ready")
+		if cl == nil {
+			_, _ = io.WriteString(w, "ready")
+			return
+		}
+		// The adapter's link: reported, and required when configured so.
+		state := "adapter: up"
+		if !cl.Healthy() {
+			state = "adapter: down (broadcasts reach this node only)"
+			if cfg.Adapter.Readiness == "require" {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "not ready\n"+state)
+				return
+			}
+		}
+		_, _ = io.WriteString(w, "ready\n"+state)
 	})
 	if err := l.setAPI(cfg.API); err != nil {
 		_ = srv.Close()
@@ -363,29 +376,36 @@ loop:
 	return nil
 }
 
-// cluster is what hubd uses of a cluster adapter, of either flavour
-// (redisadapter.Cluster, redisadapter.Streams).
+// cluster is what hubd uses of a cluster adapter, of any kind
+// (redisadapter.Cluster, redisadapter.Streams, natsadapter.Cluster).
 type cluster interface {
 	// Adapter makes a namespace's adapter (a hub.AdapterFactory).
 	Adapter(nsp *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error)
-	// Healthy reports whether Redis answers.
+	// Healthy reports whether Redis or NATS answers.
 	Healthy() bool
-	// Dropped counts the messages for other nodes lost to a Redis outage.
-	Dropped() int64
 	Close() error
 }
 
-// openAdapter connects to the cluster adapter's Redis when c asks for it;
-// nil when hubd runs alone. The close function is always safe to call.
+// dropper is a cluster that counts the messages for other nodes lost to
+// an outage (the Redis adapters; NATS buffers them while it reconnects).
+type dropper interface {
+	Dropped() int64
+}
+
+// openAdapter connects to the cluster adapter's Redis or NATS when c asks
+// for it; nil when hubd runs alone. The close function is always safe to
+// call.
 func openAdapter(ctx context.Context, c AdapterConfig, logger *slog.Logger) (cluster, func(), error) {
+	if c.Type == "nats" {
+		return openNATS(ctx, c, logger)
+	}
 	if c.Type != "redis" && c.Type != "redis-streams" {
 		return nil, func() {}, nil
 	}
-	opt, err := redis.ParseURL(c.URL)
+	rdb, err := redisadapter.NewClient(c.URL)
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("adapter: %w", err)
 	}
-	rdb := redis.NewClient(opt)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	log := logger.With("component", "adapter")
@@ -424,7 +444,25 @@ func openAdapter(ctx context.Context, c AdapterConfig, logger *slog.Logger) (clu
 	}, nil
 }
 
-// redactURL hides a password in a Redis URL, for logs and errors.
+// openNATS connects the nats adapter.
+func openNATS(ctx context.Context, c AdapterConfig, logger *slog.Logger) (cluster, func(), error) {
+	o := c.natsOptions()
+	o.Logger = logger.With("component", "adapter")
+	connCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cl, err := natsadapter.New(connCtx, o)
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("adapter: %w", err)
+	}
+	urls := make([]string, len(o.URLs))
+	for i, u := range o.URLs {
+		urls[i] = redactURL(u)
+	}
+	logger.Info("cluster adapter", "type", "nats", "url", strings.Join(urls, ","), "subject_prefix", c.Key)
+	return cl, func() { _ = cl.Close() }, nil
+}
+
+// redactURL hides a password in a Redis or NATS URL, for logs and errors.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

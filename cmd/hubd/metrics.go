@@ -332,7 +332,7 @@ type adapterCollector struct {
 
 var (
 	adapterUpDesc = prometheus.NewDesc("hubd_adapter_up",
-		"1 while the cluster adapter reaches Redis, 0 while broadcasts stay on this node.", nil, nil)
+		"1 while the cluster adapter reaches Redis or NATS, 0 while broadcasts stay on this node.", nil, nil)
 	adapterDroppedDesc = prometheus.NewDesc("hubd_adapter_dropped_total",
 		"Messages for the other nodes not published because Redis could not be reached.", nil, nil)
 )
@@ -348,7 +348,9 @@ func (c *adapterCollector) Collect(ch chan<- prometheus.Metric) {
 		up = 1
 	}
 	ch <- prometheus.MustNewConstMetric(adapterUpDesc, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(adapterDroppedDesc, prometheus.CounterValue, float64(c.cluster.Dropped()))
+	if d, ok := c.cluster.(dropper); ok {
+		ch <- prometheus.MustNewConstMetric(adapterDroppedDesc, prometheus.CounterValue, float64(d.Dropped()))
+	}
 }
 
 // recoveryCollector reads the hub's recovery counters when scraped

@@ -64,7 +64,7 @@ func TestStreamsAdapterConfig(t *testing.T) {
 			[]string{"adapter.stream_name, max_len: for type redis-streams only"}},
 		{"streams settings alone", `{"adapter": {"session_key_prefix": "x:", "stream_count": 2}}`,
 			[]string{"adapter.stream_count, session_key_prefix: for type redis-streams only"}},
-		{"unknown type", `{"adapter": {"type": "streams"}}`, []string{`adapter.type "streams": it must be memory, redis or redis-streams`}},
+		{"unknown type", `{"adapter": {"type": "streams"}}`, []string{`adapter.type "streams": it must be memory, redis, redis-streams or nats`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Load([]string{"-config", writeFile(t, t.TempDir(), "c.json", c.file)}, env(nil), io.Discard)
