@@ -438,6 +438,8 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) error {
 // with outgoing listeners.
 func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
 	frames, z := p.shared(a.nsp.srv.opts.Parser, a.nsp.srv.opts.PerMessageDeflate != nil)
+	// Compressed (once) before the room's lock is taken, not under it.
+	a.nsp.srv.engine.Deflate(frames, z)
 	volatile := opts.Flags.Volatile
 	// Counted here and added once: the loop stays free of atomics.
 	sent, failed := 0, 0
@@ -510,6 +512,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts BroadcastOptions, clien
 	var z *engine.Deflated // compressed once for all targets
 	if a.nsp.srv.opts.PerMessageDeflate != nil {
 		z = new(engine.Deflated)
+		a.nsp.srv.engine.Deflate(frames, z)
 	}
 	volatile := opts.Flags.Volatile
 	b := &ackBroadcast{a: a, p: p, id: id}

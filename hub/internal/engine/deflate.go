@@ -114,6 +114,17 @@ func (d *deflater) compress(batch []Frame) {
 	}
 }
 
+// Deflate makes the compressed form of frames in z now, when the server
+// compresses (nil z: nothing to do), rather than at the first SendShared
+// to a session that negotiated compression: a caller about to send frames
+// to many sessions under a lock compresses them before taking it. The
+// work is wasted if no receiver negotiated compression.
+func (s *Server) Deflate(frames []Frame, z *Deflated) {
+	if s.deflate != nil && z != nil {
+		z.of(s.deflate, frames)
+	}
+}
+
 // SendShared is Send for frames queued on many sessions, such as a
 // broadcast's: z, kept by the caller with frames, holds their compressed
 // form (see Deflated). A session that negotiated compression queues that
