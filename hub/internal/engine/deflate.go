@@ -51,9 +51,10 @@ func newDeflater(cfg *Deflate) *deflater {
 }
 
 // Deflated holds the compressed form of frames queued on many sessions (a
-// broadcast's): made once, by the first session that negotiated
-// compression, and queued as it is by the others (see Conn.SendShared).
-// The zero value is ready; one Deflated goes with one list of frames.
+// broadcast's): made once, by Server.Deflate or else by the first
+// SendShared to a session that negotiated compression, and queued as it is
+// by the others. The zero value is ready; one Deflated goes with one list
+// of frames.
 type Deflated struct {
 	once   sync.Once
 	frames []Frame
