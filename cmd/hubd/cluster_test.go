@@ -14,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/internal/nodeproc"
 	"github.com/hubd/hubd/internal/testnats"
 	"github.com/hubd/hubd/internal/testredis"
@@ -87,18 +86,28 @@ func api(t *testing.T, addr, method, path, body string) (int, string) {
 // API and the remote-socket endpoints work across them, driven by the real
 // socket.io-client.
 // TestCluster runs two hubd nodes on each kind of cluster adapter: Redis
-// pub/sub, sharded or not, and NATS.
+// pub/sub, sharded or not, on one Redis and on a Redis Cluster of three
+// primaries (given by its redis-cluster:// URL), and NATS.
 func TestCluster(t *testing.T) {
-	for _, kind := range []string{"redis", "redis-sharded", "nats"} {
+	for _, kind := range []string{"redis", "redis-sharded", "redis-cluster", "redis-cluster-sharded", "nats"} {
 		t.Run(kind, func(t *testing.T) { testCluster(t, kind) })
 	}
 }
 
 func testCluster(t *testing.T, kind string) {
-	sharded := kind == "redis-sharded"
+	sharded := strings.HasSuffix(kind, "-sharded")
 	find := testredis.Find
-	if kind == "nats" {
+	switch {
+	case kind == "nats":
 		find = testnats.Find
+	case strings.HasPrefix(kind, "redis-cluster"):
+		find = func() (string, func(), error) {
+			rc, err := testredis.StartCluster(3, 0)
+			if err != nil {
+				return "", func() {}, err
+			}
+			return "redis-cluster://" + rc.Addrs[0], rc.Stop, nil
+		}
 	}
 	url, stop, err := find()
 	if err != nil {
@@ -141,8 +150,10 @@ func testCluster(t *testing.T, kind string) {
 	if sharded {
 		// A node subscribes to a room's own channel a moment after the
 		// room's first local member joins.
-		opt, _ := redis.ParseURL(url)
-		rdb := redis.NewClient(opt)
+		rdb, err := redisadapter.NewClient(url)
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer rdb.Close()
 		ch := key + "#/#room#"
 		waitCluster(t, func() bool {
