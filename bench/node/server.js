@@ -12,7 +12,9 @@
 // a Node deployment of several nodes would; with ADAPTER=streams as well,
 // through @socket.io/redis-streams-adapter instead (stream REDIS_KEY or
 // "socket.io"). RECOVERY=1 turns connectionStateRecovery on (its
-// defaults).
+// defaults). REDIS_CLUSTER=1 makes REDIS_URL a comma-separated list of a
+// Redis Cluster's nodes, reached with the redis client's createCluster
+// (the classic adapter only).
 "use strict";
 
 const http = require("http");
@@ -34,8 +36,10 @@ async function useRedis() {
     return;
   }
   const { createAdapter } = require("@socket.io/redis-adapter");
-  const { createClient } = require("redis");
-  const pub = createClient({ url: process.env.REDIS_URL });
+  const { createClient, createCluster } = require("redis");
+  const pub = process.env.REDIS_CLUSTER === "1"
+    ? createCluster({ rootNodes: process.env.REDIS_URL.split(",").map((url) => ({ url })) })
+    : createClient({ url: process.env.REDIS_URL });
   const sub = pub.duplicate();
   pub.on("error", (e) => console.error("redis pub:", e.message));
   sub.on("error", (e) => console.error("redis sub:", e.message));
