@@ -73,7 +73,8 @@ type TraceOptions struct {
 	// ConnectError puts the trace of a refused connect into the client's
 	// connect_error data, under "trace" (err.data.trace in
 	// socket.io-client). Off by default: it tells a client which plugins
-	// ran and why they refused.
+	// ran and why they refused. It needs tracing on (PerSocket not
+	// negative).
 	ConnectError bool `json:"connect_error"`
 }
 
