@@ -45,12 +45,12 @@
 // no subscriber left on it). The sharded flavour subscribes to each
 // channel on the primary that owns the channel's slot, one connection
 // per primary, and follows the slots when they move: a failover, a
-// resharding, a MOVED answer (see shardSubscriber). While a primary is
+// resharding, a MOVED answer. While a primary is
 // down, and until its replica has taken over, what is published through
 // it is lost: broadcasts still reach this node's sockets, requests whose
-// answers may be lost fail with ErrUnavailable, and both flavours resume
-// on their own once the cluster is whole again. The streams flavour
-// (NewStreams) does not support a Redis Cluster yet and refuses one.
+// answers may be lost fail with ErrUnavailable, and every flavour
+// resumes on its own once the cluster is whole again. The streams flavour
+// (NewStreams) works on a Redis Cluster too (see Streams).
 package redisadapter
 
 import (

@@ -120,11 +120,16 @@ type inFlight struct {
 // throughout, and requests made across the cut end (with an answer or an
 // error) by their timeout.
 func TestFailoverDuringTraffic(t *testing.T) {
-	t.Run("classic", func(t *testing.T) { testFailoverDuringTraffic(t, redisadapter.Options{}, publishPrimary) })
-	t.Run("classic-subscribers", func(t *testing.T) { testFailoverDuringTraffic(t, redisadapter.Options{}, subscriberPrimary) })
-	t.Run("sharded", func(t *testing.T) {
-		testFailoverDuringTraffic(t, redisadapter.Options{Sharded: true}, mainChannelPrimary)
+	t.Run("classic", func(t *testing.T) {
+		testFailoverDuringTraffic(t, pubsubLink(redisadapter.Options{}), publishPrimary)
 	})
+	t.Run("classic-subscribers", func(t *testing.T) {
+		testFailoverDuringTraffic(t, pubsubLink(redisadapter.Options{}), subscriberPrimary)
+	})
+	t.Run("sharded", func(t *testing.T) {
+		testFailoverDuringTraffic(t, pubsubLink(redisadapter.Options{Sharded: true}), mainChannelPrimary)
+	})
+	t.Run("streams", func(t *testing.T) { testFailoverDuringTraffic(t, streamsLink, streamPrimary) })
 }
 
 // A victim chooses the primary to kill in the cluster of key.
@@ -134,6 +139,53 @@ type victim func(ctx context.Context, rc *testredis.Cluster, key string) (string
 // the one that owns the slot of the key.
 func publishPrimary(ctx context.Context, rc *testredis.Cluster, key string) (string, error) {
 	return rc.PrimaryOf(ctx, key)
+}
+
+// readyLink is a node's link to the cluster, as the failover test uses
+// it: a *redisadapter.Cluster or a *redisadapter.Streams.
+type readyLink interface {
+	Adapter(nsp *hub.Namespace, local hub.LocalAdapter) (hub.Adapter, error)
+	Ready(ctx context.Context) error
+}
+
+// A linker links a node to the Redis Cluster rc under key, its requests
+// timing out after timeout.
+type linker func(t *testing.T, rc *testredis.Cluster, key string, timeout time.Duration) readyLink
+
+// pubsubLink links nodes with a Cluster of options o.
+func pubsubLink(o redisadapter.Options) linker {
+	return func(t *testing.T, rc *testredis.Cluster, key string, timeout time.Duration) readyLink {
+		o.RequestsTimeout = timeout
+		c, _ := joinRedisCluster(t, o, rc, key)
+		return c
+	}
+}
+
+// streamsLink links nodes with a Streams.
+func streamsLink(t *testing.T, rc *testredis.Cluster, key string, timeout time.Duration) readyLink {
+	rdb, err := redisadapter.NewClient(rc.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	so := streamsOptions(key, false)
+	so.RequestsTimeout = timeout
+	s, err := redisadapter.NewStreams(ctx, rdb, so)
+	if err != nil {
+		rdb.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		rdb.Close()
+	})
+	return s
+}
+
+// streamPrimary is the primary of the streams flavour's stream.
+func streamPrimary(ctx context.Context, rc *testredis.Cluster, key string) (string, error) {
+	return rc.PrimaryOf(ctx, streamsOptions(key, false).StreamName)
 }
 
 // mainChannelPrimary is the primary of the sharded flavour's main
@@ -168,15 +220,14 @@ func subscriberPrimary(ctx context.Context, rc *testredis.Cluster, key string) (
 	return best, err
 }
 
-func testFailoverDuringTraffic(t *testing.T, o redisadapter.Options, choose victim) {
+func testFailoverDuringTraffic(t *testing.T, link linker, choose victim) {
 	rc := ownRedisCluster(t)
 	key := testKey(t)
-	o.RequestsTimeout = failoverRequestsTimeout
-	links := make([]*redisadapter.Cluster, 3)
+	links := make([]readyLink, 3)
 	servers := make([]*hub.Server, 3)
 	logs := make([]*tickLog, 3)
 	for i := range servers {
-		links[i], _ = joinRedisCluster(t, o, rc, key)
+		links[i] = link(t, rc, key, failoverRequestsTimeout)
 		srv, url := adaptertest.Serve(t, hub.Options{Adapter: links[i].Adapter}, func(s *hub.Server) {
 			s.Of("/").OnServerSideEmit("ping", func(e *hub.ServerEvent) {
 				if e.WantsAck() {
@@ -259,8 +310,8 @@ func testFailoverDuringTraffic(t *testing.T, o redisadapter.Options, choose vict
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pub, _ := publishPrimary(ctx, rc, key); !o.Sharded && pub != addr {
-		t.Logf("%s is not the primary the nodes publish through (%s)", addr, pub)
+	if pub, _ := publishPrimary(ctx, rc, key); pub != addr {
+		t.Logf("%s is not the primary of the key's slot (%s)", addr, pub)
 	}
 	cut := int(published.Load())
 	if err := rc.Kill(addr); err != nil {

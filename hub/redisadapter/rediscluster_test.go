@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/internal/adaptertest"
+	"github.com/hubd/hubd/hub/internal/testclient"
 	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/internal/testredis"
 )
@@ -245,16 +246,6 @@ func TestReadyOnRedisCluster(t *testing.T) {
 	})
 }
 
-// The streams flavour refuses a Redis Cluster with a clear error.
-func TestStreamsRefuseRedisCluster(t *testing.T) {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
-	defer rdb.Close()
-	_, err := redisadapter.NewStreams(context.Background(), rdb, redisadapter.StreamsOptions{})
-	if !errors.Is(err, redisadapter.ErrStreamsCluster) {
-		t.Fatalf("NewStreams on a cluster client = %v, want ErrStreamsCluster", err)
-	}
-}
-
 func TestNewClient(t *testing.T) {
 	for _, c := range []struct {
 		url     string
@@ -416,4 +407,132 @@ func FuzzNewClient(f *testing.F) {
 		}
 		rdb.Close()
 	})
+}
+
+// clusterStreamsFlavour is the streams flavour (on sharded pub/sub when
+// sharded) on the Redis Cluster rc, as a flavour of the cross-node table.
+func clusterStreamsFlavour(sharded bool, rc *testredis.Cluster) adaptertest.Flavour {
+	f := adaptertest.Flavour{ErrClosed: redisadapter.ErrClosed}
+	f.Join = func(t testing.TB, key string) adaptertest.Link {
+		rdb, err := redisadapter.NewClient(rc.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		streams, err := redisadapter.NewStreams(ctx, rdb, streamsOptions(key, sharded))
+		if err != nil {
+			rdb.Close()
+			t.Fatal(err)
+		}
+		closeBoth := sync.OnceValue(func() error {
+			err := streams.Close()
+			rdb.Close()
+			return err
+		})
+		t.Cleanup(func() { _ = closeBoth() })
+		return adaptertest.Link{
+			Adapter: streams.Adapter,
+			Options: func(h *hub.Options) { h.ConnectionStateRecovery = &hub.RecoveryOptions{} },
+			Close:   closeBoth,
+		}
+	}
+	return f
+}
+
+// TestStreamsCrossNodeOnRedisCluster runs the cross-node table against
+// the streams flavour on a Redis Cluster of three primaries.
+func TestStreamsCrossNodeOnRedisCluster(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "streams", true: "streams-sharded"}[sharded], func(t *testing.T) {
+			adaptertest.Run(t, clusterStreamsFlavour(sharded, redisCluster(t)))
+		})
+	}
+}
+
+// On a Redis Cluster, the streams flavour recovers a client on another
+// node: its session, kept in the cluster, and the broadcasts it missed,
+// read back from its namespace's stream; a live session is not taken
+// while its node is alive (the liveness check counts the node's channel
+// over the cluster).
+func TestStreamsRecoveryOnRedisCluster(t *testing.T) {
+	for _, sharded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "streams", true: "streams-sharded"}[sharded], func(t *testing.T) {
+			testStreamsRecoveryOnRedisCluster(t, sharded)
+		})
+	}
+}
+
+func testStreamsRecoveryOnRedisCluster(t *testing.T, sharded bool) {
+	rc := redisCluster(t)
+	key := testKey(t)
+	so := streamsOptions(key, sharded)
+	f := clusterStreamsFlavour(sharded, rc)
+	a := adaptertest.Start(t, f, key, nil)
+	b := adaptertest.Start(t, f, key, nil)
+	adaptertest.WaitNodes(t, a.Server, "/", 2)
+	rdb := rc.Client()
+	defer rdb.Close()
+	session := func(pid string) (redisadapter.SessionView, bool) {
+		val, err := rdb.Get(context.Background(), so.SessionKeyPrefix+pid).Result()
+		if err != nil {
+			return redisadapter.SessionView{}, false
+		}
+		v, err := redisadapter.ReadSessionForTest(val)
+		return v, err == nil
+	}
+	connect := func(url string, auth any) (*testclient.Client, testclient.Reply) {
+		c, err := testclient.Dial(url, "/socket.io/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		r, err := c.ConnectReply("/", auth)
+		if err != nil || r.PID == "" {
+			t.Fatalf("connect: %+v, %v", r, err)
+		}
+		return c, r
+	}
+
+	c, r := connect(a.URL, nil)
+	adaptertest.JoinRooms(t, a.Server, "/", r.SID, "room")
+	adaptertest.WaitFor(t, func() bool {
+		v, ok := session(r.PID)
+		return ok && v.Live && slices.Contains(v.Rooms, "room")
+	}, "the session to be tracked")
+	// Alive on A: B does not hand it out.
+	if _, thief := connect(b.URL, map[string]any{"pid": r.PID, "offset": ""}); thief.SID == r.SID {
+		t.Fatalf("B recovered the session of a socket still connected to A")
+	}
+	watcher, wid := adaptertest.Dial(t, b.URL, "/")
+	adaptertest.JoinRooms(t, b.Server, "/", wid, "room")
+	if err := b.Server.To("room").Emit("first"); err != nil {
+		t.Fatal(err)
+	}
+	off := lastOffset(t, adaptertest.ExpectEvent(t, c, "/", "first"))
+	c.Close()
+	adaptertest.WaitFor(t, func() bool {
+		v, ok := session(r.PID)
+		return ok && !v.Live
+	}, "the session to be kept")
+
+	for i := 1; i <= 2; i++ {
+		if err := b.Server.To("room").Emit("missed", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adaptertest.ExpectEvent(t, watcher, "/", "first")
+	adaptertest.ExpectEvent(t, watcher, "/", "missed")
+	adaptertest.ExpectEvent(t, watcher, "/", "missed") // B has read them
+
+	c2, back := connect(b.URL, map[string]any{"pid": r.PID, "offset": off})
+	if back.SID != r.SID {
+		t.Fatalf("reconnect to B: socket %s, want %s recovered", back.SID, r.SID)
+	}
+	for i := 1; i <= 2; i++ {
+		var n int
+		if p := adaptertest.ExpectEvent(t, c2, "/", "missed"); p.Arg(0, &n) != nil || n != i {
+			t.Fatalf("replayed %s, want missed %d", p.Text, i)
+		}
+	}
 }

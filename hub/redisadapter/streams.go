@@ -214,9 +214,12 @@ const xaddQueue = 8192
 //     replay within RecoveryOptions.MaxSessionPackets and
 //     MaxSessionBytes, and a scan of at most twice MaxLen entries.
 //
-// One Redis server is what this is built and tested for; with StreamCount
-// above 1, each stream has a reader of its own. NewStreams refuses a
-// Redis Cluster client (ErrStreamsCluster).
+// It works on one Redis server, or on a Redis Cluster of several primaries
+// when rdb is a *redis.ClusterClient (see NewClient): a stream and its
+// reader's wake key share a slot, so each stream lives on one primary,
+// the sessions spread over all of them, and nodes (and a session owner's
+// liveness) are counted over the cluster as the pub/sub flavours count
+// them. With StreamCount above 1, each stream has a reader of its own.
 type Streams struct {
 	rdb    redis.UniversalClient
 	opts   StreamsOptions
@@ -254,9 +257,6 @@ type Streams struct {
 func NewStreams(ctx context.Context, rdb redis.UniversalClient, opts StreamsOptions) (*Streams, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
-	}
-	if _, ok := rdb.(*redis.ClusterClient); ok {
-		return nil, ErrStreamsCluster
 	}
 	opts = opts.withDefaults()
 	pubsub, err := New(ctx, rdb, Options{
@@ -382,13 +382,9 @@ func (s *Streams) Ready(ctx context.Context) error {
 	return nil
 }
 
-// ping reports whether Redis answers a PING.
-func (s *Streams) ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
-
-// ErrStreamsCluster is NewStreams's answer to a Redis Cluster client.
-var ErrStreamsCluster = errors.New("redisadapter: the streams flavour does not support a Redis Cluster yet " +
-	"(its node counts and session liveness checks need one server): use one Redis server (with replicas behind one address), " +
-	"or the classic or sharded pub/sub flavour on the cluster")
+// ping reports whether Redis answers a PING (every primary of a Redis
+// Cluster).
+func (s *Streams) ping(ctx context.Context) error { return s.pubsub.reachable(ctx) }
 
 // Dropped is the number of messages that could not be sent because Redis
 // was unreachable or the Streams was closed; each broadcast among them

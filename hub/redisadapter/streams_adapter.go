@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -296,19 +295,13 @@ func (a *streamsAdapter) ServerCount(ctx context.Context) (int, error) {
 	return a.subscribers(ctx, a.channel)
 }
 
-// subscribers counts the subscribers of a channel of the flavour.
+// subscribers counts the subscribers of a channel of the flavour (on a
+// Redis Cluster, as Cluster counts them).
 func (a *streamsAdapter) subscribers(ctx context.Context, channel string) (int, error) {
-	var res map[string]int64
-	var err error
 	if a.s.opts.Sharded {
-		res, err = a.s.rdb.PubSubShardNumSub(ctx, channel).Result()
-	} else {
-		res, err = a.s.rdb.PubSubNumSub(ctx, channel).Result()
+		return a.s.pubsub.shardNumSub(ctx, channel)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("redisadapter: counting nodes: %w", err)
-	}
-	return int(res[channel]), nil
+	return a.s.pubsub.numSub(ctx, channel)
 }
 
 // Rooms lists the rooms of every node: Node's cluster protocol has no
