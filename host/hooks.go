@@ -99,16 +99,15 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
 	env.Recovered = s.Recovered()
 	ctx := s.Context()
-	var shown TraceRecord
-	var show *TraceRecord
+	var show *TraceRecord // the trace a refused client is shown, if any
 	if c := h.tracer.on(); c != nil && c.connectError {
-		show = &shown
+		show = new(TraceRecord)
 	}
 	d := h.decide(ctx, ctx, t, &env, show)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:
 		ce := connectError(&d)
-		if show != nil && shown.Hook != "" {
+		if show != nil && show.Hook != "" {
 			ce.Data = withTrace(d.Data, show)
 		}
 		return ce
