@@ -145,6 +145,17 @@ func TestOptionsReportEveryProblem(t *testing.T) {
 	}
 }
 
+// TestBcryptjsHash: a hash made by bcryptjs, which the Node package's
+// users make theirs with ($2a$), lets the right password in.
+func TestBcryptjsHash(t *testing.T) {
+	const hash = "$2a$10$IHxoUKFVmSvq6QC3pK9yeOKVMHo0yGXh6Os0w8QDsxHOs3ztIlgsq" // bcryptjs.hashSync("changeit", 10)
+	_, _, url := server(t, hub.Options{}, adminui.Options{Auth: &adminui.BasicAuth{Username: "admin", PasswordHash: hash}})
+	connect(t, dial(t, url), "/admin", map[string]any{"username": "admin", "password": "changeit"})
+	if _, err := dial(t, url).Connect("/admin", map[string]any{"username": "admin", "password": "changeit!"}); err == nil {
+		t.Fatal("a wrong password got in")
+	}
+}
+
 func TestBasicAuth(t *testing.T) {
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
