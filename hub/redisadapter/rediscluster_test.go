@@ -410,8 +410,9 @@ func FuzzNewClient(f *testing.F) {
 }
 
 // clusterStreamsFlavour is the streams flavour (on sharded pub/sub when
-// sharded) on the Redis Cluster rc, as a flavour of the cross-node table.
-func clusterStreamsFlavour(sharded bool, rc *testredis.Cluster) adaptertest.Flavour {
+// sharded) on the Redis Cluster rc, as a flavour of the cross-node table;
+// tweak, if given, changes its options.
+func clusterStreamsFlavour(sharded bool, rc *testredis.Cluster, tweak ...func(*redisadapter.StreamsOptions)) adaptertest.Flavour {
 	f := adaptertest.Flavour{ErrClosed: redisadapter.ErrClosed}
 	f.Join = func(t testing.TB, key string) adaptertest.Link {
 		rdb, err := redisadapter.NewClient(rc.URL())
@@ -420,7 +421,11 @@ func clusterStreamsFlavour(sharded bool, rc *testredis.Cluster) adaptertest.Flav
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
-		streams, err := redisadapter.NewStreams(ctx, rdb, streamsOptions(key, sharded))
+		so := streamsOptions(key, sharded)
+		for _, f := range tweak {
+			f(&so)
+		}
+		streams, err := redisadapter.NewStreams(ctx, rdb, so)
 		if err != nil {
 			rdb.Close()
 			t.Fatal(err)
