@@ -142,7 +142,8 @@ type member interface {
 }
 
 // Cluster is one node's link to Redis: a subscriber connection shared by
-// the namespaces' adapters and a publisher.
+// the namespaces' adapters (one per primary, in the sharded flavour on a
+// Redis Cluster) and a publisher.
 type Cluster struct {
 	rdb  redis.UniversalClient
 	opts Options
