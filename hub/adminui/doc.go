@@ -3,9 +3,10 @@
 // a hub.Server. The UI — the hosted page at admin.socket.io, or its files
 // served by Handler — connects to the admin namespace ("/admin") with the
 // stock socket.io-client and sees the server's namespaces, sockets, rooms,
-// traffic and, in development mode, every event; it may emit, make sockets
-// join or leave rooms and disconnect them, unless the instrumentation is
-// read-only.
+// traffic and, in development mode, every event; it may make sockets join
+// or leave rooms and disconnect them, and emit to them (a feature of the
+// protocol that the UI's pages of 0.5 do not offer yet), unless the
+// instrumentation is read-only.
 //
 //	ui, err := adminui.Instrument(srv, adminui.Options{
 //		Auth: &adminui.BasicAuth{Username: "admin", PasswordHash: hash}, // bcrypt
@@ -20,6 +21,10 @@
 // adapter (hub/redisadapter) every UI sees every node: the hub's and the
 // Node servers' running instrument() on the same Redis alike, since the
 // sockets are listed with FetchSockets and the actions are broadcasts.
+//
+// Handler serves the UI's page from an installed @socket.io/admin-ui
+// package, for a hub that serves its own UI; the hosted page works as
+// well, given CORS for its origin (hub.Options.CORS).
 //
 // It costs nothing while no UI watches. On one node, the per-socket
 // listeners (events received and sent) and the room listeners are put in
