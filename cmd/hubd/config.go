@@ -415,6 +415,14 @@ type PluginsConfig struct {
 	// is left. A hook not named keeps its default: connect and join 1s,
 	// leave and disconnect 500ms, event 250ms. Applied again on SIGHUP.
 	ChainBudgets map[string]Duration `json:"chain_budgets,omitempty"`
+	// Trace is the decision trace: what each plugin decided at each hook
+	// of a socket, kept per socket and served by the API at GET
+	// /api/sockets/{id}/trace. per_socket (32; negative: off) and
+	// closed_sockets (1000; negative: none) bound what is kept, sample
+	// (0 to 1; 0) logs that share of the decisions with every step, and
+	// connect_error (false) puts a refused connect's trace in the client's
+	// connect_error data. Applied again on SIGHUP.
+	Trace host.TraceOptions `json:"trace"`
 }
 
 // APIConfig is the HTTP publish API.
@@ -842,6 +850,11 @@ func (c *Config) Validate() error {
 
 	if c.Plugins.Dir != "" {
 		checkDir(bad, "plugin directory", c.Plugins.Dir)
+	}
+	if err := c.Plugins.Trace.Validate(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			bad("plugins.%s", e)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Plugins.ChainBudgets)) {
 		if !knownHook(name) {

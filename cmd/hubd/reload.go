@@ -230,7 +230,7 @@ func (l *live) setAPI(c APIConfig) error {
 		l.api.Store(nil)
 		return nil
 	}
-	api, err := httpapi.New(l.srv, httpapi.Config{Key: c.Key, MaxBody: c.MaxBody})
+	api, err := httpapi.New(l.srv, httpapi.Config{Key: c.Key, MaxBody: c.MaxBody, Trace: l.trace})
 	if err != nil {
 		return err
 	}
@@ -264,6 +264,15 @@ func (l *live) hooks() *hub.Hooks {
 	return hub.ChainHooks(counter, plugins)
 }
 
+// trace is a socket's decision trace from the plugins in force, for the
+// API.
+func (l *live) trace(id string) (any, bool) {
+	if p := l.plugins.Load(); p != nil {
+		return p.Trace(id)
+	}
+	return nil, false
+}
+
 // pluginStats are the statistics of the plugins in force, for /metrics.
 func (l *live) pluginStats() []host.HookStats {
 	if p := l.plugins.Load(); p != nil {
@@ -276,6 +285,9 @@ func (l *live) pluginStats() []host.HookStats {
 func (l *live) openPlugins(ctx context.Context, dir string) error {
 	h := host.New(l.logger.With("component", "host"))
 	setChainBudgets(h, l.cfg.Plugins.ChainBudgets)
+	if err := h.SetTrace(l.cfg.Plugins.Trace); err != nil { // checked by Validate
+		l.logger.Error("plugins.trace", "err", err)
+	}
 	h.Register("js", js.Runtime{})
 	h.Register("wasm", wasm.New())
 	h.Register("process", &process.Runtime{})
@@ -463,6 +475,14 @@ func (l *live) apply(ctx context.Context, next Config) {
 			setChainBudgets(h, next.Plugins.ChainBudgets)
 		}
 		changed = append(changed, "plugins.chain_budgets")
+	}
+	if next.Plugins.Trace != old.Plugins.Trace {
+		l.cfg.Plugins.Trace = next.Plugins.Trace
+		cur.Plugins.Trace = next.Plugins.Trace
+		if h := l.plugins.Load(); h != nil {
+			_ = h.SetTrace(next.Plugins.Trace) // checked by Validate
+		}
+		changed = append(changed, "plugins.trace")
 	}
 	// The plugin directory (its plugins are reloaded after).
 	if next.Plugins.Dir != old.Plugins.Dir {
