@@ -10,57 +10,29 @@
 // for a binary event and disconnects. Prints one JSON line: the ack's bytes,
 // the event's bytes, the transport. A failure prints a reason on stderr and
 // exits 1; every wait is bounded.
-import { chromium } from "playwright-core";
+import { run } from "./run.mjs";
 
 const [url] = process.argv.slice(2);
 if (!url) {
   console.error("usage: node eio3.mjs <page URL>");
   process.exit(2);
 }
-setTimeout(() => {
-  console.error("eio3: not finished after 90 s");
-  process.exit(1);
-}, 90_000).unref();
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
+await run("eio3", url, async () => {
+  const within = (p, what) =>
+    Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: not within 20 s`)), 20000))]);
+  const bytes = (v) => Array.from(new Uint8Array(v instanceof ArrayBuffer ? v : v.buffer));
+  const s = io({ transports: ["polling"], reconnection: false, timeout: 20000 });
+  await within(new Promise((resolve, reject) => {
+    s.once("connect", resolve);
+    s.once("connect_error", reject);
+    s.once("error", reject);
+  }), "connect");
+  // An ArrayBuffer: the 2.x client sees no binary in a typed array.
+  const ack = await within(new Promise((resolve) => s.emit("bin", new Uint8Array([0, 1, 2, 255]).buffer, "text", resolve)), "the ack");
+  const pushed = new Promise((resolve) => s.once("pushed", resolve));
+  s.emit("push");
+  const got = await within(pushed, "the pushed event");
+  const transport = s.io.engine.transport.name;
+  s.close();
+  return { ack: bytes(ack), pushed: bytes(got), transport };
 });
-let status = 0;
-try {
-  const page = await browser.newPage();
-  const logs = [];
-  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
-  await page.goto(url);
-  const result = await page.evaluate(async () => {
-    const within = (p, what) =>
-      Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: not within 20 s`)), 20000))]);
-    const bytes = (v) => Array.from(new Uint8Array(v instanceof ArrayBuffer ? v : v.buffer));
-    const s = io({ transports: ["polling"], reconnection: false, timeout: 20000 });
-    await within(new Promise((resolve, reject) => {
-      s.once("connect", resolve);
-      s.once("connect_error", reject);
-      s.once("error", reject);
-    }), "connect");
-    // An ArrayBuffer: the 2.x client sees no binary in a typed array.
-    const ack = await within(new Promise((resolve) => s.emit("bin", new Uint8Array([0, 1, 2, 255]).buffer, "text", resolve)), "the ack");
-    const pushed = new Promise((resolve) => s.once("pushed", resolve));
-    s.emit("push");
-    const got = await within(pushed, "the pushed event");
-    const transport = s.io.engine.transport.name;
-    s.close();
-    return { ack: bytes(ack), pushed: bytes(got), transport };
-  });
-  process.stdout.write(JSON.stringify(result) + "\n");
-  if (logs.length) console.error(logs.join("\n"));
-} catch (e) {
-  console.error(`eio3: ${e.stack ?? e}`);
-  status = 1;
-} finally {
-  await browser.close();
-}
-process.exit(status);
