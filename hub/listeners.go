@@ -120,14 +120,13 @@ func (s *Socket) removeAny(l *listener) {
 // socket.onAnyOutgoing.)
 func (s *Socket) OnAnyOutgoing(fn func(event string, args Args)) (off func()) {
 	l := &outgoingListener{fn: fn}
-	s.nsp.outgoingUsed.Store(true)
 	s.mu.Lock()
 	var list []*outgoingListener
 	if p := s.outgoing.Load(); p != nil {
 		list = *p
 	}
 	list = append(slices.Clip(list), l)
-	s.outgoing.Store(&list)
+	s.setOutgoingLocked(&list)
 	s.mu.Unlock()
 	return func() { s.removeOutgoing(l) }
 }
@@ -136,13 +135,12 @@ func (s *Socket) OnAnyOutgoing(fn func(event string, args Args)) (off func()) {
 // there. The returned function removes it. (Node: socket.prependAnyOutgoing.)
 func (s *Socket) PrependAnyOutgoing(fn func(event string, args Args)) (off func()) {
 	l := &outgoingListener{fn: fn}
-	s.nsp.outgoingUsed.Store(true)
 	s.mu.Lock()
 	list := []*outgoingListener{l}
 	if p := s.outgoing.Load(); p != nil {
 		list = append(list, *p...)
 	}
-	s.outgoing.Store(&list)
+	s.setOutgoingLocked(&list)
 	s.mu.Unlock()
 	return func() { s.removeOutgoing(l) }
 }
@@ -151,8 +149,26 @@ func (s *Socket) PrependAnyOutgoing(fn func(event string, args Args)) (off func(
 // socket.offAnyOutgoing().)
 func (s *Socket) OffAnyOutgoing() {
 	s.mu.Lock()
-	s.outgoing.Store(nil)
+	s.setOutgoingLocked(nil)
 	s.mu.Unlock()
+}
+
+// setOutgoingLocked stores the socket's outgoing listeners (nil: none)
+// and keeps the namespace's count of sockets that have some, which a
+// socket leaves when it has none or is gone: once the last such socket
+// is, broadcasts take their fast path again. The count goes up before a
+// list is stored, down after none is: a broadcast that finds it at zero
+// finds no socket with listeners.
+func (s *Socket) setOutgoingLocked(list *[]*outgoingListener) {
+	if list != nil && !s.outCounted && !s.gone {
+		s.outCounted = true
+		s.nsp.outgoingSockets.Add(1)
+	}
+	s.outgoing.Store(list)
+	if (list == nil || s.gone) && s.outCounted {
+		s.outCounted = false
+		s.nsp.outgoingSockets.Add(-1)
+	}
 }
 
 func (s *Socket) removeOutgoing(l *outgoingListener) {
@@ -167,11 +183,11 @@ func (s *Socket) removeOutgoing(l *outgoingListener) {
 		return
 	}
 	if len(*p) == 1 {
-		s.outgoing.Store(nil)
+		s.setOutgoingLocked(nil)
 		return
 	}
 	list := slices.Delete(slices.Clone(*p), i, i+1)
-	s.outgoing.Store(&list)
+	s.setOutgoingLocked(&list)
 }
 
 // hasOutgoing reports whether the socket has outgoing listeners: one

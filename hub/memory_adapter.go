@@ -331,6 +331,7 @@ func (a *MemoryAdapter) DelAll(s *Socket) {
 	own := a.shardOf(s.id)
 	s.mu.Lock()
 	s.gone = true
+	s.setOutgoingLocked(s.outgoing.Load()) // a gone socket counts no more
 	own.mu.Lock()
 	order := own.joined[s]
 	delete(own.joined, s)
@@ -443,7 +444,7 @@ func (a *MemoryAdapter) deliver(p *Packet, opts BroadcastOptions) []*Socket {
 	volatile := opts.Flags.Volatile
 	// Counted here and added once: the loop stays free of atomics.
 	sent, failed := 0, 0
-	if len(opts.Rooms) == 1 && len(opts.Except) == 0 && !a.nsp.outgoingUsed.Load() {
+	if len(opts.Rooms) == 1 && len(opts.Except) == 0 && a.nsp.outgoingSockets.Load() == 0 {
 		// One room and no outgoing listener anywhere in the namespace
 		// (the common broadcast): the member slice alone, each member's
 		// connection read from it, no socket touched.

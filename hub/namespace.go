@@ -27,9 +27,10 @@ type Namespace struct {
 	count   atomic.Int64 // connected sockets
 	pending atomic.Int64 // sockets resolved to this namespace, not yet through add
 	joined  atomic.Bool  // a socket has connected (children only)
-	// outgoingUsed: a socket of the namespace has had an outgoing
-	// listener; until then a broadcast checks no socket for one.
-	outgoingUsed atomic.Bool
+	// outgoingSockets counts the sockets of the namespace that have an
+	// outgoing listener (see Socket.setOutgoingLocked); while there is
+	// none, a broadcast checks no socket for one.
+	outgoingSockets atomic.Int64
 
 	mu           sync.Mutex
 	middlewares  []func(*Socket) error

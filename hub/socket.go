@@ -51,6 +51,7 @@ type Socket struct {
 	mu          sync.Mutex
 	rooms       map[string]struct{} // kept by the MemoryAdapter
 	gone        bool                // left every room for good
+	outCounted  bool                // counted in nsp.outgoingSockets
 	data        any
 	handlers    map[string][]*listener              // lists are copied, never changed
 	anyHandlers []*listener                         // copied, never changed
