@@ -25,16 +25,7 @@ import (
 // node, and `npm ci` in hub/testdata/browser and hub/testdata/client2.
 func TestCompatV2Chromium(t *testing.T) {
 	t.Parallel()
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("%s is missing: install it with `apt-get install -y chromium`, or set CHROMIUM", chromium)
-	}
-	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core", "package.json")); err != nil {
-		t.Fatalf("playwright-core is missing: run `npm ci` in hub/%s (make test does)", browserDir)
-	}
+	chromium := requireChromium(t)
 	bundle := filepath.Join(compatV2Dir, "node_modules", "socket.io-client", "dist", "socket.io.js")
 	if _, err := os.Stat(bundle); err != nil {
 		t.Fatalf("%s is missing: run `npm ci` in hub/%s (make test does)", bundle, compatV2Dir)

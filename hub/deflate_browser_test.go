@@ -19,13 +19,11 @@ import (
 // browserDir holds the script that drives Chromium (and its playwright-core).
 const browserDir = "testdata/browser"
 
-// TestDeflateChromium: Chromium, whose WebSocket offers permessage-deflate,
-// connects to a hub that compresses, sends a big message (which it
-// compresses, and the hub inflates) and gets a big broadcast compressed by
-// the hub. Needs /usr/bin/chromium (or $CHROMIUM), node, and `npm ci` in
-// hub/testdata/browser.
-func TestDeflateChromium(t *testing.T) {
-	t.Parallel()
+// requireChromium fails the test when Chromium or playwright-core, which
+// the scripts of browserDir drive it with, is missing; it returns
+// Chromium's path, for the scripts' CHROMIUM.
+func requireChromium(t *testing.T) string {
+	t.Helper()
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
@@ -36,6 +34,17 @@ func TestDeflateChromium(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core", "package.json")); err != nil {
 		t.Fatalf("playwright-core is missing: run `npm ci` in hub/%s (make test does)", browserDir)
 	}
+	return chromium
+}
+
+// TestDeflateChromium: Chromium, whose WebSocket offers permessage-deflate,
+// connects to a hub that compresses, sends a big message (which it
+// compresses, and the hub inflates) and gets a big broadcast compressed by
+// the hub. Needs /usr/bin/chromium (or $CHROMIUM), node, and `npm ci` in
+// hub/testdata/browser.
+func TestDeflateChromium(t *testing.T) {
+	t.Parallel()
+	chromium := requireChromium(t)
 	compatRequireClient(t) // the browser bundle comes from hub/testdata/client
 	bundle, err := hub.LoadClientBundle(filepath.Join(compatClientDir, "node_modules", "socket.io-client"))
 	if err != nil {
