@@ -1,7 +1,6 @@
 package hub_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,8 +10,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/internal/nodeproc"
 )
 
 // corsNodeDir holds Node's socket.io server that TestCORSAsNode compares
@@ -158,25 +159,18 @@ func startCORSNode(t *testing.T, cfg map[string]any) string {
 	js, _ := json.Marshal(cfg)
 	cmd := exec.Command("node", "server.mjs", string(js))
 	cmd.Dir = corsNodeDir
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
+	port := make(chan string, 1)
+	nodeproc.StartCommand(t, cmd, func(line []byte) {
+		select {
+		case port <- strings.TrimSpace(string(line)):
+		default:
+		}
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("server.mjs printed no port: %v", err)
+	select {
+	case p := <-port:
+		return "http://127.0.0.1:" + p
+	case <-time.After(30 * time.Second):
+		t.Fatal("server.mjs printed no port")
+		return ""
 	}
-	return "http://127.0.0.1:" + strings.TrimSpace(line)
 }
