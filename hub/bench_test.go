@@ -65,7 +65,7 @@ func benchServerOpts(b *testing.B, n int, opts Options) (*Server, []*benchConn) 
 	ts := httptest.NewServer(srv)
 	conns := make([]*benchConn, n)
 	for i := range conns {
-		conns[i] = benchDial(b, ts.URL)
+		conns[i] = benchDialParser(b, ts.URL, opts.Parser)
 	}
 	nsp := srv.Of("/")
 	deadline := time.Now().Add(10 * time.Second)

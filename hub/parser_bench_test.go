@@ -64,30 +64,7 @@ func BenchmarkParserBroadcast(b *testing.B) {
 	msg := map[string]any{"user": "ann", "text": "hello, room", "ts": 1719999999}
 	for _, pr := range benchParsers {
 		b.Run(pr.String(), func(b *testing.B) {
-			srv := New(Options{Parser: pr, PingInterval: time.Hour, PingTimeout: time.Hour})
-			ts := httptest.NewServer(srv)
-			conns := make([]*benchConn, n)
-			for i := range conns {
-				conns[i] = benchDialParser(b, ts.URL, pr)
-			}
-			nsp := srv.Of("/")
-			deadline := time.Now().Add(10 * time.Second)
-			for nsp.Len() < n {
-				if time.Now().After(deadline) {
-					b.Fatalf("%d of %d sockets connected", nsp.Len(), n)
-				}
-				time.Sleep(time.Millisecond)
-			}
-			if err := srv.SocketsJoin("room"); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() {
-				for _, c := range conns {
-					c.close()
-				}
-				srv.Close()
-				ts.Close()
-			})
+			srv, _ := benchServerOpts(b, n, Options{Parser: pr})
 			op := srv.To("room")
 			for _, bc := range []struct {
 				name string
@@ -104,7 +81,7 @@ func BenchmarkParserBroadcast(b *testing.B) {
 					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/recipient")
 				})
 			}
-			if nsp.Len() != n {
+			if nsp := srv.Of("/"); nsp.Len() != n {
 				b.Fatalf("%d sockets left of %d: some fell behind", nsp.Len(), n)
 			}
 		})
