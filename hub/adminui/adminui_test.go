@@ -405,3 +405,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestDynamicNamespace: a dynamic namespace's child made while a UI
+// watches is reported, its sockets and their events included.
+func TestDynamicNamespace(t *testing.T) {
+	srv, _, url := server(t, hub.Options{}, adminui.Options{NoAuth: true, StatsInterval: 50 * time.Millisecond})
+	srv.OfPattern(regexp.MustCompile(`^/team-\d+$`)).OnConnection(func(s *hub.Socket) {
+		s.On("hi", func(*hub.Event) {})
+	})
+	ui := dial(t, url)
+	connect(t, ui, "/admin", nil)
+	event(t, ui, "all_sockets")
+	c := dial(t, url)
+	id := connect(t, c, "/team-7", nil)
+	eventWhere(t, ui, "socket_connected", func(p *testclient.Packet) bool {
+		var s serialized
+		return p.Arg(0, &s) == nil && s.ID == id && s.Nsp == "/team-7"
+	})
+	_ = c.Emit("/team-7", "hi", 1)
+	eventWhere(t, ui, "event_received", func(p *testclient.Packet) bool { return p.Str(0) == "/team-7" && p.Str(1) == id })
+	eventWhere(t, ui, "server_stats", func(p *testclient.Packet) bool {
+		var st stats
+		if p.Arg(0, &st) != nil {
+			return false
+		}
+		for _, n := range st.Namespaces {
+			if n.Name == "/team-7" && n.SocketsCount == 1 {
+				return true
+			}
+		}
+		return false
+	})
+}
