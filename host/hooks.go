@@ -239,8 +239,22 @@ func (h *Host) onEvent(ev *hub.Event) error {
 
 // decide runs t's chain for env with ctx and, when tracing is on, records
 // the decision in the trace of env's socket, whose life is sockCtx; show,
-// when not nil, gets the record.
+// when not nil, gets the record. With a tape being recorded (SetTape), the
+// envelope as the chain got it and the decision go to the tape.
 func (h *Host) decide(ctx, sockCtx context.Context, t *table, env *Envelope, show *TraceRecord) Decision {
+	if r := h.tape.Load(); r != nil {
+		if at, ok := r.take(env); ok {
+			pre := *env // the chain replaces env's fields, never changes them
+			d := h.traced(ctx, sockCtx, t, env, show)
+			r.put(at, pre, &d)
+			return d
+		}
+	}
+	return h.traced(ctx, sockCtx, t, env, show)
+}
+
+// traced is decide without the tape.
+func (h *Host) traced(ctx, sockCtx context.Context, t *table, env *Envelope, show *TraceRecord) Decision {
 	c := h.tracer.on()
 	if c == nil {
 		return t.run(ctx, env.Hook, env, nil)

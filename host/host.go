@@ -25,6 +25,8 @@ type Host struct {
 	budgets chainBudgets
 	// tracer keeps the sockets' decision traces (see SetTrace).
 	tracer *tracer
+	// tape records hook calls, when set (see SetTape).
+	tape atomic.Pointer[tapeRecorder]
 }
 
 // New returns a host with no plugins. A nil logger discards.
@@ -179,8 +181,11 @@ func (h *Host) Stats() []HookStats {
 	return out
 }
 
-// Close closes every plugin.
+// Close closes every plugin, and the tape being recorded.
 func (h *Host) Close() error {
+	if r := h.tape.Swap(nil); r != nil {
+		r.close()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	old := h.current.Swap(newTable(nil, h.logger))
