@@ -57,9 +57,10 @@ func TestBinaryReply(t *testing.T) {
 	}
 }
 
-// runEchoClient runs testdata/binreply/client.cjs against base with the
-// socket.io-client the hub package's compatibility tests install.
-func runEchoClient(t *testing.T, base string) []echoAnswer {
+// runNodeClient runs the script (a path from the repository's root) with
+// node against base, with the socket.io-client the hub package's
+// compatibility tests install, and returns what it printed.
+func runNodeClient(t *testing.T, script, base string) []byte {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -71,14 +72,22 @@ func runEchoClient(t *testing.T, base string) []echoAnswer {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "host/testdata/binreply/client.cjs"), base)
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, script), base)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("client: %v\n%s", err, stderr.Bytes())
+		t.Fatalf("%s: %v\n%s", script, err, stderr.Bytes())
 	}
+	return out
+}
+
+// runEchoClient runs testdata/binreply/client.cjs against base with the
+// socket.io-client the hub package's compatibility tests install.
+func runEchoClient(t *testing.T, base string) []echoAnswer {
+	t.Helper()
+	out := runNodeClient(t, "host/testdata/binreply/client.cjs", base)
 	var got []echoAnswer
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {

@@ -3,13 +3,10 @@ package host_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -201,24 +198,7 @@ func checkTraceClient(t *testing.T, seen map[string][]json.RawMessage) {
 // its observations by kind.
 func runTraceClient(t *testing.T, base string) map[string][]json.RawMessage {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules := filepath.Join(root, "hub/testdata/client/node_modules")
-	if _, err := os.Stat(filepath.Join(modules, "socket.io-client")); err != nil {
-		t.Fatalf("socket.io-client is not installed in %s: run npm ci there (scripts/test.sh does)", modules)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "host/testdata/trace/client.cjs"), base)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("client: %v\n%s", err, stderr.Bytes())
-	}
+	out := runNodeClient(t, "host/testdata/trace/client.cjs", base)
 	seen := map[string][]json.RawMessage{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
