@@ -27,6 +27,8 @@ type Host struct {
 	tracer *tracer
 	// tape records hook calls, when set (see SetTape).
 	tape atomic.Pointer[tapeRecorder]
+	// revoker serves the plugins' revocations (see ServeRevocations).
+	revoker atomic.Pointer[Revoker]
 }
 
 // New returns a host with no plugins. A nil logger discards.

@@ -160,6 +160,9 @@ type TraceRecord struct {
 	Reason  string `json:"reason,omitempty"`
 	// Steps are the plugins consulted, in chain order.
 	Steps []TraceStep `json:"steps"`
+	// Revocation marks a decision a revocation asked for (Revoker): the
+	// socket's grant put to the hook again.
+	Revocation bool `json:"revocation,omitempty"`
 }
 
 // TraceStep is one plugin's part in a decision.
@@ -279,11 +282,12 @@ type pluginIdent struct {
 // traceBuf gathers the steps of one chain as it runs; the hooks keep it
 // on their stack and copy it into the socket's ring afterwards.
 type traceBuf struct {
-	hook   Hook // set by the chain
-	start  time.Time
-	n      int
-	inline [4]pendingStep
-	more   []pendingStep
+	hook       Hook // set by the chain
+	revocation bool // the chain re-decides a grant for a revocation
+	start      time.Time
+	n          int
+	inline     [4]pendingStep
+	more       []pendingStep
 }
 
 // pendingStep is a step before it is recorded: the decision and error are
@@ -332,6 +336,7 @@ type record struct {
 	at      int64 // unix nanoseconds
 	hook    uint8 // slot of hookIndex
 	outcome uint8 // an Outcome
+	revoked bool  // a revocation's decision
 	event   span
 	reason  span
 	steps   []step
@@ -431,6 +436,7 @@ func (r *record) fill(hook int, event string, tb *traceBuf, d *Decision) {
 	r.at = start.UnixNano()
 	r.hook = uint8(hook)
 	r.outcome = uint8(d.outcome())
+	r.revoked = tb.revocation
 	r.event = r.put(event, traceMaxText, true)
 	r.reason = r.put(d.Reason, traceMaxText, true)
 	for i := range tb.n {
@@ -462,7 +468,7 @@ func (r *record) export(id, ns string) TraceRecord {
 	out := TraceRecord{
 		Hook: hookIndex[r.hook], Namespace: ns, Socket: id, Event: r.text(r.event),
 		Time: time.Unix(0, r.at).UTC(), Outcome: outcomeAction[r.outcome], Reason: r.text(r.reason),
-		Steps: make([]TraceStep, len(r.steps)),
+		Steps: make([]TraceStep, len(r.steps)), Revocation: r.revoked,
 	}
 	for i, s := range r.steps {
 		st := TraceStep{
