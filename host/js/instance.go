@@ -85,6 +85,10 @@ func (p *Plugin) newInstance(slot int, deadline time.Time) (*instance, error) {
 	defer p.leave()
 	rt := goja.New()
 	rt.SetMaxCallStackSize(maxCallDepth)
+	if c := p.clock; c != nil {
+		rt.SetTimeSource(c.Now)
+		rt.SetRandSource(c.Float64)
+	}
 	in := &instance{p: p, rt: rt, slot: slot}
 	in.dec.in = in
 	in.enc.in = in

@@ -27,6 +27,7 @@ type Plugin struct {
 	maxLog    int
 	loadLimit time.Duration
 	config    json.RawMessage
+	clock     host.Clock // nil: the system's
 	hooks     hookSet
 	limits    limits
 	// execCheck: the plugin's calls can outlast a stopped regular

@@ -32,6 +32,9 @@ type Runtime struct {
 	// its context's deadline or cancellation. A script that runs longer
 	// fails to load with an error wrapping host.ErrTimeout.
 	LoadTimeout time.Duration
+	// Clock, when set, is what the scripts' Date and Math.random read in
+	// place of the system's clock and generator (a replay sets one).
+	Clock host.Clock
 }
 
 // Defaults of Runtime.
@@ -98,6 +101,7 @@ func (r Runtime) load(ctx context.Context, spec host.Spec, name, src string) (*P
 		maxLog:    orDefault(r.MaxLogBytes, DefaultMaxLogBytes),
 		loadLimit: r.LoadTimeout,
 		config:    m.Config,
+		clock:     r.Clock,
 		epoch:     time.Now(),
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),

@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/hubd/hubd/host"
 )
@@ -81,6 +82,7 @@ type options struct {
 	termination  Termination
 	recycleAfter int
 	loadTimeout  time.Duration
+	clock        host.Clock
 }
 
 // Option configures a Runtime.
@@ -109,6 +111,11 @@ func WithRecycleAfter(n int) Option { return func(o *options) { o.recycleAfter =
 // (default DefaultLoadTimeout). A guest that runs longer fails to load,
 // with an error wrapping host.ErrTimeout.
 func WithLoadTimeout(d time.Duration) Option { return func(o *options) { o.loadTimeout = d } }
+
+// WithClock gives the guests c's wall clock, monotonic clock and random
+// bytes (WASI clock_time_get and random_get) in place of the system's (a
+// replay sets one).
+func WithClock(c host.Clock) Option { return func(o *options) { o.clock = c } }
 
 // New returns a Runtime.
 func New(opts ...Option) *Runtime {
@@ -243,6 +250,15 @@ func (r *Runtime) Load(ctx context.Context, spec host.Spec) (host.Plugin, error)
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
+	if c := r.opts.clock; c != nil {
+		p.modCfg = p.modCfg.
+			WithWalltime(func() (int64, int32) {
+				t := c.Now()
+				return t.Unix(), int32(t.Nanosecond())
+			}, sys.ClockResolution(time.Microsecond)).
+			WithNanotime(c.Nanotime, sys.ClockResolution(time.Microsecond)).
+			WithRandSource(c)
+	}
 	p.pool = make(chan *instance, 2*p.size)
 
 	r.wd.addPlugin(p)
