@@ -716,3 +716,14 @@ func (h *Host) requestRevocation(plugin string, raw []byte) error {
 	}
 	return r.request(plugin, raw)
 }
+
+// RevokeJSON reads a revocation from JSON and carries it out: the
+// provider of the HTTP API's POST revoke (httpapi.Config.Revoke). Its
+// error is the request's problem.
+func (r *Revoker) RevokeJSON(ctx context.Context, request json.RawMessage) (any, error) {
+	rev, err := ParseRevocation(request)
+	if err != nil {
+		return nil, err
+	}
+	return r.Revoke(ctx, rev)
+}

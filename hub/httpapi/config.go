@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,6 +36,13 @@ type Config struct {
 	// for a socket it knows nothing of. It is called on the request's
 	// goroutine and must be safe for concurrent use.
 	Trace func(socketID string) (any, bool) `json:"-"`
+	// Revoke, when set, serves POST revoke: it is handed the request's
+	// JSON body and returns what to answer under "revocation" (any value
+	// that encodes as JSON, such as a plugin host's revocation result). Its
+	// error means the request is wrong, and is answered 400 with the
+	// error's message. It is called on the request's goroutine, with the
+	// request's context, and must be safe for concurrent use.
+	Revoke func(ctx context.Context, request json.RawMessage) (any, error) `json:"-"`
 }
 
 // Validate reports every problem of the Config at once, joined in one

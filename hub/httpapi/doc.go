@@ -24,6 +24,11 @@
 //	GET  /api/sockets/<socket id>/trace
 //	                      → {"ok": true, "socket": "...", "trace": ...}
 //	                        (with Config.Trace set: see below)
+//	POST /api/revoke      {"namespace": "/", "rooms": [...] | "sockets": [...] |
+//	                       "data": {"path": "user.sub", "equals": "u123"},
+//	                       "recheck": "join" | "connect"}
+//	                      → {"ok": true, "revocation": ...}
+//	                        (with Config.Revoke set: see below)
 //
 // Every answer is JSON: {"ok": true, ...} with 200, or
 // {"ok": false, "error": "..."} with 400 (bad JSON, a body that is not
@@ -64,6 +69,11 @@
 //     only: the socket's own node holds its trace, and keeps it a while
 //     after the socket closed. An id Config.Trace knows nothing of gets
 //     404, and so does every id when Config.Trace is not set.
+//   - revoke hands its body to Config.Revoke, such as a plugin host's
+//     revoker (host.Revoker.RevokeJSON), which puts the grants of the
+//     sockets it names back to the plugins across the cluster and answers
+//     what each node did; its refusal of the request is answered 400. It
+//     answers 404 when Config.Revoke is not set.
 //   - Unknown JSON fields are refused (400), so that a misspelt "room" does
 //     not silently broadcast to the whole namespace; unknown query
 //     parameters are ignored.

@@ -44,6 +44,7 @@ func New(srv *hub.Server, cfg Config) (*Handler, error) {
 		"rooms":      {get, (*Handler).rooms},
 		"sockets":    {get, (*Handler).sockets},
 		"disconnect": {post, (*Handler).disconnect},
+		"revoke":     {post, (*Handler).revoke},
 	}
 	return h, nil
 }
@@ -64,6 +65,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		also := ""
 		if h.cfg.Trace != nil {
 			also = ", sockets/{id}/trace"
+		}
+		if h.cfg.Revoke != nil {
+			also += ", revoke"
 		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s: use %semit, rooms, sockets%s or disconnect", r.URL.Path, h.cfg.Prefix, also))
 		return
