@@ -1,0 +1,383 @@
+package host_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/hub/httpapi"
+	"github.com/hubd/hubd/hub/natsadapter"
+	"github.com/hubd/hubd/hub/relay"
+	"github.com/hubd/hubd/internal/testnats"
+)
+
+const revokeKey = "revoke-key"
+
+// revokeNode is one node of the revocation tests: a hub on NATS, the
+// plugin host with testdata/revoke/grants.js, the relay, the revoker and
+// the HTTP API.
+type revokeNode struct {
+	name string
+	h    *host.Host
+	srv  *hub.Server
+	rv   *host.Revoker
+	url  string
+}
+
+// grantsSpec is testdata/revoke/grants.js with config.
+func grantsSpec(t *testing.T, config string) host.Spec {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host.Spec{
+		Manifest: host.Manifest{Name: "grants", Runtime: "js", Timeout: testTimeout, PoolSize: 2,
+			Hooks: []host.Hook{host.HookConnect, host.HookJoin}, Config: json.RawMessage(config)},
+		Entry: filepath.Join(root, "host/testdata/revoke/grants.js"),
+	}
+}
+
+// startRevokeNode starts a node named name on the NATS server at natsURL,
+// in the cluster of subject prefix cluster; it stops when the test ends.
+func startRevokeNode(t *testing.T, natsURL, cluster, name string) *revokeNode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), traceWait)
+	defer cancel()
+	c, err := natsadapter.New(ctx, natsadapter.Options{URLs: []string{natsURL}, SubjectPrefix: cluster,
+		RequestsTimeout: traceWait, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &revokeNode{name: name, h: host.New(nil)}
+	generousBudgets(n.h)
+	n.h.Register("js", js.Runtime{})
+	if err := n.h.Load(t.Context(), []host.Spec{grantsSpec(t, `{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	n.srv = hub.New(hub.Options{Adapter: c.Adapter})
+	n.srv.SetHooks(n.h.Hooks())
+	if err := relay.Attach(n.srv, relay.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if n.rv, err = n.h.ServeRevocations(n.srv, host.RevokeOptions{Node: name, Timeout: traceWait}); err != nil {
+		t.Fatal(err)
+	}
+	api, err := httpapi.New(n.srv, httpapi.Config{Key: revokeKey, Revoke: n.rv.RevokeJSON,
+		Trace: func(id string) (any, bool) { return n.h.Trace(id) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", n.srv)
+	mux.Handle("/api/", api)
+	ts := httptest.NewServer(mux)
+	n.url = ts.URL
+	t.Cleanup(func() {
+		_ = n.rv.Close()
+		_ = n.srv.Close()
+		ts.Close()
+		c.Close()
+		_ = n.h.Close()
+	})
+	return n
+}
+
+// reload puts the grants plugin with config in force on every node.
+func reload(t *testing.T, config string, nodes ...*revokeNode) {
+	t.Helper()
+	for _, n := range nodes {
+		if err := n.h.Load(t.Context(), []host.Spec{grantsSpec(t, config)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitServers waits until the main namespace of every node counts them
+// all.
+func waitServers(t *testing.T, nodes ...*revokeNode) {
+	t.Helper()
+	deadline := time.Now().Add(traceWait)
+	for _, n := range nodes {
+		for {
+			got, err := n.srv.Of("/").Adapter().ServerCount(t.Context())
+			if err == nil && got == len(nodes) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s counts %d nodes (%v), want %d", n.name, got, err, len(nodes))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// revokeClient is testdata/revoke/client.cjs, running.
+type revokeClient struct {
+	stdin io.WriteCloser
+	lines chan revokeLine
+	seen  []revokeLine
+}
+
+type revokeLine struct {
+	Kind  string          `json:"kind"`
+	Who   string          `json:"who"`
+	Value json.RawMessage `json:"value"`
+}
+
+func startRevokeClient(t *testing.T, urlA, urlB string) *revokeClient {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := filepath.Join(root, "hub/testdata/client/node_modules")
+	if _, err := os.Stat(filepath.Join(modules, "socket.io-client")); err != nil {
+		t.Fatalf("socket.io-client is not installed in %s: run npm ci there (scripts/test.sh does)", modules)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "host/testdata/revoke/client.cjs"), urlA, urlB)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &revokeClient{stdin: stdin, lines: make(chan revokeLine, 64)}
+	go func() {
+		defer close(c.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var l revokeLine
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				l = revokeLine{Kind: "garbage", Value: json.RawMessage(fmt.Sprintf("%q", sc.Text()))}
+			}
+			c.lines <- l
+		}
+	}()
+	t.Cleanup(func() {
+		_, _ = io.WriteString(stdin, "exit\n")
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil && !t.Failed() {
+			t.Errorf("client: %v\n%s", err, stderr.Bytes())
+		}
+		cancel()
+	})
+	return c
+}
+
+// next waits for the client's next line of kind (and who, when given),
+// keeping the others in seen.
+func (c *revokeClient) next(t *testing.T, kind, who string) json.RawMessage {
+	t.Helper()
+	timeout := time.After(traceWait)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("the client ended before a %s line of %q; it printed %+v", kind, who, c.seen)
+			}
+			if l.Kind == kind && (who == "" || l.Who == who) {
+				return l.Value
+			}
+			c.seen = append(c.seen, l)
+		case <-timeout:
+			t.Fatalf("no %s line of %q from the client; it printed %+v", kind, who, c.seen)
+		}
+	}
+}
+
+// rooms asks every connected client for its membership.
+func (c *revokeClient) rooms(t *testing.T) map[string][]string {
+	t.Helper()
+	if _, err := io.WriteString(c.stdin, "rooms\n"); err != nil {
+		t.Fatal(err)
+	}
+	var out map[string][]string
+	if err := json.Unmarshal(c.next(t, "rooms", ""), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// takeSeen returns and forgets the lines of kind seen so far.
+func (c *revokeClient) takeSeen(kind string) []revokeLine {
+	var out, rest []revokeLine
+	for _, l := range c.seen {
+		if l.Kind == kind {
+			out = append(out, l)
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	c.seen = rest
+	return out
+}
+
+// postRevoke posts body to the revoke endpoint at base and returns the
+// status and the answer.
+func postRevoke(t *testing.T, base, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/api/revoke", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+revokeKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// revoke posts a revocation and returns its result.
+func revoke(t *testing.T, base, body string) host.RevokeResult {
+	t.Helper()
+	status, b := postRevoke(t, base, body)
+	var answer struct {
+		OK         bool              `json:"ok"`
+		Revocation host.RevokeResult `json:"revocation"`
+	}
+	if err := json.Unmarshal(b, &answer); status != http.StatusOK || err != nil || !answer.OK {
+		t.Fatalf("POST revoke %s: %d %s (%v)", body, status, b, err)
+	}
+	return answer.Revocation
+}
+
+// TestRevoke: two nodes on NATS, the grants plugin on each, and the real
+// socket.io-client — ann on node A, bob and cat on node B. Revocations
+// posted to node A's API by room, by socket id and by a path in socket
+// data reach the sockets of both nodes: each leaves exactly the rooms the
+// join hook now refuses (the client is told, and its membership shows
+// it), a connect recheck disconnects the socket the connect hook now
+// refuses, and the sockets that still pass keep their grants. Each node
+// answers its counts, and the trace of a revoked socket shows the
+// revocation's decision.
+func TestRevoke(t *testing.T) {
+	natsURL, stop, err := testnats.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	cluster := fmt.Sprintf("revoke%d", rand.Uint64())
+	a := startRevokeNode(t, natsURL, cluster, "node-a")
+	b := startRevokeNode(t, natsURL, cluster, "node-b")
+	waitServers(t, a, b)
+
+	c := startRevokeClient(t, a.url, b.url)
+	var ids struct{ Ann, Bob, Cat string }
+	if err := json.Unmarshal(c.next(t, "ready", ""), &ids); err != nil {
+		t.Fatal(err)
+	}
+	wantRooms := func(want map[string][]string) {
+		t.Helper()
+		if got := c.rooms(t); !reflect.DeepEqual(got, want) {
+			t.Fatalf("the clients' rooms: %v, want %v", got, want)
+		}
+	}
+	wantResult := func(got host.RevokeResult, want ...host.NodeRevocation) {
+		t.Helper()
+		total := host.RevokeResult{Nodes: want}
+		for _, n := range want {
+			total.Matched += n.Matched
+			total.Left += n.Left
+			total.Disconnected += n.Disconnected
+		}
+		if !reflect.DeepEqual(got, total) {
+			t.Fatalf("revocation result:\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, total))
+		}
+	}
+	wantRevoked := func(who, notice string) {
+		t.Helper()
+		if got := c.next(t, "revoked", who); compactJSON(t, got) != compactJSON(t, json.RawMessage(notice)) {
+			t.Fatalf("%s was told %s, want %s", who, got, notice)
+		}
+	}
+	wantRooms(map[string][]string{"ann": {"news", "vip"}, "bob": {"news", "vip"}, "cat": {"vip"}})
+
+	// By room: bob's grant to vip is withdrawn; ann and cat keep theirs.
+	reload(t, `{"denied": ["bob:vip"]}`, a, b)
+	res := revoke(t, a.url, `{"namespace": "/", "rooms": ["vip"]}`)
+	wantResult(res, host.NodeRevocation{Node: "node-a", Matched: 1}, host.NodeRevocation{Node: "node-b", Matched: 2, Left: 1})
+	wantRevoked("bob", `{"rooms": ["vip"], "reason": "no grant for vip"}`)
+	wantRooms(map[string][]string{"ann": {"news", "vip"}, "bob": {"news"}, "cat": {"vip"}})
+
+	// By socket id: ann's and bob's grants to news go, but only ann is
+	// named, so only ann leaves it.
+	reload(t, `{"denied": ["bob:vip", "ann:news", "bob:news"]}`, a, b)
+	res = revoke(t, a.url, `{"sockets": ["`+ids.Ann+`"]}`)
+	wantResult(res, host.NodeRevocation{Node: "node-a", Matched: 1, Left: 1}, host.NodeRevocation{Node: "node-b"})
+	wantRevoked("ann", `{"rooms": ["news"], "reason": "no grant for news"}`)
+	wantRooms(map[string][]string{"ann": {"vip"}, "bob": {"news"}, "cat": {"vip"}})
+
+	// By a path in socket data: bob, on the other node.
+	res = revoke(t, a.url, `{"data": {"path": "user.sub", "equals": "bob"}}`)
+	wantResult(res, host.NodeRevocation{Node: "node-a"}, host.NodeRevocation{Node: "node-b", Matched: 1, Left: 1})
+	wantRevoked("bob", `{"rooms": ["news"], "reason": "no grant for news"}`)
+	wantRooms(map[string][]string{"ann": {"vip"}, "bob": {}, "cat": {"vip"}})
+
+	// A connect recheck: cat is banned now and is disconnected; ann,
+	// selected too, still passes the connect hook and stays.
+	reload(t, `{"denied": ["bob:vip", "ann:news", "bob:news"], "banned": ["cat"]}`, a, b)
+	res = revoke(t, a.url, `{"rooms": ["vip"], "recheck": "connect"}`)
+	wantResult(res, host.NodeRevocation{Node: "node-a", Matched: 1}, host.NodeRevocation{Node: "node-b", Matched: 1, Disconnected: 1})
+	wantRevoked("cat", `{"disconnected": true, "reason": "banned"}`)
+	if reason := c.next(t, "disconnect", "cat"); string(reason) != `"io server disconnect"` {
+		t.Fatalf("cat's disconnect reason: %s", reason)
+	}
+	wantRooms(map[string][]string{"ann": {"vip"}, "bob": {}})
+	if revoked := c.takeSeen("revoked"); len(revoked) > 0 {
+		t.Fatalf("notices to sockets that kept their grants: %+v", revoked)
+	}
+
+	// Bob's trace, on his node, shows the revocations' decisions.
+	var decisions []host.TraceRecord
+	recs, _ := b.h.Trace(ids.Bob)
+	for _, r := range recs {
+		if r.Revocation {
+			r.Time, r.Steps = time.Time{}, nil
+			decisions = append(decisions, r)
+		}
+	}
+	wantTrace := []host.TraceRecord{
+		{Hook: host.HookJoin, Namespace: "/", Socket: ids.Bob, Outcome: host.Deny, Reason: "no grant for vip", Revocation: true},
+		{Hook: host.HookJoin, Namespace: "/", Socket: ids.Bob, Outcome: host.Deny, Reason: "no grant for news", Revocation: true},
+	}
+	if !reflect.DeepEqual(decisions, wantTrace) {
+		t.Fatalf("bob's revocation decisions:\n%s\nwant\n%s", mustJSON(t, decisions), mustJSON(t, wantTrace))
+	}
+	status, body := getTrace(t, b.url+"/api/sockets/"+ids.Bob+"/trace", "Bearer "+revokeKey)
+	if status != http.StatusOK || !bytes.Contains(body, []byte(`"revocation":true`)) {
+		t.Fatalf("GET bob's trace: %d %s", status, body)
+	}
+}
