@@ -550,7 +550,7 @@ func (c *Cluster) receive(ps *redis.PubSub, stop <-chan struct{}, r receiver) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, time.Second)
+			backoff = min(2*backoff, c.maxBackoff())
 			continue
 		}
 		idle = false
@@ -563,6 +563,16 @@ func (c *Cluster) receive(ps *redis.PubSub, stop <-chan struct{}, r receiver) {
 			r.subscription(m)
 		}
 	}
+}
+
+// maxBackoff bounds the wait between a subscriber's reconnections: a
+// second, or 250ms on a Redis Cluster, where a replica takes over within
+// seconds and a reconnection tries the live primaries.
+func (c *Cluster) maxBackoff() time.Duration {
+	if c.cc != nil {
+		return 250 * time.Millisecond
+	}
+	return time.Second
 }
 
 // refused handles an error Redis answered on the subscriber connection
