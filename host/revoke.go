@@ -119,7 +119,11 @@ func revokeJSONProblem(err error) string {
 		if te.Field == "" {
 			return "a revocation is a JSON object such as {\"namespace\": \"/\", \"rooms\": [\"vip\"]}"
 		}
-		return fmt.Sprintf("%s is a JSON %s, not %s", te.Field, te.Type.Kind(), te.Value)
+		want := map[reflect.Kind]string{reflect.Slice: "array", reflect.Struct: "object", reflect.Ptr: "object", reflect.String: "string"}[te.Type.Kind()]
+		if want == "" {
+			want = "value"
+		}
+		return fmt.Sprintf("%s must be a JSON %s, not %s", te.Field, want, te.Value)
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
