@@ -99,6 +99,9 @@ const (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "replay" {
+		os.Exit(runReplay(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
 }
 
@@ -252,6 +255,13 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 		return fmt.Errorf("api: %w", err)
 	}
 	mux.Handle(httpapi.DefaultPrefix, swapped(&l.api))
+	closeAdmin, err := openAdminUI(srv, mux, cfg.AdminUI, cfg.Adapter)
+	if err != nil {
+		_ = srv.Close()
+		l.closePlugins()
+		return fmt.Errorf("admin_ui: %w", err)
+	}
+	defer closeAdmin()
 	if l.met != nil {
 		mux.Handle("GET "+metricsPath, l.met.handler())
 	}
