@@ -30,6 +30,9 @@ type loaded struct {
 	// budgets are the chain budgets set on the host that loaded it (see
 	// Host.SetChainBudget); the chains it is in read them.
 	budgets *chainBudgets
+	// shadow runs the plugin's calls when its manifest makes it a shadow
+	// (Manifest.Shadow); nil for a live plugin.
+	shadow *shadowRunner
 }
 
 // setVersion sets the plugin's content hash, before its table is in use.
@@ -69,6 +72,8 @@ type table struct {
 	byHook  [len(hookIndex)][]*loaded
 	logger  *slog.Logger
 	budgets *chainBudgets // nil: the defaults
+	// shadows lists the shadow plugins of each live one; nil when none.
+	shadows shadowSet
 }
 
 // warnEvery bounds how often one plugin's failures are logged.
@@ -102,12 +107,16 @@ func newTable(plugins []*loaded, logger *slog.Logger) *table {
 	t := &table{plugins: plugins, logger: logger}
 	for _, l := range plugins {
 		t.budgets = l.budgets // one host loaded them all
+		if l.shadow != nil {
+			continue // called beside the plugin it shadows, never in the chain
+		}
 		for _, h := range l.m.Hooks {
 			if i := slot(h); i >= 0 {
 				t.byHook[i] = append(t.byHook[i], l)
 			}
 		}
 	}
+	t.shadows = shadowsOf(plugins)
 	return t
 }
 
@@ -292,6 +301,9 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 			}
 		}
 		end := now.Add(took)
+		if t.shadows != nil && t.shadows[l] != nil && !abandoned(ctx, err) {
+			t.shadow(l, hook, env, d, err, tb)
+		}
 		if err != nil && abandoned(ctx, err) {
 			l.stats[i].observe(OutcomeAbandoned, took)
 			tb.add(l, OutcomeAbandoned, took, nil, err)

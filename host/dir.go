@@ -163,8 +163,12 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 	var errs []error
 	var next []*loaded
 	kept := make(map[*loaded]bool)
+	retired := h.retiredByPromotion(list) // for their shadows, unchanged since
 	for _, f := range list {
 		name := f.spec.Manifest.Name
+		if retired[name] {
+			continue
+		}
 		prev := byName[name]
 		if f.err == nil && prev != nil && prev.version == f.version {
 			next = append(next, prev)
@@ -196,6 +200,7 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 		h.logger.Info("plugin loaded", "plugin", name, "runtime", l.m.Runtime, "version", l.version)
 		next = append(next, l)
 	}
+	next = h.promoteByFile(old, next, kept)
 	h.current.Store(newTable(next, h.logger))
 	var gone []*loaded
 	for _, l := range old.plugins {

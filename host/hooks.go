@@ -262,7 +262,10 @@ func (h *Host) traced(ctx, sockCtx context.Context, t *table, env *Envelope, sho
 	var tb traceBuf
 	event := env.Event // as the client sent it; the chain may rename it
 	d := t.run(ctx, env.Hook, env, &tb)
-	h.tracer.record(c, env.Socket.ID, env.Namespace, sockCtx, slot(env.Hook), event, &tb, &d, show)
+	r, seq := h.tracer.recordAt(c, env.Socket.ID, env.Namespace, sockCtx, slot(env.Hook), event, &tb, &d, show)
+	if tb.shadows != nil {
+		dispatchShadows(&tb, r, seq)
+	}
 	return d
 }
 

@@ -29,6 +29,11 @@ type Host struct {
 	tape atomic.Pointer[tapeRecorder]
 	// revoker serves the plugins' revocations (see ServeRevocations).
 	revoker atomic.Pointer[Revoker]
+	// shadowLog keeps the shadow plugins' latest divergences, and
+	// promotions the live plugins retired for their shadows, under mu
+	// (see PromoteShadow).
+	shadowLog  shadowLog
+	promotions map[string]promotion
 }
 
 // New returns a host with no plugins. A nil logger discards.
@@ -63,6 +68,7 @@ func (h *Host) Load(ctx context.Context, specs []Spec) error {
 		return err
 	}
 	old := h.current.Swap(newTable(fresh, h.logger))
+	h.promotions = nil
 	h.retire(old.plugins)
 	return nil
 }
@@ -75,6 +81,11 @@ const drainGrace = 2 * time.Second
 func (h *Host) retire(plugins []*loaded) {
 	if len(plugins) == 0 {
 		return
+	}
+	for _, l := range plugins {
+		if l.shadow != nil {
+			l.shadow.stop()
+		}
 	}
 	time.AfterFunc(drainGrace, func() {
 		for _, l := range plugins {
@@ -130,7 +141,11 @@ func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
 				m.Hooks = append([]Hook(nil), allHooks[:]...)
 			}
 		}
-		out = append(out, newLoaded(m, p, &h.budgets))
+		l := newLoaded(m, p, &h.budgets)
+		if m.Shadow != "" {
+			l.shadow = newShadowRunner(l, &h.shadowLog)
+		}
+		out = append(out, l)
 	}
 	if err := errors.Join(errs...); err != nil {
 		for _, l := range out {
@@ -193,6 +208,9 @@ func (h *Host) Close() error {
 	old := h.current.Swap(newTable(nil, h.logger))
 	var errs []error
 	for _, l := range old.plugins {
+		if l.shadow != nil {
+			l.shadow.stop()
+		}
 		errs = append(errs, l.p.Close())
 	}
 	return errors.Join(errs...)

@@ -51,6 +51,11 @@ type Manifest struct {
 	Config json.RawMessage `json:"config"`
 	// Capabilities lists granted host capabilities (e.g. "log", "clock").
 	Capabilities []string `json:"capabilities"`
+	// Shadow, when set, names the live plugin this one shadows: it is
+	// called on the envelopes that plugin sees, after the live decision is
+	// taken, and its decisions are compared and recorded, never enforced
+	// (see Host.ShadowStats). Without it the plugin is live.
+	Shadow string `json:"shadow,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string in JSON.
@@ -108,6 +113,9 @@ func (m *Manifest) Validate() error {
 	case "", "deny", "allow":
 	default:
 		errs = append(errs, fmt.Errorf("on_error is %q: use \"deny\" or \"allow\"", m.OnError))
+	}
+	if m.Shadow != "" && m.Shadow == m.Name {
+		errs = append(errs, fmt.Errorf("shadow is %q, the plugin itself: name the live plugin it shadows", m.Shadow))
 	}
 	if m.Timeout < 0 {
 		errs = append(errs, errors.New("timeout is negative"))

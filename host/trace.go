@@ -194,6 +194,12 @@ type TraceStep struct {
 	Rooms      []string        `json:"rooms,omitzero"`
 	Join       []string        `json:"join,omitzero"`
 	SocketData json.RawMessage `json:"socket_data,omitzero"`
+	// Shadow marks the step of a shadow plugin (Manifest.Shadow), which
+	// took no part in the outcome: it ran after the decision was taken,
+	// and Compared says how its decision compared with the live plugin's
+	// (a ShadowResult: agree, action, transform, ...).
+	Shadow   bool   `json:"shadow,omitempty"`
+	Compared string `json:"compared,omitempty"`
 }
 
 // String is the step in one line, as a sampled trace logs it with a text
@@ -288,6 +294,9 @@ type traceBuf struct {
 	n          int
 	inline     [4]pendingStep
 	more       []pendingStep
+	// shadows are the calls for shadow plugins the chain made, handed to
+	// them once the record is written (their steps go into it).
+	shadows []*shadowJob
 }
 
 // pendingStep is a step before it is recorded: the decision and error are
@@ -355,6 +364,7 @@ type step struct {
 	rooms      span // uvarint-prefixed names
 	join       span
 	data       span
+	shadow     uint8 // 0 for a live plugin's step, else 1 + its ShadowResult
 }
 
 // put copies s into the arena, cut at limit bytes (at a character
@@ -491,6 +501,9 @@ func (r *record) export(id, ns string) TraceRecord {
 		if s.data.n > 0 {
 			st.SocketData = json.RawMessage(r.text(s.data))
 		}
+		if s.shadow > 0 {
+			st.Shadow, st.Compared = true, ShadowResult(s.shadow-1).String()
+		}
 		out.Steps[i] = st
 	}
 	return out
@@ -508,9 +521,10 @@ type ring struct {
 	n      uint64   // records written
 }
 
-// write records the chain of tb in the ring's oldest slot; with show set
-// it also returns the record as callers see it.
-func (r *ring) write(hook int, event string, tb *traceBuf, d *Decision, show *TraceRecord) {
+// write records the chain of tb in the ring's oldest slot and returns the
+// record's sequence number; with show set it also returns the record as
+// callers see it.
+func (r *ring) write(hook int, event string, tb *traceBuf, d *Decision, show *TraceRecord) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var rec *record
@@ -525,6 +539,7 @@ func (r *ring) write(hook int, event string, tb *traceBuf, d *Decision, show *Tr
 	if show != nil {
 		*show = rec.export(r.id, r.ns)
 	}
+	return r.n - 1
 }
 
 // records returns copies of the ring's records, oldest first.
@@ -675,19 +690,25 @@ func (t *tracer) keepClosed(r *ring) {
 // record as callers see it. event is the event's name as the client sent
 // it.
 func (t *tracer) record(c *traceConfig, id, ns string, sockCtx context.Context, hook int, event string, tb *traceBuf, d *Decision, show *TraceRecord) {
+	t.recordAt(c, id, ns, sockCtx, hook, event, tb, d, show)
+}
+
+// recordAt is record that returns the ring and the record's sequence
+// number in it.
+func (t *tracer) recordAt(c *traceConfig, id, ns string, sockCtx context.Context, hook int, event string, tb *traceBuf, d *Decision, show *TraceRecord) (*ring, uint64) {
 	r := t.ring(c, id, ns, sockCtx)
 	sampled := c.sample > 0 && rand.Float64() < c.sample
 	if !sampled {
-		r.write(hook, event, tb, d, show)
-		return
+		return r, r.write(hook, event, tb, d, show)
 	}
 	var rec TraceRecord
-	r.write(hook, event, tb, d, &rec)
+	seq := r.write(hook, event, tb, d, &rec)
 	if show != nil {
 		*show = rec
 	}
 	t.logger.Info("decision trace", "hook", string(rec.Hook), "namespace", rec.Namespace, "socket", rec.Socket,
 		"event", rec.Event, "outcome", string(rec.Outcome), "reason", rec.Reason, "steps", traceSteps(rec.Steps))
+	return r, seq
 }
 
 // withTrace returns a refused connect's data with rec added as "trace":
