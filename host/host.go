@@ -129,6 +129,10 @@ func (h *Host) loadAll(ctx context.Context, specs []Spec) ([]*loaded, error) {
 		if s.Logger == nil {
 			s.Logger = h.logger.With("plugin", m.Name, "runtime", m.Runtime)
 		}
+		if s.Revoke == nil && hasCapability(m, CapabilityRevoke) {
+			name := m.Name
+			s.Revoke = func(rev []byte) error { return h.requestRevocation(name, rev) }
+		}
 		p, err := rt.Load(ctx, s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("plugin %q: %w", m.Name, err))

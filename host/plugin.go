@@ -42,6 +42,10 @@ type Spec struct {
 	Entry string
 	// Logger is the plugin's logger (console, log host calls, stderr).
 	Logger *slog.Logger
+	// Revoke queues a revocation the plugin asks for (hubd.revoke), given
+	// as JSON; its error says why it was refused. The host sets it for a
+	// plugin granted the "revoke" capability; nil otherwise.
+	Revoke func(revocation []byte) error
 }
 
 // ErrTimeout is returned by a runtime whose plugin ran past its deadline.

@@ -731,3 +731,9 @@ func (r *Revoker) RevokeJSON(ctx context.Context, request json.RawMessage) (any,
 	}
 	return r.Revoke(ctx, rev)
 }
+
+// CapabilityRevoke is the manifest capability that lets a plugin ask for
+// revocations (hubd.revoke).
+const CapabilityRevoke = "revoke"
+
+func hasCapability(m Manifest, c string) bool { return slices.Contains(m.Capabilities, c) }

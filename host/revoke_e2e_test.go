@@ -41,8 +41,8 @@ type revokeNode struct {
 	url  string
 }
 
-// grantsSpec is testdata/revoke/grants.js with config.
-func grantsSpec(t *testing.T, config string) host.Spec {
+// grantsSpec is testdata/revoke/grants.js with config and capabilities.
+func grantsSpec(t *testing.T, config string, capabilities ...string) host.Spec {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -50,7 +50,8 @@ func grantsSpec(t *testing.T, config string) host.Spec {
 	}
 	return host.Spec{
 		Manifest: host.Manifest{Name: "grants", Runtime: "js", Timeout: testTimeout, PoolSize: 2,
-			Hooks: []host.Hook{host.HookConnect, host.HookJoin}, Config: json.RawMessage(config)},
+			Hooks: []host.Hook{host.HookConnect, host.HookJoin, host.HookEvent}, Events: []string{"kick"},
+			Config: json.RawMessage(config), Capabilities: capabilities},
 		Entry: filepath.Join(root, "host/testdata/revoke/grants.js"),
 	}
 }
@@ -77,7 +78,10 @@ func startRevokeNode(t *testing.T, natsURL, cluster, name string) *revokeNode {
 	if err := relay.Attach(n.srv, relay.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	if n.rv, err = n.h.ServeRevocations(n.srv, host.RevokeOptions{Node: name, Timeout: traceWait}); err != nil {
+	// A plugin may ask for one revocation, and no more for the test's
+	// length.
+	o := host.RevokeOptions{Node: name, Timeout: traceWait, Burst: 1, Rate: 1e-6}
+	if n.rv, err = n.h.ServeRevocations(n.srv, o); err != nil {
 		t.Fatal(err)
 	}
 	api, err := httpapi.New(n.srv, httpapi.Config{Key: revokeKey, Revoke: n.rv.RevokeJSON,
@@ -101,10 +105,14 @@ func startRevokeNode(t *testing.T, natsURL, cluster, name string) *revokeNode {
 }
 
 // reload puts the grants plugin with config in force on every node.
-func reload(t *testing.T, config string, nodes ...*revokeNode) {
+func reload(t *testing.T, config string, nodes ...*revokeNode) { reloadWith(t, config, nil, nodes...) }
+
+// reloadWith puts the grants plugin with config and capabilities in force
+// on every node.
+func reloadWith(t *testing.T, config string, capabilities []string, nodes ...*revokeNode) {
 	t.Helper()
 	for _, n := range nodes {
-		if err := n.h.Load(t.Context(), []host.Spec{grantsSpec(t, config)}); err != nil {
+		if err := n.h.Load(t.Context(), []host.Spec{grantsSpec(t, config, capabilities...)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -380,4 +388,34 @@ func TestRevoke(t *testing.T) {
 	if status != http.StatusOK || !bytes.Contains(body, []byte(`"revocation":true`)) {
 		t.Fatalf("GET bob's trace: %d %s", status, body)
 	}
+
+	// A plugin's revocation (hubd.revoke): ann, on node A, asks for bob's
+	// connect grant, whom the plugin bans now, on node B.
+	banned := `{"banned": ["cat", "bob"]}`
+	reload(t, banned, a, b)
+	kick := func(arg, want string) {
+		t.Helper()
+		if _, err := io.WriteString(c.stdin, "kick "+arg+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		got := c.next(t, "kicked", "")
+		var ack struct {
+			OK    bool
+			Error string
+		}
+		if err := json.Unmarshal(got, &ack); err != nil || ack.OK != (want == "") || !strings.Contains(ack.Error, want) {
+			t.Fatalf("kick %s: the plugin answered %s, want %q", arg, got, want)
+		}
+	}
+	kick(`"bob"`, `needs the "revoke" capability`)
+	reloadWith(t, banned, []string{host.CapabilityRevoke}, a, b)
+	kick(`{"data": {"path": "user..sub", "equals": "bob"}}`, `segment 2 of "user..sub" is empty`)
+	kick(`{"rooms": ["vip"], "everything": true}`, `unknown field "everything"`)
+	kick(`"bob"`, "")
+	wantRevoked("bob", `{"disconnected": true, "reason": "banned"}`)
+	if reason := c.next(t, "disconnect", "bob"); string(reason) != `"io server disconnect"` {
+		t.Fatalf("bob's disconnect reason: %s", reason)
+	}
+	kick(`"ann"`, "more than 1e-06 revocations per second")
+	wantRooms(map[string][]string{"ann": {"vip"}})
 }

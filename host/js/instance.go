@@ -216,6 +216,7 @@ func (in *instance) installGlobals() error {
 		hubd.Set("on", in.native("on", in.on)),
 		hubd.Set("log", in.native("log", in.hubdLog)),
 		hubd.Set("config", cfg),
+		hubd.Set("revoke", in.native("revoke", in.revoke)),
 		console.Set("log", in.native("log", in.consoleFunc(levelInfo))),
 		console.Set("info", in.native("info", in.consoleFunc(levelInfo))),
 		console.Set("debug", in.native("debug", in.consoleFunc(levelDebug))),

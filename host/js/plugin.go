@@ -28,6 +28,7 @@ type Plugin struct {
 	loadLimit time.Duration
 	config    json.RawMessage
 	clock     host.Clock // nil: the system's
+	revoke    func([]byte) error
 	hooks     hookSet
 	limits    limits
 	// execCheck: the plugin's calls can outlast a stopped regular

@@ -102,6 +102,7 @@ func (r Runtime) load(ctx context.Context, spec host.Spec, name, src string) (*P
 		loadLimit: r.LoadTimeout,
 		config:    m.Config,
 		clock:     r.Clock,
+		revoke:    spec.Revoke,
 		epoch:     time.Now(),
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),

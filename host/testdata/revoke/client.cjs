@@ -4,7 +4,9 @@
 // per observation: "ready" with the ids, then "revoked" (the hub:revoked
 // event) and "disconnect" as they come. On each stdin line "rooms" every
 // client still connected prints its membership ("rooms", from hub:leave of
-// a room it is not in, which answers the whole membership); "exit" ends.
+// a room it is not in, which answers the whole membership); on "kick
+// <JSON>" ann emits "kick" with the value and prints its ack ("kicked");
+// "exit" ends.
 //
 // Usage: node client.cjs <url of server A> <url of server B>
 "use strict";
@@ -45,6 +47,10 @@ const join = async (s, rooms) => {
   out("ready", "", Object.fromEntries(Object.entries(clients).map(([n, s]) => [n, s.id])));
   for await (const line of readline.createInterface({ input: process.stdin })) {
     if (line === "exit") break;
+    if (line.startsWith("kick ")) {
+      out("kicked", "", await clients.ann.emitWithAck("kick", JSON.parse(line.slice(5))));
+      continue;
+    }
     if (line !== "rooms") fail("unknown command " + line);
     const rooms = {};
     for (const [name, s] of Object.entries(clients)) {

@@ -4,6 +4,9 @@
 //     a user listed in config.banned is refused.
 //   - join: a room listed in config.denied as "<user>:<room>" is refused
 //     to that user.
+//   - event "kick": asks the host to revoke (hubd.revoke) the connect
+//     grant of the user named by the argument, or the revocation the
+//     argument is when it is an object; the ack is {ok} or {ok, error}.
 "use strict";
 const banned = hubd.config.banned || [];
 const denied = hubd.config.denied || [];
@@ -19,5 +22,17 @@ hubd.on("join", (env) => {
   const sub = env.socket.data && env.socket.data.user && env.socket.data.user.sub;
   for (const room of env.rooms) {
     if (denied.includes(sub + ":" + room)) return { action: "deny", reason: "no grant for " + room };
+  }
+});
+
+hubd.on("event", (env) => {
+  if (env.event !== "kick") return;
+  const arg = env.args[0];
+  const revocation = typeof arg === "string" ? { data: { path: "user.sub", equals: arg }, recheck: "connect" } : arg;
+  try {
+    hubd.revoke(revocation);
+    return { action: "reply", reply: [{ ok: true }] };
+  } catch (e) {
+    return { action: "reply", reply: [{ ok: false, error: e.message }] };
   }
 });
