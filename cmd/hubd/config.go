@@ -58,6 +58,9 @@ type Config struct {
 	Log LogConfig `json:"log"`
 	// Metrics serves Prometheus metrics at /metrics (on).
 	Metrics MetricsConfig `json:"metrics"`
+	// AdminUI serves the Socket.IO admin UI's namespace, and optionally
+	// its page (off).
+	AdminUI AdminUIConfig `json:"admin_ui"`
 	// Adapter shares rooms with other nodes through Redis (pub/sub, on one
 	// server or a Redis Cluster, or Streams) or NATS (off: this node alone,
 	// no external service).
@@ -560,6 +563,9 @@ func Defaults() Config {
 			Readiness: "report", RequestsTimeout: Duration(5 * time.Second),
 			StreamName: "socket.io", StreamCount: 1, MaxLen: 10_000, SessionKeyPrefix: "sio:session:"},
 
+		AdminUI: AdminUIConfig{Namespace: "/admin", Mode: "development", StatsInterval: Duration(2 * time.Second),
+			Sessions: "memory", UIPath: "/admin/"},
+
 		ShutdownGrace: Duration(10 * time.Second),
 	}
 }
@@ -601,6 +607,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		redisURL   = fs.String("redis-url", "", "Redis (or Redis Cluster: redis-cluster://host:port) of the redis and redis-streams adapters (default redis://127.0.0.1:6379; env HUBD_REDIS_URL)")
 		recovery   = fs.String("recovery", "", "connection state recovery: how long a disconnected client's state is kept, e.g. 2m; 0 turns it off (env HUBD_RECOVERY)")
 		natsURL    = fs.String("nats-url", "", "NATS of the nats adapter, comma-separated for several (default nats://127.0.0.1:4222; env HUBD_NATS_URL)")
+		adminUI    = fs.Bool("admin-ui", false, "serve the Socket.IO admin UI's namespace (its login and the rest: config block admin_ui)")
 		parser     = fs.String("parser", "", "packet parser of every client: json (default) or msgpack (socket.io-msgpack-parser)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -673,6 +680,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Visit(func(f *flag.Flag) {
 		if dst, ok := set[f.Name]; ok {
 			*dst = *vals[f.Name]
+		}
+		if f.Name == "admin-ui" {
+			cfg.AdminUI.Enabled = *adminUI
 		}
 	})
 
@@ -880,6 +890,7 @@ func (c *Config) Validate() error {
 	}
 
 	validateAdapter(bad, c.Adapter)
+	validateAdminUI(bad, c.AdminUI, c.Adapter)
 
 	if c.ShutdownGrace <= 0 {
 		bad("shutdown_grace %v: it must be positive, e.g. \"10s\"", time.Duration(c.ShutdownGrace))

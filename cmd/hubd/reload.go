@@ -383,6 +383,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"log.format", old.Log.Format, next.Log.Format},
 		{"metrics.enabled", old.Metrics.Enabled, next.Metrics.Enabled},
 		{"adapter", old.Adapter, next.Adapter},
+		{"admin_ui", old.AdminUI, next.AdminUI},
 		{"shutdown_grace", time.Duration(old.ShutdownGrace), time.Duration(next.ShutdownGrace)},
 		{"recovery", old.Recovery.String(), next.Recovery.String()},
 	} {

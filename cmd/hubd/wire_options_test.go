@@ -127,3 +127,58 @@ console.log(JSON.stringify({ ja, jb, sent, recv, refused: typeof refused === "st
 		t.Errorf("got %s", got)
 	}
 }
+
+// TestDaemonAdminUI: with -admin-ui and an admin_ui block, hubd serves the
+// admin UI's page from the installed package and its namespace to the
+// real socket.io-client as the UI connects: a wrong password is refused,
+// the right one gets the UI's config and the list of sockets, this client
+// among them.
+func TestDaemonAdminUI(t *testing.T) {
+	pkg, err := filepath.Abs("../../hub/adminui/testdata/node_modules/@socket.io/admin-ui")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// bcrypt of "s3cret", cost 4 (bcryptjs writes $2a$ or $2b$; both are read).
+	const hash = "$2a$04$cUGdPRSTpKB50IroAufTp.uy4Ds6K4u8RT.JZKpFm/ZKfReiiLCMO"
+	cfg := writeFile(t, dir, "hubd.json", `{"listen": "127.0.0.1:0",
+		"admin_ui": {"auth": {"username": "ops", "password_hash": "`+hash+`"}, "server_id": "node-a", "ui_dir": "`+pkg+`"}}`)
+	d := start(t, "-config", cfg, "-admin-ui")
+
+	code, page := get(t, "http://"+d.addr+"/admin/")
+	if code != 200 || !strings.Contains(page, "<title>") {
+		t.Fatalf("GET /admin/: %d %.200s", code, page)
+	}
+
+	script := `
+import { io } from "socket.io-client";
+const url = process.env.URL;
+const admin = (password) => new Promise((ok) => {
+  const s = io(url + "/admin", { auth: { username: "ops", password }, transports: ["websocket"], reconnection: false });
+  const got = {};
+  s.on("connect_error", (e) => { s.close(); ok({ refused: e.message }); });
+  s.on("config", (c) => { got.config = c; });
+  s.on("all_sockets", (list) => { got.sockets = list.map((x) => x.nsp + " " + x.id); s.close(); ok(got); });
+});
+const user = io(url, { transports: ["websocket"], reconnection: false });
+await new Promise((ok) => user.on("connect", ok));
+const wrong = await admin("nope");
+const right = await admin("s3cret");
+const id = user.id;
+user.close();
+console.log(JSON.stringify({ wrong, right, user: "/ " + id }));
+`
+	out := runNodeScript(t, "../../hub/adminui/testdata", script, "URL=http://"+d.addr)
+	if wrong, _ := out["wrong"].(map[string]any); wrong["refused"] != "invalid credentials" {
+		t.Errorf("wrong password: %v", out["wrong"])
+	}
+	right, _ := out["right"].(map[string]any)
+	cfgSeen, _ := right["config"].(map[string]any)
+	if cfgSeen == nil {
+		t.Errorf("no config event: %v", out["right"])
+	}
+	sockets, _ := json.Marshal(right["sockets"])
+	if !strings.Contains(string(sockets), `"`+out["user"].(string)+`"`) {
+		t.Errorf("all_sockets %s does not list the user %v", sockets, out["user"])
+	}
+}

@@ -101,3 +101,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	return o, nil
 }
+
+// Validate reports every problem of o that Instrument would refuse it
+// for, without instrumenting anything: for a program that checks its
+// configuration before it starts.
+func Validate(o Options) error {
+	_, err := o.withDefaults()
+	return err
+}
