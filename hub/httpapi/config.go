@@ -43,6 +43,20 @@ type Config struct {
 	// error's message. It is called on the request's goroutine, with the
 	// request's context, and must be safe for concurrent use.
 	Revoke func(ctx context.Context, request json.RawMessage) (any, error) `json:"-"`
+	// Shadows, when set, serves GET shadows: it returns what to answer
+	// under "shadows" (such as a plugin host's shadow plugins with their
+	// counters, host.Host.ShadowStats).
+	Shadows func() any `json:"-"`
+	// ShadowDivergences, when set, serves GET shadows/divergences: it is
+	// given the "shadow" query parameter (empty for every shadow) and the
+	// "limit" one (0 when absent) and returns what to answer under
+	// "divergences" (such as host.Host.ShadowDivergences).
+	ShadowDivergences func(shadow string, limit int) any `json:"-"`
+	// PromoteShadow, when set, serves POST shadows/{name}/promote: it makes
+	// the shadow plugin name live (such as host.Host.PromoteShadow). Its
+	// error means there is no such shadow, and is answered 404 with the
+	// error's message.
+	PromoteShadow func(name string) error `json:"-"`
 }
 
 // Validate reports every problem of the Config at once, joined in one

@@ -29,6 +29,13 @@
 //	                       "recheck": "join" | "connect"}
 //	                      → {"ok": true, "revocation": ...}
 //	                        (with Config.Revoke set: see below)
+//	GET  /api/shadows     → {"ok": true, "shadows": ...}
+//	GET  /api/shadows/divergences?shadow=<name>&limit=<n>
+//	                      → {"ok": true, "divergences": ...}
+//	POST /api/shadows/<name>/promote
+//	                      → {"ok": true, "promoted": "<name>"}
+//	                        (with Config.Shadows, ShadowDivergences and
+//	                        PromoteShadow set: see below)
 //
 // Every answer is JSON: {"ok": true, ...} with 200, or
 // {"ok": false, "error": "..."} with 400 (bad JSON, a body that is not
@@ -74,6 +81,11 @@
 //     sockets it names back to the plugins across the cluster and answers
 //     what each node did; its refusal of the request is answered 400. It
 //     answers 404 when Config.Revoke is not set.
+//   - shadows, shadows/divergences and shadows/{name}/promote serve a
+//     plugin host's shadow plugins (host.Host.ShadowStats,
+//     ShadowDivergences, PromoteShadow): their agreements and divergences
+//     with the live plugins, and making one live. Each answers 404 when its
+//     provider is not set; promote answers 404 with the provider's error.
 //   - Unknown JSON fields are refused (400), so that a misspelt "room" does
 //     not silently broadcast to the whole namespace; unknown query
 //     parameters are ignored.

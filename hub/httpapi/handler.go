@@ -40,11 +40,13 @@ func New(srv *hub.Server, cfg Config) (*Handler, error) {
 	post := []string{http.MethodPost}
 	get := []string{http.MethodGet, http.MethodHead}
 	h.endpoints = map[string]endpoint{
-		"emit":       {post, (*Handler).emit},
-		"rooms":      {get, (*Handler).rooms},
-		"sockets":    {get, (*Handler).sockets},
-		"disconnect": {post, (*Handler).disconnect},
-		"revoke":     {post, (*Handler).revoke},
+		"emit":                {post, (*Handler).emit},
+		"rooms":               {get, (*Handler).rooms},
+		"sockets":             {get, (*Handler).sockets},
+		"disconnect":          {post, (*Handler).disconnect},
+		"revoke":              {post, (*Handler).revoke},
+		"shadows":             {get, (*Handler).shadows},
+		"shadows/divergences": {get, (*Handler).shadowDivergences},
 	}
 	return h, nil
 }
@@ -61,6 +63,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id, ok := traceID(name); ok && found {
 		ep, known = endpoint{[]string{http.MethodGet, http.MethodHead}, func(h *Handler, w http.ResponseWriter, _ *http.Request) { h.trace(w, id) }}, true
 	}
+	if shadow, ok := promotedShadow(name); ok && found {
+		ep, known = endpoint{[]string{http.MethodPost}, func(h *Handler, w http.ResponseWriter, _ *http.Request) { h.promote(w, shadow) }}, true
+	}
 	if !found || !known {
 		also := ""
 		if h.cfg.Trace != nil {
@@ -68,6 +73,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if h.cfg.Revoke != nil {
 			also += ", revoke"
+		}
+		if h.cfg.Shadows != nil {
+			also += ", shadows"
 		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s: use %semit, rooms, sockets%s or disconnect", r.URL.Path, h.cfg.Prefix, also))
 		return
