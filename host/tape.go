@@ -341,12 +341,12 @@ func (r *tapeRecorder) close() {
 func (r *tapeRecorder) write(f *os.File) {
 	defer close(r.done)
 	w := bufio.NewWriterSize(f, 64<<10)
-	stopped := false
+	stopped, failed := false, false
 	fail := func(err error) {
 		msg := err.Error()
 		r.err.Store(&msg)
 		r.full.Store(true) // takes no more
-		stopped = true
+		stopped, failed = true, true
 		r.logger.Error("tape recording stopped", "file", r.file, "err", err)
 	}
 	var line []byte
@@ -372,18 +372,18 @@ func (r *tapeRecorder) write(f *os.File) {
 			r.bytes.Add(int64(len(line)))
 			r.recorded.Add(1)
 		}
-		if len(r.queue) == 0 && !stopped {
+		if len(r.queue) == 0 && !failed {
 			if err := w.Flush(); err != nil {
 				fail(err)
 			}
 		}
 	}
-	if !stopped {
+	if !failed {
 		if err := w.Flush(); err != nil {
 			fail(err)
 		}
 	}
-	if err := f.Close(); err != nil && !stopped {
+	if err := f.Close(); err != nil && !failed {
 		fail(err)
 	}
 }
