@@ -42,7 +42,7 @@ type revokeNode struct {
 }
 
 // grantsSpec is testdata/revoke/grants.js with config and capabilities.
-func grantsSpec(t *testing.T, config string, capabilities ...string) host.Spec {
+func grantsSpec(t testing.TB, config string, capabilities ...string) host.Spec {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {

@@ -1,6 +1,7 @@
 // The plugin of the revocation tests (host/revoke_e2e_test.go): grants
 // that the test revokes by reloading the plugin with a new config.
-//   - connect: the client's auth.user becomes socket data {user: {sub}};
+//   - connect: the client's auth.user becomes socket data {user: {sub}}
+//     (and auth.group, {group}, when given);
 //     a user listed in config.banned is refused.
 //   - join: a room listed in config.denied as "<user>:<room>" is refused
 //     to that user.
@@ -15,7 +16,7 @@ hubd.on("connect", (env) => {
   const sub = env.handshake.auth.user;
   if (typeof sub !== "string") return { action: "deny", reason: "user required" };
   if (banned.includes(sub)) return { action: "deny", reason: "banned" };
-  return { socket_data: { user: { sub } } };
+  return { socket_data: { user: { sub }, group: env.handshake.auth.group } };
 });
 
 hubd.on("join", (env) => {
