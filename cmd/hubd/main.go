@@ -81,6 +81,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -226,6 +227,7 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
 	})
+	link := &adapterLink{cl: cl}
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !ready.Load() {
@@ -239,8 +241,8 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 		}
 		// The adapter's link: reported, and required when configured so.
 		state := "adapter: up"
-		if !cl.Healthy() {
-			state = "adapter: down (broadcasts reach this node only)"
+		if err := link.check(r.Context()); err != nil {
+			state = "adapter: down (broadcasts reach this node only): " + err.Error()
 			if cfg.Adapter.Readiness == "require" {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				_, _ = io.WriteString(w, "not ready\n"+state)
@@ -394,6 +396,41 @@ type cluster interface {
 	// Healthy reports whether Redis or NATS answers.
 	Healthy() bool
 	Close() error
+}
+
+// readier is a cluster that can check its link end to end (the Redis
+// adapters ping every primary of a Redis Cluster).
+type readier interface {
+	Ready(ctx context.Context) error
+}
+
+// adapterLink answers /readyz about the adapter's link. A check that
+// reaches Redis is made at most once a second, however often /readyz is
+// asked (it needs no key), and bounded by a second.
+type adapterLink struct {
+	cl   cluster
+	mu   sync.Mutex
+	at   time.Time
+	last error
+}
+
+func (a *adapterLink) check(ctx context.Context) error {
+	r, ok := a.cl.(readier)
+	if !ok {
+		if !a.cl.Healthy() {
+			return errors.New("not connected")
+		}
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if time.Since(a.at) < time.Second {
+		return a.last
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	a.last, a.at = r.Ready(ctx), time.Now()
+	return a.last
 }
 
 // dropper is a cluster that counts the messages for other nodes lost to
