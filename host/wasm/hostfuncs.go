@@ -131,8 +131,12 @@ func hostConfig(ctx context.Context, m api.Module, s []uint64) {
 	s[0] = api.EncodeI32(int32(min(len(cfg), math.MaxInt32)))
 }
 
-func hostNow(_ context.Context, _ api.Module, s []uint64) {
-	s[0] = api.EncodeI64(time.Now().UnixNano())
+func hostNow(ctx context.Context, _ api.Module, s []uint64) {
+	now := time.Now()
+	if in := instanceOf(ctx); in != nil && in.p.clock != nil {
+		now = in.p.clock.Now()
+	}
+	s[0] = api.EncodeI64(now.UnixNano())
 }
 
 // hostAttachment copies the call's binary attachment index into buf if it

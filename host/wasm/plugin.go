@@ -50,6 +50,7 @@ type Plugin struct {
 	cm      wazero.CompiledModule
 	modCfg  wazero.ModuleConfig
 	config  []byte
+	clock   host.Clock // nil: the system's (WithClock)
 	timeout time.Duration
 	pages   uint32
 	size    int

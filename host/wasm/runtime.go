@@ -184,6 +184,7 @@ func (r *Runtime) Load(ctx context.Context, spec host.Spec) (host.Plugin, error)
 		logger:      logger,
 		wd:          r.wd,
 		config:      append([]byte(nil), m.Config...),
+		clock:       r.opts.clock,
 		timeout:     time.Duration(m.Timeout),
 		pages:       m.MaxMemoryPages,
 		size:        m.PoolSize,
