@@ -21,6 +21,7 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/httpapi"
 	"github.com/hubd/hubd/hub/natsadapter"
@@ -418,4 +419,86 @@ func TestRevoke(t *testing.T) {
 	}
 	kick(`"ann"`, "more than 1e-06 revocations per second")
 	wantRooms(map[string][]string{"ann": {"vip"}})
+}
+
+// TestRevokeFromWasm: a Wasm guest in Go asks for a revocation with
+// hubd.Revoke from its event hook; the real socket.io-client sees the
+// banned socket disconnected. Without the capability, with a bad
+// revocation and past its rate, the guest gets the matching error.
+func TestRevokeFromWasm(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest := filepath.Join(t.TempDir(), "kick.wasm")
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", guest, "./host/testdata/revoke/wasmgo")
+	build.Dir = root
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the guest: %v\n%s", err, out)
+	}
+	h := host.New(nil)
+	generousBudgets(h)
+	h.Register("js", js.Runtime{})
+	h.Register("wasm", wasm.New(wasm.WithCacheDir(t.TempDir())))
+	t.Cleanup(func() { _ = h.Close() })
+	specs := func(capabilities ...string) []host.Spec {
+		grants := grantsSpec(t, `{"banned": ["bob"]}`)
+		grants.Manifest.Hooks = []host.Hook{host.HookConnect, host.HookJoin}
+		kick := host.Spec{Manifest: host.Manifest{Name: "kick", Runtime: "wasm", Hooks: []host.Hook{host.HookEvent},
+			Events: []string{"kick"}, Timeout: testTimeout, PoolSize: 1, Capabilities: capabilities}, Entry: guest}
+		return []host.Spec{grants, kick}
+	}
+	// The clients connect before bob is banned.
+	if err := h.Load(t.Context(), []host.Spec{grantsSpec(t, `{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := hub.New(hub.Options{})
+	srv.SetHooks(h.Hooks())
+	if err := relay.Attach(srv, relay.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	rv, err := h.ServeRevocations(srv, host.RevokeOptions{Burst: 1, Rate: 1e-6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		_ = rv.Close()
+		_ = srv.Close()
+		ts.Close()
+	})
+	c := startRevokeClient(t, ts.URL, ts.URL)
+	c.next(t, "ready", "")
+	kick := func(arg, want string) {
+		t.Helper()
+		if _, err := io.WriteString(c.stdin, "kick "+arg+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		got := c.next(t, "kicked", "")
+		var ack struct {
+			OK    bool
+			Error string
+		}
+		if err := json.Unmarshal(got, &ack); err != nil || ack.OK != (want == "") || !strings.Contains(ack.Error, want) {
+			t.Fatalf("kick %s: the guest answered %s, want %q", arg, got, want)
+		}
+	}
+	if err := h.Load(t.Context(), specs()); err != nil {
+		t.Fatal(err)
+	}
+	kick(`"bob"`, `needs the "revoke" capability`)
+	if err := h.Load(t.Context(), specs(host.CapabilityRevoke)); err != nil {
+		t.Fatal(err)
+	}
+	kick(`{"rooms": ["vip"], "recheck": "all"}`, "bad revocation")
+	kick(`"bob"`, "")
+	if got := c.next(t, "revoked", "bob"); compactJSON(t, got) != `{"disconnected":true,"reason":"banned"}` {
+		t.Fatalf("bob was told %s", got)
+	}
+	c.next(t, "disconnect", "bob")
+	kick(`"cat"`, "refused (rate or queue)")
+	if got := c.rooms(t); !reflect.DeepEqual(got, map[string][]string{"ann": {"news", "vip"}, "cat": {"vip"}}) {
+		t.Fatalf("the clients' rooms: %v", got)
+	}
 }

@@ -24,7 +24,7 @@ const (
 
 // The names a guest may import from the "hubd" module.
 var hubdImports = map[string]bool{
-	"output": true, "log": true, "config": true, "now_ns": true, "attachment": true,
+	"output": true, "log": true, "config": true, "now_ns": true, "attachment": true, "revoke": true,
 }
 
 type instKey struct{}
@@ -54,6 +54,8 @@ func instantiateHubd(ctx context.Context, rt wazero.Runtime) error {
 		Export("now_ns")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostAttachment), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).
 		WithParameterNames("index", "buf", "limit").Export("attachment")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostRevoke), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("ptr", "len").Export("revoke")
 	_, err := b.Instantiate(ctx)
 	return err
 }

@@ -50,7 +50,8 @@ type Plugin struct {
 	cm      wazero.CompiledModule
 	modCfg  wazero.ModuleConfig
 	config  []byte
-	clock   host.Clock // nil: the system's (WithClock)
+	clock   host.Clock         // nil: the system's (WithClock)
+	revoke  func([]byte) error // nil without the "revoke" capability
 	timeout time.Duration
 	pages   uint32
 	size    int

@@ -159,8 +159,9 @@ func (r *Runtime) compilationCache() wazero.CompilationCache {
 }
 
 // capabilities the Wasm runtime grants. Log, clock and config are given to
-// every guest; anything else a manifest asks for is not provided here.
-var knownCapabilities = []string{"log", "clock", "config"}
+// every guest; revoke only to a plugin whose manifest lists it; anything
+// else a manifest asks for is not provided here.
+var knownCapabilities = []string{"log", "clock", "config", "revoke"}
 
 // Load compiles the plugin's module, checks that it follows the hubd_v1
 // ABI and instantiates its pool.
@@ -185,6 +186,7 @@ func (r *Runtime) Load(ctx context.Context, spec host.Spec) (host.Plugin, error)
 		wd:          r.wd,
 		config:      append([]byte(nil), m.Config...),
 		clock:       r.opts.clock,
+		revoke:      spec.Revoke,
 		timeout:     time.Duration(m.Timeout),
 		pages:       m.MaxMemoryPages,
 		size:        m.PoolSize,
