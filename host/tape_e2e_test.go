@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -279,6 +280,51 @@ func TestTapeReplayRuntimes(t *testing.T) {
 		if !reflect.DeepEqual(reports[i], reports[0]) {
 			t.Errorf("%s's report differs from %s's", recoveryRuntimes[i], recoveryRuntimes[0])
 		}
+	}
+}
+
+// TestTapeReplayFixedClockWasm: a Go Wasm guest that reads hubd.Now(),
+// time.Now() (WASI's wall clock) and crypto/rand (WASI's random_get)
+// replays to the same decisions twice, its clocks standing at each
+// record's time.
+func TestTapeReplayFixedClockWasm(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest := filepath.Join(t.TempDir(), "clock.wasm")
+	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", guest, "./host/testdata/tape/clockgo")
+	build.Dir = root
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the guest: %v\n%s", err, out)
+	}
+	wasmBin, err := os.ReadFile(guest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := readTestdata(t, "trace/trace.js")
+	file := recordTape(t, pluginDir(t, map[string]string{"trace.js": policy}), host.TapeOptions{Hooks: []host.Hook{host.HookEvent}})
+	var roll time.Time
+	for _, l := range tapeLines(t, file)[1:] {
+		if bytes.Contains(l["envelope"], []byte(`"event":"roll"`)) {
+			if err := json.Unmarshal(l["time"], &roll); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := pluginDir(t, map[string]string{"trace.js": policy, "clock.wasm": string(wasmBin)})
+	first := replayFile(t, file, dir, nil)
+	second := replayFile(t, file, dir, nil)
+	if first.Differ != 1 || !reflect.DeepEqual(first, second) {
+		t.Fatalf("two replays differ:\n%s\n%s", mustJSON(t, first), mustJSON(t, second))
+	}
+	var reply []int64
+	if err := json.Unmarshal(first.Differences[0].Replayed.Reply, &reply); err != nil || len(reply) != 3 {
+		t.Fatalf("roll's reply %s: %v", first.Differences[0].Replayed.Reply, err)
+	}
+	if reply[0] != roll.UnixMilli() || reply[1] != roll.UnixMilli() {
+		t.Errorf("hubd.Now() and time.Now() gave %d and %d, want the record's time %d", reply[0], reply[1], roll.UnixMilli())
 	}
 }
 
