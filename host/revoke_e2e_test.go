@@ -421,26 +421,41 @@ func TestRevoke(t *testing.T) {
 	wantRooms(map[string][]string{"ann": {"vip"}})
 }
 
-// TestRevokeFromWasm: a Wasm guest in Go asks for a revocation with
-// hubd.Revoke from its event hook; the real socket.io-client sees the
-// banned socket disconnected. Without the capability, with a bad
-// revocation and past its rate, the guest gets the matching error.
+// TestRevokeFromWasm: a Wasm guest, in Go (hubd.Revoke) and in C
+// (hubd_revoke), asks for a revocation from its event hook; the real
+// socket.io-client sees the banned socket disconnected. Without the
+// capability, with a bad revocation and past its rate, the guest gets the
+// matching error.
 func TestRevokeFromWasm(t *testing.T) {
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	guest := filepath.Join(t.TempDir(), "kick.wasm")
-	build := exec.Command("go", "build", "-buildmode=c-shared", "-o", guest, "./host/testdata/revoke/wasmgo")
-	build.Dir = root
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the guest: %v\n%s", err, out)
+	dir := t.TempDir()
+	guests := map[string]*exec.Cmd{
+		"go": exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, "go.wasm"), "./host/testdata/revoke/wasmgo"),
+		"c": exec.Command("clang", "--target=wasm32-wasi", "-O2", "-mexec-model=reactor", "-I", filepath.Join(root, "sdk/wasm/c"),
+			"-Wl,--strip-debug", "-o", filepath.Join(dir, "c.wasm"), filepath.Join(root, "host/testdata/revoke/wasmc/kick.c")),
 	}
+	guests["go"].Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	wasmRT := wasm.New(wasm.WithCacheDir(t.TempDir()))
+	for _, lang := range []string{"go", "c"} {
+		t.Run(lang, func(t *testing.T) {
+			build := guests[lang]
+			build.Dir = root
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("building the guest (the C guest needs clang, lld and wasi-libc: bash scripts/wasm-toolchain.sh installs them): %v\n%s", err, out)
+			}
+			revokeFromWasm(t, wasmRT, filepath.Join(dir, lang+".wasm"))
+		})
+	}
+}
+
+func revokeFromWasm(t *testing.T, wasmRT *wasm.Runtime, guest string) {
 	h := host.New(nil)
 	generousBudgets(h)
 	h.Register("js", js.Runtime{})
-	h.Register("wasm", wasm.New(wasm.WithCacheDir(t.TempDir())))
+	h.Register("wasm", wasmRT)
 	t.Cleanup(func() { _ = h.Close() })
 	specs := func(capabilities ...string) []host.Spec {
 		grants := grantsSpec(t, `{"banned": ["bob"]}`)

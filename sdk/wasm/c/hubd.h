@@ -48,6 +48,18 @@ HUBD_IMPORT("log") void hubd_log(int32_t level, const void *ptr, uint32_t len);
 HUBD_IMPORT("config") int32_t hubd_config(void *buf, uint32_t limit);
 HUBD_IMPORT("now_ns") int64_t hubd_now_ns(void);
 HUBD_IMPORT("attachment") int32_t hubd_attachment(uint32_t index, void *buf, uint32_t limit);
+/* Queues a revocation, JSON such as {"namespace":"/","rooms":["vip"]}, for a
+ * plugin granted the "revoke" capability; returns one of HUBD_REVOKE_*. */
+HUBD_IMPORT("revoke") int32_t hubd_revoke(const void *ptr, uint32_t len);
+
+/* What hubd_revoke returns. */
+enum {
+  HUBD_REVOKE_QUEUED = 0,       /* queued: carried out later, off this call */
+  HUBD_REVOKE_NOT_GRANTED = -1, /* no "revoke" capability, or not in a handler */
+  HUBD_REVOKE_BAD = -2,         /* not valid, or over a bound (the host logs why) */
+  HUBD_REVOKE_REFUSED = -3,     /* the plugin's rate, or a full queue */
+  HUBD_REVOKE_UNREADABLE = -4   /* outside the guest's memory, or over 64 KiB */
+};
 
 /* A JSON value: bytes [p, p+n). n == 0 is "absent". */
 typedef struct {
