@@ -303,6 +303,10 @@ func (o RevokeOptions) withDefaults() RevokeOptions {
 	return o
 }
 
+// maxRunningRevocations bounds the revocations a node carries out at once;
+// the others wait their turn, within their timeout.
+const maxRunningRevocations = 4
+
 // revokeEvent is the server-side event that carries a revocation to the
 // other nodes, on the main namespace, which every node has.
 const revokeEvent = "hubd:revoke"
@@ -315,7 +319,10 @@ type Revoker struct {
 	opts RevokeOptions
 
 	queue  chan queuedRevocation
-	ctx    context.Context
+	// running admits maxRunningRevocations local runs at once, whoever
+	// asked (the API, a plugin, another node).
+	running chan struct{}
+	ctx     context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -338,6 +345,7 @@ func (h *Host) ServeRevocations(srv *hub.Server, o RevokeOptions) (*Revoker, err
 	}
 	r := &Revoker{h: h, srv: srv, opts: o.withDefaults(), buckets: make(map[string]*bucket), done: make(chan struct{})}
 	r.queue = make(chan queuedRevocation, r.opts.Queue)
+	r.running = make(chan struct{}, maxRunningRevocations)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	srv.Of("/").OnServerSideEmit(revokeEvent, r.onRemote)
 	h.revoker.Store(r)
@@ -440,6 +448,13 @@ func (r *Revoker) local(ctx context.Context, rev Revocation) NodeRevocation {
 	m, err := newMatcher(rev)
 	if err != nil {
 		out.Error = err.Error()
+		return out
+	}
+	select {
+	case r.running <- struct{}{}:
+		defer func() { <-r.running }()
+	case <-ctx.Done():
+		out.Error = "too many revocations at once: this one waited past its timeout"
 		return out
 	}
 	var sockets []*hub.Socket
