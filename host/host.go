@@ -25,8 +25,10 @@ type Host struct {
 	budgets chainBudgets
 	// tracer keeps the sockets' decision traces (see SetTrace).
 	tracer *tracer
-	// tape records hook calls, when set (see SetTape).
-	tape atomic.Pointer[tapeRecorder]
+	// tape records hook calls, when set (see SetTape); tapeMu serialises
+	// its changes.
+	tape   atomic.Pointer[tapeRecorder]
+	tapeMu sync.Mutex
 	// revoker serves the plugins' revocations (see ServeRevocations).
 	revoker atomic.Pointer[Revoker]
 	// shadowLog keeps the shadow plugins' latest divergences, and

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,11 +189,17 @@ type TapeRecord struct {
 
 // SetTape starts recording hook calls to o.File, or stops when o.File is
 // empty; a tape being recorded is closed first, its queued records
-// written. It returns o.Validate's error, or the file's, and then changes
-// nothing.
+// written. Options equal to those of the tape being recorded change
+// nothing, so that a reload that keeps them keeps the tape going. It
+// returns o.Validate's error, or the file's, and then changes nothing.
 func (h *Host) SetTape(o TapeOptions) error {
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	h.tapeMu.Lock()
+	defer h.tapeMu.Unlock()
+	if cur := h.tape.Load(); cur != nil && reflect.DeepEqual(cur.opts, o) || cur == nil && o.File == "" {
+		return nil
 	}
 	var rec *tapeRecorder
 	if o.File != "" {
@@ -219,6 +226,7 @@ func (h *Host) TapeStats() (TapeStats, bool) {
 
 // tapeRecorder writes one tape.
 type tapeRecorder struct {
+	opts     TapeOptions // as given
 	logger   *slog.Logger
 	hooks    [len(hookIndex)]bool
 	sample   float64
@@ -253,6 +261,7 @@ func openTape(o TapeOptions, logger *slog.Logger) (*tapeRecorder, error) {
 		return nil, fmt.Errorf("opening tape: %w", err)
 	}
 	r := &tapeRecorder{
+		opts:     o,
 		logger:   logger,
 		sample:   o.Sample,
 		redact:   newRedactor(o.Redact),

@@ -190,3 +190,54 @@ func FuzzTapeReader(f *testing.F) {
 		}
 	})
 }
+
+// TestSetTapeSameOptions: setting the options in force again keeps the
+// tape going (a reload that does not change them); other options start a
+// new one; no file stops recording.
+func TestSetTapeSameOptions(t *testing.T) {
+	h := New(nil)
+	defer h.Close()
+	o := TapeOptions{File: filepath.Join(t.TempDir(), "t.tape"), Hooks: []Hook{HookEvent}}
+	if err := h.SetTape(o); err != nil {
+		t.Fatal(err)
+	}
+	first := h.tape.Load()
+	if err := h.SetTape(TapeOptions{File: o.File, Hooks: []Hook{HookEvent}}); err != nil || h.tape.Load() != first {
+		t.Fatalf("the same options again: %v, recorder replaced %v", err, h.tape.Load() != first)
+	}
+	o.Sample = 0.5
+	if err := h.SetTape(o); err != nil || h.tape.Load() == first {
+		t.Fatalf("other options: %v, recorder kept %v", err, h.tape.Load() == first)
+	}
+	if st, ok := h.TapeStats(); !ok || st.File != o.File {
+		t.Fatalf("TapeStats %+v %v", st, ok)
+	}
+	if err := h.SetTape(TapeOptions{}); err != nil || h.tape.Load() != nil {
+		t.Fatalf("no file: %v", err)
+	}
+	if _, ok := h.TapeStats(); ok {
+		t.Fatal("TapeStats reports a tape after recording stopped")
+	}
+	if err := h.SetTape(TapeOptions{File: o.File, Sample: -1}); err == nil || h.tape.Load() != nil {
+		t.Fatalf("invalid options: %v", err)
+	}
+}
+
+// TestTapeSample: a sample of a share records about that share of calls,
+// and only the hooks asked for.
+func TestTapeSample(t *testing.T) {
+	r := &tapeRecorder{sample: 0.25}
+	r.hooks[slot(HookEvent)] = true
+	n := 0
+	for range 10000 {
+		if _, ok := r.take(&Envelope{Hook: HookEvent}); ok {
+			n++
+		}
+		if _, ok := r.take(&Envelope{Hook: HookJoin}); ok {
+			t.Fatal("a join taken by a tape of events")
+		}
+	}
+	if n < 2000 || n > 3000 {
+		t.Fatalf("%d of 10000 calls taken at a sample of 0.25", n)
+	}
+}
