@@ -7,9 +7,11 @@
 // handler gets the envelope as an object and returns a decision object, or
 // nothing to allow the call unchanged. sdk/js/hubd.d.ts declares both.
 //
-// The script sees standard ECMAScript and three host objects: hubd.on,
-// hubd.config (the manifest's config, deep-frozen) and hubd.log with
-// console.* (to the plugin's logger, capped per call). There is no require,
+// The script sees standard ECMAScript and these host objects: hubd.on,
+// hubd.config (the manifest's config, deep-frozen), hubd.log with
+// console.* (to the plugin's logger, capped per call) and hubd.revoke (a
+// revocation the host queues, for a plugin granted the "revoke"
+// capability; see host.Host.ServeRevocations). There is no require,
 // no timers and no I/O.
 //
 // # How a call runs

@@ -197,6 +197,29 @@ declare namespace hubd {
    * lines past the cap are dropped and counted.
    */
   function log(level: "debug" | "info" | "warn" | "error", ...values: unknown[]): void;
+
+  /** What a revocation names: the sockets that match every selector given. */
+  interface Revocation {
+    /** The sockets' namespace ("/" when left out). */
+    namespace?: string;
+    /** The sockets in any of these rooms (at most 256). */
+    rooms?: string[];
+    /** The sockets with these ids (at most 1,024). */
+    sockets?: string[];
+    /** The sockets whose data holds `equals` at the dot-separated `path`. */
+    data?: { path: string; equals: JSONValue };
+    /** The hook to re-run: "join" (the default) or "connect". */
+    recheck?: "join" | "connect";
+  }
+
+  /**
+   * Queues a revocation: the host puts the grants of the sockets it names
+   * back to the plugins, later, on every node (see the SDK README, "Grant
+   * revocation"). Needs the "revoke" capability in the manifest and a
+   * handler to call it from; throws when the host refuses the revocation
+   * (a bad selector, the plugin's rate, a full queue).
+   */
+  function revoke(revocation: Revocation): void;
 }
 
 /** console.* writes to the plugin's log, like hubd.log (log and info at info level). */
