@@ -78,8 +78,19 @@ func (r ShadowResult) MarshalText() ([]byte, error) {
 	return []byte(shadowResultNames[r]), nil
 }
 
-// ShadowResults yields the name of every result, in order, as ShadowStats
-// counts them.
+// UnmarshalText reads a result's name.
+func (r *ShadowResult) UnmarshalText(b []byte) error {
+	for i, name := range shadowResultNames {
+		if string(b) == name {
+			*r = ShadowResult(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("host: unknown shadow result %q", b)
+}
+
+// ShadowResults returns the name of every result, in order, as
+// ShadowStats counts them.
 func ShadowResults() []string { return slices.Clone(shadowResultNames[:]) }
 
 // ShadowStats are the counters of one shadow plugin.
