@@ -517,3 +517,35 @@ func revokeFromWasm(t *testing.T, wasmRT *wasm.Runtime, guest string) {
 		t.Fatalf("the clients' rooms: %v", got)
 	}
 }
+
+// TestRevokeSilentNode: a node that does not serve revocations never
+// answers; the revocation still runs on the nodes that do, and its result
+// says that one node did not answer by the timeout.
+func TestRevokeSilentNode(t *testing.T) {
+	natsURL, stop, err := testnats.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	cluster := fmt.Sprintf("revoke%d", rand.Uint64())
+	a := startRevokeNode(t, natsURL, cluster, "node-a")
+	b := startRevokeNode(t, natsURL, cluster, "node-b")
+	waitServers(t, a, b)
+	if err := b.rv.Close(); err != nil { // node B stops listening
+		t.Fatal(err)
+	}
+	_ = a.rv.Close()
+	rv, err := a.h.ServeRevocations(a.srv, host.RevokeOptions{Node: "node-a", Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.rv = rv
+	res, err := rv.Revoke(t.Context(), host.Revocation{Rooms: []string{"vip"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Nodes) != 1 || res.Nodes[0].Node != "node-a" || len(res.Errors) != 1 ||
+		!strings.Contains(res.Errors[0], "0 other node(s) answered; the others did not within 200ms") {
+		t.Fatalf("result %s: want node-a's part and an error naming the silent node", mustJSON(t, res))
+	}
+}
