@@ -260,6 +260,11 @@ type RevokeOptions struct {
 	// average (default 1), Burst how many at once (default 10).
 	Rate  float64
 	Burst int
+	// Left, when set, is called after a revocation made s leave rooms, on
+	// the node of s: where the relay announces leaves (presence), give the
+	// rooms' other members the same notice here, since the relay sees only
+	// its clients' hub:leave.
+	Left func(s *hub.Socket, rooms []string)
 }
 
 // Validate reports every problem of the options at once.
@@ -318,13 +323,13 @@ type Revoker struct {
 	srv  *hub.Server
 	opts RevokeOptions
 
-	queue  chan queuedRevocation
+	queue chan queuedRevocation
 	// running admits maxRunningRevocations local runs at once, whoever
 	// asked (the API, a plugin, another node).
 	running chan struct{}
 	ctx     context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu      sync.Mutex
 	buckets map[string]*bucket // by plugin
@@ -560,6 +565,9 @@ func (r *Revoker) recheckJoin(t *table, s *hub.Socket, only []string) int {
 	}
 	_ = s.Emit(EventRevoked, revokedNotice{Rooms: refused, Reason: reason})
 	_ = s.Leave(refused...)
+	if r.opts.Left != nil {
+		r.opts.Left(s, refused)
+	}
 	return len(refused)
 }
 

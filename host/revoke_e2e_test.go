@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ type revokeNode struct {
 	srv  *hub.Server
 	rv   *host.Revoker
 	url  string
+	left atomic.Int64 // rooms left, as RevokeOptions.Left saw them
 }
 
 // grantsSpec is testdata/revoke/grants.js with config and capabilities.
@@ -81,7 +83,8 @@ func startRevokeNode(t *testing.T, natsURL, cluster, name string) *revokeNode {
 	}
 	// A plugin may ask for one revocation, and no more for the test's
 	// length.
-	o := host.RevokeOptions{Node: name, Timeout: traceWait, Burst: 1, Rate: 1e-6}
+	o := host.RevokeOptions{Node: name, Timeout: traceWait, Burst: 1, Rate: 1e-6,
+		Left: func(s *hub.Socket, rooms []string) { n.left.Add(int64(len(rooms))) }}
 	if n.rv, err = n.h.ServeRevocations(n.srv, o); err != nil {
 		t.Fatal(err)
 	}
@@ -354,6 +357,9 @@ func TestRevoke(t *testing.T) {
 	wantResult(res, host.NodeRevocation{Node: "node-a"}, host.NodeRevocation{Node: "node-b", Matched: 1, Left: 1})
 	wantRevoked("bob", `{"rooms": ["news"], "reason": "no grant for news"}`)
 	wantRooms(map[string][]string{"ann": {"vip"}, "bob": {}, "cat": {"vip"}})
+	if got := [2]int64{a.left.Load(), b.left.Load()}; got != [2]int64{1, 2} {
+		t.Fatalf("RevokeOptions.Left saw %v rooms left on nodes A and B, want [1 2]", got)
+	}
 
 	// A connect recheck: cat is banned now and is disconnected; ann,
 	// selected too, still passes the connect hook and stays.
