@@ -464,7 +464,12 @@ func (r *Revoker) local(ctx context.Context, rev Revocation) NodeRevocation {
 	}
 	var sockets []*hub.Socket
 	if len(rev.Sockets) > 0 {
+		seen := make(map[string]bool, len(rev.Sockets))
 		for _, id := range rev.Sockets {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
 			if s := nsp.Socket(id); s != nil && m.match(s) {
 				sockets = append(sockets, s)
 			}
@@ -630,10 +635,12 @@ func (m *matcher) match(s *hub.Socket) bool {
 	if len(m.rooms) > 0 && !slices.ContainsFunc(m.rooms, s.In) {
 		return false
 	}
-	if m.path == nil {
-		return true
-	}
-	raw := socketData(s)
+	return m.path == nil || m.matchData(socketData(s))
+}
+
+// matchData reports whether the socket data raw holds m's value at m's
+// path.
+func (m *matcher) matchData(raw json.RawMessage) bool {
 	if len(raw) == 0 {
 		return false
 	}

@@ -120,3 +120,43 @@ func FuzzParseRevocation(f *testing.F) {
 		}
 	})
 }
+
+// TestRevocationDataMatch: a data selector matches the value at its path
+// by JSON value, and nothing when the path runs into another type, off an
+// array or into nothing.
+func TestRevocationDataMatch(t *testing.T) {
+	data := `{"user": {"sub": "u1", "n": 7, "groups": ["a", {"id": 2}], "flags": {"x": true, "y": null}}, "list": [1, 2]}`
+	for _, tt := range []struct {
+		path, equals string
+		want         bool
+	}{
+		{"user.sub", `"u1"`, true},
+		{"user.sub", `"u2"`, false},
+		{"user.n", `7.0`, true},
+		{"user.n", `"7"`, false},
+		{"user.groups.0", `"a"`, true},
+		{"user.groups.1.id", `2`, true},
+		{"user.groups.2", `"a"`, false},
+		{"user.groups.-1", `"a"`, false},
+		{"user.groups.x", `"a"`, false},
+		{"user.flags", `{"y": null, "x": true}`, true},
+		{"user.flags.y", `null`, true},
+		{"user.flags.z", `null`, false},
+		{"user.sub.deeper", `"u1"`, false},
+		{"list.1", `2`, true},
+		{"list", `[1, 2]`, true},
+		{"nothing", `null`, false},
+	} {
+		rev := host.Revocation{Data: &host.DataSelector{Path: tt.path, Equals: json.RawMessage(tt.equals)}}
+		got, err := host.MatchRevocationData(rev, []byte(data))
+		if err != nil || got != tt.want {
+			t.Errorf("%s = %s: %v (%v), want %v", tt.path, tt.equals, got, err, tt.want)
+		}
+	}
+	for _, raw := range []string{``, `null`, `"u1"`, `[1]`, `{"user": "u1"}`, `{broken`} {
+		rev := host.Revocation{Data: &host.DataSelector{Path: "user.sub", Equals: json.RawMessage(`"u1"`)}}
+		if got, _ := host.MatchRevocationData(rev, []byte(raw)); got {
+			t.Errorf("data %q matched user.sub", raw)
+		}
+	}
+}
