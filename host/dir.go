@@ -148,6 +148,10 @@ func hashFiles(paths ...string) (string, error) {
 // fails to load is reported in the returned error and, if an older version
 // of it was loaded, that version stays. Plugins whose files are gone are
 // unloaded. The new set is swapped in atomically.
+//
+// A shadow plugin whose manifest lost its shadow field is promoted: the
+// live plugin it shadowed is retired, though its files stay, until the
+// files of either change (see PromoteShadow).
 func (h *Host) LoadDir(ctx context.Context, dir string) error {
 	list, err := scanDir(dir)
 	if err != nil {

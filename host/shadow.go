@@ -366,7 +366,8 @@ func shadowsOf(plugins []*loaded) shadowSet {
 
 // shadow hands the call the live plugin l just answered to l's shadows
 // (the envelope as l saw it, and l's decision d or failure err); with tb
-// set, the jobs wait in it until the trace record is written.
+// set (but for a revocation's chain), the jobs wait in it until the trace
+// record is written.
 func (t *table) shadow(l *loaded, hook Hook, env *Envelope, d *Decision, err error, tb *traceBuf) {
 	shadows := t.shadows[l]
 	var cp *Envelope
@@ -386,9 +387,9 @@ func (t *table) shadow(l *loaded, hook Hook, env *Envelope, d *Decision, err err
 		case d != nil:
 			j.liveD = *d
 		}
-		if tb != nil {
+		if tb != nil && !tb.revocation {
 			tb.shadows = append(tb.shadows, j)
-		} else {
+		} else { // no trace, or a revocation's, which hands no jobs on
 			s.shadow.enqueue(j)
 		}
 	}

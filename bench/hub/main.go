@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -25,6 +26,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
@@ -81,6 +83,16 @@ func main() {
 		}
 		if err := h.LoadDir(context.Background(), *plugins); err != nil {
 			log.Fatal(err)
+		}
+		if len(h.ShadowStats()) > 0 {
+			// What the shadow plugins compared and dropped, for the runs
+			// that measure them.
+			go func() {
+				for range time.Tick(5 * time.Second) {
+					b, _ := json.Marshal(h.ShadowStats())
+					log.Printf("shadows %s", b)
+				}
+			}()
 		}
 		srv.SetHooks(h.Hooks())
 	}
