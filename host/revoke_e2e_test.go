@@ -26,8 +26,10 @@ import (
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/httpapi"
 	"github.com/hubd/hubd/hub/natsadapter"
+	"github.com/hubd/hubd/hub/redisadapter"
 	"github.com/hubd/hubd/hub/relay"
 	"github.com/hubd/hubd/internal/testnats"
+	"github.com/hubd/hubd/internal/testredis"
 )
 
 const revokeKey = "revoke-key"
@@ -59,24 +61,67 @@ func grantsSpec(t testing.TB, config string, capabilities ...string) host.Spec {
 	}
 }
 
-// startRevokeNode starts a node named name on the NATS server at natsURL,
-// in the cluster of subject prefix cluster; it stops when the test ends.
-func startRevokeNode(t *testing.T, natsURL, cluster, name string) *revokeNode {
+// revokeAdapter links a node to a cluster: it returns the node's adapter
+// factory and what closes its link.
+type revokeAdapter func(t *testing.T) (hub.AdapterFactory, func())
+
+// natsCluster is a cluster on the NATS server the tests find.
+func natsCluster(t *testing.T) revokeAdapter {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), traceWait)
-	defer cancel()
-	c, err := natsadapter.New(ctx, natsadapter.Options{URLs: []string{natsURL}, SubjectPrefix: cluster,
-		RequestsTimeout: traceWait, Logger: slog.New(slog.DiscardHandler)})
+	url, stop, err := testnats.Find()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(stop)
+	prefix := fmt.Sprintf("revoke%d", rand.Uint64())
+	return func(t *testing.T) (hub.AdapterFactory, func()) {
+		ctx, cancel := context.WithTimeout(t.Context(), traceWait)
+		defer cancel()
+		c, err := natsadapter.New(ctx, natsadapter.Options{URLs: []string{url}, SubjectPrefix: prefix,
+			RequestsTimeout: traceWait, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Adapter, func() { c.Close() }
+	}
+}
+
+// redisCluster is a cluster on the Redis the tests find.
+func redisCluster(t *testing.T) revokeAdapter {
+	t.Helper()
+	url, stop, err := testredis.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	key := fmt.Sprintf("revoke%d", rand.Uint64())
+	return func(t *testing.T) (hub.AdapterFactory, func()) {
+		rdb, err := redisadapter.NewClient(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), traceWait)
+		defer cancel()
+		c, err := redisadapter.New(ctx, rdb, redisadapter.Options{Key: key, RequestsTimeout: traceWait, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Adapter, func() { _ = c.Close(); _ = rdb.Close() }
+	}
+}
+
+// startRevokeNode starts a node named name in cluster; it stops when the
+// test ends.
+func startRevokeNode(t *testing.T, cluster revokeAdapter, name string) *revokeNode {
+	t.Helper()
+	factory, unlink := cluster(t)
 	n := &revokeNode{name: name, h: host.New(nil)}
 	generousBudgets(n.h)
 	n.h.Register("js", js.Runtime{})
 	if err := n.h.Load(t.Context(), []host.Spec{grantsSpec(t, `{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	n.srv = hub.New(hub.Options{Adapter: c.Adapter})
+	n.srv = hub.New(hub.Options{Adapter: factory})
 	n.srv.SetHooks(n.h.Hooks())
 	if err := relay.Attach(n.srv, relay.Config{}); err != nil {
 		t.Fatal(err)
@@ -85,6 +130,7 @@ func startRevokeNode(t *testing.T, natsURL, cluster, name string) *revokeNode {
 	// length.
 	o := host.RevokeOptions{Node: name, Timeout: traceWait, Burst: 1, Rate: 1e-6,
 		Left: func(s *hub.Socket, rooms []string) { n.left.Add(int64(len(rooms))) }}
+	var err error
 	if n.rv, err = n.h.ServeRevocations(n.srv, o); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +148,7 @@ func startRevokeNode(t *testing.T, natsURL, cluster, name string) *revokeNode {
 		_ = n.rv.Close()
 		_ = n.srv.Close()
 		ts.Close()
-		c.Close()
+		unlink()
 		_ = n.h.Close()
 	})
 	return n
@@ -286,8 +332,8 @@ func revoke(t *testing.T, base, body string) host.RevokeResult {
 	return answer.Revocation
 }
 
-// TestRevoke: two nodes on NATS, the grants plugin on each, and the real
-// socket.io-client — ann on node A, bob and cat on node B. Revocations
+// TestRevoke: two nodes on NATS, then on Redis, the grants plugin on each,
+// and the real socket.io-client — ann on node A, bob and cat on node B. Revocations
 // posted to node A's API by room, by socket id and by a path in socket
 // data reach the sockets of both nodes: each leaves exactly the rooms the
 // join hook now refuses (the client is told, and its membership shows
@@ -296,14 +342,14 @@ func revoke(t *testing.T, base, body string) host.RevokeResult {
 // answers its counts, and the trace of a revoked socket shows the
 // revocation's decision.
 func TestRevoke(t *testing.T) {
-	natsURL, stop, err := testnats.Find()
-	if err != nil {
-		t.Fatal(err)
+	for name, cluster := range map[string]func(*testing.T) revokeAdapter{"nats": natsCluster, "redis": redisCluster} {
+		t.Run(name, func(t *testing.T) { revokeAcross(t, cluster(t)) })
 	}
-	t.Cleanup(stop)
-	cluster := fmt.Sprintf("revoke%d", rand.Uint64())
-	a := startRevokeNode(t, natsURL, cluster, "node-a")
-	b := startRevokeNode(t, natsURL, cluster, "node-b")
+}
+
+func revokeAcross(t *testing.T, cluster revokeAdapter) {
+	a := startRevokeNode(t, cluster, "node-a")
+	b := startRevokeNode(t, cluster, "node-b")
 	waitServers(t, a, b)
 
 	c := startRevokeClient(t, a.url, b.url)
@@ -528,14 +574,9 @@ func revokeFromWasm(t *testing.T, wasmRT *wasm.Runtime, guest string) {
 // answers; the revocation still runs on the nodes that do, and its result
 // says that one node did not answer by the timeout.
 func TestRevokeSilentNode(t *testing.T) {
-	natsURL, stop, err := testnats.Find()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	cluster := fmt.Sprintf("revoke%d", rand.Uint64())
-	a := startRevokeNode(t, natsURL, cluster, "node-a")
-	b := startRevokeNode(t, natsURL, cluster, "node-b")
+	cluster := natsCluster(t)
+	a := startRevokeNode(t, cluster, "node-a")
+	b := startRevokeNode(t, cluster, "node-b")
 	waitServers(t, a, b)
 	if err := b.rv.Close(); err != nil { // node B stops listening
 		t.Fatal(err)
