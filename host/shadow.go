@@ -255,7 +255,8 @@ func (r *shadowRunner) call(j *shadowJob) {
 	if res != ShadowAgree {
 		r.log.add(j, l.m.Name, res, kinds, d, err)
 	}
-	r.counts[res].Add(1) // last: whoever sees the count sees the rest
+	l.stats[slot(env.Hook)].observe(verdict, took) // the plugin's own counters, as if live
+	r.counts[res].Add(1)                           // last: whoever sees the count sees the rest
 }
 
 // Kinds of difference, as bits of ShadowResult values.
@@ -563,10 +564,11 @@ func (r *ring) addShadow(seq uint64, who *pluginIdent, verdict Outcome, took tim
 }
 
 // ShadowStats returns the counters of every loaded shadow plugin, by
-// name.
+// name. A shadow's calls also count in Stats, under its own name, as a
+// live plugin's do.
 func (h *Host) ShadowStats() []ShadowStats {
 	t := h.current.Load()
-	var out []ShadowStats
+	out := []ShadowStats{}
 	for _, l := range t.plugins {
 		r := l.shadow
 		if r == nil {

@@ -108,6 +108,12 @@ func TestShadowComparisons(t *testing.T) {
 	if st.Plugin != "live" || st.Runtime != "fake" || !st.Live {
 		t.Errorf("stats %+v", st)
 	}
+	for _, hs := range h.Stats() {
+		if hs.Plugin == "shadow" && hs.Hook == HookEvent &&
+			(hs.Outcomes["allow"] != 3 || hs.Outcomes["deny"] != 1 || hs.Outcomes["error"] != 1) {
+			t.Errorf("the shadow's own event counters: %v", hs.Outcomes)
+		}
+	}
 	for range 6 {
 		if s := <-seen; s != "" && s[len(s)-len(`["first"]`):] != `["first"]` {
 			t.Errorf("the shadow saw %s, not the envelope as the live plugin saw it", s)
