@@ -426,6 +426,14 @@ type PluginsConfig struct {
 	// connect_error (false) puts a refused connect's trace in the client's
 	// connect_error data. Applied again on SIGHUP.
 	Trace host.TraceOptions `json:"trace"`
+	// Tape records the hook calls the plugins see, and their decisions,
+	// to a file (JSON lines) that `hubd replay -tape FILE -plugins DIR`
+	// runs through another plugin directory: file (empty: off), hooks
+	// (all), sample (every call), redact {auth, headers, args} (the
+	// authorization and cookie headers by default), max_bytes (recording
+	// stops there), queue. Applied again on SIGHUP; the same settings
+	// keep the tape going.
+	Tape host.TapeOptions `json:"tape"`
 }
 
 // APIConfig is the HTTP publish API.
@@ -860,6 +868,11 @@ func (c *Config) Validate() error {
 
 	if c.Plugins.Dir != "" {
 		checkDir(bad, "plugin directory", c.Plugins.Dir)
+	}
+	if err := c.Plugins.Tape.Validate(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			bad("plugins.%s", e)
+		}
 	}
 	if err := c.Plugins.Trace.Validate(); err != nil {
 		for _, e := range strings.Split(err.Error(), "\n") {

@@ -157,6 +157,7 @@ func TestValidation(t *testing.T) {
 		{"admin_ui without a login", []string{"-admin-ui"}, `{}`, []string{"admin_ui.auth: set username and password_hash"}},
 		{"admin_ui values", nil, `{"admin_ui": {"enabled": true, "auth": {"username": "ops", "password_hash": "plain"}, "mode": "loud", "sessions": "redis", "ui_dir": "/nowhere", "ui_path": "admin"}}`,
 			[]string{`admin_ui: Auth.PasswordHash must be a bcrypt hash (such as $2b$10$...): crypto/bcrypt: hashedSecret too short to be a bcrypted password; mode "loud"`, `admin_ui.sessions "redis" keeps the sessions in the adapter's Redis`, `admin_ui.ui_dir "/nowhere"`, `admin_ui.ui_path "admin"`}},
+		{"plugins.tape", nil, `{"plugins": {"tape": {"file": "t.tape", "hooks": ["ping"], "sample": 2}}}`, []string{`plugins.tape hooks: unknown hook "ping"`, "plugins.tape sample is 2"}},
 		{"file values", nil, `{"socketio": {"ping_interval": "-1s", "ping_timeout": "0s", "write_timeout": "0s", "max_payload": 0, "cors_origins": [""]},
 			"namespaces": [{"name": "chat"}, {"pattern": "(", "route": "everywhere"}, {}, {"name": "/a", "pattern": "/b"}],
 			"api": {"max_body": -1}}`,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -288,6 +289,10 @@ func (l *live) openPlugins(ctx context.Context, dir string) error {
 	if err := h.SetTrace(l.cfg.Plugins.Trace); err != nil { // checked by Validate
 		l.logger.Error("plugins.trace", "err", err)
 	}
+	if err := h.SetTape(l.cfg.Plugins.Tape); err != nil {
+		_ = h.Close()
+		return fmt.Errorf("plugins.tape: %w", err)
+	}
 	h.Register("js", js.Runtime{})
 	h.Register("wasm", wasm.New())
 	h.Register("process", &process.Runtime{})
@@ -476,6 +481,18 @@ func (l *live) apply(ctx context.Context, next Config) {
 			setChainBudgets(h, next.Plugins.ChainBudgets)
 		}
 		changed = append(changed, "plugins.chain_budgets")
+	}
+	if !reflect.DeepEqual(next.Plugins.Tape, old.Plugins.Tape) {
+		h := l.plugins.Load()
+		if h == nil {
+			l.cfg.Plugins.Tape, cur.Plugins.Tape = next.Plugins.Tape, next.Plugins.Tape
+			changed = append(changed, "plugins.tape")
+		} else if err := h.SetTape(next.Plugins.Tape); err != nil {
+			l.logger.Error("SIGHUP: plugins.tape: keeping the tape in force", "err", err)
+		} else {
+			l.cfg.Plugins.Tape, cur.Plugins.Tape = next.Plugins.Tape, next.Plugins.Tape
+			changed = append(changed, "plugins.tape")
+		}
 	}
 	if next.Plugins.Trace != old.Plugins.Trace {
 		l.cfg.Plugins.Trace = next.Plugins.Trace
