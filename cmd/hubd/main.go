@@ -3,16 +3,25 @@
 // (hub/httpapi) when a key is set, the plugin host (JavaScript, WebAssembly
 // and process plugins) when a plugin directory is set, health and readiness
 // endpoints, optional static files, structured logs, graceful shutdown,
-// and, with adapter redis or redis-streams, rooms shared with the other
-// nodes (hubd or Node socket.io) through Redis (hub/redisadapter).
+// with adapter redis or redis-streams, rooms shared with the other nodes
+// (hubd or Node socket.io) through Redis or a Redis Cluster
+// (hub/redisadapter), with adapter nats through NATS (hub/natsadapter),
+// and the Socket.IO admin UI's server side (hub/adminui) when asked.
 //
 // Usage:
 //
 //	hubd [-config hubd.json] [-listen :3000] [-api-key KEY] [-plugins DIR]
 //	     [-static DIR] [-log-format text|json] [-log-level info]
 //	     [-path /socket.io/] [-tls-cert FILE -tls-key FILE]
-//	     [-adapter memory|redis|redis-streams] [-redis-url redis://127.0.0.1:6379]
-//	     [-recovery 2m]
+//	     [-adapter memory|redis|redis-streams|nats] [-redis-url redis://127.0.0.1:6379]
+//	     [-nats-url nats://127.0.0.1:4222] [-recovery 2m] [-parser json|msgpack]
+//	     [-admin-ui]
+//	hubd replay -tape FILE -plugins DIR [-v]
+//
+// hubd replay runs a tape recorded with plugins.tape through the plugins
+// of DIR, prints each decision that differs from the recorded one, and
+// exits 0 when none does, 1 when one does, 2 when the tape or the plugins
+// cannot be read.
 //
 // See Config for the config file (JSON) and the environment variables.
 //
