@@ -249,10 +249,17 @@ func startRevokeClient(t *testing.T, urlA, urlB string) *revokeClient {
 	return c
 }
 
-// next waits for the client's next line of kind (and who, when given),
-// keeping the others in seen.
+// next returns the client's first line of kind (and who, when given) not
+// taken yet, waiting for it if need be; the lines it passes are kept in
+// seen for later calls.
 func (c *revokeClient) next(t *testing.T, kind, who string) json.RawMessage {
 	t.Helper()
+	for i, l := range c.seen {
+		if l.Kind == kind && (who == "" || l.Who == who) {
+			c.seen = append(c.seen[:i:i], c.seen[i+1:]...)
+			return l.Value
+		}
+	}
 	timeout := time.After(traceWait)
 	for {
 		select {
