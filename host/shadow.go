@@ -217,9 +217,9 @@ func (r *shadowRunner) work() {
 // call runs the shadow on j's envelope and records how it compares.
 func (r *shadowRunner) call(j *shadowJob) {
 	l := r.l
-	env := *j.env // the runtimes read it; each call its own header
+	env := j.env // the runtimes only read it
 	start := time.Now()
-	d, err := l.p.Handle(WithDeadline(r.ctx, start.Add(time.Duration(l.m.Timeout))), &env)
+	d, err := l.p.Handle(WithDeadline(r.ctx, start.Add(time.Duration(l.m.Timeout))), env)
 	took := time.Since(start)
 	if err == nil && d != nil {
 		err = d.Check()
@@ -405,34 +405,23 @@ func dispatchShadows(tb *traceBuf, r *ring, seq uint64) {
 	}
 }
 
-// copyEnvelope copies what a shadow's call reads of env, whose buffers
-// may be reused once the live call returns, and tells its size.
+// copyEnvelope copies env's header for the shadows, and tells the size of
+// what it holds. The values are shared: the hooks and the chain replace an
+// envelope's fields, never change the bytes or lists they hold.
 func copyEnvelope(env *Envelope) (*Envelope, int64) {
 	c := *env
-	size := int64(512)
-	c.Args = bytes.Clone(env.Args)
-	c.Socket.Data = bytes.Clone(env.Socket.Data)
-	c.Socket.Rooms = slices.Clone(env.Socket.Rooms)
-	c.Rooms = slices.Clone(env.Rooms)
-	size += int64(len(c.Args) + len(c.Socket.Data))
-	for _, r := range c.Socket.Rooms {
+	size := int64(512 + len(env.Args) + len(env.Socket.Data))
+	for _, r := range env.Socket.Rooms {
 		size += int64(len(r))
 	}
-	for _, r := range c.Rooms {
+	for _, r := range env.Rooms {
 		size += int64(len(r))
 	}
-	if env.Attachments != nil {
-		c.Attachments = make([][]byte, len(env.Attachments))
-		for i, a := range env.Attachments {
-			c.Attachments[i] = bytes.Clone(a)
-			size += int64(len(a))
-		}
+	for _, a := range env.Attachments {
+		size += int64(len(a))
 	}
 	if env.Handshake != nil {
-		hs := *env.Handshake
-		hs.Auth = bytes.Clone(hs.Auth)
-		size += int64(len(hs.Auth))
-		c.Handshake = &hs
+		size += int64(len(env.Handshake.Auth))
 	}
 	return &c, size
 }
