@@ -70,3 +70,42 @@ func TestPresenceOff(t *testing.T) {
 		t.Errorf("a received %q, want nothing", got)
 	}
 }
+
+// AnnounceLeft gives the presence notice for rooms left otherwise than by
+// hub:leave, where presence is on, and nothing where it is off.
+func TestAnnounceLeft(t *testing.T) {
+	srv := hub.New(hub.Options{})
+	r, err := relay.New(srv, relay.Config{Logger: quiet, Namespaces: []relay.Namespace{
+		{Name: "/", Presence: true}, {Pattern: `/quiet-\d+`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := serve(t, srv)
+	a, b := w.dial("/"), w.dial("/")
+	a.join("lobby")
+	b.join("lobby")
+	bs := srv.Of("/").Socket(b.id)
+	if bs == nil {
+		t.Fatal("b's socket is not found")
+	}
+	_ = bs.Leave("lobby")
+	r.AnnounceLeft(bs, []string{"lobby"})
+	pkt, err := a.c.WaitEvent("/", relay.EventLeft, wait)
+	if err != nil {
+		t.Fatalf("a waiting for b's leave: %v", err)
+	}
+	if want := fmt.Sprintf(`42["hub:left",{"room":"lobby","id":"%s","data":null}]`, b.id); pkt.Text != want {
+		t.Errorf("a received %s, want %s", pkt.Text, want)
+	}
+
+	q1, q2 := w.dial("/quiet-1"), w.dial("/quiet-1")
+	q1.join("r")
+	q2.join("r")
+	qs := srv.Of("/quiet-1").Socket(q2.id)
+	_ = qs.Leave("r")
+	r.AnnounceLeft(qs, []string{"r"})
+	w.mark("/quiet-1")
+	if got := q1.got(); len(got) != 0 {
+		t.Errorf("q1, without presence, received %q", got)
+	}
+}

@@ -134,6 +134,23 @@ func (r *Relay) Update(cfg Config) error {
 	return nil
 }
 
+// AnnounceLeft tells the other members of rooms that s left them, as a
+// hub:leave does where the namespace has presence on (nothing otherwise):
+// for rooms a socket left by other means, such as a revocation.
+func (r *Relay) AnnounceLeft(s *hub.Socket, rooms []string) {
+	name := s.Namespace().Name()
+	i := slices.IndexFunc(r.namespaces, func(n Namespace) bool { return n.Name == name })
+	if i < 0 {
+		i = slices.IndexFunc(r.namespaces, func(n Namespace) bool {
+			re, err := compile(n.Pattern)
+			return n.Pattern != "" && err == nil && re.MatchString(name)
+		})
+	}
+	if i >= 0 {
+		r.cur.Load().namespaces[i].announce(s, EventLeft, rooms)
+	}
+}
+
 // newSettings are the settings of a valid Config with its defaults.
 func newSettings(cfg Config) *settings {
 	l := limits{room: cfg.MaxRoomName, perCall: cfg.MaxRoomsPerCall, perSocket: cfg.MaxRoomsPerSocket}
