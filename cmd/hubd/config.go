@@ -434,6 +434,30 @@ type PluginsConfig struct {
 	// stops there), queue. Applied again on SIGHUP; the same settings
 	// keep the tape going.
 	Tape host.TapeOptions `json:"tape"`
+	// Revoke bounds the revocations this node serves (POST /api/revoke,
+	// and plugins with the "revoke" capability): node (its name in the
+	// answers; the host name and a suffix), concurrency (sockets
+	// re-decided at once, 32), timeout (for the other nodes' answers,
+	// "5s"), queue (plugins' revocations waiting, 64), rate and burst
+	// (per plugin: 1 a second, 10 at once). Fixed at start.
+	Revoke RevokeConfig `json:"revoke"`
+}
+
+// RevokeConfig is plugins.revoke.
+type RevokeConfig struct {
+	Node        string   `json:"node"`
+	Concurrency int      `json:"concurrency"`
+	Timeout     Duration `json:"timeout"`
+	Queue       int      `json:"queue"`
+	Rate        float64  `json:"rate"`
+	Burst       int      `json:"burst"`
+}
+
+// options are the host's revocation options from c; left announces the
+// rooms a revocation made a socket leave.
+func (c RevokeConfig) options(left func(*hub.Socket, []string)) host.RevokeOptions {
+	return host.RevokeOptions{Node: c.Node, Concurrency: c.Concurrency, Timeout: time.Duration(c.Timeout),
+		Queue: c.Queue, Rate: c.Rate, Burst: c.Burst, Left: left}
 }
 
 // APIConfig is the HTTP publish API.
@@ -868,6 +892,11 @@ func (c *Config) Validate() error {
 
 	if c.Plugins.Dir != "" {
 		checkDir(bad, "plugin directory", c.Plugins.Dir)
+	}
+	if err := c.Plugins.Revoke.options(nil).Validate(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			bad("plugins.%s", e)
+		}
 	}
 	if err := c.Plugins.Tape.Validate(); err != nil {
 		for _, e := range strings.Split(err.Error(), "\n") {

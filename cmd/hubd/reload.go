@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,9 @@ type live struct {
 	// serve loop swaps it, the metrics read it.
 	plugins     atomic.Pointer[host.Host]
 	watchCancel context.CancelFunc
+	// revoker serves revocations with the plugins in force (nil without
+	// plugins); it follows the plugin host.
+	revoker atomic.Pointer[host.Revoker]
 }
 
 func newLive(cfg Config, srv *hub.Server, logger *slog.Logger, level *slog.LevelVar) *live {
@@ -231,7 +235,7 @@ func (l *live) setAPI(c APIConfig) error {
 		l.api.Store(nil)
 		return nil
 	}
-	api, err := httpapi.New(l.srv, httpapi.Config{Key: c.Key, MaxBody: c.MaxBody, Trace: l.trace})
+	api, err := httpapi.New(l.srv, httpapi.Config{Key: c.Key, MaxBody: c.MaxBody, Trace: l.trace, Revoke: l.revoke})
 	if err != nil {
 		return err
 	}
@@ -263,6 +267,30 @@ func (l *live) hooks() *hub.Hooks {
 		plugins = p.Hooks()
 	}
 	return hub.ChainHooks(counter, plugins)
+}
+
+// closeRevoker stops serving revocations, if it did.
+func (l *live) closeRevoker() {
+	if rv := l.revoker.Swap(nil); rv != nil {
+		_ = rv.Close()
+	}
+}
+
+// announceLeft gives the relay's presence notice for rooms a revocation
+// made s leave.
+func (l *live) announceLeft(s *hub.Socket, rooms []string) {
+	if l.relay != nil {
+		l.relay.AnnounceLeft(s, rooms)
+	}
+}
+
+// revoke carries out a revocation of the API with the plugins in force.
+func (l *live) revoke(ctx context.Context, req json.RawMessage) (any, error) {
+	rv := l.revoker.Load()
+	if rv == nil {
+		return nil, errors.New("revocations re-run the plugins' hooks: this node has no plugin directory")
+	}
+	return rv.RevokeJSON(ctx, req)
 }
 
 // trace is a socket's decision trace from the plugins in force, for the
@@ -307,6 +335,13 @@ func (l *live) openPlugins(ctx context.Context, dir string) error {
 		return fmt.Errorf("watching plugin directory %s: %w", dir, err)
 	}
 	l.logger.Info("plugins loaded", "dir", dir, "plugins", h.Plugins())
+	l.closeRevoker()
+	rv, err := h.ServeRevocations(l.srv, l.cfg.Plugins.Revoke.options(l.announceLeft))
+	if err != nil { // checked by Validate
+		l.logger.Error("plugins.revoke: revocations are not served", "err", err)
+	} else {
+		l.revoker.Store(rv)
+	}
 	l.plugins.Store(h)
 	l.watchCancel = cancel
 	return nil
@@ -322,6 +357,7 @@ func setChainBudgets(h *host.Host, budgets map[string]Duration) {
 
 // closePlugins stops the watch and closes the plugin host, if any.
 func (l *live) closePlugins() {
+	l.closeRevoker()
 	if l.watchCancel != nil {
 		l.watchCancel()
 		l.watchCancel = nil
@@ -389,6 +425,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 		{"metrics.enabled", old.Metrics.Enabled, next.Metrics.Enabled},
 		{"adapter", old.Adapter, next.Adapter},
 		{"admin_ui", old.AdminUI, next.AdminUI},
+		{"plugins.revoke", old.Plugins.Revoke, next.Plugins.Revoke},
 		{"shutdown_grace", time.Duration(old.ShutdownGrace), time.Duration(next.ShutdownGrace)},
 		{"recovery", old.Recovery.String(), next.Recovery.String()},
 	} {
@@ -518,6 +555,7 @@ func (l *live) apply(ctx context.Context, next Config) {
 // reports whether it did. On failure the plugins in force stay.
 func (l *live) switchPlugins(ctx context.Context, dir string) bool {
 	if dir == "" {
+		l.closeRevoker()
 		old, cancel := l.plugins.Swap(nil), l.watchCancel
 		l.srv.SetHooks(l.hooks())
 		if cancel != nil {

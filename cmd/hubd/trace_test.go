@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hubd/hubd/internal/testnats"
 )
 
 // TestDaemonDecisionTrace: with plugins loaded, GET /api/sockets/{id}/trace
@@ -114,5 +117,82 @@ func TestDaemonTapeReplay(t *testing.T) {
 	}
 	if code, out := replay(changed); code != 1 || !strings.Contains(out, "1 differ") || !strings.Contains(out, "secrets dropped") {
 		t.Errorf("replay through a changed plugin: exit %d\n%s", code, out)
+	}
+}
+
+// TestDaemonRevoke: two hubd nodes on NATS with a JS join hook; once the
+// hook refuses "vip" (a new file hubd reloads), POST /api/revoke on one
+// node makes the members of "vip" on both nodes leave it, told with
+// hub:revoked, and the answer counts them per node.
+func TestDaemonRevoke(t *testing.T) {
+	url, stop, err := testnats.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.Mkdir(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const allowAll = `hubd.on("join", () => {});`
+	const denyVIP = `hubd.on("join", (env) => {
+  if (env.rooms.includes("vip")) return { action: "deny", reason: "vip is closed" };
+});`
+	writeFile(t, plugins, "grants.js", allowAll)
+	cfg := writeFile(t, dir, "hubd.json", fmt.Sprintf(`{"listen": "127.0.0.1:0", "api": {"key": "cluster-key"},
+		"namespaces": [{"name": "/"}],
+		"plugins": {"dir": %q, "revoke": {"timeout": "10s"}},
+		"adapter": {"type": "nats", "nats_url": %q, "key": "hubd-revoke-%d"}}`, plugins, url, time.Now().UnixNano()))
+	a := start(t, "-config", cfg)
+	b := start(t, "-config", cfg)
+	c := startClients(t)
+	c.connect("a1", a.addr)
+	c.connect("b1", b.addr)
+	for _, n := range []string{"a1", "b1"} {
+		if r := c.ack(n, "hub:join", []string{"vip", "lobby"}); r["ok"] != true {
+			t.Fatalf("%s hub:join: %v", n, r)
+		}
+	}
+
+	// The policy changes: both nodes reload it, which a fresh join shows.
+	writeFile(t, plugins, "grants.js", denyVIP)
+	c.connect("a2", a.addr)
+	c.connect("b2", b.addr)
+	for _, n := range []string{"a2", "b2"} {
+		waitCluster(t, func() bool {
+			if c.ack(n, "hub:join", "vip")["ok"] == false {
+				return true
+			}
+			c.ack(n, "hub:leave", "vip") // the old policy still: out again
+			return false
+		}, n+"'s node to load the new policy")
+	}
+
+	code, body := api(t, a.addr, "POST", "/api/revoke", `{"rooms": ["vip"]}`)
+	if code != 200 {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	var res struct {
+		OK         bool
+		Revocation struct {
+			Matched, Left int
+			Nodes         []struct{ Matched, Left int }
+			Errors        []any
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil || !res.OK {
+		t.Fatalf("revoke: %v %s", err, body)
+	}
+	if r := res.Revocation; r.Matched != 2 || r.Left != 2 || len(r.Nodes) != 2 || len(r.Errors) != 0 {
+		t.Errorf("revocation %s: want 2 sockets matched and 2 rooms left over 2 nodes", body)
+	}
+	for _, n := range []string{"a1", "b1"} {
+		if got := c.until(n, "hub:revoked"); got[len(got)-1] != "hub:revoked" {
+			t.Errorf("%s: %v", n, got)
+		}
+		if r := c.ack(n, "hub:join", []string{}); fmt.Sprint(r["rooms"]) != "[lobby]" {
+			t.Errorf("%s's rooms after the revocation: %v, want [lobby]", n, r["rooms"])
+		}
 	}
 }
