@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"strings"
 	"time"
@@ -56,6 +57,10 @@ type Manifest struct {
 	// taken, and its decisions are compared and recorded, never enforced
 	// (see Host.ShadowStats). Without it the plugin is live.
 	Shadow string `json:"shadow,omitempty"`
+	// ShadowSample is the share of the live plugin's calls a shadow is
+	// given, from 0 (exclusive) to 1 (default 1: every call), to bound
+	// what a costly shadow takes.
+	ShadowSample float64 `json:"shadow_sample,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string in JSON.
@@ -116,6 +121,12 @@ func (m *Manifest) Validate() error {
 	}
 	if m.Shadow != "" && m.Shadow == m.Name {
 		errs = append(errs, fmt.Errorf("shadow is %q, the plugin itself: name the live plugin it shadows", m.Shadow))
+	}
+	switch {
+	case math.IsNaN(m.ShadowSample) || m.ShadowSample < 0 || m.ShadowSample > 1:
+		errs = append(errs, fmt.Errorf("shadow_sample is %v: give the share of calls to shadow, above 0 and at most 1", m.ShadowSample))
+	case m.ShadowSample != 0 && m.Shadow == "":
+		errs = append(errs, errors.New("shadow_sample is set without shadow: name the live plugin to shadow, or leave shadow_sample out"))
 	}
 	if m.Timeout < 0 {
 		errs = append(errs, errors.New("timeout is negative"))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"sort"
@@ -106,8 +107,9 @@ type ShadowStats struct {
 	// Results counts the comparisons by result name (every name of
 	// ShadowResults, zeros included).
 	Results map[string]uint64 `json:"results"`
-	// Queued is how many calls wait for the shadow's workers.
-	Queued int `json:"queued"`
+	// Pending is how many calls wait for the shadow's workers or run on
+	// them; their results are not counted yet.
+	Pending int `json:"pending"`
 }
 
 // ShadowDivergence is one decision of a shadow that differed from the live
@@ -149,6 +151,7 @@ type shadowRunner struct {
 	log     *shadowLog
 	jobs    chan *shadowJob
 	bytes   atomic.Int64 // of the envelopes queued
+	pending atomic.Int64 // calls queued or running
 	counts  [shadowResultCount]atomic.Uint64
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -194,9 +197,11 @@ func (r *shadowRunner) enqueue(j *shadowJob) {
 		r.counts[ShadowDropped].Add(1)
 		return
 	}
+	r.pending.Add(1)
 	select {
 	case r.jobs <- j:
 	default:
+		r.pending.Add(-1)
 		r.bytes.Add(-j.size)
 		r.counts[ShadowDropped].Add(1)
 	}
@@ -228,6 +233,7 @@ func (r *shadowRunner) call(j *shadowJob) {
 		}
 	}
 	if r.ctx.Err() != nil {
+		r.pending.Add(-1)
 		return // retired meanwhile
 	}
 	if d == nil {
@@ -256,7 +262,8 @@ func (r *shadowRunner) call(j *shadowJob) {
 		r.log.add(j, l.m.Name, res, kinds, d, err)
 	}
 	l.stats[slot(env.Hook)].observe(verdict, took) // the plugin's own counters, as if live
-	r.counts[res].Add(1)                           // last: whoever sees the count sees the rest
+	r.counts[res].Add(1)                           // last but one: whoever sees the count sees the rest
+	r.pending.Add(-1)
 }
 
 // Kinds of difference, as bits of ShadowResult values.
@@ -375,6 +382,9 @@ func (t *table) shadow(l *loaded, hook Hook, env *Envelope, d *Decision, err err
 	var size int64
 	for _, s := range shadows {
 		if !s.m.handles(hook, env.Namespace, env.Event) {
+			continue
+		}
+		if p := s.m.ShadowSample; p > 0 && p < 1 && rand.Float64() >= p {
 			continue
 		}
 		if cp == nil {
@@ -564,7 +574,7 @@ func (h *Host) ShadowStats() []ShadowStats {
 			continue
 		}
 		st := ShadowStats{Shadow: l.m.Name, Plugin: l.m.Shadow, Runtime: l.m.Runtime, Version: l.version,
-			Results: make(map[string]uint64, shadowResultCount), Queued: len(r.jobs)}
+			Results: make(map[string]uint64, shadowResultCount), Pending: int(r.pending.Load())}
 		for i := range r.counts {
 			st.Results[shadowResultNames[i]] = r.counts[i].Load()
 		}

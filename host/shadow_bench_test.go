@@ -44,7 +44,7 @@ func BenchmarkShadowEvent(b *testing.B) {
 			if mode == "on" {
 				// Let the workers finish what is queued, so that their CPU
 				// is counted.
-				for h.ShadowStats()[0].Queued > 0 {
+				for h.ShadowStats()[0].Pending > 0 {
 					runtime.Gosched()
 				}
 				b.ReportMetric(float64(h.ShadowStats()[0].Results["dropped"])/float64(b.N), "dropped/op")

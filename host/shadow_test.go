@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -240,8 +241,8 @@ func TestShadowNeverHoldsUp(t *testing.T) {
 	}
 	// Every decision above was taken with the shadow's workers stuck.
 	st := h.ShadowStats()[0]
-	if st.Queued > shadowQueue || st.Results["dropped"] < calls-shadowQueue-shadowWorkers {
-		t.Fatalf("stats with the shadow stuck: queued %d, dropped %d", st.Queued, st.Results["dropped"])
+	if st.Pending > shadowQueue+shadowWorkers || st.Results["dropped"] < calls-shadowQueue-shadowWorkers {
+		t.Fatalf("stats with the shadow stuck: pending %d, dropped %d", st.Pending, st.Results["dropped"])
 	}
 	close(release)
 	st = waitShadow(t, h, "shadow", calls)
@@ -427,5 +428,44 @@ func TestPromoteShadowFromDirectory(t *testing.T) {
 	}
 	if r := reason(); r != "live" {
 		t.Fatalf("demoted: %q", r)
+	}
+}
+
+// TestShadowSample: a shadow with shadow_sample is given about that share
+// of its live plugin's calls; a bad share, or one without shadow, is
+// refused at load.
+func TestShadowSample(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("live", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	rt.set("shadow", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	sampled := shadowSpec("shadow", "live")
+	sampled.Manifest.ShadowSample = 0.25
+	if err := h.Load(t.Context(), []Spec{spec("live", 0, HookEvent), sampled}); err != nil {
+		t.Fatal(err)
+	}
+	const calls = 800 // fewer than the queue holds: none is dropped
+	for range calls {
+		h.Run(t.Context(), traceEnv(HookEvent, "s1", "e"))
+	}
+	// 200 expected; outside 100–300 happens with a probability below 1e-15.
+	deadline := time.Now().Add(traceWait)
+	for h.ShadowStats()[0].Pending > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls still pending: %+v", h.ShadowStats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := h.ShadowStats()[0].Results["agree"]; n < 100 || n > 300 {
+		t.Fatalf("%d of %d calls shadowed at a share of 0.25", n, calls)
+	}
+	for _, c := range []struct {
+		shadow string
+		sample float64
+	}{{"live", 1.5}, {"live", -0.1}, {"", 0.5}} {
+		bad := spec("bad", 0)
+		bad.Manifest.Shadow, bad.Manifest.ShadowSample = c.shadow, c.sample
+		if err := h.Load(t.Context(), []Spec{bad}); err == nil || !strings.Contains(err.Error(), "shadow_sample") {
+			t.Errorf("shadow %q, sample %v: %v", c.shadow, c.sample, err)
+		}
 	}
 }
