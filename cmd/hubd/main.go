@@ -212,6 +212,7 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 	}
 	if cfg.Metrics.Enabled {
 		l.met = newMetrics(srv, l.pluginStats, newNamespaceLabels(cfg.Namespaces))
+		l.met.reg.MustRegister(&shadowCollector{stats: l.shadowStats})
 		if cl != nil {
 			l.met.reg.MustRegister(&adapterCollector{cluster: cl})
 		}

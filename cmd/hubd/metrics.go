@@ -275,6 +275,35 @@ func namedRooms(n *hub.Namespace) int {
 
 // pluginCollector converts the plugin host's statistics (host.Host.Stats)
 // when scraped.
+// shadowCollector reports the shadow plugins' comparisons with the live
+// plugins they shadow (host.Host.ShadowStats).
+type shadowCollector struct {
+	stats func() []host.ShadowStats
+}
+
+var (
+	shadowDecisionsDesc = prometheus.NewDesc("hubd_shadow_decisions_total",
+		"Decisions of shadow plugins compared with those of the live plugins they shadow, by result: agree, or the first difference (action, transform, route, reply, data, reason), or the shadow's failure, or dropped (the shadow's queue was full).",
+		[]string{"plugin", "shadow", "runtime", "result"}, nil)
+	shadowPendingDesc = prometheus.NewDesc("hubd_shadow_pending",
+		"Calls waiting for a shadow plugin or running in it.", []string{"plugin", "shadow"}, nil)
+)
+
+func (c *shadowCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- shadowDecisionsDesc
+	ch <- shadowPendingDesc
+}
+
+func (c *shadowCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.stats() {
+		for result, n := range st.Results {
+			ch <- prometheus.MustNewConstMetric(shadowDecisionsDesc, prometheus.CounterValue, float64(n),
+				st.Plugin, st.Shadow, st.Runtime, result)
+		}
+		ch <- prometheus.MustNewConstMetric(shadowPendingDesc, prometheus.GaugeValue, float64(st.Pending), st.Plugin, st.Shadow)
+	}
+}
+
 type pluginCollector struct {
 	stats func() []host.HookStats
 }

@@ -235,7 +235,8 @@ func (l *live) setAPI(c APIConfig) error {
 		l.api.Store(nil)
 		return nil
 	}
-	api, err := httpapi.New(l.srv, httpapi.Config{Key: c.Key, MaxBody: c.MaxBody, Trace: l.trace, Revoke: l.revoke})
+	api, err := httpapi.New(l.srv, httpapi.Config{Key: c.Key, MaxBody: c.MaxBody, Trace: l.trace, Revoke: l.revoke,
+		Shadows: l.shadows, ShadowDivergences: l.shadowDivergences, PromoteShadow: l.promoteShadow})
 	if err != nil {
 		return err
 	}
@@ -291,6 +292,39 @@ func (l *live) revoke(ctx context.Context, req json.RawMessage) (any, error) {
 		return nil, errors.New("revocations re-run the plugins' hooks: this node has no plugin directory")
 	}
 	return rv.RevokeJSON(ctx, req)
+}
+
+// shadowStats are the shadow plugins' counts, for /metrics and the API.
+func (l *live) shadowStats() []host.ShadowStats {
+	if p := l.plugins.Load(); p != nil {
+		return p.ShadowStats()
+	}
+	return nil
+}
+
+func (l *live) shadows() any {
+	if st := l.shadowStats(); st != nil {
+		return st
+	}
+	return []host.ShadowStats{}
+}
+
+// shadowDivergences are the latest differences of the shadow plugins in
+// force, for the API.
+func (l *live) shadowDivergences(shadow string, limit int) any {
+	if p := l.plugins.Load(); p != nil {
+		return p.ShadowDivergences(shadow, limit)
+	}
+	return []host.ShadowDivergence{}
+}
+
+// promoteShadow makes a shadow plugin live on this node, for the API.
+func (l *live) promoteShadow(name string) error {
+	p := l.plugins.Load()
+	if p == nil {
+		return errors.New("this node has no plugin directory")
+	}
+	return p.PromoteShadow(name)
 }
 
 // trace is a socket's decision trace from the plugins in force, for the

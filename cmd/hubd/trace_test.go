@@ -196,3 +196,67 @@ func TestDaemonRevoke(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonShadow: a shadow plugin in hubd's plugin directory decides
+// beside the live one without being enforced; GET /api/shadows and
+// /metrics count where they agree and differ, and POST
+// /api/shadows/{name}/promote makes it live with the client still
+// connected.
+func TestDaemonShadow(t *testing.T) {
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	next := filepath.Join(plugins, "next")
+	if err := os.MkdirAll(next, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, plugins, "guard.js", `hubd.on("event", (env) => {
+  if (env.event === "secret") return { action: "drop", reason: "no secrets" };
+});`)
+	writeFile(t, next, "plugin.json", `{"name": "next", "entry": "next.js", "hooks": ["event"], "shadow": "guard"}`)
+	writeFile(t, next, "next.js", `hubd.on("event", (env) => {
+  if (env.event === "secret" || env.event === "gossip") return { action: "drop", reason: "not here" };
+});`)
+	d := start(t, "-listen", "127.0.0.1:0", "-plugins", plugins, "-api-key", "cluster-key")
+	c := startClients(t)
+	id := c.connect("a", d.addr)
+	// The live plugin decides: gossip passes although the shadow would drop it.
+	for ev, ok := range map[string]bool{"hello": true, "gossip": true, "secret": false} {
+		if r := c.ack("a", ev, "x"); r["ok"] != ok {
+			t.Fatalf("%s: %v", ev, r)
+		}
+	}
+	var shadows struct {
+		Shadows []struct {
+			Shadow, Plugin string
+			Results        map[string]int
+		}
+	}
+	waitCluster(t, func() bool {
+		_, body := api(t, d.addr, "GET", "/api/shadows", "")
+		shadows.Shadows = nil
+		_ = json.Unmarshal([]byte(body), &shadows)
+		if len(shadows.Shadows) != 1 {
+			return false
+		}
+		r := shadows.Shadows[0].Results
+		return r["agree"]+r["action"]+r["reason"] == 3
+	}, "the shadow's three comparisons")
+	if s := shadows.Shadows[0]; s.Shadow != "next" || s.Plugin != "guard" || s.Results["agree"] != 1 || s.Results["action"] != 1 || s.Results["reason"] != 1 {
+		t.Errorf("shadows: %+v, want next shadowing guard: 1 agree (hello), 1 action (gossip), 1 reason (secret)", shadows.Shadows)
+	}
+	code, body := get(t, "http://"+d.addr+"/metrics")
+	if code != 200 || !strings.Contains(body, `hubd_shadow_decisions_total{plugin="guard",result="action",runtime="js",shadow="next"} 1`) {
+		t.Errorf("/metrics has no shadow count:\n%s", body)
+	}
+
+	if code, body := api(t, d.addr, "POST", "/api/shadows/next/promote", ""); code != 200 {
+		t.Fatalf("promote: %d %s", code, body)
+	}
+	// Same socket (its client does not reconnect), new policy.
+	if r := c.ack("a", "gossip", "x"); r["ok"] != false || r["error"] != "not here" {
+		t.Errorf("gossip after the promotion: %v", r)
+	}
+	if code, body := api(t, d.addr, "GET", "/api/sockets?room="+id, ""); code != 200 || !strings.Contains(body, id) {
+		t.Errorf("socket %s after the promotion: %d %s", id, code, body)
+	}
+}
