@@ -57,10 +57,11 @@ func TestBinaryReply(t *testing.T) {
 	}
 }
 
-// runNodeClient runs the script (a path from the repository's root) with
-// node against base, with the socket.io-client the hub package's
-// compatibility tests install, and returns what it printed.
-func runNodeClient(t *testing.T, script, base string) []byte {
+// nodeClient is the command that runs script (a path from the
+// repository's root) with node and args, with the socket.io-client the
+// hub package's compatibility tests install; it is killed after limit,
+// and when the test ends.
+func nodeClient(t *testing.T, limit time.Duration, script string, args ...string) *exec.Cmd {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -70,10 +71,19 @@ func runNodeClient(t *testing.T, script, base string) []byte {
 	if _, err := os.Stat(filepath.Join(modules, "socket.io-client")); err != nil {
 		t.Fatalf("socket.io-client is not installed in %s: run npm ci there (scripts/test.sh does)", modules)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, script), base)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(root, script)}, args...)...)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	return cmd
+}
+
+// runNodeClient runs the script (a path from the repository's root) with
+// node against base, with the socket.io-client the hub package's
+// compatibility tests install, and returns what it printed.
+func runNodeClient(t *testing.T, script, base string) []byte {
+	t.Helper()
+	cmd := nodeClient(t, 2*time.Minute, script, base)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -202,17 +202,7 @@ type revokeLine struct {
 
 func startRevokeClient(t *testing.T, urlA, urlB string) *revokeClient {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules := filepath.Join(root, "hub/testdata/client/node_modules")
-	if _, err := os.Stat(filepath.Join(modules, "socket.io-client")); err != nil {
-		t.Fatalf("socket.io-client is not installed in %s: run npm ci there (scripts/test.sh does)", modules)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "host/testdata/revoke/client.cjs"), urlA, urlB)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	cmd := nodeClient(t, 2*time.Minute, "host/testdata/revoke/client.cjs", urlA, urlB)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -244,7 +234,6 @@ func startRevokeClient(t *testing.T, urlA, urlB string) *revokeClient {
 		if err := cmd.Wait(); err != nil && !t.Failed() {
 			t.Errorf("client: %v\n%s", err, stderr.Bytes())
 		}
-		cancel()
 	})
 	return c
 }

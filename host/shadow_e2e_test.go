@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -94,18 +93,7 @@ func apiCall(t *testing.T, method, url string, v any) {
 // starts when it returns; the second phase's observations are returned.
 func runShadowClient(t *testing.T, base string, between func(first map[string][]json.RawMessage)) map[string][]json.RawMessage {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules := filepath.Join(root, "hub/testdata/client/node_modules")
-	if _, err := os.Stat(filepath.Join(modules, "socket.io-client")); err != nil {
-		t.Fatalf("socket.io-client is not installed in %s: run npm ci there (scripts/test.sh does)", modules)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "host/testdata/shadow/client.cjs"), base)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	cmd := nodeClient(t, 3*time.Minute, "host/testdata/shadow/client.cjs", base)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
