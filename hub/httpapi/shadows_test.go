@@ -29,11 +29,7 @@ func TestShadows(t *testing.T) {
 			return nil
 		},
 	})
-	tests := []struct {
-		name, method, path, auth string
-		status                   int
-		want                     string
-	}{
+	tests := []apiCase{
 		{"list", "GET", "/api/shadows", "", 200, `{"ok":true,"shadows":[{"plugin":"a","shadow":"b"}]}`},
 		{"list without the key", "GET", "/api/shadows", "-", 401,
 			`{"ok":false,"error":"missing API key: send the header Authorization: Bearer <key>"}`},
@@ -51,21 +47,7 @@ func TestShadows(t *testing.T) {
 		{"a name with a slash", "POST", "/api/shadows/a%2Fb/promote", "", 404,
 			`{"ok":false,"error":"no endpoint /api/shadows/a/b/promote: use /api/emit, rooms, sockets, shadows or disconnect"}`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			auth := tc.auth
-			switch auth {
-			case "":
-				auth = "Bearer " + key
-			case "-":
-				auth = ""
-			}
-			status, got, _ := w.do(tc.method, tc.path, http.NoBody, auth)
-			if status != tc.status || got != tc.want {
-				t.Errorf("%d %s\nwant %d %s", status, got, tc.status, tc.want)
-			}
-		})
-	}
+	w.runCases(t, tests)
 	if len(promoted) != 1 || len(asked) != 2 || asked[0] != "b" || asked[1] != 5 {
 		t.Errorf("promoted %v, divergences asked %v", promoted, asked)
 	}

@@ -7,36 +7,16 @@ import (
 	"github.com/hubd/hubd/hub/httpapi"
 )
 
-// TestTrace: GET sockets/{id}/trace answers what Config.Trace gives,
-// behind the key; an unknown id, a malformed path and a server without a
-// provider get 404 with a clear error.
-func TestTrace(t *testing.T) {
-	traces := map[string]any{"abc-_1": []map[string]any{{"hook": "connect", "outcome": "deny"}}}
-	provider := func(id string) (any, bool) {
-		v, ok := traces[id]
-		return v, ok
-	}
-	w := newWorld(t, httpapi.Config{Trace: provider})
-	tests := []struct {
-		name, method, path, auth string
-		status                   int
-		want                     string
-	}{
-		{"known socket", "GET", "/api/sockets/abc-_1/trace", "", 200,
-			`{"ok":true,"socket":"abc-_1","trace":[{"hook":"connect","outcome":"deny"}]}`},
-		{"no key", "GET", "/api/sockets/abc-_1/trace", "-", 401,
-			`{"ok":false,"error":"missing API key: send the header Authorization: Bearer <key>"}`},
-		{"wrong key", "GET", "/api/sockets/abc-_1/trace", "Bearer nope", 401, `{"ok":false,"error":"wrong API key"}`},
-		{"unknown socket", "GET", "/api/sockets/nope/trace", "", 404,
-			`{"ok":false,"error":"no trace of socket \"nope\": it is unknown, made no decision a plugin took part in, or closed too long ago"}`},
-		{"POST", "POST", "/api/sockets/abc-_1/trace", "", 405, `{"ok":false,"error":"method POST not allowed: use GET"}`},
-		{"no id (the mux cleans the path)", "GET", "/api/sockets//trace", "", 404,
-			`{"ok":false,"error":"no endpoint /api/sockets/trace: use /api/emit, rooms, sockets, sockets/{id}/trace or disconnect"}`},
-		{"an id with a slash", "GET", "/api/sockets/a%2Fb/trace", "", 404,
-			`{"ok":false,"error":"no endpoint /api/sockets/a/b/trace: use /api/emit, rooms, sockets, sockets/{id}/trace or disconnect"}`},
-		{"more after trace", "GET", "/api/sockets/abc-_1/trace/x", "", 404,
-			`{"ok":false,"error":"no endpoint /api/sockets/abc-_1/trace/x: use /api/emit, rooms, sockets, sockets/{id}/trace or disconnect"}`},
-	}
+// apiCase is a request without a body and the answer it must get; auth
+// "" sends the right key, "-" none, anything else is sent as it is.
+type apiCase struct {
+	name, method, path, auth string
+	status                   int
+	want                     string
+}
+
+// runCases sends each case to w, in a subtest of its own.
+func (w *world) runCases(t *testing.T, tests []apiCase) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			auth := tc.auth
@@ -52,6 +32,35 @@ func TestTrace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTrace: GET sockets/{id}/trace answers what Config.Trace gives,
+// behind the key; an unknown id, a malformed path and a server without a
+// provider get 404 with a clear error.
+func TestTrace(t *testing.T) {
+	traces := map[string]any{"abc-_1": []map[string]any{{"hook": "connect", "outcome": "deny"}}}
+	provider := func(id string) (any, bool) {
+		v, ok := traces[id]
+		return v, ok
+	}
+	w := newWorld(t, httpapi.Config{Trace: provider})
+	tests := []apiCase{
+		{"known socket", "GET", "/api/sockets/abc-_1/trace", "", 200,
+			`{"ok":true,"socket":"abc-_1","trace":[{"hook":"connect","outcome":"deny"}]}`},
+		{"no key", "GET", "/api/sockets/abc-_1/trace", "-", 401,
+			`{"ok":false,"error":"missing API key: send the header Authorization: Bearer <key>"}`},
+		{"wrong key", "GET", "/api/sockets/abc-_1/trace", "Bearer nope", 401, `{"ok":false,"error":"wrong API key"}`},
+		{"unknown socket", "GET", "/api/sockets/nope/trace", "", 404,
+			`{"ok":false,"error":"no trace of socket \"nope\": it is unknown, made no decision a plugin took part in, or closed too long ago"}`},
+		{"POST", "POST", "/api/sockets/abc-_1/trace", "", 405, `{"ok":false,"error":"method POST not allowed: use GET"}`},
+		{"no id (the mux cleans the path)", "GET", "/api/sockets//trace", "", 404,
+			`{"ok":false,"error":"no endpoint /api/sockets/trace: use /api/emit, rooms, sockets, sockets/{id}/trace or disconnect"}`},
+		{"an id with a slash", "GET", "/api/sockets/a%2Fb/trace", "", 404,
+			`{"ok":false,"error":"no endpoint /api/sockets/a/b/trace: use /api/emit, rooms, sockets, sockets/{id}/trace or disconnect"}`},
+		{"more after trace", "GET", "/api/sockets/abc-_1/trace/x", "", 404,
+			`{"ok":false,"error":"no endpoint /api/sockets/abc-_1/trace/x: use /api/emit, rooms, sockets, sockets/{id}/trace or disconnect"}`},
+	}
+	w.runCases(t, tests)
 
 	// Without a provider the endpoint says why it has nothing.
 	bare := newWorld(t, httpapi.Config{})
