@@ -2,9 +2,11 @@ package js
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +30,11 @@ type instance struct {
 
 	deadline atomic.Int64 // watchdog state, see watchdog.go
 	armed    int64
+	// The context of the call in progress, for the watchdog to stop the
+	// call when it is cancelled (watchCancel), and whether it did.
+	cancelMu    sync.Mutex
+	cancelCtx   context.Context
+	cancelFired atomic.Bool
 
 	// The call in progress.
 	env        *host.Envelope

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,11 +126,11 @@ func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision
 	if cancelled(ctx) {
 		err = abandonedError(ctx, env.Hook)
 	} else {
-		end := watchCancel(ctx, in)
+		in.watchCancel(ctx)
 		d, err = in.handle(hi, env, deadline)
-		if end() && err != nil {
-			// Stopped for ctx, not by the watchdog: the runtime may be
-			// mid-way through anything.
+		if in.endWatch() && err != nil {
+			// Stopped for ctx: the runtime may be mid-way through
+			// anything.
 			in.broken = true
 			d, err = nil, abandonedError(ctx, env.Hook)
 		}
@@ -164,49 +163,40 @@ func abandonedError(ctx context.Context, hook host.Hook) error {
 // was cancelled.
 type cancelInterrupt struct{}
 
-// watchCancel interrupts the call about to run on in if ctx is cancelled
-// while it runs. The returned function ends the watch, once the call is
-// over and before in serves another, and reports whether the call was
-// interrupted for ctx. The interrupt follows the watchdog's protocol
-// (watchdog.go): claimed through the runtime's deadline word, so that it
-// lands on this call only, and cleared by the call's disarm.
-func watchCancel(ctx context.Context, in *instance) (end func() bool) {
+// watchCancel has the watchdog interrupt the call about to run on in if
+// ctx is cancelled while it runs (see Plugin.scan): the watchdog ticks
+// while calls are in flight anyway, so that costs the call a lock and no
+// goroutine, channel or context registration. The interrupt follows the
+// watchdog's protocol (watchdog.go): claimed through the runtime's
+// deadline word, so that it lands on this call only, and cleared by the
+// call's disarm.
+func (in *instance) watchCancel(ctx context.Context) {
 	if ctx.Done() == nil {
-		return noCancel
+		return
 	}
-	var over, fired atomic.Bool
-	stopped := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(stopped)
-		if !cancelled(ctx) {
-			return // a deadline: the watchdog's to enforce
-		}
-		for !over.Load() {
-			switch d := in.deadline.Load(); {
-			case d > 0:
-				if in.deadline.CompareAndSwap(d, stateClaimed) {
-					in.rt.Interrupt(cancelInterrupt{})
-					in.deadline.Store(stateInterrupted)
-					fired.Store(true)
-					return
-				}
-			case d < 0:
-				return // the watchdog is stopping the call
-			default:
-				runtime.Gosched() // not armed yet, or disarmed: wait for over
-			}
-		}
-	})
-	return func() bool {
-		over.Store(true)
-		if !stop() {
-			<-stopped
-		}
-		return fired.Load()
-	}
+	in.cancelMu.Lock()
+	in.cancelCtx = ctx
+	in.cancelMu.Unlock()
 }
 
-func noCancel() bool { return false }
+// endWatch ends watchCancel's watch, once the call is over and before in
+// serves another, and reports whether the call was interrupted for its
+// context.
+func (in *instance) endWatch() bool {
+	in.cancelMu.Lock()
+	in.cancelCtx = nil
+	in.cancelMu.Unlock()
+	return in.cancelFired.Swap(false)
+}
+
+// watchedCancelled reports whether the context of the call running on in
+// was cancelled (watchdog goroutine).
+func (in *instance) watchedCancelled() bool {
+	in.cancelMu.Lock()
+	ctx := in.cancelCtx
+	in.cancelMu.Unlock()
+	return ctx != nil && cancelled(ctx)
+}
 
 // acquire takes a runtime from the pool for a call of hook, waiting until
 // deadline or until ctx is cancelled.

@@ -10,9 +10,10 @@ import (
 )
 
 // The watchdog: one goroutine per plugin interrupts runtimes that run past
-// their deadline or their memory limit. It sleeps while no call is in flight and ticks (every
-// timeout/20, between 1 and 5 ms) while some are, so a call pays two atomic
-// stores and no timer.
+// their deadline or their memory limit, or whose call's context was
+// cancelled (its socket went). It sleeps while no call is in flight and
+// ticks (every timeout/20, between 1 and 5 ms) while some are, so a call
+// pays two atomic stores, a lock for its context and no timer.
 //
 // A runtime's deadline word holds the call's deadline (nanoseconds since the
 // plugin's epoch), stateIdle between calls, stateClaimed while the watchdog
@@ -97,6 +98,8 @@ func (p *Plugin) scan() {
 		var why any
 		if now >= d {
 			why = host.ErrTimeout
+		} else if in.watchedCancelled() {
+			why = cancelInterrupt{}
 		} else if seq := in.calls.Load(); in.markedCall != seq {
 			// A call the watchdog has not seen yet: its allocations
 			// count from now.
@@ -105,6 +108,9 @@ func (p *Plugin) scan() {
 			why = memoryInterrupt{}
 		}
 		if why != nil && in.deadline.CompareAndSwap(d, stateClaimed) {
+			if _, ok := why.(cancelInterrupt); ok {
+				in.cancelFired.Store(true)
+			}
 			in.rt.Interrupt(why)
 			in.deadline.Store(stateInterrupted)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -94,6 +95,11 @@ type instance struct {
 	// initDeadline is the deadline of the instance's initialisation.
 	initDeadline int64
 	pages        atomic.Uint32 // memory size after the last call
+
+	// The running call's context, for the watchdog to stop the call when
+	// it is cancelled; nil between calls.
+	cancelMu  sync.Mutex
+	cancelCtx context.Context
 
 	// Per call; touched only by the goroutine that holds the instance.
 	env      *host.Envelope
@@ -238,14 +244,12 @@ func (in *instance) call(ctx context.Context, id uint32, env *host.Envelope, dea
 	in.deadline.Store(dl)
 	p.wd.kick()
 	if ctx.Done() != nil {
-		// The call's context ends when its socket goes: the call is then
-		// stopped as at its deadline, and reported as abandoned.
-		stop := context.AfterFunc(ctx, func() {
-			if in.deadline.CompareAndSwap(dl, 1) {
-				p.wd.kick()
-			}
-		})
-		defer stop()
+		// The call's context ends when its socket goes: the watchdog then
+		// stops the call as at its deadline (scan), and it is reported as
+		// abandoned. The watchdog ticks while calls run anyway, so this
+		// costs the call a lock, not a context registration.
+		in.watch(ctx)
+		defer in.watch(nil)
 	}
 	in.env = env
 	in.outSet, in.outErr = false, nil
@@ -300,6 +304,22 @@ func (in *instance) call(ctx context.Context, id uint32, env *host.Envelope, dea
 		in.out = nil // do not keep a huge decision's buffer
 	}
 	return d, in.recycled(), err
+}
+
+// watch sets the context of the call about to run (nil once it is over).
+func (in *instance) watch(ctx context.Context) {
+	in.cancelMu.Lock()
+	in.cancelCtx = ctx
+	in.cancelMu.Unlock()
+}
+
+// cancelled reports whether the context of the running call was cancelled
+// (watchdog goroutine). A deadline is the watchdog's own to enforce.
+func (in *instance) cancelled() bool {
+	in.cancelMu.Lock()
+	ctx := in.cancelCtx
+	in.cancelMu.Unlock()
+	return ctx != nil && errors.Is(ctx.Err(), context.Canceled)
 }
 
 // recycled counts a call and reports true (keep the instance); when the

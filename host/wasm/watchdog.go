@@ -14,7 +14,8 @@ const (
 	stateTripped  = -2 // the call has been told to stop
 )
 
-// watchdog stops calls that run past their deadline. One goroutine serves
+// watchdog stops calls that run past their deadline, or whose context was
+// cancelled (their socket went). One goroutine serves
 // every plugin of a Runtime: a call only stores its deadline in its
 // instance before it starts and clears it when it ends (two atomic
 // stores); the watchdog scans the running instances every tick. It runs
@@ -174,7 +175,7 @@ func (w *watchdog) scan() bool {
 			continue
 		}
 		busy = true
-		if d > 0 && now >= d && in.deadline.CompareAndSwap(d, stateTripping) {
+		if d > 0 && (now >= d || in.cancelled()) && in.deadline.CompareAndSwap(d, stateTripping) {
 			in.trip()
 			in.deadline.Store(stateTripped)
 		}
