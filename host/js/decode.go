@@ -27,6 +27,8 @@ type decoder struct {
 	// spent is what the values made so far in the call cost, as far as
 	// the plugin's memory limit is concerned (see valueCost).
 	spent int64
+	// paid: what is parsed was charged already (argsArray).
+	paid bool
 }
 
 // What the decoder's values cost goja, at most (measured: a number or a
@@ -45,6 +47,9 @@ type overLimit struct{ spent int64 }
 
 // spend charges cost to the call, and stops the decode past the limit.
 func (d *decoder) spend(cost int64) {
+	if d.paid {
+		return
+	}
 	if d.spent += cost; d.spent > d.in.p.limits.bytes {
 		panic(overLimit{d.spent})
 	}
@@ -197,13 +202,17 @@ func (d *decoder) object() goja.Value {
 	d.spend(objectCost)
 	d.nest()
 	d.i++ // {
-	obj := d.in.rt.NewObject()
 	d.space()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
 		d.depth--
-		return obj
+		return d.in.rt.NewObject()
 	}
+	// Made without a prototype, so that setting a key creates an own data
+	// property whatever Object.prototype holds (a "__proto__" key, a
+	// setter a script defined there), as JSON.parse's CreateDataProperty
+	// does, and cheaper than defining each; the prototype comes last.
+	obj := d.in.rt.CreateObject(nil)
 	for {
 		d.space()
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
@@ -216,7 +225,9 @@ func (d *decoder) object() goja.Value {
 			d.fail("expected :")
 		}
 		d.i++
-		d.in.define(obj, k, d.value())
+		if err := obj.Set(k, d.value()); err != nil {
+			panic(err)
+		}
 		d.space()
 		if d.i >= len(d.b) {
 			d.fail("unexpected end of JSON")
@@ -232,6 +243,9 @@ func (d *decoder) object() goja.Value {
 		d.fail("expected , or }")
 	}
 	d.depth--
+	if err := obj.SetPrototype(d.in.objectProto); err != nil {
+		panic(err)
+	}
 	return obj
 }
 
