@@ -1,6 +1,7 @@
 package js
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/dop251/goja"
@@ -65,4 +66,182 @@ func (a *valueArray) SetLen(n int) bool {
 		}
 	}
 	return true
+}
+
+// argsArray is env.args: a valueArray whose elements are converted from
+// the envelope's JSON when the script first reads them, so that a handler
+// that reads env.args[0] pays for that argument only. The JSON is the
+// envelope's, which nothing changes (host.Envelope), so an element read
+// after the call shows what it would have shown during it.
+type argsArray struct {
+	valueArray
+	in *instance
+	// lazy holds the raw JSON of each element not converted yet (nil once
+	// it is, or once the script set it).
+	lazy      [][]byte
+	lazySmall [2][]byte
+}
+
+func (a *argsArray) Get(i int) goja.Value {
+	if i >= 0 && i < len(a.lazy) && a.lazy[i] != nil {
+		v := a.in.parsePaid(a.lazy[i]) // a throw leaves it lazy
+		a.vals[i], a.lazy[i] = v, nil
+	}
+	return a.valueArray.Get(i)
+}
+
+func (a *argsArray) Set(i int, v goja.Value) bool {
+	if !a.valueArray.Set(i, v) {
+		return false
+	}
+	if i < len(a.lazy) {
+		a.lazy[i] = nil
+	}
+	return true
+}
+
+func (a *argsArray) SetLen(n int) bool {
+	if !a.valueArray.SetLen(n) {
+		return false
+	}
+	if n < len(a.lazy) {
+		clear(a.lazy[n:])
+		a.lazy = a.lazy[:n]
+	}
+	return true
+}
+
+// lazyArgs makes env.args from raw, the envelope's JSON array. JSON that
+// does not split into elements is parsed at once, which throws as
+// parseInput does.
+//
+// What the elements' values would cost is charged at once, as if they
+// were all made (see valueCost): reading env.args throws the same
+// RangeError past the memory limit as when it made every value, and
+// before anything is allocated for them.
+func (in *instance) lazyArgs(raw []byte) goja.Value {
+	_, n, cost, ok := scanArray(raw, nil)
+	if !ok {
+		return in.parseInput(raw, "args")
+	}
+	in.chargeArgs(cost)
+	a := &argsArray{in: in}
+	if n <= len(a.lazySmall) {
+		a.lazy = a.lazySmall[:0]
+	} else {
+		a.lazy = make([][]byte, 0, n)
+	}
+	a.lazy, _, _, _ = scanArray(raw, a.lazy)
+	if n <= len(a.small) {
+		a.vals = a.small[:n]
+	} else {
+		a.vals = make([]goja.Value, n)
+	}
+	for i := range a.vals {
+		a.vals[i] = goja.Undefined() // replaced by the element when read
+	}
+	return in.rt.NewDynamicArray(a)
+}
+
+// parsePaid parses an element of env.args, whose cost lazyArgs charged.
+func (in *instance) parsePaid(raw []byte) goja.Value {
+	in.dec.paid = true
+	defer func() { in.dec.paid = false }()
+	return in.parseInput(raw, "args")
+}
+
+// chargeArgs charges cost to the call, throwing parseInput's RangeError
+// past the memory limit.
+func (in *instance) chargeArgs(cost int64) {
+	d := &in.dec
+	if d.spent += cost; d.spent > in.p.limits.bytes {
+		in.throwRangeMsg(fmt.Sprintf("hubd: the envelope's args cannot be read: %v: its values would take more than %d MiB (at least %d bytes); raise max_memory_mib in the manifest if the plugin needs them",
+			ErrMemoryLimit, in.p.limits.bytes>>20, d.spent))
+	}
+}
+
+// scanArray finds the elements of the JSON array b: it counts them and,
+// with dst not nil, appends each (its surrounding spaces trimmed) to dst.
+// cost is what the decoder would charge for all of b's values, or a little
+// more. It only looks at brackets, braces, strings, commas and colons, so
+// it reports false for what is not an array; what is inside the elements
+// is checked as they are read.
+func scanArray(b []byte, dst [][]byte) (elems [][]byte, n int, cost int64, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return dst, 0, 0, false
+	}
+	cost = valueCost + arrayCost
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return dst, 0, cost, skipSpace(b, i+1) == len(b)
+	}
+	cost += valueCost // the first element
+	depth, start := 0, i
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return dst, n, cost, false
+			}
+		case '[':
+			depth++
+			cost += arrayCost + valueCost // its first element, if any
+		case '{':
+			depth++
+			cost += objectCost
+		case ':':
+			cost += keyCost + valueCost
+		case '}':
+			if depth--; depth < 0 {
+				return dst, n, cost, false
+			}
+		case ',':
+			cost += valueCost
+			if depth > 0 {
+				continue
+			}
+			fallthrough
+		case ']':
+			if depth > 0 {
+				depth--
+				continue
+			}
+			end := skipSpaceBack(b, start, i)
+			if end == start {
+				return dst, n, cost, false
+			}
+			if dst != nil {
+				dst = append(dst, b[start:end])
+			}
+			n++
+			if b[i] == ']' {
+				return dst, n, cost, skipSpace(b, i+1) == len(b)
+			}
+			start = skipSpace(b, i+1)
+		}
+	}
+	return dst, n, cost, false
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipSpaceBack returns the end of b[start:end] without trailing spaces.
+func skipSpaceBack(b []byte, start, end int) int {
+	for end > start && isSpace(b[end-1]) {
+		end--
+	}
+	return end
 }

@@ -293,7 +293,7 @@ func (o *envObject) make(i int) goja.Value {
 	case envEvent:
 		return in.rt.ToValue(e.Event)
 	case envArgs:
-		return in.parseInput(e.Args, "args")
+		return in.lazyArgs(e.Args)
 	case envAck:
 		return in.trueValue
 	case envRooms:
