@@ -29,7 +29,8 @@
 // that keeps an envelope in a global can never see another socket's data
 // through it. Plugins must be stateless per call; per-socket state belongs
 // in socket_data. Arguments and socket data are parsed from the raw JSON
-// into ordinary JS values; binary values stay as Socket.IO placeholder
+// into ordinary JS values, each argument when the handler first reads it
+// (env.args[0] costs nothing for the arguments after it); binary values stay as Socket.IO placeholder
 // objects in args and their bytes are copies in env.attachments
 // (ArrayBuffers).
 //
