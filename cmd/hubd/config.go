@@ -624,6 +624,10 @@ func (e *ConfigError) Error() string {
 func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("hubd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: hubd [flags]\n       hubd replay -tape FILE -plugins DIR [-v]   (a recorded tape through other plugins)\nFlags:")
+		fs.PrintDefaults()
+	}
 	var (
 		configFile = fs.String("config", "", "config file (JSON)")
 		listen     = fs.String("listen", "", "address to listen on (default \":3000\"; env HUBD_LISTEN)")
