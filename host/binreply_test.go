@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -76,6 +78,41 @@ func nodeClient(t *testing.T, limit time.Duration, script string, args ...string
 	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(root, script)}, args...)...)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
 	return cmd
+}
+
+// serveWithAPI serves srv's Socket.IO and api's HTTP API over loopback
+// until the test ends, and returns the base URL.
+func serveWithAPI(t *testing.T, srv *hub.Server, api http.Handler) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	mux.Handle("/api/", api)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		_ = srv.Close()
+		ts.Close()
+	})
+	return ts.URL
+}
+
+// startPiped starts cmd with pipes to its stdin and from its stdout, and
+// its stderr kept.
+func startPiped(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, io.ReadCloser, *bytes.Buffer) {
+	t.Helper()
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return stdin, stdout, stderr
 }
 
 // runNodeClient runs the script (a path from the repository's root) with

@@ -203,19 +203,7 @@ type revokeLine struct {
 func startRevokeClient(t *testing.T, urlA, urlB string) *revokeClient {
 	t.Helper()
 	cmd := nodeClient(t, 2*time.Minute, "host/testdata/revoke/client.cjs", urlA, urlB)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout, stderr := startPiped(t, cmd)
 	c := &revokeClient{stdin: stdin, lines: make(chan revokeLine, 64)}
 	go func() {
 		defer close(c.lines)
@@ -236,6 +224,23 @@ func startRevokeClient(t *testing.T, urlA, urlB string) *revokeClient {
 		}
 	})
 	return c
+}
+
+// kick has the client send the plugin's "kick" event with arg, and checks
+// its ack: {ok: true} when want is empty, else an error containing want.
+func (c *revokeClient) kick(t *testing.T, arg, want string) {
+	t.Helper()
+	if _, err := io.WriteString(c.stdin, "kick "+arg+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	got := c.next(t, "kicked", "")
+	var ack struct {
+		OK    bool
+		Error string
+	}
+	if err := json.Unmarshal(got, &ack); err != nil || ack.OK != (want == "") || !strings.Contains(ack.Error, want) {
+		t.Fatalf("kick %s: the plugin answered %s, want %q", arg, got, want)
+	}
 }
 
 // next returns the client's first line of kind (and who, when given) not
@@ -442,20 +447,7 @@ func revokeAcross(t *testing.T, cluster revokeAdapter) {
 	// connect grant, whom the plugin bans now, on node B.
 	banned := `{"banned": ["cat", "bob"]}`
 	reload(t, banned, a, b)
-	kick := func(arg, want string) {
-		t.Helper()
-		if _, err := io.WriteString(c.stdin, "kick "+arg+"\n"); err != nil {
-			t.Fatal(err)
-		}
-		got := c.next(t, "kicked", "")
-		var ack struct {
-			OK    bool
-			Error string
-		}
-		if err := json.Unmarshal(got, &ack); err != nil || ack.OK != (want == "") || !strings.Contains(ack.Error, want) {
-			t.Fatalf("kick %s: the plugin answered %s, want %q", arg, got, want)
-		}
-	}
+	kick := func(arg, want string) { t.Helper(); c.kick(t, arg, want) }
 	kick(`"bob"`, `needs the "revoke" capability`)
 	reloadWith(t, banned, []string{host.CapabilityRevoke}, a, b)
 	kick(`{"data": {"path": "user..sub", "equals": "bob"}}`, `segment 2 of "user..sub" is empty`)
@@ -533,20 +525,7 @@ func revokeFromWasm(t *testing.T, wasmRT *wasm.Runtime, guest string) {
 	})
 	c := startRevokeClient(t, ts.URL, ts.URL)
 	c.next(t, "ready", "")
-	kick := func(arg, want string) {
-		t.Helper()
-		if _, err := io.WriteString(c.stdin, "kick "+arg+"\n"); err != nil {
-			t.Fatal(err)
-		}
-		got := c.next(t, "kicked", "")
-		var ack struct {
-			OK    bool
-			Error string
-		}
-		if err := json.Unmarshal(got, &ack); err != nil || ack.OK != (want == "") || !strings.Contains(ack.Error, want) {
-			t.Fatalf("kick %s: the guest answered %s, want %q", arg, got, want)
-		}
-	}
+	kick := func(arg, want string) { t.Helper(); c.kick(t, arg, want) }
 	if err := h.Load(t.Context(), specs()); err != nil {
 		t.Fatal(err)
 	}

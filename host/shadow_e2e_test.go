@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -51,15 +50,7 @@ func shadowServer(t *testing.T, h *host.Host) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", srv)
-	mux.Handle("/api/", api)
-	ts := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		_ = srv.Close()
-		ts.Close()
-	})
-	return ts.URL
+	return serveWithAPI(t, srv, api)
 }
 
 // apiCall makes an authorised call to the HTTP API and decodes its answer
@@ -94,19 +85,7 @@ func apiCall(t *testing.T, method, url string, v any) {
 func runShadowClient(t *testing.T, base string, between func(first map[string][]json.RawMessage)) map[string][]json.RawMessage {
 	t.Helper()
 	cmd := nodeClient(t, 3*time.Minute, "host/testdata/shadow/client.cjs", base)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout, stderr := startPiped(t, cmd)
 	seen := map[string][]json.RawMessage{}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {

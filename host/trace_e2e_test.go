@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -68,16 +67,9 @@ func TestDecisionTraces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mux := http.NewServeMux()
-			mux.Handle("/socket.io/", srv)
-			mux.Handle("/api/", api)
-			ts := httptest.NewServer(mux)
-			t.Cleanup(func() {
-				_ = srv.Close()
-				ts.Close()
-			})
+			base := serveWithAPI(t, srv, api)
 
-			seen := runTraceClient(t, ts.URL)
+			seen := runTraceClient(t, base)
 			checkTraceClient(t, seen)
 
 			rt, _, _ := strings.Cut(name, "-")
@@ -149,7 +141,7 @@ func TestDecisionTraces(t *testing.T) {
 			}
 
 			// The HTTP API serves the same, behind its key.
-			status, body := getTrace(t, ts.URL+"/api/sockets/"+ids.Ann+"/trace", "Bearer "+apiKey)
+			status, body := getTrace(t, base+"/api/sockets/"+ids.Ann+"/trace", "Bearer "+apiKey)
 			var answer struct {
 				OK     bool            `json:"ok"`
 				Socket string          `json:"socket"`
@@ -161,10 +153,10 @@ func TestDecisionTraces(t *testing.T) {
 			if got, want := compactJSON(t, answer.Trace), canonJSON(t, ann); got != want {
 				t.Fatalf("the API's trace\n%s\nthe host's\n%s", got, want)
 			}
-			if status, body := getTrace(t, ts.URL+"/api/sockets/"+ids.Ann+"/trace", ""); status != http.StatusUnauthorized || bytes.Contains(body, []byte(ids.Ann)) {
+			if status, body := getTrace(t, base+"/api/sockets/"+ids.Ann+"/trace", ""); status != http.StatusUnauthorized || bytes.Contains(body, []byte(ids.Ann)) {
 				t.Fatalf("GET trace without the key: %d %s, want 401 telling nothing", status, body)
 			}
-			if status, _ := getTrace(t, ts.URL+"/api/sockets/no-such-socket/trace", "Bearer "+apiKey); status != http.StatusNotFound {
+			if status, _ := getTrace(t, base+"/api/sockets/no-such-socket/trace", "Bearer "+apiKey); status != http.StatusNotFound {
 				t.Fatalf("GET the trace of an unknown socket: %d, want 404", status)
 			}
 		})
