@@ -251,7 +251,7 @@ func serve(cfg Config, logger *slog.Logger, level *slog.LevelVar, stop <-chan st
 		}
 		// The adapter's link: reported, and required when configured so.
 		state := "adapter: up"
-		if err := link.check(r.Context()); err != nil {
+		if err := link.check(); err != nil {
 			state = "adapter: down (broadcasts reach this node only): " + err.Error()
 			if cfg.Adapter.Readiness == "require" {
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -424,7 +424,7 @@ type adapterLink struct {
 	last error
 }
 
-func (a *adapterLink) check(ctx context.Context) error {
+func (a *adapterLink) check() error {
 	r, ok := a.cl.(readier)
 	if !ok {
 		if !a.cl.Healthy() {
@@ -437,7 +437,9 @@ func (a *adapterLink) check(ctx context.Context) error {
 	if time.Since(a.at) < time.Second {
 		return a.last
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	// Not the request's context: a prober that hangs up must not leave
+	// "down" in the cache for the next one.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	a.last, a.at = r.Ready(ctx), time.Now()
 	return a.last
