@@ -2,8 +2,8 @@
 //
 // hubd starts the plugin executable with hashicorp/go-plugin (magic cookie
 // HUBD_PLUGIN=7f3c2a1e-hubd-process-plugin, app protocol version 1, gRPC
-// only), calls Describe once per process start, then Handle for every hook
-// call the plugin subscribes to. The envelope and the decision travel as
+// only), calls Describe then Bind once per process start, then Handle for
+// every hook call the plugin subscribes to. The envelope and the decision travel as
 // the JSON that every hubd runtime uses (see host.Envelope and
 // host.Decision): this service only carries them, so that a plugin in any
 // language speaks the same model as JavaScript and WebAssembly plugins.
@@ -265,6 +265,136 @@ func (x *Decision) GetDecisionJson() []byte {
 	return nil
 }
 
+// HostRef is how a plugin reaches the Host service.
+type HostRef struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The go-plugin broker id to dial for the Host service. 0: hubd serves
+	// this plugin nothing, because its manifest grants no capability that
+	// needs it (such as "revoke").
+	BrokerId      uint32 `protobuf:"varint,1,opt,name=broker_id,json=brokerId,proto3" json:"broker_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostRef) Reset() {
+	*x = HostRef{}
+	mi := &file_hubd_v1_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostRef) ProtoMessage() {}
+
+func (x *HostRef) ProtoReflect() protoreflect.Message {
+	mi := &file_hubd_v1_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostRef.ProtoReflect.Descriptor instead.
+func (*HostRef) Descriptor() ([]byte, []int) {
+	return file_hubd_v1_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *HostRef) GetBrokerId() uint32 {
+	if x != nil {
+		return x.BrokerId
+	}
+	return 0
+}
+
+type RevokeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The revocation's JSON, such as {"namespace": "/", "rooms": ["vip"]};
+	// at most 64 KiB.
+	RevocationJson []byte `protobuf:"bytes,1,opt,name=revocation_json,json=revocationJson,proto3" json:"revocation_json,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RevokeRequest) Reset() {
+	*x = RevokeRequest{}
+	mi := &file_hubd_v1_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeRequest) ProtoMessage() {}
+
+func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hubd_v1_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
+func (*RevokeRequest) Descriptor() ([]byte, []int) {
+	return file_hubd_v1_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RevokeRequest) GetRevocationJson() []byte {
+	if x != nil {
+		return x.RevocationJson
+	}
+	return nil
+}
+
+type RevokeReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeReply) Reset() {
+	*x = RevokeReply{}
+	mi := &file_hubd_v1_plugin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeReply) ProtoMessage() {}
+
+func (x *RevokeReply) ProtoReflect() protoreflect.Message {
+	mi := &file_hubd_v1_plugin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeReply.ProtoReflect.Descriptor instead.
+func (*RevokeReply) Descriptor() ([]byte, []int) {
+	return file_hubd_v1_plugin_proto_rawDescGZIP(), []int{6}
+}
+
 type Batch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Envelopes     []*Envelope            `protobuf:"bytes,1,rep,name=envelopes,proto3" json:"envelopes,omitempty"`
@@ -274,7 +404,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_hubd_v1_plugin_proto_msgTypes[4]
+	mi := &file_hubd_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +416,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_hubd_v1_plugin_proto_msgTypes[4]
+	mi := &file_hubd_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +429,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_hubd_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_hubd_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Batch) GetEnvelopes() []*Envelope {
@@ -327,13 +457,21 @@ const file_hubd_v1_plugin_proto_rawDesc = "" +
 	"\vattachments\x18\x02 \x03(\fR\vattachments\x12\x12\n" +
 	"\x04hook\x18\x03 \x01(\tR\x04hook\"/\n" +
 	"\bDecision\x12#\n" +
-	"\rdecision_json\x18\x01 \x01(\fR\fdecisionJson\"8\n" +
+	"\rdecision_json\x18\x01 \x01(\fR\fdecisionJson\"&\n" +
+	"\aHostRef\x12\x1b\n" +
+	"\tbroker_id\x18\x01 \x01(\rR\bbrokerId\"8\n" +
+	"\rRevokeRequest\x12'\n" +
+	"\x0frevocation_json\x18\x01 \x01(\fR\x0erevocationJson\"\r\n" +
+	"\vRevokeReply\"8\n" +
 	"\x05Batch\x12/\n" +
-	"\tenvelopes\x18\x01 \x03(\v2\x11.hubd.v1.EnvelopeR\tenvelopes2\x97\x01\n" +
+	"\tenvelopes\x18\x01 \x03(\v2\x11.hubd.v1.EnvelopeR\tenvelopes2\xc1\x01\n" +
 	"\x06Plugin\x120\n" +
 	"\bDescribe\x12\x0e.hubd.v1.Empty\x1a\x14.hubd.v1.Description\x12.\n" +
 	"\x06Handle\x12\x11.hubd.v1.Envelope\x1a\x11.hubd.v1.Decision\x12+\n" +
-	"\aObserve\x12\x0e.hubd.v1.Batch\x1a\x0e.hubd.v1.Empty(\x01B/Z-github.com/hubd/hubd/sdk/proto/hubd/v1;hubdv1b\x06proto3"
+	"\aObserve\x12\x0e.hubd.v1.Batch\x1a\x0e.hubd.v1.Empty(\x01\x12(\n" +
+	"\x04Bind\x12\x10.hubd.v1.HostRef\x1a\x0e.hubd.v1.Empty2>\n" +
+	"\x04Host\x126\n" +
+	"\x06Revoke\x12\x16.hubd.v1.RevokeRequest\x1a\x14.hubd.v1.RevokeReplyB/Z-github.com/hubd/hubd/sdk/proto/hubd/v1;hubdv1b\x06proto3"
 
 var (
 	file_hubd_v1_plugin_proto_rawDescOnce sync.Once
@@ -347,24 +485,31 @@ func file_hubd_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_hubd_v1_plugin_proto_rawDescData
 }
 
-var file_hubd_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_hubd_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_hubd_v1_plugin_proto_goTypes = []any{
-	(*Empty)(nil),       // 0: hubd.v1.Empty
-	(*Description)(nil), // 1: hubd.v1.Description
-	(*Envelope)(nil),    // 2: hubd.v1.Envelope
-	(*Decision)(nil),    // 3: hubd.v1.Decision
-	(*Batch)(nil),       // 4: hubd.v1.Batch
+	(*Empty)(nil),         // 0: hubd.v1.Empty
+	(*Description)(nil),   // 1: hubd.v1.Description
+	(*Envelope)(nil),      // 2: hubd.v1.Envelope
+	(*Decision)(nil),      // 3: hubd.v1.Decision
+	(*HostRef)(nil),       // 4: hubd.v1.HostRef
+	(*RevokeRequest)(nil), // 5: hubd.v1.RevokeRequest
+	(*RevokeReply)(nil),   // 6: hubd.v1.RevokeReply
+	(*Batch)(nil),         // 7: hubd.v1.Batch
 }
 var file_hubd_v1_plugin_proto_depIdxs = []int32{
 	2, // 0: hubd.v1.Batch.envelopes:type_name -> hubd.v1.Envelope
 	0, // 1: hubd.v1.Plugin.Describe:input_type -> hubd.v1.Empty
 	2, // 2: hubd.v1.Plugin.Handle:input_type -> hubd.v1.Envelope
-	4, // 3: hubd.v1.Plugin.Observe:input_type -> hubd.v1.Batch
-	1, // 4: hubd.v1.Plugin.Describe:output_type -> hubd.v1.Description
-	3, // 5: hubd.v1.Plugin.Handle:output_type -> hubd.v1.Decision
-	0, // 6: hubd.v1.Plugin.Observe:output_type -> hubd.v1.Empty
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
+	7, // 3: hubd.v1.Plugin.Observe:input_type -> hubd.v1.Batch
+	4, // 4: hubd.v1.Plugin.Bind:input_type -> hubd.v1.HostRef
+	5, // 5: hubd.v1.Host.Revoke:input_type -> hubd.v1.RevokeRequest
+	1, // 6: hubd.v1.Plugin.Describe:output_type -> hubd.v1.Description
+	3, // 7: hubd.v1.Plugin.Handle:output_type -> hubd.v1.Decision
+	0, // 8: hubd.v1.Plugin.Observe:output_type -> hubd.v1.Empty
+	0, // 9: hubd.v1.Plugin.Bind:output_type -> hubd.v1.Empty
+	6, // 10: hubd.v1.Host.Revoke:output_type -> hubd.v1.RevokeReply
+	6, // [6:11] is the sub-list for method output_type
+	1, // [1:6] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
 	1, // [1:1] is the sub-list for extension extendee
 	0, // [0:1] is the sub-list for field type_name
@@ -381,9 +526,9 @@ func file_hubd_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hubd_v1_plugin_proto_rawDesc), len(file_hubd_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_hubd_v1_plugin_proto_goTypes,
 		DependencyIndexes: file_hubd_v1_plugin_proto_depIdxs,

@@ -2,8 +2,8 @@
 //
 // hubd starts the plugin executable with hashicorp/go-plugin (magic cookie
 // HUBD_PLUGIN=7f3c2a1e-hubd-process-plugin, app protocol version 1, gRPC
-// only), calls Describe once per process start, then Handle for every hook
-// call the plugin subscribes to. The envelope and the decision travel as
+// only), calls Describe then Bind once per process start, then Handle for
+// every hook call the plugin subscribes to. The envelope and the decision travel as
 // the JSON that every hubd runtime uses (see host.Envelope and
 // host.Decision): this service only carries them, so that a plugin in any
 // language speaks the same model as JavaScript and WebAssembly plugins.
@@ -32,6 +32,7 @@ const (
 	Plugin_Describe_FullMethodName = "/hubd.v1.Plugin/Describe"
 	Plugin_Handle_FullMethodName   = "/hubd.v1.Plugin/Handle"
 	Plugin_Observe_FullMethodName  = "/hubd.v1.Plugin/Observe"
+	Plugin_Bind_FullMethodName     = "/hubd.v1.Plugin/Bind"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -48,6 +49,11 @@ type PluginClient interface {
 	// hooks listed in Description.observe. hubd keeps one stream open per
 	// process and may put several envelopes in one message.
 	Observe(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[Batch, Empty], error)
+	// Bind tells the plugin where to reach the Host service. hubd calls it
+	// once per process start, after Describe and before any Handle or
+	// Observe. A plugin that answers UNIMPLEMENTED (one built before Bind)
+	// still loads; it just cannot call the host.
+	Bind(ctx context.Context, in *HostRef, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type pluginClient struct {
@@ -91,6 +97,16 @@ func (c *pluginClient) Observe(ctx context.Context, opts ...grpc.CallOption) (gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Plugin_ObserveClient = grpc.ClientStreamingClient[Batch, Empty]
 
+func (c *pluginClient) Bind(ctx context.Context, in *HostRef, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Plugin_Bind_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PluginServer is the server API for Plugin service.
 // All implementations must embed UnimplementedPluginServer
 // for forward compatibility.
@@ -105,6 +121,11 @@ type PluginServer interface {
 	// hooks listed in Description.observe. hubd keeps one stream open per
 	// process and may put several envelopes in one message.
 	Observe(grpc.ClientStreamingServer[Batch, Empty]) error
+	// Bind tells the plugin where to reach the Host service. hubd calls it
+	// once per process start, after Describe and before any Handle or
+	// Observe. A plugin that answers UNIMPLEMENTED (one built before Bind)
+	// still loads; it just cannot call the host.
+	Bind(context.Context, *HostRef) (*Empty, error)
 	mustEmbedUnimplementedPluginServer()
 }
 
@@ -123,6 +144,9 @@ func (UnimplementedPluginServer) Handle(context.Context, *Envelope) (*Decision, 
 }
 func (UnimplementedPluginServer) Observe(grpc.ClientStreamingServer[Batch, Empty]) error {
 	return status.Error(codes.Unimplemented, "method Observe not implemented")
+}
+func (UnimplementedPluginServer) Bind(context.Context, *HostRef) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Bind not implemented")
 }
 func (UnimplementedPluginServer) mustEmbedUnimplementedPluginServer() {}
 func (UnimplementedPluginServer) testEmbeddedByValue()                {}
@@ -188,6 +212,24 @@ func _Plugin_Observe_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Plugin_ObserveServer = grpc.ClientStreamingServer[Batch, Empty]
 
+func _Plugin_Bind_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).Bind(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_Bind_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).Bind(ctx, req.(*HostRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Plugin_ServiceDesc is the grpc.ServiceDesc for Plugin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -203,6 +245,10 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Handle",
 			Handler:    _Plugin_Handle_Handler,
 		},
+		{
+			MethodName: "Bind",
+			Handler:    _Plugin_Bind_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -211,5 +257,125 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 			ClientStreams: true,
 		},
 	},
+	Metadata: "hubd/v1/plugin.proto",
+}
+
+const (
+	Host_Revoke_FullMethodName = "/hubd.v1.Host/Revoke"
+)
+
+// HostClient is the client API for Host service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Host is what hubd serves a plugin, over go-plugin's broker (see
+// HostRef). Its errors keep their kind in the status code.
+type HostClient interface {
+	// Revoke queues a revocation (see host.Revocation) and returns at once,
+	// before any socket is re-decided. Codes: PERMISSION_DENIED, the
+	// manifest does not grant the "revoke" capability; INVALID_ARGUMENT,
+	// the revocation is not valid JSON or breaks a bound (the message says
+	// which); RESOURCE_EXHAUSTED, refused: the plugin asks faster than its
+	// rate, the queue is full, or the server does not serve revocations.
+	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeReply, error)
+}
+
+type hostClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewHostClient(cc grpc.ClientConnInterface) HostClient {
+	return &hostClient{cc}
+}
+
+func (c *hostClient) Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeReply)
+	err := c.cc.Invoke(ctx, Host_Revoke_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// HostServer is the server API for Host service.
+// All implementations must embed UnimplementedHostServer
+// for forward compatibility.
+//
+// Host is what hubd serves a plugin, over go-plugin's broker (see
+// HostRef). Its errors keep their kind in the status code.
+type HostServer interface {
+	// Revoke queues a revocation (see host.Revocation) and returns at once,
+	// before any socket is re-decided. Codes: PERMISSION_DENIED, the
+	// manifest does not grant the "revoke" capability; INVALID_ARGUMENT,
+	// the revocation is not valid JSON or breaks a bound (the message says
+	// which); RESOURCE_EXHAUSTED, refused: the plugin asks faster than its
+	// rate, the queue is full, or the server does not serve revocations.
+	Revoke(context.Context, *RevokeRequest) (*RevokeReply, error)
+	mustEmbedUnimplementedHostServer()
+}
+
+// UnimplementedHostServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedHostServer struct{}
+
+func (UnimplementedHostServer) Revoke(context.Context, *RevokeRequest) (*RevokeReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Revoke not implemented")
+}
+func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
+func (UnimplementedHostServer) testEmbeddedByValue()              {}
+
+// UnsafeHostServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to HostServer will
+// result in compilation errors.
+type UnsafeHostServer interface {
+	mustEmbedUnimplementedHostServer()
+}
+
+func RegisterHostServer(s grpc.ServiceRegistrar, srv HostServer) {
+	// If the following call panics, it indicates UnimplementedHostServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Host_ServiceDesc, srv)
+}
+
+func _Host_Revoke_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Revoke(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Revoke_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Revoke(ctx, req.(*RevokeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Host_ServiceDesc is the grpc.ServiceDesc for Host service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Host_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "hubd.v1.Host",
+	HandlerType: (*HostServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Revoke",
+			Handler:    _Host_Revoke_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
 	Metadata: "hubd/v1/plugin.proto",
 }
