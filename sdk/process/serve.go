@@ -104,7 +104,8 @@ type grpcPlugin struct {
 	service *service
 }
 
-func (g *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+func (g *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) error {
+	g.service.broker = broker
 	pb.RegisterPluginServer(s, g.service)
 	return nil
 }
@@ -118,6 +119,7 @@ type service struct {
 	pb.UnimplementedPluginServer
 	desc   *pb.Description
 	handle RawHandler
+	broker *goplugin.GRPCBroker // dials the Host service (Bind)
 }
 
 func newService(p *Plugin) (*service, error) {
@@ -216,6 +218,23 @@ func (s *service) Handle(ctx context.Context, in *pb.Envelope) (*pb.Decision, er
 		return nil, err
 	}
 	return &pb.Decision{DecisionJson: out}, nil
+}
+
+// Bind dials the Host service hubd serves this process, for Revoke.
+func (s *service) Bind(_ context.Context, ref *pb.HostRef) (*pb.Empty, error) {
+	if ref.BrokerId == 0 {
+		bind(&binding{})
+		return &pb.Empty{}, nil
+	}
+	if s.broker == nil {
+		return nil, status.Error(codes.FailedPrecondition, "the plugin has no go-plugin broker to reach hubd through")
+	}
+	conn, err := s.broker.Dial(ref.BrokerId)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "dialing hubd's host service (broker id %d): %v", ref.BrokerId, err)
+	}
+	bind(&binding{host: pb.NewHostClient(conn), conn: conn})
+	return &pb.Empty{}, nil
 }
 
 func (s *service) Observe(stream grpc.ClientStreamingServer[pb.Batch, pb.Empty]) error {
