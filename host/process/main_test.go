@@ -20,6 +20,7 @@ import (
 var (
 	policyBin string // examples/process/policy
 	faultyBin string // testdata/faulty
+	legacyBin string // testdata/legacy
 )
 
 func TestMain(m *testing.M) {
@@ -39,13 +40,15 @@ func run(m *testing.M) int {
 	}
 	cmd := exec.Command(gotool, "build", "-o", dir+string(filepath.Separator),
 		"github.com/hubd/hubd/examples/process/policy",
-		"github.com/hubd/hubd/host/process/testdata/faulty")
+		"github.com/hubd/hubd/host/process/testdata/faulty",
+		"github.com/hubd/hubd/host/process/testdata/legacy")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building the test plugins: %v\n%s", err, out)
 		return 1
 	}
 	policyBin = filepath.Join(dir, "policy")
 	faultyBin = filepath.Join(dir, "faulty")
+	legacyBin = filepath.Join(dir, "legacy")
 	return m.Run()
 }
 
@@ -125,7 +128,13 @@ func (s *logSink) wait(t testing.TB, parts ...string) string {
 // load loads a plugin the way host.Host does: manifest validated first.
 func load(t testing.TB, rt *Runtime, entry string, edit func(*host.Manifest)) (*plugin, *logSink) {
 	t.Helper()
-	m := host.Manifest{Name: filepath.Base(entry), Runtime: "process"}
+	return loadSpec(t, rt, host.Spec{Entry: entry}, edit)
+}
+
+// loadSpec is load with the rest of the spec (Revoke) given.
+func loadSpec(t testing.TB, rt *Runtime, spec host.Spec, edit func(*host.Manifest)) (*plugin, *logSink) {
+	t.Helper()
+	m := host.Manifest{Name: filepath.Base(spec.Entry), Runtime: "process"}
 	if edit != nil {
 		edit(&m)
 	}
@@ -133,7 +142,8 @@ func load(t testing.TB, rt *Runtime, entry string, edit func(*host.Manifest)) (*
 		t.Fatal(err)
 	}
 	sink := &logSink{}
-	hp, err := rt.Load(context.Background(), host.Spec{Manifest: m, Entry: entry, Logger: slog.New(sink)})
+	spec.Manifest, spec.Logger = m, slog.New(sink)
+	hp, err := rt.Load(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}

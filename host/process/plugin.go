@@ -84,6 +84,7 @@ type instance struct {
 	events  []string             // event globs; nil: all
 	observe [len(hookNames)]bool // hooks sent through Observe
 	obs     *observer            // nil unless some hook is observed
+	host    *hostServer          // nil unless the plugin may call hubd
 
 	stopOnce sync.Once
 }
@@ -108,8 +109,15 @@ func (grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
 	return errors.New("process: the host side serves nothing")
 }
 
-func (grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return pb.NewPluginClient(c), nil
+func (grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &dispensed{rpc: pb.NewPluginClient(c), broker: broker}, nil
+}
+
+// dispensed is a process's client, and the broker through which the
+// host serves the process.
+type dispensed struct {
+	rpc    pb.PluginClient
+	broker *goplugin.GRPCBroker
 }
 
 // start launches the process, connects and asks it what it handles, within
@@ -180,7 +188,11 @@ func (p *plugin) start(ctx context.Context) (*instance, error) {
 		err = ctx.Err() // killed just as it answered
 	}
 	if err != nil {
-		client.Kill()
+		if inst != nil {
+			inst.stop() // its observer and host service too
+		} else {
+			client.Kill()
+		}
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
@@ -200,10 +212,11 @@ func (p *plugin) connect(ctx context.Context, client *goplugin.Client, timeout t
 	if err != nil {
 		return nil, err
 	}
-	rpc, ok := raw.(pb.PluginClient)
+	d, ok := raw.(*dispensed)
 	if !ok {
 		return nil, fmt.Errorf("dispensed %T, not a plugin client", raw)
 	}
+	rpc := d.rpc
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	desc, err := rpc.Describe(dctx, &pb.Empty{})
@@ -212,6 +225,9 @@ func (p *plugin) connect(ctx context.Context, client *goplugin.Client, timeout t
 	}
 	inst := &instance{client: client, rpc: rpc, started: time.Now()}
 	if err := inst.apply(desc); err != nil {
+		return nil, err
+	}
+	if err := p.bind(dctx, inst, d.broker); err != nil {
 		return nil, err
 	}
 	if slices.Contains(inst.observe[:], true) {
@@ -281,15 +297,18 @@ func (inst *instance) handles(i int, env *host.Envelope) bool {
 	return false
 }
 
-// stop ends the instance: flushes what it observes and kills the process.
-// Close and the supervisor may both stop an instance that exits as the
-// plugin closes.
+// stop ends the instance: flushes what it observes, kills the process
+// and stops serving it. Close and the supervisor may both stop an
+// instance that exits as the plugin closes.
 func (inst *instance) stop() {
 	inst.stopOnce.Do(func() {
 		if inst.obs != nil {
 			inst.obs.stop()
 		}
 		inst.client.Kill()
+		if inst.host != nil {
+			inst.host.stop()
+		}
 	})
 }
 

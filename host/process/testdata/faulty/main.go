@@ -32,7 +32,7 @@ func main() {
 	})
 }
 
-func handle(_ context.Context, hook process.Hook, raw []byte, attachments [][]byte) ([]byte, error) {
+func handle(ctx context.Context, hook process.Hook, raw []byte, attachments [][]byte) ([]byte, error) {
 	var e envelope
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, err
@@ -41,10 +41,19 @@ func handle(_ context.Context, hook process.Hook, raw []byte, attachments [][]by
 	case process.HookEvent:
 	case process.HookDisconnect:
 		// With {"hold": path} as its config, the plugin handles no
-		// disconnect before the file exists.
-		var cfg struct{ Hold string }
+		// disconnect before the file exists; with {"revoke": true}, it
+		// asks for the revocation of the socket's grants and logs the
+		// outcome.
+		var cfg struct {
+			Hold   string
+			Revoke bool
+		}
 		if process.Config(&cfg) == nil && cfg.Hold != "" {
 			hold(cfg.Hold)
+		}
+		if cfg.Revoke {
+			kind, msg := revokeOutcome(process.Revoke(ctx, process.Revocation{Sockets: []string{e.Socket.ID}}))
+			process.Log.Info("revoked on disconnect", "kind", kind, "err", msg)
 		}
 		process.Log.Info("observed disconnect", "socket", e.Socket.ID)
 		return nil, nil
@@ -96,6 +105,28 @@ func handle(_ context.Context, hook process.Hook, raw []byte, attachments [][]by
 		return []byte(`{"reason":"` + strings.Repeat("x", 2<<20) + `"}`), nil
 	case "error":
 		return nil, errors.New("the plugin refused")
+	case "revoke":
+		// Asks for the revocation args[0] is, as JSON, and answers what
+		// became of it: [kind, error].
+		var rev json.RawMessage
+		if len(e.Args) > 0 {
+			rev = e.Args[0]
+		}
+		kind, msg := revokeOutcome(process.Revoke(ctx, rev))
+		reply, _ := json.Marshal([]string{kind, msg})
+		return []byte(`{"action":"reply","reply":` + string(reply) + `}`), nil
+	case "revoke-later":
+		// The same, from a goroutine of the plugin's own once the call
+		// has returned; the outcome is logged.
+		var rev json.RawMessage
+		if len(e.Args) > 0 {
+			rev = e.Args[0]
+		}
+		go func() {
+			kind, msg := revokeOutcome(process.Revoke(context.Background(), rev))
+			process.Log.Info("revoked later", "kind", kind, "err", msg)
+		}()
+		return nil, nil
 	case "log":
 		process.Log.Info("hello from the plugin", "socket", e.Socket.ID)
 		fmt.Println("a plain line on stdout")
@@ -112,6 +143,25 @@ func handle(_ context.Context, hook process.Hook, raw []byte, attachments [][]by
 		return []byte(`{"action":"reply","reply":` + string(reply) + `}`), nil
 	}
 	return nil, nil
+}
+
+// revokeOutcome names the kind of Revoke's error, and gives its text.
+func revokeOutcome(err error) (kind, msg string) {
+	switch {
+	case err == nil:
+		return "ok", ""
+	case errors.Is(err, process.ErrRevokeNotGranted):
+		kind = "not-granted"
+	case errors.Is(err, process.ErrRevokeBad):
+		kind = "bad"
+	case errors.Is(err, process.ErrRevokeRefused):
+		kind = "refused"
+	case errors.Is(err, process.ErrNotBound):
+		kind = "unbound"
+	default:
+		kind = "other"
+	}
+	return kind, err.Error()
 }
 
 // hold returns once the file at path exists, or after a minute.
