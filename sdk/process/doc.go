@@ -30,4 +30,21 @@
 // ctx is done: hubd has given up on the call by then. A handler that
 // panics ends the process; hubd fails the calls in flight and starts the
 // plugin again with a growing delay. Log writes to hubd's log.
+//
+// A plugin whose manifest grants the "revoke" capability may ask hubd to
+// put sockets' grants back to the plugins with Revoke — from a handler,
+// an observed hook or a goroutine of its own (a ticker that expires
+// sessions, say):
+//
+//	err := process.Revoke(ctx, process.Revocation{
+//		Data:    &process.DataSelector{Path: "user.sub", Equals: "u123"},
+//		Recheck: process.RecheckConnect,
+//	})
+//
+// hubd queues the revocation and answers at once. Its errors keep their
+// kind: errors.Is tells ErrRevokeNotGranted (no capability), ErrRevokeBad
+// (hubd's reason in the message) and ErrRevokeRefused (rate or queue:
+// later may work) apart. hubd tells the process where to reach it (Bind)
+// as it starts, before the first hook call; a goroutine that calls Revoke
+// before then gets ErrNotBound.
 package process
