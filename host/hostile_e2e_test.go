@@ -29,6 +29,13 @@ type wsSocket struct {
 
 func dialSocket(t *testing.T, url string) *wsSocket {
 	t.Helper()
+	return dialSocketAuth(t, url, "")
+}
+
+// dialSocketAuth is dialSocket with auth, the JSON of the handshake's
+// auth ("" for none).
+func dialSocketAuth(t *testing.T, url, auth string) *wsSocket {
+	t.Helper()
 	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func dialSocket(t *testing.T, url string) *wsSocket {
 	if open := s.read(); !strings.HasPrefix(open, "0{") {
 		t.Fatalf("open packet %q", open)
 	}
-	s.write("40")
+	s.write("40" + auth)
 	reply := s.read()
 	var ok struct{ SID string }
 	if !strings.HasPrefix(reply, "40{") || json.Unmarshal([]byte(reply[2:]), &ok) != nil || ok.SID == "" {
@@ -69,6 +76,17 @@ func (s *wsSocket) read() string {
 			continue
 		}
 		return string(b)
+	}
+}
+
+// until returns the next packet that starts with prefix, passing over
+// the others (relayed events, notices).
+func (s *wsSocket) until(prefix string) string {
+	s.t.Helper()
+	for {
+		if p := s.read(); strings.HasPrefix(p, prefix) {
+			return p
+		}
 	}
 }
 
