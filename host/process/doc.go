@@ -10,6 +10,15 @@
 // flight and by a cap on the decision's size. Hooks the plugin only
 // observes go over a stream, in batches, without waiting.
 //
+// After Describe, the runtime binds the process (Bind): a plugin granted
+// the "revoke" capability is served the Host service over go-plugin's
+// broker, whose Revoke hands the revocation to host.Spec.Revoke and keeps
+// the kind of its error in the status code (PermissionDenied,
+// InvalidArgument, ResourceExhausted); other plugins are told there is
+// nothing to call. Each process start has its own server, stopped with
+// the process. A plugin built before Bind answers Unimplemented and loads
+// all the same.
+//
 // A process that exits — crash, panic, kill — fails the calls in flight
 // (the manifest's on_error applies) and is started again after a delay
 // that doubles from RestartMin to RestartMax while it keeps dying young.
@@ -39,4 +48,8 @@
 //     one per restart.
 //   - The gRPC deadline is the call's: the plugin's handlers see it as
 //     their ctx's, and hubd does not wait past it.
+//   - The plugin calls hubd on a service of its own through the broker,
+//     not on a stream hubd keeps open to it: gRPC then carries each call's
+//     deadline, cancellation and status code as it does hubd's calls, and
+//     a plugin that may call nothing costs no server and no socket.
 package process
