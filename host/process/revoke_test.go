@@ -103,10 +103,13 @@ func TestRevoke(t *testing.T) {
 	}
 }
 
-// TestRevokeNotGranted: without the capability the plugin is told so,
-// and nothing reaches the host.
+// TestRevokeNotGranted: without the capability the plugin is served
+// nothing, and told so when it revokes.
 func TestRevokeNotGranted(t *testing.T) {
 	p, _ := load(t, &Runtime{}, faultyBin, nil)
+	if p.cur.Load().host != nil {
+		t.Fatal("a plugin without the capability is served the host service")
+	}
 	kind, msg := revokeCall(t, p, `{"rooms":["vip"]}`)
 	if kind != "not-granted" || !strings.Contains(msg, `needs the "revoke" capability`) {
 		t.Fatalf("got %s %q, want not-granted", kind, msg)
