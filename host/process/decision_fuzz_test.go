@@ -2,7 +2,6 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/internal/decisiontest"
 	pb "github.com/hubd/hubd/sdk/proto/hubd/v1"
+	"github.com/hubd/hubd/sdk/wire"
 	"google.golang.org/grpc"
 )
 
@@ -48,7 +48,7 @@ func FuzzProcessDecision(f *testing.F) {
 			inst.hooks[i] = true
 		}
 		p.cur.Store(inst)
-		env := &host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Event: "e", Args: json.RawMessage(`["x"]`)}
+		env := &host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Event: "e", Args: wire.Raw(`["x"]`)}
 		d, err := p.Handle(context.Background(), env)
 		if err != nil {
 			if !errors.Is(err, host.ErrGarbage) {
