@@ -47,8 +47,8 @@ func TestRaw(t *testing.T) {
 	if got := Raw(`["a", 1, "b\n"]`).Strings(); !reflect.DeepEqual(got, []string{"a", "b\n"}) {
 		t.Errorf("Strings = %q", got)
 	}
-	if s, ok := Raw(`["x\\"]`).indexStr(0); !ok || s != `x\` {
-		t.Errorf("indexStr = %q", s)
+	if s, ok := Raw(`["x\\"]`).IndexStr(0); !ok || s != `x\` {
+		t.Errorf("IndexStr = %q", s)
 	}
 }
 
