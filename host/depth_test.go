@@ -109,8 +109,8 @@ func TestCheckRefusesDeepAndInvalidUTF8(t *testing.T) {
 
 // FuzzParseDecision: the host core's parser, which the process runtime
 // uses and the Wasm runtime falls back on, never panics, and what it
-// accepts passes Check with args and reply that are JSON arrays of valid
-// UTF-8.
+// accepts passes CheckDecision with args and reply that are JSON arrays
+// of valid UTF-8.
 func FuzzParseDecision(f *testing.F) {
 	for _, s := range []string{
 		``, `null`, `{}`, `{"action":"deny","reason":"no","data":{"code":1}}`,

@@ -132,7 +132,7 @@ func connectError(d *Decision) *hub.ConnectError {
 		ce.Message = "Forbidden"
 	}
 	if len(d.Data) > 0 {
-		ce.Data = d.Data
+		ce.Data = json.RawMessage(d.Data) // the hub passes json.RawMessage through as JSON
 	}
 	return ce
 }

@@ -27,7 +27,7 @@ func (a answerRPC) Handle(context.Context, *pb.Envelope, ...grpc.CallOption) (*p
 // FuzzProcessDecision: whatever bytes a process answers, the plugin's
 // Handle (its size cap, then host.ParseDecision) never panics, refuses
 // with host.ErrGarbage, and a decision it accepts passes
-// host.Decision.Check with JSON values that are valid and UTF-8.
+// host.CheckDecision with JSON values that are valid and UTF-8.
 func FuzzProcessDecision(f *testing.F) {
 	for _, s := range []string{
 		``, `null`, `{}`, `{"action":"deny","reason":"no","data":{"code":1}}`,
