@@ -59,6 +59,33 @@ func AppendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// AppendRune appends r to dst as AppendString writes it inside a JSON
+// string (without quotes), for writers that map a string rune by rune; an
+// invalid rune (a surrogate, beyond U+10FFFF) is written as U+FFFD.
+func AppendRune(dst []byte, r rune) []byte {
+	if r >= utf8.RuneSelf || r < 0 {
+		return utf8.AppendRune(dst, r)
+	}
+	c := byte(r)
+	switch {
+	case c == '"' || c == '\\':
+		return append(dst, '\\', c)
+	case c >= 0x20:
+		return append(dst, c)
+	case c == '\n':
+		return append(dst, '\\', 'n')
+	case c == '\r':
+		return append(dst, '\\', 'r')
+	case c == '\t':
+		return append(dst, '\\', 't')
+	case c == '\b':
+		return append(dst, '\\', 'b')
+	case c == '\f':
+		return append(dst, '\\', 'f')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
+
 // AppendStrings appends ss to dst as a JSON array of strings ([] for nil).
 func AppendStrings(dst []byte, ss []string) []byte {
 	dst = append(dst, '[')

@@ -250,3 +250,19 @@ func TestLeafPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendRune: a string written rune by rune is the string AppendString
+// writes, invalid runes as U+FFFD.
+func TestAppendRune(t *testing.T) {
+	runes := []rune{-1, 0xd800, 0xdfff, 0x10ffff, 0x110000, 0x1f389, 0xfffd}
+	for r := rune(0); r < 0x3000; r++ {
+		runes = append(runes, r)
+	}
+	for _, r := range runes {
+		want := string(wire.AppendString(nil, string(r)))
+		got := `"` + string(wire.AppendRune(nil, r)) + `"`
+		if got != want {
+			t.Errorf("AppendRune(%U) = %s, AppendString writes %s", r, got, want)
+		}
+	}
+}

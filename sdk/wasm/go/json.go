@@ -3,7 +3,6 @@ package hubd
 import (
 	"strconv"
 	"unicode"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/hubd/hubd/sdk/wire"
@@ -56,30 +55,7 @@ func toUpper(r rune) rune { return unicode.ToUpper(r) }
 
 // appendRuneJSON appends r, escaped as appendString escapes it (invalid
 // runes as U+FFFD).
-func appendRuneJSON(dst []byte, r rune) []byte {
-	if r >= 0x80 || r < 0 {
-		return utf8.AppendRune(dst, r)
-	}
-	const hex = "0123456789abcdef"
-	c := byte(r)
-	switch {
-	case c == '"' || c == '\\':
-		return append(dst, '\\', c)
-	case c >= 0x20:
-		return append(dst, c)
-	case c == '\n':
-		return append(dst, '\\', 'n')
-	case c == '\r':
-		return append(dst, '\\', 'r')
-	case c == '\t':
-		return append(dst, '\\', 't')
-	case c == '\b':
-		return append(dst, '\\', 'b')
-	case c == '\f':
-		return append(dst, '\\', 'f')
-	}
-	return append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-}
+func appendRuneJSON(dst []byte, r rune) []byte { return wire.AppendRune(dst, r) }
 
 // String returns s as a JSON string value.
 func String(s string) Raw { return appendString(make(Raw, 0, len(s)+2), s) }
