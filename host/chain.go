@@ -393,8 +393,9 @@ func outcome(d *Decision) Outcome {
 	return OutcomeAllow
 }
 
-// merge folds a later plugin's decision n into the chain's, d: later changes
-// replace earlier ones, socket data merges key by key, joins add up.
+// merge folds a later plugin's decision n into the chain's, d: later
+// changes replace earlier ones, socket data merges key by key, joins add
+// up.
 func merge(d, n *Decision) {
 	if n.Action != "" && n.Action != Allow {
 		d.Action, d.Reason, d.Data = n.Action, n.Reason, n.Data

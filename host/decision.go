@@ -55,11 +55,11 @@ func ParseDecision(b []byte) (*Decision, error) {
 	return d, nil
 }
 
-// CheckDecision reports whether a decision keeps within the bounds every runtime's
-// decision must keep (an error wrapping ErrGarbage when it does not): a
-// known action, a short reason, few and non-empty room names, args and
-// reply that are arrays, and JSON values of valid UTF-8 nested no deeper
-// than MaxJSONDepth. The chain checks every plugin's decision with it; a
+// CheckDecision reports whether a decision keeps within the bounds every
+// runtime's decision must keep (an error wrapping ErrGarbage when it does
+// not): a known action, a short reason, few and non-empty room names, args
+// and reply that are arrays, and JSON values of valid UTF-8 nested no
+// deeper than MaxJSONDepth. The chain checks every plugin's decision with it; a
 // reply action without a reply gets an empty one.
 func CheckDecision(d *Decision) error {
 	switch d.Action {
