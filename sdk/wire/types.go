@@ -1,8 +1,9 @@
 package wire
 
-// Envelope is one hook call as every runtime sees it. Its JSON form
-// (AppendJSON, or encoding/json with the same fields) is the envelope
-// schema, sdk/schema/envelope.schema.json.
+// Envelope is one hook call as every runtime sees it. Its JSON form is the
+// envelope schema, sdk/schema/envelope.schema.json: AppendJSON writes it,
+// and encoding/json reads it through the json tags (encoding/json writes
+// the same fields, but "v" only when V is set and null for a nil list).
 type Envelope struct {
 	// V is the schema version of an envelope read from JSON. AppendJSON
 	// always writes Version.
@@ -113,10 +114,11 @@ func (e *Envelope) AppendJSON(dst []byte) []byte {
 }
 
 // Decision is a plugin's answer to one hook call. Every field is optional:
-// the zero Decision allows the call unchanged. Its JSON form (AppendJSON,
-// or encoding/json with the same fields) is the decision schema,
-// sdk/schema/decision.schema.json; a decision beyond the bounds of this
-// package (MaxReason, MaxRooms, MaxJSONDepth) is the plugin's failure.
+// the zero Decision allows the call unchanged. Its JSON form is the
+// decision schema, sdk/schema/decision.schema.json, written alike by
+// AppendJSON and encoding/json (but for an empty, non-nil list or Raw:
+// see AppendJSON); a decision beyond the bounds of this package
+// (MaxReason, MaxRooms, MaxJSONDepth) is the plugin's failure.
 type Decision struct {
 	Action Action `json:"action,omitempty"`
 	// Reason and Data explain a deny: a refused connect reaches the client
