@@ -266,3 +266,24 @@ func TestAppendRune(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyTables: the envelope index's key tables know every key of the
+// envelope schema, so a Wasm guest reading through the index finds every
+// field the host may send.
+func TestKeyTables(t *testing.T) {
+	for _, c := range []struct {
+		path  []string
+		table func([]byte) int
+	}{{nil, wire.TopKey}, {[]string{"socket"}, wire.SocketKey}, {[]string{"handshake"}, wire.HandshakeKey}} {
+		seen := map[int]string{}
+		for _, k := range schematest.Props(t, "envelope.schema.json", c.path...) {
+			id := c.table([]byte(k))
+			if id < 0 || id >= wire.NumFields {
+				t.Errorf("envelope %v key %q: no field id (%d)", c.path, k, id)
+			} else if other, dup := seen[id]; dup {
+				t.Errorf("envelope %v keys %q and %q share field id %d", c.path, other, k, id)
+			}
+			seen[id] = k
+		}
+	}
+}
