@@ -22,6 +22,7 @@ import (
 	"github.com/hubd/hubd/host/js"
 	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // echoAnswer is one line of testdata/binreply/client.cjs.
@@ -182,7 +183,7 @@ func TestForgedPlaceholderRefused(t *testing.T) {
 			if err := h.Load(t.Context(), []host.Spec{jsPlugin(t, "forger", "allow", src)}); err != nil {
 				t.Fatal(err)
 			}
-			env := event("s1", "x", json.RawMessage(`[{"_placeholder":true,"num":0}]`))
+			env := event("s1", "x", wire.Raw(`[{"_placeholder":true,"num":0}]`))
 			env.Attachments = [][]byte{{1}}
 			d := h.Run(t.Context(), env)
 			if d.Action != "" && d.Action != host.Allow || d.Reply != nil || d.Args != nil {

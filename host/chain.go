@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // loaded is a plugin in a chain table, with its counters, its breaker and
@@ -186,14 +188,14 @@ func (h *Host) ChainBudget(hook Hook) time.Duration {
 }
 
 // unavailable is the decision of a plugin that fails closed.
-var unavailable = Decision{Action: Deny, Reason: "plugin unavailable", Data: json.RawMessage(`{"temporary":true}`)}
+var unavailable = Decision{Action: Deny, Reason: "plugin unavailable", Data: wire.Raw(`{"temporary":true}`)}
 
 // rejectedInput is the decision of a plugin that fails closed on an
 // envelope nested deeper than MaxJSONDepth.
 var rejectedInput = Decision{
 	Action: Deny,
 	Reason: "input nested deeper than " + strconv.Itoa(MaxJSONDepth) + " levels: send flatter JSON",
-	Data:   json.RawMessage(`{"max_depth":` + strconv.Itoa(MaxJSONDepth) + `}`),
+	Data:   wire.Raw(`{"max_depth":` + strconv.Itoa(MaxJSONDepth) + `}`),
 }
 
 // abandonedCall is the decision of a chain given up because its context
@@ -244,7 +246,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 			// Decisions are checked against the same bound, so what the
 			// plugins change stays within it.
 			checked = true
-			if env.tooDeep() {
+			if tooDeep(env) {
 				return t.reject(hook, env, chain, tb)
 			}
 		}
@@ -254,7 +256,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 			l.stats[i].observe(OutcomeSocketBackoff, 0)
 			tb.add(l, OutcomeSocketBackoff, 0, nil, nil)
 			if l.m.failClosed(hook) {
-				out.merge(&unavailable)
+				merge(&out, &unavailable)
 				return out
 			}
 			continue
@@ -264,7 +266,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 			l.stats[i].observe(OutcomeCircuitOpen, 0)
 			tb.add(l, OutcomeCircuitOpen, 0, nil, nil)
 			if l.m.failClosed(hook) {
-				out.merge(&unavailable)
+				merge(&out, &unavailable)
 				return out
 			}
 			continue
@@ -279,7 +281,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 				l.stats[i].observe(OutcomeSocketBackoff, 0)
 				tb.add(l, OutcomeSocketBackoff, 0, nil, nil)
 				if l.m.failClosed(hook) {
-					out.merge(&unavailable)
+					merge(&out, &unavailable)
 					return out
 				}
 				continue
@@ -295,9 +297,9 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 		}
 		took := time.Since(now)
 		if err == nil && d != nil {
-			err = d.Check()
+			err = CheckDecision(d)
 			if err == nil && hook == HookEvent {
-				err = d.checkPlaceholders(len(env.Attachments))
+				err = checkPlaceholders(d, len(env.Attachments))
 			}
 		}
 		end := now.Add(took)
@@ -311,7 +313,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 			if t.logger != nil {
 				t.logger.Debug("plugin call abandoned: its socket is gone", "plugin", l.m.Name, "runtime", l.m.Runtime, "hook", string(hook), "socket", env.Socket.ID, "err", err)
 			}
-			out.merge(&abandonedCall)
+			merge(&out, &abandonedCall)
 			return out
 		}
 		if err != nil {
@@ -328,7 +330,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 			tb.add(l, o, took, nil, err)
 			t.warn(l, hook, sock, err)
 			if l.m.failClosed(hook) {
-				out.merge(&unavailable)
+				merge(&out, &unavailable)
 				return out
 			}
 			continue
@@ -340,11 +342,11 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 		if d == nil {
 			d = &Decision{}
 		}
-		l.stats[i].observe(d.outcome(), took)
-		tb.add(l, d.outcome(), took, d, nil)
-		out.merge(d)
-		env.apply(hook, d)
-		if d.final() {
+		l.stats[i].observe(outcome(d), took)
+		tb.add(l, outcome(d), took, d, nil)
+		merge(&out, d)
+		apply(env, hook, d)
+		if final(d) {
 			return out
 		}
 	}
@@ -376,7 +378,8 @@ func (t *table) forget(id string) {
 	}
 }
 
-func (d *Decision) outcome() Outcome {
+// outcome returns what decision d does to the call.
+func outcome(d *Decision) Outcome {
 	switch d.Action {
 	case Deny:
 		return OutcomeDeny
@@ -390,9 +393,10 @@ func (d *Decision) outcome() Outcome {
 	return OutcomeAllow
 }
 
-// merge folds a later plugin's decision into the chain's: later changes
-// replace earlier ones, socket data merges key by key, joins add up.
-func (d *Decision) merge(n *Decision) {
+// merge folds a later plugin's decision n into the chain's, d: later
+// changes replace earlier ones, socket data merges key by key, joins add
+// up.
+func merge(d, n *Decision) {
 	if n.Action != "" && n.Action != Allow {
 		d.Action, d.Reason, d.Data = n.Action, n.Reason, n.Data
 	}
@@ -420,8 +424,8 @@ func (d *Decision) merge(n *Decision) {
 	d.Join = append(d.Join, n.Join...)
 }
 
-// apply shows a plugin's changes to the plugins after it.
-func (e *Envelope) apply(hook Hook, d *Decision) {
+// apply shows a plugin's changes d to the plugins after it, in e.
+func apply(e *Envelope, hook Hook, d *Decision) {
 	if d.Event != "" {
 		e.Event = d.Event
 	}
@@ -438,7 +442,7 @@ func (e *Envelope) apply(hook Hook, d *Decision) {
 
 // mergeData merges two JSON objects key by key (b wins); anything but two
 // objects yields b.
-func mergeData(a, b json.RawMessage) json.RawMessage {
+func mergeData(a, b wire.Raw) wire.Raw {
 	if len(a) == 0 {
 		return b
 	}

@@ -2,12 +2,13 @@ package host
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // benchChainHost is a host with two fake event plugins that allow, so that
@@ -29,7 +30,7 @@ func benchChainHost(b *testing.B) *Host {
 func benchEventEnv(args []byte) Envelope {
 	return Envelope{
 		Hook: HookEvent, Namespace: "/",
-		Socket: Socket{ID: "s1", Rooms: []string{"lobby"}, Data: json.RawMessage(`{"user":"alice"}`)},
+		Socket: Socket{ID: "s1", Rooms: []string{"lobby"}, Data: wire.Raw(`{"user":"alice"}`)},
 		Event:  "chat", Args: args,
 	}
 }
@@ -153,11 +154,11 @@ func BenchmarkTraceRecord(b *testing.B) {
 	ctx := context.Background()
 	c := h.tracer.on()
 	tb := traceBuf{hook: HookEvent, start: time.Now()}
-	d := &Decision{Args: json.RawMessage(`["X"]`), Rooms: []string{"lobby"}}
+	d := &Decision{Args: wire.Raw(`["X"]`), Rooms: []string{"lobby"}}
 	tb.add(t.plugins[0], OutcomeAllow, time.Microsecond, &Decision{}, nil)
 	tb.add(t.plugins[1], OutcomeAllow, time.Microsecond, d, nil)
 	var out Decision
-	out.merge(d)
+	merge(&out, d)
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {

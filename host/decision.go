@@ -23,32 +23,10 @@ const (
 	Disconnect = wire.ActionDisconnect
 )
 
-// Decision is a plugin's answer to one hook call. Every field is optional;
-// the zero Decision allows the call unchanged.
-type Decision struct {
-	Action Action `json:"action,omitempty"`
-	// Reason and Data explain a deny: a refused connect reaches the client
-	// as connect_error {message: Reason, data: Data}.
-	Reason string          `json:"reason,omitempty"`
-	Data   json.RawMessage `json:"data,omitempty"`
-	// Event and Args replace the event's name and arguments (event hook).
-	Event string          `json:"event,omitempty"`
-	Args  json.RawMessage `json:"args,omitempty"`
-	// Rooms replaces the rooms being joined (join hook) or routes the event
-	// to these rooms (event hook).
-	Rooms []string `json:"rooms,omitempty"`
-	// Except and ToSender complete an event's route.
-	Except   []string `json:"except,omitempty"`
-	ToSender *bool    `json:"to_sender,omitempty"`
-	// Reply answers the client's ack with these arguments (a JSON array).
-	// With the reply action the event then stops; with allow it goes on.
-	Reply json.RawMessage `json:"reply,omitempty"`
-	// SocketData is attached to the socket (connect hook) and seen by every
-	// later hook call for that socket.
-	SocketData json.RawMessage `json:"socket_data,omitempty"`
-	// Join lists rooms the socket joins on connect.
-	Join []string `json:"join,omitempty"`
-}
+// Decision is a plugin's answer to one hook call (package wire defines it
+// for every runtime and SDK). Every field is optional; the zero Decision
+// allows the call unchanged.
+type Decision = wire.Decision
 
 // Limits of a decision; a plugin exceeding them returns garbage.
 const (
@@ -71,19 +49,19 @@ func ParseDecision(b []byte) (*Decision, error) {
 	if err := json.Unmarshal(b, d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrGarbage, err)
 	}
-	if err := d.Check(); err != nil {
+	if err := CheckDecision(d); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// Check reports whether a decision keeps within the bounds every runtime's
-// decision must keep (an error wrapping ErrGarbage when it does not): a
-// known action, a short reason, few and non-empty room names, args and
-// reply that are arrays, and JSON values of valid UTF-8 nested no deeper
-// than MaxJSONDepth. The chain checks every plugin's decision with it; a
+// CheckDecision reports whether a decision keeps within the bounds every
+// runtime's decision must keep (an error wrapping ErrGarbage when it does
+// not): a known action, a short reason, few and non-empty room names, args
+// and reply that are arrays, and JSON values of valid UTF-8 nested no
+// deeper than MaxJSONDepth. The chain checks every plugin's decision with it; a
 // reply action without a reply gets an empty one.
-func (d *Decision) Check() error {
+func CheckDecision(d *Decision) error {
 	switch d.Action {
 	case "", Allow, Deny, Drop, Reply, Disconnect:
 	default:
@@ -110,7 +88,7 @@ func (d *Decision) Check() error {
 	}
 	for _, f := range [...]struct {
 		name string
-		raw  json.RawMessage
+		raw  wire.Raw
 	}{{"args", d.Args}, {"reply", d.Reply}, {"data", d.Data}, {"socket_data", d.SocketData}} {
 		if nestedDeeper(f.raw, MaxJSONDepth) {
 			return fmt.Errorf("%w: %s nested deeper than %d levels", ErrGarbage, f.name, MaxJSONDepth)
@@ -120,7 +98,7 @@ func (d *Decision) Check() error {
 		}
 	}
 	if d.Action == Reply && len(d.Reply) == 0 {
-		d.Reply = json.RawMessage("[]")
+		d.Reply = wire.Raw("[]")
 	}
 	return nil
 }
@@ -132,11 +110,11 @@ func (d *Decision) Check() error {
 //
 // Values without a placeholder (the common transform) are not parsed
 // here: the hooks parse them once, when they use them.
-func (d *Decision) checkPlaceholders(n int) error {
+func checkPlaceholders(d *Decision, n int) error {
 	var att [][]byte
 	for _, f := range [...]struct {
 		name string
-		raw  json.RawMessage
+		raw  wire.Raw
 	}{{"args", d.Args}, {"reply", d.Reply}} {
 		if !bytes.Contains(f.raw, []byte("_placeholder")) && !bytes.Contains(f.raw, []byte(`\u`)) {
 			continue // no placeholder, even one with an escaped key
@@ -144,15 +122,15 @@ func (d *Decision) checkPlaceholders(n int) error {
 		if att == nil {
 			att = make([][]byte, n) // only counted
 		}
-		if _, err := hub.RawArgs(f.raw, att); err != nil {
+		if _, err := hub.RawArgs(json.RawMessage(f.raw), att); err != nil {
 			return fmt.Errorf("%w: %s: %v (the event has %d binary values)", ErrGarbage, f.name, err, n)
 		}
 	}
 	return nil
 }
 
-// final reports whether the decision ends the chain.
-func (d *Decision) final() bool {
+// final reports whether the decision d ends the chain.
+func final(d *Decision) bool {
 	switch d.Action {
 	case Deny, Drop, Reply, Disconnect:
 		return true
@@ -161,7 +139,7 @@ func (d *Decision) final() bool {
 }
 
 // isArray reports whether raw is absent or starts a JSON array.
-func isArray(raw json.RawMessage) bool {
+func isArray(raw []byte) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) == 0 || raw[0] == '['
 }

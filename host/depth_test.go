@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 func nest(depth int, inner string) string {
@@ -86,18 +88,18 @@ func FuzzNestedDeeper(f *testing.F) {
 }
 
 func TestCheckRefusesDeepAndInvalidUTF8(t *testing.T) {
-	deep := json.RawMessage(nest(MaxJSONDepth+1, ""))
-	bad := json.RawMessage("[\"\xff\"]")
+	deep := wire.Raw(nest(MaxJSONDepth+1, ""))
+	bad := wire.Raw("[\"\xff\"]")
 	for _, d := range []Decision{
-		{Args: deep}, {Reply: deep}, {Data: json.RawMessage(`{"a":` + nest(MaxJSONDepth, "") + `}`)}, {SocketData: deep},
+		{Args: deep}, {Reply: deep}, {Data: wire.Raw(`{"a":` + nest(MaxJSONDepth, "") + `}`)}, {SocketData: deep},
 		{Args: bad}, {Reply: bad}, {Data: bad}, {SocketData: bad},
 	} {
-		if err := d.Check(); !errors.Is(err, ErrGarbage) {
+		if err := CheckDecision(&d); !errors.Is(err, ErrGarbage) {
 			t.Errorf("%+v: %v, want garbage", d, err)
 		}
 	}
-	ok := Decision{Args: json.RawMessage(nest(MaxJSONDepth, `"é"`))}
-	if err := ok.Check(); err != nil {
+	ok := Decision{Args: wire.Raw(nest(MaxJSONDepth, `"é"`))}
+	if err := CheckDecision(&ok); err != nil {
 		t.Errorf("args at the bound: %v", err)
 	}
 	if _, err := ParseDecision([]byte("{\"args\":[\"\xff\"]}")); !errors.Is(err, ErrGarbage) {
@@ -107,8 +109,8 @@ func TestCheckRefusesDeepAndInvalidUTF8(t *testing.T) {
 
 // FuzzParseDecision: the host core's parser, which the process runtime
 // uses and the Wasm runtime falls back on, never panics, and what it
-// accepts passes Check with args and reply that are JSON arrays of valid
-// UTF-8.
+// accepts passes CheckDecision with args and reply that are JSON arrays
+// of valid UTF-8.
 func FuzzParseDecision(f *testing.F) {
 	for _, s := range []string{
 		``, `null`, `{}`, `{"action":"deny","reason":"no","data":{"code":1}}`,
@@ -133,10 +135,10 @@ func FuzzParseDecision(f *testing.F) {
 // checkAccepted asserts what every accepted decision must be.
 func checkAccepted(t *testing.T, d *Decision) {
 	t.Helper()
-	if err := d.Check(); err != nil {
-		t.Fatalf("accepted %+v fails Check: %v", d, err)
+	if err := CheckDecision(d); err != nil {
+		t.Fatalf("accepted %+v fails CheckDecision: %v", d, err)
 	}
-	for name, raw := range map[string]json.RawMessage{"args": d.Args, "reply": d.Reply, "data": d.Data, "socket_data": d.SocketData} {
+	for name, raw := range map[string]wire.Raw{"args": d.Args, "reply": d.Reply, "data": d.Data, "socket_data": d.SocketData} {
 		if raw == nil {
 			continue
 		}
@@ -144,7 +146,7 @@ func checkAccepted(t *testing.T, d *Decision) {
 			t.Fatalf("%s %q is not valid JSON in UTF-8", name, raw)
 		}
 	}
-	for _, raw := range []json.RawMessage{d.Args, d.Reply} {
+	for _, raw := range []wire.Raw{d.Args, d.Reply} {
 		if raw != nil && bytes.TrimSpace(raw)[0] != '[' {
 			t.Fatalf("args or reply %q is not an array", raw)
 		}

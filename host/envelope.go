@@ -2,10 +2,7 @@ package host
 
 import (
 	"bytes"
-	"encoding/json"
-	"strconv"
 
-	"github.com/hubd/hubd/internal/jsonstr"
 	"github.com/hubd/hubd/sdk/wire"
 )
 
@@ -60,53 +57,20 @@ func validHook(h Hook) bool {
 	return false
 }
 
-// Envelope is what a plugin sees of one hook call. Its JSON form (AppendJSON)
-// is the wire format for every runtime.
-type Envelope struct {
-	Hook      Hook   `json:"hook"`
-	Namespace string `json:"ns"`
-	Socket    Socket `json:"socket"`
-	// Handshake is set on connect only.
-	Handshake *Handshake `json:"handshake,omitempty"`
-	// Recovered is set on connect only, when the socket is one its client
-	// got back after a disconnection (hub.Socket.Recovered): Socket.ID and
-	// Socket.Data are the restored ones. Like Ack, it is sent only when
-	// true ("recovered":true), never as false.
-	Recovered bool `json:"recovered,omitempty"`
-	// Event and Args are set on the event hook: the event name and the
-	// packet's raw JSON argument array, binary values as placeholders.
-	Event string          `json:"event,omitempty"`
-	Args  json.RawMessage `json:"args,omitempty"`
-	// Ack tells whether the client waits for an ack (event hook).
-	Ack bool `json:"ack,omitempty"`
-	// Rooms are the rooms acted on: those being joined or left, or the
-	// event's target rooms.
-	Rooms []string `json:"rooms,omitempty"`
-	// Reason is the disconnect reason.
-	Reason string `json:"reason,omitempty"`
-	// Attachments are the binary values of Args, out of band.
-	Attachments [][]byte `json:"-"`
-}
+// Envelope is what a plugin sees of one hook call (package wire defines it
+// for every runtime and SDK). Its JSON form (AppendJSON) is the wire format
+// for every runtime.
+type Envelope = wire.Envelope
 
 // Socket is the socket a hook call is about.
-type Socket struct {
-	ID    string   `json:"id"`
-	Rooms []string `json:"rooms"`
-	// Data is what a connect decision attached (socket_data), as JSON.
-	Data json.RawMessage `json:"data,omitempty"`
-}
+type Socket = wire.Socket
 
 // Handshake is what the client sent when connecting.
-type Handshake struct {
-	Auth    json.RawMessage   `json:"auth"`
-	Query   map[string]string `json:"query"`
-	Headers map[string]string `json:"headers"`
-	Address string            `json:"address"`
-}
+type Handshake = wire.Handshake
 
 // tooDeep reports whether any JSON value of the envelope nests deeper than
 // MaxJSONDepth.
-func (e *Envelope) tooDeep() bool {
+func tooDeep(e *Envelope) bool {
 	return nestedDeeper(e.Args, MaxJSONDepth) || nestedDeeper(e.Socket.Data, MaxJSONDepth) ||
 		e.Handshake != nil && nestedDeeper(e.Handshake.Auth, MaxJSONDepth)
 }
@@ -177,81 +141,4 @@ func stringEnd(b []byte, i int) int {
 		}
 		i = j + 1
 	}
-}
-
-// AppendJSON appends the envelope's JSON form to dst. Args are copied as
-// they are; nothing is re-encoded.
-func (e *Envelope) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"v":`...)
-	dst = strconv.AppendInt(dst, Version, 10)
-	dst = append(dst, `,"hook":`...)
-	dst = jsonstr.Append(dst, string(e.Hook))
-	dst = append(dst, `,"ns":`...)
-	dst = jsonstr.Append(dst, e.Namespace)
-	dst = append(dst, `,"socket":{"id":`...)
-	dst = jsonstr.Append(dst, e.Socket.ID)
-	dst = append(dst, `,"rooms":`...)
-	dst = appendStrings(dst, e.Socket.Rooms)
-	if len(e.Socket.Data) > 0 {
-		dst = append(dst, `,"data":`...)
-		dst = append(dst, e.Socket.Data...)
-	}
-	dst = append(dst, '}')
-	if h := e.Handshake; h != nil {
-		dst = append(dst, `,"handshake":{"auth":`...)
-		if len(h.Auth) > 0 {
-			dst = append(dst, h.Auth...)
-		} else {
-			dst = append(dst, "{}"...)
-		}
-		dst = append(dst, `,"query":`...)
-		dst = appendMap(dst, h.Query)
-		dst = append(dst, `,"headers":`...)
-		dst = appendMap(dst, h.Headers)
-		dst = append(dst, `,"address":`...)
-		dst = jsonstr.Append(dst, h.Address)
-		dst = append(dst, '}')
-	}
-	if e.Recovered {
-		dst = append(dst, `,"recovered":true`...)
-	}
-	if e.Event != "" {
-		dst = append(dst, `,"event":`...)
-		dst = jsonstr.Append(dst, e.Event)
-	}
-	if len(e.Args) > 0 {
-		dst = append(dst, `,"args":`...)
-		dst = append(dst, e.Args...)
-	}
-	if e.Ack {
-		dst = append(dst, `,"ack":true`...)
-	}
-	if e.Rooms != nil {
-		dst = append(dst, `,"rooms":`...)
-		dst = appendStrings(dst, e.Rooms)
-	}
-	if e.Reason != "" {
-		dst = append(dst, `,"reason":`...)
-		dst = jsonstr.Append(dst, e.Reason)
-	}
-	return append(dst, '}')
-}
-
-func appendStrings(dst []byte, ss []string) []byte {
-	dst = append(dst, '[')
-	for i, s := range ss {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = jsonstr.Append(dst, s)
-	}
-	return append(dst, ']')
-}
-
-func appendMap(dst []byte, m map[string]string) []byte {
-	b, _ := json.Marshal(m) // sorted keys; never fails for strings
-	if m == nil {
-		b = []byte("{}")
-	}
-	return append(dst, b...)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/relay"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // DenyError is a plugin's refusal, as the hub's hooks return it.
@@ -57,7 +58,7 @@ func socketEnvelope(hook Hook, s *hub.Socket) Envelope {
 	return Envelope{
 		Hook:      hook,
 		Namespace: s.Namespace().Name(),
-		Socket:    Socket{ID: s.ID(), Rooms: joinedRooms(s), Data: socketData(s)},
+		Socket:    Socket{ID: s.ID(), Rooms: joinedRooms(s), Data: wire.Raw(socketData(s))},
 	}
 }
 
@@ -96,7 +97,7 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	}
 	env := socketEnvelope(HookConnect, s)
 	hs := s.Handshake()
-	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
+	env.Handshake = &Handshake{Auth: wire.Raw(hs.Auth), Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
 	env.Recovered = s.Recovered()
 	ctx := s.Context()
 	var show *TraceRecord // the trace a refused client is shown, if any
@@ -108,7 +109,7 @@ func (h *Host) onConnect(s *hub.Socket) error {
 	case Deny, Drop, Disconnect, Reply:
 		ce := connectError(&d)
 		if show != nil && show.Hook != "" {
-			ce.Data = withTrace(d.Data, show)
+			ce.Data = withTrace(json.RawMessage(d.Data), show)
 		}
 		return ce
 	}
@@ -116,7 +117,7 @@ func (h *Host) onConnect(s *hub.Socket) error {
 		// The data the chain ended with: the socket's own (a recovered
 		// socket's restored data) merged key by key with each plugin's
 		// socket_data, as the chain showed it to the plugins that followed.
-		s.SetData(env.Socket.Data)
+		s.SetData(json.RawMessage(env.Socket.Data)) // as the hub keeps data: see socketData
 	}
 	if len(d.Join) > 0 {
 		// Rooms a connect decision grants are not put to the join hook.
@@ -131,7 +132,7 @@ func connectError(d *Decision) *hub.ConnectError {
 		ce.Message = "Forbidden"
 	}
 	if len(d.Data) > 0 {
-		ce.Data = d.Data
+		ce.Data = json.RawMessage(d.Data) // the hub passes json.RawMessage through as JSON
 	}
 	return ce
 }
@@ -147,7 +148,7 @@ func (h *Host) onJoin(s *hub.Socket, rooms []string) ([]string, error) {
 	d := h.decide(ctx, ctx, t, &env, nil)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:
-		return nil, &DenyError{Reason: reasonOr(d.Reason, "join refused"), Data: d.Data}
+		return nil, &DenyError{Reason: reasonOr(d.Reason, "join refused"), Data: json.RawMessage(d.Data)}
 	}
 	if d.Rooms != nil {
 		return d.Rooms, nil
@@ -195,7 +196,7 @@ func (h *Host) onEvent(ev *hub.Event) error {
 	}
 	env := socketEnvelope(HookEvent, s)
 	env.Event = ev.Name
-	env.Args = ev.Args.JSON()
+	env.Args = wire.Raw(ev.Args.JSON())
 	env.Attachments = ev.Args.Attachments()
 	env.Ack = ev.WantsAck()
 	env.Rooms = env.Socket.Rooms
@@ -205,7 +206,7 @@ func (h *Host) onEvent(ev *hub.Event) error {
 	case Deny:
 		reason := reasonOr(d.Reason, "denied")
 		answer(ev, reason)
-		return &DenyError{Reason: reason, Data: d.Data}
+		return &DenyError{Reason: reason, Data: json.RawMessage(d.Data)}
 	case Drop:
 		answer(ev, reasonOr(d.Reason, "dropped"))
 		return hub.ErrDrop
@@ -213,14 +214,14 @@ func (h *Host) onEvent(ev *hub.Event) error {
 		s.Disconnect(false)
 		return hub.ErrDrop
 	case Reply:
-		h.reply(ev, d.Reply)
+		h.reply(ev, json.RawMessage(d.Reply))
 		return hub.ErrDrop
 	}
 	if d.Event != "" {
 		ev.Name = d.Event
 	}
 	if d.Args != nil {
-		args, err := hub.RawArgs(d.Args, ev.Args.Attachments())
+		args, err := hub.RawArgs(json.RawMessage(d.Args), ev.Args.Attachments())
 		if err != nil {
 			// A transform that broke the arguments fails open.
 			h.logger.Warn("plugin returned bad args", "event", ev.Name, "err", err)
@@ -232,7 +233,7 @@ func (h *Host) onEvent(ev *hub.Event) error {
 		ev.Route = &hub.Route{Rooms: d.Rooms, Except: d.Except, ToSender: d.ToSender}
 	}
 	if d.Reply != nil {
-		h.reply(ev, d.Reply)
+		h.reply(ev, json.RawMessage(d.Reply))
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // fakeRuntime loads plugins written in Go for the tests: the entry's base
@@ -90,7 +92,7 @@ func raiseBudgets(h *Host, d time.Duration) {
 }
 
 func eventEnv(event string, args string) *Envelope {
-	return &Envelope{Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "s1", Rooms: []string{"r"}}, Event: event, Args: json.RawMessage(args)}
+	return &Envelope{Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "s1", Rooms: []string{"r"}}, Event: event, Args: wire.Raw(args)}
 }
 
 func TestChainOrderAndFirstFinalWins(t *testing.T) {
@@ -106,7 +108,7 @@ func TestChainOrderAndFirstFinalWins(t *testing.T) {
 		}
 	}
 	rt.set("a", record("a", &Decision{Event: "renamed"}))
-	rt.set("b", record("b", &Decision{Args: json.RawMessage(`["B"]`)}))
+	rt.set("b", record("b", &Decision{Args: wire.Raw(`["B"]`)}))
 	rt.set("c", record("c", &Decision{Action: Deny, Reason: "no"}))
 	rt.set("d", record("d", nil))
 	// Priority first, then name: b(−1), a(0), c(0), d(5).
@@ -354,13 +356,13 @@ func TestSuccessKeepsBreakerClosed(t *testing.T) {
 func TestSocketDataMergesAndJoinsAddUp(t *testing.T) {
 	h, rt := newTestHost(t)
 	rt.set("a", func(context.Context, *Envelope) (*Decision, error) {
-		return &Decision{SocketData: json.RawMessage(`{"user":"ann","role":"guest"}`), Join: []string{"user:ann"}}, nil
+		return &Decision{SocketData: wire.Raw(`{"user":"ann","role":"guest"}`), Join: []string{"user:ann"}}, nil
 	})
 	rt.set("b", func(_ context.Context, env *Envelope) (*Decision, error) {
 		if !strings.Contains(string(env.Socket.Data), `"user":"ann"`) {
 			return nil, fmt.Errorf("b does not see a's data: %s", env.Socket.Data)
 		}
-		return &Decision{SocketData: json.RawMessage(`{"role":"admin"}`), Join: []string{"admins"}}, nil
+		return &Decision{SocketData: wire.Raw(`{"role":"admin"}`), Join: []string{"admins"}}, nil
 	})
 	if err := h.Load(context.Background(), []Spec{spec("a", 0, HookConnect), spec("b", 1, HookConnect)}); err != nil {
 		t.Fatal(err)
@@ -433,10 +435,10 @@ func TestParseDecision(t *testing.T) {
 func TestEnvelopeJSON(t *testing.T) {
 	env := &Envelope{
 		Hook: HookConnect, Namespace: "/chat",
-		Socket:    Socket{ID: "abc", Rooms: []string{"a\"b", "c"}, Data: json.RawMessage(`{"u":1}`)},
-		Handshake: &Handshake{Auth: json.RawMessage(`{"token":"t"}`), Query: map[string]string{"x": "1"}, Headers: map[string]string{"user-agent": "ua\n"}, Address: "127.0.0.1"},
+		Socket:    Socket{ID: "abc", Rooms: []string{"a\"b", "c"}, Data: wire.Raw(`{"u":1}`)},
+		Handshake: &Handshake{Auth: wire.Raw(`{"token":"t"}`), Query: map[string]string{"x": "1"}, Headers: map[string]string{"user-agent": "ua\n"}, Address: "127.0.0.1"},
 		Recovered: true,
-		Event:     "msg", Args: json.RawMessage(`["hi",{"n":1}]`), Ack: true, Rooms: []string{}, Reason: "why\t",
+		Event:     "msg", Args: wire.Raw(`["hi",{"n":1}]`), Ack: true, Rooms: []string{}, Reason: "why\t",
 	}
 	b := env.AppendJSON(nil)
 	var back map[string]any

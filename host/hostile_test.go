@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // The tests of this file attack the chain as a hostile client would: from
@@ -79,7 +80,7 @@ func jsHost(t *testing.T, specs ...host.Spec) *host.Host {
 	return h
 }
 
-func event(socket, name string, args json.RawMessage) *host.Envelope {
+func event(socket, name string, args wire.Raw) *host.Envelope {
 	return &host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: socket, Rooms: []string{}}, Event: name, Args: args}
 }
 
@@ -110,7 +111,7 @@ func TestDeepArgsDenyOnlyTheirSender(t *testing.T) {
 	for a := range attackers {
 		wg.Go(func() {
 			for range events {
-				d := h.Run(context.Background(), event(fmt.Sprintf("attacker-%d", a), "chat", deep))
+				d := h.Run(context.Background(), event(fmt.Sprintf("attacker-%d", a), "chat", wire.Raw(deep)))
 				if d.Action != host.Deny || !strings.Contains(d.Reason, "nested deeper than") {
 					attackerWrong.Add(1)
 				}
@@ -120,7 +121,7 @@ func TestDeepArgsDenyOnlyTheirSender(t *testing.T) {
 	for l := range legit {
 		wg.Go(func() {
 			for i := range events {
-				d := h.Run(context.Background(), event(fmt.Sprintf("legit-%d", l), "chat", json.RawMessage(fmt.Sprintf(`["hello %d",{"n":%d}]`, i, i))))
+				d := h.Run(context.Background(), event(fmt.Sprintf("legit-%d", l), "chat", wire.Raw(fmt.Sprintf(`["hello %d",{"n":%d}]`, i, i))))
 				if d.Action != "" {
 					legitDenied.Add(1)
 				}
@@ -154,20 +155,20 @@ func TestDepthBoundIsTheHostsNotTheRuntimes(t *testing.T) {
 	h := jsHost(t, echo, gate)
 	bound, over := deepArgs(host.MaxJSONDepth), deepArgs(host.MaxJSONDepth+1)
 
-	d := h.Run(context.Background(), event("s", "e", bound))
+	d := h.Run(context.Background(), event("s", "e", wire.Raw(bound)))
 	if d.Action != "" || string(d.Args) != string(bound) {
 		t.Fatalf("args at the bound: %+v %s", d, d.Args)
 	}
-	d = h.Run(context.Background(), event("s", "e", over))
+	d = h.Run(context.Background(), event("s", "e", wire.Raw(over)))
 	if d.Action != host.Deny || d.Args != nil || string(d.Data) != `{"max_depth":64}` {
 		t.Fatalf("args over the bound: %+v, want the fail-closed plugin's deny and no change", d)
 	}
-	env := event("s", "e", json.RawMessage(`[1]`))
-	env.Socket.Data = json.RawMessage(`{"a":` + string(bound) + `}`)
+	env := event("s", "e", wire.Raw(`[1]`))
+	env.Socket.Data = wire.Raw(`{"a":` + string(bound) + `}`)
 	if d = h.Run(context.Background(), env); d.Action != host.Deny {
 		t.Fatalf("socket data over the bound: %+v", d)
 	}
-	auth := json.RawMessage(`{"a":` + string(bound) + `}`)
+	auth := wire.Raw(`{"a":` + string(bound) + `}`)
 	d = h.Run(context.Background(), &host.Envelope{Hook: host.HookConnect, Namespace: "/", Handshake: &host.Handshake{Auth: auth}})
 	if d.Action != host.Deny {
 		t.Fatalf("auth over the bound: %+v", d)
@@ -196,7 +197,7 @@ hubd.on("event", (env) => {
 // failures are the attackers' alone.
 func TestClientFailuresAreChargedToTheirSocket(t *testing.T) {
 	h := jsHost(t, jsPlugin(t, "filter", "deny", poisonSrc))
-	poison := json.RawMessage(`["poison"]`)
+	poison := wire.Raw(`["poison"]`)
 	for round := range 3 {
 		for a := range 8 {
 			for range 2 * 5 { // twice the breaker's threshold
@@ -205,12 +206,12 @@ func TestClientFailuresAreChargedToTheirSocket(t *testing.T) {
 				}
 			}
 			for l := range 4 {
-				d := h.Run(context.Background(), event(fmt.Sprintf("legit-%d", l), "chat", json.RawMessage(`["hello"]`)))
+				d := h.Run(context.Background(), event(fmt.Sprintf("legit-%d", l), "chat", wire.Raw(`["hello"]`)))
 				if d.Action != "" {
 					t.Fatalf("round %d, after attacker %d: legitimate socket %d got %+v", round, a, l, d)
 				}
 			}
-			if d := h.Run(context.Background(), event("spammer", "chat", json.RawMessage(`["spam"]`))); d.Action != host.Drop {
+			if d := h.Run(context.Background(), event("spammer", "chat", wire.Raw(`["spam"]`))); d.Action != host.Drop {
 				t.Fatalf("spam from another socket got %+v, want it filtered", d)
 			}
 		}
@@ -234,14 +235,14 @@ func TestFailOpenFilterKeepsFiltering(t *testing.T) {
 		for a := range 8 {
 			id := fmt.Sprintf("attacker-%d", a)
 			for range 2 * 5 {
-				if d := h.Run(context.Background(), event(id, "chat", deep)); d.Action != "" {
+				if d := h.Run(context.Background(), event(id, "chat", wire.Raw(deep))); d.Action != "" {
 					t.Fatalf("deep event: %+v, want the fail-open answer", d)
 				}
 			}
-			if d := h.Run(context.Background(), event(id, "chat", json.RawMessage(`["buy spam"]`))); d.Action != host.Drop {
+			if d := h.Run(context.Background(), event(id, "chat", wire.Raw(`["buy spam"]`))); d.Action != host.Drop {
 				t.Fatalf("round %d: attacker %d's spam got %+v, want it filtered", round, a, d)
 			}
-			if d := h.Run(context.Background(), event("legit", "chat", json.RawMessage(`["hello"]`))); d.Action != "" {
+			if d := h.Run(context.Background(), event("legit", "chat", wire.Raw(`["hello"]`))); d.Action != "" {
 				t.Fatalf("legitimate event got %+v", d)
 			}
 		}
@@ -255,7 +256,7 @@ func TestFailOpenFilterKeepsFiltering(t *testing.T) {
 // answered by the failure policy without calling the plugin for a while.
 func TestSocketBackoffSparesThePlugin(t *testing.T) {
 	h := jsHost(t, jsPlugin(t, "filter", "deny", poisonSrc))
-	poison := json.RawMessage(`["poison"]`)
+	poison := wire.Raw(`["poison"]`)
 	// Each failure from the threshold on holds the socket back for at
 	// least breakerMinBackoff; call until a call is held back.
 	for i := 0; outcomes(h, "filter")["socket_backoff"] == 0; i++ {
@@ -267,7 +268,7 @@ func TestSocketBackoffSparesThePlugin(t *testing.T) {
 		}
 	}
 	// Others are served meanwhile.
-	if d := h.Run(context.Background(), event("legit", "chat", json.RawMessage(`["hi"]`))); d.Action != "" {
+	if d := h.Run(context.Background(), event("legit", "chat", wire.Raw(`["hi"]`))); d.Action != "" {
 		t.Fatalf("legitimate event got %+v", d)
 	}
 }
@@ -289,7 +290,7 @@ func TestDeadPluginStillOpensBreaker(t *testing.T) {
 				if time.Since(start) > time.Minute {
 					t.Fatalf("the breaker did not open after %d calls: %v", i, outcomes(h, "dead"))
 				}
-				if d := h.Run(context.Background(), event(fmt.Sprintf("s%d", i%50), "chat", json.RawMessage(`["hi"]`))); d.Action != host.Deny {
+				if d := h.Run(context.Background(), event(fmt.Sprintf("s%d", i%50), "chat", wire.Raw(`["hi"]`))); d.Action != host.Deny {
 					t.Fatalf("%+v", d)
 				}
 			}
@@ -304,7 +305,7 @@ func TestDeadPluginStillOpensBreaker(t *testing.T) {
 func TestTimeoutsHoldTheirSocketSoon(t *testing.T) {
 	s := jsPlugin(t, "slow", "allow", `hubd.on("event", (env) => { if (env.args[0] === "stall") for (;;) {} });`)
 	s.Manifest.Timeout = host.Duration(20 * time.Millisecond)
-	stall := json.RawMessage(`["stall"]`)
+	stall := wire.Raw(`["stall"]`)
 	for attempt := 1; ; attempt++ {
 		h := jsHost(t, s)
 		h.Run(context.Background(), event("attacker", "chat", stall))
@@ -327,7 +328,7 @@ func TestTimeoutsHoldTheirSocketSoon(t *testing.T) {
 			}
 			continue
 		}
-		if d := h.Run(context.Background(), event("legit", "chat", json.RawMessage(`["hi"]`))); d.Action != "" {
+		if d := h.Run(context.Background(), event("legit", "chat", wire.Raw(`["hi"]`))); d.Action != "" {
 			t.Fatalf("legitimate event got %+v", d)
 		}
 		return

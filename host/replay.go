@@ -13,6 +13,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // ErrTape is wrapped by the errors of a tape that cannot be read: not a
@@ -116,7 +118,7 @@ func (t *TapeReader) Next() (TapeRecord, *Envelope, error) {
 		return fail("envelope: args must be a JSON array")
 	}
 	env.Attachments = rec.Attachments
-	if err := rec.Decision.Check(); err != nil {
+	if err := CheckDecision(&rec.Decision); err != nil {
 		return fail("decision: %v", err)
 	}
 	if rec.Decision.Action == "" {
@@ -341,7 +343,7 @@ func canonDecision(d *Decision) Decision {
 	return c
 }
 
-func canonJSON(raw json.RawMessage) json.RawMessage {
+func canonJSON(raw wire.Raw) wire.Raw {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}

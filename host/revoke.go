@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/hub"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Grant revocation: a revocation names sockets of a namespace — by room,
@@ -581,7 +582,7 @@ func (r *Revoker) recheckJoin(t *table, s *hub.Socket, only []string) int {
 func (r *Revoker) recheckConnect(t *table, s *hub.Socket) int {
 	env := socketEnvelope(HookConnect, s)
 	hs := s.Handshake()
-	env.Handshake = &Handshake{Auth: hs.Auth, Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
+	env.Handshake = &Handshake{Auth: wire.Raw(hs.Auth), Query: firstValues(hs.Query()), Headers: lowerHeaders(hs.Headers), Address: hs.Address}
 	d := r.h.decideRevocation(s.Context(), t, &env)
 	switch d.Action {
 	case Deny, Drop, Disconnect, Reply:

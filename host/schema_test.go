@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // schemaProps reads the top-level property names of a schema in sdk/schema.
@@ -50,8 +52,8 @@ func TestDecisionSchemaMatchesDecision(t *testing.T) {
 func TestEnvelopeSchemaMatchesJSON(t *testing.T) {
 	props, names := schemaProps(t, "envelope.schema.json")
 	env := &Envelope{
-		Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "a", Rooms: []string{}, Data: json.RawMessage(`{}`)},
-		Handshake: &Handshake{Auth: json.RawMessage(`{}`)}, Recovered: true, Event: "e", Args: json.RawMessage(`[]`), Ack: true,
+		Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "a", Rooms: []string{}, Data: wire.Raw(`{}`)},
+		Handshake: &Handshake{Auth: wire.Raw(`{}`)}, Recovered: true, Event: "e", Args: wire.Raw(`[]`), Ack: true,
 		Rooms: []string{}, Reason: "r",
 	}
 	var got map[string]json.RawMessage

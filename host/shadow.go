@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Shadow plugins: a plugin whose manifest names another in "shadow" is
@@ -227,9 +229,9 @@ func (r *shadowRunner) call(j *shadowJob) {
 	d, err := l.p.Handle(WithDeadline(r.ctx, start.Add(time.Duration(l.m.Timeout))), env)
 	took := time.Since(start)
 	if err == nil && d != nil {
-		err = d.Check()
+		err = CheckDecision(d)
 		if err == nil && env.Hook == HookEvent {
-			err = d.checkPlaceholders(len(env.Attachments))
+			err = checkPlaceholders(d, len(env.Attachments))
 		}
 	}
 	if r.ctx.Err() != nil {
@@ -241,7 +243,7 @@ func (r *shadowRunner) call(j *shadowJob) {
 	}
 	var res ShadowResult
 	var kinds uint16
-	verdict := d.outcome()
+	verdict := outcome(d)
 	switch {
 	case errors.Is(err, ErrTimeout):
 		res, verdict = ShadowTimeout, OutcomeTimeout
@@ -328,7 +330,7 @@ func namesEqual(a, b []string) bool {
 
 // jsonEqual compares two JSON values by meaning: spacing and key order
 // aside.
-func jsonEqual(a, b json.RawMessage) bool {
+func jsonEqual(a, b wire.Raw) bool {
 	a, b = bytes.TrimSpace(a), bytes.TrimSpace(b)
 	if bytes.Equal(a, b) {
 		return true
@@ -517,7 +519,7 @@ func redactedEnvelope(env *Envelope) Envelope {
 	if hs := env.Handshake; hs != nil {
 		h := *hs
 		if len(h.Auth) > 0 {
-			h.Auth = json.RawMessage(strconv.Quote(Redacted))
+			h.Auth = wire.Raw(strconv.Quote(Redacted))
 		}
 		h.Headers = make(map[string]string, len(hs.Headers))
 		for k, v := range hs.Headers {

@@ -2,7 +2,6 @@ package host_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // A new version of a policy runs as a shadow of the live one: its
@@ -46,7 +46,7 @@ func ExampleHost_PromoteShadow() {
 		panic(err)
 	}
 	secret := func() *host.Envelope {
-		return &host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s1"}, Event: "secret", Args: json.RawMessage(`[1]`)}
+		return &host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s1"}, Event: "secret", Args: wire.Raw(`[1]`)}
 	}
 	action := func(d host.Decision) host.Action {
 		if d.Action == "" {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // shadowSpec is spec for a shadow of live.
@@ -52,11 +54,11 @@ func waitShadow(t *testing.T, h *Host, shadow string, n uint64) ShadowStats {
 func TestShadowComparisons(t *testing.T) {
 	h, rt := newTestHost(t)
 	rt.set("first", func(_ context.Context, env *Envelope) (*Decision, error) {
-		return &Decision{Args: json.RawMessage(`["first"]`)}, nil // the live plugin sees it, so the shadow does
+		return &Decision{Args: wire.Raw(`["first"]`)}, nil // the live plugin sees it, so the shadow does
 	})
 	rt.set("live", func(_ context.Context, env *Envelope) (*Decision, error) {
 		if env.Hook == HookConnect {
-			return &Decision{SocketData: json.RawMessage(`{"a":1,"b":2}`)}, nil
+			return &Decision{SocketData: wire.Raw(`{"a":1,"b":2}`)}, nil
 		}
 		return &Decision{Rooms: []string{"lobby"}}, nil
 	})
@@ -67,14 +69,14 @@ func TestShadowComparisons(t *testing.T) {
 		case "deny":
 			return &Decision{Action: Deny, Reason: "no"}, nil
 		case "transform":
-			return &Decision{Args: json.RawMessage(`["x"]`), Rooms: []string{"lobby"}}, nil
+			return &Decision{Args: wire.Raw(`["x"]`), Rooms: []string{"lobby"}}, nil
 		case "route":
 			return &Decision{Rooms: []string{}}, nil
 		case "throw":
 			return nil, errors.New("boom")
 		}
 		if env.Hook == HookConnect {
-			return &Decision{SocketData: json.RawMessage(`{ "b":2, "a":1 }`)}, nil // the same JSON
+			return &Decision{SocketData: wire.Raw(`{ "b":2, "a":1 }`)}, nil // the same JSON
 		}
 		return &Decision{Rooms: []string{"lobby"}}, nil
 	})
@@ -87,7 +89,7 @@ func TestShadowComparisons(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	connect := &Envelope{Hook: HookConnect, Namespace: "/", Socket: Socket{ID: "s1"},
-		Handshake: &Handshake{Auth: json.RawMessage(`{"token":"secret"}`), Headers: map[string]string{"cookie": "c=1", "x": "y"}}}
+		Handshake: &Handshake{Auth: wire.Raw(`{"token":"secret"}`), Headers: map[string]string{"cookie": "c=1", "x": "y"}}}
 	if d := decideFor(h, ctx, connect); string(d.SocketData) != `{"a":1,"b":2}` {
 		t.Fatalf("connect: %+v", d)
 	}
@@ -182,10 +184,10 @@ func TestShadowRedactsEnvelope(t *testing.T) {
 		t.Fatal(err)
 	}
 	connect := &Envelope{Hook: HookConnect, Namespace: "/", Socket: Socket{ID: "s1"},
-		Handshake: &Handshake{Auth: json.RawMessage(`{"token":"secret"}`), Headers: map[string]string{"Cookie": "c=1", "authorization": "Bearer k", "x": "y"}}}
+		Handshake: &Handshake{Auth: wire.Raw(`{"token":"secret"}`), Headers: map[string]string{"Cookie": "c=1", "authorization": "Bearer k", "x": "y"}}}
 	h.Run(t.Context(), connect)
 	big := traceEnv(HookEvent, "s1", "big")
-	big.Args = json.RawMessage(`["` + string(make([]byte, 10000)) + `"]`)
+	big.Args = wire.Raw(`["` + string(make([]byte, 10000)) + `"]`)
 	for i := range big.Args[2 : len(big.Args)-2] {
 		big.Args[2+i] = 'a'
 	}
@@ -292,17 +294,17 @@ func TestCompareDecisions(t *testing.T) {
 		want []string
 	}{
 		{"zero", Decision{}, Decision{Action: Allow}, nil},
-		{"json spacing and order", Decision{Args: json.RawMessage(`[{"a":1,"b":[2]}]`)}, Decision{Args: json.RawMessage(`[ {"b":[2], "a":1} ]`)}, nil},
-		{"numbers", Decision{Args: json.RawMessage(`[1]`)}, Decision{Args: json.RawMessage(`[1.0]`)}, []string{"transform"}},
+		{"json spacing and order", Decision{Args: wire.Raw(`[{"a":1,"b":[2]}]`)}, Decision{Args: wire.Raw(`[ {"b":[2], "a":1} ]`)}, nil},
+		{"numbers", Decision{Args: wire.Raw(`[1]`)}, Decision{Args: wire.Raw(`[1.0]`)}, []string{"transform"}},
 		{"allow vs deny", Decision{}, Decision{Action: Deny, Reason: "x"}, []string{"action", "reason"}},
 		{"deny vs drop", Decision{Action: Deny}, Decision{Action: Drop}, []string{"action"}},
 		{"no route vs no rooms", Decision{}, Decision{Rooms: []string{}}, []string{"route"}},
 		{"to_sender", Decision{ToSender: &yes}, Decision{ToSender: &no}, []string{"route"}},
 		{"event", Decision{Event: "a"}, Decision{Event: "b"}, []string{"transform"}},
-		{"reply", Decision{Reply: json.RawMessage(`[1]`)}, Decision{Reply: json.RawMessage(`[2]`)}, []string{"reply"}},
-		{"data", Decision{SocketData: json.RawMessage(`{"u":1}`)}, Decision{}, []string{"data"}},
+		{"reply", Decision{Reply: wire.Raw(`[1]`)}, Decision{Reply: wire.Raw(`[2]`)}, []string{"reply"}},
+		{"data", Decision{SocketData: wire.Raw(`{"u":1}`)}, Decision{}, []string{"data"}},
 		{"join", Decision{Join: []string{"a"}}, Decision{Join: []string{"b"}}, []string{"data"}},
-		{"refusal's data", Decision{Action: Deny, Data: json.RawMessage(`{"code":1}`)}, Decision{Action: Deny, Data: json.RawMessage(`{"code":2}`)}, []string{"reason"}},
+		{"refusal's data", Decision{Action: Deny, Data: wire.Raw(`{"code":1}`)}, Decision{Action: Deny, Data: wire.Raw(`{"code":2}`)}, []string{"reason"}},
 	} {
 		if got := kindNames(compareDecisions(&c.a, &c.b)); !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Replay tapes: the hooks record the envelopes the plugins saw and the
@@ -498,7 +500,7 @@ func (r *redactor) decision(d *Decision) {
 
 // redactJSON returns raw with the values at paths replaced by Redacted;
 // raw itself is not changed. JSON it cannot parse is kept out entirely.
-func redactJSON(raw json.RawMessage, paths [][]string) json.RawMessage {
+func redactJSON(raw wire.Raw, paths [][]string) wire.Raw {
 	if len(paths) == 0 || len(raw) == 0 {
 		return raw
 	}
@@ -506,7 +508,7 @@ func redactJSON(raw json.RawMessage, paths [][]string) json.RawMessage {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return json.RawMessage(strconv.Quote(Redacted))
+		return wire.Raw(strconv.Quote(Redacted))
 	}
 	changed := false
 	for _, p := range paths {
@@ -517,7 +519,7 @@ func redactJSON(raw json.RawMessage, paths [][]string) json.RawMessage {
 	}
 	out, err := json.Marshal(v)
 	if err != nil {
-		return json.RawMessage(strconv.Quote(Redacted))
+		return wire.Raw(strconv.Quote(Redacted))
 	}
 	return out
 }

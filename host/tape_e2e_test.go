@@ -181,7 +181,7 @@ func TestTapeRecordReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := conn.Envelope.Handshake
-	if hs == nil || compactJSON(t, hs.Auth) != `{"pin":"[redacted]","token":"ann"}` ||
+	if hs == nil || compactJSON(t, json.RawMessage(hs.Auth)) != `{"pin":"[redacted]","token":"ann"}` ||
 		hs.Headers["authorization"] != host.Redacted || hs.Headers["x-api-secret"] != host.Redacted || hs.Headers["upgrade"] != "websocket" {
 		t.Fatalf("connect envelope's handshake %s", mustJSON(t, hs))
 	}

@@ -2,7 +2,6 @@ package host
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 func TestTapeOptionsValidate(t *testing.T) {
@@ -80,7 +81,7 @@ func TestTapeMaxBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := Envelope{Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "s1"}, Event: "chat", Args: json.RawMessage(`["` + strings.Repeat("x", 100) + `"]`)}
+	env := Envelope{Hook: HookEvent, Namespace: "/", Socket: Socket{ID: "s1"}, Event: "chat", Args: wire.Raw(`["` + strings.Repeat("x", 100) + `"]`)}
 	for range 20 {
 		r.put(time.Now(), env, &Decision{Action: Deny, Reason: "no"})
 	}

@@ -445,7 +445,7 @@ func (r *record) fill(hook int, event string, tb *traceBuf, d *Decision) {
 	}
 	r.at = start.UnixNano()
 	r.hook = uint8(hook)
-	r.outcome = uint8(d.outcome())
+	r.outcome = uint8(outcome(d))
 	r.revoked = tb.revocation
 	r.event = r.put(event, traceMaxText, true)
 	r.reason = r.put(d.Reason, traceMaxText, true)

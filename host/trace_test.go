@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // traceWait bounds the waits of the trace tests: a hang fails, a slow
@@ -25,7 +27,7 @@ func decideFor(h *Host, sockCtx context.Context, env *Envelope) Decision {
 }
 
 func traceEnv(hook Hook, socket, event string) *Envelope {
-	return &Envelope{Hook: hook, Namespace: "/", Socket: Socket{ID: socket}, Event: event, Args: json.RawMessage(`["x"]`)}
+	return &Envelope{Hook: hook, Namespace: "/", Socket: Socket{ID: socket}, Event: event, Args: wire.Raw(`["x"]`)}
 }
 
 // stripTimes zeroes what varies from run to run: latencies and times.
@@ -51,7 +53,7 @@ func TestTraceSteps(t *testing.T) {
 		if env.Event == "secret" {
 			return &Decision{Action: Deny, Reason: "no secrets"}, nil
 		}
-		return &Decision{Event: "said", Args: json.RawMessage(`["X"]`), Rooms: []string{"lobby"}, Except: []string{}, SocketData: json.RawMessage(`{"n":1}`)}, nil
+		return &Decision{Event: "said", Args: wire.Raw(`["X"]`), Rooms: []string{"lobby"}, Except: []string{}, SocketData: wire.Raw(`{"n":1}`)}, nil
 	})
 	rt.set("last", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
 	broken := spec("broken", 1, HookEvent)
@@ -103,7 +105,7 @@ func TestTraceFailClosedAndRejected(t *testing.T) {
 	env.Rooms = []string{"a"}
 	decideFor(h, t.Context(), env)
 	deep := traceEnv(HookEvent, "s1", "deep")
-	deep.Args = json.RawMessage(strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1))
+	deep.Args = wire.Raw(strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1))
 	decideFor(h, t.Context(), deep)
 	got, _ := h.Trace("s1")
 	want := []TraceRecord{
@@ -159,7 +161,7 @@ func TestTraceHostileValuesBounded(t *testing.T) {
 		many[i] = fmt.Sprint("room-", i)
 	}
 	rt.set("a", func(_ context.Context, env *Envelope) (*Decision, error) {
-		return &Decision{Rooms: many, Join: []string{strings.Repeat("j", 300)}, SocketData: json.RawMessage(`"` + strings.Repeat("d", 300) + `"`)}, nil
+		return &Decision{Rooms: many, Join: []string{strings.Repeat("j", 300)}, SocketData: wire.Raw(`"` + strings.Repeat("d", 300) + `"`)}, nil
 	})
 	rt.set("b", func(_ context.Context, env *Envelope) (*Decision, error) {
 		return nil, errors.New("bad event " + env.Event)
@@ -435,7 +437,7 @@ func TestWithTrace(t *testing.T) {
 // tracing off.
 func TestTraceRecordsWithoutAllocating(t *testing.T) {
 	h, rt := newTestHost(t)
-	d := &Decision{Args: json.RawMessage(`["X"]`), Rooms: []string{"lobby"}}
+	d := &Decision{Args: wire.Raw(`["X"]`), Rooms: []string{"lobby"}}
 	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return d, nil })
 	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent)}); err != nil {
 		t.Fatal(err)
@@ -473,7 +475,7 @@ func FuzzTraceRecord(f *testing.F) {
 		}
 		l := &loaded{ident: &pluginIdent{name: "p", runtime: "fake"}}
 		tb := traceBuf{hook: HookEvent}
-		d := &Decision{Action: Deny, Reason: reason, Rooms: list, Join: list, SocketData: json.RawMessage(data), Event: event}
+		d := &Decision{Action: Deny, Reason: reason, Rooms: list, Join: list, SocketData: wire.Raw(data), Event: event}
 		tb.add(l, OutcomeDeny, time.Millisecond, d, nil)
 		if errText != "" {
 			tb.add(l, OutcomeError, time.Millisecond, nil, errors.New(errText))

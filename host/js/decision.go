@@ -1,7 +1,6 @@
 package js
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -57,12 +56,12 @@ func (in *instance) decision(ret goja.Value) (*host.Decision, error) {
 	// JSON values are written one after the other into e.buf and cut
 	// apart at the end, so that a decision costs one copy.
 	type span struct {
-		dst        *json.RawMessage
+		dst        *wire.Raw
 		start, end int
 	}
 	var spans [4]span
 	nspans := 0
-	encode := func(name string, dst *json.RawMessage, v goja.Value, array bool) error {
+	encode := func(name string, dst *wire.Raw, v goja.Value, array bool) error {
 		if array {
 			if o, ok := v.(*goja.Object); !ok || o.ClassName() != "Array" {
 				return garbage("%s must be an array, not %s", name, typeName(v))
@@ -145,7 +144,7 @@ func (in *instance) decision(ret goja.Value) (*host.Decision, error) {
 	}
 	for _, f := range [...]struct {
 		name  string
-		dst   *json.RawMessage
+		dst   *wire.Raw
 		array bool
 	}{
 		{"data", &d.Data, false},
@@ -176,7 +175,7 @@ func (in *instance) decision(ret goja.Value) (*host.Decision, error) {
 		}
 	}
 	if d.Action == host.Reply && d.Reply == nil {
-		d.Reply = json.RawMessage("[]")
+		d.Reply = wire.Raw("[]")
 	}
 	return d, nil
 }

@@ -54,7 +54,7 @@ hubd.on("event", (env) => {
 `
 
 // FuzzDecision: whatever a handler returns, the conversion to a decision
-// never panics, and a decision it accepts passes host.Decision.Check with
+// never panics, and a decision it accepts passes host.CheckDecision with
 // JSON values that are valid and UTF-8.
 func FuzzDecision(f *testing.F) {
 	for _, s := range []string{

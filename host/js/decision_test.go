@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 func connectEnv() *host.Envelope {
@@ -15,7 +16,7 @@ func connectEnv() *host.Envelope {
 		Namespace: "/chat",
 		Socket:    host.Socket{ID: "s1", Rooms: []string{}},
 		Handshake: &host.Handshake{
-			Auth:    json.RawMessage(`{"token":"t-42"}`),
+			Auth:    wire.Raw(`{"token":"t-42"}`),
 			Query:   map[string]string{"room": "lobby"},
 			Headers: map[string]string{"user-agent": "test"},
 			Address: "10.0.0.1:5000",
@@ -27,7 +28,7 @@ func joinEnv() *host.Envelope {
 	return &host.Envelope{
 		Hook:      host.HookJoin,
 		Namespace: "/",
-		Socket:    host.Socket{ID: "s2", Rooms: []string{"a"}, Data: json.RawMessage(`{"tenant":"acme"}`)},
+		Socket:    host.Socket{ID: "s2", Rooms: []string{"a"}, Data: wire.Raw(`{"tenant":"acme"}`)},
 		Rooms:     []string{"general"},
 	}
 }
@@ -88,7 +89,7 @@ func TestDecisions(t *testing.T) {
 			eventEnv("s", "chat", `[1]`), `{"args":["a\"b\\c\n\u0001é😀"]}`},
 		{"binary placeholders pass through", "event", `return {args: [env.args[0], env.attachments.length]}`,
 			&host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s"}, Event: "up",
-				Args: json.RawMessage(`[{"_placeholder":true,"num":0}]`), Attachments: [][]byte{{1, 2, 3}}},
+				Args: wire.Raw(`[{"_placeholder":true,"num":0}]`), Attachments: [][]byte{{1, 2, 3}}},
 			`{"args":[{"_placeholder":true,"num":0},1]}`},
 	}
 	for _, tt := range tests {

@@ -8,19 +8,20 @@ import (
 	"testing"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // TestEnvelopeFields checks that the script sees the envelope's JSON form.
 func TestEnvelopeFields(t *testing.T) {
 	withData := joinEnv()
-	withData.Socket.Data = json.RawMessage(`{"user":{"id":7,"roles":["a","b"]},"__proto__":{"admin":true}}`)
+	withData.Socket.Data = wire.Raw(`{"user":{"id":7,"roles":["a","b"]},"__proto__":{"admin":true}}`)
 	disc := &host.Envelope{Hook: host.HookDisconnect, Namespace: "/", Socket: host.Socket{ID: "s3", Rooms: []string{"x", "y"}}, Reason: "transport close"}
 	leave := &host.Envelope{Hook: host.HookLeave, Namespace: "/", Socket: host.Socket{ID: "s4", Rooms: []string{"x"}}, Rooms: []string{"x"}}
 	ev := eventEnv("s5", "chat", `["hi",{"n":-0.5,"big":12345678901234567890,"esc":"\u00e9\ud83d\ude00\n","nested":[[],{}]},null,true,false]`)
 	ev.Ack = true
 	recovered := connectEnv()
 	recovered.Recovered = true
-	recovered.Socket.Data = json.RawMessage(`{"user":"u"}`)
+	recovered.Socket.Data = wire.Raw(`{"user":"u"}`)
 	for _, env := range []*host.Envelope{connectEnv(), recovered, withData, disc, leave, ev} {
 		t.Run(string(env.Hook), func(t *testing.T) {
 			p := loadSource(t, `hubd.on("`+string(env.Hook)+`", env => ({data: env}));`)
@@ -42,7 +43,7 @@ func TestEnvelopeFields(t *testing.T) {
 func TestEnvelopeValues(t *testing.T) {
 	env := eventEnv("s1", "chat", `[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
 	env.Attachments = [][]byte{{1, 2, 3}, {4}}
-	env.Socket.Data = json.RawMessage(`{"__proto__":{"admin":true}}`)
+	env.Socket.Data = wire.Raw(`{"__proto__":{"admin":true}}`)
 	p := loadSource(t, `
 hubd.on("event", (env) => {
   const a = env.attachments;
@@ -138,7 +139,7 @@ hubd.on("event", (env) => {
 			for i := range calls {
 				id := fmt.Sprintf("sock-%d-%d", g, i)
 				env := eventEnv(id, "chat", fmt.Sprintf(`["arg-%d-%d"]`, g, i))
-				env.Socket.Data = json.RawMessage(fmt.Sprintf(`{"user":"user-%d-%d"}`, g, i))
+				env.Socket.Data = wire.Raw(fmt.Sprintf(`{"user":"user-%d-%d"}`, g, i))
 				env.Socket.Rooms = []string{"room-" + id}
 				d, err := call(t, p, env)
 				if err != nil {

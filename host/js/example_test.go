@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // readmeBlock returns the first fenced block of a language in the SDK's
@@ -50,7 +51,7 @@ func TestSDKExample(t *testing.T) {
 
 	user := func(event, args string) *host.Envelope {
 		env := eventEnv("s1", event, args)
-		env.Socket.Data = json.RawMessage(`{"user":"t-42"}`)
+		env.Socket.Data = wire.Raw(`{"user":"t-42"}`)
 		return env
 	}
 	ping := user("ping", `[]`)

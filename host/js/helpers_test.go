@@ -11,6 +11,7 @@ import (
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/internal/logtest"
 	"github.com/hubd/hubd/internal/waitfor"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // logBuffer captures a plugin's log lines.
@@ -71,7 +72,7 @@ func eventEnv(id, event, args string) *host.Envelope {
 		Namespace: "/",
 		Socket:    host.Socket{ID: id, Rooms: []string{"lobby"}},
 		Event:     event,
-		Args:      json.RawMessage(args),
+		Args:      wire.Raw(args),
 		Rooms:     []string{"lobby"},
 	}
 }

@@ -2,7 +2,6 @@ package policytest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"github.com/hubd/hubd/host/process"
 	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/internal/plugintest"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // runtimes are the policy as each runtime loads it, built in TestMain.
@@ -78,7 +78,7 @@ func build(dir string) error {
 func env(hook host.Hook, mod func(*host.Envelope)) host.Envelope {
 	e := host.Envelope{
 		Hook: hook, Namespace: "/",
-		Socket: host.Socket{ID: "s1", Rooms: []string{"lobby"}, Data: json.RawMessage(`{"user":"ann"}`)},
+		Socket: host.Socket{ID: "s1", Rooms: []string{"lobby"}, Data: wire.Raw(`{"user":"ann"}`)},
 	}
 	mod(&e)
 	return e
@@ -87,7 +87,7 @@ func env(hook host.Hook, mod func(*host.Envelope)) host.Envelope {
 func connect(auth string) host.Envelope {
 	return env(host.HookConnect, func(e *host.Envelope) {
 		e.Socket = host.Socket{ID: "s1", Rooms: []string{}}
-		e.Handshake = &host.Handshake{Auth: json.RawMessage(auth), Query: map[string]string{}, Headers: map[string]string{}, Address: "127.0.0.1"}
+		e.Handshake = &host.Handshake{Auth: wire.Raw(auth), Query: map[string]string{}, Headers: map[string]string{}, Address: "127.0.0.1"}
 	})
 }
 
@@ -97,7 +97,7 @@ func join(rooms ...string) host.Envelope {
 
 func event(name, args string) host.Envelope {
 	return env(host.HookEvent, func(e *host.Envelope) {
-		e.Event, e.Args, e.Ack, e.Rooms = name, json.RawMessage(args), true, []string{"lobby"}
+		e.Event, e.Args, e.Ack, e.Rooms = name, wire.Raw(args), true, []string{"lobby"}
 	})
 }
 

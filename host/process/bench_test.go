@@ -3,7 +3,6 @@ package process
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // recorder is a Runtime that remembers the plugin it loaded.
@@ -58,10 +58,10 @@ func benchEnvelope() host.Envelope {
 		Socket: host.Socket{
 			ID:    "Xc3vP1eZ9wQm2LkA0001",
 			Rooms: []string{"lobby", "team:7", "user:alice"},
-			Data:  json.RawMessage(`{"user":"alice"}`),
+			Data:  wire.Raw(`{"user":"alice"}`),
 		},
 		Event: "shout",
-		Args:  json.RawMessage(`["hello world",{"at":1712345678,"tags":["a","b"]}]`),
+		Args:  wire.Raw(`["hello world",{"at":1712345678,"tags":["a","b"]}]`),
 		Rooms: []string{"lobby", "team:7", "user:alice"},
 	}
 }

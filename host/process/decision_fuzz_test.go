@@ -2,7 +2,6 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/internal/decisiontest"
 	pb "github.com/hubd/hubd/sdk/proto/hubd/v1"
+	"github.com/hubd/hubd/sdk/wire"
 	"google.golang.org/grpc"
 )
 
@@ -27,7 +27,7 @@ func (a answerRPC) Handle(context.Context, *pb.Envelope, ...grpc.CallOption) (*p
 // FuzzProcessDecision: whatever bytes a process answers, the plugin's
 // Handle (its size cap, then host.ParseDecision) never panics, refuses
 // with host.ErrGarbage, and a decision it accepts passes
-// host.Decision.Check with JSON values that are valid and UTF-8.
+// host.CheckDecision with JSON values that are valid and UTF-8.
 func FuzzProcessDecision(f *testing.F) {
 	for _, s := range []string{
 		``, `null`, `{}`, `{"action":"deny","reason":"no","data":{"code":1}}`,
@@ -48,7 +48,7 @@ func FuzzProcessDecision(f *testing.F) {
 			inst.hooks[i] = true
 		}
 		p.cur.Store(inst)
-		env := &host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Event: "e", Args: json.RawMessage(`["x"]`)}
+		env := &host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Event: "e", Args: wire.Raw(`["x"]`)}
 		d, err := p.Handle(context.Background(), env)
 		if err != nil {
 			if !errors.Is(err, host.ErrGarbage) {

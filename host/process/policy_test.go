@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // policyCase is one row of the policy every runtime's example carries
@@ -22,16 +23,16 @@ func connectWith(auth string) host.Envelope {
 		Hook:      host.HookConnect,
 		Namespace: "/",
 		Socket:    host.Socket{ID: "s1", Rooms: []string{}},
-		Handshake: &host.Handshake{Auth: json.RawMessage(auth), Query: map[string]string{"v": "1"}, Headers: map[string]string{"origin": "http://x"}, Address: "127.0.0.1"},
+		Handshake: &host.Handshake{Auth: wire.Raw(auth), Query: map[string]string{"v": "1"}, Headers: map[string]string{"origin": "http://x"}, Address: "127.0.0.1"},
 	}
 }
 
 func joinOf(rooms ...string) host.Envelope {
-	return host.Envelope{Hook: host.HookJoin, Namespace: "/", Socket: host.Socket{ID: "s1", Rooms: []string{"lobby"}, Data: json.RawMessage(`{"user":"alice"}`)}, Rooms: rooms}
+	return host.Envelope{Hook: host.HookJoin, Namespace: "/", Socket: host.Socket{ID: "s1", Rooms: []string{"lobby"}, Data: wire.Raw(`{"user":"alice"}`)}, Rooms: rooms}
 }
 
 func eventOf(name, args string, ack bool) host.Envelope {
-	return host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s1", Rooms: []string{"lobby"}}, Event: name, Args: json.RawMessage(args), Ack: ack, Rooms: []string{"lobby"}}
+	return host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s1", Rooms: []string{"lobby"}}, Event: name, Args: wire.Raw(args), Ack: ack, Rooms: []string{"lobby"}}
 }
 
 var policyCases = []policyCase{
@@ -40,18 +41,18 @@ var policyCases = []policyCase{
 	{"connect with empty token", connectWith(`{"token":""}`), host.Decision{Action: host.Deny, Reason: "token required"}},
 	{"connect with a number token", connectWith(`{"token":42}`), host.Decision{Action: host.Deny, Reason: "token required"}},
 	{"connect with auth not an object", connectWith(`"token"`), host.Decision{Action: host.Deny, Reason: "token required"}},
-	{"connect with a token", connectWith(`{"token":"alice","x":[1]}`), host.Decision{SocketData: json.RawMessage(`{"user":"alice"}`)}},
-	{"connect with a quoted token", connectWith(`{"token":"a\"b\u00e9"}`), host.Decision{SocketData: json.RawMessage(`{"user":"a\"bé"}`)}},
+	{"connect with a token", connectWith(`{"token":"alice","x":[1]}`), host.Decision{SocketData: wire.Raw(`{"user":"alice"}`)}},
+	{"connect with a quoted token", connectWith(`{"token":"a\"b\u00e9"}`), host.Decision{SocketData: wire.Raw(`{"user":"a\"bé"}`)}},
 	{"join a room", joinOf("lobby"), host.Decision{}},
 	{"join a private room", joinOf("private:ops"), host.Decision{Action: host.Deny, Reason: "private room"}},
 	{"join rooms, one private", joinOf("lobby", "private:x"), host.Decision{Action: host.Deny, Reason: "private room"}},
 	{"join a room named like private", joinOf("privateer"), host.Decision{}},
 	{"leave", host.Envelope{Hook: host.HookLeave, Namespace: "/", Socket: host.Socket{ID: "s1"}, Rooms: []string{"private:ops"}}, host.Decision{}},
-	{"shout", eventOf("shout", `["hello"]`, false), host.Decision{Args: json.RawMessage(`["HELLO"]`)}},
-	{"shout keeps the other args", eventOf("shout", `["hi, you",1,{"a":"b"}]`, false), host.Decision{Args: json.RawMessage(`["HI, YOU",1,{"a":"b"}]`)}},
+	{"shout", eventOf("shout", `["hello"]`, false), host.Decision{Args: wire.Raw(`["HELLO"]`)}},
+	{"shout keeps the other args", eventOf("shout", `["hi, you",1,{"a":"b"}]`, false), host.Decision{Args: wire.Raw(`["HI, YOU",1,{"a":"b"}]`)}},
 	{"shout a number", eventOf("shout", `[42]`, false), host.Decision{}},
 	{"shout nothing", eventOf("shout", `[]`, false), host.Decision{}},
-	{"ping", eventOf("ping", `[]`, true), host.Decision{Action: host.Reply, Reply: json.RawMessage(`["pong"]`)}},
+	{"ping", eventOf("ping", `[]`, true), host.Decision{Action: host.Reply, Reply: wire.Raw(`["pong"]`)}},
 	{"spam", eventOf("spam", `["buy"]`, false), host.Decision{Action: host.Drop}},
 	{"alert", eventOf("alert", `["fire"]`, false), host.Decision{Rooms: []string{"alerts"}}},
 	{"another event", eventOf("chat", `["hi"]`, false), host.Decision{}},
@@ -70,7 +71,7 @@ func same(t *testing.T, got *host.Decision, want host.Decision) {
 		if d.Action == "" {
 			d.Action = host.Allow
 		}
-		for _, raw := range []*json.RawMessage{&d.Data, &d.Args, &d.Reply, &d.SocketData} {
+		for _, raw := range []*wire.Raw{&d.Data, &d.Args, &d.Reply, &d.SocketData} {
 			if len(*raw) > 0 {
 				var v any
 				if err := json.Unmarshal(*raw, &v); err != nil {

@@ -2,12 +2,12 @@ package wasm
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // benchEnvelope is a realistic event call (about 230 bytes of JSON): the
@@ -20,10 +20,10 @@ func benchEnvelope() host.Envelope {
 		Socket: host.Socket{
 			ID:    "AbCdEfGhIjKlMnOpQrSt",
 			Rooms: []string{"lobby", "news", "team:42"},
-			Data:  json.RawMessage(`{"user":"alice","role":"member"}`),
+			Data:  wire.Raw(`{"user":"alice","role":"member"}`),
 		},
 		Event: "shout",
-		Args:  json.RawMessage(`["hello world, this is alice",{"ts":1732590000,"lang":"en"}]`),
+		Args:  wire.Raw(`["hello world, this is alice",{"ts":1732590000,"lang":"en"}]`),
 		Ack:   true,
 		Rooms: []string{"lobby", "news", "team:42"},
 	}

@@ -2,11 +2,11 @@ package wasm
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"math/bits"
 	"unicode/utf8"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // parseDecision decodes a guest's decision. The common shapes (known keys,
@@ -117,14 +117,14 @@ func fastDecision(b []byte) *host.Decision {
 		return nil
 	}
 	if d.Action == host.Reply && len(d.Reply) == 0 {
-		d.Reply = json.RawMessage("[]")
+		d.Reply = wire.Raw("[]")
 	}
 	return d
 }
 
 // fastCheck is host.Decision's Check: false sends the decision to
 // host.ParseDecision for its error.
-func fastCheck(d *host.Decision) bool { return d.Check() == nil }
+func fastCheck(d *host.Decision) bool { return host.CheckDecision(d) == nil }
 
 // scanner reads JSON strictly: whatever it accepts, encoding/json accepts
 // with the same meaning.
@@ -243,12 +243,12 @@ func (p *scanner) strings() ([]string, bool) {
 }
 
 // raw reads any JSON value but null and returns a copy of its bytes.
-func (p *scanner) raw() json.RawMessage {
+func (p *scanner) raw() wire.Raw {
 	start := p.i
 	if p.peek() == 'n' || !p.value(0) {
 		return nil
 	}
-	return append(json.RawMessage(nil), p.b[start:p.i]...)
+	return append(wire.Raw(nil), p.b[start:p.i]...)
 }
 
 const maxDepth = 1000 // encoding/json's nesting limit is 10000; deeper goes slow

@@ -10,7 +10,7 @@ import (
 // FuzzGuestDecision: a guest's output, whatever its bytes, never panics
 // the host; the fast path decides as the host core does (compareDecision,
 // as FuzzParseDecision); and a decision it accepts passes
-// host.Decision.Check, with JSON values that are valid and UTF-8.
+// host.CheckDecision, with JSON values that are valid and UTF-8.
 func FuzzGuestDecision(f *testing.F) {
 	for _, s := range []string{
 		``, `null`, `{}`, ` { } `, `{"action":"deny","reason":"no","data":{"code":1}}`,

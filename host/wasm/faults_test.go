@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // mustOK runs an "ok" event and fails the test if it does not succeed
@@ -190,8 +191,8 @@ func TestNoDataAcrossSockets(t *testing.T) {
 				arg := fmt.Sprintf(`["%s-%d"]`, id, i)
 				env := &host.Envelope{
 					Hook: host.HookEvent, Namespace: "/",
-					Socket: host.Socket{ID: id, Rooms: []string{}, Data: json.RawMessage(data)},
-					Event:  "echo", Args: json.RawMessage(arg),
+					Socket: host.Socket{ID: id, Rooms: []string{}, Data: wire.Raw(data)},
+					Event:  "echo", Args: wire.Raw(arg),
 				}
 				d, err := call(p, env, 5*time.Second)
 				if err != nil {

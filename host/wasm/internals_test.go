@@ -187,14 +187,14 @@ func TestFallbackTermination(t *testing.T) {
 
 // envelopes for the index tests: every field, escapes, odd values.
 func indexEnvelopes() []host.Envelope {
-	hs := &host.Handshake{Auth: json.RawMessage(`{"token":"a\"b"}`), Query: map[string]string{"q": "1"}, Headers: map[string]string{"x-a": "b\\c"}, Address: "1.2.3.4"}
+	hs := &host.Handshake{Auth: wire.Raw(`{"token":"a\"b"}`), Query: map[string]string{"q": "1"}, Headers: map[string]string{"x-a": "b\\c"}, Address: "1.2.3.4"}
 	return []host.Envelope{
 		benchEnvelope(),
 		{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Handshake: hs},
 		{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s"}, Handshake: &host.Handshake{}},
-		{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}, Data: json.RawMessage(`{"user":"u"}`)}, Handshake: hs, Recovered: true},
-		{Hook: host.HookJoin, Namespace: "/n\"s", Socket: host.Socket{ID: "i\\d", Rooms: []string{"a\"", "b"}, Data: json.RawMessage(` {"x" : 1} `)}, Rooms: []string{"r\n"}},
-		{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: nil}, Event: "é\u2028", Args: json.RawMessage(`[ "x" , {"a":[1,2,"]"]} ]`), Ack: true, Rooms: []string{}},
+		{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}, Data: wire.Raw(`{"user":"u"}`)}, Handshake: hs, Recovered: true},
+		{Hook: host.HookJoin, Namespace: "/n\"s", Socket: host.Socket{ID: "i\\d", Rooms: []string{"a\"", "b"}, Data: wire.Raw(` {"x" : 1} `)}, Rooms: []string{"r\n"}},
+		{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: nil}, Event: "é\u2028", Args: wire.Raw(`[ "x" , {"a":[1,2,"]"]} ]`), Ack: true, Rooms: []string{}},
 		{Hook: host.HookDisconnect, Namespace: "/", Socket: host.Socket{ID: "s"}, Reason: "transport \"close\""},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // policyCase is one row of the shared policy table (examples/wasm/README.md).
@@ -22,7 +23,7 @@ func connectEnv(auth string) host.Envelope {
 		Namespace: "/",
 		Socket:    host.Socket{ID: "sock1", Rooms: []string{}},
 		Handshake: &host.Handshake{
-			Auth:    json.RawMessage(auth),
+			Auth:    wire.Raw(auth),
 			Query:   map[string]string{"v": "1"},
 			Headers: map[string]string{"user-agent": "test"},
 			Address: "127.0.0.1",
@@ -34,7 +35,7 @@ func roomsEnv(hook host.Hook, rooms ...string) host.Envelope {
 	return host.Envelope{
 		Hook:      hook,
 		Namespace: "/chat",
-		Socket:    host.Socket{ID: "sock1", Rooms: []string{"lobby"}, Data: json.RawMessage(`{"user":"alice"}`)},
+		Socket:    host.Socket{ID: "sock1", Rooms: []string{"lobby"}, Data: wire.Raw(`{"user":"alice"}`)},
 		Rooms:     rooms,
 	}
 }
@@ -43,13 +44,13 @@ func evEnv(event, args string) host.Envelope {
 	e := host.Envelope{
 		Hook:      host.HookEvent,
 		Namespace: "/",
-		Socket:    host.Socket{ID: "sock1", Rooms: []string{"lobby", "news"}, Data: json.RawMessage(`{"user":"alice"}`)},
+		Socket:    host.Socket{ID: "sock1", Rooms: []string{"lobby", "news"}, Data: wire.Raw(`{"user":"alice"}`)},
 		Event:     event,
 		Ack:       true,
 		Rooms:     []string{"lobby", "news"},
 	}
 	if args != "" {
-		e.Args = json.RawMessage(args)
+		e.Args = wire.Raw(args)
 	}
 	return e
 }
@@ -60,20 +61,20 @@ var policyCases = []policyCase{
 	{"connect with empty token", connectEnv(`{"token":""}`), host.Decision{Action: host.Deny, Reason: "token required"}},
 	{"connect with a number token", connectEnv(`{"token":42}`), host.Decision{Action: host.Deny, Reason: "token required"}},
 	{"connect with a nested token", connectEnv(`{"other":{"token":"x"}}`), host.Decision{Action: host.Deny, Reason: "token required"}},
-	{"connect with a token", connectEnv(`{"token":"alice"}`), host.Decision{SocketData: json.RawMessage(`{"user":"alice"}`)}},
+	{"connect with a token", connectEnv(`{"token":"alice"}`), host.Decision{SocketData: wire.Raw(`{"user":"alice"}`)}},
 	{"connect with an escaped token", connectEnv(`{ "x" : [1,"}"], "token" : "a\"b\\c\u00e9\n" }`),
-		host.Decision{SocketData: json.RawMessage(`{"user":"a\"b\\cé\n"}`)}},
+		host.Decision{SocketData: wire.Raw(`{"user":"a\"b\\cé\n"}`)}},
 	{"join a room", roomsEnv(host.HookJoin, "lobby"), host.Decision{}},
 	{"join a private room", roomsEnv(host.HookJoin, "private:x"), host.Decision{Action: host.Deny, Reason: "private room"}},
 	{"join rooms, one private", roomsEnv(host.HookJoin, "lobby", "private:y"), host.Decision{Action: host.Deny, Reason: "private room"}},
 	{"join a room named private", roomsEnv(host.HookJoin, "private"), host.Decision{}},
 	{"leave a private room", roomsEnv(host.HookLeave, "private:x"), host.Decision{}},
-	{"shout", evEnv("shout", `["hello"]`), host.Decision{Args: json.RawMessage(`["HELLO"]`)}},
-	{"shout with more args", evEnv("shout", `["héllo wörld", {"x":1} , 2]`), host.Decision{Args: json.RawMessage(`["HÉLLO WÖRLD", {"x":1} , 2]`)}},
-	{"shout an escaped string", evEnv("shout", `["say \"hi\"\tnow"]`), host.Decision{Args: json.RawMessage(`["SAY \"HI\"\tNOW"]`)}},
+	{"shout", evEnv("shout", `["hello"]`), host.Decision{Args: wire.Raw(`["HELLO"]`)}},
+	{"shout with more args", evEnv("shout", `["héllo wörld", {"x":1} , 2]`), host.Decision{Args: wire.Raw(`["HÉLLO WÖRLD", {"x":1} , 2]`)}},
+	{"shout an escaped string", evEnv("shout", `["say \"hi\"\tnow"]`), host.Decision{Args: wire.Raw(`["SAY \"HI\"\tNOW"]`)}},
 	{"shout a number", evEnv("shout", `[42]`), host.Decision{}},
 	{"shout nothing", evEnv("shout", `[]`), host.Decision{}},
-	{"ping", evEnv("ping", `[]`), host.Decision{Action: host.Reply, Reply: json.RawMessage(`["pong"]`)}},
+	{"ping", evEnv("ping", `[]`), host.Decision{Action: host.Reply, Reply: wire.Raw(`["pong"]`)}},
 	{"spam", evEnv("spam", `["buy now"]`), host.Decision{Action: host.Drop}},
 	{"alert", evEnv("alert", `["fire"]`), host.Decision{Rooms: []string{"alerts"}}},
 	{"another event", evEnv("chat", `["hi"]`), host.Decision{}},

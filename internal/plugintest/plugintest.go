@@ -13,6 +13,7 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // Manifest reads plugin.json in the current folder, with cfg as its config
@@ -50,7 +51,7 @@ func LoadJS(t testing.TB, m host.Manifest) (*host.Host, error) {
 // that spacing and key order of what a plugin wrote do not count.
 func Canonical(t testing.TB, d host.Decision) string {
 	t.Helper()
-	norm := func(raw json.RawMessage) json.RawMessage {
+	norm := func(raw wire.Raw) wire.Raw {
 		if raw == nil {
 			return nil
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/hubd/hubd/host/js"
 	"github.com/hubd/hubd/host/wasm"
 	"github.com/hubd/hubd/internal/plugintest"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // wasmPath is the plugin built in TestMain.
@@ -201,7 +202,7 @@ func connectEnv(auth string) host.Envelope {
 	return host.Envelope{
 		Hook: host.HookConnect, Namespace: "/",
 		Socket:    host.Socket{ID: "AbCdEfGhIjKlMnOpQrSt", Rooms: []string{}},
-		Handshake: &host.Handshake{Auth: json.RawMessage(auth), Query: map[string]string{}, Headers: map[string]string{}, Address: "127.0.0.1"},
+		Handshake: &host.Handshake{Auth: wire.Raw(auth), Query: map[string]string{}, Headers: map[string]string{}, Address: "127.0.0.1"},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/internal/plugintest"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // manifest reads plugin.json as hubd does, with cfg (if not nil) as its
@@ -38,7 +39,7 @@ func event(name, args string) host.Envelope {
 	return host.Envelope{
 		Hook: host.HookEvent, Namespace: "/",
 		Socket: host.Socket{ID: "AbCdEfGhIjKlMnOpQrSt", Rooms: []string{}},
-		Event:  name, Args: json.RawMessage(args),
+		Event:  name, Args: wire.Raw(args),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/process"
 	"github.com/hubd/hubd/internal/plugintest"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // binPath is the plugin built in TestMain.
@@ -74,7 +75,7 @@ func envelope(hook host.Hook, socket string) *host.Envelope {
 	e := &host.Envelope{Hook: hook, Namespace: "/", Socket: host.Socket{ID: socket, Rooms: []string{}}}
 	switch hook {
 	case host.HookEvent:
-		e.Event, e.Args = "chat", json.RawMessage(`["hi"]`)
+		e.Event, e.Args = "chat", wire.Raw(`["hi"]`)
 	case host.HookJoin:
 		e.Rooms = []string{"lobby"}
 	case host.HookDisconnect:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/internal/plugintest"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // manifest reads plugin.json as hubd does, with cfg (if not nil) as its
@@ -41,7 +42,7 @@ func join(data string, rooms ...string) host.Envelope {
 		Rooms:  rooms,
 	}
 	if data != "" {
-		e.Socket.Data = json.RawMessage(data)
+		e.Socket.Data = wire.Raw(data)
 	}
 	return e
 }

@@ -19,55 +19,44 @@ const (
 	ActionDisconnect = wire.ActionDisconnect
 )
 
-// Decision is a plugin's answer to one hook call. Every field is optional:
-// a nil or zero Decision allows the call unchanged. The helpers below
-// build the common ones; their With methods add changes and may be
-// chained, e.g. Allow().WithSocketData(map[string]any{"user": id}).
+// Decision is a plugin's answer to one hook call: package wire's
+// Decision, whose fields it promotes (d.Reason, d.Args ...), with builders.
+// Every field is optional: a nil or zero Decision allows the call
+// unchanged. The helpers below build the common ones; their With methods
+// add changes and may be chained, e.g.
+// Allow().WithSocketData(map[string]any{"user": id}). Its JSON form is
+// wire's.
 type Decision struct {
-	Action Action `json:"action,omitempty"`
-	// Reason and Data explain a deny: a refused connect reaches the client
-	// as connect_error {message: Reason, data: Data}. Reason is at most
-	// 256 bytes.
-	Reason string          `json:"reason,omitempty"`
-	Data   json.RawMessage `json:"data,omitempty"`
-	// Event and Args replace the event's name and its arguments (a JSON
-	// array).
-	Event string          `json:"event,omitempty"`
-	Args  json.RawMessage `json:"args,omitempty"`
-	// Rooms replaces the rooms being joined (join hook) or routes the event
-	// to these rooms (event hook); Except and ToSender complete the route.
-	Rooms    []string `json:"rooms,omitempty"`
-	Except   []string `json:"except,omitempty"`
-	ToSender *bool    `json:"to_sender,omitempty"`
-	// Reply answers the client's ack with these arguments (a JSON array).
-	Reply json.RawMessage `json:"reply,omitempty"`
-	// SocketData is attached to the socket (connect hook): later hook
-	// calls for the socket see it as Envelope.Socket.Data.
-	SocketData json.RawMessage `json:"socket_data,omitempty"`
-	// Join lists rooms the socket joins on connect.
-	Join []string `json:"join,omitempty"`
+	wire.Decision
 
 	// err is the first encoding error of a With method, reported when the
 	// decision is sent.
 	err error
 }
 
+// decision returns a Decision of action a.
+func decision(a Action) *Decision { return &Decision{Decision: wire.Decision{Action: a}} }
+
 // Allow allows the call; add changes with the With methods.
-func Allow() *Decision { return &Decision{Action: ActionAllow} }
+func Allow() *Decision { return decision(ActionAllow) }
 
 // Deny refuses the call with a reason: the client of a refused connect
 // gets connect_error {message: reason}.
-func Deny(reason string) *Decision { return &Decision{Action: ActionDeny, Reason: reason} }
+func Deny(reason string) *Decision {
+	d := decision(ActionDeny)
+	d.Reason = reason
+	return d
+}
 
 // Drop ends an event silently (the client's ack, if any, gets an error).
-func Drop() *Decision { return &Decision{Action: ActionDrop} }
+func Drop() *Decision { return decision(ActionDrop) }
 
 // Disconnect disconnects the socket.
-func Disconnect() *Decision { return &Decision{Action: ActionDisconnect} }
+func Disconnect() *Decision { return decision(ActionDisconnect) }
 
 // Reply ends an event and answers the client's ack with args.
 func Reply(args ...any) *Decision {
-	d := &Decision{Action: ActionReply}
+	d := decision(ActionReply)
 	d.Reply = d.array(args)
 	return d
 }
@@ -129,9 +118,12 @@ func (d *Decision) WithJoin(rooms ...string) *Decision {
 // Err returns the first error met while encoding a With method's value.
 func (d *Decision) Err() error { return d.err }
 
-func (d *Decision) value(v any) json.RawMessage {
-	if raw, ok := v.(json.RawMessage); ok {
+func (d *Decision) value(v any) wire.Raw {
+	switch raw := v.(type) {
+	case wire.Raw:
 		return raw
+	case json.RawMessage:
+		return wire.Raw(raw)
 	}
 	b, err := json.Marshal(v)
 	if err != nil && d.err == nil {
@@ -140,7 +132,7 @@ func (d *Decision) value(v any) json.RawMessage {
 	return b
 }
 
-func (d *Decision) array(args []any) json.RawMessage {
+func (d *Decision) array(args []any) wire.Raw {
 	if args == nil {
 		args = []any{}
 	}

@@ -23,8 +23,11 @@
 //
 // Build it with go build and point a plugin.json at the binary
 // ({"runtime": "process", "entry": "myplugin"}). The envelope and the
-// decision are the ones every hubd runtime uses; the gRPC service that
-// carries them is in sdk/proto/hubd/v1, for plugins in other languages.
+// decision are the ones every hubd runtime uses: Envelope and Decision
+// embed package wire's types (sdk/wire), whose fields they promote, and add
+// the decoding helpers and builders; their JSON values are wire.Raw (Raw
+// here). The gRPC service that carries them is in sdk/proto/hubd/v1, for
+// plugins in other languages.
 //
 // Handlers run concurrently, one goroutine per call, and must stop when
 // ctx is done: hubd has given up on the call by then. A handler that

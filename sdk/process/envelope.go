@@ -20,54 +20,26 @@ const (
 	HookDisconnect = wire.HookDisconnect
 )
 
-// Envelope is one hook call, as every hubd runtime sees it.
+// Envelope is one hook call, as every hubd runtime sees it: package wire's
+// Envelope, whose fields it promotes (e.Hook, e.Socket.ID, e.Args ...),
+// with methods that decode its JSON values. Its JSON form is wire's.
+//
+// On the event hook, Args holds the client's JSON argument array, binary
+// values as placeholders {"_placeholder":true,"num":N} whose bytes are in
+// Attachments.
 type Envelope struct {
-	// V is the schema version, 1.
-	V         int    `json:"v"`
-	Hook      Hook   `json:"hook"`
-	Namespace string `json:"ns"`
-	Socket    Socket `json:"socket"`
-	// Handshake is set on connect only.
-	Handshake *Handshake `json:"handshake,omitempty"`
-	// Recovered is set on connect only, when the socket is one its client
-	// got back after a disconnection (connection state recovery): the
-	// socket's id and Data are the restored ones; its rooms come back once
-	// the connect is allowed, and a deny fails the recovery. hubd sends it
-	// only when true.
-	Recovered bool `json:"recovered,omitempty"`
-	// Event and Args are set on the event hook: the event name and the
-	// client's JSON argument array, binary values as placeholders
-	// {"_placeholder":true,"num":N} whose bytes are in Attachments.
-	Event string          `json:"event,omitempty"`
-	Args  json.RawMessage `json:"args,omitempty"`
-	// Ack tells whether the client waits for an ack (event hook).
-	Ack bool `json:"ack,omitempty"`
-	// Rooms are the rooms acted on: those being joined or left, or the
-	// event's target rooms.
-	Rooms []string `json:"rooms,omitempty"`
-	// Reason is the disconnect reason.
-	Reason string `json:"reason,omitempty"`
-	// Attachments are the binary values of Args.
-	Attachments [][]byte `json:"-"`
+	wire.Envelope
 }
 
-// Socket is the socket a hook call is about.
-type Socket struct {
-	ID string `json:"id"`
-	// Rooms the socket is in, without its own.
-	Rooms []string `json:"rooms"`
-	// Data is what a connect decision attached (Decision.SocketData).
-	Data json.RawMessage `json:"data,omitempty"`
-}
+// Socket is the socket a hook call is about (Envelope.Socket).
+type Socket = wire.Socket
 
-// Handshake is what the client sent when connecting.
-type Handshake struct {
-	// Auth is the client's auth payload, {} when it sent none.
-	Auth    json.RawMessage   `json:"auth"`
-	Query   map[string]string `json:"query"`
-	Headers map[string]string `json:"headers"` // lower-case names
-	Address string            `json:"address"`
-}
+// Handshake is what the client sent when connecting (Envelope.Handshake).
+type Handshake = wire.Handshake
+
+// Raw is a JSON value as its text: the type of the envelope's and the
+// decision's JSON fields (Args, Socket.Data, Handshake.Auth, Reply ...).
+type Raw = wire.Raw
 
 // ErrNoArg is returned by Envelope.Arg for an index past the arguments.
 var ErrNoArg = errors.New("process: no such argument")

@@ -1,12 +1,18 @@
 // Package wire is the one definition of what travels between hubd and its
-// plugins, whatever the runtime: the hook and action names, the bounds a
-// decision keeps within, the Wasm ABI's hook ids, and the field ids and
-// key tables of the envelope index the host writes after a Wasm guest's
-// envelope (sdk/wasm/ABI.md, "Envelope index"). The plugin host, the
-// process SDK and the Go guest SDK all take them from here.
+// plugins, whatever the runtime: the envelope a hook call sends and the
+// decision that answers it (Envelope, Decision, and Raw for their JSON
+// values) with their one JSON writer (AppendJSON, AppendString), the hook
+// and action names, the bounds a decision keeps within, the Wasm ABI's
+// hook ids, and the field ids and key tables of the envelope index the
+// host writes after a Wasm guest's envelope (sdk/wasm/ABI.md, "Envelope
+// index"). The plugin host, the process SDK and the Go guest SDK all take
+// them from here; sdk/schema describes the same JSON for other languages.
 //
-// It imports nothing, so that it builds for any target a guest is built
-// for (wasip1, TinyGo).
+// It imports no package of hubd's and, of the standard library, only
+// strconv, unicode/utf8, slices and unsafe (no reflection, no
+// encoding/json, no fmt), so that it builds for any target a guest is
+// built for (wasip1, TinyGo). The struct types still carry json tags, so
+// that encoding/json reads and writes them as AppendJSON does.
 package wire
 
 // Version is the envelope schema's version (the envelope's "v").

@@ -65,7 +65,7 @@ func (e *Envelope) reset(hook Hook, buf []byte, n int) bool {
 	clear(e.own[:])
 	e.spans, e.esc = e.own[:], 0
 	x := scanner{b: e.buf, e: e}
-	return x.object(skipWS(e.buf, 0), wire.TopKey) >= 0
+	return x.object(wire.SkipSpace(e.buf, 0), wire.TopKey) >= 0
 }
 
 // field returns the bytes of field f (empty if absent).
@@ -90,7 +90,7 @@ func (e *Envelope) text(f int) string {
 }
 
 func unescaped(v []byte) string {
-	s, _ := unescape(v[1 : len(v)-1])
+	s, _ := wire.Unescape(v[1 : len(v)-1])
 	return s
 }
 
@@ -163,7 +163,7 @@ func (e *Envelope) Args() Raw { return e.field(wire.FieldArgs) }
 func (e *Envelope) Arg(i int) Raw { return e.Args().Index(i) }
 
 // ArgString returns the event's argument i if it is a string.
-func (e *Envelope) ArgString(i int) (string, bool) { return e.Args().indexStr(i) }
+func (e *Envelope) ArgString(i int) (string, bool) { return e.Args().IndexStr(i) }
 
 // NumArgs returns the number of event arguments.
 func (e *Envelope) NumArgs() int { return e.Args().Len() }
@@ -315,23 +315,23 @@ func grow(b []byte, n int) []byte {
 func appendReplaced(dst []byte, args Raw, i int, v Raw) []byte {
 	if i == 0 && len(args) > 2 && args[0] == '[' && args[1] == '"' && len(v) > 0 {
 		// The common case: replace a first argument that is a string.
-		if end, _ := scanString(args, 1); end > 0 {
+		if end, _ := wire.ScanString(args, 1); end > 0 {
 			dst = append(dst, '[')
 			dst = append(dst, v...)
 			return append(dst, args[end:]...)
 		}
 	}
 	dst = append(dst, '[')
-	j := skipWS(args, 0)
+	j := wire.SkipSpace(args, 0)
 	if j >= len(args) || args[j] != '[' {
 		args = Raw("[]")
 		j = 0
 	}
-	j = skipWS(args, j+1)
+	j = wire.SkipSpace(args, j+1)
 	n := 0
 	// Copy the elements before i.
 	for n < i && j < len(args) && args[j] != ']' {
-		end := skipValue(args, j)
+		end := wire.SkipValue(args, j)
 		if end < 0 {
 			return append(dst[:len(dst)-1], "[]"...)
 		}
@@ -340,9 +340,9 @@ func appendReplaced(dst []byte, args Raw, i int, v Raw) []byte {
 		}
 		dst = append(dst, args[j:end]...)
 		n++
-		j = skipWS(args, end)
+		j = wire.SkipSpace(args, end)
 		if j < len(args) && args[j] == ',' {
-			j = skipWS(args, j+1)
+			j = wire.SkipSpace(args, j+1)
 		}
 	}
 	for ; n < i; n++ { // fewer arguments than i: pad
@@ -357,7 +357,7 @@ func appendReplaced(dst []byte, args Raw, i int, v Raw) []byte {
 	dst = appendValue(dst, v)
 	// Skip element i, then copy the rest as it is.
 	if j < len(args) && args[j] != ']' {
-		end := skipValue(args, j)
+		end := wire.SkipValue(args, j)
 		if end < 0 {
 			return append(dst, ']')
 		}
@@ -380,12 +380,12 @@ func (x *scanner) object(i int, keyOf func([]byte) int) int {
 	if i >= len(b) || b[i] != '{' {
 		return -1
 	}
-	i = skipWS(b, i+1)
+	i = wire.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
 	}
 	for i < len(b) && b[i] == '"' {
-		ke, kesc := scanString(b, i)
+		ke, kesc := wire.ScanString(b, i)
 		if ke < 0 {
 			return -1
 		}
@@ -393,11 +393,11 @@ func (x *scanner) object(i int, keyOf func([]byte) int) int {
 		if !kesc {
 			id = keyOf(b[i+1 : ke-1])
 		}
-		i = skipWS(b, ke)
+		i = wire.SkipSpace(b, ke)
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
-		vs := skipWS(b, i+1)
+		vs := wire.SkipSpace(b, i+1)
 		var ve int
 		vesc := false
 		switch {
@@ -406,9 +406,9 @@ func (x *scanner) object(i int, keyOf func([]byte) int) int {
 		case id == wire.FieldHandshake && vs < len(b) && b[vs] == '{':
 			ve = x.object(vs, wire.HandshakeKey)
 		case vs < len(b) && b[vs] == '"':
-			ve, vesc = scanString(b, vs)
+			ve, vesc = wire.ScanString(b, vs)
 		default:
-			ve = skipValue(b, vs)
+			ve = wire.SkipValue(b, vs)
 		}
 		if ve < 0 {
 			return -1
@@ -420,9 +420,9 @@ func (x *scanner) object(i int, keyOf func([]byte) int) int {
 				x.e.esc |= 1 << id
 			}
 		}
-		i = skipWS(b, ve)
+		i = wire.SkipSpace(b, ve)
 		if i < len(b) && b[i] == ',' {
-			i = skipWS(b, i+1)
+			i = wire.SkipSpace(b, i+1)
 			continue
 		}
 		if i < len(b) && b[i] == '}' {

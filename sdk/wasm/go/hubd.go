@@ -26,17 +26,19 @@
 //
 //	go get github.com/hubd/hubd/sdk/wasm/go
 //
-// The package imports only the standard library and hubd's small JSON
-// string writer (internal/jsonstr, the one the host uses), so none of
-// hubd's dependencies enters the plugin's build. Working from a checkout of hubd
-// instead, point the module at it:
+// The package imports only the standard library and package wire
+// (sdk/wire), which holds the types, names and JSON writer the host uses
+// too (Decision and Raw are wire's), so none of hubd's dependencies enters
+// the plugin's build. Working from a checkout of hubd instead, point the
+// module at it:
 //
 //	go mod edit -replace github.com/hubd/hubd=/path/to/hubd
 //
-// The SDK reads the envelope with a small hand-written scanner and writes
-// the decision by hand: no reflection, no encoding/json (which costs tens
-// of microseconds per call inside Wasm). Envelope strings point into the
-// input buffer and are valid during the call only.
+// The SDK reads the envelope with a small hand-written scanner (wire's)
+// and writes the decision by hand (Decision.AppendJSON): no reflection,
+// no encoding/json (which costs tens of microseconds per call inside
+// Wasm). Envelope strings point into the input buffer and are valid during
+// the call only.
 //
 // Outside Wasm (GOOS other than wasip1) the package still builds, so that a
 // plugin's handlers can be unit tested natively with Dispatch.
@@ -124,7 +126,7 @@ func dispatch(id uint32, buf []byte, n int) (status uint32) {
 		}
 	}()
 	d := fn(&env)
-	if !d.isZero() {
+	if !d.IsZero() {
 		out = d.AppendJSON(out[:0])
 		emit(out)
 	}

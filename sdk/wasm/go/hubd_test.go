@@ -3,7 +3,6 @@
 package hubd
 
 import (
-	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -48,8 +47,8 @@ func TestRaw(t *testing.T) {
 	if got := Raw(`["a", 1, "b\n"]`).Strings(); !reflect.DeepEqual(got, []string{"a", "b\n"}) {
 		t.Errorf("Strings = %q", got)
 	}
-	if s, ok := Raw(`["x\\"]`).indexStr(0); !ok || s != `x\` {
-		t.Errorf("indexStr = %q", s)
+	if s, ok := Raw(`["x\\"]`).IndexStr(0); !ok || s != `x\` {
+		t.Errorf("IndexStr = %q", s)
 	}
 }
 
@@ -73,9 +72,9 @@ func envelopeJSON(e host.Envelope) []byte { return e.AppendJSON(nil) }
 var sample = host.Envelope{
 	Hook:      host.HookEvent,
 	Namespace: "/chat",
-	Socket:    host.Socket{ID: "id\"1", Rooms: []string{"a", "b"}, Data: json.RawMessage(`{"user":"u"}`)},
+	Socket:    host.Socket{ID: "id\"1", Rooms: []string{"a", "b"}, Data: wire.Raw(`{"user":"u"}`)},
 	Event:     "shout",
-	Args:      json.RawMessage(`["hi", {"x":1} ,2]`),
+	Args:      wire.Raw(`["hi", {"x":1} ,2]`),
 	Ack:       true,
 	Rooms:     []string{"a"},
 }
@@ -131,7 +130,7 @@ func TestEnvelope(t *testing.T) {
 	}
 	var e Envelope
 	connect := host.Envelope{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s"},
-		Handshake: &host.Handshake{Auth: json.RawMessage(`{"token":"t"}`), Query: map[string]string{"q": "1"},
+		Handshake: &host.Handshake{Auth: wire.Raw(`{"token":"t"}`), Query: map[string]string{"q": "1"},
 			Headers: map[string]string{"user-agent": "ua"}, Address: "::1"}}
 	cj := envelopeJSON(connect)
 	e.reset(HookConnect, cj, len(cj))
@@ -147,8 +146,8 @@ func TestEnvelope(t *testing.T) {
 // scanning, for a recovered socket's connect and a fresh one.
 func TestEnvelopeRecovered(t *testing.T) {
 	for _, recovered := range []bool{false, true} {
-		env := host.Envelope{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Data: json.RawMessage(`{"user":"u"}`)},
-			Handshake: &host.Handshake{Auth: json.RawMessage(`{}`)}, Recovered: recovered}
+		env := host.Envelope{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Data: wire.Raw(`{"user":"u"}`)},
+			Handshake: &host.Handshake{Auth: wire.Raw(`{}`)}, Recovered: recovered}
 		js := envelopeJSON(env)
 		for _, buf := range [][]byte{js, withIndex(js)} {
 			var e Envelope
@@ -192,14 +191,14 @@ func TestDecisionJSON(t *testing.T) {
 	}{
 		{Allow(), host.Decision{}},
 		{Deny("no \"way\""), host.Decision{Action: host.Deny, Reason: `no "way"`}},
-		{DenyWith("x", Object(KV("temporary", Bool(true)))), host.Decision{Action: host.Deny, Reason: "x", Data: json.RawMessage(`{"temporary":true}`)}},
+		{DenyWith("x", Object(KV("temporary", Bool(true)))), host.Decision{Action: host.Deny, Reason: "x", Data: wire.Raw(`{"temporary":true}`)}},
 		{Drop(), host.Decision{Action: host.Drop}},
 		{Disconnect(), host.Decision{Action: host.Disconnect}},
-		{ReplyWith(String("pong")), host.Decision{Action: host.Reply, Reply: json.RawMessage(`["pong"]`)}},
+		{ReplyWith(String("pong")), host.Decision{Action: host.Reply, Reply: wire.Raw(`["pong"]`)}},
 		{Route("r1", "r2"), host.Decision{Rooms: []string{"r1", "r2"}}},
-		{Transform(Raw(`["A"]`)), host.Decision{Args: json.RawMessage(`["A"]`)}},
+		{Transform(Raw(`["A"]`)), host.Decision{Args: wire.Raw(`["A"]`)}},
 		{Decision{Event: "e", Args: Raw(`[]`), Except: []string{"x"}, ToSender: &yes, SocketData: Raw(`{"a":1}`), Join: []string{"j"}},
-			host.Decision{Event: "e", Args: json.RawMessage(`[]`), Except: []string{"x"}, ToSender: &yes, SocketData: json.RawMessage(`{"a":1}`), Join: []string{"j"}}},
+			host.Decision{Event: "e", Args: wire.Raw(`[]`), Except: []string{"x"}, ToSender: &yes, SocketData: wire.Raw(`{"a":1}`), Join: []string{"j"}}},
 	}
 	for _, c := range cases {
 		b := c.d.AppendJSON(nil)

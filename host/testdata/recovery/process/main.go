@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/hubd/hubd/sdk/process"
 )
@@ -24,7 +23,7 @@ func connect(_ context.Context, e *process.Envelope) (*process.Decision, error) 
 	}
 	prev := e.Socket.Data
 	if len(prev) == 0 {
-		prev = json.RawMessage("null")
+		prev = process.Raw("null")
 	}
 	data := map[string]any{"recovered": e.Recovered, "prev": prev}
 	if !e.Recovered {
