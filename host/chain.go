@@ -338,7 +338,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 		}
 		l.breaker.done(true, true, end)
 		if d == nil {
-			d = &Decision{}
+			d = &allowUnchanged
 		}
 		l.stats[i].observe(d.outcome(), took)
 		tb.add(l, d.outcome(), took, d, nil)
@@ -350,6 +350,9 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 	}
 	return out
 }
+
+// allowUnchanged stands for a plugin's nil decision. Nothing writes to it.
+var allowUnchanged Decision
 
 // reject answers an envelope too deep for any runtime with each plugin's
 // failure policy, calling none and charging nobody's breaker: the input is

@@ -84,7 +84,12 @@ type argsArray struct {
 
 func (a *argsArray) Get(i int) goja.Value {
 	if i >= 0 && i < len(a.lazy) && a.lazy[i] != nil {
-		v := a.in.parseLazy(a.lazy[i]) // a throw leaves it lazy
+		var v goja.Value
+		if raw := a.lazy[i]; raw[0] == '{' {
+			v = a.in.newJSONObject(raw) // split when touched
+		} else {
+			v = a.in.parseLazy(raw) // a throw leaves it lazy
+		}
 		a.vals[i], a.lazy[i] = v, nil
 	}
 	return a.valueArray.Get(i)

@@ -452,6 +452,16 @@ func (d *decoder) number() goja.Value {
 			}
 			return d.in.rt.ToValue(n)
 		}
+		if digits <= 18 && (d.b[start] != '0' && d.b[start] != '-' || digits == 1) {
+			// Exact in an int64, and converting rounds to the nearest
+			// float64 as parsing the digits does (a Unix time in
+			// nanoseconds, say).
+			f := float64(n)
+			if neg {
+				f = -f
+			}
+			return d.in.rt.ToValue(f)
+		}
 	}
 	for d.i < len(d.b) {
 		c := d.b[d.i]
