@@ -340,7 +340,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 		}
 		l.breaker.done(true, true, end)
 		if d == nil {
-			d = &Decision{}
+			d = &allowUnchanged
 		}
 		l.stats[i].observe(outcome(d), took)
 		tb.add(l, outcome(d), took, d, nil)
@@ -352,6 +352,9 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 	}
 	return out
 }
+
+// allowUnchanged stands for a plugin's nil decision. Nothing writes to it.
+var allowUnchanged Decision
 
 // reject answers an envelope too deep for any runtime with each plugin's
 // failure policy, calling none and charging nobody's breaker: the input is

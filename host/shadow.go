@@ -239,7 +239,7 @@ func (r *shadowRunner) call(j *shadowJob) {
 		return // retired meanwhile
 	}
 	if d == nil {
-		d = &Decision{}
+		d = &allowUnchanged
 	}
 	var res ShadowResult
 	var kinds uint16

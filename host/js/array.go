@@ -84,7 +84,12 @@ type argsArray struct {
 
 func (a *argsArray) Get(i int) goja.Value {
 	if i >= 0 && i < len(a.lazy) && a.lazy[i] != nil {
-		v := a.in.parsePaid(a.lazy[i]) // a throw leaves it lazy
+		var v goja.Value
+		if raw := a.lazy[i]; raw[0] == '{' {
+			v = a.in.newJSONObject(raw) // split when touched
+		} else {
+			v = a.in.parseLazy(raw) // a throw leaves it lazy
+		}
 		a.vals[i], a.lazy[i] = v, nil
 	}
 	return a.valueArray.Get(i)
@@ -141,13 +146,6 @@ func (in *instance) lazyArgs(raw []byte) goja.Value {
 		a.vals[i] = goja.Undefined() // replaced by the element when read
 	}
 	return in.rt.NewDynamicArray(a)
-}
-
-// parsePaid parses an element of env.args, whose cost lazyArgs charged.
-func (in *instance) parsePaid(raw []byte) goja.Value {
-	in.dec.paid = true
-	defer func() { in.dec.paid = false }()
-	return in.parseInput(raw, "args")
 }
 
 // chargeArgs charges cost to the call, throwing parseInput's RangeError

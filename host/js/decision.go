@@ -36,7 +36,7 @@ func (in *instance) decision(ret goja.Value) (*host.Decision, error) {
 		ret = p.Result()
 	}
 	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
-		return &host.Decision{}, nil
+		return nil, nil // allowed unchanged
 	}
 	obj, ok := ret.(*goja.Object)
 	if !ok {

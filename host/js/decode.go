@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/dop251/goja"
 
@@ -29,6 +31,9 @@ type decoder struct {
 	spent int64
 	// paid: what is parsed was charged already (argsArray).
 	paid bool
+	// lazy makes objects jsonObjects, split when first touched (with
+	// paid: env.args).
+	lazy bool
 }
 
 // What the decoder's values cost goja, at most (measured: a number or a
@@ -67,6 +72,126 @@ func (d *decoder) fail(format string, args ...any) {
 
 // parse decodes one JSON value.
 func (d *decoder) parse(b []byte) (v goja.Value, err error) {
+	err = d.run(b, func() {
+		v = d.value()
+		d.space()
+		if d.i != len(d.b) {
+			d.fail("unexpected data after the value")
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// members splits the JSON object b into o's keys and raw values.
+func (d *decoder) members(b []byte, o *jsonObject) error {
+	return d.run(b, func() {
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != '{' {
+			d.fail("expected {")
+		}
+		d.i++
+		d.space()
+		if d.i < len(d.b) && d.b[d.i] == '}' {
+			d.i++
+		} else {
+			for {
+				d.space()
+				if d.i >= len(d.b) || d.b[d.i] != '"' {
+					d.fail("expected a string key")
+				}
+				k := d.str()
+				d.space()
+				if d.i >= len(d.b) || d.b[d.i] != ':' {
+					d.fail("expected :")
+				}
+				d.i++
+				d.space()
+				start := d.i
+				d.skip()
+				o.add(k, d.b[start:d.i])
+				d.space()
+				if d.i >= len(d.b) {
+					d.fail("unexpected end of JSON")
+				}
+				if d.b[d.i] == ',' {
+					d.i++
+					continue
+				}
+				if d.b[d.i] == '}' {
+					d.i++
+					break
+				}
+				d.fail("expected , or }")
+			}
+		}
+		d.space()
+		if d.i != len(d.b) {
+			d.fail("unexpected data after the value")
+		}
+	})
+}
+
+// skip moves past one JSON value without converting it. It checks the
+// value's bounds only (strings, brackets); what is inside is checked when
+// it is converted.
+func (d *decoder) skip() {
+	start, depth := d.i, 0
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case '"':
+			for d.i++; d.i < len(d.b) && d.b[d.i] != '"'; d.i++ {
+				if d.b[d.i] == '\\' {
+					d.i++
+				}
+			}
+			if d.i >= len(d.b) {
+				d.fail("unterminated string")
+			}
+			d.i++
+			if depth == 0 {
+				return
+			}
+			continue
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth == 0 {
+				if d.i == start {
+					d.fail("expected a value")
+				}
+				return // a number or literal ends the enclosing value
+			}
+			if depth--; depth == 0 {
+				d.i++
+				return
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				if d.i == start {
+					d.fail("expected a value")
+				}
+				return
+			}
+		}
+		d.i++
+	}
+	if depth > 0 || d.i == start {
+		d.fail("unexpected end of JSON")
+	}
+}
+
+// lazyObject makes the object at d.b[d.i] a jsonObject over its JSON.
+func (d *decoder) lazyObject() goja.Value {
+	start := d.i
+	d.skip()
+	return d.in.newJSONObject(d.b[start:d.i])
+}
+
+// run runs f over b, turning its failures into errors.
+func (d *decoder) run(b []byte, f func()) (err error) {
 	d.b, d.i, d.depth = b, 0, 0
 	defer func() {
 		d.b = nil
@@ -80,7 +205,7 @@ func (d *decoder) parse(b []byte) (v goja.Value, err error) {
 		}
 		if x := recover(); x != nil {
 			if ol, ok := x.(overLimit); ok {
-				v, err = nil, fmt.Errorf("%w: its values would take more than %d MiB (at least %d bytes); raise max_memory_mib in the manifest if the plugin needs them",
+				err = fmt.Errorf("%w: its values would take more than %d MiB (at least %d bytes); raise max_memory_mib in the manifest if the plugin needs them",
 					ErrMemoryLimit, d.in.p.limits.bytes>>20, ol.spent)
 				return
 			}
@@ -88,15 +213,11 @@ func (d *decoder) parse(b []byte) (v goja.Value, err error) {
 			if !ok {
 				panic(x)
 			}
-			v, err = nil, errors.New(se.msg)
+			err = errors.New(se.msg)
 		}
 	}()
-	v = d.value()
-	d.space()
-	if d.i != len(d.b) {
-		d.fail("unexpected data after the value")
-	}
-	return v, nil
+	f()
+	return nil
 }
 
 func (d *decoder) space() {
@@ -123,6 +244,9 @@ func (d *decoder) value() goja.Value {
 	case '[':
 		return d.array()
 	case '{':
+		if d.lazy {
+			return d.lazyObject()
+		}
 		return d.object()
 	case 't':
 		d.literal("true")
@@ -253,12 +377,18 @@ func (d *decoder) object() goja.Value {
 func (d *decoder) str() string {
 	d.i++
 	start := d.i
+	high := false
 	for d.i < len(d.b) {
 		switch c := d.b[d.i]; {
 		case c == '"':
 			s := string(d.b[start:d.i])
 			d.i++
+			if high && !utf8.ValidString(s) {
+				s = validUTF8(s)
+			}
 			return s
+		case c >= 0x80:
+			high = true
 		case c == '\\':
 			return d.escaped(start)
 		case c < 0x20:
@@ -280,7 +410,20 @@ func (d *decoder) escaped(start int) string {
 	}
 	d.buf = buf
 	d.i = start - 1 + n
+	if !utf8.Valid(buf) {
+		return validUTF8(string(buf))
+	}
 	return string(buf)
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, as JSON.parse does.
+func validUTF8(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (d *decoder) number() goja.Value {
@@ -308,6 +451,16 @@ func (d *decoder) number() goja.Value {
 				n = -n
 			}
 			return d.in.rt.ToValue(n)
+		}
+		if digits <= 18 && (d.b[start] != '0' && d.b[start] != '-' || digits == 1) {
+			// Exact in an int64, and converting rounds to the nearest
+			// float64 as parsing the digits does (a Unix time in
+			// nanoseconds, say).
+			f := float64(n)
+			if neg {
+				f = -f
+			}
+			return d.in.rt.ToValue(f)
 		}
 	}
 	for d.i < len(d.b) {

@@ -47,9 +47,40 @@ func appendIndex(js []byte, env *host.Envelope) []byte {
 		x.esc = 0
 		if i := ws(js, 0); x.object(i, wire.TopKey) < 0 {
 			clear(idx[8:])
+			return js
 		}
 	}
+	x.args()
 	return js
+}
+
+// args locates the first wire.IndexedArgs elements of args, once args is
+// indexed, so that a guest reading env.Arg(0) scans nothing: natively the
+// scan costs a few nanoseconds per element, in a Go guest about 8 per byte.
+func (x *indexer) args() {
+	o := 12 + 8*wire.FieldArgs
+	start := int(binary.LittleEndian.Uint32(x.idx[o:]))
+	end := int(binary.LittleEndian.Uint32(x.idx[o+4:]))
+	if start >= end || end > len(x.b) || x.b[start] != '[' {
+		return
+	}
+	b := x.b[:end]
+	i := ws(b, start+1)
+	if i < len(b) && b[i] == ']' {
+		return
+	}
+	for k := 0; k < wire.IndexedArgs && i < len(b); k++ {
+		e, esc := skipJSON(b, i)
+		if e < 0 {
+			return
+		}
+		x.set(wire.FieldArg0+k, i, e, esc)
+		i = ws(b, e)
+		if i >= len(b) || b[i] != ',' {
+			return
+		}
+		i = ws(b, i+1)
+	}
 }
 
 // layout indexes the JSON by walking the layout Envelope.AppendJSON

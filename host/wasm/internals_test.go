@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,9 @@ func indexEnvelopes() []host.Envelope {
 		{Hook: host.HookJoin, Namespace: "/n\"s", Socket: host.Socket{ID: "i\\d", Rooms: []string{"a\"", "b"}, Data: wire.Raw(` {"x" : 1} `)}, Rooms: []string{"r\n"}},
 		{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: nil}, Event: "é\u2028", Args: wire.Raw(`[ "x" , {"a":[1,2,"]"]} ]`), Ack: true, Rooms: []string{}},
 		{Hook: host.HookDisconnect, Namespace: "/", Socket: host.Socket{ID: "s"}, Reason: "transport \"close\""},
+		{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Event: "e",
+			Args: wire.Raw(`["a\\\"b",-1.5e3, [ ] ,{"k":"v}"},"fifth",6]`)},
+		{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "s", Rooms: []string{}}, Event: "e", Args: wire.Raw(` [ ] `)},
 	}
 }
 
@@ -223,6 +227,7 @@ func TestIndex(t *testing.T) {
 		wire.FieldHeaders: {"handshake", "headers"}, wire.FieldAddress: {"handshake", "address"}, wire.FieldEvent: {"event"},
 		wire.FieldArgs: {"args"}, wire.FieldAck: {"ack"}, wire.FieldRooms: {"rooms"}, wire.FieldReason: {"reason"},
 		wire.FieldRecovered: {"recovered"},
+		wire.FieldArg0:      {"args", "#0"}, wire.FieldArg1: {"args", "#1"}, wire.FieldArg2: {"args", "#2"}, wire.FieldArg3: {"args", "#3"},
 	}
 	for k, env := range indexEnvelopes() {
 		for _, fast := range []bool{true, false} {
@@ -271,6 +276,13 @@ func lookup(doc map[string]json.RawMessage, path []string) json.RawMessage {
 	v := doc[path[0]]
 	if len(path) == 1 || v == nil {
 		return v
+	}
+	if i, err := strconv.Atoi(strings.TrimPrefix(path[1], "#")); err == nil {
+		var elems []json.RawMessage
+		if json.Unmarshal(v, &elems) != nil || i >= len(elems) {
+			return nil
+		}
+		return elems[i]
 	}
 	var sub map[string]json.RawMessage
 	if json.Unmarshal(v, &sub) != nil {

@@ -92,8 +92,23 @@ const (
 	FieldRooms
 	FieldReason
 	FieldRecovered
+	// FieldArg0 to FieldArg3 are the first IndexedArgs elements of args
+	// (the element's bytes, (0, 0) when args has fewer); they have no key
+	// of their own. A host that writes fewer than NumFields pairs (an
+	// older one) has not indexed them: guests scan args then.
+	FieldArg0
+	FieldArg1
+	FieldArg2
+	FieldArg3
 	NumFields
 )
+
+// IndexedArgs is how many arguments the index locates.
+const IndexedArgs = NumFields - FieldArg0
+
+// NumKeyFields is the number of fields an index holds at least: those
+// with a key (the envelope index of hosts before FieldArg0).
+const NumKeyFields = FieldArg0
 
 // TopKey, SocketKey and HandshakeKey are the key tables of the index: the
 // field id of each key of the envelope's top-level object, of its "socket"

@@ -32,6 +32,8 @@ type Envelope struct {
 	buf   []byte // the envelope JSON
 	spans []byte // the index pairs: the host's, or own
 	esc   uint32
+	// args: the host's index locates the first arguments.
+	args  bool
 	own   [wire.NumFields * 8]byte
 	arena []byte
 }
@@ -54,22 +56,32 @@ func (e *Envelope) reset(hook Hook, buf []byte, n int) bool {
 	e.buf = buf[:n]
 	e.arena = e.arena[:0]
 	off := (n + 3) &^ 3
-	if off+12+8*wire.NumFields <= len(buf) && u32(buf, off) == wire.IndexMagic && int(u32(buf, off+4)) >= wire.NumFields {
-		e.spans = buf[off+12 : off+12+8*wire.NumFields]
-		e.esc = u32(buf, off+8)
-		if u32(e.spans, 8*wire.FieldHook+4) != 0 {
-			return true
+	if off+12+8*wire.NumKeyFields <= len(buf) && u32(buf, off) == wire.IndexMagic {
+		if n := int(u32(buf, off+4)); n >= wire.NumKeyFields {
+			e.args = n >= wire.NumFields && off+12+8*wire.NumFields <= len(buf)
+			if e.args {
+				e.spans = buf[off+12 : off+12+8*wire.NumFields]
+			} else {
+				e.spans = buf[off+12 : off+12+8*wire.NumKeyFields]
+			}
+			e.esc = u32(buf, off+8)
+			if u32(e.spans, 8*wire.FieldHook+4) != 0 {
+				return true
+			}
 		}
 	}
 	// No index (or an empty one): build it.
 	clear(e.own[:])
-	e.spans, e.esc = e.own[:], 0
+	e.spans, e.esc, e.args = e.own[:], 0, false
 	x := scanner{b: e.buf, e: e}
 	return x.object(wire.SkipSpace(e.buf, 0), wire.TopKey) >= 0
 }
 
 // field returns the bytes of field f (empty if absent).
 func (e *Envelope) field(f int) []byte {
+	if 8*f >= len(e.spans) {
+		return nil
+	}
 	s, t := u32(e.spans, 8*f), u32(e.spans, 8*f+4)
 	if s >= t || t > uint32(len(e.buf)) {
 		return nil
@@ -160,10 +172,30 @@ func (e *Envelope) Event() string { return e.text(wire.FieldEvent) }
 func (e *Envelope) Args() Raw { return e.field(wire.FieldArgs) }
 
 // Arg returns the event's argument i, or an empty Raw.
-func (e *Envelope) Arg(i int) Raw { return e.Args().Index(i) }
+func (e *Envelope) Arg(i int) Raw {
+	if e.args && i >= 0 && i < wire.IndexedArgs {
+		if v := e.field(wire.FieldArg0 + i); len(v) > 0 {
+			return v
+		}
+		return nil
+	}
+	return e.Args().Index(i)
+}
 
 // ArgString returns the event's argument i if it is a string.
-func (e *Envelope) ArgString(i int) (string, bool) { return e.Args().IndexStr(i) }
+func (e *Envelope) ArgString(i int) (string, bool) {
+	if e.args && i >= 0 && i < wire.IndexedArgs {
+		v := e.field(wire.FieldArg0 + i)
+		if len(v) < 2 || v[0] != '"' {
+			return "", false
+		}
+		if e.esc&(1<<(wire.FieldArg0+i)) == 0 {
+			return view(v[1 : len(v)-1]), true
+		}
+		return wire.Unescape(v[1 : len(v)-1])
+	}
+	return e.Args().IndexStr(i)
+}
 
 // NumArgs returns the number of event arguments.
 func (e *Envelope) NumArgs() int { return e.Args().Len() }

@@ -80,11 +80,30 @@ var sample = host.Envelope{
 }
 
 // withIndex appends the index the SDK builds itself by scanning, as the
-// host would write it, so that the indexed path is exercised natively.
-func withIndex(js []byte) []byte {
+// host would write it, so that the indexed path is exercised natively:
+// with the arguments located (args), or without, as a host from before
+// wire.FieldArg0 writes it.
+func withIndex(js []byte, args bool) []byte {
 	var e Envelope
 	if !e.reset("", js, len(js)) {
 		panic("scan failed")
+	}
+	n := wire.NumKeyFields
+	if args {
+		n = wire.NumFields
+		a := e.Args()
+		for i := range wire.IndexedArgs {
+			v := a.Index(i)
+			if v == nil {
+				break
+			}
+			start := cap(js) - cap(v) // v is a piece of js
+			putU32(e.own[:], 8*(wire.FieldArg0+i), uint32(start))
+			putU32(e.own[:], 8*(wire.FieldArg0+i)+4, uint32(start+len(v)))
+			if v[0] == '"' && strings.IndexByte(string(v), '\\') >= 0 {
+				e.esc |= 1 << (wire.FieldArg0 + i)
+			}
+		}
 	}
 	out := append([]byte(nil), js...)
 	for len(out)%4 != 0 {
@@ -92,15 +111,15 @@ func withIndex(js []byte) []byte {
 	}
 	var head [12]byte
 	putU32(head[:], 0, wire.IndexMagic)
-	putU32(head[:], 4, wire.NumFields)
+	putU32(head[:], 4, uint32(n))
 	putU32(head[:], 8, e.esc)
 	out = append(out, head[:]...)
-	return append(out, e.own[:]...)
+	return append(out, e.own[:8*n]...)
 }
 
 func TestEnvelope(t *testing.T) {
 	js := envelopeJSON(sample)
-	for _, buf := range [][]byte{js, withIndex(js)} {
+	for _, buf := range [][]byte{js, withIndex(js, false), withIndex(js, true)} {
 		var e Envelope
 		if !e.reset(HookEvent, buf, len(js)) {
 			t.Fatal("reset")
@@ -121,6 +140,9 @@ func TestEnvelope(t *testing.T) {
 		}
 		if _, ok := e.ArgString(1); ok {
 			t.Error("ArgString(1) of an object")
+		}
+		if got := []string{string(e.Arg(0)), string(e.Arg(1)), string(e.Arg(2)), string(e.Arg(3)), string(e.Arg(7))}; !reflect.DeepEqual(got, []string{`"hi"`, `{"x":1}`, `2`, ``, ``}) {
+			t.Errorf("indexed=%v: Arg(0…3, 7) = %q", indexed, got)
 		}
 		for i, want := range map[int]string{0: `["X", {"x":1} ,2]`, 1: `["hi","X" ,2]`, 4: `["hi",{"x":1},2,null,"X"]`} {
 			if got := string(e.ReplaceArg(i, String("X"))); got != want {
@@ -149,7 +171,7 @@ func TestEnvelopeRecovered(t *testing.T) {
 		env := host.Envelope{Hook: host.HookConnect, Namespace: "/", Socket: host.Socket{ID: "s", Data: wire.Raw(`{"user":"u"}`)},
 			Handshake: &host.Handshake{Auth: wire.Raw(`{}`)}, Recovered: recovered}
 		js := envelopeJSON(env)
-		for _, buf := range [][]byte{js, withIndex(js)} {
+		for _, buf := range [][]byte{js, withIndex(js, false), withIndex(js, true)} {
 			var e Envelope
 			if !e.reset(HookConnect, buf, len(js)) {
 				t.Fatal("reset")
