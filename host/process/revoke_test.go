@@ -268,3 +268,20 @@ func goroutines() string {
 	buf := make([]byte, 1<<20)
 	return string(buf[:runtime.Stack(buf, true)])
 }
+
+// TestRevokeSizes: a revocation over the host's bound (64 KiB) is refused
+// as bad with its size, and never reaches the Revoke func, however large
+// (the Go SDK checks the bound before sending; the Host service's message
+// bound, 256 KiB, is for processes in other languages).
+func TestRevokeSizes(t *testing.T) {
+	sink := newRevokeSink()
+	p, _ := loadRevoking(t, sink, nil)
+	for _, size := range []int{64<<10 - 10, 100 << 10, 300 << 10} {
+		rev := `{"rooms":["vip"],"reason":"` + strings.Repeat("x", size) + `"}`
+		kind, msg := revokeCall(t, p, rev)
+		if want := fmt.Sprintf("%d bytes of JSON, at most 65536", len(rev)); kind != "bad" || !strings.Contains(msg, want) {
+			t.Errorf("a revocation of %d bytes: got %s %q, want bad %q", len(rev), kind, msg, want)
+		}
+	}
+	sink.none(t)
+}
