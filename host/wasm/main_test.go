@@ -175,7 +175,11 @@ type logBuffer = logtest.Buffer
 // call runs one hook call with a deadline.
 func call(p *Plugin, env *host.Envelope, timeout time.Duration) (*host.Decision, error) {
 	ctx := host.WithDeadline(context.Background(), time.Now().Add(timeout))
-	return p.Handle(ctx, env)
+	d, err := p.Handle(ctx, env)
+	if d == nil && err == nil {
+		d = &host.Decision{} // allowed unchanged
+	}
+	return d, err
 }
 
 func eventEnv(event string, args string) *host.Envelope {

@@ -294,7 +294,7 @@ func (in *instance) call(ctx context.Context, id uint32, env *host.Envelope, dea
 		return nil, in.recycled(), fmt.Errorf("wasm plugin %q: %w", p.name, in.outErr)
 	}
 	if !in.outSet {
-		return &host.Decision{}, in.recycled(), nil
+		return nil, in.recycled(), nil // allowed unchanged
 	}
 	d, err = parseDecision(in.out)
 	if err != nil {
