@@ -238,7 +238,8 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 		sock = ""
 	}
 	checked := false
-	for _, l := range chain {
+	now := start // the first plugin's call starts now; later ones read the clock
+	for k, l := range chain {
 		if !l.m.handles(hook, env.Namespace, env.Event) {
 			continue
 		}
@@ -250,7 +251,9 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 				return t.reject(hook, env, chain, tb)
 			}
 		}
-		now := time.Now()
+		if k > 0 {
+			now = time.Now()
+		}
 		held, struck := l.strikes.held(sock, now)
 		if held {
 			l.stats[i].observe(OutcomeSocketBackoff, 0)

@@ -60,7 +60,8 @@ type Socket struct {
 	onLeaving   []func(DisconnectReason)
 	onLeft      []func(DisconnectReason)
 	onError     []func(error)
-	ctx         context.Context // made on first use (Context)
+	ctx         context.Context                 // made on first use (Context)
+	ctxReady    atomic.Pointer[context.Context] // &ctx once made: Context's lock-free path
 	cancel      context.CancelCauseFunc
 	ended       error // why the context ends, once the socket is going
 
@@ -133,12 +134,17 @@ func (s *Socket) In(room string) bool {
 // Give it to what a listener or hook waits for on the socket's behalf.
 // context.Cause reports an error wrapping ErrDisconnected.
 func (s *Socket) Context() context.Context {
+	if p := s.ctxReady.Load(); p != nil {
+		return *p // every event of a hooked socket asks: no lock
+	}
 	s.mu.Lock()
 	if s.ctx == nil {
 		s.ctx, s.cancel = context.WithCancelCause(context.Background())
 		if s.ended != nil {
 			s.cancel(s.ended)
 		}
+		ctx := s.ctx
+		s.ctxReady.Store(&ctx)
 	}
 	ctx := s.ctx
 	s.mu.Unlock()

@@ -125,18 +125,19 @@ func (a *argsArray) SetLen(n int) bool {
 // RangeError past the memory limit as when it made every value, and
 // before anything is allocated for them.
 func (in *instance) lazyArgs(raw []byte) goja.Value {
-	_, n, cost, ok := scanArray(raw, nil)
+	a := &argsArray{in: in}
+	// One pass when the elements fit the small array (most events); a
+	// longer array is counted and charged first, and split after.
+	lazy, n, cost, ok := scanArray(raw, a.lazySmall[:0], len(a.lazySmall))
 	if !ok {
 		return in.parseInput(raw, "args")
 	}
 	in.chargeArgs(cost)
-	a := &argsArray{in: in}
 	if n <= len(a.lazySmall) {
-		a.lazy = a.lazySmall[:0]
+		a.lazy = lazy
 	} else {
-		a.lazy = make([][]byte, 0, n)
+		a.lazy, _, _, _ = scanArray(raw, make([][]byte, 0, n), n)
 	}
-	a.lazy, _, _, _ = scanArray(raw, a.lazy)
 	if n <= len(a.small) {
 		a.vals = a.small[:n]
 	} else {
@@ -158,13 +159,13 @@ func (in *instance) chargeArgs(cost int64) {
 	}
 }
 
-// scanArray finds the elements of the JSON array b: it counts them and,
-// with dst not nil, appends each (its surrounding spaces trimmed) to dst.
+// scanArray finds the elements of the JSON array b: it counts them and
+// appends the first max of them (their surrounding spaces trimmed) to dst.
 // cost is what the decoder would charge for all of b's values, or a little
 // more. It only looks at brackets, braces, strings, commas and colons, so
 // it reports false for what is not an array; what is inside the elements
 // is checked as they are read.
-func scanArray(b []byte, dst [][]byte) (elems [][]byte, n int, cost int64, ok bool) {
+func scanArray(b []byte, dst [][]byte, max int) (elems [][]byte, n int, cost int64, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return dst, 0, 0, false
@@ -214,7 +215,7 @@ func scanArray(b []byte, dst [][]byte) (elems [][]byte, n int, cost int64, ok bo
 			if end == start {
 				return dst, n, cost, false
 			}
-			if dst != nil {
+			if n < max {
 				dst = append(dst, b[start:end])
 			}
 			n++

@@ -85,8 +85,8 @@ func FuzzScanArray(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, n, cost, ok := scanArray(b, nil)
-		elems, n2, _, ok2 := scanArray(b, [][]byte{})
+		_, n, cost, ok := scanArray(b, nil, 0)
+		elems, n2, _, ok2 := scanArray(b, nil, len(b))
 		if ok != ok2 || n != n2 || (ok && len(elems) != n) {
 			t.Fatalf("counting and collecting disagree: %v %d, %v %d", ok, n, ok2, n2)
 		}
