@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/hubd/hubd/hub"
 	"github.com/hubd/hubd/hub/relay"
@@ -185,6 +186,11 @@ func (h *Host) onDisconnect(s *hub.Socket, reason hub.DisconnectReason) {
 // event.
 var ErrDenied = errors.New("host: event denied")
 
+// eventEnvelopes recycles the event hook's envelopes: a plugin does not
+// keep the envelope past its call (see Plugin), and what keeps a copy (a
+// tape, a shadow's job) copies the struct.
+var eventEnvelopes = sync.Pool{New: func() any { return new(Envelope) }}
+
 func (h *Host) onEvent(ev *hub.Event) error {
 	t := h.current.Load()
 	if len(t.byHook[slotEvent]) == 0 {
@@ -194,14 +200,17 @@ func (h *Host) onEvent(ev *hub.Event) error {
 	if !t.subscribed(HookEvent, s.Namespace().Name(), ev.Name) {
 		return nil
 	}
-	env := socketEnvelope(HookEvent, s)
+	env := eventEnvelopes.Get().(*Envelope)
+	*env = socketEnvelope(HookEvent, s)
 	env.Event = ev.Name
 	env.Args = wire.Raw(ev.Args.JSON())
 	env.Attachments = ev.Args.Attachments()
 	env.Ack = ev.WantsAck()
 	env.Rooms = env.Socket.Rooms
 	ctx := s.Context()
-	d := h.decide(ctx, ctx, t, &env, nil)
+	d := h.decide(ctx, ctx, t, env, nil)
+	*env = Envelope{}
+	eventEnvelopes.Put(env)
 	switch d.Action {
 	case Deny:
 		reason := reasonOr(d.Reason, "denied")

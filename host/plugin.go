@@ -15,6 +15,9 @@ import (
 // when the socket the call is for goes away, and the runtime should then
 // stop the call and return an error wrapping ctx.Err() (context.Canceled),
 // which the host treats as an abandoned call, not a plugin failure.
+// env is the plugin's to read during the call only: the host reuses it
+// after Handle returns, so a plugin that keeps any of it copies it (the
+// byte slices in it are never reused and may be kept).
 // A nil Decision with no error allows the call unchanged.
 // Handle returns an error when the plugin threw, trapped, timed out
 // (ErrTimeout), returned garbage (ErrGarbage) or could not be reached; the

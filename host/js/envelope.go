@@ -103,15 +103,17 @@ type lazyFields interface {
 	fieldName(i int) string
 	present(i int) bool    // whether a lazy field exists
 	make(i int) goja.Value // converts a lazy field (nil: it does not exist)
+	// slots are the owner's arrays of the fields' values and states.
+	slots() ([]goja.Value, []fieldState)
 }
 
 // lazyObject is the goja.DynamicObject behaviour the envelope and its
 // socket share: fixed fields converted on first read, then kept (or
 // overwritten, or deleted, by the script), plus whatever the script adds.
-// vals and state are views of arrays in the owning object.
+// The fixed fields' values and states are arrays in the owning object
+// (lazyFields.slots), so that the envelope made for every call stays
+// small.
 type lazyObject struct {
-	vals  []goja.Value
-	state []fieldState
 	extra *extraProps
 }
 
@@ -120,24 +122,26 @@ func (o *lazyObject) get(f lazyFields, key string) goja.Value {
 	if i < 0 {
 		return o.extra.get(key)
 	}
-	switch o.state[i] {
+	vals, state := f.slots()
+	switch state[i] {
 	case fieldSet:
-		return o.vals[i]
+		return vals[i]
 	case fieldGone:
 		return nil
 	}
 	v := f.make(i)
 	if v == nil {
-		o.state[i] = fieldGone
+		state[i] = fieldGone
 	} else {
-		o.state[i], o.vals[i] = fieldSet, v
+		state[i], vals[i] = fieldSet, v
 	}
 	return v
 }
 
 func (o *lazyObject) set(f lazyFields, key string, v goja.Value) bool {
 	if i := f.field(key); i >= 0 {
-		o.state[i], o.vals[i] = fieldSet, v
+		vals, state := f.slots()
+		state[i], vals[i] = fieldSet, v
 		return true
 	}
 	if o.extra == nil {
@@ -152,7 +156,8 @@ func (o *lazyObject) has(f lazyFields, key string) bool {
 	if i < 0 {
 		return o.extra.get(key) != nil
 	}
-	switch o.state[i] {
+	_, state := f.slots()
+	switch state[i] {
 	case fieldSet:
 		return true
 	case fieldGone:
@@ -163,7 +168,8 @@ func (o *lazyObject) has(f lazyFields, key string) bool {
 
 func (o *lazyObject) del(f lazyFields, key string) bool {
 	if i := f.field(key); i >= 0 {
-		o.state[i], o.vals[i] = fieldGone, nil
+		vals, state := f.slots()
+		state[i], vals[i] = fieldGone, nil
 		return true
 	}
 	o.extra.delete(key)
@@ -172,8 +178,9 @@ func (o *lazyObject) del(f lazyFields, key string) bool {
 
 func (o *lazyObject) keys(f lazyFields) []string {
 	var keys []string
-	for i := range o.state {
-		if o.state[i] == fieldSet || o.state[i] == fieldLazy && f.present(i) {
+	_, state := f.slots()
+	for i := range state {
+		if state[i] == fieldSet || state[i] == fieldLazy && f.present(i) {
 			keys = append(keys, f.fieldName(i))
 		}
 	}
@@ -230,9 +237,7 @@ type envObject struct {
 }
 
 func newEnvelope(in *instance, env *host.Envelope, hi int) *envObject {
-	o := &envObject{in: in, env: env, hi: hi}
-	o.vals, o.state = o.valArray[:], o.stateArray[:]
-	return o
+	return &envObject{in: in, env: env, hi: hi}
 }
 
 // detach ends the object's view of the host envelope.
@@ -318,6 +323,9 @@ func (o *envObject) Keys() []string                    { return o.keys(o) }
 
 func (o *envObject) field(key string) int   { return envField(key) }
 func (o *envObject) fieldName(i int) string { return envNames[i] }
+func (o *envObject) slots() ([]goja.Value, []fieldState) {
+	return o.valArray[:], o.stateArray[:]
+}
 
 type socketObject struct {
 	lazyObject
@@ -329,9 +337,7 @@ type socketObject struct {
 }
 
 func newSocketObject(in *instance, env *host.Envelope) *socketObject {
-	o := &socketObject{in: in, env: env}
-	o.vals, o.state = o.valArray[:], o.stateArray[:]
-	return o
+	return &socketObject{in: in, env: env}
 }
 
 func (o *socketObject) present(i int) bool {
@@ -368,6 +374,9 @@ func (o *socketObject) Keys() []string                    { return o.keys(o) }
 
 func (o *socketObject) field(key string) int   { return socketField(key) }
 func (o *socketObject) fieldName(i int) string { return socketNames[i] }
+func (o *socketObject) slots() ([]goja.Value, []fieldState) {
+	return o.valArray[:], o.stateArray[:]
+}
 
 // strings makes a JS array of strings.
 func (in *instance) strings(ss []string) goja.Value {
