@@ -103,16 +103,18 @@ type lazyFields interface {
 	fieldName(i int) string
 	present(i int) bool    // whether a lazy field exists
 	make(i int) goja.Value // converts a lazy field (nil: it does not exist)
-	// slots are the owner's arrays of the fields' values and states.
-	slots() ([]goja.Value, []fieldState)
+	// states are the fields' states; value and setValue get and set the
+	// value of a field whose state is fieldSet.
+	states() []fieldState
+	value(i int) goja.Value
+	setValue(i int, v goja.Value)
 }
 
 // lazyObject is the goja.DynamicObject behaviour the envelope and its
 // socket share: fixed fields converted on first read, then kept (or
 // overwritten, or deleted, by the script), plus whatever the script adds.
-// The fixed fields' values and states are arrays in the owning object
-// (lazyFields.slots), so that the envelope made for every call stays
-// small.
+// The fixed fields' values and states are kept by the owning object
+// (lazyFields), so that the envelope made for every call stays small.
 type lazyObject struct {
 	extra *extraProps
 }
@@ -122,10 +124,10 @@ func (o *lazyObject) get(f lazyFields, key string) goja.Value {
 	if i < 0 {
 		return o.extra.get(key)
 	}
-	vals, state := f.slots()
+	state := f.states()
 	switch state[i] {
 	case fieldSet:
-		return vals[i]
+		return f.value(i)
 	case fieldGone:
 		return nil
 	}
@@ -133,15 +135,16 @@ func (o *lazyObject) get(f lazyFields, key string) goja.Value {
 	if v == nil {
 		state[i] = fieldGone
 	} else {
-		state[i], vals[i] = fieldSet, v
+		f.setValue(i, v)
+		state[i] = fieldSet
 	}
 	return v
 }
 
 func (o *lazyObject) set(f lazyFields, key string, v goja.Value) bool {
 	if i := f.field(key); i >= 0 {
-		vals, state := f.slots()
-		state[i], vals[i] = fieldSet, v
+		f.setValue(i, v)
+		f.states()[i] = fieldSet
 		return true
 	}
 	if o.extra == nil {
@@ -156,8 +159,7 @@ func (o *lazyObject) has(f lazyFields, key string) bool {
 	if i < 0 {
 		return o.extra.get(key) != nil
 	}
-	_, state := f.slots()
-	switch state[i] {
+	switch f.states()[i] {
 	case fieldSet:
 		return true
 	case fieldGone:
@@ -168,8 +170,10 @@ func (o *lazyObject) has(f lazyFields, key string) bool {
 
 func (o *lazyObject) del(f lazyFields, key string) bool {
 	if i := f.field(key); i >= 0 {
-		vals, state := f.slots()
-		state[i], vals[i] = fieldGone, nil
+		if f.states()[i] == fieldSet {
+			f.setValue(i, nil)
+		}
+		f.states()[i] = fieldGone
 		return true
 	}
 	o.extra.delete(key)
@@ -178,7 +182,7 @@ func (o *lazyObject) del(f lazyFields, key string) bool {
 
 func (o *lazyObject) keys(f lazyFields) []string {
 	var keys []string
-	_, state := f.slots()
+	state := f.states()
 	for i := range state {
 		if state[i] == fieldSet || state[i] == fieldLazy && f.present(i) {
 			keys = append(keys, f.fieldName(i))
@@ -232,8 +236,13 @@ type envObject struct {
 	hi     int
 	socket *socketObject
 
-	valArray   [numEnvFields]goja.Value
-	stateArray [numEnvFields]fieldState
+	state [numEnvFields]fieldState
+	// at[i]-1 is where field i's value is in vals, once it has been set:
+	// a handler reads a few of the twelve fields, so the values made are
+	// listed rather than kept in an array of twelve.
+	at    [numEnvFields]uint8
+	vals  []goja.Value
+	small [3]goja.Value
 }
 
 func newEnvelope(in *instance, env *host.Envelope, hi int) *envObject {
@@ -323,8 +332,18 @@ func (o *envObject) Keys() []string                    { return o.keys(o) }
 
 func (o *envObject) field(key string) int   { return envField(key) }
 func (o *envObject) fieldName(i int) string { return envNames[i] }
-func (o *envObject) slots() ([]goja.Value, []fieldState) {
-	return o.valArray[:], o.stateArray[:]
+func (o *envObject) states() []fieldState   { return o.state[:] }
+func (o *envObject) value(i int) goja.Value { return o.vals[o.at[i]-1] }
+func (o *envObject) setValue(i int, v goja.Value) {
+	if o.at[i] > 0 {
+		o.vals[o.at[i]-1] = v
+		return
+	}
+	if o.vals == nil {
+		o.vals = o.small[:0]
+	}
+	o.vals = append(o.vals, v)
+	o.at[i] = uint8(len(o.vals))
 }
 
 type socketObject struct {
@@ -372,11 +391,11 @@ func (o *socketObject) Has(key string) bool               { return o.has(o, key)
 func (o *socketObject) Delete(key string) bool            { return o.del(o, key) }
 func (o *socketObject) Keys() []string                    { return o.keys(o) }
 
-func (o *socketObject) field(key string) int   { return socketField(key) }
-func (o *socketObject) fieldName(i int) string { return socketNames[i] }
-func (o *socketObject) slots() ([]goja.Value, []fieldState) {
-	return o.valArray[:], o.stateArray[:]
-}
+func (o *socketObject) field(key string) int         { return socketField(key) }
+func (o *socketObject) fieldName(i int) string       { return socketNames[i] }
+func (o *socketObject) states() []fieldState         { return o.stateArray[:] }
+func (o *socketObject) value(i int) goja.Value       { return o.valArray[i] }
+func (o *socketObject) setValue(i int, v goja.Value) { o.valArray[i] = v }
 
 // strings makes a JS array of strings.
 func (in *instance) strings(ss []string) goja.Value {

@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,4 +178,20 @@ func BenchmarkParseDecision(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAppendIndex is the index the host writes after an envelope's
+// JSON: hubbench's echo event (one object argument with a 100-byte
+// string), as the benchmark server's hook gets it.
+func BenchmarkAppendIndex(b *testing.B) {
+	env := host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "AbCdEfGhIjKlMnOpQrSt", Rooms: []string{}},
+		Event: "echo", Args: wire.Raw(`[{"t":1765091234567890123,"s":12345,"p":"` + strings.Repeat("x", 100) + `"}]`), Ack: true}
+	js := env.AppendJSON(nil)
+	n := len(js)
+	buf := make([]byte, 0, n+indexSize+4)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendIndex(append(buf[:0], js...), &env)
+	}
+	_ = buf[n]
 }
