@@ -305,7 +305,7 @@ func (o *envObject) make(i int) goja.Value {
 	case envRecovered:
 		return in.trueValue
 	case envEvent:
-		return in.rt.ToValue(e.Event)
+		return in.eventName(e.Event)
 	case envArgs:
 		return in.lazyArgs(e.Args)
 	case envAck:
@@ -396,6 +396,16 @@ func (o *socketObject) fieldName(i int) string       { return socketNames[i] }
 func (o *socketObject) states() []fieldState         { return o.stateArray[:] }
 func (o *socketObject) value(i int) goja.Value       { return o.valArray[i] }
 func (o *socketObject) setValue(i int, v goja.Value) { o.valArray[i] = v }
+
+// eventName returns the event's name as a JS string, the previous call's
+// value when the name is the same (most events of a socket have a few
+// names; JS strings are immutable, so sharing one is invisible).
+func (in *instance) eventName(name string) goja.Value {
+	if in.lastEvent.v == nil || in.lastEvent.name != name {
+		in.lastEvent.name, in.lastEvent.v = name, in.rt.ToValue(name)
+	}
+	return in.lastEvent.v
+}
 
 // strings makes a JS array of strings.
 func (in *instance) strings(ss []string) goja.Value {

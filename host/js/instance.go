@@ -49,6 +49,12 @@ type instance struct {
 	objectProto *goja.Object
 	rangeError  goja.Constructor // the runtime's own, for the limits' errors
 
+	// lastEvent is the event name converted last (eventName).
+	lastEvent struct {
+		name string
+		v    goja.Value
+	}
+
 	// Wrapped built-ins' state (limits.go, stringify.go).
 	joining   []*goja.Object  // arrays being joined, outermost first
 	stringify []*stringifyRun // JSON.stringify calls in progress
