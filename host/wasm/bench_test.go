@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"slices"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -194,4 +195,30 @@ func BenchmarkAppendIndex(b *testing.B) {
 		buf = appendIndex(append(buf[:0], js...), &env)
 	}
 	_ = buf[n]
+}
+
+// BenchmarkHandleBenchHook is one call of the benchmark server's Go Wasm
+// event hook (bench/hub/plugins/wasmgo: reads the event name and the first
+// argument, allows) with hubbench's echo payload: the host's side of the
+// call and the guest's, Go runtime entry included.
+func BenchmarkHandleBenchHook(b *testing.B) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	guest := filepath.Join(b.TempDir(), "hook.wasm")
+	if err := buildGo(root, "./bench/hub/plugins/wasmgo", guest); err != nil {
+		b.Fatal(err)
+	}
+	p := load(b, guest, func(m *host.Manifest) { m.PoolSize = 1 })
+	base := host.Envelope{Hook: host.HookEvent, Namespace: "/", Socket: host.Socket{ID: "AbCdEfGhIjKlMnOpQrSt", Rooms: []string{}},
+		Event: "echo", Args: wire.Raw(`[{"t":1765091234567890123,"s":12345,"p":"` + strings.Repeat("x", 100) + `"}]`), Ack: true}
+	ctx := host.WithDeadline(context.Background(), time.Now().Add(time.Hour))
+	b.ReportAllocs()
+	for b.Loop() {
+		env := base
+		if d, err := p.Handle(ctx, &env); err != nil || d != nil {
+			b.Fatal(d, err)
+		}
+	}
 }

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The hook path's cost, end to end: hubbench's closed loop of acked events
+# (50 clients, one echo in flight each, 100-byte padding) against the
+# benchmark server (bench/hub) without hooks, with the JavaScript event
+# hook bench/hub/plugins/js and with the Go Wasm one bench/hub/plugins/wasmgo
+# (both read the event name and the first argument and allow the event).
+# The three alternate within each round, their order reversed every other
+# round; each line gives acked events/s, p99, the server's CPU per ack
+# (utime+stime from /proc) and the ratio to the no-hook run of the same
+# round.
+#
+#   bench/hookpath/run.sh [rounds] [seconds]        (default 4 rounds of 10 s)
+#
+# BEFORE=<git revision> also builds the benchmark server and the Wasm guest
+# at that revision and runs them in the same rounds, so that a change is
+# measured against its base on the same machine at the same time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-4}
+secs=${2:-10}
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; git worktree remove --force "$tmp/before-src" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+build() { # source-dir out-dir
+  mkdir -p "$2/js" "$2/wasm"
+  (cd "$1" && go build -o "$2/hub" ./bench/hub &&
+    GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$2/wasm/hook.wasm" ./bench/hub/plugins/wasmgo)
+  cp "$1"/bench/hub/plugins/js/hook.js "$2/js/"
+}
+go build -o "$tmp/hubbench" ./cmd/hubbench
+build . "$tmp/now"
+builds=(now)
+if [ -n "${BEFORE:-}" ]; then
+  git worktree add -q --detach "$tmp/before-src" "$BEFORE"
+  build "$tmp/before-src" "$tmp/before"
+  builds=(before now)
+fi
+
+run() { # build hooks -> "acked/s p99 cpu-us-per-ack"
+  local dir=$tmp/$1 plugins=()
+  [ "$2" != none ] && plugins=(-plugins "$dir/$2")
+  "$dir/hub" -addr 127.0.0.1:3460 "${plugins[@]}" >"$tmp/server.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/3460) 2>/dev/null && break
+    sleep 0.05
+  done
+  local t0 t1 out
+  t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  out=$("$tmp/hubbench" ack -url http://127.0.0.1:3460 -duration "${secs}s" -json)
+  t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  echo "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+ticks = float(sys.argv[1])
+print(round(d["acked_per_sec"]), d["round_trip"].get("p99_ms", d["round_trip"].get("p99", "?")),
+      round(ticks * 1e6 / 100 / max(d["acked"], 1), 1))' "$((t1 - t0))"
+}
+
+printf '%-5s %-6s %-5s %10s %8s %12s %8s\n' round build hooks acked/s p99 cpu-us/ack ratio
+for r in $(seq "$rounds"); do
+  order=(none js wasm)
+  [ $((r % 2)) = 0 ] && order=(wasm js none)
+  for b in "${builds[@]}"; do
+    declare -A res=()
+    for h in "${order[@]}"; do res[$h]=$(run "$b" "$h"); done
+    base=${res[none]%% *}
+    for h in none js wasm; do
+      set -- ${res[$h]}
+      printf '%-5s %-6s %-5s %10s %8s %12s %8s\n' "$r" "$b" "$h" "$1" "$2" "$3" \
+        "$(python3 -c "print(f'{$1/$base:.2f}')")"
+    done
+  done
+done
