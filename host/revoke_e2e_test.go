@@ -491,6 +491,29 @@ func TestRevokeFromWasm(t *testing.T) {
 	}
 }
 
+// serveRevoking serves h's hooks, with the relay and revocations from
+// plugins (burst of them each, and no more for the test's length), on a
+// test server closed with the test.
+func serveRevoking(t *testing.T, h *host.Host, burst int) *httptest.Server {
+	t.Helper()
+	srv := hub.New(hub.Options{})
+	srv.SetHooks(h.Hooks())
+	if err := relay.Attach(srv, relay.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	rv, err := h.ServeRevocations(srv, host.RevokeOptions{Burst: burst, Rate: 1e-6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		_ = rv.Close()
+		_ = srv.Close()
+		ts.Close()
+	})
+	return ts
+}
+
 func revokeFromWasm(t *testing.T, wasmRT *wasm.Runtime, guest string) {
 	h := host.New(nil)
 	generousBudgets(h)
@@ -508,21 +531,7 @@ func revokeFromWasm(t *testing.T, wasmRT *wasm.Runtime, guest string) {
 	if err := h.Load(t.Context(), []host.Spec{grantsSpec(t, `{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	srv := hub.New(hub.Options{})
-	srv.SetHooks(h.Hooks())
-	if err := relay.Attach(srv, relay.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	rv, err := h.ServeRevocations(srv, host.RevokeOptions{Burst: 1, Rate: 1e-6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		_ = rv.Close()
-		_ = srv.Close()
-		ts.Close()
-	})
+	ts := serveRevoking(t, h, 1)
 	c := startRevokeClient(t, ts.URL, ts.URL)
 	c.next(t, "ready", "")
 	kick := func(arg, want string) { t.Helper(); c.kick(t, arg, want) }

@@ -3,7 +3,6 @@ package host_test
 import (
 	"bytes"
 	"encoding/json"
-	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -15,8 +14,6 @@ import (
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
 	"github.com/hubd/hubd/host/process"
-	"github.com/hubd/hubd/hub"
-	"github.com/hubd/hubd/hub/relay"
 )
 
 // TestRevokeFromProcess: a process plugin (testdata/revoke/process, the
@@ -54,22 +51,8 @@ func TestRevokeFromProcess(t *testing.T) {
 		}
 	}
 	load(`{}`) // everyone connects and joins first
-	srv := hub.New(hub.Options{})
-	srv.SetHooks(h.Hooks())
-	if err := relay.Attach(srv, relay.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	// Two revocations per plugin, and no more for the test's length.
-	rv, err := h.ServeRevocations(srv, host.RevokeOptions{Burst: 2, Rate: 1e-6})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		_ = rv.Close()
-		_ = srv.Close()
-		ts.Close()
-	})
+	// Two revocations per plugin.
+	ts := serveRevoking(t, h, 2)
 
 	clients := map[string]*wsSocket{}
 	for name, rooms := range map[string]string{"ann": `["vip","news"]`, "bob": `["vip","news"]`, "cat": `["vip"]`} {

@@ -92,41 +92,11 @@ func (d *decoder) members(b []byte, o *jsonObject) error {
 		if d.i >= len(d.b) || d.b[d.i] != '{' {
 			d.fail("expected {")
 		}
-		d.i++
-		d.space()
-		if d.i < len(d.b) && d.b[d.i] == '}' {
-			d.i++
-		} else {
-			for {
-				d.space()
-				if d.i >= len(d.b) || d.b[d.i] != '"' {
-					d.fail("expected a string key")
-				}
-				k := d.str()
-				d.space()
-				if d.i >= len(d.b) || d.b[d.i] != ':' {
-					d.fail("expected :")
-				}
-				d.i++
-				d.space()
-				start := d.i
-				d.skip()
-				o.add(k, d.b[start:d.i])
-				d.space()
-				if d.i >= len(d.b) {
-					d.fail("unexpected end of JSON")
-				}
-				if d.b[d.i] == ',' {
-					d.i++
-					continue
-				}
-				if d.b[d.i] == '}' {
-					d.i++
-					break
-				}
-				d.fail("expected , or }")
-			}
-		}
+		d.eachMember(func(k string) {
+			start := d.i
+			d.skip()
+			o.add(k, d.b[start:d.i])
+		})
 		d.space()
 		if d.i != len(d.b) {
 			d.fail("unexpected data after the value")
@@ -325,33 +295,46 @@ func (d *decoder) array() goja.Value {
 func (d *decoder) object() goja.Value {
 	d.spend(objectCost)
 	d.nest()
-	d.i++ // {
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		d.depth--
-		return d.in.rt.NewObject()
-	}
 	// Made without a prototype, so that setting a key creates an own data
 	// property whatever Object.prototype holds (a "__proto__" key, a
 	// setter a script defined there), as JSON.parse's CreateDataProperty
 	// does, and cheaper than defining each; the prototype comes last.
 	obj := d.in.rt.CreateObject(nil)
+	d.eachMember(func(k string) {
+		d.spend(keyCost)
+		if err := obj.Set(k, d.value()); err != nil {
+			panic(err)
+		}
+	})
+	d.depth--
+	if err := obj.SetPrototype(d.in.objectProto); err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// eachMember reads the object at d.b[d.i] ('{'), calling value for each
+// key with d.i at the key's value, which value reads.
+func (d *decoder) eachMember(value func(key string)) {
+	d.i++ // {
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return
+	}
 	for {
 		d.space()
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
 			d.fail("expected a string key")
 		}
-		d.spend(keyCost)
 		k := d.str()
 		d.space()
 		if d.i >= len(d.b) || d.b[d.i] != ':' {
 			d.fail("expected :")
 		}
 		d.i++
-		if err := obj.Set(k, d.value()); err != nil {
-			panic(err)
-		}
+		d.space()
+		value(k)
 		d.space()
 		if d.i >= len(d.b) {
 			d.fail("unexpected end of JSON")
@@ -362,15 +345,10 @@ func (d *decoder) object() goja.Value {
 		}
 		if d.b[d.i] == '}' {
 			d.i++
-			break
+			return
 		}
 		d.fail("expected , or }")
 	}
-	d.depth--
-	if err := obj.SetPrototype(d.in.objectProto); err != nil {
-		panic(err)
-	}
-	return obj
 }
 
 // str reads a JSON string; d.b[d.i] is its opening quote.

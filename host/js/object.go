@@ -76,8 +76,13 @@ func (o *members) add(k string, raw []byte) {
 		o.vals[i], o.raws[i] = nil, raw
 		return
 	}
+	o.push(k, nil, raw)
+}
+
+// push appends a key with its value, or its raw JSON.
+func (o *members) push(k string, v goja.Value, raw []byte) {
 	o.keys = append(o.keys, k)
-	o.vals = append(o.vals, nil)
+	o.vals = append(o.vals, v)
 	o.raws = append(o.raws, raw)
 	if o.at != nil {
 		o.at[k] = len(o.keys) - 1
@@ -127,14 +132,7 @@ func (o *jsonObject) Set(key string, v goja.Value) bool {
 		o.vals[i], o.raws[i] = v, nil
 		return true
 	}
-	o.keys = append(o.keys, key)
-	o.vals = append(o.vals, v)
-	o.raws = append(o.raws, nil)
-	if o.at != nil {
-		o.at[key] = len(o.keys) - 1
-	} else if len(o.keys) > jsonObjectIndexed {
-		o.reindex()
-	}
+	o.push(key, v, nil)
 	return true
 }
 

@@ -99,7 +99,13 @@ func FuzzArgsObject(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"a":{"b":[1,"]"]},"a":2}`, `{"":"\""}`, `{"x":[{"y":{}}],"z":-1e-7}`} {
 		f.Add(s)
 	}
-	p := loadSource(f, `hubd.on("event", (env) => ({ args: [JSON.stringify(env.args[0]), JSON.stringify(JSON.parse(env.args[1]))] }));`, withPool(1))
+	// goja's JSON.parse refuses what it cannot hold in a float64 (1e700),
+	// where a JS engine gives Infinity: such input has no reference.
+	p := loadSource(f, `hubd.on("event", (env) => {
+  let ref;
+  try { ref = JSON.stringify(JSON.parse(env.args[1])); } catch (e) { return { args: ["no reference", "no reference"] }; }
+  return { args: [JSON.stringify(env.args[0]), ref] };
+});`, withPool(1))
 	f.Fuzz(func(t *testing.T, obj string) {
 		var m map[string]json.RawMessage
 		if json.Unmarshal([]byte(obj), &m) != nil || m == nil || strings.ContainsAny(obj, "\x00") {
