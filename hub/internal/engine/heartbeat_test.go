@@ -20,8 +20,11 @@ func TestHeartbeatWebSocket(t *testing.T) {
 		if d := time.Since(start); (i > 0 && d < interval) || d < interval/2 {
 			t.Fatalf("ping %d came %v after the previous pong", i, d)
 		}
-		writeText(t, ws, "3")
+		// Before the pong is written: the server's timer starts when it
+		// reads the pong, which is after this, however the two goroutines
+		// are scheduled.
 		start = time.Now()
+		writeText(t, ws, "3")
 	}
 	if h.isClosed() {
 		t.Fatal("session closed although every ping was answered")
