@@ -338,6 +338,9 @@ func (in *instance) call(hi int, obj *envObject) (d *host.Decision, err error) {
 	if err != nil {
 		return nil, in.callError(err)
 	}
+	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
+		return nil, nil // allowed unchanged; nothing of the script's to read
+	}
 	var derr error
 	if ex := in.rt.Try(func() { d, derr = in.decision(ret) }); ex != nil {
 		return nil, fmt.Errorf("js: reading the %s handler's decision: %s", hookOrder[hi], describe(ex))
