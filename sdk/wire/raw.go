@@ -80,6 +80,11 @@ func (r Raw) Str() (s string, ok bool) {
 	if i >= len(r) || r[i] != '"' {
 		return "", false
 	}
+	return r.strAt(i)
+}
+
+// strAt returns the string whose opening quote is r[i].
+func (r Raw) strAt(i int) (string, bool) {
 	end, esc := ScanString(r, i)
 	if end < 0 {
 		return "", false
@@ -215,14 +220,7 @@ func (r Raw) IndexStr(n int) (string, bool) {
 			if r[i] != '"' {
 				return "", false
 			}
-			end, esc := ScanString(r, i)
-			if end < 0 {
-				return "", false
-			}
-			if !esc {
-				return view(r[i+1 : end-1]), true
-			}
-			return Unescape(r[i+1 : end-1])
+			return r.strAt(i)
 		}
 		e := SkipValue(r, i)
 		if e < 0 {
