@@ -302,21 +302,7 @@ func (c *revokeClient) takeSeen(kind string) []revokeLine {
 // status and the answer.
 func postRevoke(t *testing.T, base, body string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/api/revoke", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+revokeKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	return apiRequest(t, http.MethodPost, base+"/api/revoke", "Bearer "+revokeKey, body)
 }
 
 // revoke posts a revocation and returns its result.

@@ -57,22 +57,9 @@ func shadowServer(t *testing.T, h *host.Host) string {
 // into v.
 func apiCall(t *testing.T, method, url string, v any) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+shadowAPIKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	status, b := apiRequest(t, method, url, "Bearer "+shadowAPIKey, "")
+	if status != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, url, status, b)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s %s: %s: %v", method, url, b, err)

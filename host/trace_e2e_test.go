@@ -263,7 +263,14 @@ func compactJSON(t *testing.T, raw json.RawMessage) string {
 
 func getTrace(t *testing.T, url, auth string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	return apiRequest(t, http.MethodGet, url, auth, "")
+}
+
+// apiRequest makes an HTTP API call, with auth as the Authorization header
+// when not empty, and returns the status and the answer.
+func apiRequest(t *testing.T, method, url, auth, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
