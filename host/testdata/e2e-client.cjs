@@ -3,26 +3,7 @@
 // way to another client, and a plugin's reply as the ack. Prints one JSON
 // line per observation; exits non-zero on anything unexpected.
 "use strict";
-const { io } = require("socket.io-client");
-
-const url = process.argv[2];
-const out = (kind, value) => console.log(JSON.stringify({ kind, value }));
-const fail = (why) => {
-  console.error("e2e-client: " + why);
-  process.exit(1);
-};
-// A bound against hangs, far above what a loaded machine needs.
-setTimeout(() => fail("timed out"), 50000).unref();
-
-const connect = (auth) =>
-  new Promise((resolve, reject) => {
-    const s = io(url, { auth, transports: ["websocket"], reconnection: false });
-    s.on("connect", () => resolve(s));
-    s.on("connect_error", (err) => {
-      s.close();
-      reject(err);
-    });
-  });
+const { out, fail, connect } = require("./client.cjs")("e2e-client", 50000);
 
 (async () => {
   try {

@@ -11,26 +11,8 @@
 //
 // Usage: node client.cjs <base url>
 "use strict";
-const { io } = require("socket.io-client");
 const readline = require("node:readline");
-
-const url = process.argv[2];
-const out = (kind, value) => console.log(JSON.stringify({ kind, value }));
-const fail = (why) => {
-  console.error("client: " + why);
-  process.exit(1);
-};
-setTimeout(() => fail("timed out"), 120000).unref();
-
-const connect = (auth) =>
-  new Promise((resolve, reject) => {
-    const s = io(url, { auth, transports: ["websocket"], reconnection: false, forceNew: true });
-    s.on("connect", () => resolve(s));
-    s.on("connect_error", (err) => {
-      s.close();
-      reject(err);
-    });
-  });
+const { out, fail, connect } = require("../client.cjs")("client", 120000);
 const next = (s, event) => new Promise((resolve) => s.once(event, (...args) => resolve(args)));
 const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 

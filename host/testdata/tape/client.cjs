@@ -10,30 +10,9 @@
 //
 // Usage: node client.cjs <base url>
 "use strict";
-const { io } = require("socket.io-client");
-
-const url = process.argv[2];
-const fail = (why) => {
-  console.error("client: " + why);
-  process.exit(1);
-};
-setTimeout(() => fail("timed out"), 60000).unref();
-
-const connect = (auth) =>
-  new Promise((resolve, reject) => {
-    const s = io(url, {
-      auth,
-      transports: ["websocket"],
-      reconnection: false,
-      forceNew: true,
-      extraHeaders: { authorization: "Bearer bearer-secret-7781", "x-api-secret": "header-secret-9924" },
-    });
-    s.on("connect", () => resolve(s));
-    s.on("connect_error", (err) => {
-      s.close();
-      reject(err);
-    });
-  });
+const { fail, connect } = require("../client.cjs")("client", 60000, {
+  extraHeaders: { authorization: "Bearer bearer-secret-7781", "x-api-secret": "header-secret-9924" },
+});
 
 (async () => {
   try {
