@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/host/js"
@@ -39,13 +37,6 @@ hubd.on("event", (env) => {
 // TestEndToEnd wires a JavaScript plugin to a hub through the host and
 // drives it with the real socket.io-client.
 func TestEndToEnd(t *testing.T) {
-	modules, err := filepath.Abs("../hub/testdata/client/node_modules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(modules, "socket.io-client")); err != nil {
-		t.Fatalf("socket.io-client is not installed in %s: run `make test`, which runs npm ci there", modules)
-	}
 	// The plugin in a folder, with a manifest that raises the 50 ms call
 	// limit, and the host's chain budgets raised alike: the race detector
 	// on a loaded machine can take longer, and a timed-out call would be
@@ -77,17 +68,7 @@ func TestEndToEnd(t *testing.T) {
 	defer ts.Close()
 	defer srv.Close()
 
-	// A bound against hangs; the client bounds itself at 50 s.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "testdata/e2e-client.cjs", ts.URL)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("client: %v\n%s", err, stderr.String())
-	}
+	stdout := runNodeClient(t, "host/testdata/e2e-client.cjs", ts.URL)
 	var got []map[string]any
 	sc := bufio.NewScanner(bytes.NewReader(stdout))
 	for sc.Scan() {
