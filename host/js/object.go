@@ -151,7 +151,12 @@ func (o *jsonObject) Delete(key string) bool {
 	o.vals = slices.Delete(o.vals, i, i+1)
 	o.raws = slices.Delete(o.raws, i, i+1)
 	if o.at != nil {
-		o.reindex()
+		// The keys after it moved down one; the map is kept, so that a
+		// script deleting every key of a large argument makes no garbage.
+		delete(o.at, key)
+		for j := i; j < len(o.keys); j++ {
+			o.at[o.keys[j]] = j
+		}
 	}
 	return true
 }

@@ -26,6 +26,9 @@ function probe(o) {
   r.push(Object.prototype.toString.call(o), String(Object.getOwnPropertyNames(o)));
   o.added = 1;
   delete o.a;
+  const first = Object.keys(o)[0]; // the others move down
+  delete o[first];
+  r.push(Object.keys(o).map((k) => JSON.stringify(o[k])).join("|"));
   o.b = "b2";
   r.push(JSON.stringify(o), Object.keys(o).join("|"));
   return r;
