@@ -55,6 +55,14 @@ type hostServer struct {
 	done chan struct{} // closed when Serve has returned
 }
 
+// newHostServer makes the gRPC server of the Host service, within its
+// bounds.
+func newHostServer(revoke func([]byte) error) *grpc.Server {
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxHostMessage), grpc.MaxConcurrentStreams(maxHostStreams))
+	pb.RegisterHostServer(srv, &hostService{revoke: revoke})
+	return srv
+}
+
 // serveHost serves the Host service through broker and returns its
 // broker id.
 func (p *plugin) serveHost(broker *goplugin.GRPCBroker) (*hostServer, uint32, error) {
@@ -63,8 +71,7 @@ func (p *plugin) serveHost(broker *goplugin.GRPCBroker) (*hostServer, uint32, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("serving the host service to the process: %w", err)
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(maxHostMessage), grpc.MaxConcurrentStreams(maxHostStreams))
-	pb.RegisterHostServer(srv, &hostService{revoke: p.spec.Revoke})
+	srv := newHostServer(p.spec.Revoke)
 	h := &hostServer{srv: srv, done: make(chan struct{})}
 	go func() {
 		defer close(h.done)

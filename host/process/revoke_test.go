@@ -4,14 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/internal/waitfor"
+	pb "github.com/hubd/hubd/sdk/proto/hubd/v1"
 )
 
 // revokeSink is the host's Revoke func for a test: it validates as the
@@ -284,4 +291,43 @@ func TestRevokeSizes(t *testing.T) {
 		}
 	}
 	sink.none(t)
+}
+
+// TestHostServiceMessageBound: a process that is not built with the Go SDK
+// (which checks the revocation's bound itself) and sends the Host service
+// more than its message bound is refused by the transport, and its
+// request reaches no Revoke func; one just under the bound reaches it.
+func TestHostServiceMessageBound(t *testing.T) {
+	sink := newRevokeSink()
+	srv := newHostServer(sink.revoke)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := pb.NewHostClient(conn)
+	big := `{"rooms":["vip"],"reason":"` + strings.Repeat("x", maxHostMessage) + `"}`
+	_, err = client.Revoke(t.Context(), &pb.RevokeRequest{RevocationJson: []byte(big)})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("a request of %d bytes: %v, want ResourceExhausted", len(big), err)
+	}
+	sink.none(t)
+	// Under the message bound, the host's own bound answers.
+	over := `{"rooms":["vip"],"reason":"` + strings.Repeat("x", 100<<10) + `"}`
+	_, err = client.Revoke(t.Context(), &pb.RevokeRequest{RevocationJson: []byte(over)})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "at most 65536") {
+		t.Fatalf("a revocation of %d bytes: %v, want InvalidArgument with the host's bound", len(over), err)
+	}
+	if _, err := client.Revoke(t.Context(), &pb.RevokeRequest{RevocationJson: []byte(`{"rooms":["vip"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.next(t); got != `{"rooms":["vip"]}` {
+		t.Fatalf("the host got %s", got)
+	}
 }
