@@ -1,5 +1,7 @@
 package wire
 
+import "strconv"
+
 // Envelope is one hook call as every runtime sees it. Its JSON form is the
 // envelope schema, sdk/schema/envelope.schema.json: AppendJSON writes it,
 // and encoding/json reads it through the json tags (encoding/json writes
@@ -160,85 +162,65 @@ func (d *Decision) IsZero() bool {
 // list only when not nil (an empty but non-nil Raw as null), so {} for the
 // zero Decision.
 func (d *Decision) AppendJSON(dst []byte) []byte {
-	if d.Args != nil && d.Action == "" && d.Event == "" && d.Rooms == nil && d.Except == nil &&
-		d.ToSender == nil && d.Reply == nil && d.Reason == "" && d.Data == nil && d.SocketData == nil && d.Join == nil {
-		// A transform: the common case of the event hook.
-		dst = append(dst, `{"args":`...)
-		dst = appendValue(dst, d.Args)
-		return append(dst, '}')
-	}
-	sep := byte('{')
+	w := members{dst: dst}
 	if d.Action != "" {
-		dst = append(dst, sep)
-		dst = append(dst, `"action":`...)
-		dst = AppendString(dst, string(d.Action))
-		sep = ','
+		w.dst = AppendString(w.key(`"action":`), string(d.Action))
 	}
 	if d.Reason != "" {
-		dst = append(dst, sep)
-		dst = append(dst, `"reason":`...)
-		dst = AppendString(dst, d.Reason)
-		sep = ','
+		w.dst = AppendString(w.key(`"reason":`), d.Reason)
 	}
 	if d.Data != nil {
-		dst = append(dst, sep)
-		dst = append(dst, `"data":`...)
-		dst = appendValue(dst, d.Data)
-		sep = ','
+		w.dst = appendValue(w.key(`"data":`), d.Data)
 	}
 	if d.Event != "" {
-		dst = append(dst, sep)
-		dst = append(dst, `"event":`...)
-		dst = AppendString(dst, d.Event)
-		sep = ','
+		w.dst = AppendString(w.key(`"event":`), d.Event)
 	}
 	if d.Args != nil {
-		dst = append(dst, sep)
-		dst = append(dst, `"args":`...)
-		dst = appendValue(dst, d.Args)
-		sep = ','
+		w.dst = appendValue(w.key(`"args":`), d.Args)
 	}
 	if d.Rooms != nil {
-		dst = append(dst, sep)
-		dst = append(dst, `"rooms":`...)
-		dst = AppendStrings(dst, d.Rooms)
-		sep = ','
+		w.dst = AppendStrings(w.key(`"rooms":`), d.Rooms)
 	}
 	if d.Except != nil {
-		dst = append(dst, sep)
-		dst = append(dst, `"except":`...)
-		dst = AppendStrings(dst, d.Except)
-		sep = ','
+		w.dst = AppendStrings(w.key(`"except":`), d.Except)
 	}
 	if d.ToSender != nil {
-		dst = append(dst, sep)
-		if *d.ToSender {
-			dst = append(dst, `"to_sender":true`...)
-		} else {
-			dst = append(dst, `"to_sender":false`...)
-		}
-		sep = ','
+		w.dst = strconv.AppendBool(w.key(`"to_sender":`), *d.ToSender)
 	}
 	if d.Reply != nil {
-		dst = append(dst, sep)
-		dst = append(dst, `"reply":`...)
-		dst = appendValue(dst, d.Reply)
-		sep = ','
+		w.dst = appendValue(w.key(`"reply":`), d.Reply)
 	}
 	if d.SocketData != nil {
-		dst = append(dst, sep)
-		dst = append(dst, `"socket_data":`...)
-		dst = appendValue(dst, d.SocketData)
-		sep = ','
+		w.dst = appendValue(w.key(`"socket_data":`), d.SocketData)
 	}
 	if d.Join != nil {
-		dst = append(dst, sep)
-		dst = append(dst, `"join":`...)
-		dst = AppendStrings(dst, d.Join)
-		sep = ','
+		w.dst = AppendStrings(w.key(`"join":`), d.Join)
 	}
-	if sep == '{' {
-		return append(dst, '{', '}')
+	return w.end()
+}
+
+// members writes a JSON object's members one after the other.
+type members struct {
+	dst  []byte
+	some bool // a member was written
+}
+
+// key appends the separator and key (its quotes and colon included) and
+// returns the buffer, for the value to be appended to.
+func (w *members) key(key string) []byte {
+	if w.some {
+		w.dst = append(w.dst, ',')
+	} else {
+		w.dst = append(w.dst, '{')
+		w.some = true
 	}
-	return append(dst, '}')
+	return append(w.dst, key...)
+}
+
+// end closes the object ({} when no member was written).
+func (w *members) end() []byte {
+	if !w.some {
+		return append(w.dst, '{', '}')
+	}
+	return append(w.dst, '}')
 }
