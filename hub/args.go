@@ -19,6 +19,7 @@ import (
 type Args struct {
 	list        []byte // comma-separated JSON values, no brackets
 	attachments [][]byte
+	array       []byte // list in brackets, when a received packet had it (see JSON)
 }
 
 // NewArgs encodes Go values as arguments. []byte values become binary
@@ -75,7 +76,12 @@ func (a Args) Len() int {
 }
 
 // JSON returns the arguments as a JSON array, binary values as placeholders.
+// It must not be modified: the arguments of a client's event share it with
+// the packet they came in.
 func (a Args) JSON() json.RawMessage {
+	if a.array != nil {
+		return a.array
+	}
 	b := make([]byte, 0, len(a.list)+2)
 	b = append(b, '[')
 	b = append(b, a.list...)

@@ -107,7 +107,8 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		v2Packet(&p)
 	}
 	if (p.Type == sio.BinaryEvent || p.Type == sio.BinaryAck) && p.Attachments > 0 {
-		c.pending, c.pendingSize = &p, len(data)
+		pending := p // only a binary packet outlives this call: p stays on the stack
+		c.pending, c.pendingSize = &pending, len(data)
 		return
 	}
 	c.dispatch(&p, nil, len(data))

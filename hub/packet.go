@@ -103,10 +103,12 @@ func encodeEvent(pr Parser, nsp string, id int64, event string, args Args, offse
 	return withAttachments(b, args.attachments)
 }
 
-func encodeAck(pr Parser, nsp string, id int64, args Args) []engine.Frame {
+// encodeAck appends the frames of an ACK to dst: given a small array of
+// the caller's, an ack's frames need no allocation of their own.
+func encodeAck(dst []engine.Frame, pr Parser, nsp string, id int64, args Args) []engine.Frame {
 	if pr == ParserMsgpack {
 		b := make([]byte, 0, 32+len(nsp)+args.msgpackSize())
-		return msgpackFrame(sio.AppendMsgpackAck(b, nsp, id, args.list, args.attachments))
+		return append(dst, engine.Frame{Data: sio.AppendMsgpackAck(b, nsp, id, args.list, args.attachments), Binary: true})
 	}
 	h := sio.Header{Type: sio.Ack, Nsp: nsp, ID: id}
 	if n := len(args.attachments); n > 0 {
@@ -118,7 +120,11 @@ func encodeAck(pr Parser, nsp string, id int64, args Args) []engine.Frame {
 	b = append(b, '[')
 	b = append(b, args.list...)
 	b = append(b, ']')
-	return withAttachments(b, args.attachments)
+	dst = append(dst, engine.Frame{Data: b})
+	for _, a := range args.attachments {
+		dst = append(dst, engine.Frame{Data: a, Binary: true})
+	}
+	return dst
 }
 
 // encodeControl builds a CONNECT, DISCONNECT or CONNECT_ERROR packet.

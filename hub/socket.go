@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hubd/hubd/hub/internal/engine"
 	"github.com/hubd/hubd/hub/internal/sio"
 )
 
@@ -421,7 +422,14 @@ func (s *Socket) closeAcks() {
 func (s *Socket) onPacket(p *sio.Packet, atts [][]byte, size int) {
 	switch p.Type {
 	case sio.Event, sio.BinaryEvent:
-		s.enqueue(task{ev: &Event{Name: p.Event, Args: Args{list: p.Args, attachments: atts}, socket: s, id: p.ID}, size: size})
+		args := Args{list: p.Args, attachments: atts}
+		if p.ArgsHi > 0 {
+			// The packet's buffer is the event's alone: the comma before
+			// the arguments becomes the bracket that opens their array.
+			p.Data[p.ArgsLo] = '['
+			args.array = p.Data[p.ArgsLo:p.ArgsHi:p.ArgsHi]
+		}
+		s.enqueue(task{ev: &Event{Name: p.Event, Args: args, socket: s, id: p.ID}, size: size})
 	case sio.Ack, sio.BinaryAck:
 		if fn := s.takeAck(p.ID); fn != nil {
 			fn(Args{list: p.Args, attachments: atts}, nil)
@@ -532,7 +540,8 @@ func (e *Event) Ack(args ...any) error {
 	}
 	// Written on this goroutine when the connection is idle: an ack is
 	// most often the last thing a listener does, on the socket's runner.
-	e.socket.client.conn.SendNow(encodeAck(e.socket.nsp.srv.opts.Parser, e.socket.nsp.name, e.id, a))
+	var frames [2]engine.Frame
+	e.socket.client.conn.SendNow(encodeAck(frames[:0], e.socket.nsp.srv.opts.Parser, e.socket.nsp.name, e.id, a))
 	return nil
 }
 

@@ -228,8 +228,12 @@ func (c *Conn) startedWriteLoop(nc net.Conn) {
 // response of a new WebSocket session) goes out first, in the same write as
 // the first batch.
 func (c *Conn) writeLoop(nc net.Conn, prefix []byte) {
+	var done []Frame // the batch last written, emptied: the queue's next array
 	for {
 		c.mu.Lock()
+		if c.queue == nil && done != nil {
+			c.queue = done
+		}
 		if c.state == stateClosed || len(c.queue) == 0 && prefix == nil {
 			c.writing = false
 			c.mu.Unlock()
@@ -258,8 +262,16 @@ func (c *Conn) writeLoop(nc net.Conn, prefix []byte) {
 			c.closeNow(ReasonForcedClose, nil)
 			return
 		}
+		if cap(batch) <= maxReusedBatch {
+			clear(batch) // the frames' data is not the queue's to keep
+			done = batch[:0]
+		}
 	}
 }
+
+// maxReusedBatch bounds the array writeLoop hands back to the queue, so
+// that one burst does not leave a large one held for the session's life.
+const maxReusedBatch = 64
 
 // armWriteDeadline keeps a write deadline between half and all of
 // WriteTimeout ahead, moving it only when less than half is left: setting

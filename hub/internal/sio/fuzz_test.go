@@ -114,6 +114,18 @@ func checkDecoded(t *testing.T, in []byte, p Packet) {
 		t.Fatalf("Decode(%q) Args %q on type %d", in, p.Args, p.Type)
 	}
 
+	// The span of the arguments' array, when given, holds the comma, the
+	// arguments and the closing bracket, and nothing else.
+	if p.ArgsHi != 0 {
+		if p.ArgsLo < 0 || p.ArgsHi > len(p.Data) || p.ArgsLo >= p.ArgsHi || p.Data[p.ArgsLo] != ',' {
+			t.Fatalf("Decode(%q): args span [%d,%d) of Data %q", in, p.ArgsLo, p.ArgsHi, p.Data)
+		}
+		framed := append([]byte{'['}, p.Data[p.ArgsLo+1:p.ArgsHi]...)
+		if want := "[" + string(p.Args) + "]"; string(framed) != want || !json.Valid(framed) {
+			t.Fatalf("Decode(%q): args span gives %q, want %q", in, framed, want)
+		}
+	}
+
 	// Every argument is valid JSON.
 	args := SplitArgs(p.Args)
 	for i, a := range args {

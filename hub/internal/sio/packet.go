@@ -79,6 +79,13 @@ type Packet struct {
 	// array, comma-separated, without the brackets (and without the event
 	// name for events).
 	Args []byte
+	// ArgsLo and ArgsHi, when ArgsHi is not zero, are where an event's
+	// Args sit in Data with the comma before them and the closing bracket
+	// after (Data[ArgsLo] is ',' and Data[ArgsHi-1] is ']', nothing else
+	// in between but Args): with '[' written over that comma,
+	// Data[ArgsLo:ArgsHi] is Args as a JSON array, for whoever owns the
+	// input and wants the array without a copy.
+	ArgsLo, ArgsHi int
 }
 
 // Decode decodes a text packet; its namespace, event name and payload are
@@ -189,6 +196,9 @@ func (p *Packet) validate() error {
 			return ErrInvalidPayload
 		}
 		p.Args = rest
+		if lo := cap(p.Data) - cap(rest) - 1; len(rest) > 0 && p.Data[lo] == ',' && lo+len(rest)+2 == len(d) {
+			p.ArgsLo, p.ArgsHi = lo, len(d)
+		}
 	case Ack, BinaryAck:
 		if d == nil || d[0] != '[' || !json.Valid(d) {
 			return ErrInvalidPayload

@@ -596,3 +596,37 @@ func samePacket(a, b Packet) bool {
 		bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil) &&
 		a.Event == b.Event && bytes.Equal(a.Args, b.Args)
 }
+
+// An event's arguments are located with the comma before them when the
+// array can be had in place; whitespace around them (which the official
+// clients never send) leaves them to be copied.
+func TestArgsSpan(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // Data[ArgsLo:ArgsHi] with '[' over the comma; "" for no span
+	}{
+		{`2["echo",{"t":1}]`, `[{"t":1}]`},
+		{`2/chat,7["echo",1,"two",[3]]`, `[1,"two",[3]]`},
+		{`51-["up",{"_placeholder":true,"num":0}]`, `[{"_placeholder":true,"num":0}]`},
+		{`2["echo",1]  `, `[1]`},
+		{`2["echo"]`, ``},
+		{`2["echo", 1]`, ``},
+		{`2["echo",1 ]`, ``},
+		{`2[1,2]`, `[2]`},
+	} {
+		p, err := Decode([]byte(tc.in), 0)
+		if err != nil {
+			t.Fatalf("Decode(%q): %v", tc.in, err)
+		}
+		got := ""
+		if p.ArgsHi != 0 {
+			if p.Data[p.ArgsLo] != ',' {
+				t.Fatalf("Decode(%q): Data[ArgsLo] = %q", tc.in, p.Data[p.ArgsLo])
+			}
+			got = "[" + string(p.Data[p.ArgsLo+1:p.ArgsHi])
+		}
+		if got != tc.want {
+			t.Errorf("Decode(%q): span gives %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
