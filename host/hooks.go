@@ -59,20 +59,8 @@ func socketEnvelope(hook Hook, s *hub.Socket) Envelope {
 	return Envelope{
 		Hook:      hook,
 		Namespace: s.Namespace().Name(),
-		Socket:    Socket{ID: s.ID(), Rooms: joinedRooms(s), Data: wire.Raw(socketData(s))},
+		Socket:    Socket{ID: s.ID(), Rooms: s.JoinedRooms(), Data: wire.Raw(socketData(s))},
 	}
-}
-
-// joinedRooms lists the socket's rooms without its own.
-func joinedRooms(s *hub.Socket) []string {
-	all := s.Rooms()
-	out := all[:0]
-	for _, r := range all {
-		if r != s.ID() {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func socketData(s *hub.Socket) json.RawMessage {

@@ -546,7 +546,7 @@ type revokedNotice struct {
 // join hook again, one room per call, and makes s leave those it refuses;
 // it returns how many it left.
 func (r *Revoker) recheckJoin(t *table, s *hub.Socket, only []string) int {
-	rooms := joinedRooms(s)
+	rooms := slices.Clone(s.JoinedRooms()) // the socket's list is shared
 	if len(only) > 0 {
 		rooms = slices.DeleteFunc(rooms, func(room string) bool { return !slices.Contains(only, room) })
 	}

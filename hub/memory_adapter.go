@@ -250,6 +250,7 @@ func (a *MemoryAdapter) AddAll(s *Socket, rooms []string) {
 			continue
 		}
 		s.rooms[r] = struct{}{}
+		s.joinedList = nil
 		added = append(added, r)
 		created := true
 		if r == s.id {
@@ -293,6 +294,7 @@ func (a *MemoryAdapter) Del(s *Socket, room string) {
 		return
 	}
 	delete(s.rooms, room)
+	s.joinedList = nil
 	deleted := a.removeMember(s, room)
 	own := a.shardOf(s.id)
 	own.mu.Lock()
@@ -348,7 +350,7 @@ func (a *MemoryAdapter) DelAll(s *Socket) {
 			changes = append(changes, roomChange{room: r, edge: deleted})
 		}
 	}
-	s.rooms = nil
+	s.rooms, s.joinedList = nil, nil
 	s.mu.Unlock()
 	own.mu.Lock()
 	if own.sockets[s.id] == s {

@@ -84,11 +84,25 @@ func TestJoinLeaveRooms(t *testing.T) {
 	if got := s.Rooms(); !slices.Equal(got, []string{id}) || !s.In(id) {
 		t.Errorf("new socket rooms = %q, want its own room", got)
 	}
+	if got := s.JoinedRooms(); got == nil || len(got) != 0 {
+		t.Errorf("new socket JoinedRooms() = %#v, want an empty list", got)
+	}
 	call(t, c, "/", "join", "b", "a", "b")
 	want := []string{"a", "b", id}
 	slices.Sort(want)
 	if got := s.Rooms(); !slices.Equal(got, want) {
 		t.Errorf("Rooms() = %q, want %q", got, want)
+	}
+	// JoinedRooms is made again after a change, then shared until the next.
+	joined := s.JoinedRooms()
+	if !slices.Equal(joined, []string{"a", "b"}) {
+		t.Errorf("JoinedRooms() = %q, want [a b]", joined)
+	}
+	if again := s.JoinedRooms(); &again[0] != &joined[0] {
+		t.Error("JoinedRooms made a new list with no change to the rooms")
+	}
+	if cap(joined) != len(joined) {
+		t.Errorf("JoinedRooms cap %d: an append by a caller would write into the shared array", cap(joined))
 	}
 	if !s.In("a") || !s.In("b") || s.In("c") {
 		t.Errorf("In: a %v b %v c %v", s.In("a"), s.In("b"), s.In("c"))
@@ -101,6 +115,9 @@ func TestJoinLeaveRooms(t *testing.T) {
 	slices.Sort(want)
 	if got := s.Rooms(); !slices.Equal(got, want) {
 		t.Errorf("after leave: Rooms() = %q, want %q", got, want)
+	}
+	if got := s.JoinedRooms(); !slices.Equal(got, []string{"b"}) || !slices.Equal(joined, []string{"a", "b"}) {
+		t.Errorf("after leave: JoinedRooms() = %q (the list before: %q), want [b] ([a b])", got, joined)
 	}
 	rooms, err := nsp.Rooms(t.Context())
 	if err != nil || !slices.Equal(rooms, want) {

@@ -51,6 +51,7 @@ type Socket struct {
 
 	mu          sync.Mutex
 	rooms       map[string]struct{} // kept by the MemoryAdapter
+	joinedList  []string            // JoinedRooms, made when asked; nil after a change to rooms
 	gone        bool                // left every room for good
 	outCounted  bool                // counted in nsp.outgoingSockets
 	data        any
@@ -119,6 +120,25 @@ func (s *Socket) SetData(v any) {
 
 // Rooms returns the rooms the socket is in, its own room included.
 func (s *Socket) Rooms() []string { return socketRooms(s) }
+
+// JoinedRooms returns the rooms the socket is in but its own, sorted. The
+// list is made once per change of the socket's rooms and shared: it must
+// not be modified (Rooms returns a list of one's own).
+func (s *Socket) JoinedRooms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.joinedList == nil {
+		list := make([]string, 0, len(s.rooms))
+		for r := range s.rooms {
+			if r != s.id {
+				list = append(list, r)
+			}
+		}
+		slices.Sort(list)
+		s.joinedList = list[:len(list):len(list)]
+	}
+	return s.joinedList
+}
 
 // In reports whether the socket is in room.
 func (s *Socket) In(room string) bool {
