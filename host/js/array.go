@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/dop251/goja"
+
+	"github.com/hubd/hubd/internal/jsonstr"
 )
 
 // valueArray backs the arrays the host hands to a script (args, rooms,
@@ -180,14 +182,11 @@ func scanArray(b []byte, dst [][]byte, max int) (elems [][]byte, n int, cost int
 	for ; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(b) {
+			end, _ := jsonstr.SkipString(b, i)
+			if end < 0 {
 				return dst, n, cost, false
 			}
+			i = end - 1 // at the closing quote
 		case '[':
 			depth++
 			cost += arrayCost + valueCost // its first element, if any

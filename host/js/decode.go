@@ -112,15 +112,12 @@ func (d *decoder) skip() {
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case '"':
-			for d.i++; d.i < len(d.b) && d.b[d.i] != '"'; d.i++ {
-				if d.b[d.i] == '\\' {
-					d.i++
-				}
-			}
-			if d.i >= len(d.b) {
+			end, _ := jsonstr.SkipString(d.b, d.i)
+			if end < 0 {
+				d.i = len(d.b)
 				d.fail("unterminated string")
 			}
-			d.i++
+			d.i = end
 			if depth == 0 {
 				return
 			}

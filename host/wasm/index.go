@@ -2,10 +2,10 @@ package wasm
 
 import (
 	"encoding/binary"
-	"github.com/hubd/hubd/sdk/wire"
-	"math/bits"
 
 	"github.com/hubd/hubd/host"
+	"github.com/hubd/hubd/internal/jsonstr"
+	"github.com/hubd/hubd/sdk/wire"
 )
 
 // The envelope index (sdk/wasm/ABI.md, "Envelope index"): after the
@@ -105,7 +105,7 @@ func (x *indexer) layout(env *host.Envelope) bool {
 		if i >= len(b) || b[i] != '"' {
 			return false
 		}
-		e, esc := skipString(b, i)
+		e, esc := jsonstr.SkipString(b, i)
 		if e < 0 {
 			return false
 		}
@@ -265,7 +265,7 @@ func (x *indexer) object(i int, keyOf func([]byte) int) int {
 		return i + 1
 	}
 	for i < len(b) && b[i] == '"' {
-		ke, kesc := skipString(b, i)
+		ke, kesc := jsonstr.SkipString(b, i)
 		if ke < 0 {
 			return -1
 		}
@@ -314,48 +314,10 @@ func ws(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string at b[i] == '"' and
-// whether it holds escapes; -1 if it does not end. It looks at eight bytes
-// at a time.
-func skipString(b []byte, i int) (int, bool) {
-	esc := false
-	j := i + 1
-	for {
-		j = nextQuoteOrBackslash(b, j)
-		if j >= len(b) {
-			return -1, esc
-		}
-		if b[j] == '"' {
-			return j + 1, esc
-		}
-		esc = true
-		j += 2
-	}
-}
-
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
-
-// nextQuoteOrBackslash returns the index of the first '"' or '\\' in b
-// from j on, or len(b).
-func nextQuoteOrBackslash(b []byte, j int) int {
-	for j+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[j:])
-		q := x ^ ('"' * ones)
-		s := x ^ ('\\' * ones)
-		// A zero byte in q or s is a match; the lowest flagged byte is exact.
-		if m := ((q - ones) &^ q & highs) | ((s - ones) &^ s & highs); m != 0 {
-			return j + bits.TrailingZeros64(m)>>3
-		}
-		j += 8
-	}
-	for j < len(b) && b[j] != '"' && b[j] != '\\' {
-		j++
-	}
-	return j
-}
 
 // jsonClass marks the bytes that matter when skipping a nested value.
 var jsonClass = [256]byte{'"': 1, '{': 2, '[': 2, '}': 3, ']': 3}
@@ -368,14 +330,14 @@ func skipJSON(b []byte, i int) (int, bool) {
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return jsonstr.SkipString(b, i)
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(b); j++ {
 			switch jsonClass[b[j]] {
 			case 0:
 			case 1:
-				e, _ := skipString(b, j)
+				e, _ := jsonstr.SkipString(b, j)
 				if e < 0 {
 					return -1, false
 				}
