@@ -294,7 +294,7 @@ func (t *table) run(ctx context.Context, hook Hook, env *Envelope, tb *traceBuf)
 		if deadline.After(budgetEnd) {
 			deadline = budgetEnd
 		}
-		d, err := l.p.Handle(WithDeadline(ctx, deadline), env)
+		d, err := handleBy(l.p, ctx, deadline, env)
 		if struck {
 			<-l.struckLane
 		}

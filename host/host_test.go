@@ -247,6 +247,57 @@ func TestDeadlineIsPassed(t *testing.T) {
 	}
 }
 
+// byPlugin is a plugin that takes its deadline as an argument
+// (DeadlineHandler).
+type byPlugin struct {
+	got          time.Time
+	ctxDeadline  bool
+	handleCalled bool
+}
+
+func (p *byPlugin) Handle(context.Context, *Envelope) (*Decision, error) {
+	p.handleCalled = true
+	return nil, nil
+}
+
+func (p *byPlugin) HandleBy(ctx context.Context, deadline time.Time, _ *Envelope) (*Decision, error) {
+	p.got = deadline
+	_, p.ctxDeadline = ctx.Deadline()
+	return &Decision{Action: Deny, Reason: "by"}, nil
+}
+
+func (p *byPlugin) Close() error { return nil }
+
+type byRuntime struct{ p *byPlugin }
+
+func (r byRuntime) Load(context.Context, Spec) (Plugin, error) { return r.p, nil }
+
+// TestDeadlineHandler: a plugin that takes the deadline as an argument is
+// called with HandleBy and the deadline the chain computes (its timeout
+// from the call's start), not with Handle and a context.
+func TestDeadlineHandler(t *testing.T) {
+	h := New(nil)
+	t.Cleanup(func() { _ = h.Close() })
+	p := &byPlugin{}
+	h.Register("by", byRuntime{p})
+	s := Spec{Manifest: Manifest{Name: "p", Runtime: "by", Hooks: []Hook{HookEvent}, Timeout: Duration(40 * time.Millisecond)}, Entry: "p"}
+	if err := h.Load(context.Background(), []Spec{s}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	d := h.Run(context.Background(), eventEnv("e", `[]`))
+	after := time.Now()
+	if d.Action != Deny || d.Reason != "by" || p.handleCalled {
+		t.Fatalf("decision %+v, Handle called %v: want HandleBy's deny", d, p.handleCalled)
+	}
+	if p.got.Before(before.Add(40*time.Millisecond)) || p.got.After(after.Add(40*time.Millisecond)) {
+		t.Errorf("deadline %v after the call began, want the 40ms timeout", p.got.Sub(before))
+	}
+	if p.ctxDeadline {
+		t.Error("HandleBy's context carries a deadline too: the chain made a context it need not")
+	}
+}
+
 func TestBreakerOpensAfterRepeatedFailures(t *testing.T) {
 	h, rt := newTestHost(t)
 	var calls atomic.Int32

@@ -27,6 +27,22 @@ type Plugin interface {
 	Close() error
 }
 
+// DeadlineHandler is implemented by plugins that take a call's deadline
+// as an argument: the host's chain calls HandleBy(ctx, deadline, env) as
+// it would Handle(WithDeadline(ctx, deadline), env), which costs a
+// context per call. The JS and Wasm runtimes implement it.
+type DeadlineHandler interface {
+	HandleBy(ctx context.Context, deadline time.Time, env *Envelope) (*Decision, error)
+}
+
+// handleBy calls p with the deadline, as DeadlineHandler when it is one.
+func handleBy(p Plugin, ctx context.Context, deadline time.Time, env *Envelope) (*Decision, error) {
+	if dh, ok := p.(DeadlineHandler); ok {
+		return dh.HandleBy(ctx, deadline, env)
+	}
+	return p.Handle(WithDeadline(ctx, deadline), env)
+}
+
 // HookLister is implemented by plugins that can tell which hooks their
 // code handles; a manifest that lists no hooks then takes these.
 type HookLister interface {

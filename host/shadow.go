@@ -226,7 +226,7 @@ func (r *shadowRunner) call(j *shadowJob) {
 	l := r.l
 	env := j.env // the runtimes only read it
 	start := time.Now()
-	d, err := l.p.Handle(WithDeadline(r.ctx, start.Add(time.Duration(l.m.Timeout))), env)
+	d, err := handleBy(l.p, r.ctx, start.Add(time.Duration(l.m.Timeout)), env)
 	took := time.Since(start)
 	if err == nil && d != nil {
 		err = CheckDecision(d)

@@ -308,6 +308,7 @@ func (in *instance) handle(hi int, env *host.Envelope, deadline time.Time) (*hos
 	in.dec.spent = 0
 	in.regexpGaveUp = false
 	in.arm(deadline)
+	armed := in.armed
 	obj := newEnvelope(in, env, hi)
 	d, err := in.call(hi, obj)
 	obj.detach()
@@ -317,7 +318,7 @@ func (in *instance) handle(hi int, env *host.Envelope, deadline time.Time) (*hos
 	// may have made it wrong.
 	in.disarm()
 	switch {
-	case err == nil && !time.Now().Before(deadline):
+	case err == nil && int64(time.Since(in.p.epoch)) >= armed:
 		d, err = nil, fmt.Errorf("%w: the %s handler returned after its deadline", host.ErrTimeout, env.Hook)
 	case err != nil && in.regexpGaveUp && !errors.Is(err, host.ErrTimeout):
 		err = fmt.Errorf("%w: a regular expression ran out of its time: %v", host.ErrTimeout, err)

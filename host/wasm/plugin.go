@@ -164,6 +164,16 @@ func (p *Plugin) Stats() Stats {
 
 // Handle runs the hook call in a free instance.
 func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(p.timeout)
+	}
+	return p.HandleBy(ctx, deadline, env)
+}
+
+// HandleBy is Handle with the call's deadline given apart from ctx
+// (host.DeadlineHandler).
+func (p *Plugin) HandleBy(ctx context.Context, deadline time.Time, env *host.Envelope) (*host.Decision, error) {
 	id := hookID(env.Hook)
 	if id == 0 {
 		return nil, fmt.Errorf("wasm plugin %q: unknown hook %q", p.name, env.Hook)
@@ -173,10 +183,6 @@ func (p *Plugin) Handle(ctx context.Context, env *host.Envelope) (*host.Decision
 	}
 	if p.closed.Load() {
 		return nil, errClosed
-	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(p.timeout)
 	}
 	in, err := p.acquire(ctx, deadline)
 	if err != nil {
