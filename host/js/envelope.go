@@ -233,8 +233,8 @@ type envObject struct {
 	lazyObject
 	in     *instance
 	env    *host.Envelope // nil once detached
-	hi     int
 	socket *socketObject
+	hi     uint8 // packed with the arrays below: 128 bytes, not 144
 
 	state [numEnvFields]fieldState
 	// at[i]-1 is where field i's value is in vals, once it has been set:
@@ -246,7 +246,7 @@ type envObject struct {
 }
 
 func newEnvelope(in *instance, env *host.Envelope, hi int) *envObject {
-	return &envObject{in: in, env: env, hi: hi}
+	return &envObject{in: in, env: env, hi: uint8(hi)}
 }
 
 // detach ends the object's view of the host envelope.

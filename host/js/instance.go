@@ -38,6 +38,7 @@ type instance struct {
 
 	// The call in progress.
 	env        *host.Envelope
+	argv       [1]goja.Value // the handler's argument
 	logLeft    int
 	logDropped int
 
@@ -335,7 +336,11 @@ func (in *instance) call(hi int, obj *envObject) (d *host.Decision, err error) {
 			d, err = nil, in.callError(panicError(x))
 		}
 	}()
-	ret, err := in.handlers[hi](goja.Undefined(), in.rt.NewDynamicObject(obj))
+	// The argument list is the instance's: goja copies the arguments onto
+	// its stack and keeps nothing of the slice.
+	in.argv[0] = in.rt.NewDynamicObject(obj)
+	ret, err := in.handlers[hi](goja.Undefined(), in.argv[:]...)
+	in.argv[0] = nil
 	if err != nil {
 		return nil, in.callError(err)
 	}
