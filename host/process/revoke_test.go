@@ -11,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hubd/hubd/host"
 	"github.com/hubd/hubd/internal/waitfor"
@@ -329,5 +332,108 @@ func TestHostServiceMessageBound(t *testing.T) {
 	}
 	if got := sink.next(t); got != `{"rooms":["vip"]}` {
 		t.Fatalf("the host got %s", got)
+	}
+}
+
+// TestHostServiceStreamBound: the Host service takes at most
+// maxHostStreams calls in flight from a process. It says so in its HTTP/2
+// settings, and a client that opens one stream more (as a process in
+// another language might, ignoring them) has it refused, while the calls
+// in flight go on. Spoken in raw HTTP/2 frames, since a gRPC client
+// queues the calls past the bound itself.
+func TestHostServiceStreamBound(t *testing.T) {
+	entered := make(chan struct{}, maxHostStreams+1)
+	release := make(chan struct{})
+	srv := newHostServer(func([]byte) error {
+		entered <- struct{}{}
+		<-release
+		return nil
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	defer close(release)
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(waitfor.Bound))
+	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	// The server's settings announce the bound.
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
+			if v, ok := s.Value(http2.SettingMaxConcurrentStreams); !ok || v != maxHostStreams {
+				t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (%v), want %d", v, ok, maxHostStreams)
+			}
+			break
+		}
+	}
+	if err := fr.WriteSettingsAck(); err != nil {
+		t.Fatal(err)
+	}
+
+	var hdr bytes.Buffer
+	enc := hpack.NewEncoder(&hdr)
+	for _, f := range [][2]string{
+		{":method", "POST"}, {":scheme", "http"}, {":path", pb.Host_Revoke_FullMethodName},
+		{":authority", ln.Addr().String()}, {"content-type", "application/grpc"}, {"te", "trailers"},
+	} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	msg, err := proto.Marshal(&pb.RevokeRequest{RevocationJson: []byte(`{"rooms":["vip"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := append([]byte{0, byte(len(msg) >> 24), byte(len(msg) >> 16), byte(len(msg) >> 8), byte(len(msg))}, msg...)
+	last := uint32(0)
+	for i := range maxHostStreams + 1 {
+		last = uint32(2*i + 1)
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: last, BlockFragment: hdr.Bytes(), EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := fr.WriteData(last, true, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The stream past the bound is refused.
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no refusal of stream %d: %v", last, err)
+		}
+		if r, ok := f.(*http2.RSTStreamFrame); ok {
+			if r.StreamID != last || r.ErrCode != http2.ErrCodeRefusedStream {
+				t.Fatalf("RST_STREAM of stream %d (%v), want stream %d refused", r.StreamID, r.ErrCode, last)
+			}
+			break
+		}
+	}
+	// The calls within it reached the host, and none more.
+	for range maxHostStreams {
+		select {
+		case <-entered:
+		case <-time.After(waitfor.Bound):
+			t.Fatal("the calls within the bound did not all reach the host")
+		}
+	}
+	select {
+	case <-entered:
+		t.Fatal("a call past the bound reached the host")
+	default:
 	}
 }
