@@ -21,7 +21,7 @@ type loaded struct {
 	p        Plugin
 	lastWarn atomic.Int64 // unix nanos of the last failure logged
 	version  string       // content hash, for directory reloads
-	ident    *pluginIdent // what decision traces say of it
+	ident    identID // what decision traces say of it
 	stats    [len(hookIndex)]*hookStats
 	breaker  breaker
 	strikes  strikes // failures per socket
@@ -40,7 +40,7 @@ type loaded struct {
 // setVersion sets the plugin's content hash, before its table is in use.
 func (l *loaded) setVersion(v string) {
 	l.version = v
-	l.ident = &pluginIdent{name: l.m.Name, version: v, runtime: l.m.Runtime}
+	l.ident = identify(l.m.Name, v, l.m.Runtime)
 }
 
 // hookIndex maps hooks to array slots.
@@ -60,7 +60,7 @@ func slot(h Hook) int {
 
 func newLoaded(m Manifest, p Plugin, budgets *chainBudgets) *loaded {
 	l := &loaded{m: m, p: p, struckLane: make(chan struct{}, 1), budgets: budgets}
-	l.ident = &pluginIdent{name: m.Name, runtime: m.Runtime}
+	l.ident = identify(m.Name, "", m.Runtime)
 	for i := range l.stats {
 		l.stats[i] = newHookStats()
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +165,34 @@ func BenchmarkTraceRecord(b *testing.B) {
 	defer reportCPU(b)()
 	for b.Loop() {
 		h.tracer.record(c, "s1", "/", ctx, slotEvent, "chat", &tb, &out, nil)
+	}
+}
+
+// BenchmarkGCTraceRings is what the rings of many sockets cost the
+// collector: 10,000 sockets, each ring full (32 decisions of two steps),
+// then one collection per op; ns/op is a full collection's time with
+// them live (the rest of the process's heap is small).
+func BenchmarkGCTraceRings(b *testing.B) {
+	h := benchChainHost(b)
+	t := h.current.Load()
+	ctx := context.Background()
+	c := h.tracer.on()
+	tb := traceBuf{hook: HookEvent, start: time.Now()}
+	d := &Decision{Args: wire.Raw(`["X"]`), Rooms: []string{"lobby"}}
+	tb.add(t.plugins[0], OutcomeAllow, time.Microsecond, &Decision{}, nil)
+	tb.add(t.plugins[1], OutcomeAllow, time.Microsecond, d, nil)
+	var out Decision
+	merge(&out, d)
+	const sockets = 10000
+	for i := range sockets {
+		id := "s" + strconv.Itoa(i)
+		for range DefaultTracePerSocket {
+			h.tracer.record(c, id, "/", ctx, slotEvent, "chat", &tb, &out, nil)
+		}
+	}
+	runtime.GC()
+	b.ResetTimer()
+	for b.Loop() {
+		runtime.GC()
 	}
 }

@@ -172,7 +172,7 @@ func (r *shadowRunner) stop() { r.cancel() }
 // shadowJob is one comparison to make.
 type shadowJob struct {
 	run     *shadowRunner
-	live    *pluginIdent
+	live    identID
 	env     *Envelope // a copy, shared by the shadows of one call
 	size    int64
 	at      time.Time
@@ -449,7 +449,7 @@ type shadowLog struct {
 // with err), which compared as res with kinds.
 func (g *shadowLog) add(j *shadowJob, shadow string, res ShadowResult, kinds uint16, d *Decision, err error) {
 	v := ShadowDivergence{
-		Time: j.at.UTC(), Shadow: shadow, Plugin: j.live.name, Hook: j.env.Hook, Namespace: j.env.Namespace,
+		Time: j.at.UTC(), Shadow: shadow, Plugin: j.live.ident().name, Hook: j.env.Hook, Namespace: j.env.Namespace,
 		Socket: j.env.Socket.ID, Event: j.env.Event, Result: res, Kinds: kindNames(kinds),
 	}
 	v.LiveDecision, v.Cut = boundedJSON(&j.liveD, v.Cut)
@@ -536,7 +536,7 @@ func redactedEnvelope(env *Envelope) Envelope {
 
 // addShadow adds a shadow's step to the record written as seq, if the ring
 // still holds it.
-func (r *ring) addShadow(seq uint64, who *pluginIdent, verdict Outcome, took time.Duration, d *Decision, err error, res ShadowResult) {
+func (r *ring) addShadow(seq uint64, who identID, verdict Outcome, took time.Duration, d *Decision, err error, res ShadowResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if seq >= r.n || r.n-seq > uint64(len(r.recs)) || len(r.recs) == 0 {

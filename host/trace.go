@@ -278,11 +278,51 @@ func changes(d *Decision) changeSet {
 	return c
 }
 
-// pluginIdent is what a step says of its plugin: strings the plugin owns,
-// shared by every step, apart from the plugin itself so that a step does
-// not keep a replaced plugin's runtime alive.
+// pluginIdent is what a step says of its plugin, apart from the plugin
+// itself so that a step does not keep a replaced plugin's runtime alive.
 type pluginIdent struct {
 	name, version, runtime string
+}
+
+// identID numbers a pluginIdent (identify), so that a recorded step holds
+// no pointer: the steps in every socket's ring are then memory the
+// collector does not scan.
+type identID uint32
+
+// identities interns the plugin identities that steps name. Entries are
+// never removed: there is one per plugin name, version and runtime ever
+// loaded, so reloading the same version adds none.
+var identities = struct {
+	mu   sync.RWMutex
+	list []pluginIdent
+	ids  map[pluginIdent]identID
+}{ids: map[pluginIdent]identID{}}
+
+// identify returns the number of a plugin identity.
+func identify(name, version, runtime string) identID {
+	k := pluginIdent{name: name, version: version, runtime: runtime}
+	identities.mu.RLock()
+	id, ok := identities.ids[k]
+	identities.mu.RUnlock()
+	if ok {
+		return id
+	}
+	identities.mu.Lock()
+	defer identities.mu.Unlock()
+	if id, ok := identities.ids[k]; ok {
+		return id
+	}
+	id = identID(len(identities.list))
+	identities.list = append(identities.list, k)
+	identities.ids[k] = id
+	return id
+}
+
+// ident returns the identity numbered id.
+func (id identID) ident() pluginIdent {
+	identities.mu.RLock()
+	defer identities.mu.RUnlock()
+	return identities.list[id]
 }
 
 // traceBuf gathers the steps of one chain as it runs; the hooks keep it
@@ -302,7 +342,7 @@ type traceBuf struct {
 // pendingStep is a step before it is recorded: the decision and error are
 // read when it is.
 type pendingStep struct {
-	who        *pluginIdent
+	who        identID
 	verdict    Outcome
 	failClosed bool
 	took       time.Duration
@@ -354,7 +394,7 @@ type record struct {
 
 // step is one plugin's part in a recorded decision.
 type step struct {
-	who        *pluginIdent
+	who        identID
 	latency    time.Duration
 	verdict    uint8 // an Outcome
 	failClosed bool
@@ -481,8 +521,9 @@ func (r *record) export(id, ns string) TraceRecord {
 		Steps: make([]TraceStep, len(r.steps)), Revocation: r.revoked,
 	}
 	for i, s := range r.steps {
+		who := s.who.ident()
 		st := TraceStep{
-			Plugin: s.who.name, Version: s.who.version, Runtime: s.who.runtime,
+			Plugin: who.name, Version: who.version, Runtime: who.runtime,
 			Verdict: Outcome(s.verdict), Reason: r.text(s.reason), Latency: Duration(s.latency),
 			Event: r.text(s.event), Rooms: r.list(s.rooms), Join: r.list(s.join),
 		}

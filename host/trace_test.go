@@ -473,7 +473,7 @@ func FuzzTraceRecord(f *testing.F) {
 		if rooms != "" {
 			list = strings.Split(rooms, "\x00")
 		}
-		l := &loaded{ident: &pluginIdent{name: "p", runtime: "fake"}}
+		l := &loaded{ident: identify("p", "", "fake")}
 		tb := traceBuf{hook: HookEvent}
 		d := &Decision{Action: Deny, Reason: reason, Rooms: list, Join: list, SocketData: wire.Raw(data), Event: event}
 		tb.add(l, OutcomeDeny, time.Millisecond, d, nil)
@@ -540,5 +540,34 @@ func TestTraceRecoveredSocket(t *testing.T) {
 	}
 	if n != 1 || len(h.tracer.closedIdx) != 1 {
 		t.Fatalf("the ring is kept %d times (%d indexed), want once", n, len(h.tracer.closedIdx))
+	}
+}
+
+// A recorded step holds no pointer, so that the steps of every socket's
+// ring are memory the collector does not scan (BenchmarkGCTraceRings).
+func TestTraceStepHoldsNoPointer(t *testing.T) {
+	var walk func(reflect.Type) bool
+	walk = func(ty reflect.Type) bool {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.String, reflect.Map, reflect.Chan, reflect.Func, reflect.Interface, reflect.UnsafePointer:
+			return true
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				if walk(ty.Field(i).Type) {
+					return true
+				}
+			}
+		case reflect.Array:
+			return walk(ty.Elem())
+		}
+		return false
+	}
+	if walk(reflect.TypeFor[step]()) {
+		t.Fatal("trace step holds a pointer")
+	}
+	// And identities read back as they were given.
+	id := identify("p", "v1", "js")
+	if w := id.ident(); w.name != "p" || w.version != "v1" || w.runtime != "js" || identify("p", "v1", "js") != id {
+		t.Fatalf("identity %d reads %+v", id, w)
 	}
 }
