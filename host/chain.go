@@ -21,7 +21,7 @@ type loaded struct {
 	p        Plugin
 	lastWarn atomic.Int64 // unix nanos of the last failure logged
 	version  string       // content hash, for directory reloads
-	ident    identID // what decision traces say of it
+	ident    identID      // what decision traces say of it
 	stats    [len(hookIndex)]*hookStats
 	breaker  breaker
 	strikes  strikes // failures per socket

@@ -148,19 +148,25 @@ func BenchmarkChainEventTrace(b *testing.B) {
 	}
 }
 
-// BenchmarkTraceRecord is the recording alone: one event's decision of two
-// steps (one transform) put into its socket's ring, gone round once.
-func BenchmarkTraceRecord(b *testing.B) {
+// benchTraceStep returns a host with tracing on and the chain of one
+// event's decision of two steps (one transform), to record.
+func benchTraceStep(b *testing.B) (*Host, *traceConfig, traceBuf, Decision) {
 	h := benchChainHost(b)
 	t := h.current.Load()
-	ctx := context.Background()
-	c := h.tracer.on()
 	tb := traceBuf{hook: HookEvent, start: time.Now()}
 	d := &Decision{Args: wire.Raw(`["X"]`), Rooms: []string{"lobby"}}
 	tb.add(t.plugins[0], OutcomeAllow, time.Microsecond, &Decision{}, nil)
 	tb.add(t.plugins[1], OutcomeAllow, time.Microsecond, d, nil)
 	var out Decision
 	merge(&out, d)
+	return h, h.tracer.on(), tb, out
+}
+
+// BenchmarkTraceRecord is the recording alone: one event's decision of two
+// steps (one transform) put into its socket's ring, gone round once.
+func BenchmarkTraceRecord(b *testing.B) {
+	h, c, tb, out := benchTraceStep(b)
+	ctx := context.Background()
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
@@ -173,16 +179,8 @@ func BenchmarkTraceRecord(b *testing.B) {
 // then one collection per op; ns/op is a full collection's time with
 // them live (the rest of the process's heap is small).
 func BenchmarkGCTraceRings(b *testing.B) {
-	h := benchChainHost(b)
-	t := h.current.Load()
+	h, c, tb, out := benchTraceStep(b)
 	ctx := context.Background()
-	c := h.tracer.on()
-	tb := traceBuf{hook: HookEvent, start: time.Now()}
-	d := &Decision{Args: wire.Raw(`["X"]`), Rooms: []string{"lobby"}}
-	tb.add(t.plugins[0], OutcomeAllow, time.Microsecond, &Decision{}, nil)
-	tb.add(t.plugins[1], OutcomeAllow, time.Microsecond, d, nil)
-	var out Decision
-	merge(&out, d)
 	const sockets = 10000
 	for i := range sockets {
 		id := "s" + strconv.Itoa(i)
