@@ -508,8 +508,8 @@ func boundedJSON(d *Decision, cut bool) (json.RawMessage, bool) {
 // cutText cuts s at limit bytes, at a character boundary, ending with
 // "…".
 func cutText(s string, limit int) string {
-	var r record
-	return r.text(r.put(s, limit, true))
+	var b recordBuf
+	return spanText(b.arena, b.put(s, limit, true))
 }
 
 // redactedEnvelope is a copy of env without the handshake's auth and
@@ -542,26 +542,10 @@ func (r *ring) addShadow(seq uint64, who identID, verdict Outcome, took time.Dur
 	if seq >= r.n || r.n-seq > uint64(len(r.recs)) || len(r.recs) == 0 {
 		return
 	}
-	rec := &r.recs[seq%uint64(r.size)]
-	s := step{who: who, latency: took, verdict: uint8(verdict), shadow: uint8(res) + 1}
-	switch {
-	case err != nil:
-		s.reason = rec.put(err.Error(), traceMaxText, true)
-	case d != nil:
-		s.reason = rec.put(d.Reason, traceMaxText, true)
-		s.changed = changes(d)
-		s.event = rec.put(d.Event, traceMaxValue, false)
-		if d.Rooms != nil {
-			s.rooms = rec.putList(d.Rooms)
-		}
-		if d.Join != nil {
-			s.join = rec.putList(d.Join)
-		}
-		if len(d.SocketData) <= traceMaxValue {
-			s.data = rec.put2(string(d.SocketData), "")
-		}
-	}
-	rec.steps = append(rec.steps, s)
+	i := int(seq % uint64(r.size))
+	b := r.open(i)
+	b.addStep(step{who: who, latency: took, verdict: uint8(verdict), shadow: uint8(res) + 1}, d, err, true)
+	r.store(i, b)
 }
 
 // ShadowStats returns the counters of every loaded shadow plugin, by

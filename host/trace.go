@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -375,21 +376,39 @@ func (b *traceBuf) step(i int) *pendingStep {
 	return &b.more[i-len(b.inline)]
 }
 
-// span is a piece of a record's arena.
+// span is a piece of a record's text.
 type span struct{ off, n uint32 }
 
-// record is one decision in a socket's ring. Its text lives in arena,
-// reused from one decision to the next, so that a ring that has gone
-// round once records without allocating.
+// record is one decision in a socket's ring. It holds no pointer, so that
+// the rings of many sockets are memory the collector does not scan: a
+// decision of up to recordSteps steps and recordText bytes of text (most
+// of them) is kept in the record itself, a larger one in its ring's
+// spill, by slot.
 type record struct {
 	at      int64 // unix nanoseconds
 	hook    uint8 // slot of hookIndex
 	outcome uint8 // an Outcome
 	revoked bool  // a revocation's decision
+	spilled bool  // the steps and text are in the ring's spill
+	nsteps  uint8
+	ntext   uint16
 	event   span
 	reason  span
-	steps   []step
-	arena   []byte
+	steps   [recordSteps]step
+	text    [recordText]byte
+}
+
+const (
+	recordSteps = 2
+	recordText  = 64
+)
+
+// recordBuf is a record's steps and text as they are written (in the
+// record's own arrays until they outgrow them), and a larger record's
+// spill.
+type recordBuf struct {
+	arena []byte
+	steps []step
 }
 
 // step is one plugin's part in a recorded decision.
@@ -410,7 +429,7 @@ type step struct {
 // put copies s into the arena, cut at limit bytes (at a character
 // boundary, ending with "…") when cut, or left out when longer and not
 // cut; nothing is kept past traceRecordBytes.
-func (r *record) put(s string, limit int, cut bool) span {
+func (r *recordBuf) put(s string, limit int, cut bool) span {
 	if len(s) > limit {
 		if !cut {
 			return span{}
@@ -424,7 +443,7 @@ func (r *record) put(s string, limit int, cut bool) span {
 	return r.put2(s, "")
 }
 
-func (r *record) put2(a, b string) span {
+func (r *recordBuf) put2(a, b string) span {
 	n := len(a) + len(b)
 	if n == 0 || len(r.arena)+n > traceRecordBytes {
 		return span{}
@@ -437,7 +456,7 @@ func (r *record) put2(a, b string) span {
 
 // putList copies a small list of names into the arena, their count then
 // each prefixed by its length; a larger list is left out.
-func (r *record) putList(list []string) span {
+func (r *recordBuf) putList(list []string) span {
 	if len(list) > traceMaxRooms {
 		return span{}
 	}
@@ -458,13 +477,13 @@ func (r *record) putList(list []string) span {
 	return span{uint32(off), uint32(len(r.arena) - off)}
 }
 
-func (r *record) text(s span) string { return string(r.arena[s.off : s.off+s.n]) }
+func spanText(arena []byte, s span) string { return string(arena[s.off : s.off+s.n]) }
 
-func (r *record) list(s span) []string {
+func spanList(arena []byte, s span) []string {
 	if s.n == 0 {
 		return nil
 	}
-	b := r.arena[s.off : s.off+s.n]
+	b := arena[s.off : s.off+s.n]
 	out := make([]string, b[0])
 	b = b[1:]
 	for i := range out {
@@ -475,10 +494,9 @@ func (r *record) list(s span) []string {
 	return out
 }
 
-// fill records the chain of tb, which ended with d.
-func (r *record) fill(hook int, event string, tb *traceBuf, d *Decision) {
-	r.arena = r.arena[:0]
-	r.steps = r.steps[:0]
+// fill records the chain of tb, which ended with d, in r and, its steps
+// and text, in b.
+func (r *record) fill(b *recordBuf, hook int, event string, tb *traceBuf, d *Decision) {
 	start := tb.start
 	if start.IsZero() {
 		start = time.Now()
@@ -487,45 +505,54 @@ func (r *record) fill(hook int, event string, tb *traceBuf, d *Decision) {
 	r.hook = uint8(hook)
 	r.outcome = uint8(outcome(d))
 	r.revoked = tb.revocation
-	r.event = r.put(event, traceMaxText, true)
-	r.reason = r.put(d.Reason, traceMaxText, true)
+	r.event = b.put(event, traceMaxText, true)
+	r.reason = b.put(d.Reason, traceMaxText, true)
 	for i := range tb.n {
 		p := tb.step(i)
-		s := step{who: p.who, latency: p.took, verdict: uint8(p.verdict), failClosed: p.failClosed}
-		switch {
-		case p.err != nil && p.verdict != OutcomeAbandoned:
-			s.reason = r.put(p.err.Error(), traceMaxText, true)
-		case p.d != nil:
-			s.reason = r.put(p.d.Reason, traceMaxText, true)
-			s.changed = changes(p.d)
-			s.event = r.put(p.d.Event, traceMaxValue, false)
-			if p.d.Rooms != nil {
-				s.rooms = r.putList(p.d.Rooms)
-			}
-			if p.d.Join != nil {
-				s.join = r.putList(p.d.Join)
-			}
-			if len(p.d.SocketData) <= traceMaxValue {
-				s.data = r.put2(string(p.d.SocketData), "")
-			}
-		}
-		r.steps = append(r.steps, s)
+		b.addStep(step{who: p.who, latency: p.took, verdict: uint8(p.verdict), failClosed: p.failClosed}, p.d, p.err, p.verdict != OutcomeAbandoned)
 	}
 }
 
-// export is the record as callers see it.
-func (r *record) export(id, ns string) TraceRecord {
-	out := TraceRecord{
-		Hook: hookIndex[r.hook], Namespace: ns, Socket: id, Event: r.text(r.event),
-		Time: time.Unix(0, r.at).UTC(), Outcome: outcomeAction[r.outcome], Reason: r.text(r.reason),
-		Steps: make([]TraceStep, len(r.steps)), Revocation: r.revoked,
+// addStep appends s, with what it says of decision d or error err (the
+// error's text when withErr), to b.
+func (b *recordBuf) addStep(s step, d *Decision, err error, withErr bool) {
+	switch {
+	case err != nil:
+		if withErr {
+			s.reason = b.put(err.Error(), traceMaxText, true)
+		}
+	case d != nil:
+		s.reason = b.put(d.Reason, traceMaxText, true)
+		s.changed = changes(d)
+		s.event = b.put(d.Event, traceMaxValue, false)
+		if d.Rooms != nil {
+			s.rooms = b.putList(d.Rooms)
+		}
+		if d.Join != nil {
+			s.join = b.putList(d.Join)
+		}
+		if len(d.SocketData) <= traceMaxValue {
+			s.data = b.put2(string(d.SocketData), "")
+		}
 	}
-	for i, s := range r.steps {
+	b.steps = append(b.steps, s)
+}
+
+// export is the record in slot i as callers see it.
+func (rg *ring) export(i int) TraceRecord {
+	r := &rg.recs[i]
+	arena, steps := rg.view(i)
+	out := TraceRecord{
+		Hook: hookIndex[r.hook], Namespace: rg.ns, Socket: rg.id, Event: spanText(arena, r.event),
+		Time: time.Unix(0, r.at).UTC(), Outcome: outcomeAction[r.outcome], Reason: spanText(arena, r.reason),
+		Steps: make([]TraceStep, len(steps)), Revocation: r.revoked,
+	}
+	for i, s := range steps {
 		who := s.who.ident()
 		st := TraceStep{
 			Plugin: who.name, Version: who.version, Runtime: who.runtime,
-			Verdict: Outcome(s.verdict), Reason: r.text(s.reason), Latency: Duration(s.latency),
-			Event: r.text(s.event), Rooms: r.list(s.rooms), Join: r.list(s.join),
+			Verdict: Outcome(s.verdict), Reason: spanText(arena, s.reason), Latency: Duration(s.latency),
+			Event: spanText(arena, s.event), Rooms: spanList(arena, s.rooms), Join: spanList(arena, s.join),
 		}
 		switch Outcome(s.verdict) {
 		case OutcomeError, OutcomeTimeout, OutcomeCircuitOpen, OutcomeSocketBackoff, OutcomeRejectedInput:
@@ -540,7 +567,7 @@ func (r *record) export(id, ns string) TraceRecord {
 			}
 		}
 		if s.data.n > 0 {
-			st.SocketData = json.RawMessage(r.text(s.data))
+			st.SocketData = json.RawMessage(spanText(arena, s.data))
 		}
 		if s.shadow > 0 {
 			st.Shadow, st.Compared = true, ShadowResult(s.shadow-1).String()
@@ -560,6 +587,51 @@ type ring struct {
 	mu     sync.Mutex
 	recs   []record // grows to size, then is written round
 	n      uint64   // records written
+	// spill holds the steps and text of the records too large to hold
+	// them, by slot.
+	spill map[int]*recordBuf
+}
+
+// view returns the text and steps of the record in slot i.
+func (r *ring) view(i int) ([]byte, []step) {
+	b := r.open(i)
+	return b.arena, b.steps
+}
+
+// open returns the text and steps of the record in slot i as a buffer to
+// add to: the record's own arrays, capped at their size, so that what
+// outgrows them moves to the heap as it is appended.
+func (r *ring) open(i int) recordBuf {
+	rec := &r.recs[i]
+	if rec.spilled {
+		return *r.spill[i]
+	}
+	return recordBuf{arena: rec.text[:rec.ntext:recordText], steps: rec.steps[:rec.nsteps:recordSteps]}
+}
+
+// store ends the writing of the record in slot i, opened as b: in the
+// record when b is still in its arrays, else in the ring's spill.
+func (r *ring) store(i int, b recordBuf) {
+	rec := &r.recs[i]
+	inText := &b.arena[:1][0] == &rec.text[0]
+	inSteps := &b.steps[:1][0] == &rec.steps[0]
+	if inText && inSteps {
+		rec.spilled, rec.ntext, rec.nsteps = false, uint16(len(b.arena)), uint8(len(b.steps))
+		delete(r.spill, i)
+		return
+	}
+	sp := &recordBuf{arena: b.arena, steps: b.steps}
+	if inText {
+		sp.arena = slices.Clone(b.arena)
+	}
+	if inSteps {
+		sp.steps = slices.Clone(b.steps)
+	}
+	if r.spill == nil {
+		r.spill = make(map[int]*recordBuf)
+	}
+	r.spill[i] = sp
+	rec.spilled = true
 }
 
 // write records the chain of tb in the ring's oldest slot and returns the
@@ -568,17 +640,18 @@ type ring struct {
 func (r *ring) write(hook int, event string, tb *traceBuf, d *Decision, show *TraceRecord) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var rec *record
+	i := int(r.n % uint64(r.size))
 	if len(r.recs) < r.size {
 		r.recs = append(r.recs, record{})
-		rec = &r.recs[len(r.recs)-1]
-	} else {
-		rec = &r.recs[r.n%uint64(r.size)]
+		i = len(r.recs) - 1
 	}
 	r.n++
-	rec.fill(hook, event, tb, d)
+	rec := &r.recs[i]
+	b := recordBuf{arena: rec.text[:0:recordText], steps: rec.steps[:0:recordSteps]}
+	rec.fill(&b, hook, event, tb, d)
+	r.store(i, b)
 	if show != nil {
-		*show = rec.export(r.id, r.ns)
+		*show = r.export(i)
 	}
 	return r.n - 1
 }
@@ -593,7 +666,7 @@ func (r *ring) records() []TraceRecord {
 		first = int(r.n % uint64(r.size))
 	}
 	for i := range r.recs {
-		out = append(out, r.recs[(first+i)%len(r.recs)].export(r.id, r.ns))
+		out = append(out, r.export((first+i)%len(r.recs)))
 	}
 	return out
 }

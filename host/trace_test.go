@@ -194,8 +194,8 @@ func TestTraceHostileValuesBounded(t *testing.T) {
 	}
 	r := h.tracer.find("s1")
 	for i := range r.recs {
-		if n := cap(r.recs[i].arena); n > traceRecordBytes {
-			t.Fatalf("record %d keeps %d bytes, want at most %d", i, n, traceRecordBytes)
+		if arena, _ := r.view(i); cap(arena) > traceRecordBytes {
+			t.Fatalf("record %d keeps %d bytes, want at most %d", i, cap(arena), traceRecordBytes)
 		}
 	}
 }
@@ -480,12 +480,12 @@ func FuzzTraceRecord(f *testing.F) {
 		if errText != "" {
 			tb.add(l, OutcomeError, time.Millisecond, nil, errors.New(errText))
 		}
-		var r record
-		r.fill(slotEvent, event, &tb, d)
-		if len(r.arena) > traceRecordBytes {
-			t.Fatalf("record keeps %d bytes", len(r.arena))
+		r := ring{id: "s", ns: "/", size: 1}
+		r.write(slotEvent, event, &tb, d, nil)
+		if arena, _ := r.view(0); len(arena) > traceRecordBytes {
+			t.Fatalf("record keeps %d bytes", len(arena))
 		}
-		got := r.export("s", "/")
+		got := r.export(0)
 		for _, s := range []string{got.Event, got.Reason, got.Steps[0].Reason} {
 			if len(s) > traceMaxText {
 				t.Fatalf("%d bytes kept of a text", len(s))
@@ -543,8 +543,8 @@ func TestTraceRecoveredSocket(t *testing.T) {
 	}
 }
 
-// A recorded step holds no pointer, so that the steps of every socket's
-// ring are memory the collector does not scan (BenchmarkGCTraceRings).
+// A recorded step and record hold no pointer, so that every socket's ring
+// is memory the collector does not scan (BenchmarkGCTraceRings).
 func TestTraceStepHoldsNoPointer(t *testing.T) {
 	var walk func(reflect.Type) bool
 	walk = func(ty reflect.Type) bool {
@@ -565,9 +565,60 @@ func TestTraceStepHoldsNoPointer(t *testing.T) {
 	if walk(reflect.TypeFor[step]()) {
 		t.Fatal("trace step holds a pointer")
 	}
+	if walk(reflect.TypeFor[record]()) {
+		t.Fatal("trace record holds a pointer")
+	}
 	// And identities read back as they were given.
 	id := identify("p", "v1", "js")
 	if w := id.ident(); w.name != "p" || w.version != "v1" || w.runtime != "js" || identify("p", "v1", "js") != id {
 		t.Fatalf("identity %d reads %+v", id, w)
 	}
+}
+
+// A record whose steps or text do not fit in it spills them into its
+// ring, by slot; writing the slot again, or adding a shadow's step,
+// moves them between the record and the spill, and every record reads
+// back as written.
+func TestTraceRecordSpill(t *testing.T) {
+	l := &loaded{ident: identify("p", "v", "fake")}
+	r := &ring{id: "s", ns: "/", size: 2}
+	write := func(event, reason string, steps int) {
+		t.Helper()
+		tb := traceBuf{hook: HookEvent}
+		for range steps {
+			tb.add(l, OutcomeDeny, time.Millisecond, &Decision{Action: Deny, Reason: reason}, nil)
+		}
+		r.write(slotEvent, event, &tb, &Decision{Action: Deny, Reason: reason}, nil)
+	}
+	check := func(wantSpill int, want ...string) {
+		t.Helper()
+		recs := r.records()
+		if len(recs) != len(want) || len(r.spill) != wantSpill {
+			t.Fatalf("%d records, %d spilled; want %d, %d", len(recs), len(r.spill), len(want), wantSpill)
+		}
+		for i, rec := range recs {
+			got := fmt.Sprintf("%s/%s/%d", rec.Event, rec.Reason, len(rec.Steps))
+			if got != want[i] {
+				t.Errorf("record %d: %s, want %s", i, got, want[i])
+			}
+			for _, st := range rec.Steps {
+				if st.Plugin != "p" || st.Reason != rec.Reason {
+					t.Errorf("record %d step %+v", i, st)
+				}
+			}
+		}
+	}
+	long := strings.Repeat("r", 100)
+	write("a", "no", 1)
+	write("b", long, 1) // text over recordText
+	check(1, "a/no/1", "b/"+long+"/1")
+	write("c", "no", 3) // steps over recordSteps, into slot 0
+	check(2, "b/"+long+"/1", "c/no/3")
+	write("d", "no", 1) // slot 1 fits again
+	check(1, "c/no/3", "d/no/1")
+	write("e", "no", 2) // slot 0 fits again
+	check(0, "d/no/1", "e/no/2")
+	// A shadow's step on a full record spills it.
+	r.addShadow(r.n-1, l.ident, OutcomeDeny, time.Millisecond, &Decision{Action: Deny, Reason: "no"}, nil, ShadowAgree)
+	check(1, "d/no/1", "e/no/3")
 }
