@@ -234,7 +234,7 @@ type envObject struct {
 	in     *instance
 	env    *host.Envelope // nil once detached
 	socket *socketObject
-	hi     uint8 // packed with the arrays below: 128 bytes, not 144
+	hi     uint8 // the hook's index (hookNames)
 
 	state [numEnvFields]fieldState
 	// at[i]-1 is where field i's value is in vals, once it has been set:
