@@ -98,7 +98,12 @@ async function recovery(open, bob, logs) {
   const cy = await open("Cy", proxied);
   const missed = "Sent while Cy was away " + Date.now();
 
-  // The cut returns once hubd has seen Cy's connection go.
+  // The cut returns once hubd has seen Cy's connection go, which it sees
+  // at once for a WebSocket; a session still on polling between two
+  // requests would be noticed only at the heartbeat's timeout. So the cut
+  // waits for the client's upgrade.
+  await step("Cy's client never upgraded to WebSocket",
+    cy.waitForSelector('body[data-transport="websocket"]', { timeout: 30_000 }));
   await post("cut");
   await step("Cy's page never saw the cut", cy.waitForSelector("body:not([data-ready])", { timeout: 30_000 }));
   // While hubd is out of reach the page says it is reconnecting; a red

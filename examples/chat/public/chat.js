@@ -7,7 +7,9 @@
 // for a moment (a network change, a laptop lid), the client reconnects to
 // the same socket, still in the room, and first gets the messages it
 // missed. The page then has nothing to do again: socket.recovered tells it
-// (and body[data-recovered] tells the browser test).
+// (and body[data-recovered] tells the browser test; body[data-transport]
+// tells it the connection's transport, "polling" until the client has
+// upgraded to "websocket").
 //
 // hubd.json also turns presence on: the room's other members get
 // "hub:joined" and "hub:left" ({room, id, data}, data being what the
@@ -71,6 +73,11 @@
     status("connecting as " + name + "…");
     socket = io({ auth: { name: name } });
     socket.on("connect", function () {
+      var engine = socket.io.engine;
+      document.body.dataset.transport = engine.transport.name;
+      engine.once("upgrade", function () {
+        document.body.dataset.transport = engine.transport.name;
+      });
       document.body.dataset.recovered = String(socket.recovered);
       if (socket.recovered) {
         // Same socket, still in the room; what it missed came first.
