@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hubd/hubd/internal/schematest"
 	"github.com/hubd/hubd/sdk/wire"
@@ -286,4 +287,24 @@ func TestKeyTables(t *testing.T) {
 			seen[id] = k
 		}
 	}
+}
+
+// Unescape reads what encoding/json reads, for the valid JSON string
+// contents it is given (the guest SDK calls it on strings with escapes).
+func FuzzUnescape(f *testing.F) {
+	for _, s := range []string{`a\"b`, `\\`, `\u00e9\n`, `\ud83d\ude00`, `\ud83d`, `\ude00x`, `\ud83d\u0041`, `\b\f\r\t\/`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8.Valid(b) {
+			return
+		}
+		var want string
+		if err := json.Unmarshal([]byte(`"`+string(b)+`"`), &want); err != nil {
+			return
+		}
+		if got, ok := wire.Unescape(b); !ok || got != want {
+			t.Fatalf("Unescape(%q) = %q, %v; want %q", b, got, ok, want)
+		}
+	})
 }

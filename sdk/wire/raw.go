@@ -447,56 +447,62 @@ func SkipValue(b []byte, i int) int {
 // false for a malformed escape. Lone surrogates become U+FFFD.
 func Unescape(s []byte) (string, bool) {
 	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			out = append(out, c)
+	for i := 0; i < len(s); {
+		if s[i] != '\\' {
+			out = append(out, s[i])
+			i++
 			continue
 		}
-		i++
-		if i >= len(s) {
-			return "", false
-		}
-		switch s[i] {
-		case '"', '\\', '/':
-			out = append(out, s[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := hex4(s, i+1)
-			if !ok {
-				return "", false
-			}
-			i += 4
-			if r >= 0xd800 && r < 0xdc00 {
-				// a surrogate pair
-				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-					if r2, ok := hex4(s, i+3); ok && r2 >= 0xdc00 && r2 < 0xe000 {
-						r = 0x10000 + (r-0xd800)<<10 + (r2 - 0xdc00)
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				} else {
-					r = utf8.RuneError
-				}
-			} else if r >= 0xdc00 && r < 0xe000 {
-				r = utf8.RuneError
-			}
-			out = utf8.AppendRune(out, r)
-		default:
+		if out, i = AppendEscape(out, s, i); i < 0 {
 			return "", false
 		}
 	}
 	return string(out), true
+}
+
+// AppendEscape appends the character of the JSON escape at s[i] (a
+// backslash) to dst and returns dst and the index after the escape, or -1
+// when the escape is malformed or cut short. A surrogate pair makes one
+// character; a lone half is U+FFFD, and what follows it is read on its
+// own, as encoding/json reads it.
+func AppendEscape(dst, s []byte, i int) ([]byte, int) {
+	if i+1 >= len(s) {
+		return dst, -1
+	}
+	switch e := s[i+1]; e {
+	case '"', '\\', '/':
+		return append(dst, e), i + 2
+	case 'b':
+		return append(dst, '\b'), i + 2
+	case 'f':
+		return append(dst, '\f'), i + 2
+	case 'n':
+		return append(dst, '\n'), i + 2
+	case 'r':
+		return append(dst, '\r'), i + 2
+	case 't':
+		return append(dst, '\t'), i + 2
+	case 'u':
+		r, ok := hex4(s, i+2)
+		if !ok {
+			return dst, -1
+		}
+		i += 6
+		if r >= 0xd800 && r < 0xe000 {
+			pair := false
+			if r < 0xdc00 && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+				if r2, ok := hex4(s, i+2); ok && r2 >= 0xdc00 && r2 < 0xe000 {
+					r, pair = 0x10000+(r-0xd800)<<10+(r2-0xdc00), true
+					i += 6
+				}
+			}
+			if !pair {
+				r = utf8.RuneError
+			}
+		}
+		return utf8.AppendRune(dst, r), i
+	}
+	return dst, -1
 }
 
 func hex4(s []byte, i int) (rune, bool) {
