@@ -122,3 +122,44 @@ func TestWriterPoolIdle(t *testing.T) {
 		return p.workers == 0 && len(p.ready) == 0
 	})
 }
+
+// The write loop hands its written batch back as the queue's next array,
+// but not one past maxReusedBatch frames: a burst does not leave a large
+// array held for the session's life.
+func TestWrittenBatchReuseBounded(t *testing.T) {
+	e := newEnv(t, Config{})
+	ws, sid, _ := e.openWS()
+	c := e.conn(sid)
+	queueCap := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.writing {
+			return -1
+		}
+		return cap(c.queue)
+	}
+	burst := make([]Frame, 4*maxReusedBatch)
+	for i := range burst {
+		burst[i] = Frame{Data: []byte("4burst")}
+	}
+	// SendNow on an idle connection writes on this goroutine through the
+	// write loop (Send would hand the burst to the writer pool).
+	idle := func() bool { return queueCap() >= 0 }
+	waitFor(t, "the open packet's writer to finish", idle)
+	if !c.SendNow(burst) {
+		t.Fatal("burst refused")
+	}
+	for range burst {
+		readText(t, ws, "4burst")
+	}
+	waitFor(t, "the writer to finish", idle)
+	if n := queueCap(); n > maxReusedBatch {
+		t.Fatalf("after a burst of %d frames the queue keeps an array of %d", len(burst), n)
+	}
+	// A small batch's array is kept for the next.
+	if !c.SendNow([]Frame{{Data: []byte("4one")}}) {
+		t.Fatal("frame refused")
+	}
+	readText(t, ws, "4one")
+	waitFor(t, "the small batch's array to be kept", func() bool { n := queueCap(); return n > 0 && n <= maxReusedBatch })
+}
