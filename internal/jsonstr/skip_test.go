@@ -41,8 +41,23 @@ func TestSkipString(t *testing.T) {
 	}
 }
 
+// Past 16 plain bytes the closing quote is searched for at once, with the
+// backslashes before it counted: the same ends as byte by byte.
+func TestSkipStringLong(t *testing.T) {
+	long := `"abcdefghijklmnopqrst`
+	for _, rest := range []string{`uvwxyz"`, `\"uvwxyz"`, `\\"uvwxyz"`, `\\\"uv"`, `\n"`, `uvwxyz`, `\"`, `\\`, `\`} {
+		b := []byte(long + rest)
+		end, esc := SkipString(b, 0)
+		wantEnd, wantEsc := skipStringNaive(b, 0)
+		if end != wantEnd || (end >= 0 && esc != wantEsc) {
+			t.Errorf("SkipString(%q) = %d, %v; want %d, %v", b, end, esc, wantEnd, wantEsc)
+		}
+	}
+}
+
 func FuzzSkipString(f *testing.F) {
-	for _, s := range []string{`"a"`, `"a\"b"`, `"abcdefgh\\"rest`, `"unterminated\`, `"12345678901234567"`} {
+	for _, s := range []string{`"a"`, `"a\"b"`, `"abcdefgh\\"rest`, `"unterminated\`, `"12345678901234567"`,
+		`"abcdefghijklmnopq\\\"rs"t`, `"abcdefghijklmnopqrst\\"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
