@@ -590,6 +590,11 @@ type ring struct {
 	// spill holds the steps and text of the records too large to hold
 	// them, by slot.
 	spill map[int]*recordBuf
+	// life is the Done channel of the socket life the live ring belongs
+	// to: a socket that connection state recovery gave back takes the
+	// ring over from its earlier life, whose end must then not close it.
+	// Set under tracer.mu.
+	life atomic.Pointer[<-chan struct{}]
 }
 
 // view returns the text and steps of the record in slot i.
@@ -738,16 +743,23 @@ func (t *tracer) find(id string) *ring {
 
 // ring returns the ring of socket id in namespace ns, whose life is
 // sockCtx, making it on the socket's first decision. A socket that
-// connection state recovery gave back takes up the ring it had; one that
-// is already gone gets its ring among the closed ones.
+// connection state recovery gave back takes up the ring it had, even
+// while its earlier life's end is still being handled; one that is
+// already gone gets its ring among the closed ones.
 func (t *tracer) ring(c *traceConfig, id, ns string, sockCtx context.Context) *ring {
-	if r, ok := t.live.Load(id); ok {
-		return r.(*ring)
+	if v, ok := t.live.Load(id); ok {
+		if r := v.(*ring); *r.life.Load() == sockCtx.Done() || sockCtx.Err() != nil {
+			return r
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if r, ok := t.live.Load(id); ok {
-		return r.(*ring) // made meanwhile, or its socket's end is being handled
+	if v, ok := t.live.Load(id); ok {
+		r := v.(*ring)
+		if *r.life.Load() != sockCtx.Done() && sockCtx.Err() == nil {
+			t.bind(r, sockCtx) // a new life of the socket
+		}
+		return r // made meanwhile, or its socket's end is being handled
 	}
 	r := t.closedIdx[id]
 	if sockCtx.Err() != nil {
@@ -762,9 +774,17 @@ func (t *tracer) ring(c *traceConfig, id, ns string, sockCtx context.Context) *r
 	} else {
 		r = &ring{id: id, ns: ns, size: c.perSocket}
 	}
+	t.bind(r, sockCtx) // before r is seen live: readers load its life
 	t.live.Store(id, r)
-	context.AfterFunc(sockCtx, func() { t.close(r) })
 	return r
+}
+
+// bind makes sockCtx the life of the live ring r: its end closes r,
+// unless a later life took r over by then; t.mu is held.
+func (t *tracer) bind(r *ring, sockCtx context.Context) {
+	done := sockCtx.Done()
+	r.life.Store(&done)
+	context.AfterFunc(sockCtx, func() { t.close(r, done) })
 }
 
 // unkeep takes r out of the closed rings; t.mu is held.
@@ -777,10 +797,14 @@ func (t *tracer) unkeep(r *ring) {
 	}
 }
 
-// close moves the ring of a socket that ended to the closed ones.
-func (t *tracer) close(r *ring) {
+// close moves the ring of a socket whose life (its Done channel) ended to
+// the closed ones, unless a later life of the socket took it over.
+func (t *tracer) close(r *ring, life <-chan struct{}) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if *r.life.Load() != life {
+		return
+	}
 	t.live.CompareAndDelete(r.id, r)
 	t.keepClosed(r)
 }

@@ -297,6 +297,38 @@ func TestTraceAfterClose(t *testing.T) {
 	}
 }
 
+// TestTraceRecoveredLife: a socket that connection state recovery gave
+// back (the same id, a new life) keeps its ring live when its earlier
+// life's end is handled after the new life's first decision — that end
+// runs on its own goroutine, so it may come at any time.
+func TestTraceRecoveredLife(t *testing.T) {
+	h, rt := newTestHost(t)
+	rt.set("a", func(context.Context, *Envelope) (*Decision, error) { return nil, nil })
+	if err := h.Load(t.Context(), []Spec{spec("a", 0, HookEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	first, end := context.WithCancel(t.Context())
+	decideFor(h, first, traceEnv(HookEvent, "s1", "before"))
+	end()
+	second, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	decideFor(h, second, traceEnv(HookEvent, "s1", "after"))
+	r := h.tracer.find("s1")
+	h.tracer.close(r, first.Done()) // the first life's end, late or again
+	if _, live := h.tracer.live.Load("s1"); !live {
+		t.Fatal("the end of the socket's first life closed the ring its second life uses")
+	}
+	recs, _ := h.Trace("s1")
+	if len(recs) != 2 || recs[0].Event != "before" || recs[1].Event != "after" {
+		t.Fatalf("trace %+v, want the decisions of both lives", recs)
+	}
+	cancel()
+	waitNoLiveRing(t, h)
+	if recs, ok := h.Trace("s1"); !ok || len(recs) != 2 {
+		t.Fatalf("after the second life's end: %d records, found %v; want both kept", len(recs), ok)
+	}
+}
+
 // TestTraceConcurrent: sockets recording, closing and being read at once
 // (run with -race).
 func TestTraceConcurrent(t *testing.T) {
