@@ -2,9 +2,11 @@
 # The hook path's cost, end to end: hubbench's closed loop of acked events
 # (50 clients, one echo in flight each, 100-byte padding) against the
 # benchmark server (bench/hub) without hooks, with the JavaScript event
-# hook bench/hub/plugins/js and with the Go Wasm one bench/hub/plugins/wasmgo
-# (both read the event name and the first argument and allow the event).
-# The three alternate within each round, their order reversed every other
+# hook bench/hub/plugins/js, with the Go Wasm one bench/hub/plugins/wasmgo
+# (both read the event name and the first argument and allow the event) and
+# with the same hook in Go, called in the process (bench/hub/plugins/native:
+# the "native" lines are the hook path's own cost, without a sandbox).
+# The four alternate within each round, their order reversed every other
 # round; each line gives acked events/s, p99, the server's CPU per ack
 # (utime+stime from /proc) and the ratio to the no-hook run of the same
 # round.
@@ -26,6 +28,7 @@ build() { # source-dir out-dir
   (cd "$1" && go build -o "$2/hub" ./bench/hub &&
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$2/wasm/hook.wasm" ./bench/hub/plugins/wasmgo)
   cp "$1"/bench/hub/plugins/js/hook.js "$2/js/"
+  if [ -d "$1/bench/hub/plugins/native" ]; then cp -r "$1/bench/hub/plugins/native" "$2/"; fi
 }
 go build -o "$tmp/hubbench" ./cmd/hubbench
 build . "$tmp/now"
@@ -38,6 +41,10 @@ fi
 
 run() { # build hooks -> "acked/s p99 cpu-us-per-ack"
   local dir=$tmp/$1 plugins=()
+  if [ "$2" = native ] && [ ! -d "$dir/native" ]; then
+    echo "- - -" # a build from before the native hook
+    return
+  fi
   [ "$2" != none ] && plugins=(-plugins "$dir/$2")
   "$dir/hub" -addr 127.0.0.1:3460 "${plugins[@]}" >"$tmp/server.log" 2>&1 &
   local pid=$!
@@ -59,17 +66,18 @@ print(round(d["acked_per_sec"]), d["round_trip"].get("p99_ms", d["round_trip"].g
       round(ticks * 1e6 / 100 / max(d["acked"], 1), 1))' "$((t1 - t0))"
 }
 
-printf '%-5s %-6s %-5s %10s %8s %12s %8s\n' round build hooks acked/s p99 cpu-us/ack ratio
+printf '%-6s %-6s %-6s %10s %8s %12s %8s\n' round build hooks acked/s p99 cpu-us/ack ratio
 for r in $(seq "$rounds"); do
-  order=(none js wasm)
-  [ $((r % 2)) = 0 ] && order=(wasm js none)
+  order=(none js wasm native)
+  [ $((r % 2)) = 0 ] && order=(native wasm js none)
   for b in "${builds[@]}"; do
     declare -A res=()
     for h in "${order[@]}"; do res[$h]=$(run "$b" "$h"); done
     base=${res[none]%% *}
-    for h in none js wasm; do
+    for h in none js wasm native; do
       set -- ${res[$h]}
-      printf '%-5s %-6s %-5s %10s %8s %12s %8s\n' "$r" "$b" "$h" "$1" "$2" "$3" \
+      [ "$1" = - ] && continue
+      printf '%-6s %-6s %-6s %10s %8s %12s %8s\n' "$r" "$b" "$h" "$1" "$2" "$3" \
         "$(python3 -c "print(f'{$1/$base:.2f}')")"
     done
   done

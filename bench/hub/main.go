@@ -76,6 +76,7 @@ func main() {
 		h.Register("js", js.Runtime{})
 		h.Register("wasm", wasm.New())
 		h.Register("process", &process.Runtime{})
+		h.Register("go", nativeRuntime{})
 		if !*trace {
 			if err := h.SetTrace(host.TraceOptions{PerSocket: -1}); err != nil {
 				log.Fatal(err)
