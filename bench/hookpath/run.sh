@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The hook path's cost, end to end: hubbench's closed loop of acked events
 # (50 clients, one echo in flight each, 100-byte padding) against the
-# benchmark server (bench/hub) without hooks, with the JavaScript event
-# hook bench/hub/plugins/js, with the Go Wasm one bench/hub/plugins/wasmgo
-# (both read the event name and the first argument and allow the event) and
-# with the same hook in Go, called in the process (bench/hub/plugins/native:
-# the "native" lines are the hook path's own cost, without a sandbox).
-# The four alternate within each round, their order reversed every other
+# benchmark server (bench/hub) without hooks and with one event hook that
+# reads the event name and the first argument and allows the event:
+#   js      bench/hub/plugins/js (JavaScript),
+#   wasm    bench/hub/plugins/wasmgo (a Go Wasm guest),
+#   native  bench/hub/plugins/native (the same in Go, called in the process
+#           with no sandbox: the hook path's own cost),
+#   wasmc   bench/hub/plugins/wasmc (a C Wasm guest; built when clang is
+#           installed, as scripts/wasm-toolchain.sh does).
+# They alternate within each round, their order reversed every other
 # round; each line gives acked events/s, p99, the server's CPU per ack
 # (utime+stime from /proc) and the ratio to the no-hook run of the same
 # round.
@@ -29,6 +32,11 @@ build() { # source-dir out-dir
     GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$2/wasm/hook.wasm" ./bench/hub/plugins/wasmgo)
   cp "$1"/bench/hub/plugins/js/hook.js "$2/js/"
   if [ -d "$1/bench/hub/plugins/native" ]; then cp -r "$1/bench/hub/plugins/native" "$2/"; fi
+  if [ -f "$1/bench/hub/plugins/wasmc/hook.c" ] && command -v clang >/dev/null; then
+    mkdir -p "$2/wasmc"
+    clang --target=wasm32-wasi -O2 -mexec-model=reactor -I "$1/sdk/wasm/c" -Wl,--strip-debug \
+      -o "$2/wasmc/hook.wasm" "$1/bench/hub/plugins/wasmc/hook.c"
+  fi
 }
 go build -o "$tmp/hubbench" ./cmd/hubbench
 build . "$tmp/now"
@@ -41,8 +49,8 @@ fi
 
 run() { # build hooks -> "acked/s p99 cpu-us-per-ack"
   local dir=$tmp/$1 plugins=()
-  if [ "$2" = native ] && [ ! -d "$dir/native" ]; then
-    echo "- - -" # a build from before the native hook
+  if [ "$2" != none ] && [ ! -d "$dir/$2" ]; then
+    echo "- - -" # a build from before that hook, or no clang
     return
   fi
   [ "$2" != none ] && plugins=(-plugins "$dir/$2")
@@ -68,13 +76,13 @@ print(round(d["acked_per_sec"]), d["round_trip"].get("p99_ms", d["round_trip"].g
 
 printf '%-6s %-6s %-6s %10s %8s %12s %8s\n' round build hooks acked/s p99 cpu-us/ack ratio
 for r in $(seq "$rounds"); do
-  order=(none js wasm native)
-  [ $((r % 2)) = 0 ] && order=(native wasm js none)
+  order=(none js wasm native wasmc)
+  [ $((r % 2)) = 0 ] && order=(wasmc native wasm js none)
   for b in "${builds[@]}"; do
     declare -A res=()
     for h in "${order[@]}"; do res[$h]=$(run "$b" "$h"); done
     base=${res[none]%% *}
-    for h in none js wasm native; do
+    for h in none js wasm native wasmc; do
       set -- ${res[$h]}
       [ "$1" = - ] && continue
       printf '%-6s %-6s %-6s %10s %8s %12s %8s\n' "$r" "$b" "$h" "$1" "$2" "$3" \
