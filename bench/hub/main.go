@@ -43,6 +43,7 @@ func main() {
 	recovery := flag.Duration("recovery", 0, "turn connection state recovery on with this max disconnection duration (0: off)")
 	plugins := flag.String("plugins", "", "load the plugins of this directory as the hub's hooks")
 	trace := flag.Bool("trace", true, "with -plugins, record decision traces (the host's default); false turns them off")
+	tracePer := flag.Int("trace-per-socket", 0, "with -plugins and -trace, the records a socket's trace keeps (0: the host's default)")
 	flag.Parse()
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
@@ -77,10 +78,12 @@ func main() {
 		h.Register("wasm", wasm.New())
 		h.Register("process", &process.Runtime{})
 		h.Register("go", nativeRuntime{})
+		to := host.TraceOptions{PerSocket: *tracePer}
 		if !*trace {
-			if err := h.SetTrace(host.TraceOptions{PerSocket: -1}); err != nil {
-				log.Fatal(err)
-			}
+			to.PerSocket = -1
+		}
+		if err := h.SetTrace(to); err != nil {
+			log.Fatal(err)
 		}
 		if err := h.LoadDir(context.Background(), *plugins); err != nil {
 			log.Fatal(err)
