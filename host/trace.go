@@ -376,24 +376,32 @@ func (b *traceBuf) step(i int) *pendingStep {
 	return &b.more[i-len(b.inline)]
 }
 
-// span is a piece of a record's text.
-type span struct{ off, n uint32 }
+// span is a piece of a record's text, which is at most traceRecordBytes
+// long.
+type span struct{ off, n uint16 }
+
+var _ = uint16(traceRecordBytes) // a span reaches every byte of a record's text
 
 // record is one decision in a socket's ring. It holds no pointer, so that
 // the rings of many sockets are memory the collector does not scan: a
 // decision of up to recordSteps steps and recordText bytes of text (most
 // of them) is kept in the record itself, a larger one in its ring's
 // spill, by slot.
+//
+// A record is 168 bytes, its fields ordered so that a decision of one step
+// writes the first 64 bytes and its text after the steps: recording a
+// decision writes to memory that has long left the cache (the ring of
+// each socket is written round), and every line it touches counts.
 type record struct {
 	at      int64 // unix nanoseconds
+	event   span
+	reason  span
 	hook    uint8 // slot of hookIndex
 	outcome uint8 // an Outcome
 	revoked bool  // a revocation's decision
 	spilled bool  // the steps and text are in the ring's spill
 	nsteps  uint8
 	ntext   uint16
-	event   span
-	reason  span
 	steps   [recordSteps]step
 	text    [recordText]byte
 }
@@ -413,8 +421,8 @@ type recordBuf struct {
 
 // step is one plugin's part in a recorded decision.
 type step struct {
-	who        identID
 	latency    time.Duration
+	who        identID
 	verdict    uint8 // an Outcome
 	failClosed bool
 	changed    changeSet
@@ -451,7 +459,7 @@ func (r *recordBuf) put2(a, b string) span {
 	off := len(r.arena)
 	r.arena = append(r.arena, a...)
 	r.arena = append(r.arena, b...)
-	return span{uint32(off), uint32(n)}
+	return span{uint16(off), uint16(n)}
 }
 
 // putList copies a small list of names into the arena, their count then
@@ -474,16 +482,16 @@ func (r *recordBuf) putList(list []string) span {
 		r.arena = binary.AppendUvarint(r.arena, uint64(len(s)))
 		r.arena = append(r.arena, s...)
 	}
-	return span{uint32(off), uint32(len(r.arena) - off)}
+	return span{uint16(off), uint16(len(r.arena) - off)}
 }
 
-func spanText(arena []byte, s span) string { return string(arena[s.off : s.off+s.n]) }
+func spanText(arena []byte, s span) string { return string(arena[int(s.off) : int(s.off)+int(s.n)]) }
 
 func spanList(arena []byte, s span) []string {
 	if s.n == 0 {
 		return nil
 	}
-	b := arena[s.off : s.off+s.n]
+	b := arena[int(s.off) : int(s.off)+int(s.n)]
 	out := make([]string, b[0])
 	b = b[1:]
 	for i := range out {
