@@ -11,8 +11,8 @@
 #           installed, as scripts/wasm-toolchain.sh does).
 # They alternate within each round, their order reversed every other
 # round; each line gives acked events/s, p99, the server's CPU per ack
-# (utime+stime from /proc) and the ratio to the no-hook run of the same
-# round.
+# (utime+stime from /proc), hubbench's CPU per ack (it shares the cores)
+# and the ratio to the no-hook run of the same round.
 #
 #   bench/hookpath/run.sh [rounds] [seconds]        (default 4 rounds of 10 s)
 #
@@ -47,10 +47,10 @@ if [ -n "${BEFORE:-}" ]; then
   builds=(before now)
 fi
 
-run() { # build hooks -> "acked/s p99 cpu-us-per-ack"
+run() { # build hooks -> "acked/s p99 server-cpu-us-per-ack client-cpu-us-per-ack"
   local dir=$tmp/$1 plugins=()
   if [ "$2" != none ] && [ ! -d "$dir/$2" ]; then
-    echo "- - -" # a build from before that hook, or no clang
+    echo "- - - -" # a build from before that hook, or no clang
     return
   fi
   [ "$2" != none ] && plugins=(-plugins "$dir/$2")
@@ -62,19 +62,25 @@ run() { # build hooks -> "acked/s p99 cpu-us-per-ack"
   done
   local t0 t1 out
   t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
-  out=$("$tmp/hubbench" ack -url http://127.0.0.1:3460 -duration "${secs}s" -json)
+  # hubbench's own CPU (its rusage), as the load generator shares the cores.
+  out=$(python3 -c '
+import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], check=True, stdout=subprocess.PIPE).stdout.decode()
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime + r.ru_stime, out)' "$tmp/hubbench" ack -url http://127.0.0.1:3460 -duration "${secs}s" -json)
   t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
   kill "$pid"
   wait "$pid" 2>/dev/null || true
   echo "$out" | python3 -c '
 import json, sys
-d = json.load(sys.stdin)
-ticks = float(sys.argv[1])
+client, doc = sys.stdin.read().split(" ", 1)
+d = json.loads(doc)
+ticks, acked = float(sys.argv[1]), max(d["acked"], 1)
 print(round(d["acked_per_sec"]), d["round_trip"].get("p99_ms", d["round_trip"].get("p99", "?")),
-      round(ticks * 1e6 / 100 / max(d["acked"], 1), 1))' "$((t1 - t0))"
+      round(ticks * 1e6 / 100 / acked, 1), round(float(client) * 1e6 / acked, 1))' "$((t1 - t0))"
 }
 
-printf '%-6s %-6s %-6s %10s %8s %12s %8s\n' round build hooks acked/s p99 cpu-us/ack ratio
+printf '%-6s %-6s %-6s %10s %8s %12s %12s %8s\n' round build hooks acked/s p99 cpu-us/ack client-us/ack ratio
 for r in $(seq "$rounds"); do
   order=(none js wasm native wasmc)
   [ $((r % 2)) = 0 ] && order=(wasmc native wasm js none)
@@ -85,7 +91,7 @@ for r in $(seq "$rounds"); do
     for h in none js wasm native wasmc; do
       set -- ${res[$h]}
       [ "$1" = - ] && continue
-      printf '%-6s %-6s %-6s %10s %8s %12s %8s\n' "$r" "$b" "$h" "$1" "$2" "$3" \
+      printf '%-6s %-6s %-6s %10s %8s %12s %12s %8s\n' "$r" "$b" "$h" "$1" "$2" "$3" "$4" \
         "$(python3 -c "print(f'{$1/$base:.2f}')")"
     done
   done
