@@ -39,8 +39,9 @@ const (
 )
 
 // Bounds of one record's values, so that a socket's ring holds at most
-// about PerSocket × (traceRecordBytes + chain length × 64) bytes whatever
-// its client sends.
+// about PerSocket × (168 + traceRecordBytes + chain length × 40) bytes
+// whatever its client sends: the record, and the text and steps that do
+// not fit it.
 const (
 	// traceMaxText bounds an event name or an error's message; a longer
 	// one is cut at a character boundary and ends with "…".
