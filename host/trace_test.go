@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/hubd/hubd/sdk/wire"
 )
@@ -577,6 +578,22 @@ func TestTraceRecoveredSocket(t *testing.T) {
 
 // A recorded step and record hold no pointer, so that every socket's ring
 // is memory the collector does not scan (BenchmarkGCTraceRings).
+// TestTraceRecordLayout: a decision of one step writes one cache line of
+// its record, besides its text, and a record stays at 168 bytes (a ring
+// is written round, so each line a write touches has left the cache).
+func TestTraceRecordLayout(t *testing.T) {
+	var r record
+	if end := unsafe.Offsetof(r.steps) + unsafe.Sizeof(r.steps[0]); end > 64 {
+		t.Errorf("the header and first step end at byte %d, past the first 64", end)
+	}
+	if unsafe.Offsetof(r.text) < unsafe.Offsetof(r.steps) {
+		t.Error("the text comes before the steps, between the header and the first step")
+	}
+	if n := unsafe.Sizeof(r); n > 168 {
+		t.Errorf("a record is %d bytes, want at most 168", n)
+	}
+}
+
 func TestTraceStepHoldsNoPointer(t *testing.T) {
 	var walk func(reflect.Type) bool
 	walk = func(ty reflect.Type) bool {
