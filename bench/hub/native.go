@@ -26,7 +26,7 @@ func (nativeHook) HandleBy(_ context.Context, _ time.Time, env *host.Envelope) (
 	if env.Event == "never" {
 		return &host.Decision{Action: host.Deny, Reason: "never"}, nil
 	}
-	last = firstValue(env.Args)
+	last = env.Args.Index(0)
 	return nil, nil
 }
 
@@ -35,30 +35,3 @@ func (h nativeHook) Handle(ctx context.Context, env *host.Envelope) (*host.Decis
 }
 
 func (nativeHook) Close() error { return nil }
-
-// firstValue returns the first element of a JSON array as it is written.
-func firstValue(arr wire.Raw) wire.Raw {
-	depth, inString, escaped := 0, false, false
-	for i := 1; i < len(arr); i++ {
-		c := arr[i]
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			escaped = c == '\\'
-			inString = c != '"'
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
-			depth++
-		case c == ']' || c == '}':
-			if depth == 0 {
-				return arr[1:i]
-			}
-			depth--
-		case c == ',' && depth == 0:
-			return arr[1:i]
-		}
-	}
-	return nil
-}
