@@ -576,8 +576,6 @@ func TestTraceRecoveredSocket(t *testing.T) {
 	}
 }
 
-// A recorded step and record hold no pointer, so that every socket's ring
-// is memory the collector does not scan (BenchmarkGCTraceRings).
 // TestTraceRecordLayout: a decision of one step writes one cache line of
 // its record, besides its text, and a record stays at 168 bytes (a ring
 // is written round, so each line a write touches has left the cache).
@@ -594,6 +592,8 @@ func TestTraceRecordLayout(t *testing.T) {
 	}
 }
 
+// A recorded step and record hold no pointer, so that every socket's ring
+// is memory the collector does not scan (BenchmarkGCTraceRings).
 func TestTraceStepHoldsNoPointer(t *testing.T) {
 	var walk func(reflect.Type) bool
 	walk = func(ty reflect.Type) bool {
