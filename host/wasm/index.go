@@ -22,16 +22,20 @@ import (
 //	with their quotes; (0, 0) when the field is absent. Escape bit i is
 //	set when string field i holds a backslash escape.
 //
-// The field ids and key tables are package wire's, shared with the Go
-// guest SDK.
+// The field ids are package wire's, shared with the Go guest SDK. The
+// host takes the spans from the JSON's writer (wire.Envelope.
+// AppendJSONIndex) and scans only the arguments.
 
 // indexSize is the size of the index in bytes.
 const indexSize = 12 + 8*wire.NumFields
 
-// appendIndex pads js, env's JSON as AppendJSON wrote it, to a multiple
-// of 4 and appends its index. If js is not a well-formed object the index
-// is left empty (every field absent) and guests fall back to scanning.
-func appendIndex(js []byte, env *host.Envelope) []byte {
+// appendJSONIndexed appends env's JSON (Envelope.AppendJSONIndex, which
+// says where it wrote each field), pads it to a multiple of 4 and appends
+// its index; it returns the buffer and the JSON's length. The JSON must
+// start at dst[0].
+func appendJSONIndexed(dst []byte, env *host.Envelope) ([]byte, int) {
+	var fields wire.Index
+	js := env.AppendJSONIndex(dst, &fields)
 	n := len(js)
 	for len(js)%4 != 0 {
 		js = append(js, 0)
@@ -41,17 +45,14 @@ func appendIndex(js []byte, env *host.Envelope) []byte {
 	idx := js[start:]
 	binary.LittleEndian.PutUint32(idx[0:], wire.IndexMagic)
 	binary.LittleEndian.PutUint32(idx[4:], wire.NumFields)
-	x := indexer{b: js[:n], idx: idx}
-	if !x.layout(env) {
-		clear(idx[8:])
-		x.esc = 0
-		if i := ws(js, 0); x.object(i, wire.TopKey) < 0 {
-			clear(idx[8:])
-			return js
-		}
+	x := indexer{b: js[:n], idx: idx, esc: fields.Esc}
+	binary.LittleEndian.PutUint32(idx[8:], fields.Esc)
+	for id, sp := range fields.Spans[:wire.FieldArg0] {
+		binary.LittleEndian.PutUint32(idx[12+8*id:], sp[0])
+		binary.LittleEndian.PutUint32(idx[16+8*id:], sp[1])
 	}
 	x.args()
-	return js
+	return js, n
 }
 
 // args locates the first wire.IndexedArgs elements of args, once args is
@@ -83,159 +84,6 @@ func (x *indexer) args() {
 	}
 }
 
-// layout indexes the JSON by walking the layout Envelope.AppendJSON
-// writes, taking the lengths of the values it copies verbatim (args,
-// socket data, auth) from env instead of scanning them. Every key and
-// every copied value is checked; at the first surprise it reports false
-// and the caller scans instead.
-func (x *indexer) layout(env *host.Envelope) bool {
-	if env == nil {
-		return false
-	}
-	b := x.b
-	i := 0
-	lit := func(s string) bool {
-		if len(b)-i >= len(s) && string(b[i:i+len(s)]) == s {
-			i += len(s)
-			return true
-		}
-		return false
-	}
-	str := func(id int) bool {
-		if i >= len(b) || b[i] != '"' {
-			return false
-		}
-		e, esc := jsonstr.SkipString(b, i)
-		if e < 0 {
-			return false
-		}
-		x.set(id, i, e, esc)
-		i = e
-		return true
-	}
-	raw := func(id int, v []byte) bool {
-		if len(b)-i < len(v) || string(b[i:i+len(v)]) != string(v) {
-			return false
-		}
-		x.set(id, i, i+len(v), false)
-		i += len(v)
-		return true
-	}
-	// known checks that a string value is s, unescaped (equal bytes mean
-	// nothing was escaped), else scans it.
-	known := func(id int, v string) bool {
-		if e := i + 1 + len(v); e < len(b) && b[i] == '"' && b[e] == '"' && string(b[i+1:e]) == v {
-			x.set(id, i, e+1, false)
-			i = e + 1
-			return true
-		}
-		return str(id)
-	}
-	// knownList is known for an array of strings.
-	knownList := func(id int, list []string) bool {
-		start := i
-		if i < len(b) && b[i] == '[' {
-			j := i + 1
-			ok := true
-			for k, r := range list {
-				if k > 0 {
-					if j >= len(b) || b[j] != ',' {
-						ok = false
-						break
-					}
-					j++
-				}
-				if e := j + 1 + len(r); e < len(b) && b[j] == '"' && b[e] == '"' && string(b[j+1:e]) == r {
-					j = e + 1
-				} else {
-					ok = false
-					break
-				}
-			}
-			if ok && j < len(b) && b[j] == ']' {
-				x.set(id, start, j+1, false)
-				i = j + 1
-				return true
-			}
-		}
-		e, _ := skipJSON(b, i)
-		if e < 0 {
-			return false
-		}
-		x.set(id, i, e, false)
-		i = e
-		return true
-	}
-	val := func(id int) bool {
-		e, esc := skipJSON(b, i)
-		if e < 0 {
-			return false
-		}
-		x.set(id, i, e, esc)
-		i = e
-		return true
-	}
-	if !lit(`{"v":`) || !val(wire.FieldV) || !lit(`,"hook":`) || !known(wire.FieldHook, string(env.Hook)) ||
-		!lit(`,"ns":`) || !known(wire.FieldNs, env.Namespace) || !lit(`,"socket":`) {
-		return false
-	}
-	sock := i
-	if !lit(`{"id":`) || !known(wire.FieldSocketID, env.Socket.ID) || !lit(`,"rooms":`) || !knownList(wire.FieldSocketRooms, env.Socket.Rooms) {
-		return false
-	}
-	if len(env.Socket.Data) > 0 && (!lit(`,"data":`) || !raw(wire.FieldSocketData, env.Socket.Data)) {
-		return false
-	}
-	if !lit(`}`) {
-		return false
-	}
-	x.set(wire.FieldSocket, sock, i, false)
-	if h := env.Handshake; h != nil {
-		hs := i + len(`,"handshake":`)
-		auth := []byte(h.Auth)
-		if len(auth) == 0 {
-			auth = []byte("{}")
-		}
-		if !lit(`,"handshake":{"auth":`) || !raw(wire.FieldAuth, auth) ||
-			!lit(`,"query":`) || !val(wire.FieldQuery) || !lit(`,"headers":`) || !val(wire.FieldHeaders) ||
-			!lit(`,"address":`) || !known(wire.FieldAddress, h.Address) || !lit(`}`) {
-			return false
-		}
-		x.set(wire.FieldHandshake, hs, i, false)
-	}
-	if env.Recovered {
-		if !lit(`,"recovered":`) {
-			return false
-		}
-		x.set(wire.FieldRecovered, i, i+4, false)
-		if !lit("true") {
-			return false
-		}
-	}
-	if env.Event != "" && (!lit(`,"event":`) || !known(wire.FieldEvent, env.Event)) {
-		return false
-	}
-	if len(env.Args) > 0 && (!lit(`,"args":`) || !raw(wire.FieldArgs, env.Args)) {
-		return false
-	}
-	if env.Ack {
-		if !lit(`,"ack":`) {
-			return false
-		}
-		x.set(wire.FieldAck, i, i+4, false)
-		if !lit("true") {
-			return false
-		}
-	}
-	if env.Rooms != nil && (!lit(`,"rooms":`) || !knownList(wire.FieldRooms, env.Rooms)) {
-		return false
-	}
-	if env.Reason != "" && (!lit(`,"reason":`) || !known(wire.FieldReason, env.Reason)) {
-		return false
-	}
-	return lit(`}`) && i == len(b)
-}
-
 type indexer struct {
 	b   []byte
 	idx []byte
@@ -251,60 +99,6 @@ func (x *indexer) set(id, start, end int, esc bool) {
 		x.esc |= 1 << id
 		binary.LittleEndian.PutUint32(x.idx[8:], x.esc)
 	}
-}
-
-// object indexes the object at b[i] whose keys keyOf maps and returns
-// the index after it, or -1 if the JSON is not well formed.
-func (x *indexer) object(i int, keyOf func([]byte) int) int {
-	b := x.b
-	if i >= len(b) || b[i] != '{' {
-		return -1
-	}
-	i = ws(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1
-	}
-	for i < len(b) && b[i] == '"' {
-		ke, kesc := jsonstr.SkipString(b, i)
-		if ke < 0 {
-			return -1
-		}
-		id := -1
-		if !kesc {
-			id = keyOf(b[i+1 : ke-1])
-		}
-		i = ws(b, ke)
-		if i >= len(b) || b[i] != ':' {
-			return -1
-		}
-		vs := ws(b, i+1)
-		var ve int
-		var vesc bool
-		switch {
-		case id == wire.FieldSocket && vs < len(b) && b[vs] == '{':
-			ve = x.object(vs, wire.SocketKey)
-		case id == wire.FieldHandshake && vs < len(b) && b[vs] == '{':
-			ve = x.object(vs, wire.HandshakeKey)
-		default:
-			ve, vesc = skipJSON(b, vs)
-		}
-		if ve < 0 {
-			return -1
-		}
-		if id >= 0 {
-			x.set(id, vs, ve, vesc)
-		}
-		i = ws(b, ve)
-		if i < len(b) && b[i] == ',' {
-			i = ws(b, i+1)
-			continue
-		}
-		if i < len(b) && b[i] == '}' {
-			return i + 1
-		}
-		return -1
-	}
-	return -1
 }
 
 func ws(b []byte, i int) int {

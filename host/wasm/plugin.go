@@ -229,19 +229,16 @@ func (in *instance) call(ctx context.Context, id uint32, env *host.Envelope, dea
 	var n, total uint64
 	inPlace := false
 	if view, ok := in.mem.Read(in.bufPtr, in.bufCap); ok && len(view) > 0 {
-		js := env.AppendJSON(view[:0])
-		n = uint64(len(js))
-		js = appendIndex(js, env)
-		total = uint64(len(js))
+		js, jn := appendJSONIndexed(view[:0], env)
+		n, total = uint64(jn), uint64(len(js))
 		inPlace = len(js) > 0 && unsafe.SliceData(js) == unsafe.SliceData(view)
 		if !inPlace {
 			in.in = append(in.in[:0], js...)
 		}
 	} else {
-		in.in = env.AppendJSON(in.in[:0])
-		n = uint64(len(in.in))
-		in.in = appendIndex(in.in, env)
-		total = uint64(len(in.in))
+		var jn int
+		in.in, jn = appendJSONIndexed(in.in[:0], env)
+		n, total = uint64(jn), uint64(len(in.in))
 	}
 	if total > 1<<31 {
 		return nil, true, fmt.Errorf("wasm plugin %q: envelope of %d bytes is too large", p.name, n)

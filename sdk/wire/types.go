@@ -59,58 +59,138 @@ type Handshake struct {
 // order of the struct, "v" always Version, the optional ones only when
 // set, query and headers with sorted keys. Args, Socket.Data and
 // Handshake.Auth are copied as they are; nothing is re-encoded.
-func (e *Envelope) AppendJSON(dst []byte) []byte {
+func (e *Envelope) AppendJSON(dst []byte) []byte { return e.AppendJSONIndex(dst, nil) }
+
+// Index is where AppendJSONIndex wrote each field of the envelope, as the
+// envelope index gives it (see IndexMagic): Spans[id] are the first and
+// the end offset of field id's value from where the JSON starts, strings
+// with their quotes, (0, 0) for a field not written; bit id of Esc is set
+// when string field id holds a backslash escape. The argument fields
+// (FieldArg0 on) are left to the caller: they take a scan of Args.
+type Index struct {
+	Spans [NumFields][2]uint32
+	Esc   uint32
+}
+
+// span records that field id's value is dst[at:], the JSON starting at
+// dst[base]; x may be nil.
+func (x *Index) span(id, base, at int, dst []byte) {
+	if x != nil {
+		x.Spans[id] = [2]uint32{uint32(at - base), uint32(len(dst) - base)}
+	}
+}
+
+// str is span for string field id, written from s: AppendString escaped
+// something exactly when it wrote more than s and its quotes.
+func (x *Index) str(id, base, at int, dst []byte, s string) {
+	if x != nil {
+		x.span(id, base, at, dst)
+		if len(dst)-at != len(s)+2 {
+			x.Esc |= 1 << id
+		}
+	}
+}
+
+// AppendJSONIndex is AppendJSON that, with x set, also records in x where
+// it wrote each field (all of x is overwritten), so that the envelope
+// index takes no scan of the JSON. The offsets are uint32: a caller that
+// writes JSON of 4 GiB or more must not use them.
+func (e *Envelope) AppendJSONIndex(dst []byte, x *Index) []byte {
+	base := len(dst)
+	if x != nil {
+		*x = Index{}
+	}
 	dst = append(dst, `{"v":`...)
+	at := len(dst)
 	dst = appendInt(dst, Version)
+	x.span(FieldV, base, at, dst)
 	dst = append(dst, `,"hook":`...)
+	at = len(dst)
 	dst = AppendString(dst, string(e.Hook))
+	x.str(FieldHook, base, at, dst, string(e.Hook))
 	dst = append(dst, `,"ns":`...)
+	at = len(dst)
 	dst = AppendString(dst, e.Namespace)
-	dst = append(dst, `,"socket":{"id":`...)
+	x.str(FieldNs, base, at, dst, e.Namespace)
+	dst = append(dst, `,"socket":`...)
+	sock := len(dst)
+	dst = append(dst, `{"id":`...)
+	at = len(dst)
 	dst = AppendString(dst, e.Socket.ID)
+	x.str(FieldSocketID, base, at, dst, e.Socket.ID)
 	dst = append(dst, `,"rooms":`...)
+	at = len(dst)
 	dst = AppendStrings(dst, e.Socket.Rooms)
+	x.span(FieldSocketRooms, base, at, dst)
 	if len(e.Socket.Data) > 0 {
 		dst = append(dst, `,"data":`...)
+		at = len(dst)
 		dst = append(dst, e.Socket.Data...)
+		x.span(FieldSocketData, base, at, dst)
 	}
 	dst = append(dst, '}')
+	x.span(FieldSocket, base, sock, dst)
 	if h := e.Handshake; h != nil {
-		dst = append(dst, `,"handshake":{"auth":`...)
+		dst = append(dst, `,"handshake":`...)
+		hs := len(dst)
+		dst = append(dst, `{"auth":`...)
+		at = len(dst)
 		if len(h.Auth) > 0 {
 			dst = append(dst, h.Auth...)
 		} else {
 			dst = append(dst, "{}"...)
 		}
+		x.span(FieldAuth, base, at, dst)
 		dst = append(dst, `,"query":`...)
+		at = len(dst)
 		dst = appendMap(dst, h.Query)
+		x.span(FieldQuery, base, at, dst)
 		dst = append(dst, `,"headers":`...)
+		at = len(dst)
 		dst = appendMap(dst, h.Headers)
+		x.span(FieldHeaders, base, at, dst)
 		dst = append(dst, `,"address":`...)
+		at = len(dst)
 		dst = AppendString(dst, h.Address)
+		x.str(FieldAddress, base, at, dst, h.Address)
 		dst = append(dst, '}')
+		x.span(FieldHandshake, base, hs, dst)
 	}
 	if e.Recovered {
-		dst = append(dst, `,"recovered":true`...)
+		dst = append(dst, `,"recovered":`...)
+		at = len(dst)
+		dst = append(dst, "true"...)
+		x.span(FieldRecovered, base, at, dst)
 	}
 	if e.Event != "" {
 		dst = append(dst, `,"event":`...)
+		at = len(dst)
 		dst = AppendString(dst, e.Event)
+		x.str(FieldEvent, base, at, dst, e.Event)
 	}
 	if len(e.Args) > 0 {
 		dst = append(dst, `,"args":`...)
+		at = len(dst)
 		dst = append(dst, e.Args...)
+		x.span(FieldArgs, base, at, dst)
 	}
 	if e.Ack {
-		dst = append(dst, `,"ack":true`...)
+		dst = append(dst, `,"ack":`...)
+		at = len(dst)
+		dst = append(dst, "true"...)
+		x.span(FieldAck, base, at, dst)
 	}
 	if e.Rooms != nil {
 		dst = append(dst, `,"rooms":`...)
+		at = len(dst)
 		dst = AppendStrings(dst, e.Rooms)
+		x.span(FieldRooms, base, at, dst)
 	}
 	if e.Reason != "" {
 		dst = append(dst, `,"reason":`...)
+		at = len(dst)
 		dst = AppendString(dst, e.Reason)
+		x.str(FieldReason, base, at, dst, e.Reason)
 	}
 	return append(dst, '}')
 }
