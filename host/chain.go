@@ -49,10 +49,29 @@ var hookIndex = [...]Hook{HookConnect, HookJoin, HookLeave, HookEvent, HookDisco
 // slotEvent is the event hook's slot, checked first on the hot path.
 var slotEvent = slot(HookEvent)
 
+// slot is h's index in hookIndex, -1 for no hook; every hook call takes
+// it, so it switches on the length, which tells the hooks apart but for
+// leave and event.
 func slot(h Hook) int {
-	for i, x := range hookIndex {
-		if x == h {
-			return i
+	switch len(h) {
+	case len(HookConnect):
+		if h == HookConnect {
+			return 0
+		}
+	case len(HookJoin):
+		if h == HookJoin {
+			return 1
+		}
+	case len(HookEvent):
+		switch h {
+		case HookEvent:
+			return 3
+		case HookLeave:
+			return 2
+		}
+	case len(HookDisconnect):
+		if h == HookDisconnect {
+			return 4
 		}
 	}
 	return -1

@@ -858,3 +858,18 @@ func TestChainBudgets(t *testing.T) {
 		t.Errorf("ChainBudget of no hook: %v", b)
 	}
 }
+
+// TestSlot: slot finds each hook at its place in hookIndex, and nothing
+// else.
+func TestSlot(t *testing.T) {
+	for i, h := range hookIndex {
+		if got := slot(h); got != i {
+			t.Errorf("slot(%q) = %d, want %d", h, got, i)
+		}
+	}
+	for _, h := range []Hook{"", "Event", "evenT", "events", "leav", "conn", "joins", "disconnecT"} {
+		if got := slot(h); got != -1 {
+			t.Errorf("slot(%q) = %d, want -1", h, got)
+		}
+	}
+}
