@@ -12,7 +12,8 @@
 # They alternate within each round, their order reversed every other
 # round; each line gives acked events/s, p99, the server's CPU per ack
 # (utime+stime from /proc), hubbench's CPU per ack (it shares the cores)
-# and the ratio to the no-hook run of the same round.
+# and the ratio to the no-hook run of the same round; the medians over
+# the rounds close the output.
 #
 #   bench/hookpath/run.sh [rounds] [seconds]        (default 4 rounds of 10 s)
 #
@@ -92,7 +93,25 @@ for r in $(seq "$rounds"); do
       set -- ${res[$h]}
       [ "$1" = - ] && continue
       printf '%-6s %-6s %-6s %10s %8s %12s %12s %8s\n' "$r" "$b" "$h" "$1" "$2" "$3" "$4" \
-        "$(python3 -c "print(f'{$1/$base:.2f}')")"
+        "$(python3 -c "print(f'{$1/$base:.2f}')")" | tee -a "$tmp/rows"
     done
   done
 done
+
+# Medians over the rounds: single rounds swing by ±10 % on a shared
+# machine. "server-us over none" is the server's CPU per ack minus that of
+# the same build's no-hook run in the same round.
+python3 - "$tmp/rows" <<'PY'
+import collections, statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+none = {(r[0], r[1]): float(r[5]) for r in rows if r[2] == "none"}
+by = collections.defaultdict(list)
+for r in rows:
+    by[r[1], r[2]].append(r)
+print(f"\nmedians (rounds: {len({r[0] for r in rows})})")
+print(f"{'build':<6} {'hooks':<6} {'acked/s':>10} {'ratio':>6} {'server-us over none':>20}")
+for (b, h), rs in sorted(by.items()):
+    med = lambda xs: statistics.median(xs)
+    print(f"{b:<6} {h:<6} {med(float(r[3]) for r in rs):>10.0f} {med(float(r[7]) for r in rs):>6.3f}"
+          f" {med(float(r[5]) - none[r[0], r[1]] for r in rs):>20.2f}")
+PY
