@@ -110,8 +110,8 @@ for r in rows:
     by[r[1], r[2]].append(r)
 print(f"\nmedians (rounds: {len({r[0] for r in rows})})")
 print(f"{'build':<6} {'hooks':<6} {'acked/s':>10} {'ratio':>6} {'server-us over none':>20}")
+med = statistics.median
 for (b, h), rs in sorted(by.items()):
-    med = lambda xs: statistics.median(xs)
     print(f"{b:<6} {h:<6} {med(float(r[3]) for r in rs):>10.0f} {med(float(r[7]) for r in rs):>6.3f}"
           f" {med(float(r[5]) - none[r[0], r[1]] for r in rs):>20.2f}")
 PY
