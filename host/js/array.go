@@ -82,13 +82,21 @@ type argsArray struct {
 	// it is, or once the script set it).
 	lazy      [][]byte
 	lazySmall [2][]byte
+	// first backs the first element read that is an object: most
+	// handlers read one, and it then costs no allocation of its own.
+	first     jsonObject
+	firstUsed bool
 }
 
 func (a *argsArray) Get(i int) goja.Value {
 	if i >= 0 && i < len(a.lazy) && a.lazy[i] != nil {
 		var v goja.Value
-		if raw := a.lazy[i]; raw[0] == '{' {
-			v = a.in.newJSONObject(raw) // split when touched
+		if raw := a.lazy[i]; raw[0] == '{' && !a.firstUsed {
+			a.firstUsed = true
+			a.first = jsonObject{in: a.in, raw: raw}
+			v = a.in.rt.NewDynamicObject(&a.first) // split when touched
+		} else if raw[0] == '{' {
+			v = a.in.newJSONObject(raw)
 		} else {
 			v = a.in.parseLazy(raw) // a throw leaves it lazy
 		}
@@ -118,16 +126,16 @@ func (a *argsArray) SetLen(n int) bool {
 	return true
 }
 
-// lazyArgs makes env.args from raw, the envelope's JSON array. JSON that
-// does not split into elements is parsed at once, which throws as
-// parseInput does.
+// lazyArgs makes env.args from raw, the envelope's JSON array, in a (the
+// envelope object's own, one allocation less). JSON that does not split
+// into elements is parsed at once, which throws as parseInput does.
 //
 // What the elements' values would cost is charged at once, as if they
 // were all made (see valueCost): reading env.args throws the same
 // RangeError past the memory limit as when it made every value, and
 // before anything is allocated for them.
-func (in *instance) lazyArgs(raw []byte) goja.Value {
-	a := &argsArray{in: in}
+func (in *instance) lazyArgs(a *argsArray, raw []byte) goja.Value {
+	a.in = in
 	// One pass when the elements fit the small array (most events); a
 	// longer array is counted and charged first, and split after.
 	lazy, n, cost, ok := scanArray(raw, a.lazySmall[:0], len(a.lazySmall))

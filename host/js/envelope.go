@@ -243,6 +243,7 @@ type envObject struct {
 	at    [numEnvFields]uint8
 	vals  []goja.Value
 	small [3]goja.Value
+	args  argsArray // backs env.args once read: one allocation less
 }
 
 func newEnvelope(in *instance, env *host.Envelope, hi int) *envObject {
@@ -307,7 +308,7 @@ func (o *envObject) make(i int) goja.Value {
 	case envEvent:
 		return in.eventName(e.Event)
 	case envArgs:
-		return in.lazyArgs(e.Args)
+		return in.lazyArgs(&o.args, e.Args)
 	case envAck:
 		return in.trueValue
 	case envRooms:
