@@ -17,6 +17,8 @@
 #
 #   bench/hookpath/run.sh [rounds] [seconds]        (default 4 rounds of 10 s)
 #
+# HOOKS="js wasm" runs only those hooks (and none, which the ratios need).
+#
 # BEFORE=<git revision> also builds the benchmark server and the Wasm guest
 # at that revision and runs them in the same rounds, so that a change is
 # measured against its base on the same machine at the same time.
@@ -83,13 +85,18 @@ print(round(d["acked_per_sec"]), d["round_trip"].get("p99_ms", d["round_trip"].g
 
 printf '%-6s %-6s %-6s %10s %8s %12s %12s %8s\n' round build hooks acked/s p99 cpu-us/ack client-us/ack ratio
 for r in $(seq "$rounds"); do
-  order=(none js wasm native wasmc)
-  [ $((r % 2)) = 0 ] && order=(wasmc native wasm js none)
+  read -ra order <<<"none ${HOOKS:-js wasm native wasmc}"
+  if [ $((r % 2)) = 0 ]; then
+    for ((i = 0, j = ${#order[@]} - 1; i < j; i++, j--)); do
+      t=${order[i]} order[i]=${order[j]} order[j]=$t
+    done
+  fi
   for b in "${builds[@]}"; do
     declare -A res=()
     for h in "${order[@]}"; do res[$h]=$(run "$b" "$h"); done
     base=${res[none]%% *}
     for h in none js wasm native wasmc; do
+      [ -n "${res[$h]:-}" ] || continue
       set -- ${res[$h]}
       [ "$1" = - ] && continue
       printf '%-6s %-6s %-6s %10s %8s %12s %12s %8s\n' "$r" "$b" "$h" "$1" "$2" "$3" "$4" \

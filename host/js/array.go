@@ -135,7 +135,7 @@ func (a *argsArray) SetLen(n int) bool {
 // RangeError past the memory limit as when it made every value, and
 // before anything is allocated for them.
 func (in *instance) lazyArgs(a *argsArray, raw []byte) goja.Value {
-	a.in = in
+	*a = argsArray{in: in} // a read that threw left no array over a behind
 	// One pass when the elements fit the small array (most events); a
 	// longer array is counted and charged first, and split after.
 	lazy, n, cost, ok := scanArray(raw, a.lazySmall[:0], len(a.lazySmall))

@@ -64,6 +64,28 @@ hubd.on("event", (env) => {
 	}
 }
 
+// TestArgsObjectsKept: the object arguments a call reads, the first of
+// which lives in the envelope object's allocation, keep their own call's
+// values when a script keeps them and reads them in a later call.
+func TestArgsObjectsKept(t *testing.T) {
+	p := loadSource(t, `
+let kept = null;
+hubd.on("event", (env) => {
+  const now = [env.args[0].a, env.args[1].b];
+  const before = kept && [kept[0].a, kept[1].b, kept[0] === kept[1]];
+  kept = [env.args[0], env.args[1]];
+  return { args: [now, before] };
+});`, withPool(1))
+	d := mustDecide(t, p, eventEnv("s1", "x", `[{"a":1},{"b":2}]`))
+	if string(d.Args) != `[[1,2],null]` {
+		t.Fatalf("first call: %s", d.Args)
+	}
+	d = mustDecide(t, p, eventEnv("s2", "x", `[{"a":3},{"b":4}]`))
+	if string(d.Args) != `[[3,4],[1,2,false]]` {
+		t.Fatalf("second call: %s", d.Args)
+	}
+}
+
 // TestArgsEmptyAndBad: an empty array reads as one; bad JSON throws when
 // env.args is read, as a parse of it does.
 func TestArgsEmptyAndBad(t *testing.T) {
