@@ -91,18 +91,24 @@ type argsArray struct {
 func (a *argsArray) Get(i int) goja.Value {
 	if i >= 0 && i < len(a.lazy) && a.lazy[i] != nil {
 		var v goja.Value
-		if raw := a.lazy[i]; raw[0] == '{' && !a.firstUsed {
-			a.firstUsed = true
-			a.first = jsonObject{in: a.in, raw: raw}
-			v = a.in.rt.NewDynamicObject(&a.first) // split when touched
-		} else if raw[0] == '{' {
-			v = a.in.newJSONObject(raw)
+		if raw := a.lazy[i]; raw[0] == '{' {
+			v = a.objectArg(raw) // split when touched
 		} else {
 			v = a.in.parseLazy(raw) // a throw leaves it lazy
 		}
 		a.vals[i], a.lazy[i] = v, nil
 	}
 	return a.valueArray.Get(i)
+}
+
+// objectArg wraps an object argument; the first one read is a.first.
+func (a *argsArray) objectArg(raw []byte) goja.Value {
+	if a.firstUsed {
+		return a.in.newJSONObject(raw)
+	}
+	a.firstUsed = true
+	a.first = jsonObject{in: a.in, raw: raw}
+	return a.in.rt.NewDynamicObject(&a.first)
 }
 
 func (a *argsArray) Set(i int, v goja.Value) bool {
@@ -135,7 +141,7 @@ func (a *argsArray) SetLen(n int) bool {
 // RangeError past the memory limit as when it made every value, and
 // before anything is allocated for them.
 func (in *instance) lazyArgs(a *argsArray, raw []byte) goja.Value {
-	*a = argsArray{in: in} // a read that threw left no array over a behind
+	*a = argsArray{in: in} // a read that threw may have filled a; no script holds it
 	// One pass when the elements fit the small array (most events); a
 	// longer array is counted and charged first, and split after.
 	lazy, n, cost, ok := scanArray(raw, a.lazySmall[:0], len(a.lazySmall))
